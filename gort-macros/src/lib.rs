@@ -1,0 +1,119 @@
+//! Procedural macros for gort: `#[gort::main]` and `#[gort::test]`.
+//!
+//! Both turn the annotated function's body into the first goroutine: `main` runs it with
+//! `gort::__private::main` (so `()`, `ExitCode` and `Result<(), E>` returns work exactly as std's
+//! `Termination` does), `test` wraps it in a `#[test]` that runs it with `gort::run` (a panic
+//! fails the test).
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, ItemFn, Lit, Meta, Token};
+
+/// Runs `fn main` as the first goroutine. `#[gort::main(procs = 4)]` sets GOMAXPROCS.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, Kind::Main)
+}
+
+/// Like `#[test]`, with the body running as a goroutine.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, Kind::Test)
+}
+
+#[derive(PartialEq)]
+enum Kind {
+    Main,
+    Test,
+}
+
+fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
+    match try_expand(args, item, kind) {
+        Ok(ts) => ts,
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<TokenStream> {
+    let func: ItemFn = syn::parse(item)?;
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse(args)?;
+    let mut procs: usize = 0;
+    for meta in metas {
+        match &meta {
+            Meta::NameValue(nv) if nv.path.is_ident("procs") => {
+                let value = match &nv.value {
+                    Expr::Lit(l) => match &l.lit {
+                        Lit::Int(i) => i.base10_parse::<usize>()?,
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "procs must be an integer literal, e.g. procs = 4",
+                            ));
+                        }
+                    },
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            other,
+                            "procs must be an integer literal, e.g. procs = 4",
+                        ));
+                    }
+                };
+                if value == 0 {
+                    return Err(syn::Error::new_spanned(
+                        &nv.value,
+                        "procs must be at least 1",
+                    ));
+                }
+                procs = value;
+            }
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "unknown argument; the only argument is `procs = N`",
+                ));
+            }
+        }
+    }
+    let sig = &func.sig;
+    if sig.asyncness.is_some() {
+        return Err(syn::Error::new_spanned(
+            sig.asyncness,
+            "gort functions are not async: remove `async` (goroutines block instead of awaiting)",
+        ));
+    }
+    if !sig.inputs.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig.inputs,
+            "this function must take no arguments",
+        ));
+    }
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let name = &sig.ident;
+    let ret = &sig.output;
+    let body = &func.block;
+    let out = if kind == Kind::Main {
+        quote! {
+            #(#attrs)*
+            #vis fn #name() #ret {
+                ::gort::__private::main(#procs, move || #ret #body)
+            }
+        }
+    } else {
+        let set = if procs > 0 {
+            quote! { ::gort::set_procs(#procs); }
+        } else {
+            quote! {}
+        };
+        quote! {
+            #[::core::prelude::v1::test]
+            #(#attrs)*
+            #vis fn #name() #ret {
+                ::gort::run(move || #ret { #set #body })
+            }
+        }
+    };
+    Ok(out.into())
+}

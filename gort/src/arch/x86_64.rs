@@ -1,0 +1,108 @@
+//! x86-64 System V context switch (model: corosensei's `arch/x86_64.rs`).
+//!
+//! Callee-saved state under SysV: rbx, rbp, r12–r15, the MXCSR control bits and the x87 control
+//! word. `switch` saves exactly that set; everything else is caller-saved and the compiler has
+//! already spilled what it needs before the call.
+//!
+//! Saved frame, at the saved stack pointer `sp` (16-byte aligned), lowest address first:
+//! ```text
+//! sp+0   MXCSR (4 bytes) | x87 CW (2 bytes) | pad
+//! sp+8   r15
+//! sp+16  r14
+//! sp+24  r13
+//! sp+32  r12
+//! sp+40  rbx
+//! sp+48  rbp
+//! sp+56  return address
+//! ```
+
+/// The first Rust function a new context runs: `entry(arg, data)` where `arg` is the value passed
+/// to the `switch` that started it and `data` the word given to `init_stack`. Never returns.
+pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: usize) -> !;
+
+/// Saves the current context into `*save`, resumes the context whose stack pointer is `to`, and
+/// hands it `arg` (returned from its own `switch` call, or passed to its entry on first run).
+/// Returns the `arg` of whichever `switch` later resumes this context.
+///
+/// # Safety
+/// `to` must be a stack pointer saved by `switch` or made by `init_stack`, whose context is not
+/// running anywhere else; `save` must be writable and stay valid until this context is resumed.
+// ABI contract: rdi = save, rsi = to, rdx = arg; returns rax = arg of the resuming switch. At entry
+// rsp ≡ 8 (mod 16); after six pushes and `sub 8` it is ≡ 0, so every saved sp is 16-aligned.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
+    core::arch::naked_asm!(
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        // Publish our sp, then move to the other stack.
+        "mov [rdi], rsp",
+        "mov rsp, rsi",
+        "ldmxcsr [rsp]",
+        "fldcw [rsp + 4]",
+        "add rsp, 8",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        // The resumed side sees `arg` as switch's return value; a fresh context's trampoline
+        // finds it in rdi.
+        "mov rax, rdx",
+        "mov rdi, rdx",
+        "ret",
+    )
+}
+
+/// First instruction of every goroutine: r12 = data, r13 = entry, rdi = arg (from `switch`).
+/// Its CFI says the return address is undefined: the end of the call chain for unwinders and
+/// debuggers. At entry rsp ≡ 0 (mod 16), so the `call` leaves the entry function with the
+/// standard rsp ≡ 8.
+#[unsafe(naked)]
+unsafe extern "C" fn trampoline() -> ! {
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        ".cfi_undefined rip",
+        "xor ebp, ebp",
+        "mov rsi, r12",
+        "call r13",
+        "ud2",
+        ".cfi_endproc",
+    )
+}
+
+/// Writes the initial frame of a new context just below `top` (16-byte aligned) and returns its
+/// stack pointer, to be passed to `switch`.
+///
+/// # Safety
+/// `[top - 64, top)` must be writable memory of a stack that nothing else uses.
+pub(crate) unsafe fn init_stack(top: usize, entry: EntryFn, data: usize) -> usize {
+    debug_assert_eq!(top % 16, 0);
+    let sp = top - 64;
+    let frame = sp as *mut usize;
+    // Default MXCSR (all exceptions masked, round to nearest) and x87 CW (extended precision,
+    // all exceptions masked), as a fresh thread has them.
+    let fp_state: usize = 0x1F80 | (0x037F << 32);
+    let words: [usize; 8] = [
+        fp_state,
+        0,                                // r15
+        0,                                // r14
+        entry as *const () as usize,      // r13
+        data,                             // r12
+        0,                                // rbx
+        0,                                // rbp
+        trampoline as *const () as usize, // return address
+    ];
+    for (i, w) in words.iter().enumerate() {
+        // SAFETY: the caller guarantees [sp, top) is writable stack memory.
+        unsafe { frame.add(i).write(*w) };
+    }
+    sp
+}

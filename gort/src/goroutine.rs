@@ -1,0 +1,439 @@
+//! The goroutine API: `go`, `spawn` + `JoinHandle`, `Builder`, `scope`, `run`, and the small
+//! functions that act on the current goroutine (std::thread's shapes, Go's semantics).
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::num::NonZeroU64;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::time::Duration;
+
+use crate::rt::g::{G, WaitReason};
+use crate::rt::m::{current_g, current_m};
+use crate::rt::{self, park};
+
+/// A goroutine's id: unique within the process, never reused.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GoroutineId(NonZeroU64);
+
+impl GoroutineId {
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+
+    fn from_raw(id: u64) -> GoroutineId {
+        GoroutineId(NonZeroU64::new(id).expect("goroutine ids start at 1"))
+    }
+}
+
+impl fmt::Debug for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GoroutineId({})", self.0)
+    }
+}
+
+impl fmt::Display for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Starts `f` as a new goroutine (Go's `go f()`). A panic in `f` is reported on stderr by the
+/// panic hook and the program goes on.
+///
+/// # Panics
+/// If no guarded stack can be allocated (the message says why and what to do).
+#[track_caller]
+pub fn go<F: FnOnce() + Send + 'static>(f: F) {
+    let loc = Location::caller();
+    let entry = Box::new(move || {
+        let _ = catch_unwind(AssertUnwindSafe(f));
+    });
+    if let Err(e) = rt::spawn::spawn(entry, 0, loc) {
+        panic!("{e}");
+    }
+}
+
+/// Starts a goroutine: `go!(move || ...)` is `gort::go(move || ...)`.
+#[macro_export]
+macro_rules! go {
+    ($f:expr) => {
+        $crate::go($f)
+    };
+}
+
+/// Shared between a goroutine and its JoinHandle.
+struct Packet<T> {
+    /// 0: running; 1: finished; otherwise the address of the G waiting in `join`.
+    state: AtomicUsize,
+    /// Written once by the goroutine before `state` becomes 1; read by the joiner after.
+    result: UnsafeCell<Option<std::thread::Result<T>>>,
+    /// For scoped goroutines: the scope to tell if a panic went unobserved.
+    scope: Option<Arc<ScopeData>>,
+}
+
+// SAFETY: `result` is handed over through `state` (release/acquire): written only before
+// state = 1, read only after observing it. T crosses threads, hence T: Send.
+unsafe impl<T: Send> Sync for Packet<T> {}
+
+const RUNNING: usize = 0;
+const DONE: usize = 1;
+
+impl<T> Packet<T> {
+    fn new(scope: Option<Arc<ScopeData>>) -> Arc<Packet<T>> {
+        Arc::new(Packet {
+            state: AtomicUsize::new(RUNNING),
+            result: UnsafeCell::new(None),
+            scope,
+        })
+    }
+
+    fn complete(&self, r: std::thread::Result<T>) {
+        // SAFETY: only the goroutine writes, once, before publishing DONE.
+        unsafe { *self.result.get() = Some(r) };
+        let prev = self.state.swap(DONE, AcqRel);
+        if prev > DONE {
+            park::ready(prev as *mut G);
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.state.load(Acquire) == DONE
+    }
+
+    fn join(&self) -> std::thread::Result<T> {
+        if !self.is_finished() {
+            park::park(WaitReason::Join, &mut |gp| {
+                self.state
+                    .compare_exchange(RUNNING, gp as usize, AcqRel, Acquire)
+                    .is_ok()
+            });
+        }
+        debug_assert!(self.is_finished());
+        // SAFETY: DONE was observed (acquire), so the result is written and no longer touched
+        // by the goroutine; join consumes the handle, so this runs once.
+        unsafe { (*self.result.get()).take() }.expect("goroutine result present")
+    }
+}
+
+impl<T> Drop for Packet<T> {
+    fn drop(&mut self) {
+        if let Some(scope) = &self.scope {
+            if matches!(self.result.get_mut(), Some(Err(_))) {
+                scope.panicked.store(true, Relaxed);
+            }
+        }
+    }
+}
+
+/// An owned permission to join a goroutine (like `std::thread::JoinHandle`). Dropping it
+/// detaches the goroutine.
+pub struct JoinHandle<T> {
+    packet: Arc<Packet<T>>,
+    id: GoroutineId,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish; `Err(payload)` if it panicked.
+    pub fn join(self) -> std::thread::Result<T> {
+        self.packet.join()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_finished()
+    }
+
+    pub fn id(&self) -> GoroutineId {
+        self.id
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+    }
+}
+
+fn spawn_packet<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+    stack: usize,
+    loc: &'static Location<'static>,
+) -> io::Result<JoinHandle<T>> {
+    let packet = Packet::new(None);
+    let theirs = packet.clone();
+    let entry = Box::new(move || {
+        let r = catch_unwind(AssertUnwindSafe(f));
+        theirs.complete(r);
+    });
+    let id = rt::spawn::spawn(entry, stack, loc)?;
+    Ok(JoinHandle {
+        packet,
+        id: GoroutineId::from_raw(id),
+    })
+}
+
+/// Starts a goroutine and returns a handle to join it.
+///
+/// # Panics
+/// If no guarded stack can be allocated; `Builder::spawn` returns that error instead.
+#[track_caller]
+pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    spawn_packet(f, 0, Location::caller()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Goroutine configuration (like `std::thread::Builder`).
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the goroutine (kept on the builder for diagnostics; goroutines are identified by
+    /// their id in runtime reports).
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// The usable stack limit in bytes, rounded up to whole pages and to the runtime's minimum
+    /// (32 KiB); at most 1 GiB. The default is 256 KiB (or `GORT_STACK_SIZE`). Overflow past the
+    /// limit is always reported, never silent.
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Starts the goroutine. Fails if no guarded stack can be had (the error says why).
+    #[track_caller]
+    pub fn spawn<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<JoinHandle<T>> {
+        let stack = self.stack_size.map_or(0, crate::stack::normalize);
+        spawn_packet(f, stack, Location::caller())
+    }
+}
+
+/// Runs `f` as a goroutine and blocks the caller until it returns; a panic in `f` propagates.
+/// Starts the runtime if needed. This is what `#[gort::main]` and `#[gort::test]` call.
+#[track_caller]
+pub fn run<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    match spawn(f).join() {
+        Ok(r) => r,
+        Err(p) => resume_unwind(p),
+    }
+}
+
+struct ScopeData {
+    running: AtomicUsize,
+    panicked: AtomicBool,
+    waiters: crate::wait::WaitList,
+}
+
+/// A scope for goroutines that borrow from the enclosing stack (like `std::thread::Scope`).
+pub struct Scope<'scope, 'env: 'scope> {
+    data: Arc<ScopeData>,
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+/// A handle to join a scoped goroutine.
+pub struct ScopedJoinHandle<'scope, T> {
+    packet: Arc<Packet<T>>,
+    id: GoroutineId,
+    scope: PhantomData<&'scope ()>,
+}
+
+impl<T> ScopedJoinHandle<'_, T> {
+    pub fn join(self) -> std::thread::Result<T> {
+        self.packet.join()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_finished()
+    }
+
+    pub fn id(&self) -> GoroutineId {
+        self.id
+    }
+}
+
+/// Creates a scope: every goroutine started in it is joined before `scope` returns. If one of
+/// them panicked and was not joined, `scope` panics after joining all (as std's does).
+#[track_caller]
+pub fn scope<'env, F, T>(f: F) -> T
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+{
+    let scope = Scope {
+        data: Arc::new(ScopeData {
+            running: AtomicUsize::new(0),
+            panicked: AtomicBool::new(false),
+            waiters: crate::wait::WaitList::new(),
+        }),
+        scope: PhantomData,
+        env: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    let data = &scope.data;
+    data.waiters
+        .wait_until(WaitReason::Join, || data.running.load(Acquire) == 0);
+    match result {
+        Err(e) => resume_unwind(e),
+        Ok(_) if data.panicked.load(Relaxed) => panic!("a scoped goroutine panicked"),
+        Ok(r) => r,
+    }
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Starts a goroutine that may borrow from outside the scope.
+    #[track_caller]
+    pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let packet: Arc<Packet<T>> = Packet::new(Some(self.data.clone()));
+        let theirs = packet.clone();
+        let data = self.data.clone();
+        data.running.fetch_add(1, AcqRel);
+        let body = move || {
+            let r = catch_unwind(AssertUnwindSafe(f));
+            theirs.complete(r);
+            drop(theirs);
+            if data.running.fetch_sub(1, AcqRel) == 1 {
+                data.waiters.wake_all();
+            }
+        };
+        let entry: Box<dyn FnOnce() + Send + 'scope> = Box::new(body);
+        // SAFETY: `scope` does not return before `running` is back to zero, i.e. before this
+        // closure has finished, so nothing it borrows for 'scope can end while it runs.
+        let entry: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(entry) };
+        match rt::spawn::spawn(entry, 0, Location::caller()) {
+            Ok(id) => ScopedJoinHandle {
+                packet,
+                id: GoroutineId::from_raw(id),
+                scope: PhantomData,
+            },
+            Err(e) => {
+                self.data.running.fetch_sub(1, AcqRel);
+                panic!("{e}")
+            }
+        }
+    }
+}
+
+/// Lets other goroutines run (Go's runtime.Gosched).
+pub fn yield_now() {
+    rt::ensure_started();
+    park::yield_now();
+}
+
+/// Pauses the current goroutine for at least `d` (Go's time.Sleep). On a plain thread, sleeps
+/// the thread.
+pub fn sleep(d: Duration) {
+    crate::time::sleep(d)
+}
+
+/// The current goroutine's id; `None` on a thread that is not running a goroutine.
+pub fn current_id() -> Option<GoroutineId> {
+    let mp = current_m();
+    if mp.is_null() {
+        return None;
+    }
+    // SAFETY: Ms are never freed.
+    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    // SAFETY: the running G is alive.
+    (!gp.is_null()).then(|| GoroutineId::from_raw(unsafe { (*gp).id() }))
+}
+
+/// Live user goroutines, the caller included.
+pub fn num_goroutines() -> usize {
+    rt::num_goroutines()
+}
+
+/// The number of processors (Go's GOMAXPROCS).
+pub fn procs() -> usize {
+    rt::ensure_started();
+    rt::sched::SCHED.procs.load(Relaxed)
+}
+
+/// Sets the number of processors; returns the previous value.
+///
+/// # Panics
+/// If `n` is 0.
+pub fn set_procs(n: usize) -> usize {
+    assert!(
+        n >= 1,
+        "gort::set_procs: the number of processors must be at least 1, got 0"
+    );
+    rt::ensure_started();
+    rt::procs::set_procs(n)
+}
+
+/// Pins the calling goroutine to its OS thread until a matching `unlock_os_thread` (calls nest,
+/// as in Go). While pinned, its blocking calls block the thread (with its processor handed to
+/// another thread), so thread-local state stays valid. No effect on a plain thread.
+pub fn lock_os_thread() {
+    let g = current_g();
+    // SAFETY: the caller's own G.
+    unsafe { (*g).locked.fetch_add(1, Relaxed) };
+}
+
+/// Undoes one `lock_os_thread`.
+pub fn unlock_os_thread() {
+    let g = current_g();
+    // SAFETY: the caller's own G.
+    let _ = unsafe { &*g }
+        .locked
+        .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+}
+
+/// Runs `f`, which may block the OS thread (std::fs, a blocking C call): the processor is
+/// handed to another thread while it blocks, so other goroutines keep running (Go's
+/// entersyscall/exitsyscall). A panic in `f` propagates. On a plain thread, just calls `f`.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    let mp = current_m();
+    // SAFETY: Ms are never freed.
+    if mp.is_null() || unsafe { (*mp).curg.load(Relaxed) }.is_null() {
+        return f();
+    }
+    rt::blocking::enter(mp, false);
+    let r = catch_unwind(AssertUnwindSafe(f));
+    rt::blocking::exit(current_m());
+    match r {
+        Ok(v) => v,
+        Err(p) => resume_unwind(p),
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    /// Body of `#[gort::main]`: sets GOMAXPROCS if given (0: default) and runs `f` as the first
+    /// goroutine. The result may be `!Send` (e.g. `Box<dyn Error>`); it only crosses from the
+    /// finished goroutine to the main thread.
+    pub fn main<R: 'static>(procs: usize, f: impl FnOnce() -> R + 'static) -> R {
+        struct AssertSend<T>(T);
+        // SAFETY: a goroutine may run on any OS thread; moving the main goroutine's closure and
+        // result to another thread is what running it as a goroutine means. Thread-local
+        // borrows across threads are the documented caveat of goroutines (lib.rs docs).
+        unsafe impl<T> Send for AssertSend<T> {}
+        if procs > 0 {
+            crate::rt::request_procs(procs);
+        }
+        let f = AssertSend(f);
+        let r = super::run(move || {
+            let f = f;
+            AssertSend((f.0)())
+        });
+        r.0
+    }
+}

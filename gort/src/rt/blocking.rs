@@ -1,0 +1,109 @@
+//! Blocking calls: Go's entersyscall / exitsyscall (proc.go).
+//!
+//! `enter` leaves the M's P in the P_BLOCKING state, still remembered as the M's `oldp`. A short
+//! call gets its P back with one CAS in `exit`. If the call takes longer than a sysmon tick
+//! (~20 µs), sysmon retakes the P by CAS and hands it to another M (`handoffp`), so other
+//! goroutines keep running. `exit` then takes an idle P if there is one; otherwise the goroutine
+//! is queued globally and the M sleeps (Go's exitsyscall0).
+//!
+//! A goroutine that must stay on its thread (locked, or unwinding) waits for a P to be handed to
+//! its M instead: it is queued with `locked_m` set, and the scheduler that picks it hands its own
+//! P to this M (Go's startlockedm).
+
+use std::ptr::null_mut;
+use std::sync::atomic::Ordering::*;
+
+use super::g::{BLOCKING, RUNNABLE, RUNNING};
+use super::m::{M, Request};
+use super::p::{P, P_BLOCKING, P_IDLE, P_RUNNING};
+use super::park::switch_to_scheduler;
+use super::sched::{self, acquirep, handoffp};
+
+/// Go's entersyscall. With `handoff_now`, the P is handed off at once instead of waiting for
+/// sysmon (used when the caller knows it will block: thread-mode parks).
+pub(crate) fn enter(mp: *mut M, handoff_now: bool) {
+    // SAFETY: `mp` is the current M; Ms are never freed.
+    let m = unsafe { &*mp };
+    let gp = m.curg.load(Relaxed);
+    // SAFETY: the running G is alive.
+    unsafe { (*gp).status.store(BLOCKING, Release) };
+    let pp = m.p.swap(null_mut(), Relaxed);
+    // SAFETY: Ps are never freed; this M held `pp` until now.
+    let p = unsafe { &*pp };
+    p.blocktick.fetch_add(1, Relaxed);
+    m.oldp.store(pp, Relaxed);
+    p.m.store(null_mut(), Relaxed);
+    p.status.store(P_BLOCKING, Release);
+    if handoff_now {
+        retake(p);
+    }
+}
+
+/// Takes a P away from an M in a blocking call and hands it off. Returns false if the M got
+/// it back first. Called by sysmon, and by `enter` with `handoff_now`.
+pub(crate) fn retake(p: &P) -> bool {
+    if p.status
+        .compare_exchange(P_BLOCKING, P_IDLE, AcqRel, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    handoffp(p as *const P as *mut P);
+    true
+}
+
+/// Go's exitsyscall: on return the caller runs with a P again, possibly on another M. Returns
+/// the M it runs on.
+pub(crate) fn exit(mp: *mut M) -> *mut M {
+    // SAFETY: `mp` is the current M; Ms are never freed.
+    let m = unsafe { &*mp };
+    let gp = m.curg.load(Relaxed);
+    // SAFETY: the running G is alive.
+    let g = unsafe { &*gp };
+    let oldp = m.oldp.swap(null_mut(), Relaxed);
+    // Fast path: our P is still waiting for us.
+    // SAFETY: Ps are never freed.
+    if !oldp.is_null()
+        && unsafe { &*oldp }
+            .status
+            .compare_exchange(P_BLOCKING, P_RUNNING, AcqRel, Relaxed)
+            .is_ok()
+    {
+        m.p.store(oldp, Relaxed);
+        // SAFETY: as above.
+        unsafe { (*oldp).m.store(mp, Relaxed) };
+        g.status.store(RUNNING, Release);
+        return mp;
+    }
+    // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
+    // sees it).
+    let mut l = sched::lock();
+    let pp = l.pidle_get();
+    if !pp.is_null() {
+        drop(l);
+        acquirep(m, pp);
+        g.status.store(RUNNING, Release);
+        return mp;
+    }
+    if g.must_block_thread() {
+        g.locked_m.store(mp, Release);
+        g.status.store(RUNNABLE, Release);
+        l.runq_put(gp);
+        drop(l);
+        // Wait for a scheduler to hand us its P (start_locked_m). We are not on the idle list.
+        let pp = loop {
+            m.note.sleep_until(-1);
+            m.note.clear();
+            let pp = m.nextp.swap(null_mut(), Acquire);
+            if !pp.is_null() {
+                break pp;
+            }
+        };
+        g.locked_m.store(null_mut(), Relaxed);
+        acquirep(m, pp);
+        g.status.store(RUNNING, Release);
+        return mp;
+    }
+    drop(l);
+    switch_to_scheduler(mp, gp, Request::ExitBlocking)
+}

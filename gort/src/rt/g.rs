@@ -1,0 +1,176 @@
+//! G: the goroutine descriptor (Go's `g` in runtime2.go).
+//!
+//! A G lives at the top of its own stack slot (see `stack`): the stack grows down from just
+//! below it. G and stack are allocated, pooled and recycled together, so a spawn costs no heap
+//! allocation for either. Every field is valid when zeroed, because the scavenger may return a
+//! pooled slot's pages (including the G) to the kernel, which then reads back as zeros.
+//!
+//! Plain OS threads that call blocking APIs get a G of their own (`thread_g`), with no stack:
+//! the same park/ready protocol then blocks the thread on a futex. This keeps one blocking
+//! primitive for every caller.
+//!
+//! Status machine (Go's casgstatus):
+//! ```text
+//! IDLE ──spawn──▶ RUNNABLE ──execute──▶ RUNNING ──park──▶ WAITING ──ready──▶ RUNNABLE
+//!                                        │  ▲ │
+//!                              blocking()│  │ └──exit──▶ IDLE (back in the pool)
+//!                                        ▼  │
+//!                                       BLOCKING
+//! ```
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
+};
+
+use super::m::M;
+use super::timers::Timer;
+
+pub(crate) const IDLE: u32 = 0;
+pub(crate) const RUNNABLE: u32 = 1;
+pub(crate) const RUNNING: u32 = 2;
+pub(crate) const WAITING: u32 = 3;
+pub(crate) const BLOCKING: u32 = 4;
+
+/// Why a goroutine is waiting (Go's waitReason). One display string each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum WaitReason {
+    None = 0,
+    Sleep,
+    Join,
+    WaitGroup,
+}
+
+/// The boxed body of a goroutine.
+pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
+
+#[repr(C, align(64))]
+pub(crate) struct G {
+    /// Saved stack pointer while the G is not running. Written only by `arch::switch` on the
+    /// M that runs this G; read only by the M that takes the G to run it.
+    pub(crate) sp: UnsafeCell<usize>,
+    /// One of the status constants above.
+    pub(crate) status: AtomicU32,
+    /// Goroutine id (never reused); 0 for a plain thread's G.
+    pub(crate) id: AtomicU64,
+    /// Lowest usable stack address (the guard region lies just below). 0 for thread Gs.
+    pub(crate) stack_lo: AtomicUsize,
+    /// Usable stack size in bytes, as requested (rounded); the G itself sits at `stack_lo + limit`
+    /// or above.
+    pub(crate) limit: AtomicUsize,
+    /// True for the G of a plain OS thread: parking blocks the thread.
+    pub(crate) is_thread: AtomicBool,
+    /// Set while the G is parked by blocking its OS thread (plain thread, locked or unwinding
+    /// goroutine); `ready` then wakes `wake` instead of queueing the G.
+    pub(crate) parks_thread: AtomicBool,
+    /// Futex word for thread-mode parking: 1 once readied.
+    pub(crate) wake: AtomicU32,
+    /// Link for the global run queue and free lists. Protected by whichever lock owns the list.
+    pub(crate) sched_link: AtomicPtr<G>,
+    /// The body, taken on first run. Written by the spawner before the G is published.
+    pub(crate) entry: UnsafeCell<Option<Entry>>,
+    /// The M running this G (null when not running).
+    pub(crate) m: AtomicPtr<M>,
+    /// lock_os_thread nesting count; only the G itself touches it.
+    pub(crate) locked: AtomicU32,
+    /// The M this G is locked to while it waits for a P to be handed to that M (Go's lockedm).
+    pub(crate) locked_m: AtomicPtr<M>,
+    /// Set by sysmon when the G has run for too long; the G yields at its next runtime call.
+    pub(crate) preempt: AtomicBool,
+    pub(crate) wait_reason: AtomicU8,
+    /// nanotime when the G last parked.
+    pub(crate) wait_since: AtomicI64,
+    /// Where the G was spawned (`&'static Location`), or null.
+    pub(crate) spawn_loc: AtomicPtr<std::panic::Location<'static>>,
+    /// Stack class index, to return the slot to the right pool.
+    pub(crate) class: AtomicUsize,
+    /// The timer `sleep` parks on.
+    pub(crate) sleep_timer: Timer,
+}
+
+// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp` and `entry`,
+// accessed only by the M that currently owns the G (documented per field).
+unsafe impl Sync for G {}
+// SAFETY: as above.
+unsafe impl Send for G {}
+
+impl G {
+    pub(crate) fn new_zeroed() -> G {
+        G {
+            sp: UnsafeCell::new(0),
+            status: AtomicU32::new(IDLE),
+            id: AtomicU64::new(0),
+            stack_lo: AtomicUsize::new(0),
+            limit: AtomicUsize::new(0),
+            is_thread: AtomicBool::new(false),
+            parks_thread: AtomicBool::new(false),
+            wake: AtomicU32::new(0),
+            sched_link: AtomicPtr::new(std::ptr::null_mut()),
+            entry: UnsafeCell::new(None),
+            m: AtomicPtr::new(std::ptr::null_mut()),
+            locked: AtomicU32::new(0),
+            locked_m: AtomicPtr::new(std::ptr::null_mut()),
+            preempt: AtomicBool::new(false),
+            wait_reason: AtomicU8::new(0),
+            wait_since: AtomicI64::new(0),
+            spawn_loc: AtomicPtr::new(std::ptr::null_mut()),
+            class: AtomicUsize::new(0),
+            sleep_timer: Timer::new(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id.load(Relaxed)
+    }
+
+    pub(crate) fn status(&self) -> u32 {
+        self.status.load(Acquire)
+    }
+
+    pub(crate) fn spawn_location(&self) -> Option<&'static std::panic::Location<'static>> {
+        let p = self.spawn_loc.load(Relaxed);
+        // SAFETY: only ever set from a `&'static Location`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// Whether parking this G must block its OS thread rather than switch away: plain threads,
+    /// goroutines locked to their thread, and goroutines that are unwinding (DESIGN decision 4:
+    /// std's panic count is per thread, so an unwinding goroutine never migrates).
+    pub(crate) fn must_block_thread(&self) -> bool {
+        self.is_thread.load(Relaxed) || self.locked.load(Relaxed) > 0 || std::thread::panicking()
+    }
+}
+
+thread_local! {
+    static THREAD_G: ThreadG = const { ThreadG(UnsafeCell::new(std::ptr::null_mut())) };
+}
+
+/// Owns a plain thread's G; freed when the thread exits.
+struct ThreadG(UnsafeCell<*mut G>);
+
+impl Drop for ThreadG {
+    fn drop(&mut self) {
+        let p = *self.0.get_mut();
+        if !p.is_null() {
+            // SAFETY: allocated by `thread_g` with Box::into_raw; the thread is exiting, so no
+            // blocking call of its own can still reference it.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+/// The G representing the calling plain OS thread (created on first use).
+pub(crate) fn thread_g() -> *mut G {
+    THREAD_G.with(|t| {
+        // SAFETY: the cell is only accessed from its own thread, here.
+        let slot = unsafe { &mut *t.0.get() };
+        if slot.is_null() {
+            let g = G::new_zeroed();
+            g.is_thread.store(true, Relaxed);
+            g.status.store(RUNNING, Relaxed);
+            *slot = Box::into_raw(Box::new(g));
+        }
+        *slot
+    })
+}

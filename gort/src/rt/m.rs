@@ -1,0 +1,114 @@
+//! M: an OS thread that runs goroutines (Go's `m`).
+//!
+//! Each M runs the scheduler loop on its own thread stack, which is its g0 (Go's g0 stack): a
+//! goroutine hands control back by switching to `g0_sp` with a `Request` saying what the
+//! scheduler must do for it now that it is off its stack ("switch first, commit after").
+//! Ms are never freed; idle ones sleep on their `note`.
+//!
+//! Thread-locals (DESIGN decision 4): the only thread-local the runtime reads is the current M,
+//! through `current_m()`, which is `#[inline(never)]` and contains an `asm!` statement with side
+//! effects. LLVM can therefore neither inline it nor treat two calls as equal (it may not assume
+//! the function is `readnone`), so a goroutine that migrated between two calls always sees the
+//! M it runs on now. Code that switches gets the resuming M back from `switch` as well.
+
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::*};
+
+use super::g::G;
+use super::p::P;
+use crate::sys::futex::Note;
+
+/// What a goroutine asks its M's scheduler to do after switching to g0.
+pub(crate) enum Request {
+    None,
+    /// Go's park_m: mark the G waiting, then run the commit callback; if it returns false, run
+    /// the G again at once. The pointer refers to a closure on the parked G's stack, which stays
+    /// valid because the G cannot run until the callback publishes it.
+    Park(*mut (dyn FnMut(*mut G) -> bool + 'static)),
+    /// Go's gosched_m: requeue at the tail of the local run queue.
+    Yield,
+    /// Go's gopreempt_m: requeue on the global run queue (fairness after sysmon's flag).
+    Preempted,
+    /// Go's goexit0: the G finished; recycle it.
+    Exit,
+    /// Go's exitsyscall0: the G left a blocking call and found no P; queue it globally.
+    ExitBlocking,
+}
+
+pub(crate) struct M {
+    /// Saved stack pointer of the scheduler context (g0). Written by `switch` on this M only.
+    pub(crate) g0_sp: UnsafeCell<usize>,
+    /// The G running on this M, or null in the scheduler. Written by this M; read by sysmon.
+    pub(crate) curg: AtomicPtr<G>,
+    /// The P this M holds, or null. Written by this M (and by `startm` before waking it).
+    pub(crate) p: AtomicPtr<P>,
+    /// A P handed to this M by `startm`/`startlockedm`, taken when it wakes.
+    pub(crate) nextp: AtomicPtr<P>,
+    /// The P this M held when it entered a blocking call (Go's oldp).
+    pub(crate) oldp: AtomicPtr<P>,
+    /// Whether this M is spinning (looking for work with a P); counted in `nmspinning`.
+    pub(crate) spinning: AtomicBool,
+    /// Idle Ms sleep here.
+    pub(crate) note: Note,
+    /// Set by the running G just before it switches to g0; read by g0 right after.
+    pub(crate) req: UnsafeCell<Request>,
+}
+
+// SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
+// by code running on this M's thread (the G that is running on it, or its g0).
+unsafe impl Sync for M {}
+// SAFETY: as above.
+unsafe impl Send for M {}
+
+impl M {
+    pub(crate) fn new() -> M {
+        M {
+            g0_sp: UnsafeCell::new(0),
+            curg: AtomicPtr::new(std::ptr::null_mut()),
+            p: AtomicPtr::new(std::ptr::null_mut()),
+            nextp: AtomicPtr::new(std::ptr::null_mut()),
+            oldp: AtomicPtr::new(std::ptr::null_mut()),
+            spinning: AtomicBool::new(false),
+            note: Note::new(),
+            req: UnsafeCell::new(Request::None),
+        }
+    }
+
+    pub(crate) fn p(&self) -> *mut P {
+        self.p.load(Relaxed)
+    }
+}
+
+thread_local! {
+    static CUR_M: Cell<*mut M> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The M the caller runs on, or null on a thread the runtime did not create.
+///
+/// Never inlined and never assumed pure (see the module doc): it must be called again after
+/// anything that may switch goroutines.
+#[inline(never)]
+pub(crate) fn current_m() -> *mut M {
+    // SAFETY: an empty asm statement; it exists only so that LLVM must assume this function has
+    // side effects and cannot merge or hoist calls to it across a context switch.
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) };
+    CUR_M.with(|c| c.get())
+}
+
+/// Binds the calling thread to `mp` (at the start of an M's thread).
+pub(crate) fn set_current_m(mp: *mut M) {
+    CUR_M.with(|c| c.set(mp));
+}
+
+/// The G running on the calling thread: the current goroutine, or the plain thread's own G.
+pub(crate) fn current_g() -> *mut G {
+    let mp = current_m();
+    if !mp.is_null() {
+        // SAFETY: Ms are never freed.
+        let gp = unsafe { (*mp).curg.load(Relaxed) };
+        if !gp.is_null() {
+            return gp;
+        }
+    }
+    super::g::thread_g()
+}

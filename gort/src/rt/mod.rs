@@ -1,0 +1,124 @@
+//! The core: G/M/P scheduler, park/ready, blocking calls, timers, sysmon (Go's proc.go and
+//! friends). See ARCHITECTURE.md for the map; each file's doc names the Go code it follows.
+//!
+//! The runtime starts lazily: the first gort call from any thread reads the configuration,
+//! probes the stack mechanism, creates the Ps and starts sysmon. M threads start on demand.
+
+pub(crate) mod blocking;
+pub(crate) mod g;
+pub(crate) mod m;
+pub(crate) mod p;
+pub(crate) mod park;
+pub(crate) mod procs;
+pub(crate) mod runq;
+pub(crate) mod sched;
+pub(crate) mod schedule;
+pub(crate) mod spawn;
+pub(crate) mod sysmon;
+pub(crate) mod timers;
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+
+/// Stack size of M threads: their own stack is the system stack C code runs on.
+pub(crate) const M_STACK_SIZE: usize = 8 << 20;
+
+static START: Once = Once::new();
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// GOMAXPROCS requested before start (by `#[gort::main(procs = N)]`), 0 if none.
+static REQUESTED_PROCS: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts the runtime if it is not running yet. Cheap after the first call.
+pub(crate) fn ensure_started() {
+    if STARTED.load(Acquire) {
+        return;
+    }
+    START.call_once(|| {
+        crate::stack::overflow::install();
+        crate::stack::config();
+        crate::stack::pool::init(default_stack_size());
+        let req = REQUESTED_PROCS.load(Relaxed);
+        procs::set_procs(if req > 0 { req } else { default_procs() });
+        sysmon::start();
+        STARTED.store(true, Release);
+    });
+}
+
+/// Records the GOMAXPROCS wanted by `#[gort::main(procs = N)]`; applies it if already started.
+pub(crate) fn request_procs(n: usize) {
+    if STARTED.load(Acquire) {
+        procs::set_procs(n);
+    } else {
+        REQUESTED_PROCS.store(n, Relaxed);
+        ensure_started();
+    }
+}
+
+fn warn(msg: &str) {
+    crate::util::write_stderr(format!("gort: warning: {msg}\n").as_bytes());
+}
+
+/// GOMAXPROCS from the environment, else the available parallelism.
+fn default_procs() -> usize {
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match std::env::var("GOMAXPROCS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n.min(procs::MAX_PROCS),
+            _ => {
+                warn(&format!(
+                    "GOMAXPROCS={v:?} is not a positive integer; using {ncpu}"
+                ));
+                ncpu
+            }
+        },
+        Err(_) => ncpu,
+    }
+}
+
+/// The default goroutine stack limit: GORT_STACK_SIZE (bytes, optional k/m/g suffix) or 256 KiB.
+fn default_stack_size() -> usize {
+    let default = crate::stack::DEFAULT_STACK;
+    let Ok(v) = std::env::var("GORT_STACK_SIZE") else {
+        return default;
+    };
+    match parse_size(&v) {
+        Some(n) if n > 0 => crate::stack::normalize(n),
+        _ => {
+            warn(&format!(
+                "GORT_STACK_SIZE={v:?} is not a positive size in bytes (suffixes k, m, g allowed); \
+                 using {default}"
+            ));
+            default
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1usize << 10),
+        (i, 'm' | 'M') => (&s[..i], 1 << 20),
+        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mul)
+}
+
+/// Live user goroutines.
+pub(crate) fn num_goroutines() -> usize {
+    let live: i64 = sched::allp().map(|p| p.live.load(Relaxed)).sum::<i64>()
+        + sched::SCHED.live_nop.load(Relaxed);
+    live.max(0) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(super::parse_size("4096"), Some(4096));
+        assert_eq!(super::parse_size("64k"), Some(64 << 10));
+        assert_eq!(super::parse_size("2M"), Some(2 << 20));
+        assert_eq!(super::parse_size("x"), None);
+        assert_eq!(super::parse_size(""), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! P: a processor, the right to run goroutines (Go's `p`). `procs()` of them exist; an M must
+//! hold one to run Go code. Each P owns a local run queue, a timer heap and a cache of free Gs.
+//! Ps are never freed (as in Go); a P removed by `set_procs` is marked dead and may be revived.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+
+use super::g::G;
+use super::m::M;
+use super::runq::RunQueue;
+use super::timers::TimerHeap;
+
+pub(crate) const P_IDLE: u32 = 0;
+pub(crate) const P_RUNNING: u32 = 1;
+pub(crate) const P_BLOCKING: u32 = 2;
+pub(crate) const P_DEAD: u32 = 3;
+
+/// Free Gs kept per P before half move to the global pool (Go keeps 64).
+pub(crate) const GFREE_MAX: usize = 64;
+
+pub(crate) struct P {
+    pub(crate) id: usize,
+    /// P_IDLE / P_RUNNING / P_BLOCKING (its M is in a blocking call; sysmon may retake it) /
+    /// P_DEAD. Transitions out of P_BLOCKING are by CAS (the M and sysmon race).
+    pub(crate) status: AtomicU32,
+    /// The M holding this P, or null.
+    pub(crate) m: AtomicPtr<M>,
+    pub(crate) runq: RunQueue,
+    /// Incremented on every new time slice; sysmon compares it to spot hogs.
+    pub(crate) schedtick: AtomicU32,
+    /// Incremented on every blocking call; sysmon compares it to spot long calls.
+    pub(crate) blocktick: AtomicU32,
+    pub(crate) timers: TimerHeap,
+    /// Free Gs of the default stack class. Only the M holding this P touches it.
+    pub(crate) gfree: UnsafeCell<Vec<*mut G>>,
+    /// Cached block of goroutine ids [next, end). Only the M holding this P touches it.
+    pub(crate) goid: UnsafeCell<(u64, u64)>,
+    /// Goroutines started minus goroutines finished on this P (summed for num_goroutines).
+    pub(crate) live: AtomicI64,
+    /// Goroutines started on this P.
+    pub(crate) spawned: AtomicU64,
+    /// For an extra P lent by sysmon past a hog: the hog's P (null otherwise).
+    pub(crate) lent_for: AtomicPtr<P>,
+    /// The hog's schedtick when the P was lent; when it moves, the hog yielded.
+    pub(crate) lent_tick: AtomicU32,
+}
+
+// SAFETY: shared fields are atomics or internally locked; `gfree` and `goid` are touched only by
+// the M that holds the P.
+unsafe impl Sync for P {}
+// SAFETY: as above.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize) -> P {
+        P {
+            id,
+            status: AtomicU32::new(P_IDLE),
+            m: AtomicPtr::new(std::ptr::null_mut()),
+            runq: RunQueue::new(),
+            schedtick: AtomicU32::new(0),
+            blocktick: AtomicU32::new(0),
+            timers: TimerHeap::new(),
+            gfree: UnsafeCell::new(Vec::with_capacity(GFREE_MAX)),
+            goid: UnsafeCell::new((0, 0)),
+            live: AtomicI64::new(0),
+            spawned: AtomicU64::new(0),
+            lent_for: AtomicPtr::new(std::ptr::null_mut()),
+            lent_tick: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether this P must be retired: removed by `set_procs`, or lent past a hog that has
+    /// since yielded.
+    pub(crate) fn should_retire(&self) -> bool {
+        let hog = self.lent_for.load(Acquire);
+        if !hog.is_null() {
+            // SAFETY: Ps are never freed.
+            let hog = unsafe { &*hog };
+            return hog.schedtick.load(Relaxed) != self.lent_tick.load(Relaxed)
+                || hog.status.load(Relaxed) != P_RUNNING;
+        }
+        self.id >= super::sched::SCHED.procs.load(Relaxed)
+    }
+}

@@ -1,0 +1,170 @@
+//! park/ready: the one blocking mechanism every gort primitive uses (Go's gopark/goready).
+//!
+//! Protocol ("switch first, commit after", Go's park_m): the waiting side calls
+//! `park(reason, commit)`. The G switches to its M's scheduler, which marks it WAITING and only
+//! then runs `commit(gp)`; `commit` publishes the G where a waker can find it (typically: push
+//! it on a wait list and unlock). If `commit` returns false the G runs again at once. A waker
+//! that found the G calls `ready(gp)`, which queues it on the waker's P (`runnext`, so a woken
+//! peer runs next) and wakes an idle P if there is one.
+//!
+//! Because the G is off its stack before anyone can find it, a waker never sees a G that is still
+//! running, and no lock is held across the switch.
+//!
+//! Thread mode: plain OS threads, goroutines locked to their thread, and goroutines that are
+//! unwinding park by blocking their thread on the G's futex word (`wake`) instead: `commit` runs
+//! on the thread, then the thread sleeps; `ready` sets the word and wakes it. A goroutine parked
+//! this way hands its P to another M first, so the rest of the program keeps running.
+
+use std::sync::atomic::Ordering::*;
+
+use super::blocking;
+use super::g::{G, RUNNABLE, RUNNING, WAITING, WaitReason};
+use super::m::{M, Request, current_m};
+use super::p::P;
+use super::sched::{self, wakep};
+use crate::arch;
+use crate::sys::{futex, nanotime};
+use crate::util::fatal;
+
+/// Queues `gp` on `pp`; overflow goes to the global queue.
+pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
+    pp.runq.put(gp, next, &mut |batch| {
+        let mut l = sched::lock();
+        for &g in batch {
+            l.runq_put(g);
+        }
+    });
+}
+
+/// Switches from the running goroutine `gp` on `mp` to `mp`'s scheduler with `req`. Returns the
+/// M that later resumes the goroutine (possibly another one).
+pub(crate) fn switch_to_scheduler(mp: *mut M, gp: *mut G, req: Request) -> *mut M {
+    // SAFETY: `mp` is the current M and `gp` its running G; `req` is read by this M's g0 right
+    // after the switch. The G's saved sp is written before the scheduler can hand the G to
+    // anyone (only after the request is processed).
+    unsafe {
+        *(*mp).req.get() = req;
+        arch::switch((*gp).sp.get(), *(*mp).g0_sp.get(), 0) as *mut M
+    }
+}
+
+/// Parks the calling goroutine (or thread) until `ready` is called for it, as described in the
+/// module doc. `commit` runs exactly once.
+pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
+    let mp = current_m();
+    let gp = super::m::current_g();
+    // SAFETY: Gs are never freed; `gp` is the caller's own G.
+    let g = unsafe { &*gp };
+    g.wait_reason.store(reason as u8, Relaxed);
+    g.wait_since.store(nanotime(), Relaxed);
+    if mp.is_null() || g.must_block_thread() {
+        park_thread(mp, g, commit);
+        return;
+    }
+    // SAFETY: `commit` outlives the park: it lives in this frame, and this goroutine cannot run
+    // (and so the frame cannot end) until the scheduler has called it. The lifetime is erased
+    // only to store the pointer in the M.
+    let commit: *mut (dyn FnMut(*mut G) -> bool + 'static) = unsafe { std::mem::transmute(commit) };
+    switch_to_scheduler(mp, gp, Request::Park(commit));
+    g.wait_reason.store(WaitReason::None as u8, Relaxed);
+}
+
+/// Thread-mode park (see module doc).
+fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
+    g.wake.store(0, Relaxed);
+    g.parks_thread.store(true, Relaxed);
+    let goroutine = !mp.is_null();
+    if goroutine {
+        blocking::enter(mp, true);
+    }
+    g.status.store(WAITING, Release);
+    if commit(g as *const G as *mut G) {
+        while g.wake.load(Acquire) == 0 {
+            futex::wait(&g.wake, 0, -1);
+        }
+    }
+    g.status.store(RUNNING, Release);
+    g.parks_thread.store(false, Relaxed);
+    if goroutine {
+        blocking::exit(current_m());
+    }
+    g.wait_reason.store(WaitReason::None as u8, Relaxed);
+}
+
+/// Makes a parked G runnable (Go's goready). Legal only after the G's `commit` published it.
+pub(crate) fn ready(gp: *mut G) {
+    // SAFETY: Gs are never freed (thread Gs live until their thread exits, and a thread cannot
+    // exit while parked).
+    let g = unsafe { &*gp };
+    if g.parks_thread.load(Acquire) {
+        g.wake.store(1, Release);
+        futex::wake(&g.wake, 1);
+        return;
+    }
+    if g.status
+        .compare_exchange(WAITING, RUNNABLE, AcqRel, Relaxed)
+        .is_err()
+    {
+        fatal!(
+            "ready: goroutine {} is not waiting (status {})",
+            g.id(),
+            g.status()
+        );
+    }
+    let mp = current_m();
+    // SAFETY: Ms are never freed.
+    let pp = if mp.is_null() {
+        std::ptr::null_mut()
+    } else {
+        unsafe { (*mp).p() }
+    };
+    if pp.is_null() {
+        sched::globrunq_put(gp);
+    } else {
+        // SAFETY: Ps are never freed and the current M holds this one.
+        runq_put(unsafe { &*pp }, gp, true);
+    }
+    wakep();
+}
+
+/// Go's Gosched: let other goroutines run. On a plain thread, yields the thread.
+pub(crate) fn yield_now() {
+    let mp = current_m();
+    if mp.is_null() {
+        std::thread::yield_now();
+        return;
+    }
+    // SAFETY: Ms are never freed.
+    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    // SAFETY: the running G is alive.
+    let g = unsafe { &*gp };
+    if g.must_block_thread() {
+        // Pinned to this thread: let others have the P for a moment.
+        blocking::enter(mp, true);
+        std::thread::yield_now();
+        blocking::exit(current_m());
+        return;
+    }
+    g.preempt.store(false, Relaxed);
+    switch_to_scheduler(mp, gp, Request::Yield);
+}
+
+/// The preemption check at runtime calls (DESIGN decision 3a): if sysmon flagged the running
+/// goroutine, yield to the global queue.
+pub(crate) fn check_preempt() {
+    let mp = current_m();
+    if mp.is_null() {
+        return;
+    }
+    // SAFETY: Ms are never freed.
+    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    if gp.is_null() {
+        return;
+    }
+    // SAFETY: the running G is alive.
+    let g = unsafe { &*gp };
+    if g.preempt.load(Relaxed) && !g.must_block_thread() {
+        g.preempt.store(false, Relaxed);
+        switch_to_scheduler(mp, gp, Request::Preempted);
+    }
+}

@@ -1,0 +1,313 @@
+//! The global scheduler state (Go's `schedt`) and the M/P hand-off primitives of proc.go:
+//! the global run queue, the idle P and idle M lists, `wakep`, `startm`, `handoffp`, `stopm`.
+//!
+//! Spinning Ms (proc.go's header essay): an M with a P but no work "spins" looking for some.
+//! At most one M is woken to spin at a time (`wakep` does nothing while another spins), and the
+//! last spinner to find work wakes another, so newly readied work is picked up promptly without
+//! waking every idle thread. `nmspinning` counts spinners; it never exceeds half the busy Ps
+//! (checked in `find_runnable`).
+//!
+//! Lock order: `SCHED.lock` may be taken while holding nothing else, and nothing is locked under
+//! it except nothing (timer heap locks are never held with it).
+
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
+
+use super::g::G;
+use super::m::M;
+use super::p::{P, P_DEAD, P_IDLE, P_RUNNING};
+
+/// Most Ps that can ever exist (GOMAXPROCS plus Ps lent past hogs).
+pub(crate) const MAX_P: usize = 512;
+
+pub(crate) struct Locked {
+    runq_head: *mut G,
+    runq_tail: *mut G,
+    pidle: Vec<*mut P>,
+    pub(crate) midle: Vec<*mut M>,
+}
+
+// SAFETY: the raw pointers refer to Gs, Ps and Ms, which are shared by design and never freed
+// (Gs are recycled, not freed); the list itself is only touched under the mutex.
+unsafe impl Send for Locked {}
+
+pub(crate) struct Sched {
+    pub(crate) lock: Mutex<Locked>,
+    /// Length of the global run queue (readable without the lock).
+    pub(crate) runq_size: AtomicUsize,
+    pub(crate) npidle: AtomicUsize,
+    pub(crate) nmspinning: AtomicUsize,
+    /// GOMAXPROCS.
+    pub(crate) procs: AtomicUsize,
+    pub(crate) allp: [AtomicPtr<P>; MAX_P],
+    /// Slots of `allp` ever used.
+    pub(crate) nallp: AtomicUsize,
+    pub(crate) goid_gen: AtomicU64,
+    pub(crate) mcount: AtomicUsize,
+    /// Goroutines spawned from threads without a P, minus those finished without one.
+    pub(crate) live_nop: AtomicI64,
+    pub(crate) spawned_nop: AtomicU64,
+    /// The M sleeping until the next timer, and until when.
+    pub(crate) timer_waiter: AtomicPtr<M>,
+    pub(crate) timer_waiter_until: AtomicI64,
+}
+
+pub(crate) static SCHED: Sched = Sched {
+    lock: Mutex::new(Locked {
+        runq_head: null_mut(),
+        runq_tail: null_mut(),
+        pidle: Vec::new(),
+        midle: Vec::new(),
+    }),
+    runq_size: AtomicUsize::new(0),
+    npidle: AtomicUsize::new(0),
+    nmspinning: AtomicUsize::new(0),
+    procs: AtomicUsize::new(0),
+    allp: [const { AtomicPtr::new(null_mut()) }; MAX_P],
+    nallp: AtomicUsize::new(0),
+    goid_gen: AtomicU64::new(0),
+    mcount: AtomicUsize::new(0),
+    live_nop: AtomicI64::new(0),
+    spawned_nop: AtomicU64::new(0),
+    timer_waiter: AtomicPtr::new(null_mut()),
+    timer_waiter_until: AtomicI64::new(i64::MAX),
+};
+
+pub(crate) fn lock() -> MutexGuard<'static, Locked> {
+    SCHED.lock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every P slot ever used (live or dead).
+pub(crate) fn allp() -> impl Iterator<Item = &'static P> {
+    let n = SCHED.nallp.load(Acquire);
+    // SAFETY: slots below nallp hold Ps that are never freed.
+    (0..n).filter_map(|i| unsafe { SCHED.allp[i].load(Acquire).as_ref() })
+}
+
+// ---- global run queue (Go's globrunqput / globrunqget) ----
+
+impl Locked {
+    pub(crate) fn runq_put(&mut self, gp: *mut G) {
+        // SAFETY: gp is a live G not on any other queue; sched_link is protected by this lock.
+        unsafe { (*gp).sched_link.store(null_mut(), Relaxed) };
+        if self.runq_tail.is_null() {
+            self.runq_head = gp;
+        } else {
+            // SAFETY: as above, for the tail.
+            unsafe { (*self.runq_tail).sched_link.store(gp, Relaxed) };
+        }
+        self.runq_tail = gp;
+        SCHED.runq_size.fetch_add(1, Relaxed);
+    }
+
+    fn runq_pop(&mut self) -> *mut G {
+        let gp = self.runq_head;
+        if !gp.is_null() {
+            // SAFETY: gp is on this queue, protected by the lock.
+            self.runq_head = unsafe { (*gp).sched_link.load(Relaxed) };
+            if self.runq_head.is_null() {
+                self.runq_tail = null_mut();
+            }
+            SCHED.runq_size.fetch_sub(1, Relaxed);
+        }
+        gp
+    }
+
+    /// Go's globrunqget: takes a fair share of the global queue into `pp`'s local queue and
+    /// returns one G to run. `max == 0` means no limit beyond the fair share.
+    pub(crate) fn runq_get(&mut self, pp: &P, max: usize) -> *mut G {
+        let size = SCHED.runq_size.load(Relaxed);
+        if size == 0 {
+            return null_mut();
+        }
+        let procs = SCHED.procs.load(Relaxed).max(1);
+        let mut n = size.min(size / procs + 1);
+        if max > 0 {
+            n = n.min(max);
+        }
+        n = n.min(super::runq::RUNQ_SIZE as usize / 2);
+        let gp = self.runq_pop();
+        for _ in 1..n {
+            let g2 = self.runq_pop();
+            pp.runq.put(g2, false, &mut |batch| {
+                for &g in batch {
+                    self.runq_put(g);
+                }
+            });
+        }
+        gp
+    }
+
+    /// Go's pidleput.
+    pub(crate) fn pidle_put(&mut self, pp: &P) {
+        pp.m.store(null_mut(), Relaxed);
+        pp.status.store(P_IDLE, Release);
+        self.pidle.push(pp as *const P as *mut P);
+        SCHED.npidle.fetch_add(1, Relaxed);
+    }
+
+    /// Go's pidleget. Ps that must retire are retired on the way.
+    pub(crate) fn pidle_get(&mut self) -> *mut P {
+        while let Some(pp) = self.pidle.pop() {
+            SCHED.npidle.fetch_sub(1, Relaxed);
+            // SAFETY: Ps are never freed.
+            let p = unsafe { &*pp };
+            if p.should_retire() {
+                p.lent_for.store(null_mut(), Relaxed);
+                p.status.store(P_DEAD, Release);
+                continue;
+            }
+            return pp;
+        }
+        null_mut()
+    }
+
+    /// Removes idle Ps that must retire (after `set_procs` shrinks, or a hog yielded).
+    pub(crate) fn pidle_reap(&mut self) {
+        self.pidle.retain(|&pp| {
+            // SAFETY: Ps are never freed.
+            let p = unsafe { &*pp };
+            if p.should_retire() {
+                p.lent_for.store(null_mut(), Relaxed);
+                p.status.store(P_DEAD, Release);
+                SCHED.npidle.fetch_sub(1, Relaxed);
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+/// Puts `gp` on the global run queue.
+pub(crate) fn globrunq_put(gp: *mut G) {
+    lock().runq_put(gp);
+}
+
+// ---- Ms and Ps ----
+
+/// Go's acquirep: binds `pp` to `mp`.
+pub(crate) fn acquirep(mp: &M, pp: *mut P) {
+    // SAFETY: Ps are never freed.
+    let p = unsafe { &*pp };
+    p.m.store(mp as *const M as *mut M, Relaxed);
+    p.status.store(P_RUNNING, Release);
+    mp.p.store(pp, Relaxed);
+}
+
+/// Go's wakep: if there is an idle P and nobody is spinning, start a spinning M.
+pub(crate) fn wakep() {
+    if SCHED.npidle.load(SeqCst) == 0 {
+        return;
+    }
+    if SCHED.nmspinning.load(SeqCst) != 0
+        || SCHED
+            .nmspinning
+            .compare_exchange(0, 1, SeqCst, Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let pp = lock().pidle_get();
+    if pp.is_null() {
+        SCHED.nmspinning.fetch_sub(1, SeqCst);
+        return;
+    }
+    startm(pp, true);
+}
+
+/// Go's startm: runs `pp` on an idle M, or on a new one. With `spinning`, the caller has already
+/// counted the M in `nmspinning`.
+pub(crate) fn startm(pp: *mut P, spinning: bool) {
+    let mut l = lock();
+    if let Some(mp) = l.midle.pop() {
+        // SAFETY: Ms are never freed.
+        let m = unsafe { &*mp };
+        m.spinning.store(spinning, Relaxed);
+        m.nextp.store(pp, Release);
+        drop(l);
+        m.note.wakeup();
+        return;
+    }
+    drop(l);
+    super::schedule::newm(pp, spinning);
+}
+
+/// Go's handoffp: `pp` lost its M (blocking call, or its M is stopping); give it to an M that
+/// has work for it, or make it idle.
+pub(crate) fn handoffp(pp: *mut P) {
+    // SAFETY: Ps are never freed.
+    let p = unsafe { &*pp };
+    if !p.runq.is_empty() || SCHED.runq_size.load(Relaxed) != 0 {
+        startm(pp, false);
+        return;
+    }
+    if SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) == 0
+        && SCHED
+            .nmspinning
+            .compare_exchange(0, 1, SeqCst, Relaxed)
+            .is_ok()
+    {
+        startm(pp, true);
+        return;
+    }
+    let mut l = lock();
+    if SCHED.runq_size.load(Relaxed) != 0 {
+        drop(l);
+        startm(pp, false);
+        return;
+    }
+    let when = p.timers.next_when();
+    l.pidle_put(p);
+    drop(l);
+    if when != i64::MAX {
+        wake_timer_waiter(when);
+    }
+}
+
+/// A timer that fires at `when` was added: make sure some M will wake up for it (Go's
+/// wakeNetPoller).
+pub(crate) fn wake_timer_waiter(when: i64) {
+    let w = SCHED.timer_waiter.load(SeqCst);
+    if w.is_null() {
+        wakep();
+    } else if when < SCHED.timer_waiter_until.load(SeqCst) {
+        // SAFETY: Ms are never freed.
+        unsafe { (*w).note.wakeup() };
+    }
+}
+
+/// Go's stopm: parks `mp` until `startm` hands it a P (returned) or `deadline` passes or the
+/// timer waiter is woken (returns null). `deadline < 0` waits for a P only.
+pub(crate) fn stopm(mp: &M, deadline: i64) -> *mut P {
+    let me = mp as *const M as *mut M;
+    lock().midle.push(me);
+    mp.note.sleep_until(deadline);
+    let mut l = lock();
+    if let Some(i) = l.midle.iter().position(|&m| m == me) {
+        l.midle.swap_remove(i);
+        drop(l);
+        mp.note.clear();
+        return null_mut();
+    }
+    drop(l);
+    // `startm` took us off the list and set nextp under the lock; wait for its wakeup.
+    mp.note.sleep_until(-1);
+    mp.note.clear();
+    mp.nextp.swap(null_mut(), Acquire)
+}
+
+/// The earliest timer across all Ps.
+pub(crate) fn earliest_timer() -> i64 {
+    allp()
+        .map(|p| p.timers.next_when())
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
+/// Runs every expired timer of every P (from an M without a P: readied Gs go to the global
+/// queue). Returns how many ran.
+pub(crate) fn run_all_timers(now: i64) -> usize {
+    allp().map(|p| p.timers.run_expired(now)).sum()
+}

@@ -1,0 +1,332 @@
+//! The scheduler loop each M runs on its g0 stack (Go's `schedule`, `findRunnable`,
+//! `stealWork`, `execute`, and the g0 halves of `park_m`, `gosched_m`, `goexit0`,
+//! `exitsyscall0`).
+//!
+//! Search order in `find_runnable` (proc.go): expired timers of our P → the global queue every
+//! 61st tick (fairness) → local queue (`runnext` first) → global queue → steal from other Ps
+//! (four rounds in random order; the last round also takes `runnext` and runs other Ps'
+//! timers) → give up the P, re-check everything once more, and sleep. The one M that sleeps with
+//! a deadline sleeps until the earliest timer (there is no timer thread).
+
+use std::ptr::null_mut;
+use std::sync::atomic::Ordering::*;
+
+use super::g::{G, RUNNABLE, RUNNING, WAITING};
+use super::m::{M, Request, set_current_m};
+use super::p::{P, P_DEAD};
+use super::sched::{self, SCHED, acquirep, lock, stopm, wakep};
+use crate::arch;
+use crate::sys::nanotime;
+use crate::util::fatal;
+
+/// Go's newm: starts an OS thread for a new M that will run `pp`.
+pub(crate) fn newm(pp: *mut P, spinning: bool) {
+    let id = SCHED.mcount.fetch_add(1, Relaxed) as u64 + 1;
+    let mp: &'static M = Box::leak(Box::new(M::new()));
+    mp.spinning.store(spinning, Relaxed);
+    mp.nextp.store(pp, Relaxed);
+    let addr = mp as *const M as usize;
+    let res = std::thread::Builder::new()
+        .name(format!("gort-m{id}"))
+        .stack_size(super::M_STACK_SIZE)
+        .spawn(move || m_main(addr as *mut M));
+    if let Err(e) = res {
+        fatal!("newm: cannot create an OS thread for the scheduler: {e}");
+    }
+}
+
+/// Body of every M thread.
+fn m_main(mp: *mut M) {
+    set_current_m(mp);
+    crate::stack::overflow::on_thread_start();
+    // SAFETY: Ms are never freed.
+    let m = unsafe { &*mp };
+    let pp = m.nextp.swap(null_mut(), Acquire);
+    acquirep(m, pp);
+    schedule(m)
+}
+
+/// The scheduler loop. Never returns.
+pub(crate) fn schedule(mp: &M) -> ! {
+    loop {
+        if mp.p().is_null() {
+            get_p(mp);
+        }
+        // SAFETY: Ps are never freed.
+        let pp = unsafe { &*mp.p() };
+        if pp.should_retire() {
+            retire_p(mp, pp);
+            continue;
+        }
+        let (gp, inherit) = find_runnable(mp);
+        if mp.spinning.load(Relaxed) {
+            reset_spinning(mp);
+        }
+        // SAFETY: Gs are never freed.
+        let g = unsafe { &*gp };
+        let locked = g.locked_m.load(Acquire);
+        if !locked.is_null() && locked != mp as *const M as *mut M {
+            start_locked_m(mp, locked);
+            continue;
+        }
+        let mut next = Some((gp, inherit));
+        while let Some((gp, inherit)) = next {
+            next = execute(mp, gp, inherit);
+        }
+    }
+}
+
+/// Blocks until this P-less M gets a P.
+fn get_p(mp: &M) {
+    loop {
+        let pp = lock().pidle_get();
+        if !pp.is_null() {
+            acquirep(mp, pp);
+            return;
+        }
+        let pp = stopm(mp, -1);
+        if !pp.is_null() {
+            acquirep(mp, pp);
+            return;
+        }
+    }
+}
+
+/// Go's startlockedm: `gp` must run on the M it is locked to; hand that M our P and stop.
+fn start_locked_m(mp: &M, locked: *mut M) {
+    let pp = mp.p.swap(null_mut(), Relaxed);
+    // SAFETY: Ms are never freed. The locked M is sleeping in `stopm` after queueing its G
+    // (see blocking::exit_blocking); it is not on the idle list.
+    let lm = unsafe { &*locked };
+    lm.nextp.store(pp, Release);
+    lm.note.wakeup();
+}
+
+/// Moves everything a retiring P owns elsewhere and marks it dead (set_procs shrank, or a P
+/// lent past a hog is no longer needed).
+fn retire_p(mp: &M, pp: &P) {
+    let mut l = lock();
+    pp.runq.drain(&mut |gp| l.runq_put(gp));
+    let target = sched::allp().find(|p| !std::ptr::eq(*p, pp) && !p.should_retire());
+    drop(l);
+    if let Some(t) = target {
+        pp.timers.move_all_to(&t.timers);
+    }
+    // SAFETY: the gfree cache is owned by the holder of the P, which is us.
+    crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
+    pp.lent_for.store(null_mut(), Relaxed);
+    pp.m.store(null_mut(), Relaxed);
+    pp.status.store(P_DEAD, Release);
+    mp.p.store(null_mut(), Relaxed);
+    if SCHED.runq_size.load(Relaxed) != 0 {
+        wakep();
+    }
+}
+
+fn reset_spinning(mp: &M) {
+    mp.spinning.store(false, Relaxed);
+    let prev = SCHED.nmspinning.fetch_sub(1, SeqCst);
+    if prev == 0 {
+        fatal!("reset_spinning: negative nmspinning");
+    }
+    // The last spinner found work: wake another in case there is more (proc.go's policy).
+    wakep();
+}
+
+/// Go's findRunnable. Returns a runnable G and whether it inherits the current time slice.
+/// May give up the P and sleep; on return `mp` holds a P.
+fn find_runnable(mp: &M) -> (*mut G, bool) {
+    'top: loop {
+        // SAFETY: Ps are never freed; the M holds this P.
+        let pp = unsafe { &*mp.p() };
+        let now = nanotime();
+        pp.timers.run_expired(now);
+
+        if pp.schedtick.load(Relaxed) % 61 == 0 && SCHED.runq_size.load(Relaxed) > 0 {
+            let gp = lock().runq_get(pp, 1);
+            if !gp.is_null() {
+                return (gp, false);
+            }
+        }
+        if let Some(r) = pp.runq.get() {
+            return r;
+        }
+        if SCHED.runq_size.load(Relaxed) > 0 {
+            let gp = lock().runq_get(pp, 0);
+            if !gp.is_null() {
+                return (gp, false);
+            }
+        }
+
+        // Steal, if spinning is worthwhile: at most half the busy Ps spin.
+        let procs = SCHED.procs.load(Relaxed);
+        let busy = procs.saturating_sub(SCHED.npidle.load(SeqCst));
+        if mp.spinning.load(Relaxed) || 2 * SCHED.nmspinning.load(SeqCst) < busy {
+            if !mp.spinning.load(Relaxed) {
+                mp.spinning.store(true, Relaxed);
+                SCHED.nmspinning.fetch_add(1, SeqCst);
+            }
+            if let Some(gp) = steal_work(pp, now) {
+                return (gp, false);
+            }
+        }
+
+        // Nothing to do: give up the P.
+        let mut l = lock();
+        if SCHED.runq_size.load(Relaxed) > 0 {
+            let gp = l.runq_get(pp, 0);
+            return (gp, false);
+        }
+        mp.p.store(null_mut(), Relaxed);
+        l.pidle_put(pp);
+        drop(l);
+
+        let was_spinning = mp.spinning.swap(false, Relaxed);
+        if was_spinning {
+            SCHED.nmspinning.fetch_sub(1, SeqCst);
+            // Re-check after dropping the spinning count (the "delicate dance" in proc.go):
+            // work queued meanwhile by someone who saw us spinning and so did not wake anyone.
+            let has_work = SCHED.runq_size.load(SeqCst) > 0
+                || sched::allp().any(|p| p.status.load(Relaxed) != P_DEAD && !p.runq.is_empty());
+            if has_work {
+                let pp2 = lock().pidle_get();
+                if !pp2.is_null() {
+                    acquirep(mp, pp2);
+                    mp.spinning.store(true, Relaxed);
+                    SCHED.nmspinning.fetch_add(1, SeqCst);
+                    continue 'top;
+                }
+            }
+        }
+
+        // Sleep: until handed a P, or until the earliest timer if we are the timer waiter.
+        loop {
+            let deadline = become_timer_waiter(mp);
+            let pp2 = stopm(mp, deadline);
+            if deadline >= 0 {
+                SCHED.timer_waiter.store(null_mut(), SeqCst);
+                SCHED.timer_waiter_until.store(i64::MAX, SeqCst);
+            }
+            if !pp2.is_null() {
+                acquirep(mp, pp2);
+                continue 'top;
+            }
+            // Woken for timers: run them without a P (readied Gs go to the global queue and
+            // wake Ms), then look for a P.
+            sched::run_all_timers(nanotime());
+            let pp2 = lock().pidle_get();
+            if !pp2.is_null() {
+                acquirep(mp, pp2);
+                continue 'top;
+            }
+        }
+    }
+}
+
+/// Registers `mp` as the M that sleeps until the earliest timer, if there is a timer and no
+/// other waiter. Returns the deadline to sleep until, or -1.
+fn become_timer_waiter(mp: &M) -> i64 {
+    let me = mp as *const M as *mut M;
+    loop {
+        let next = sched::earliest_timer();
+        if next == i64::MAX {
+            return -1;
+        }
+        if SCHED
+            .timer_waiter
+            .compare_exchange(null_mut(), me, SeqCst, SeqCst)
+            .is_err()
+        {
+            return -1;
+        }
+        SCHED.timer_waiter_until.store(next, SeqCst);
+        // A timer added before we published ourselves saw no waiter; re-check.
+        if sched::earliest_timer() >= next {
+            return next;
+        }
+        SCHED.timer_waiter.store(null_mut(), SeqCst);
+    }
+}
+
+/// Go's stealWork: four rounds over all Ps in random order.
+fn steal_work(pp: &P, now: i64) -> Option<*mut G> {
+    let n = SCHED.nallp.load(Acquire);
+    for round in 0..4 {
+        let last = round == 3;
+        let start = crate::util::rand::below(n as u32) as usize;
+        for k in 0..n {
+            // SAFETY: slots below nallp hold Ps that are never freed.
+            let Some(p2) = (unsafe { SCHED.allp[(start + k) % n].load(Acquire).as_ref() }) else {
+                continue;
+            };
+            if std::ptr::eq(p2, pp) || p2.status.load(Relaxed) == P_DEAD {
+                continue;
+            }
+            if last && p2.timers.run_expired(now) > 0 {
+                // Readied Gs landed in our own queue.
+                if let Some((gp, _)) = pp.runq.get() {
+                    return Some(gp);
+                }
+            }
+            if !p2.runq.is_empty() {
+                if let Some(gp) = pp.runq.steal_from(&p2.runq, last) {
+                    return Some(gp);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Go's execute: runs `gp` on `mp` until it switches back, then does what it asked. Returns a G
+/// to run at once (a park whose commit declined).
+fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
+    // SAFETY: Ps are never freed and the M holds this one.
+    let pp = unsafe { &*mp.p() };
+    if !inherit {
+        pp.schedtick.fetch_add(1, Relaxed);
+    }
+    // SAFETY: the G was taken from a run queue, so this M now owns it.
+    let g = unsafe { &*gp };
+    if g.status.swap(RUNNING, AcqRel) != RUNNABLE {
+        fatal!("execute: goroutine {} was not runnable", g.id());
+    }
+    g.m.store(mp as *const M as *mut M, Relaxed);
+    mp.curg.store(gp, Relaxed);
+    // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
+    // else; `g0_sp` is this M's own scheduler context, valid until we are resumed.
+    unsafe { arch::switch(mp.g0_sp.get(), *g.sp.get(), mp as *const M as usize) };
+    // Back on g0: the G switched to us and left a request.
+    mp.curg.store(null_mut(), Relaxed);
+    g.m.store(null_mut(), Relaxed);
+    // SAFETY: written by the G just before it switched to this g0; only this M reads it.
+    let req = unsafe { std::mem::replace(&mut *mp.req.get(), Request::None) };
+    match req {
+        Request::Park(commit) => {
+            g.status.store(WAITING, Release);
+            // SAFETY: the closure lives on the parked G's stack, which cannot run before the
+            // closure publishes it (see Request::Park).
+            if !unsafe { (*commit)(gp) } {
+                g.status.store(RUNNABLE, Release);
+                return Some((gp, true));
+            }
+        }
+        Request::Yield => {
+            g.status.store(RUNNABLE, Release);
+            // SAFETY: Ps are never freed; the M holds this one.
+            let pp = unsafe { &*mp.p() };
+            super::park::runq_put(pp, gp, false);
+        }
+        Request::Preempted => {
+            g.status.store(RUNNABLE, Release);
+            sched::globrunq_put(gp);
+        }
+        Request::Exit => super::spawn::gfree(mp, gp),
+        Request::ExitBlocking => {
+            g.status.store(RUNNABLE, Release);
+            sched::globrunq_put(gp);
+        }
+        Request::None => fatal!("goroutine switched to the scheduler without a request"),
+    }
+    None
+}

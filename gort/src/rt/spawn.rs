@@ -1,0 +1,117 @@
+//! Goroutine creation and exit (Go's newproc / newproc1 / goexit0 / gfget / gfput).
+//!
+//! `spawn` takes a slot (G + stack) from the P's cache or the pool, writes the initial frame,
+//! and puts the G in the P's `runnext` (as Go's newproc does: the child runs soon, the parent's
+//! previous `runnext` moves to the queue). Goroutine ids come from per-P blocks of 16 (Go's
+//! goidcache), so spawning takes no global atomic per goroutine.
+//!
+//! A goroutine's body is a boxed closure that never unwinds out: the public API wraps user code
+//! in `catch_unwind` (the panic hook has already reported the panic), and `g_entry` aborts if
+//! something unwinds anyway, because unwinding past the first frame is undefined.
+
+use std::io;
+use std::panic::Location;
+use std::sync::atomic::Ordering::*;
+
+use super::g::{Entry, G, IDLE, RUNNABLE};
+use super::m::{M, Request, current_m};
+use super::p::P;
+use super::park::{check_preempt, runq_put, switch_to_scheduler};
+use super::sched::{self, SCHED, wakep};
+use crate::arch;
+use crate::stack::pool;
+use crate::util::fatal;
+
+const GOID_BATCH: u64 = 16;
+
+fn next_goid(pp: *mut P) -> u64 {
+    if pp.is_null() {
+        return SCHED.goid_gen.fetch_add(1, Relaxed) + 1;
+    }
+    // SAFETY: the caller holds `pp`, so its id cache is ours.
+    let cache = unsafe { &mut *(*pp).goid.get() };
+    if cache.0 == cache.1 {
+        let start = SCHED.goid_gen.fetch_add(GOID_BATCH, Relaxed) + 1;
+        *cache = (start, start + GOID_BATCH);
+    }
+    let id = cache.0;
+    cache.0 += 1;
+    id
+}
+
+/// Starts a goroutine running `entry` with a stack of at least `stack` bytes (0: default).
+/// Returns its id.
+pub(crate) fn spawn(
+    entry: Entry,
+    stack: usize,
+    loc: &'static Location<'static>,
+) -> io::Result<u64> {
+    super::ensure_started();
+    let mp = current_m();
+    // SAFETY: Ms are never freed.
+    let pp = if mp.is_null() {
+        std::ptr::null_mut()
+    } else {
+        unsafe { (*mp).p() }
+    };
+    let gp = pool::alloc(pp, stack)?;
+    // SAFETY: `gp` is a fresh G from the pool that nothing else references yet.
+    let g = unsafe { &*gp };
+    let id = next_goid(pp);
+    g.id.store(id, Relaxed);
+    g.spawn_loc.store(loc as *const _ as *mut _, Relaxed);
+    // SAFETY: the G is not published yet; we are its only user.
+    unsafe {
+        *g.entry.get() = Some(entry);
+        *g.sp.get() = arch::init_stack(gp as usize, g_entry, gp as usize);
+    }
+    g.status.store(RUNNABLE, Release);
+    if pp.is_null() {
+        SCHED.live_nop.fetch_add(1, Relaxed);
+        SCHED.spawned_nop.fetch_add(1, Relaxed);
+        sched::globrunq_put(gp);
+    } else {
+        // SAFETY: the current M holds `pp`.
+        let p = unsafe { &*pp };
+        p.live.fetch_add(1, Relaxed);
+        p.spawned.fetch_add(1, Relaxed);
+        runq_put(p, gp, true);
+    }
+    wakep();
+    check_preempt();
+    Ok(id)
+}
+
+/// First Rust frame of every goroutine (called by the arch trampoline).
+unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
+    let gp = gp as *mut G;
+    // SAFETY: `gp` is the G whose stack we are on; its entry was set before it was published.
+    let entry = unsafe { (*(*gp).entry.get()).take() };
+    if let Some(f) = entry {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+            fatal!("a goroutine body unwound past its entry");
+        }
+    }
+    goexit(gp)
+}
+
+/// Finishes the running goroutine (Go's goexit1 → goexit0).
+fn goexit(gp: *mut G) -> ! {
+    let mp = current_m();
+    // SAFETY: a running goroutine's M holds a P.
+    let pp = unsafe { &*(*mp).p() };
+    pp.live.fetch_sub(1, Relaxed);
+    // SAFETY: our own G.
+    unsafe {
+        (*gp).locked.store(0, Relaxed);
+    }
+    switch_to_scheduler(mp, gp, Request::Exit);
+    fatal!("a finished goroutine was resumed");
+}
+
+/// Scheduler half of goexit: recycle the slot (Go's goexit0 + gfput).
+pub(crate) fn gfree(mp: &M, gp: *mut G) {
+    // SAFETY: the G has finished and is off its stack; nothing else references it.
+    unsafe { (*gp).status.store(IDLE, Release) };
+    pool::free(mp.p(), gp);
+}

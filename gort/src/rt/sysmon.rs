@@ -1,0 +1,135 @@
+//! sysmon: the monitor thread (Go's `sysmon` and `retake` in proc.go).
+//!
+//! Runs without a P. Each round it:
+//! - retakes Ps whose M has been in a blocking call for a whole round (~20 µs at first) when there
+//!   is other work, and hands them to other Ms (Go's retake of _Psyscall);
+//! - flags goroutines that have run for more than 10 ms, which yield at their next runtime call,
+//!   and, when work is queued behind such a hog and no P is idle, lends an extra P to another M
+//!   that steals the hog's queue and timers (DESIGN decision 3b; retired when the hog yields);
+//! - wakes an M for overdue timers, runs the stack scavenger, and retires idle Ps that
+//!   `set_procs` removed.
+//!
+//! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does; an idle
+//! program costs about 100 wakeups a second.
+
+use std::sync::atomic::Ordering::*;
+
+use super::p::{P, P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
+use super::sched::{self, SCHED, lock, wakep};
+use crate::stack::pool;
+use crate::sys::nanotime;
+
+/// A goroutine running longer than this is flagged (Go's forcePreemptNS).
+const HOG_NS: i64 = 10_000_000;
+
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    schedtick: u32,
+    schedwhen: i64,
+    blocktick: u32,
+    blockwhen: i64,
+}
+
+pub(crate) fn start() {
+    let res = std::thread::Builder::new()
+        .name("gort-sysmon".into())
+        .stack_size(256 << 10)
+        .spawn(run);
+    if let Err(e) = res {
+        crate::util::fatal!("cannot start sysmon: {e}");
+    }
+}
+
+fn run() {
+    let mut seen = vec![Seen::default(); sched::MAX_P];
+    let mut idle = 0u32;
+    let mut delay_us = 20u64;
+    let mut last_scavenge = nanotime();
+    loop {
+        if idle == 0 {
+            delay_us = 20;
+        } else if idle > 50 {
+            delay_us = (delay_us * 2).min(10_000);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(delay_us));
+        let now = nanotime();
+        let busy = retake(now, &mut seen);
+        idle = if busy { 0 } else { idle + 1 };
+
+        if SCHED.npidle.load(Relaxed) > 0 && sched::earliest_timer() <= now {
+            wakep();
+        }
+        if now - last_scavenge >= 100_000_000 {
+            last_scavenge = now;
+            if pool::scavenge(now, 8192) == 8192 {
+                // More to do: come back soon.
+                last_scavenge = 0;
+                idle = 0;
+            }
+            lock().pidle_reap();
+        }
+    }
+}
+
+/// Go's retake. Returns whether anything was retaken or flagged.
+fn retake(now: i64, seen: &mut [Seen]) -> bool {
+    let mut busy = false;
+    for p in sched::allp() {
+        let s = &mut seen[p.id];
+        let status = p.status.load(Acquire);
+        if status == P_IDLE || status == P_DEAD {
+            continue;
+        }
+        let t = p.schedtick.load(Relaxed);
+        if s.schedtick != t {
+            s.schedtick = t;
+            s.schedwhen = now;
+        } else if status == P_RUNNING && now - s.schedwhen >= HOG_NS {
+            flag_hog(p, now);
+            busy = true;
+        }
+        if status == P_BLOCKING {
+            let t = p.blocktick.load(Relaxed);
+            if s.blocktick != t {
+                s.blocktick = t;
+                s.blockwhen = now;
+                continue;
+            }
+            // Nothing else to run and someone is free to pick up new work: leave it (Go).
+            if p.runq.is_empty()
+                && SCHED.nmspinning.load(Relaxed) + SCHED.npidle.load(Relaxed) > 0
+                && now - s.blockwhen < HOG_NS
+            {
+                continue;
+            }
+            if super::blocking::retake(p) {
+                busy = true;
+            }
+        }
+    }
+    busy
+}
+
+/// A goroutine has held `p` for more than 10 ms: ask it to yield, and if work is waiting behind
+/// it, make sure another M can run that work.
+fn flag_hog(p: &P, now: i64) {
+    let mp = p.m.load(Relaxed);
+    if !mp.is_null() {
+        // SAFETY: Ms are never freed; Gs are never unmapped, so a stale curg is harmless.
+        let gp = unsafe { (*mp).curg.load(Relaxed) };
+        if !gp.is_null() {
+            // SAFETY: as above.
+            unsafe { (*gp).preempt.store(true, Relaxed) };
+        }
+    }
+    let waiting =
+        !p.runq.is_empty() || p.timers.next_when() <= now || SCHED.runq_size.load(Relaxed) > 0;
+    if !waiting {
+        return;
+    }
+    if SCHED.npidle.load(Relaxed) > 0 {
+        wakep();
+        return;
+    }
+    super::procs::lend_p(p);
+}

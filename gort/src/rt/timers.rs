@@ -1,0 +1,303 @@
+//! Per-P timer heaps, run by the scheduler: no timer thread (Go's `time.go`, simplified).
+//!
+//! Each P owns a min-heap of `Timer`s ordered by `when` (monotonic nanoseconds). Schedulers run the
+//! expired timers of their own P on every scheduling round, idle Ms run other Ps' expired timers
+//! while looking for work, and the one M that sleeps for timers sleeps until the earliest `when`
+//! across all heaps. Add, stop and reset are O(log n): a timer knows its heap and its index.
+//!
+//! Deviation from Go: Go 1.23 keeps timers in a heap per P with lazy deletion and per-timer
+//! locks; here each heap has one short lock and deletion is eager, which keeps the state of a
+//! timer simple (in exactly one heap, or in none) at a small cost in lock traffic.
+//!
+//! Invariants: `Timer::heap` is non-null exactly while the timer is in that heap, and it and
+//! `Timer::idx` change only under that heap's lock. A callback runs after its timer left the heap
+//! and with no heap lock held, so it may add timers and ready goroutines.
+
+use std::ptr::null_mut;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicUsize, Ordering::*};
+
+/// What a timer does when it fires. Runs on a scheduler, with no lock held; must not block.
+pub(crate) type TimerFn = unsafe fn(*const Timer);
+
+/// A timer node. Lives inside the object that owns it (a G for `sleep`); the owner keeps it alive
+/// and unmoved while it is in a heap or its callback may run.
+pub(crate) struct Timer {
+    when: AtomicI64,
+    idx: AtomicUsize,
+    heap: AtomicPtr<TimerHeap>,
+    f: AtomicUsize,
+}
+
+impl Timer {
+    pub(crate) const fn new() -> Timer {
+        Timer {
+            when: AtomicI64::new(0),
+            idx: AtomicUsize::new(0),
+            heap: AtomicPtr::new(null_mut()),
+            f: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn when(&self) -> i64 {
+        self.when.load(Relaxed)
+    }
+
+    /// Removes the timer from whichever heap holds it. Returns whether it was pending (so its
+    /// callback will not run for that arming).
+    #[cfg(test)]
+    pub(crate) fn stop(&self) -> bool {
+        loop {
+            let h = self.heap.load(Acquire);
+            if h.is_null() {
+                return false;
+            }
+            // SAFETY: heaps live in Ps, which are never freed.
+            let heap = unsafe { &*h };
+            let mut v = heap.lock();
+            if self.heap.load(Relaxed) == h {
+                let i = self.idx.load(Relaxed);
+                heap.remove_at(&mut v, i);
+                return true;
+            }
+        }
+    }
+}
+
+struct Slots(Vec<*const Timer>);
+// SAFETY: the pointers are only dereferenced under the heap lock, and every Timer in a heap is
+// kept alive by its owner (see `Timer`).
+unsafe impl Send for Slots {}
+
+/// A min-heap of timers with its earliest `when` readable without the lock.
+pub(crate) struct TimerHeap {
+    slots: Mutex<Slots>,
+    /// Earliest `when` in the heap, i64::MAX when empty. Written under the lock.
+    next: AtomicI64,
+}
+
+impl TimerHeap {
+    pub(crate) fn new() -> TimerHeap {
+        TimerHeap {
+            slots: Mutex::new(Slots(Vec::new())),
+            next: AtomicI64::new(i64::MAX),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The earliest deadline, without locking.
+    pub(crate) fn next_when(&self) -> i64 {
+        self.next.load(Acquire)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().0.len()
+    }
+
+    /// Adds `t`, firing `f` at `when`. Returns true if `t` is now the earliest timer here.
+    ///
+    /// # Safety
+    /// `t` must not be in any heap, and must stay alive and unmoved until it is stopped or its
+    /// callback has run.
+    pub(crate) unsafe fn add(&self, t: *const Timer, when: i64, f: TimerFn) -> bool {
+        // SAFETY: the caller guarantees `t` is alive.
+        let tr = unsafe { &*t };
+        let mut v = self.lock();
+        tr.when.store(when, Relaxed);
+        tr.f.store(f as usize, Relaxed);
+        tr.heap.store(self as *const _ as *mut _, Release);
+        let i = v.0.len();
+        v.0.push(t);
+        tr.idx.store(i, Relaxed);
+        sift_up(&mut v.0, i);
+        self.next.store(first_when(&v.0), Release);
+        tr.idx.load(Relaxed) == 0
+    }
+
+    fn remove_at(&self, v: &mut Slots, i: usize) -> *const Timer {
+        let last = v.0.len() - 1;
+        v.0.swap(i, last);
+        let t = v.0.pop().expect("heap not empty");
+        if i < last {
+            // SAFETY: timers in the heap are alive.
+            unsafe { (*v.0[i]).idx.store(i, Relaxed) };
+            sift_down(&mut v.0, i);
+            sift_up(&mut v.0, i);
+        }
+        // SAFETY: `t` was in the heap, so it is alive.
+        unsafe { (*t).heap.store(null_mut(), Release) };
+        self.next.store(first_when(&v.0), Release);
+        t
+    }
+
+    /// Runs every timer due at `now`. Returns how many ran.
+    pub(crate) fn run_expired(&self, now: i64) -> usize {
+        let mut ran = 0;
+        if self.next_when() > now {
+            return 0;
+        }
+        loop {
+            let mut batch = [std::ptr::null::<Timer>(); 32];
+            let mut n = 0;
+            {
+                let mut v = self.lock();
+                while n < batch.len() && !v.0.is_empty() {
+                    // SAFETY: timers in the heap are alive.
+                    if unsafe { (*v.0[0]).when() } > now {
+                        break;
+                    }
+                    batch[n] = self.remove_at(&mut v, 0);
+                    n += 1;
+                }
+            }
+            for &t in &batch[..n] {
+                // SAFETY: the timer just left the heap; its owner keeps it alive until the
+                // callback has run (contract of `add`), and `f` was stored from a `TimerFn`.
+                unsafe {
+                    let f: TimerFn = std::mem::transmute::<usize, TimerFn>((*t).f.load(Relaxed));
+                    f(t);
+                }
+            }
+            ran += n;
+            if n < batch.len() {
+                return ran;
+            }
+        }
+    }
+
+    /// Moves every timer of `self` into `to` (a P is being destroyed).
+    pub(crate) fn move_all_to(&self, to: &TimerHeap) {
+        loop {
+            let t = {
+                let mut v = self.lock();
+                if v.0.is_empty() {
+                    return;
+                }
+                let t = self.remove_at(&mut v, 0);
+                // Keep the timer looking owned while it moves, so `stop` cannot miss it: it spins
+                // on `self`'s lock until the timer is in `to`.
+                // SAFETY: `t` is alive (it was in the heap).
+                unsafe { (*t).heap.store(to as *const _ as *mut _, Release) };
+                let mut w = to.lock();
+                // SAFETY: `t` is alive; it is now being inserted into `to` under `to`'s lock.
+                let tr = unsafe { &*t };
+                let i = w.0.len();
+                w.0.push(t);
+                tr.idx.store(i, Relaxed);
+                sift_up(&mut w.0, i);
+                to.next.store(first_when(&w.0), Release);
+                t
+            };
+            let _ = t;
+        }
+    }
+}
+
+fn first_when(v: &[*const Timer]) -> i64 {
+    // SAFETY: timers in the heap are alive.
+    v.first().map_or(i64::MAX, |&t| unsafe { (*t).when() })
+}
+
+fn when_at(v: &[*const Timer], i: usize) -> i64 {
+    // SAFETY: timers in the heap are alive.
+    unsafe { (*v[i]).when() }
+}
+
+fn set_idx(v: &[*const Timer], i: usize) {
+    // SAFETY: timers in the heap are alive; idx is written under the heap lock held by the caller.
+    unsafe { (*v[i]).idx.store(i, Relaxed) };
+}
+
+fn sift_up(v: &mut [*const Timer], mut i: usize) {
+    while i > 0 {
+        let parent = (i - 1) / 2;
+        if when_at(v, parent) <= when_at(v, i) {
+            break;
+        }
+        v.swap(parent, i);
+        set_idx(v, parent);
+        set_idx(v, i);
+        i = parent;
+    }
+}
+
+fn sift_down(v: &mut [*const Timer], mut i: usize) {
+    loop {
+        let l = 2 * i + 1;
+        if l >= v.len() {
+            return;
+        }
+        let r = l + 1;
+        let c = if r < v.len() && when_at(v, r) < when_at(v, l) {
+            r
+        } else {
+            l
+        };
+        if when_at(v, i) <= when_at(v, c) {
+            return;
+        }
+        v.swap(i, c);
+        set_idx(v, i);
+        set_idx(v, c);
+        i = c;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static FIRED: AtomicUsize = AtomicUsize::new(0);
+    unsafe fn count(_: *const Timer) {
+        FIRED.fetch_add(1, SeqCst);
+    }
+
+    #[test]
+    fn order_stop_and_run() {
+        let h = TimerHeap::new();
+        let timers: Vec<Timer> = (0..100).map(|_| Timer::new()).collect();
+        for (i, t) in timers.iter().enumerate() {
+            let when = ((i * 37) % 100) as i64;
+            // SAFETY: `timers` outlives the heap's use of them.
+            unsafe { h.add(t, when, count) };
+        }
+        assert_eq!(h.next_when(), 0);
+        // Stop every timer whose when is odd.
+        let mut stopped = 0;
+        for t in &timers {
+            if t.when() % 2 == 1 {
+                assert!(t.stop());
+                assert!(!t.stop());
+                stopped += 1;
+            }
+        }
+        assert_eq!(h.len(), 100 - stopped);
+        let before = FIRED.load(SeqCst);
+        assert_eq!(h.run_expired(49), 25);
+        assert_eq!(h.next_when(), 50);
+        assert_eq!(h.run_expired(1000), 25);
+        assert_eq!(FIRED.load(SeqCst) - before, 50);
+        assert_eq!(h.next_when(), i64::MAX);
+    }
+
+    #[test]
+    fn move_all_keeps_order() {
+        let a = TimerHeap::new();
+        let b = TimerHeap::new();
+        let timers: Vec<Timer> = (0..10).map(|_| Timer::new()).collect();
+        for (i, t) in timers.iter().enumerate() {
+            // SAFETY: `timers` outlives both heaps' use of them.
+            unsafe { a.add(t, 100 - i as i64, count) };
+        }
+        a.move_all_to(&b);
+        assert_eq!(a.len(), 0);
+        assert_eq!(b.next_when(), 91);
+        assert!(timers[9].stop());
+        assert_eq!(b.next_when(), 92);
+    }
+}

@@ -1,0 +1,52 @@
+//! Observability (Go's runtime package introspection): `stats`.
+
+use std::sync::atomic::Ordering::*;
+
+use crate::rt::{self, sched::SCHED};
+
+/// A snapshot of the runtime's state.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live user goroutines.
+    pub goroutines: usize,
+    /// Processors (GOMAXPROCS).
+    pub procs: usize,
+    /// OS threads the scheduler has started (Ms), not counting sysmon.
+    pub threads: usize,
+    /// Processors with nothing to run.
+    pub idle_procs: usize,
+    /// Goroutines started since the process began.
+    pub spawned_total: u64,
+    /// Which guard scheme protects goroutine stacks.
+    pub stack_mechanism: &'static str,
+    /// Stack slots ever created (each holds one goroutine at a time).
+    pub stack_slots: usize,
+    /// Free slots in the pool whose memory is still committed / was returned to the kernel.
+    pub pooled_hot: usize,
+    pub pooled_cold: usize,
+}
+
+/// Reads the runtime's counters (starts the runtime if needed).
+pub fn stats() -> Stats {
+    rt::ensure_started();
+    let (pooled_hot, pooled_cold) = crate::stack::pool::pooled();
+    let spawned_total = rt::sched::allp()
+        .map(|p| p.spawned.load(Relaxed))
+        .sum::<u64>()
+        + SCHED.spawned_nop.load(Relaxed);
+    Stats {
+        goroutines: rt::num_goroutines(),
+        procs: SCHED.procs.load(Relaxed),
+        threads: SCHED.mcount.load(Relaxed),
+        idle_procs: SCHED.npidle.load(Relaxed),
+        spawned_total,
+        stack_mechanism: match crate::stack::config().mechanism {
+            crate::stack::Mechanism::GuardMarkers => "guard-markers",
+            crate::stack::Mechanism::Mprotect => "mprotect",
+        },
+        stack_slots: crate::stack::pool::SLOTS.load(Relaxed),
+        pooled_hot,
+        pooled_cold,
+    }
+}

@@ -1,0 +1,145 @@
+//! Stack overflow reports (DESIGN decision 2; Go's `sigpanic` → "stack overflow" throw).
+//!
+//! A SIGSEGV/SIGBUS handler runs on a per-thread alternate signal stack (the faulting stack is
+//! exhausted). If the fault address lies in the guard region below the current goroutine's
+//! stack, it prints
+//! `fatal error: goroutine <id> stack overflow (limit <n> bytes), spawned at <file>:<line>`
+//! and aborts. Any other fault is chained to the handler that was installed before ours (std's
+//! own main-thread overflow report keeps working), or to the default action.
+//!
+//! The handler is async-signal-safe: it reads the current M through a const-initialised
+//! thread-local (no lazy initialisation, no allocation), formats integers by hand and writes with
+//! write(2).
+
+use std::cell::{Cell, UnsafeCell};
+use std::mem::MaybeUninit;
+use std::sync::Once;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::GUARD;
+use crate::rt::m::current_m;
+use crate::util::fatal::{fmt_u64, write_stderr};
+
+/// Alternate signal stack size per M.
+const ALTSTACK: usize = 64 << 10;
+
+/// The actions installed before ours: written once by `install` before our handler exists,
+/// read only by the handler afterwards.
+struct OldActions(UnsafeCell<[MaybeUninit<libc::sigaction>; 2]>);
+// SAFETY: written once before any reader can exist (see above), then read-only.
+unsafe impl Sync for OldActions {}
+
+static INSTALL: Once = Once::new();
+static OLD: OldActions = OldActions(UnsafeCell::new([MaybeUninit::uninit(); 2]));
+
+/// Installs the handler once per process.
+pub(crate) fn install() {
+    INSTALL.call_once(|| {
+        // SAFETY: sigaction with a zeroed struct plus our handler; OLD is written only here,
+        // once, before the handler can run (it is installed by these very calls).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            let old = &mut *OLD.0.get();
+            libc::sigaction(libc::SIGSEGV, &sa, old[0].as_mut_ptr());
+            libc::sigaction(libc::SIGBUS, &sa, old[1].as_mut_ptr());
+        }
+    });
+}
+
+thread_local! {
+    static ALT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Gives the calling thread an alternate signal stack if it has none (once per thread; M
+/// threads call it at start, so it is never on a hot path).
+pub(crate) fn on_thread_start() {
+    if ALT.with(|a| a.replace(true)) {
+        return;
+    }
+    // SAFETY: querying and setting the calling thread's sigaltstack; the new stack is a fresh
+    // mapping that lives as long as the thread (leaked: Ms are never destroyed).
+    unsafe {
+        let mut old: libc::stack_t = std::mem::zeroed();
+        libc::sigaltstack(std::ptr::null(), &mut old);
+        if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= libc::MINSIGSTKSZ {
+            return;
+        }
+        let Ok(p) = crate::sys::mem::reserve(ALTSTACK) else {
+            return;
+        };
+        let st = libc::stack_t {
+            ss_sp: p.cast(),
+            ss_flags: 0,
+            ss_size: ALTSTACK,
+        };
+        libc::sigaltstack(&st, std::ptr::null_mut());
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let mp = current_m();
+    if !mp.is_null() {
+        // SAFETY: Ms are never freed; Gs are never unmapped.
+        let gp = unsafe { (*mp).curg.load(Relaxed) };
+        if !gp.is_null() {
+            // SAFETY: as above.
+            let g = unsafe { &*gp };
+            let lo = g.stack_lo.load(Relaxed);
+            if lo != 0 && addr < lo && addr >= lo - GUARD {
+                report(g);
+            }
+        }
+    }
+    chain(sig, info, ctx);
+}
+
+fn report(g: &crate::rt::g::G) -> ! {
+    let mut buf = [0u8; 20];
+    write_stderr(b"fatal error: goroutine ");
+    write_stderr(fmt_u64(g.id(), &mut buf));
+    write_stderr(b" stack overflow (limit ");
+    write_stderr(fmt_u64(g.limit.load(Relaxed) as u64, &mut buf));
+    write_stderr(b" bytes)");
+    if let Some(loc) = g.spawn_location() {
+        write_stderr(b", spawned at ");
+        write_stderr(loc.file().as_bytes());
+        write_stderr(b":");
+        write_stderr(fmt_u64(loc.line() as u64, &mut buf));
+    }
+    write_stderr(b"\nhelp: raise the limit with gort::Builder::stack_size or GORT_STACK_SIZE\n");
+    // SAFETY: abort is async-signal-safe.
+    unsafe { libc::abort() }
+}
+
+/// Passes a fault that is not ours to the previous handler, or restores the default action so
+/// that returning re-raises it.
+fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: OLD was fully written by `install` before this handler was installed.
+    let old = unsafe { (*OLD.0.get())[usize::from(sig == libc::SIGBUS)].assume_init_ref() };
+    let h = old.sa_sigaction;
+    if h == libc::SIG_DFL || h == libc::SIG_IGN {
+        // SAFETY: resetting to the default action; returning re-executes the faulting access,
+        // which then kills the process with the right signal.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+        return;
+    }
+    if old.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this signature.
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(h) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: a plain handler takes the signal number only.
+        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
+        f(sig);
+    }
+}

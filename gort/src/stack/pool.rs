@@ -1,0 +1,286 @@
+//! Stack slots and their free lists (Go's gfget/gfput in proc.go, and the stack pool and
+//! scavenger of stack.go / mgcscavenge.go, adapted to stacks that never move).
+//!
+//! A slot holds a G at its top (see `stack`), so a slot and its G are pooled together. Free slots
+//! of the default class sit first in the P's cache (no lock; at most `GFREE_MAX`, half spills to
+//! the class pool), then in the class pool: `hot` (LIFO, pages still committed) and `cold`
+//! (scavenged). The scavenger moves slots that sat in `hot` for ~1 s to `cold`: the most recent
+//! `WARM_KEEP` keep their top page (the G page that a spawn touches first), the rest return every
+//! page to the kernel. So after a burst of a million goroutines the pool keeps at most
+//! `WARM_KEEP` pages plus the P caches, not gigabytes.
+//!
+//! Invariant: a slot in any free list belongs to no G and is referenced by nothing else, so its
+//! memory may be discarded and its G rewritten on reuse.
+
+use std::collections::VecDeque;
+use std::io;
+use std::ptr::null_mut;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+
+use super::{G_AREA, GUARD, Mechanism, config, exhausted, slot_size};
+use crate::rt::g::G;
+use crate::rt::p::{GFREE_MAX, P};
+use crate::sys::{mem, nanotime, page_size};
+
+/// Scavenged slots that keep their top page.
+pub(crate) const WARM_KEEP: usize = 1024;
+/// How long a slot sits unused before the scavenger takes its memory.
+const SCAVENGE_AFTER_NS: i64 = 1_000_000_000;
+/// Slots per slab (guard-marker mechanism) aim at this many bytes of address space.
+const SLAB_BYTES: usize = 16 << 30;
+
+struct Hot {
+    gp: *mut G,
+    since: i64,
+}
+
+struct Slab {
+    base: usize,
+    slots: usize,
+    next: usize,
+}
+
+struct Class {
+    usable: usize,
+    slot: usize,
+    hot: VecDeque<Hot>,
+    cold: Vec<*mut G>,
+    slab: Option<Slab>,
+}
+
+struct Classes(Vec<Class>);
+// SAFETY: the pointers are free slots owned by the pool; only touched under the mutex.
+unsafe impl Send for Classes {}
+
+static CLASSES: Mutex<Classes> = Mutex::new(Classes(Vec::new()));
+/// Stacks mapped by the mprotect mechanism (compared with the budget).
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+/// Slots ever created, all classes.
+pub(crate) static SLOTS: AtomicUsize = AtomicUsize::new(0);
+/// The default usable size (class 0).
+static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
+
+fn classes() -> std::sync::MutexGuard<'static, Classes> {
+    CLASSES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets the default stack size; called once at start-up, before any spawn.
+pub(crate) fn init(default_usable: usize) {
+    DEFAULT_USABLE.store(default_usable, Relaxed);
+    let mut c = classes();
+    if c.0.is_empty() {
+        c.0.push(new_class(default_usable));
+    }
+}
+
+fn new_class(usable: usize) -> Class {
+    Class {
+        usable,
+        slot: slot_size(usable),
+        hot: VecDeque::new(),
+        cold: Vec::new(),
+        slab: None,
+    }
+}
+
+fn class_index(c: &mut Classes, usable: usize) -> usize {
+    if let Some(i) = c.0.iter().position(|k| k.usable == usable) {
+        return i;
+    }
+    c.0.push(new_class(usable));
+    c.0.len() - 1
+}
+
+/// A G with a guarded stack of at least `usable` bytes (0: the default), fresh for a spawn:
+/// status IDLE, `stack_lo`, `limit` and `class` set, every other field zero.
+pub(crate) fn alloc(pp: *mut P, usable: usize) -> io::Result<*mut G> {
+    let default = DEFAULT_USABLE.load(Relaxed);
+    let usable = if usable == 0 { default } else { usable };
+    let mut gp = null_mut();
+    if usable == default && !pp.is_null() {
+        // SAFETY: the caller holds `pp`, so its cache is ours.
+        let cache = unsafe { &mut *(*pp).gfree.get() };
+        if cache.is_empty() {
+            refill(cache);
+        }
+        gp = cache.pop().unwrap_or(null_mut());
+    }
+    let (class, slot) = {
+        let mut c = classes();
+        let i = class_index(&mut c, usable);
+        let k = &mut c.0[i];
+        if gp.is_null() {
+            gp = k
+                .hot
+                .pop_back()
+                .map(|h| h.gp)
+                .or_else(|| k.cold.pop())
+                .unwrap_or(null_mut());
+        }
+        (i, k.slot)
+    };
+    if gp.is_null() {
+        gp = new_slot(class, slot)?;
+    }
+    let top = gp as usize + G_AREA;
+    let base = top - slot;
+    let g = G::new_zeroed();
+    g.stack_lo.store(base + GUARD, Relaxed);
+    g.limit.store(gp as usize - (base + GUARD), Relaxed);
+    g.class.store(class, Relaxed);
+    // SAFETY: `gp` is the G area of a free slot that nothing references (pool invariant).
+    unsafe { gp.write(g) };
+    Ok(gp)
+}
+
+/// Moves up to half a cache's worth of default-class slots from the pool into `cache`.
+fn refill(cache: &mut Vec<*mut G>) {
+    let mut c = classes();
+    let k = &mut c.0[0];
+    while cache.len() < GFREE_MAX / 2 {
+        match k.hot.pop_back().map(|h| h.gp).or_else(|| k.cold.pop()) {
+            Some(gp) => cache.push(gp),
+            None => break,
+        }
+    }
+}
+
+/// Carves a new slot and installs its guard.
+fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
+    let base = match config().mechanism {
+        Mechanism::GuardMarkers => {
+            let base = {
+                let mut c = classes();
+                let k = &mut c.0[class];
+                let full = k.slab.as_ref().is_none_or(|s| s.next == s.slots);
+                if full {
+                    let slots = (SLAB_BYTES / slot).clamp(16, 65536);
+                    let p = mem::reserve(slots * slot).map_err(|e| {
+                        exhausted(&format!(
+                            "reserving a slab of {slots} slots × {slot} bytes failed: {e}"
+                        ))
+                    })?;
+                    k.slab = Some(Slab {
+                        base: p as usize,
+                        slots,
+                        next: 0,
+                    });
+                }
+                let s = k.slab.as_mut().expect("slab just ensured");
+                let base = s.base + s.next * slot;
+                s.next += 1;
+                base
+            };
+            // SAFETY: the slot was just carved from our slab; nothing uses it yet.
+            unsafe { mem::guard_install(base as *mut u8, GUARD) }
+                .map_err(|e| exhausted(&format!("installing a guard marker failed: {e}")))?;
+            base
+        }
+        Mechanism::Mprotect => {
+            let budget = config().budget;
+            if MAPPED.fetch_add(1, Relaxed) >= budget {
+                MAPPED.fetch_sub(1, Relaxed);
+                return Err(exhausted(&format!(
+                    "the budget of {budget} stacks (2 mappings each) is used up"
+                )));
+            }
+            let p = mem::reserve(slot).map_err(|e| {
+                MAPPED.fetch_sub(1, Relaxed);
+                exhausted(&format!("mapping a {slot}-byte stack failed: {e}"))
+            })?;
+            // SAFETY: `p` is a fresh mapping of `slot` bytes that nothing uses yet.
+            if let Err(e) = unsafe { mem::protect_none(p, GUARD) } {
+                // SAFETY: as above; never handed out.
+                unsafe { mem::release(p, slot) };
+                MAPPED.fetch_sub(1, Relaxed);
+                return Err(exhausted(&format!("mprotect of a guard failed: {e}")));
+            }
+            p as usize
+        }
+    };
+    SLOTS.fetch_add(1, Relaxed);
+    Ok((base + slot - G_AREA) as *mut G)
+}
+
+/// Returns a finished G's slot to the pool (Go's gfput).
+pub(crate) fn free(pp: *mut P, gp: *mut G) {
+    // SAFETY: the G has exited; its slot is ours to pool.
+    let class = unsafe { (*gp).class.load(Relaxed) };
+    if class == 0 && !pp.is_null() {
+        // SAFETY: the caller holds `pp`.
+        let cache = unsafe { &mut *(*pp).gfree.get() };
+        cache.push(gp);
+        if cache.len() >= GFREE_MAX {
+            let keep = GFREE_MAX / 2;
+            let now = nanotime();
+            let mut c = classes();
+            c.0[0]
+                .hot
+                .extend(cache.drain(keep..).map(|gp| Hot { gp, since: now }));
+        }
+        return;
+    }
+    classes().0[class].hot.push_back(Hot {
+        gp,
+        since: nanotime(),
+    });
+}
+
+/// Empties a P's cache into the pool (the P is being retired).
+pub(crate) fn flush_p_cache(cache: &mut Vec<*mut G>) {
+    let now = nanotime();
+    let mut c = classes();
+    c.0[0]
+        .hot
+        .extend(cache.drain(..).map(|gp| Hot { gp, since: now }));
+}
+
+/// One scavenger step (called by sysmon): moves up to `max` slots that sat unused for ~1 s from
+/// `hot` to `cold`, returning their memory. Returns how many were scavenged.
+pub(crate) fn scavenge(now: i64, max: usize) -> usize {
+    let page = page_size();
+    let mut done = 0;
+    let nclasses = classes().0.len();
+    for i in 0..nclasses {
+        let (batch, slot, cold_len) = {
+            let mut c = classes();
+            let k = &mut c.0[i];
+            let mut batch = Vec::new();
+            while batch.len() < max - done {
+                match k.hot.front() {
+                    Some(h) if now - h.since >= SCAVENGE_AFTER_NS => {
+                        batch.push(k.hot.pop_front().expect("front exists").gp)
+                    }
+                    _ => break,
+                }
+            }
+            (batch, k.slot, k.cold.len())
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        for (j, &gp) in batch.iter().enumerate() {
+            let top = gp as usize + G_AREA;
+            let base = top - slot;
+            let keep_top = cold_len + j < WARM_KEEP;
+            let end = if keep_top { top - page } else { top };
+            // SAFETY: the slot is out of every free list (in `batch`), so nothing uses it; the
+            // range is inside the slot above its guard.
+            unsafe { mem::discard((base + GUARD) as *mut u8, end - (base + GUARD)) };
+        }
+        done += batch.len();
+        classes().0[i].cold.extend(batch);
+        if done >= max {
+            break;
+        }
+    }
+    done
+}
+
+/// Pool contents, for stats and tests: (hot, cold) slots across classes.
+pub(crate) fn pooled() -> (usize, usize) {
+    let c = classes();
+    c.0.iter()
+        .fold((0, 0), |(h, k), c| (h + c.hot.len(), k + c.cold.len()))
+}

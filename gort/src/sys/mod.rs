@@ -1,0 +1,36 @@
+//! Thin wrappers over the Linux system calls the runtime uses: futex, monotonic time, memory
+//! mapping, thread helpers. No policy lives here; callers decide what to do with errors.
+
+pub(crate) mod futex;
+pub(crate) mod mem;
+
+/// Monotonic clock in nanoseconds (CLOCK_MONOTONIC via the vDSO: no syscall).
+pub(crate) fn nanotime() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// Adds a duration to a nanotime without overflowing: a huge duration saturates to "never".
+pub(crate) fn deadline_after(d: std::time::Duration) -> i64 {
+    let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    nanotime().saturating_add(d)
+}
+
+/// The page size (4 KiB on x86-64 Linux; read once).
+pub(crate) fn page_size() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let p = PAGE.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    PAGE.store(p, Ordering::Relaxed);
+    p
+}

@@ -1,0 +1,12 @@
+//! Small runtime utilities with no knowledge of the scheduler: `fatal!` (Go's `throw`), a fast
+//! per-thread random number generator (Go's `cheaprand`), and async-signal-safe output helpers.
+
+pub(crate) mod fatal;
+pub(crate) mod rand;
+
+pub(crate) use fatal::{fatal, write_stderr};
+
+/// Rounds `n` up to a multiple of `align` (a power of two).
+pub(crate) const fn round_up(n: usize, align: usize) -> usize {
+    (n + align - 1) & !(align - 1)
+}
