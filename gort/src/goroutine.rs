@@ -121,10 +121,10 @@ impl<T> Packet<T> {
 
 impl<T> Drop for Packet<T> {
     fn drop(&mut self) {
-        if let Some(scope) = &self.scope {
-            if matches!(self.result.get_mut(), Some(Err(_))) {
-                scope.panicked.store(true, Relaxed);
-            }
+        if let Some(scope) = &self.scope
+            && matches!(self.result.get_mut(), Some(Err(_)))
+        {
+            scope.panicked.store(true, Relaxed);
         }
     }
 }

@@ -25,6 +25,10 @@ pub struct Stats {
     /// Free slots in the pool whose memory is still committed / was returned to the kernel.
     pub pooled_hot: usize,
     pub pooled_cold: usize,
+    /// Threads looking for work (Go's nmspinning).
+    pub spinning_threads: usize,
+    /// Goroutines on the global run queue.
+    pub global_queue: usize,
 }
 
 /// Reads the runtime's counters (starts the runtime if needed).
@@ -48,5 +52,7 @@ pub fn stats() -> Stats {
         stack_slots: crate::stack::pool::SLOTS.load(Relaxed),
         pooled_hot,
         pooled_cold,
+        spinning_threads: SCHED.nmspinning.load(Relaxed),
+        global_queue: SCHED.runq_size.load(Relaxed),
     }
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 use crate::rt::g::{G, WaitReason};
-use crate::rt::m::{current_g, current_m};
+use crate::rt::m::current_g;
 use crate::rt::park::{self, park};
 use crate::rt::sched::{self, SCHED};
 use crate::rt::timers::{Timer, TimerFn};
@@ -47,13 +47,7 @@ unsafe fn wake_sleeper(t: *const Timer) {
 /// # Safety
 /// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
 pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
-    let mp = current_m();
-    // SAFETY: Ms are never freed.
-    let mut pp = if mp.is_null() {
-        std::ptr::null_mut()
-    } else {
-        unsafe { (*mp).p() }
-    };
+    let mut pp = crate::rt::m::current_p();
     if pp.is_null() {
         pp = sched::allp()
             .find(|p| !p.should_retire())

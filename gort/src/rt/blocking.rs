@@ -62,8 +62,8 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     let g = unsafe { &*gp };
     let oldp = m.oldp.swap(null_mut(), Relaxed);
     // Fast path: our P is still waiting for us.
-    // SAFETY: Ps are never freed.
     if !oldp.is_null()
+        // SAFETY: Ps are never freed.
         && unsafe { &*oldp }
             .status
             .compare_exchange(P_BLOCKING, P_RUNNING, AcqRel, Relaxed)

@@ -100,6 +100,16 @@ pub(crate) fn set_current_m(mp: *mut M) {
     CUR_M.with(|c| c.set(mp));
 }
 
+/// The P held by the calling thread's M, or null (plain thread, or an M in a blocking call).
+pub(crate) fn current_p() -> *mut P {
+    let mp = current_m();
+    if mp.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: Ms are never freed.
+    unsafe { (*mp).p() }
+}
+
 /// The G running on the calling thread: the current goroutine, or the plain thread's own G.
 pub(crate) fn current_g() -> *mut G {
     let mp = current_m();

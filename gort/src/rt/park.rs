@@ -111,13 +111,7 @@ pub(crate) fn ready(gp: *mut G) {
             g.status()
         );
     }
-    let mp = current_m();
-    // SAFETY: Ms are never freed.
-    let pp = if mp.is_null() {
-        std::ptr::null_mut()
-    } else {
-        unsafe { (*mp).p() }
-    };
+    let pp = crate::rt::m::current_p();
     if pp.is_null() {
         sched::globrunq_put(gp);
     } else {

@@ -273,7 +273,7 @@ mod tests {
     fn concurrent_steal_exactly_once() {
         use std::sync::Arc;
         let victim = Arc::new(RunQueue::new());
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let thief = {
             let (victim, seen, stop) = (victim.clone(), seen.clone(), stop.clone());
@@ -282,10 +282,10 @@ mod tests {
                 loop {
                     let done = stop.load(Acquire);
                     if let Some(gp) = mine.steal_from(&victim, true) {
-                        seen.lock().unwrap().push(gp);
+                        seen.lock().unwrap().push(gp as usize);
                     }
                     while let Some((gp, _)) = mine.get() {
-                        seen.lock().unwrap().push(gp);
+                        seen.lock().unwrap().push(gp as usize);
                     }
                     if done {
                         break;
@@ -299,21 +299,21 @@ mod tests {
             victim.put(fake(i), i % 3 == 0, &mut |b: &[*mut G]| {
                 spilled.extend_from_slice(b)
             });
-            if i % 5 == 0 {
-                if let Some((gp, _)) = victim.get() {
-                    seen.lock().unwrap().push(gp);
-                }
+            if i % 5 == 0
+                && let Some((gp, _)) = victim.get()
+            {
+                seen.lock().unwrap().push(gp as usize);
             }
         }
         stop.store(true, Release);
         thief.join().unwrap();
         while let Some((gp, _)) = victim.get() {
-            seen.lock().unwrap().push(gp);
+            seen.lock().unwrap().push(gp as usize);
         }
         let mut all = seen.lock().unwrap().clone();
-        all.extend(spilled);
+        all.extend(spilled.iter().map(|&g| g as usize));
         all.sort();
-        let want: Vec<_> = (1..=total).map(fake).collect();
+        let want: Vec<_> = (1..=total).map(|i| fake(i) as usize).collect();
         assert_eq!(all, want);
     }
 }

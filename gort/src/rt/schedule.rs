@@ -65,7 +65,7 @@ pub(crate) fn schedule(mp: &M) -> ! {
         // SAFETY: Gs are never freed.
         let g = unsafe { &*gp };
         let locked = g.locked_m.load(Acquire);
-        if !locked.is_null() && locked != mp as *const M as *mut M {
+        if !locked.is_null() && !std::ptr::eq(locked, mp) {
             start_locked_m(mp, locked);
             continue;
         }
@@ -118,6 +118,9 @@ fn retire_p(mp: &M, pp: &P) {
     pp.m.store(null_mut(), Relaxed);
     pp.status.store(P_DEAD, Release);
     mp.p.store(null_mut(), Relaxed);
+    if mp.spinning.swap(false, Relaxed) {
+        SCHED.nmspinning.fetch_sub(1, SeqCst);
+    }
     if SCHED.runq_size.load(Relaxed) != 0 {
         wakep();
     }
@@ -268,10 +271,10 @@ fn steal_work(pp: &P, now: i64) -> Option<*mut G> {
                     return Some(gp);
                 }
             }
-            if !p2.runq.is_empty() {
-                if let Some(gp) = pp.runq.steal_from(&p2.runq, last) {
-                    return Some(gp);
-                }
+            if !p2.runq.is_empty()
+                && let Some(gp) = pp.runq.steal_from(&p2.runq, last)
+            {
+                return Some(gp);
             }
         }
     }

@@ -14,9 +14,10 @@ use std::panic::Location;
 use std::sync::atomic::Ordering::*;
 
 use super::g::{Entry, G, IDLE, RUNNABLE};
-use super::m::{M, Request, current_m};
+use super::m::{M, Request, current_g, current_m};
 use super::p::P;
 use super::park::{check_preempt, runq_put, switch_to_scheduler};
+use super::runq::RUNQ_SIZE;
 use super::sched::{self, SCHED, wakep};
 use crate::arch;
 use crate::stack::pool;
@@ -47,13 +48,7 @@ pub(crate) fn spawn(
     loc: &'static Location<'static>,
 ) -> io::Result<u64> {
     super::ensure_started();
-    let mp = current_m();
-    // SAFETY: Ms are never freed.
-    let pp = if mp.is_null() {
-        std::ptr::null_mut()
-    } else {
-        unsafe { (*mp).p() }
-    };
+    let pp = crate::rt::m::current_p();
     let gp = pool::alloc(pp, stack)?;
     // SAFETY: `gp` is a fresh G from the pool that nothing else references yet.
     let g = unsafe { &*gp };
@@ -76,6 +71,14 @@ pub(crate) fn spawn(
         p.live.fetch_add(1, Relaxed);
         p.spawned.fetch_add(1, Relaxed);
         runq_put(p, gp, true);
+        if p.runq.len() >= RUNQ_SIZE as usize {
+            // Spawn backpressure: a goroutine that fills its P's queue yields, so the children
+            // run while their stacks are still in cache instead of piling up on the global
+            // queue (a deviation from Go, which lets the spawner run out its time slice).
+            let gp = current_g();
+            // SAFETY: the caller's own G.
+            unsafe { (*gp).preempt.store(true, Relaxed) };
+        }
     }
     wakep();
     check_preempt();
@@ -87,10 +90,10 @@ unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
     let gp = gp as *mut G;
     // SAFETY: `gp` is the G whose stack we are on; its entry was set before it was published.
     let entry = unsafe { (*(*gp).entry.get()).take() };
-    if let Some(f) = entry {
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
-            fatal!("a goroutine body unwound past its entry");
-        }
+    if let Some(f) = entry
+        && std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+    {
+        fatal!("a goroutine body unwound past its entry");
     }
     goexit(gp)
 }

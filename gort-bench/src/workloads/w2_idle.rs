@@ -1,0 +1,123 @@
+//! W2_idle: spawn N goroutines that each park until released; once all are parked, read VmRSS;
+//! bytes_per_g = (RSS_after - RSS_before) / N. Then release and join.
+//!
+//! gort has no channels yet, so the goroutines park on one shared `gort::sync::WaitGroup` gate
+//! (held at 1 until release) instead of main.go's shared channel; the note says so. Spawning uses
+//! `gort::Builder::spawn`, so running out of stacks is an error we report (ok:false, the error
+//! text and the largest N that worked), not a panic. per_op_ns = spawn-until-all-started / N, as in
+//! main.go.
+
+use std::time::{Duration, Instant};
+
+use super::Workload;
+use crate::report::{Outcome, vm_rss_bytes};
+
+pub const WORKLOAD: Workload = Workload {
+    name: "W2_idle",
+    summary: "N parked goroutines: resident bytes per goroutine (bytes_per_g)",
+    default_n: 10_000,
+    sweep: &[10_000, 100_000, 1_000_000],
+    run,
+};
+
+fn run(n: u64) -> Outcome {
+    gort::run(move || {
+        let gate = gort::sync::WaitGroup::new();
+        let started = gort::sync::WaitGroup::new();
+        let exited = gort::sync::WaitGroup::new();
+        gate.add(1);
+        let before = vm_rss_bytes().unwrap_or(-1);
+        let start = Instant::now();
+        let mut spawned: u64 = 0;
+        let mut spawn_error = None;
+        while spawned < n {
+            started.add(1);
+            exited.add(1);
+            let (gate, started_, exited_) = (gate.clone(), started.clone(), exited.clone());
+            let r = gort::Builder::new().spawn(move || {
+                started_.done();
+                gate.wait();
+                exited_.done();
+            });
+            match r {
+                // Detach: the goroutine signals `exited` itself.
+                Ok(_handle) => spawned += 1,
+                Err(e) => {
+                    started.done();
+                    exited.done();
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        started.wait();
+        let wall = start.elapsed();
+
+        // Every goroutine has called started.done(); give the last ones time to reach their park
+        // (main.go sleeps 50 ms), then check that the scheduler has gone quiet.
+        gort::sleep(Duration::from_millis(50));
+        let settled = gort::blocking(all_procs_idle);
+        let after = vm_rss_bytes().unwrap_or(-1);
+        let stats = gort::runtime::stats();
+
+        gate.done();
+        exited.wait();
+
+        let bytes_per_g = if spawned > 0 && before >= 0 && after >= 0 {
+            Some((after - before) as f64 / spawned as f64)
+        } else {
+            None
+        };
+        let mut note = format!(
+            "gate: one shared gort::sync::WaitGroup (no channels yet); VmRSS before={before} after={after} bytes; \
+             per_op_ns=spawn-until-all-started/N; stacks: {} ({} slots); live goroutines while parked={}",
+            stats.stack_mechanism, stats.stack_slots, stats.goroutines
+        );
+        if !settled {
+            note.push_str(
+                "; processors not all idle after 5 s (some goroutines may not be parked)",
+            );
+        }
+        let ok = spawn_error.is_none() && bytes_per_g.is_some();
+        if let Some(e) = &spawn_error {
+            note = format!(
+                "spawn failed after {spawned} goroutines (largest N that worked: {spawned}): {e}; {note}"
+            );
+        }
+        if before < 0 || after < 0 {
+            note.push_str("; could not read VmRSS from /proc/self/status");
+        }
+        Outcome {
+            ops: if spawn_error.is_some() { n } else { spawned },
+            wall,
+            per_op_ns: (spawned > 0).then(|| wall.as_nanos() as f64 / spawned as f64),
+            ok,
+            note,
+            bytes_per_g,
+            value: Some(spawned as i64),
+        }
+    })
+}
+
+/// Waits (blocking this OS thread, inside `gort::blocking`, so that our own polling wakes no
+/// processor) until every processor is idle: nothing runnable anywhere, so every spawned
+/// goroutine is parked on the gate. Sampled from here rather than from a goroutine: a goroutine
+/// that sleeps and wakes makes the scheduler start a spinning thread, which holds a processor for
+/// a moment and would make the check race with its own wake-up. Gives up after 5 s.
+fn all_procs_idle() -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut calm = 0;
+    while Instant::now() < deadline {
+        let s = gort::runtime::stats();
+        if s.idle_procs >= s.procs {
+            calm += 1;
+            if calm == 3 {
+                return true;
+            }
+        } else {
+            calm = 0;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}

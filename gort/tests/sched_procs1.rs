@@ -1,0 +1,130 @@
+//! Fairness and blocking with a single processor (GOMAXPROCS = 1). Tests in this file share one
+//! runtime, so they run one at a time.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::time::{Duration, Instant};
+
+use common::bounded;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    gort::set_procs(1);
+    bounded(secs, move || gort::run(f))
+}
+
+/// DESIGN decision 3: a goroutine that never calls the runtime must not stop another from
+/// running on the same (single) processor.
+#[test]
+fn spinning_goroutine_does_not_block_flag_setter() {
+    procs1(30, || {
+        let flag = Arc::new(AtomicBool::new(false));
+        let spins = Arc::new(AtomicUsize::new(0));
+        let spinner = {
+            let (flag, spins) = (flag.clone(), spins.clone());
+            gort::spawn(move || {
+                while !flag.load(Acquire) {
+                    spins.fetch_add(1, Relaxed);
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        // Make sure the spinner is running, then queue the setter behind it.
+        while spins.load(Relaxed) == 0 {
+            gort::yield_now();
+        }
+        let setter = {
+            let flag = flag.clone();
+            gort::spawn(move || flag.store(true, Release))
+        };
+        setter.join().unwrap();
+        spinner.join().unwrap();
+    });
+}
+
+/// A goroutine in `blocking` gives its processor away: others complete 1000 yields meanwhile.
+#[test]
+fn blocking_call_hands_off_processor() {
+    procs1(30, || {
+        let done = Arc::new(AtomicBool::new(false));
+        let blocker = {
+            let done = done.clone();
+            gort::spawn(move || {
+                gort::blocking(|| std::thread::sleep(Duration::from_millis(500)));
+                done.store(true, SeqCst);
+            })
+        };
+        let t = Instant::now();
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                gort::spawn(|| {
+                    for _ in 0..1000 {
+                        gort::yield_now();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let took = t.elapsed();
+        assert!(
+            !done.load(SeqCst),
+            "workers should finish before the blocking call"
+        );
+        assert!(took < Duration::from_millis(250), "workers took {took:?}");
+        blocker.join().unwrap();
+    });
+}
+
+/// Sleeping goroutines wake on time on one processor, and a locked goroutine's sleep does not
+/// hold up the others.
+#[test]
+fn sleep_and_locked_sleep_on_one_processor() {
+    procs1(30, || {
+        let locked = gort::spawn(|| {
+            gort::lock_os_thread();
+            gort::sleep(Duration::from_millis(100));
+            gort::unlock_os_thread();
+        });
+        let t = Instant::now();
+        let hs: Vec<_> = (0..100)
+            .map(|i| gort::spawn(move || gort::sleep(Duration::from_millis(10 + i % 10))))
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert!(t.elapsed() < Duration::from_millis(90), "{:?}", t.elapsed());
+        locked.join().unwrap();
+    });
+}
+
+/// Yielding alternates between goroutines on one processor.
+#[test]
+fn yield_alternates() {
+    procs1(30, || {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let hs: Vec<_> = (0..2)
+            .map(|k| {
+                let log = log.clone();
+                gort::spawn(move || {
+                    for _ in 0..5 {
+                        log.lock().unwrap().push(k);
+                        gort::yield_now();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let log = log.lock().unwrap();
+        let switches = log.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(switches >= 8, "{log:?}");
+    });
+}
