@@ -270,13 +270,34 @@ pub(crate) fn scavenge(now: i64, max: usize) -> usize {
             unsafe { mem::discard((base + GUARD) as *mut u8, end - (base + GUARD)) };
         }
         done += batch.len();
-        classes().0[i].cold.extend(batch);
+        let mut c = classes();
+        let k = &mut c.0[i];
+        k.cold.extend(batch);
+        if k.hot.len() < k.hot.capacity() / 4 {
+            let len = k.hot.len();
+            k.hot.shrink_to(len * 2);
+        }
+        drop(c);
         if done >= max {
             break;
         }
     }
+    if done > 0 && done < max {
+        // A burst has been fully scavenged: also give back the heap its goroutines' closures
+        // used (glibc keeps freed chunks otherwise).
+        trim_heap();
+    }
     done
 }
+
+#[cfg(target_env = "gnu")]
+fn trim_heap() {
+    // SAFETY: malloc_trim only releases free memory of the allocator's own heaps.
+    unsafe { libc::malloc_trim(0) };
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn trim_heap() {}
 
 /// Pool contents, for stats and tests: (hot, cold) slots across classes.
 pub(crate) fn pooled() -> (usize, usize) {
