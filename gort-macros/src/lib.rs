@@ -1,15 +1,27 @@
-//! Procedural macros for gort: `#[gort::main]` and `#[gort::test]`.
+//! Procedural macros for gort: `#[gort::main]`, `#[gort::test]` and `select!`.
 //!
 //! Both turn the annotated function's body into the first goroutine: `main` runs it with
 //! `gort::__private::main` (so `()`, `ExitCode` and `Result<(), E>` returns work exactly as std's
 //! `Termination` does), `test` wraps it in a `#[test]` that runs it with `gort::run` (a panic
 //! fails the test).
 
+mod select;
+
 use proc_macro::TokenStream;
 use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ItemFn, Lit, Meta, Token};
+
+/// Waits on several channel operations; see the gort crate docs for the grammar:
+/// `recv(rx) -> v => expr`, `send(tx, value) -> res => expr`, `default => expr`.
+#[proc_macro]
+pub fn select(input: TokenStream) -> TokenStream {
+    match syn::parse::<select::Select>(input) {
+        Ok(s) => s.expand().into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
 
 /// Runs `fn main` as the first goroutine. `#[gort::main(procs = 4)]` sets GOMAXPROCS.
 #[proc_macro_attribute]

@@ -1,1 +1,45 @@
-fn main() {}
+//! Child-process scenarios for gort's fatal and edge paths (Go's `runtime/testdata/testprog`).
+//!
+//! `gort-testprogs <scenario>` runs one scenario. Each is a small function that either exits
+//! normally (printing what the test checks) or dies the way the runtime promises (a fatal message
+//! and SIGABRT, a panic and exit status 101, ...). The tests that drive them live in
+//! `gort/tests/fatal_paths.rs`; they assert the exit status and the output.
+//!
+//! Programs that need `#[gort::main]` (which only applies to `fn main`) are separate binaries in
+//! `src/bin/`.
+
+mod env;
+mod overflow;
+mod panics;
+mod stacks;
+
+/// Every scenario: its name and the function that runs it.
+const SCENARIOS: &[(&str, fn())] = &[
+    ("overflow_recursion", overflow::recursion),
+    ("overflow_big_array", overflow::big_array),
+    ("overflow_custom_limit", overflow::custom_limit),
+    ("overflow_after_reuse", overflow::after_reuse),
+    ("overflow_main_goroutine", overflow::main_goroutine),
+    ("main_thread_overflow", overflow::main_thread),
+    ("segv_in_goroutine", overflow::segv_in_goroutine),
+    ("deep_ok_default", stacks::deep_ok_default),
+    ("deep_ok_16m", stacks::deep_ok_16m),
+    ("stack_budget", stacks::budget),
+    ("stack_budget_go", stacks::budget_go),
+    ("go_panic_continues", panics::go_panic_continues),
+    ("bad_env", env::bad_env),
+];
+
+fn main() {
+    let name = std::env::args().nth(1).unwrap_or_default();
+    match SCENARIOS.iter().find(|(n, _)| *n == name) {
+        Some((_, f)) => f(),
+        None => {
+            eprintln!("usage: gort-testprogs <scenario>\nscenarios:");
+            for (n, _) in SCENARIOS {
+                eprintln!("  {n}");
+            }
+            std::process::exit(2);
+        }
+    }
+}

@@ -26,9 +26,11 @@
 //! - The default stack limit is 256 KiB (`GORT_STACK_SIZE`, [`Builder::stack_size`]).
 
 mod arch;
+mod chan;
 mod goroutine;
 mod rt;
 pub mod runtime;
+mod select;
 mod stack;
 pub mod sync;
 mod sys;
@@ -36,9 +38,15 @@ pub mod time;
 mod util;
 mod wait;
 
+pub use chan::{
+    IntoIter, Iter, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryIter,
+    TryRecvError, TrySendError, chan, never,
+};
 pub use goroutine::{
     __private, Builder, GoroutineId, JoinHandle, Scope, ScopedJoinHandle, blocking, current_id, go,
     lock_os_thread, num_goroutines, procs, run, scope, set_procs, sleep, spawn, unlock_os_thread,
     yield_now,
 };
-pub use gort_macros::{main, test};
+pub use gort_macros::{main, select, test};
+pub use select::{Select, SelectedOperation};
+pub use time::{after, tick};

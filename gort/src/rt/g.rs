@@ -40,6 +40,19 @@ pub(crate) enum WaitReason {
     Sleep,
     Join,
     WaitGroup,
+    ChanSend,
+    ChanRecv,
+    Select,
+    /// Blocked in `sync::Mutex::lock` (Go's waitReasonSyncMutexLock).
+    SyncMutexLock,
+    /// Blocked in `sync::RwLock::read` (Go's waitReasonSyncRWMutexRLock).
+    SyncRWMutexRLock,
+    /// Blocked in `sync::RwLock::write` (Go's waitReasonSyncRWMutexLock).
+    SyncRWMutexLock,
+    /// Blocked in `sync::Cond::wait` (Go's waitReasonSyncCondWait).
+    SyncCondWait,
+    /// Blocked in `sync::Semaphore::acquire` (Go's waitReasonSemacquire).
+    Semacquire,
 }
 
 /// The boxed body of a goroutine.

@@ -82,6 +82,13 @@ fn default_stack_size() -> usize {
         return default;
     };
     match parse_size(&v) {
+        Some(n) if n > crate::stack::MAX_STACK => {
+            warn(&format!(
+                "GORT_STACK_SIZE={v:?} is above the maximum of {} bytes; using the maximum",
+                crate::stack::MAX_STACK
+            ));
+            crate::stack::MAX_STACK
+        }
         Some(n) if n > 0 => crate::stack::normalize(n),
         _ => {
             warn(&format!(

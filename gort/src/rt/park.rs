@@ -10,6 +10,11 @@
 //! Because the G is off its stack before anyone can find it, a waker never sees a G that is still
 //! running, and no lock is held across the switch.
 //!
+//! Rule for commit callbacks: the step that publishes the G (an unlock, a CAS) must be the last
+//! access to anything in the parked goroutine's frame. The moment the G is published another M
+//! may ready it, run it, and return from the frame the callback borrows from; so take what is
+//! needed (wake lists, timers to arm) out of the frame first.
+//!
 //! Thread mode: plain OS threads, goroutines locked to their thread, and goroutines that are
 //! unwinding park by blocking their thread on the G's futex word (`wake`) instead: `commit` runs
 //! on the thread, then the thread sleeps; `ready` sets the word and wakes it. A goroutine parked

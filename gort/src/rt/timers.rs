@@ -45,7 +45,6 @@ impl Timer {
 
     /// Removes the timer from whichever heap holds it. Returns whether it was pending (so its
     /// callback will not run for that arming).
-    #[cfg(test)]
     pub(crate) fn stop(&self) -> bool {
         loop {
             let h = self.heap.load(Acquire);

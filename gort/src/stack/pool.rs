@@ -127,7 +127,8 @@ pub(crate) fn alloc(pp: *mut P, usable: usize) -> io::Result<*mut G> {
     let base = top - slot;
     let g = G::new_zeroed();
     g.stack_lo.store(base + GUARD, Relaxed);
-    g.limit.store(gp as usize - (base + GUARD), Relaxed);
+    // The limit users asked for (the slot may have a little more room below the G).
+    g.limit.store(usable, Relaxed);
     g.class.store(class, Relaxed);
     // SAFETY: `gp` is the G area of a free slot that nothing references (pool invariant).
     unsafe { gp.write(g) };
@@ -155,12 +156,21 @@ fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
                 let k = &mut c.0[class];
                 let full = k.slab.as_ref().is_none_or(|s| s.next == s.slots);
                 if full {
-                    let slots = (SLAB_BYTES / slot).clamp(16, 65536);
-                    let p = mem::reserve(slots * slot).map_err(|e| {
-                        exhausted(&format!(
-                            "reserving a slab of {slots} slots × {slot} bytes failed: {e}"
-                        ))
-                    })?;
+                    // Ask for a large slab; under an address-space limit (RLIMIT_AS, strict
+                    // overcommit) settle for smaller ones, down to a single slot.
+                    let mut slots = (SLAB_BYTES / slot).clamp(16, 65536);
+                    let p = loop {
+                        match mem::reserve(slots * slot) {
+                            Ok(p) => break p,
+                            Err(e) if slots == 1 => {
+                                return Err(exhausted(&format!(
+                                    "reserving {slot} bytes of address space for a stack failed: \
+                                     {e} (check `ulimit -v` / RLIMIT_AS and vm.overcommit_memory)"
+                                )));
+                            }
+                            Err(_) => slots /= 2,
+                        }
+                    };
                     k.slab = Some(Slab {
                         base: p as usize,
                         slots,

@@ -2,6 +2,7 @@
 //! per-thread random number generator (Go's `cheaprand`), and async-signal-safe output helpers.
 
 pub(crate) mod fatal;
+pub(crate) mod lock;
 pub(crate) mod rand;
 
 pub(crate) use fatal::{fatal, write_stderr};

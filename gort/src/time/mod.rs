@@ -7,8 +7,12 @@ use crate::rt::g::{G, WaitReason};
 use crate::rt::m::current_g;
 use crate::rt::park::{self, park};
 use crate::rt::sched::{self, SCHED};
-use crate::rt::timers::{Timer, TimerFn};
+use crate::rt::timers::{Timer as TimerNode, TimerFn};
+
+mod timer;
+
 use crate::sys::deadline_after;
+pub use timer::{Ticker, Timer, after, tick};
 
 /// Pauses the current goroutine for at least `d` (Go's time.Sleep): the goroutine parks with a
 /// timer on its P; the thread runs other goroutines. On a plain thread, sleeps the thread.
@@ -36,7 +40,7 @@ pub fn sleep(d: Duration) {
 }
 
 /// Fires a sleep timer: ready the G that embeds it.
-unsafe fn wake_sleeper(t: *const Timer) {
+unsafe fn wake_sleeper(t: *const TimerNode) {
     let off = std::mem::offset_of!(G, sleep_timer);
     park::ready((t as usize - off) as *mut G);
 }
@@ -46,7 +50,7 @@ unsafe fn wake_sleeper(t: *const Timer) {
 ///
 /// # Safety
 /// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
-pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
+pub(crate) unsafe fn add_timer(t: *const TimerNode, when: i64, f: TimerFn) {
     let mut pp = crate::rt::m::current_p();
     if pp.is_null() {
         pp = sched::allp()

@@ -1,0 +1,168 @@
+//! `select!`: parsing and expansion.
+//!
+//! ```text
+//! select! {
+//!     recv(rx) -> v => expr,            // v: Option<T>
+//!     send(tx, value) -> res => expr,   // res: Result<(), SendError<T>>
+//!     default => expr,                  // optional, at most once
+//! }
+//! ```
+//! Expansion: every channel expression and send value is evaluated once, in arm order, into a
+//! typed slot (`RecvSlot`/`SendSlot`) that owns it; the slots' cases go to the runtime's select;
+//! the arm that fired takes its result from its slot. Losing send values drop with their slots.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, Ident, Pat, Token, parenthesized};
+
+enum Kind {
+    Recv { chan: Expr },
+    Send { chan: Expr, value: Expr },
+}
+
+struct Arm {
+    kind: Kind,
+    pat: Pat,
+    body: Expr,
+}
+
+pub(crate) struct Select {
+    arms: Vec<Arm>,
+    default: Option<Expr>,
+}
+
+impl Parse for Select {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut arms = Vec::new();
+        let mut default: Option<Expr> = None;
+        while !input.is_empty() {
+            let kw: Ident = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected a select arm: `recv(rx) -> v => ...`, `send(tx, value) -> res => ...` or `default => ...`",
+                )
+            })?;
+            let name = kw.to_string();
+            if name == "default" {
+                if default.is_some() {
+                    return Err(syn::Error::new(
+                        kw.span(),
+                        "`default` may appear only once in select!",
+                    ));
+                }
+                input.parse::<Token![=>]>()?;
+                default = Some(parse_body(input)?);
+                continue;
+            }
+            let content;
+            parenthesized!(content in input);
+            let kind = match name.as_str() {
+                "recv" => {
+                    let chan: Expr = content.parse()?;
+                    if !content.is_empty() {
+                        return Err(content.error("recv takes one argument: `recv(rx)`"));
+                    }
+                    Kind::Recv { chan }
+                }
+                "send" => {
+                    let chan: Expr = content.parse()?;
+                    content.parse::<Token![,]>().map_err(|e| {
+                        syn::Error::new(e.span(), "send takes two arguments: `send(tx, value)`")
+                    })?;
+                    let value: Expr = content.parse()?;
+                    if !content.is_empty() {
+                        return Err(content.error("send takes two arguments: `send(tx, value)`"));
+                    }
+                    Kind::Send { chan, value }
+                }
+                _ => {
+                    return Err(syn::Error::new(
+                        kw.span(),
+                        format!(
+                            "unknown select arm `{name}`: expected `recv`, `send` or `default`"
+                        ),
+                    ));
+                }
+            };
+            input.parse::<Token![->]>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("expected `-> pattern` after `{name}(...)`: every recv/send arm names its result, e.g. `{name}(..) -> v => ...`"),
+                )
+            })?;
+            let pat = Pat::parse_single(input)?;
+            input.parse::<Token![=>]>()?;
+            let body = parse_body(input)?;
+            arms.push(Arm { kind, pat, body });
+        }
+        if arms.is_empty() && default.is_none() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "select! needs at least one arm: with no arms and no `default` it would block forever",
+            ));
+        }
+        Ok(Select { arms, default })
+    }
+}
+
+/// An arm body: an expression, then `,` (optional after a block, as in `match`).
+fn parse_body(input: ParseStream) -> syn::Result<Expr> {
+    let body: Expr = input.parse()?;
+    let is_block = matches!(body, Expr::Block(_));
+    if input.peek(Token![,]) {
+        input.parse::<Token![,]>()?;
+    } else if !input.is_empty() && !is_block {
+        return Err(input.error("expected `,` after a select arm"));
+    }
+    Ok(body)
+}
+
+impl Select {
+    pub(crate) fn expand(self) -> TokenStream {
+        let span = Span::mixed_site();
+        let mut setup = Vec::new();
+        let mut cases = Vec::new();
+        let mut branches = Vec::new();
+        for (i, arm) in self.arms.into_iter().enumerate() {
+            let c = format_ident!("__gort_chan{}", i, span = span);
+            let s = format_ident!("__gort_slot{}", i, span = span);
+            let (pat, body) = (arm.pat, arm.body);
+            match arm.kind {
+                Kind::Recv { chan } => {
+                    setup.push(quote! {
+                        let #c = &(#chan);
+                        let mut #s = ::gort::__private::RecvSlot::new();
+                    });
+                    branches.push(quote! { #i => { let #pat = #s.take(); #body } });
+                }
+                Kind::Send { chan, value } => {
+                    setup.push(quote! {
+                        let #c = &(#chan);
+                        let mut #s = ::gort::__private::SendSlot::new(#value);
+                    });
+                    branches.push(quote! { #i => { let #pat = #s.take(); #body } });
+                }
+            }
+            cases.push(quote! { #s.case(#c) });
+        }
+        let has_default = self.default.is_some();
+        let fallback = match self.default {
+            Some(d) => quote! { _ => { #d } },
+            None => quote! { _ => ::core::unreachable!("a blocking select returns a case") },
+        };
+        let idx = Ident::new("__gort_fired", span);
+        quote! {{
+            #(#setup)*
+            let #idx = {
+                let __gort_cases = [#(#cases),*];
+                ::gort::__private::select(&__gort_cases, #has_default)
+            };
+            #[allow(unreachable_patterns)]
+            match #idx {
+                #(#branches)*
+                #fallback
+            }
+        }}
+    }
+}

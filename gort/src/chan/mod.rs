@@ -1,0 +1,330 @@
+//! Channels (Go's `chan T`): typed, multi-producer multi-consumer, buffered or unbuffered.
+//!
+//! The typed `Sender`/`Receiver` own the values and the handle counts; `raw` is the
+//! type-erased core after Go's chan.go, `waitq` its waiter queues. A channel closes when `close`
+//! is called or the last `Sender` is dropped; dropping the last `Receiver` also closes it, so
+//! blocked and future sends fail and return their value (nobody could ever receive it).
+
+mod error;
+pub(crate) mod raw;
+pub(crate) mod waitq;
+
+pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+use crate::select::{Mode, select};
+use crate::sys::deadline_after;
+use raw::{RawChan, Status};
+
+/// Creates a channel with room for `cap` buffered values; `cap == 0` is unbuffered (a send
+/// completes only when a receiver takes the value).
+///
+/// # Panics
+/// If the buffer for `cap` values cannot be allocated.
+///
+/// ```
+/// let (tx, rx) = gort::chan::<u32>(1);
+/// gort::go(move || tx.send(42).unwrap());
+/// assert_eq!(rx.recv(), Some(42));
+/// ```
+pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let raw = Arc::new(RawChan::new::<T>(cap));
+    (
+        Sender {
+            raw: raw.clone(),
+            _t: PhantomData,
+        },
+        Receiver {
+            raw,
+            _t: PhantomData,
+        },
+    )
+}
+
+/// A receiver that is never ready (Go's nil channel): it never yields a value and never closes.
+pub fn never<T>() -> Receiver<T> {
+    let raw = Arc::new(RawChan::new::<T>(0));
+    // No Sender exists, but the count stays at one, so the channel never closes.
+    Receiver {
+        raw,
+        _t: PhantomData,
+    }
+}
+
+/// The sending side of a channel. Clone it for more senders.
+pub struct Sender<T> {
+    raw: Arc<RawChan>,
+    _t: PhantomData<fn(T)>,
+}
+
+/// The receiving side of a channel. Clone it for more receivers (each value goes to one).
+pub struct Receiver<T> {
+    raw: Arc<RawChan>,
+    _t: PhantomData<fn() -> T>,
+}
+
+// SAFETY: values of T move through the channel between threads, which T: Send allows; the core
+// is thread-safe.
+unsafe impl<T: Send> Send for Sender<T> {}
+// SAFETY: as above; `&Sender` only sends.
+unsafe impl<T: Send> Sync for Sender<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Receiver<T> {}
+// SAFETY: as above; `&Receiver` only receives.
+unsafe impl<T: Send> Sync for Receiver<T> {}
+
+impl<T> Sender<T> {
+    pub(crate) fn raw(&self) -> &RawChan {
+        &self.raw
+    }
+
+    /// Sends `v`, blocking until a receiver takes it (unbuffered) or there is room.
+    /// Fails, returning `v`, if the channel is closed or every receiver is gone.
+    pub fn send(&self, v: T) -> Result<(), SendError<T>> {
+        let mut v = ManuallyDrop::new(v);
+        // SAFETY: `v` is an initialised T; on Done it was moved out (we must not drop it).
+        match unsafe { self.raw.send((&mut *v as *mut T).cast(), true) } {
+            Status::Done => Ok(()),
+            _ => Err(SendError(ManuallyDrop::into_inner(v))),
+        }
+    }
+
+    /// Sends `v` if that can be done without blocking.
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        let mut v = ManuallyDrop::new(v);
+        // SAFETY: as in `send`.
+        match unsafe { self.raw.send((&mut *v as *mut T).cast(), false) } {
+            Status::Done => Ok(()),
+            Status::WouldBlock => Err(TrySendError::Full(ManuallyDrop::into_inner(v))),
+            Status::Closed => Err(TrySendError::Closed(ManuallyDrop::into_inner(v))),
+        }
+    }
+
+    /// Sends `v`, waiting at most `d`.
+    pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
+        let v = match self.try_send(v) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(v)) => return Err(SendTimeoutError::Closed(v)),
+            Err(TrySendError::Full(v)) => v,
+        };
+        let mut slot = crate::select::macro_support::SendSlot::new(v);
+        let r = select(&[slot.case(self)], Mode::Until(deadline_after(d)));
+        match r {
+            Some((_, true)) => {
+                drop(slot.take());
+                Ok(())
+            }
+            Some((_, false)) => Err(SendTimeoutError::Closed(slot.take().unwrap_err().0)),
+            None => Err(SendTimeoutError::Timeout(slot.take().unwrap_err().0)),
+        }
+    }
+
+    /// Closes the channel: receivers drain what is buffered, then get `None`; senders blocked
+    /// now and later get their value back. Closing twice is harmless (Go panics; we don't).
+    pub fn close(&self) {
+        self.raw.close();
+    }
+
+    /// Values buffered now.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.raw.cap()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+}
+
+impl<T> Receiver<T> {
+    pub(crate) fn raw(&self) -> &RawChan {
+        &self.raw
+    }
+
+    /// Receives a value, blocking until one is available. `None` once the channel is closed and
+    /// drained.
+    pub fn recv(&self) -> Option<T> {
+        let mut slot = MaybeUninit::<T>::uninit();
+        // SAFETY: `slot` is writable space for one T; on Done it holds the value.
+        match unsafe { self.raw.recv(slot.as_mut_ptr().cast(), true) } {
+            // SAFETY: Done means a value was moved into `slot`.
+            Status::Done => Some(unsafe { slot.assume_init() }),
+            _ => None,
+        }
+    }
+
+    /// Receives a value if one is available now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut slot = MaybeUninit::<T>::uninit();
+        // SAFETY: as in `recv`.
+        match unsafe { self.raw.recv(slot.as_mut_ptr().cast(), false) } {
+            // SAFETY: Done means a value was moved into `slot`.
+            Status::Done => Ok(unsafe { slot.assume_init() }),
+            Status::WouldBlock => Err(TryRecvError::Empty),
+            Status::Closed => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Receives a value, waiting at most `d`.
+    pub fn recv_timeout(&self, d: Duration) -> Result<T, RecvTimeoutError> {
+        match self.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Closed) => return Err(RecvTimeoutError::Closed),
+            Err(TryRecvError::Empty) => {}
+        }
+        let mut slot = crate::select::macro_support::RecvSlot::new();
+        let r = select(&[slot.case(self)], Mode::Until(deadline_after(d)));
+        match r {
+            Some(_) => slot.take().ok_or(RecvTimeoutError::Closed),
+            None => Err(RecvTimeoutError::Timeout),
+        }
+    }
+
+    /// A blocking iterator over received values; ends when the channel is closed and drained.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// A non-blocking iterator over the values available now.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Values buffered now.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.raw.cap()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.raw.senders.fetch_add(1, Relaxed);
+        Sender {
+            raw: self.raw.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.raw.receivers.fetch_add(1, Relaxed);
+        Receiver {
+            raw: self.raw.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.raw.senders.fetch_sub(1, AcqRel) == 1 {
+            self.raw.close();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.raw.receivers.fetch_sub(1, AcqRel) == 1 {
+            self.raw.close();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Blocking iterator returned by `Receiver::iter`.
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv()
+    }
+}
+
+/// Non-blocking iterator returned by `Receiver::try_iter`.
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Owning blocking iterator.
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}

@@ -1,0 +1,400 @@
+//! `RawChan`: the type-erased channel core (Go's `hchan` and chansend/chanrecv/closechan in
+//! src/runtime/chan.go).
+//!
+//! Elements move by `memcpy` of `elem_size` bytes (a Rust move), so one non-generic core serves
+//! every element type and `select` can work across channels of different types, as Go's
+//! selectgo does. The typed wrappers in `chan/mod.rs` own the values' lifetimes.
+//!
+//! Algorithm (Go's): under the channel lock, a send first hands its value directly to a waiting
+//! receiver (no buffer round trip), else appends to the ring buffer, else blocks; a receive first
+//! takes from a waiting sender (for a full buffer: the head of the buffer, and the sender's value
+//! goes to the tail, keeping FIFO), else from the buffer, else blocks. Blocking follows the park
+//! protocol: the waiter is linked and the lock released in the park commit, after the goroutine is
+//! off its stack. Woken goroutines are readied after the lock is released.
+//!
+//! Deviation: a readiness-only waiter (dynamic `Select`) is woken by an operation that would have
+//! completed with it, and the operation then goes on as if it had not been there.
+//!
+//! Invariants: `st`, and writes to `qcount` and `closed`, only under `lock`; `qcount` and
+//! `closed` may be read without it for non-blocking fast paths (as Go's `full`/`empty`); the
+//! buffer slots `[recvx, recvx+qcount)` (mod cap) hold initialised values.
+
+use std::alloc::Layout;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+
+use super::waitq::{WaitQueue, Waiter, WakeList};
+use crate::rt::g::WaitReason;
+use crate::rt::park::{check_preempt, park};
+use crate::util::lock::Lock;
+
+/// Outcome of a channel operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// The value moved.
+    Done,
+    /// Non-blocking and not ready.
+    WouldBlock,
+    /// The channel is closed (for a receive: and drained). A send's value was not taken.
+    Closed,
+}
+
+pub(crate) struct State {
+    sendx: usize,
+    recvx: usize,
+    pub(crate) recvq: WaitQueue,
+    pub(crate) sendq: WaitQueue,
+}
+
+pub(crate) struct RawChan {
+    pub(crate) lock: Lock,
+    st: UnsafeCell<State>,
+    qcount: AtomicUsize,
+    closed: AtomicBool,
+    cap: usize,
+    elem_size: usize,
+    buf: *mut u8,
+    layout: Layout,
+    drop_elem: unsafe fn(*mut u8),
+    /// Live `Sender`s; the last one to go closes the channel.
+    pub(crate) senders: AtomicUsize,
+    /// Live `Receiver`s; when the last one goes, sends fail.
+    pub(crate) receivers: AtomicUsize,
+}
+
+// SAFETY: all mutable state is behind `lock` or atomic (see the module invariants); elements are
+// only moved between threads by the typed wrappers, which require T: Send.
+unsafe impl Send for RawChan {}
+// SAFETY: as above.
+unsafe impl Sync for RawChan {}
+
+unsafe fn drop_in_place_as<T>(p: *mut u8) {
+    // SAFETY: the caller passes a pointer to an initialised T it owns.
+    unsafe { std::ptr::drop_in_place(p.cast::<T>()) }
+}
+
+impl RawChan {
+    /// A channel of `T` with room for `cap` buffered values.
+    ///
+    /// # Panics
+    /// If the buffer cannot be allocated (the message names the capacity).
+    pub(crate) fn new<T>(cap: usize) -> RawChan {
+        let elem_size = std::mem::size_of::<T>();
+        let layout = elem_size
+            .checked_mul(cap)
+            .and_then(|n| Layout::from_size_align(n, std::mem::align_of::<T>()).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "gort::chan: capacity {cap} is too large ({cap} × {elem_size}-byte elements \
+                     overflows the address space)"
+                )
+            });
+        let buf = if layout.size() == 0 {
+            std::ptr::without_provenance_mut(std::mem::align_of::<T>())
+        } else {
+            // SAFETY: the layout has a non-zero size.
+            let p = unsafe { std::alloc::alloc(layout) };
+            if p.is_null() {
+                panic!(
+                    "gort::chan: cannot allocate a buffer for capacity {cap} ({} bytes)",
+                    layout.size()
+                );
+            }
+            p
+        };
+        RawChan {
+            lock: Lock::new(),
+            st: UnsafeCell::new(State {
+                sendx: 0,
+                recvx: 0,
+                recvq: WaitQueue::new(),
+                sendq: WaitQueue::new(),
+            }),
+            qcount: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            cap,
+            elem_size,
+            buf,
+            layout,
+            drop_elem: drop_in_place_as::<T>,
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+        }
+    }
+
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.qcount.load(Relaxed)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Acquire)
+    }
+
+    /// The queues and indices. Caller holds `lock`.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn state(&self) -> &mut State {
+        // SAFETY: the caller holds the lock, which makes this access exclusive.
+        unsafe { &mut *self.st.get() }
+    }
+
+    fn slot(&self, i: usize) -> *mut u8 {
+        // SAFETY: i < cap, so the offset is inside the buffer (0 for zero-sized elements).
+        unsafe { self.buf.add(i * self.elem_size) }
+    }
+
+    unsafe fn copy(&self, dst: *mut u8, src: *const u8) {
+        // SAFETY: the caller passes two distinct element-sized locations.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, self.elem_size) }
+    }
+
+    /// Go's `full`: a send would block (racy read).
+    fn full(&self) -> bool {
+        if self.cap == 0 {
+            // SAFETY: a racy emptiness peek, as Go's full(); a stale answer only sends us down
+            // the locked path.
+            return unsafe { (*self.st.get()).recvq.is_empty() };
+        }
+        self.qcount.load(Relaxed) == self.cap
+    }
+
+    /// Go's `empty`: a receive would block (racy read).
+    fn empty(&self) -> bool {
+        if self.cap == 0 {
+            // SAFETY: as in `full`.
+            return unsafe { (*self.st.get()).sendq.is_empty() };
+        }
+        self.qcount.load(Relaxed) == 0
+    }
+
+    /// Sends the value at `elem` (Go's chansend). On `Done` the value was moved out of `elem`;
+    /// otherwise it is still there.
+    ///
+    /// # Safety
+    /// `elem` points to an initialised element of this channel's type.
+    pub(crate) unsafe fn send(&self, elem: *mut u8, block: bool) -> Status {
+        if !block && !self.closed.load(Relaxed) && self.full() {
+            return Status::WouldBlock;
+        }
+        if block {
+            check_preempt();
+        }
+        self.lock.lock();
+        let mut wake = WakeList::new();
+        // SAFETY: lock held.
+        let r = unsafe { self.try_send_locked(elem, &mut wake) };
+        if let Some(status) = r {
+            self.lock.unlock();
+            wake.wake_all();
+            return status;
+        }
+        if !block {
+            self.lock.unlock();
+            wake.wake_all();
+            return Status::WouldBlock;
+        }
+        let mut w = Waiter::new(elem);
+        let wp: *mut Waiter = &mut w;
+        park(WaitReason::ChanSend, &mut |gp| {
+            // SAFETY: still holding the lock taken above; `w` lives in this parked frame.
+            unsafe {
+                (*wp).g = gp;
+                self.state().sendq.enqueue(wp);
+            }
+            // Everything we need from the parked frame is read before the unlock: once it is
+            // released, a receiver may wake us and the frame may be gone.
+            let wake = std::mem::replace(&mut wake, WakeList::new());
+            self.lock.unlock();
+            wake.wake_all();
+            true
+        });
+        if w.success {
+            Status::Done
+        } else {
+            Status::Closed
+        }
+    }
+
+    /// The non-blocking part of a send, under the lock. Returns None if it would block.
+    ///
+    /// # Safety
+    /// Lock held; `elem` as for `send`.
+    pub(crate) unsafe fn try_send_locked(
+        &self,
+        elem: *mut u8,
+        wake: &mut WakeList,
+    ) -> Option<Status> {
+        if self.closed.load(Relaxed) {
+            return Some(Status::Closed);
+        }
+        // SAFETY: lock held.
+        let st = unsafe { self.state() };
+        while let Some(w) = st.recvq.dequeue() {
+            // SAFETY: a dequeued waiter is valid and its G parked until readied.
+            unsafe {
+                (*w).success = true;
+                if !(*w).is_readiness() {
+                    self.copy((*w).elem, elem);
+                    wake.push(w);
+                    return Some(Status::Done);
+                }
+                wake.push(w);
+            }
+        }
+        let q = self.qcount.load(Relaxed);
+        if q < self.cap {
+            // SAFETY: slot `sendx` is free (q < cap) and `elem` is a valid element.
+            unsafe { self.copy(self.slot(st.sendx), elem) };
+            st.sendx = (st.sendx + 1) % self.cap;
+            self.qcount.store(q + 1, Release);
+            return Some(Status::Done);
+        }
+        None
+    }
+
+    /// Receives into `elem` (Go's chanrecv). On `Done` a value was written there.
+    ///
+    /// # Safety
+    /// `elem` points to writable, uninitialised space for one element.
+    pub(crate) unsafe fn recv(&self, elem: *mut u8, block: bool) -> Status {
+        if !block && self.empty() {
+            if !self.closed.load(Acquire) {
+                return Status::WouldBlock;
+            }
+            if self.empty() {
+                return Status::Closed;
+            }
+        }
+        if block {
+            check_preempt();
+        }
+        self.lock.lock();
+        let mut wake = WakeList::new();
+        // SAFETY: lock held.
+        let r = unsafe { self.try_recv_locked(elem, &mut wake) };
+        if let Some(status) = r {
+            self.lock.unlock();
+            wake.wake_all();
+            return status;
+        }
+        if !block {
+            self.lock.unlock();
+            wake.wake_all();
+            return Status::WouldBlock;
+        }
+        let mut w = Waiter::new(elem);
+        let wp: *mut Waiter = &mut w;
+        park(WaitReason::ChanRecv, &mut |gp| {
+            // SAFETY: still holding the lock taken above; `w` lives in this parked frame.
+            unsafe {
+                (*wp).g = gp;
+                self.state().recvq.enqueue(wp);
+            }
+            // Everything we need from the parked frame is read before the unlock: once it is
+            // released, a sender may wake us and the frame may be gone.
+            let wake = std::mem::replace(&mut wake, WakeList::new());
+            self.lock.unlock();
+            wake.wake_all();
+            true
+        });
+        if w.success {
+            Status::Done
+        } else {
+            Status::Closed
+        }
+    }
+
+    /// The non-blocking part of a receive, under the lock. Returns None if it would block.
+    ///
+    /// # Safety
+    /// Lock held; `elem` as for `recv`.
+    pub(crate) unsafe fn try_recv_locked(
+        &self,
+        elem: *mut u8,
+        wake: &mut WakeList,
+    ) -> Option<Status> {
+        // SAFETY: lock held.
+        let st = unsafe { self.state() };
+        while let Some(w) = st.sendq.dequeue() {
+            // SAFETY: a dequeued waiter is valid and its G parked until readied; slots in
+            // [recvx, recvx+qcount) are initialised.
+            unsafe {
+                (*w).success = true;
+                if (*w).is_readiness() {
+                    wake.push(w);
+                    continue;
+                }
+                if self.cap == 0 {
+                    self.copy(elem, (*w).elem);
+                } else {
+                    // Full buffer: take the head, the sender's value goes to the tail.
+                    let s = self.slot(st.recvx);
+                    self.copy(elem, s);
+                    self.copy(s, (*w).elem);
+                    st.recvx = (st.recvx + 1) % self.cap;
+                    st.sendx = st.recvx;
+                }
+                wake.push(w);
+            }
+            return Some(Status::Done);
+        }
+        let q = self.qcount.load(Relaxed);
+        if q > 0 {
+            // SAFETY: slot `recvx` holds an initialised value (q > 0).
+            unsafe { self.copy(elem, self.slot(st.recvx)) };
+            st.recvx = (st.recvx + 1) % self.cap;
+            self.qcount.store(q - 1, Release);
+            return Some(Status::Done);
+        }
+        if self.closed.load(Relaxed) {
+            return Some(Status::Closed);
+        }
+        None
+    }
+
+    /// Go's closechan, except that closing twice is harmless: marks the channel closed and wakes
+    /// every blocked receiver (they get "closed") and sender (their value comes back).
+    pub(crate) fn close(&self) {
+        self.lock.lock();
+        if self.closed.load(Relaxed) {
+            self.lock.unlock();
+            return;
+        }
+        self.closed.store(true, Release);
+        let mut wake = WakeList::new();
+        // SAFETY: lock held; dequeued waiters are valid and parked.
+        unsafe {
+            let st = self.state();
+            while let Some(w) = st.recvq.dequeue() {
+                (*w).success = (*w).is_readiness();
+                wake.push(w);
+            }
+            while let Some(w) = st.sendq.dequeue() {
+                (*w).success = (*w).is_readiness();
+                wake.push(w);
+            }
+        }
+        self.lock.unlock();
+        wake.wake_all();
+    }
+}
+
+impl Drop for RawChan {
+    fn drop(&mut self) {
+        let recvx = self.st.get_mut().recvx;
+        let q = *self.qcount.get_mut();
+        for i in 0..q {
+            let s = self.slot((recvx + i) % self.cap.max(1));
+            // SAFETY: slots [recvx, recvx+qcount) hold initialised values that nobody else can
+            // reach any more (we are being dropped).
+            unsafe { (self.drop_elem)(s) };
+        }
+        if self.layout.size() != 0 {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.buf, self.layout) };
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Waiters and wait queues of a channel (Go's `sudog` and `waitq` in runtime2.go / chan.go).
+//!
+//! A `Waiter` stands for one goroutine (or plain thread) blocked in one channel operation. It
+//! lives in the blocked goroutine's own stack frame: stacks never move (DESIGN decision 1) and the
+//! goroutine cannot return while the waiter is linked, so no allocation or per-P cache is
+//! needed — this replaces Go's sudog cache.
+//!
+//! A waiter that belongs to a `select` points to the select's `SelectSync`: whoever dequeues it
+//! must first win `SelectSync::claim`, because the other cases of the same select may be firing
+//! concurrently on other channels (Go's `g.selectDone`). A waiter that loses is simply dropped
+//! from this queue; its select removes the rest later.
+//!
+//! Invariants: a waiter is in at most one queue; `queued`, `next` and `prev` change only under
+//! the lock of the channel whose queue holds it; `success` and `SelectSync::fired` are written by
+//! the waker before it readies the waiter's G and read by the G after it resumes.
+
+use std::cell::UnsafeCell;
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicU32, Ordering::*};
+
+use crate::rt::g::G;
+
+/// Shared by the waiters of one blocked `select` (and its timeout timer).
+pub(crate) struct SelectSync {
+    done: AtomicU32,
+    /// The case that fired (`TIMEOUT` for the timer). Written once by the claimer.
+    fired: UnsafeCell<usize>,
+}
+
+/// `SelectSync::fired` value when the deadline passed.
+pub(crate) const TIMEOUT: usize = usize::MAX;
+
+// SAFETY: `fired` is written only by the single thread that won `claim`, before it readies the
+// selecting G, which reads it after resuming (ordered by park/ready).
+unsafe impl Sync for SelectSync {}
+
+impl SelectSync {
+    pub(crate) const fn new() -> SelectSync {
+        SelectSync {
+            done: AtomicU32::new(0),
+            fired: UnsafeCell::new(0),
+        }
+    }
+
+    /// Claims the select for `case`. Exactly one claim succeeds.
+    pub(crate) fn claim(&self, case: usize) -> bool {
+        if self.done.compare_exchange(0, 1, AcqRel, Relaxed).is_ok() {
+            // SAFETY: only the winner of the CAS writes `fired`, once.
+            unsafe { *self.fired.get() = case };
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.load(Acquire) != 0
+    }
+
+    /// The fired case; valid once the selecting G has been readied.
+    pub(crate) fn fired(&self) -> usize {
+        // SAFETY: written before the G was readied (see the type's invariant).
+        unsafe { *self.fired.get() }
+    }
+}
+
+pub(crate) struct Waiter {
+    /// The blocked G. Set in the park commit, before the waiter is enqueued.
+    pub(crate) g: *mut G,
+    /// For a sender: the value to move out. For a receiver: where to move the value in. Null for a
+    /// readiness-only waiter (dynamic `Select`): it is woken, but no value moves through it.
+    pub(crate) elem: *mut u8,
+    pub(crate) next: *mut Waiter,
+    prev: *mut Waiter,
+    queued: bool,
+    /// The select this waiter belongs to, or null.
+    pub(crate) sel: *const SelectSync,
+    /// Case index within its select.
+    pub(crate) case: usize,
+    /// Set by the waker: a value moved (or, for readiness waiters, the case became ready);
+    /// false if the channel was closed.
+    pub(crate) success: bool,
+}
+
+impl Waiter {
+    pub(crate) const fn new(elem: *mut u8) -> Waiter {
+        Waiter {
+            g: null_mut(),
+            elem,
+            next: null_mut(),
+            prev: null_mut(),
+            queued: false,
+            sel: std::ptr::null(),
+            case: 0,
+            success: false,
+        }
+    }
+
+    pub(crate) fn is_readiness(&self) -> bool {
+        self.elem.is_null()
+    }
+}
+
+/// FIFO of waiters (Go's waitq), intrusive and doubly linked for O(1) removal.
+pub(crate) struct WaitQueue {
+    first: *mut Waiter,
+    last: *mut Waiter,
+}
+
+impl WaitQueue {
+    pub(crate) const fn new() -> WaitQueue {
+        WaitQueue {
+            first: null_mut(),
+            last: null_mut(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_null()
+    }
+
+    /// Appends `w`.
+    ///
+    /// # Safety
+    /// `w` is valid, in no queue, and stays valid until dequeued or removed.
+    pub(crate) unsafe fn enqueue(&mut self, w: *mut Waiter) {
+        // SAFETY: the caller guarantees `w` is valid; `last` is a valid queued waiter.
+        unsafe {
+            (*w).next = null_mut();
+            (*w).prev = self.last;
+            (*w).queued = true;
+            if self.last.is_null() {
+                self.first = w;
+            } else {
+                (*self.last).next = w;
+            }
+        }
+        self.last = w;
+    }
+
+    /// Removes `w` if it is still queued here.
+    ///
+    /// # Safety
+    /// `w` is valid and, if queued, queued in this queue.
+    pub(crate) unsafe fn remove(&mut self, w: *mut Waiter) {
+        // SAFETY: `w` and its neighbours are valid queued waiters (caller's guarantee).
+        unsafe {
+            if !(*w).queued {
+                return;
+            }
+            let (p, n) = ((*w).prev, (*w).next);
+            if p.is_null() {
+                self.first = n;
+            } else {
+                (*p).next = n;
+            }
+            if n.is_null() {
+                self.last = p;
+            } else {
+                (*n).prev = p;
+            }
+            (*w).queued = false;
+            (*w).next = null_mut();
+            (*w).prev = null_mut();
+        }
+    }
+
+    /// Whether a waiter with a value (not readiness-only) whose select, if any, has not fired is
+    /// queued: an operation on the other side would complete now.
+    pub(crate) fn has_live_value_waiter(&self) -> bool {
+        let mut w = self.first;
+        while !w.is_null() {
+            // SAFETY: queued waiters are valid (enqueue's contract); the caller holds the lock.
+            unsafe {
+                let sel = (*w).sel;
+                if !(*w).is_readiness() && (sel.is_null() || !(*sel).is_done()) {
+                    return true;
+                }
+                w = (*w).next;
+            }
+        }
+        false
+    }
+
+    /// Go's `dequeue`: pops the first waiter that can be woken — a plain waiter, or a select
+    /// waiter whose select this call claims. Select waiters that lost are dropped on the way.
+    pub(crate) fn dequeue(&mut self) -> Option<*mut Waiter> {
+        loop {
+            let w = self.first;
+            if w.is_null() {
+                return None;
+            }
+            // SAFETY: queued waiters are valid (enqueue's contract).
+            unsafe {
+                self.remove(w);
+                let sel = (*w).sel;
+                if sel.is_null() || (*sel).claim((*w).case) {
+                    return Some(w);
+                }
+            }
+        }
+    }
+}
+
+/// A singly linked list of dequeued waiters to ready once the channel lock is released, linked
+/// through `Waiter::next` (free once a waiter left its queue).
+pub(crate) struct WakeList {
+    head: *mut Waiter,
+}
+
+impl WakeList {
+    pub(crate) const fn new() -> WakeList {
+        WakeList { head: null_mut() }
+    }
+
+    /// # Safety
+    /// `w` was just dequeued (in no queue) and its G is parked.
+    pub(crate) unsafe fn push(&mut self, w: *mut Waiter) {
+        // SAFETY: the caller guarantees `w` is a valid dequeued waiter.
+        unsafe { (*w).next = self.head };
+        self.head = w;
+    }
+
+    /// Readies every G on the list. Call with no channel lock held.
+    pub(crate) fn wake_all(self) {
+        let mut w = self.head;
+        while !w.is_null() {
+            // SAFETY: listed waiters are valid until their G runs; read `next` and `g` before
+            // readying it, since the G may return (ending the waiter's frame) right after.
+            let (next, g) = unsafe { ((*w).next, (*w).g) };
+            crate::rt::park::ready(g);
+            w = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_remove_and_claims() {
+        let mut ws: Vec<Waiter> = (0..5).map(|_| Waiter::new(8 as *mut u8)).collect();
+        let p: Vec<*mut Waiter> = ws.iter_mut().map(|w| w as *mut Waiter).collect();
+        let mut q = WaitQueue::new();
+        // SAFETY: `ws` outlives the queue's use of the waiters.
+        unsafe {
+            for &w in &p {
+                q.enqueue(w);
+            }
+            q.remove(p[2]);
+            q.remove(p[2]);
+        }
+        let sync = SelectSync::new();
+        // Waiters 0 and 3 belong to one select: only the first dequeued wins.
+        ws[0].sel = &sync;
+        ws[3].sel = &sync;
+        ws[3].case = 3;
+        assert_eq!(q.dequeue(), Some(p[0]));
+        assert_eq!(sync.fired(), 0);
+        assert_eq!(q.dequeue(), Some(p[1]));
+        assert_eq!(q.dequeue(), Some(p[4]), "waiter 3 lost its select's claim");
+        assert_eq!(q.dequeue(), None);
+        assert!(q.is_empty());
+    }
+}

@@ -1,0 +1,117 @@
+//! What the `select!` macro expands to: typed slots that own each case's value, so the expanded
+//! code needs no `unsafe`. A send value is evaluated once, before blocking; it is moved out only
+//! if its case fires successfully, and otherwise dropped exactly once with its slot (or returned
+//! in `SendError`).
+
+use std::mem::{ManuallyDrop, MaybeUninit};
+
+use super::{Case, Mode, select};
+use crate::chan::{Receiver, SendError, Sender};
+
+/// Destination of a receive case.
+pub struct RecvSlot<T> {
+    value: MaybeUninit<T>,
+    /// 0: not fired; 1: a value was written; 2: closed. Written by the select.
+    status: u8,
+}
+
+impl<T> Default for RecvSlot<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> RecvSlot<T> {
+    pub fn new() -> RecvSlot<T> {
+        RecvSlot {
+            value: MaybeUninit::uninit(),
+            status: 0,
+        }
+    }
+
+    pub fn case<'a>(&'a mut self, r: &'a Receiver<T>) -> Case<'a> {
+        Case {
+            chan: r.raw(),
+            send: false,
+            elem: self.value.as_mut_ptr().cast(),
+            result: &mut self.status,
+        }
+    }
+
+    /// The received value, `None` if the channel was closed.
+    pub fn take(&mut self) -> Option<T> {
+        if self.status == 1 {
+            self.status = 0;
+            // SAFETY: status 1 means the select moved a value into `value`.
+            Some(unsafe { self.value.assume_init_read() })
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> Drop for RecvSlot<T> {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
+
+/// The value of a send case.
+pub struct SendSlot<T> {
+    value: ManuallyDrop<T>,
+    /// 0: not sent; 1: moved into the channel. Written by the select.
+    status: u8,
+}
+
+impl<T> SendSlot<T> {
+    pub fn new(v: T) -> SendSlot<T> {
+        SendSlot {
+            value: ManuallyDrop::new(v),
+            status: 0,
+        }
+    }
+
+    pub fn case<'a>(&'a mut self, s: &'a Sender<T>) -> Case<'a> {
+        Case {
+            chan: s.raw(),
+            send: true,
+            elem: (&mut *self.value as *mut T).cast(),
+            result: &mut self.status,
+        }
+    }
+
+    /// The outcome of this (fired) case: the value comes back if the channel was closed.
+    pub fn take(mut self) -> Result<(), SendError<T>> {
+        if self.status == 1 {
+            Ok(())
+        } else {
+            self.status = 1;
+            // SAFETY: status != 1 means the value is still ours; status is now 1, so Drop will
+            // not drop it again.
+            Err(SendError(unsafe { ManuallyDrop::take(&mut self.value) }))
+        }
+    }
+}
+
+impl<T> Drop for SendSlot<T> {
+    fn drop(&mut self) {
+        if self.status != 1 {
+            // SAFETY: not moved into a channel and not taken: we still own the value.
+            unsafe { ManuallyDrop::drop(&mut self.value) };
+        }
+    }
+}
+
+/// Runs the select of a `select!`; returns the index of the case that fired, or `usize::MAX`
+/// for `default`.
+pub fn run(cases: &[Case<'_>], has_default: bool) -> usize {
+    let mode = if has_default {
+        Mode::NonBlock
+    } else {
+        Mode::Block
+    };
+    match select(cases, mode) {
+        Some((i, _)) => i,
+        None => usize::MAX,
+    }
+}

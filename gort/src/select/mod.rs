@@ -1,0 +1,292 @@
+//! `select`: wait on several channel operations at once (Go's src/runtime/select.go, selectgo).
+//!
+//! 1. Poll order: a random permutation of the cases, so that among ready cases each is chosen
+//!    with equal probability.
+//! 2. Lock order: the cases sorted by channel address; every distinct channel is locked in that
+//!    order, so concurrent selects over overlapping channels cannot deadlock.
+//! 3. Pass 1: in poll order, the first case that can proceed completes, exactly as a plain
+//!    send/receive would.
+//! 4. Otherwise (and unless non-blocking), pass 2 links one `Waiter` per case, all pointing to one
+//!    `SelectSync`, and parks; the park commit releases the locks. Whoever dequeues one of our
+//!    waiters must first claim the select, so exactly one case fires (or the deadline timer).
+//! 5. Pass 3, after wake-up: lock again and unlink the waiters of the cases that did not fire.
+//!
+//! Waiters, orders and the timeout timer live in this frame (stacks never move), so a select
+//! allocates nothing for up to `INLINE` cases.
+
+mod dynamic;
+pub(crate) mod macro_support;
+
+pub use dynamic::{Select, SelectedOperation};
+
+use std::sync::atomic::{AtomicBool, Ordering::*};
+
+use crate::chan::raw::{RawChan, Status};
+use crate::chan::waitq::{SelectSync, TIMEOUT, WaitQueue, Waiter, WakeList};
+use crate::rt::g::{G, WaitReason};
+use crate::rt::m::current_g;
+use crate::rt::park::{park, ready};
+use crate::rt::timers::Timer;
+
+/// Cases handled without heap allocation.
+const INLINE: usize = 16;
+
+/// One operation of a select. `elem` is the value (send) or destination (receive); null makes a
+/// readiness-only case (used by the dynamic `Select`). `result`, if not null, receives the
+/// outcome when this case fires: 1 = the value moved / the case is ready, 2 = closed.
+#[doc(hidden)]
+pub struct Case<'a> {
+    pub(crate) chan: &'a RawChan,
+    pub(crate) send: bool,
+    pub(crate) elem: *mut u8,
+    pub(crate) result: *mut u8,
+}
+
+/// How long a select may wait.
+#[derive(Clone, Copy)]
+pub(crate) enum Mode {
+    Block,
+    NonBlock,
+    /// Until this nanotime.
+    Until(i64),
+}
+
+/// Runs a select. Returns the case that fired and whether it succeeded (false: closed), or None
+/// if nothing was ready (non-blocking) or the deadline passed.
+pub(crate) fn select(cases: &[Case<'_>], mode: Mode) -> Option<(usize, bool)> {
+    let n = cases.len();
+    if n == 0 {
+        return select_nothing(mode);
+    }
+    if !matches!(mode, Mode::NonBlock) {
+        crate::rt::park::check_preempt();
+    }
+    let mut inline_orders = [0usize; 2 * INLINE];
+    let mut heap_orders = Vec::new();
+    let orders: &mut [usize] = if n <= INLINE {
+        &mut inline_orders[..2 * n]
+    } else {
+        heap_orders.resize(2 * n, 0);
+        &mut heap_orders
+    };
+    let (poll, lock) = orders.split_at_mut(n);
+    for i in 0..n {
+        let j = crate::util::rand::below(i as u32 + 1) as usize;
+        poll[i] = poll[j];
+        poll[j] = i;
+        lock[i] = i;
+    }
+    lock.sort_unstable_by_key(|&i| cases[i].chan as *const RawChan as usize);
+    let lock: &[usize] = lock;
+
+    lock_all(cases, lock);
+    let mut wake = WakeList::new();
+    for &i in poll.iter() {
+        let c = &cases[i];
+        // SAFETY: all locks held; elems are valid per `Case`'s contract.
+        if let Some(st) = unsafe { try_case(c, &mut wake) } {
+            unlock_all(cases, lock);
+            wake.wake_all();
+            let ok = st == Status::Done;
+            set_result(c, ok);
+            return Some((i, ok));
+        }
+    }
+    if let Mode::NonBlock = mode {
+        unlock_all(cases, lock);
+        wake.wake_all();
+        return None;
+    }
+
+    // Pass 2: enqueue on every channel and park.
+    let sync = SelectSync::new();
+    let gp = current_g();
+    let mut inline_waiters = [const { Waiter::new(std::ptr::null_mut()) }; INLINE];
+    let mut heap_waiters = Vec::new();
+    let waiters: &mut [Waiter] = if n <= INLINE {
+        &mut inline_waiters[..n]
+    } else {
+        heap_waiters.resize_with(n, || Waiter::new(std::ptr::null_mut()));
+        &mut heap_waiters
+    };
+    for &i in lock {
+        let c = &cases[i];
+        let w = &mut waiters[i];
+        w.g = gp;
+        w.elem = c.elem;
+        w.sel = &sync;
+        w.case = i;
+        // SAFETY: lock held; the waiter lives in this frame until pass 3 unlinks it.
+        unsafe { queue(c).enqueue(w) };
+    }
+    let mut timer = TimeoutTimer::new(&sync, gp);
+    let deadline = match mode {
+        Mode::Until(t) => Some(t),
+        _ => None,
+    };
+    park(WaitReason::Select, &mut |_| {
+        // Arm the timer and take what we need from this (parked) frame before releasing the
+        // locks: once they are released, a case may fire and the frame may be gone.
+        if let Some(t) = deadline {
+            timer.arm(t);
+        }
+        let wake = std::mem::replace(&mut wake, WakeList::new());
+        unlock_all(cases, lock);
+        wake.wake_all();
+        true
+    });
+
+    // Pass 3: unlink the waiters that did not fire.
+    let fired = sync.fired();
+    lock_all(cases, lock);
+    for (i, c) in cases.iter().enumerate() {
+        if i != fired {
+            // SAFETY: lock held; the waiter is ours and, if queued, queued on this channel.
+            unsafe { queue(c).remove(&mut waiters[i]) };
+        }
+    }
+    unlock_all(cases, lock);
+    timer.disarm();
+    if fired == TIMEOUT {
+        return None;
+    }
+    let ok = waiters[fired].success;
+    set_result(&cases[fired], ok);
+    Some((fired, ok))
+}
+
+/// A select with no cases: nothing can ever be ready.
+fn select_nothing(mode: Mode) -> Option<(usize, bool)> {
+    match mode {
+        Mode::NonBlock => None,
+        Mode::Until(t) => {
+            let left = t - crate::sys::nanotime();
+            if left > 0 {
+                crate::time::sleep(std::time::Duration::from_nanos(left as u64));
+            }
+            None
+        }
+        Mode::Block => {
+            panic!("gort: select with no cases and no default or timeout would block forever")
+        }
+    }
+}
+
+fn set_result(c: &Case<'_>, ok: bool) {
+    if !c.result.is_null() {
+        // SAFETY: `result` points to the status byte of the case's slot (Case contract).
+        unsafe { *c.result = if ok { 1 } else { 2 } };
+    }
+}
+
+/// The queue a waiter for `c` goes to. Caller holds the channel's lock.
+unsafe fn queue<'a>(c: &Case<'a>) -> &'a mut WaitQueue {
+    // SAFETY: the caller holds the lock.
+    let st = unsafe { c.chan.state() };
+    if c.send { &mut st.sendq } else { &mut st.recvq }
+}
+
+/// The non-blocking part of one case (channel locked).
+unsafe fn try_case(c: &Case<'_>, wake: &mut WakeList) -> Option<Status> {
+    if c.elem.is_null() {
+        return ready_only(c);
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if c.send {
+            c.chan.try_send_locked(c.elem, wake)
+        } else {
+            c.chan.try_recv_locked(c.elem, wake)
+        }
+    }
+}
+
+/// Readiness of a readiness-only case, without moving a value.
+fn ready_only(c: &Case<'_>) -> Option<Status> {
+    let ch = c.chan;
+    if ch.is_closed() {
+        return Some(Status::Done);
+    }
+    // SAFETY: the caller holds the channel lock.
+    let st = unsafe { ch.state() };
+    let ready = if c.send {
+        ch.len() < ch.cap() || st.recvq.has_live_value_waiter()
+    } else {
+        ch.len() > 0 || st.sendq.has_live_value_waiter()
+    };
+    ready.then_some(Status::Done)
+}
+
+fn lock_all(cases: &[Case<'_>], order: &[usize]) {
+    let mut prev: *const RawChan = std::ptr::null();
+    for &i in order {
+        let c: *const RawChan = cases[i].chan;
+        if c != prev {
+            cases[i].chan.lock.lock();
+            prev = c;
+        }
+    }
+}
+
+fn unlock_all(cases: &[Case<'_>], order: &[usize]) {
+    let mut prev: *const RawChan = std::ptr::null();
+    for &i in order.iter().rev() {
+        let c: *const RawChan = cases[i].chan;
+        if c != prev {
+            cases[i].chan.lock.unlock();
+            prev = c;
+        }
+    }
+}
+
+/// The deadline of a blocked select: a timer in the selecting frame that claims the select for
+/// `TIMEOUT` when it fires.
+#[repr(C)]
+struct TimeoutTimer {
+    timer: Timer,
+    sync: *const SelectSync,
+    g: *mut G,
+    armed: bool,
+    /// Set by the callback as its last access to this frame.
+    finished: AtomicBool,
+}
+
+impl TimeoutTimer {
+    fn new(sync: &SelectSync, g: *mut G) -> TimeoutTimer {
+        TimeoutTimer {
+            timer: Timer::new(),
+            sync,
+            g,
+            armed: false,
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    fn arm(&mut self, when: i64) {
+        self.armed = true;
+        // SAFETY: the timer lives in the selecting frame, which does not return before
+        // `disarm` has stopped it or waited for its callback.
+        unsafe { crate::time::add_timer(&self.timer, when, fire) };
+    }
+
+    /// Stops the timer; if its callback already started, waits until it is done with us.
+    fn disarm(&self) {
+        if self.armed && !self.timer.stop() {
+            while !self.finished.load(Acquire) {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+unsafe fn fire(t: *const Timer) {
+    let tt = t as *const TimeoutTimer;
+    // SAFETY: `timer` is the first field of the repr(C) TimeoutTimer, which outlives the callback
+    // (see `disarm`).
+    unsafe {
+        if (*(*tt).sync).claim(TIMEOUT) {
+            ready((*tt).g);
+        }
+        (*tt).finished.store(true, Release);
+    }
+}

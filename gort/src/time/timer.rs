@@ -1,0 +1,261 @@
+//! Timer channels (Go's time.Timer, time.Ticker, time.After, time.Tick), on the scheduler's
+//! per-P timer heaps: a timer is a heap node whose callback does a non-blocking send of the
+//! current time on a one-slot channel.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::*;
+use std::time::{Duration, Instant};
+
+use super::add_timer;
+use crate::rt::timers::Timer as TimerNode;
+use crate::sys::deadline_after;
+
+/// State shared by a `Timer`/`Ticker`/`after`/`tick` and the scheduler's heap. While the timer
+/// is armed, the heap owns one strong reference (leaked into the heap by `arm`, reclaimed by
+/// the callback or by a successful `stop`).
+///
+/// Go 1.23 semantics: the channel holds at most one value, and after `stop` or `reset` returns
+/// no value from an earlier arming is ever received (`seq` tells the callback its arming is
+/// stale; the channel is drained under `lock`).
+#[repr(C)]
+struct Shared {
+    node: TimerNode,
+    lock: crate::util::lock::Lock,
+    /// Generation, bumped by stop/reset. Under `lock`.
+    seq: std::cell::Cell<u64>,
+    /// Generation the node was armed with. Under `lock`.
+    armed: std::cell::Cell<u64>,
+    /// Period in nanoseconds, 0 for a one-shot timer. Under `lock`.
+    period: std::cell::Cell<i64>,
+    tx: crate::Sender<Instant>,
+}
+
+// SAFETY: the Cells are only touched under `lock`; the rest is thread-safe.
+unsafe impl Sync for Shared {}
+// SAFETY: as above.
+unsafe impl Send for Shared {}
+
+fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
+    let (tx, rx) = crate::chan(1);
+    // The channel never closes, even when the timer is gone (Go's timer channels don't close).
+    tx.raw().senders.fetch_add(1, Relaxed);
+    let s = Arc::new(Shared {
+        node: TimerNode::new(),
+        lock: crate::util::lock::Lock::new(),
+        seq: std::cell::Cell::new(0),
+        armed: std::cell::Cell::new(0),
+        period: std::cell::Cell::new(period),
+        tx,
+    });
+    (s, rx)
+}
+
+impl Shared {
+    /// Arms the node at `when` for the current generation. Caller holds `lock`.
+    fn arm(self: &Arc<Self>, when: i64) {
+        self.armed.set(self.seq.get());
+        let p = Arc::into_raw(self.clone());
+        // SAFETY: the heap's strong reference (`p`) keeps the node alive and unmoved until the
+        // callback or `disarm` reclaims it.
+        unsafe { add_timer(&(*p).node, when, shared_fire) };
+    }
+
+    /// Stops the node and drains the channel; returns whether a firing was still pending
+    /// (armed, or fired but not yet received). Caller holds `lock`.
+    fn disarm(&self) -> bool {
+        self.seq.set(self.seq.get() + 1);
+        let mut pending = false;
+        if self.node.stop() {
+            // SAFETY: the node left the heap before firing, so the heap's reference is ours
+            // to release.
+            unsafe { Arc::decrement_strong_count(self as *const Shared) };
+            pending = true;
+        }
+        // SAFETY: the channel's core; draining moves the stale value out and drops it.
+        while self.tx_drain() {
+            pending = true;
+        }
+        pending
+    }
+
+    fn tx_drain(&self) -> bool {
+        let mut v = std::mem::MaybeUninit::<Instant>::uninit();
+        // SAFETY: `v` is writable space for one Instant (Copy: nothing to drop).
+        let st = unsafe { self.tx.raw().recv(v.as_mut_ptr().cast(), false) };
+        st == crate::chan::raw::Status::Done
+    }
+}
+
+unsafe fn shared_fire(t: *const TimerNode) {
+    // SAFETY: `node` is the first field of the repr(C) Shared; the heap's strong reference
+    // (leaked by `arm`) is reclaimed here.
+    let s = unsafe { Arc::from_raw(t as *const Shared) };
+    s.lock.lock();
+    if s.armed.get() == s.seq.get() {
+        let _ = s.tx.try_send(Instant::now());
+        let period = s.period.get();
+        let nobody = s.tx.raw().receivers.load(Relaxed) == 0;
+        if period > 0 && !nobody {
+            let now = crate::sys::nanotime();
+            let when = s.node.when();
+            let next = when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period));
+            s.arm(next);
+        }
+    }
+    s.lock.unlock();
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// A channel that receives the current time once, after `d` (Go's time.After). The channel
+/// stays open. A huge `d` saturates (never wraps into a short timer).
+pub fn after(d: Duration) -> crate::Receiver<Instant> {
+    crate::rt::ensure_started();
+    let (s, rx) = new_shared(0);
+    s.lock.lock();
+    s.arm(deadline_after(d));
+    s.lock.unlock();
+    rx
+}
+
+/// A channel that receives the current time every `d` (Go's time.Tick). A slow reader loses
+/// ticks: at most one is queued. The ticker stops when the receiver is dropped.
+///
+/// # Panics
+/// If `d` is zero.
+pub fn tick(d: Duration) -> crate::Receiver<Instant> {
+    assert!(!d.is_zero(), "gort::tick: the interval must be positive");
+    crate::rt::ensure_started();
+    let (s, rx) = new_shared(nanos(d));
+    s.lock.lock();
+    s.arm(deadline_after(d));
+    s.lock.unlock();
+    rx
+}
+
+/// A single event in the future (Go's time.Timer): the current time arrives on `receiver()`
+/// once, after the duration. Dropping the timer stops it.
+pub struct Timer {
+    shared: Arc<Shared>,
+    rx: crate::Receiver<Instant>,
+}
+
+impl Timer {
+    /// Starts a timer that fires once after `d`.
+    pub fn new(d: Duration) -> Timer {
+        crate::rt::ensure_started();
+        let (shared, rx) = new_shared(0);
+        shared.lock.lock();
+        shared.arm(deadline_after(d));
+        shared.lock.unlock();
+        Timer { shared, rx }
+    }
+
+    /// The channel the time arrives on.
+    pub fn receiver(&self) -> &crate::Receiver<Instant> {
+        &self.rx
+    }
+
+    /// Stops the timer. Returns true if it was still pending (Go's result: false if it already
+    /// fired and the value was received, or it was already stopped). No value from before the
+    /// call is received afterwards.
+    pub fn stop(&self) -> bool {
+        let s = &self.shared;
+        s.lock.lock();
+        let pending = s.disarm();
+        s.lock.unlock();
+        pending
+    }
+
+    /// Re-arms the timer to fire after `d`. Returns whether it was still pending, as `stop`.
+    pub fn reset(&self, d: Duration) -> bool {
+        let s = &self.shared;
+        s.lock.lock();
+        let pending = s.disarm();
+        s.arm(deadline_after(d));
+        s.lock.unlock();
+        pending
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer").finish_non_exhaustive()
+    }
+}
+
+/// Delivers the current time every period (Go's time.Ticker). A slow reader loses ticks: at most
+/// one is queued. Dropping the ticker stops it.
+pub struct Ticker {
+    shared: Arc<Shared>,
+    rx: crate::Receiver<Instant>,
+}
+
+impl Ticker {
+    /// Starts a ticker with period `d`.
+    ///
+    /// # Panics
+    /// If `d` is zero (as Go's NewTicker panics on a non-positive interval).
+    pub fn new(d: Duration) -> Ticker {
+        assert!(
+            !d.is_zero(),
+            "gort::time::Ticker::new: the interval must be positive"
+        );
+        crate::rt::ensure_started();
+        let (shared, rx) = new_shared(nanos(d));
+        shared.lock.lock();
+        shared.arm(deadline_after(d));
+        shared.lock.unlock();
+        Ticker { shared, rx }
+    }
+
+    /// The channel the ticks arrive on.
+    pub fn receiver(&self) -> &crate::Receiver<Instant> {
+        &self.rx
+    }
+
+    /// Stops the ticker; no tick from before the call is received afterwards.
+    pub fn stop(&self) {
+        let s = &self.shared;
+        s.lock.lock();
+        s.disarm();
+        s.lock.unlock();
+    }
+
+    /// Stops the ticker and restarts it with period `d`.
+    ///
+    /// # Panics
+    /// If `d` is zero.
+    pub fn reset(&self, d: Duration) {
+        assert!(
+            !d.is_zero(),
+            "gort::time::Ticker::reset: the interval must be positive"
+        );
+        let s = &self.shared;
+        s.lock.lock();
+        s.disarm();
+        s.period.set(nanos(d));
+        s.arm(deadline_after(d));
+        s.lock.unlock();
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for Ticker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticker").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,591 @@
+//! Fatal and edge paths, each run in a child process (as Go's `runtime/crash_test.go` runs
+//! `testdata/testprog`): stack overflow reports, deep stacks that fit, the mapping budget of the
+//! mprotect guard mechanism, panics in goroutines and in `#[gort::main]`, and bad environment
+//! variables. Each test asserts the child's exit status (or signal) and its output.
+//!
+//! The children are the binaries of the `gort-testprogs` crate. `CARGO_BIN_EXE_*` only names bins
+//! of this package, so the first test to need them runs `cargo build -p gort-testprogs` once per
+//! test process, in the same profile and target directory as this test binary (a no-op when they
+//! are up to date; running it every time keeps them from going stale after a change to gort),
+//! and finds them next to `deps/`, where this test binary lives. Every child is killed and the
+//! test fails if it runs longer than `TIMEOUT`.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The longest any child may run.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runtime variables cleared in every child, so the caller's environment cannot change a result.
+const RUNTIME_VARS: &[&str] = &[
+    "GOMAXPROCS",
+    "GORT_STACK_SIZE",
+    "GORT_STACK_GUARD",
+    "GORT_DEBUG",
+];
+
+/// The scenario binary; the `#[gort::main]` programs are separate binaries of the same crate.
+const TESTPROGS: &str = "gort-testprogs";
+
+/// `target/<profile>`: the directory holding this test's `deps/` and the testprogs binaries,
+/// after building them.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        // This test binary is target/<profile>/deps/fatal_paths-<hash>.
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()))
+            .to_path_buf();
+        build_testprogs(&dir);
+        dir
+    })
+}
+
+/// Builds the gort-testprogs binaries into `dir` (target/<profile>) with the profile that `dir`
+/// is named for.
+fn build_testprogs(dir: &Path) {
+    let target_dir = dir.parent().expect("target/<profile> has a parent");
+    let profile = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("profile directory name");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .args(["-p", TESTPROGS, "--bins"]);
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let built = cmd.output();
+    let present = dir.join(TESTPROGS).exists();
+    match built {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            let log = String::from_utf8_lossy(&o.stderr);
+            assert!(present, "`{cmd:?}` failed ({}):\n{log}", o.status);
+            eprintln!(
+                "warning: `{cmd:?}` failed ({}); using the existing binaries:\n{log}",
+                o.status
+            );
+        }
+        Err(e) => {
+            assert!(present, "could not run `{cmd:?}`: {e}");
+            eprintln!("warning: could not run `{cmd:?}` ({e}); using the existing binaries");
+        }
+    }
+    assert!(
+        present || dir.join(TESTPROGS).exists(),
+        "{} was not built",
+        dir.join(TESTPROGS).display()
+    );
+}
+
+/// What a child did.
+struct Output {
+    what: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` ended with {}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
+            self.what, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Output {
+    fn assert_exit(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "want exit status {code}: {self}"
+        );
+        self
+    }
+
+    fn assert_signal(&self, sig: i32) -> &Self {
+        assert_eq!(self.status.signal(), Some(sig), "want signal {sig}: {self}");
+        self
+    }
+
+    fn assert_stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "want {needle:?} on stdout: {self}"
+        );
+        self
+    }
+
+    fn assert_stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "want {needle:?} on stderr: {self}"
+        );
+        self
+    }
+
+    fn assert_stderr_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stderr.contains(needle),
+            "want no {needle:?} on stderr: {self}"
+        );
+        self
+    }
+
+    /// The value of a `key=value` line on stdout.
+    fn stdout_value(&self, key: &str) -> &str {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("want a `{key}=` line on stdout: {self}"))
+    }
+
+    /// Lines of stderr that start with `prefix`.
+    fn stderr_lines(&self, prefix: &str) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .collect()
+    }
+}
+
+/// Runs `bin arg` with the runtime variables cleared and then `env` set; waits at most `TIMEOUT`.
+fn run(bin: &str, arg: Option<&str>, env: &[(&str, &str)]) -> Output {
+    run_limited(bin, arg, env, None)
+}
+
+/// As `run`, with the child's address space limited to `address_space` bytes if given
+/// (`ulimit -v`).
+fn run_limited(
+    bin: &str,
+    arg: Option<&str>,
+    env: &[(&str, &str)],
+    address_space: Option<u64>,
+) -> Output {
+    let path = bin_dir().join(bin);
+    let mut cmd = Command::new(&path);
+    cmd.args(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for v in RUNTIME_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("RUST_BACKTRACE", "0").envs(env.iter().copied());
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
+    // is async-signal-safe; it touches no locks or allocations of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The aborting scenarios must not leave core files behind.
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            if let Some(bytes) = address_space {
+                let lim = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let what = {
+        let limit = address_space.map_or(String::new(), |b| format!("(ulimit -v {}) ", b >> 10));
+        let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        format!("{limit}{vars}{bin} {}", arg.unwrap_or(""))
+    };
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {}: {e}", path.display()));
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let status = wait_bounded(&mut child, &what);
+    let take = |h: JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&h.join().expect("pipe reader")).into_owned()
+    };
+    let out = Output {
+        what,
+        status,
+        stdout: take(stdout),
+        stderr: take(stderr),
+    };
+    if status.code().is_none() && status.signal().is_none() {
+        panic!("child neither exited nor was signalled: {out}");
+    }
+    out
+}
+
+/// Reads a pipe to the end on its own thread (so a chatty child never blocks on a full pipe).
+fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Waits for `child`, killing it and failing the test after `TIMEOUT`.
+fn wait_bounded(child: &mut Child, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{what}` did not finish within {TIMEOUT:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn scenario(name: &str, env: &[(&str, &str)]) -> Output {
+    run(TESTPROGS, Some(name), env)
+}
+
+/// A parsed `fatal error: goroutine <id> stack overflow (limit <n> bytes), spawned at <loc>`.
+struct OverflowReport {
+    id: u64,
+    limit: usize,
+    spawned_at: String,
+}
+
+fn parse_overflow(out: &Output) -> OverflowReport {
+    let bad = || -> ! { panic!("want a goroutine stack overflow report: {out}") };
+    let lines = out.stderr_lines("fatal error: goroutine ");
+    let [line] = lines[..] else { bad() };
+    let rest = &line["fatal error: goroutine ".len()..];
+    let (id, rest) = rest
+        .split_once(" stack overflow (limit ")
+        .unwrap_or_else(|| bad());
+    let (limit, rest) = rest
+        .split_once(" bytes), spawned at ")
+        .unwrap_or_else(|| bad());
+    OverflowReport {
+        id: id.parse().unwrap_or_else(|_| bad()),
+        limit: limit.parse().unwrap_or_else(|_| bad()),
+        spawned_at: rest.to_string(),
+    }
+}
+
+/// The guard mechanisms an overflow test runs under: the probed default and forced mprotect.
+const MECHANISMS: &[Option<&str>] = &[None, Some("mprotect")];
+
+/// Runs an overflowing scenario under each guard mechanism and checks the report: SIGABRT, one
+/// report line naming a goroutine with an id of at least `min_id`, a limit of at least `limit`
+/// bytes (and less than 16 KiB more: page rounding only), spawned in overflow.rs.
+fn check_overflow(name: &str, min_id: u64, limit: usize, extra_env: &[(&str, &str)]) {
+    for mechanism in MECHANISMS {
+        let mut env = extra_env.to_vec();
+        if let Some(m) = mechanism {
+            env.push(("GORT_STACK_GUARD", m));
+        }
+        let out = scenario(name, &env);
+        out.assert_signal(libc::SIGABRT);
+        if let Some(m) = mechanism {
+            assert_eq!(out.stdout_value("stack_mechanism"), *m, "{out}");
+        }
+        let r = parse_overflow(&out);
+        assert!(r.id >= min_id, "want a goroutine id >= {min_id}: {out}");
+        assert!(
+            (limit..limit + (16 << 10)).contains(&r.limit),
+            "want a limit of about {limit} bytes: {out}"
+        );
+        let (file, line) = r.spawned_at.rsplit_once(':').unwrap_or(("", ""));
+        assert!(
+            file.ends_with("overflow.rs") && line.parse::<u32>().is_ok(),
+            "want `spawned at <...>overflow.rs:<line>`: {out}"
+        );
+        out.assert_stderr_lacks("panicked");
+    }
+}
+
+const DEFAULT_STACK: usize = 256 << 10;
+
+#[test]
+fn overflow_recursion_is_reported() {
+    check_overflow("overflow_recursion", 2, DEFAULT_STACK, &[]);
+}
+
+#[test]
+fn overflow_big_array_is_reported() {
+    check_overflow("overflow_big_array", 2, DEFAULT_STACK, &[]);
+}
+
+#[test]
+fn overflow_custom_limit_reports_that_limit() {
+    check_overflow("overflow_custom_limit", 2, 64 << 10, &[]);
+}
+
+#[test]
+fn overflow_after_reuse_is_reported() {
+    check_overflow("overflow_after_reuse", 2, DEFAULT_STACK, &[]);
+}
+
+#[test]
+fn overflow_limit_follows_gort_stack_size() {
+    check_overflow(
+        "overflow_recursion",
+        2,
+        96 << 10,
+        &[("GORT_STACK_SIZE", "96k")],
+    );
+}
+
+#[test]
+fn overflow_in_main_goroutine_is_reported() {
+    check_overflow("overflow_main_goroutine", 1, DEFAULT_STACK, &[]);
+}
+
+#[test]
+fn segv_in_goroutine_is_not_an_overflow() {
+    for mechanism in MECHANISMS {
+        let env: Vec<_> = mechanism
+            .map(|m| ("GORT_STACK_GUARD", m))
+            .into_iter()
+            .collect();
+        let out = scenario("segv_in_goroutine", &env);
+        out.assert_signal(libc::SIGSEGV)
+            .assert_stderr_lacks("stack overflow");
+    }
+}
+
+#[test]
+fn main_thread_overflow_reaches_std_handler() {
+    let out = scenario("main_thread_overflow", &[]);
+    out.assert_signal(libc::SIGABRT)
+        .assert_stderr_has("thread 'main'")
+        .assert_stderr_has("has overflowed its stack")
+        .assert_stderr_lacks("fatal error: goroutine");
+}
+
+#[test]
+fn deep_ok_default() {
+    let out = scenario("deep_ok_default", &[]);
+    out.assert_exit(0);
+    assert_eq!(out.stdout, "ok\n", "{out}");
+}
+
+#[test]
+fn deep_ok_16m() {
+    let out = scenario("deep_ok_16m", &[]);
+    out.assert_exit(0);
+    assert_eq!(out.stdout, "ok\n", "{out}");
+}
+
+/// `vm.max_map_count`, if it is small enough that exhausting the mprotect budget is cheap (each
+/// parked goroutine costs a few KiB of RAM). `None`: skip the budget tests.
+fn small_max_map_count() -> Option<usize> {
+    let n: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if n > 262_144 {
+        eprintln!("skipped: vm.max_map_count = {n} makes the mprotect budget too large to exhaust");
+        return None;
+    }
+    Some(n)
+}
+
+fn assert_budget_message(out: &Output, text: &str) {
+    for needle in ["mprotect", "vm.max_map_count", "sysctl"] {
+        assert!(text.contains(needle), "want {needle:?} in the error: {out}");
+    }
+}
+
+#[test]
+fn stack_budget_spawn_fails_with_clear_error() {
+    let Some(max) = small_max_map_count() else {
+        return;
+    };
+    let out = scenario("stack_budget", &[("GORT_STACK_GUARD", "mprotect")]);
+    out.assert_exit(0).assert_stdout_has("released\n");
+    assert_eq!(out.stdout_value("stack_mechanism"), "mprotect", "{out}");
+    let err = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| panic!("want an `error:` line: {out}"));
+    assert_budget_message(&out, err);
+    let count: usize = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("count: "))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("want a `count:` line: {out}"));
+    // Two mappings per stack, minus room for everything else.
+    assert!(
+        count >= max / 4 && count <= max / 2,
+        "want between {} and {} goroutines for vm.max_map_count = {max}: {out}",
+        max / 4,
+        max / 2
+    );
+}
+
+#[test]
+fn stack_budget_go_panics_with_clear_error() {
+    if small_max_map_count().is_none() {
+        return;
+    }
+    let out = scenario("stack_budget_go", &[("GORT_STACK_GUARD", "mprotect")]);
+    out.assert_exit(101).assert_stderr_has("panicked");
+    assert_budget_message(&out, &out.stderr);
+}
+
+/// An address-space limit (`ulimit -v`) far above what the program uses.
+const ADDRESS_SPACE_LIMIT: u64 = 4 << 30;
+
+fn check_address_space_limit(env: &[(&str, &str)]) {
+    let out = run_limited(
+        TESTPROGS,
+        Some("deep_ok_16m"),
+        env,
+        Some(ADDRESS_SPACE_LIMIT),
+    );
+    out.assert_exit(0);
+    assert_eq!(out.stdout, "ok\n", "{out}");
+}
+
+#[test]
+fn spawn_under_address_space_limit_mprotect() {
+    check_address_space_limit(&[("GORT_STACK_GUARD", "mprotect")]);
+}
+
+/// Regression test for a gort bug: guard-marker slabs are reserved at a fixed 16 GiB per stack
+/// size class, so under a 4 GiB `ulimit -v` the first spawn fails (with an error that suggests
+/// raising vm.max_map_count, which does not help). Go runs fine under such a limit.
+#[test]
+fn spawn_under_address_space_limit_default() {
+    check_address_space_limit(&[]);
+}
+
+#[test]
+fn go_panic_continues() {
+    let out = scenario("go_panic_continues", &[]);
+    out.assert_exit(0)
+        .assert_stdout_has("still running\n")
+        .assert_stderr_has("boom");
+}
+
+#[test]
+fn main_result_err_exits_1() {
+    let out = run("main_err", None, &[]);
+    out.assert_exit(1).assert_stderr_has("Error: \"bad\"");
+}
+
+#[test]
+fn main_procs_sets_gomaxprocs() {
+    let out = run("main_procs", None, &[]);
+    out.assert_exit(0).assert_stdout_has("procs=3\n");
+    // The attribute wins over the environment.
+    let out = run("main_procs", None, &[("GOMAXPROCS", "5")]);
+    out.assert_exit(0).assert_stdout_has("procs=3\n");
+}
+
+#[test]
+fn main_exit_code_is_the_exit_status() {
+    let out = run("main_exit_code", None, &[]);
+    out.assert_exit(3).assert_stdout_has("exiting with 3\n");
+}
+
+#[test]
+fn main_panic_exits_101() {
+    let out = run("main_panic", None, &[]);
+    out.assert_exit(101)
+        .assert_stderr_has("main goroutine panicked on purpose");
+}
+
+fn ncpu() -> String {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .to_string()
+}
+
+/// Checks that `bad_env` ran normally with `procs` processors and printed exactly one warning
+/// starting with each of `warnings` (and no other warning).
+fn check_bad_env(env: &[(&str, &str)], procs: &str, warnings: &[&str]) {
+    let out = scenario("bad_env", env);
+    out.assert_exit(0).assert_stdout_has("joined=42\n");
+    assert_eq!(out.stdout_value("procs"), procs, "{out}");
+    for w in warnings {
+        let prefix = format!("gort: warning: {w}");
+        assert_eq!(
+            out.stderr_lines(&prefix).len(),
+            1,
+            "want one `{prefix}` line: {out}"
+        );
+    }
+    assert_eq!(
+        out.stderr_lines("gort: warning:").len(),
+        warnings.len(),
+        "want exactly {} warnings: {out}",
+        warnings.len()
+    );
+}
+
+#[test]
+fn bad_env_warns_and_uses_defaults() {
+    check_bad_env(
+        &[("GOMAXPROCS", "abc"), ("GORT_STACK_SIZE", "zz")],
+        &ncpu(),
+        &["GOMAXPROCS=", "GORT_STACK_SIZE="],
+    );
+}
+
+#[test]
+fn gomaxprocs_zero_warns() {
+    check_bad_env(&[("GOMAXPROCS", "0")], &ncpu(), &["GOMAXPROCS="]);
+}
+
+#[test]
+fn bad_stack_guard_warns() {
+    check_bad_env(
+        &[("GORT_STACK_GUARD", "bogus")],
+        &ncpu(),
+        &["GORT_STACK_GUARD="],
+    );
+}
+
+#[test]
+fn good_env_is_silent() {
+    check_bad_env(
+        &[
+            ("GOMAXPROCS", "3"),
+            ("GORT_STACK_SIZE", "1m"),
+            ("GORT_STACK_GUARD", "mprotect"),
+        ],
+        "3",
+        &[],
+    );
+}
