@@ -9,6 +9,7 @@
 //! `src/bin/`.
 
 mod env;
+mod observe;
 mod overflow;
 mod panics;
 mod stacks;
@@ -28,6 +29,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("stack_budget_go", stacks::budget_go),
     ("go_panic_continues", panics::go_panic_continues),
     ("bad_env", env::bad_env),
+    ("deadlock", observe::deadlock),
+    ("sigquit", observe::sigquit),
+    ("schedtrace", observe::schedtrace),
+    ("no_false_deadlock", observe::no_false_deadlock),
 ];
 
 fn main() {

@@ -1,4 +1,6 @@
-//! Observability (Go's runtime package introspection): `stats`.
+//! Observability (Go's runtime package introspection): `stats` and `dump`. SIGQUIT prints the
+//! same dump and exits with status 2; `GORT_DEBUG=schedtrace=N` prints a scheduler line every
+//! N ms; a global deadlock is reported as Go does (see rt::dump).
 
 use std::sync::atomic::Ordering::*;
 
@@ -55,4 +57,11 @@ pub fn stats() -> Stats {
         spinning_threads: SCHED.nmspinning.load(Relaxed),
         global_queue: SCHED.runq_size.load(Relaxed),
     }
+}
+
+/// Writes every goroutine: id, state and wait reason, how long, where it was spawned, and its
+/// stack backtrace (for parked goroutines and the caller; running ones are listed without one).
+pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    rt::ensure_started();
+    rt::dump::dump(w)
 }

@@ -589,3 +589,43 @@ fn good_env_is_silent() {
         &[],
     );
 }
+
+#[test]
+fn global_deadlock_is_reported_with_a_dump() {
+    let out = scenario("deadlock", &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("[chan receive"), "{out}");
+    assert!(out.stderr.contains("[sync.WaitGroup.Wait"), "{out}");
+    assert!(out.stderr.contains("spawned at "), "{out}");
+}
+
+#[test]
+fn sigquit_dumps_goroutines_and_exits_2() {
+    let out = scenario("sigquit", &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("SIGQUIT: quit"), "{out}");
+    assert!(out.stderr.contains("[chan receive"), "{out}");
+    assert!(out.stderr.contains("[sleep"), "{out}");
+    assert!(!out.stdout.contains("not reached"), "{out}");
+}
+
+#[test]
+fn schedtrace_prints_scheduler_lines() {
+    let out = scenario("schedtrace", &[("GORT_DEBUG", "schedtrace=50")]);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    let lines = out.stderr_lines("SCHED ");
+    assert!(lines.len() >= 2, "{out}");
+    assert!(lines[0].contains("gomaxprocs="), "{out}");
+}
+
+#[test]
+fn a_thread_unknown_to_the_runtime_prevents_a_false_deadlock() {
+    let out = scenario("no_false_deadlock", &[]);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(out.stdout.contains("received Some(7)"), "{out}");
+}

@@ -31,6 +31,9 @@ pub(crate) const RUNNABLE: u32 = 1;
 pub(crate) const RUNNING: u32 = 2;
 pub(crate) const WAITING: u32 = 3;
 pub(crate) const BLOCKING: u32 = 4;
+/// WAITING, and briefly borrowed by `runtime::dump` to capture its backtrace; `ready` waits for
+/// it to become WAITING again.
+pub(crate) const DUMPING: u32 = 5;
 
 /// Why a goroutine is waiting (Go's waitReason). One display string each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +56,49 @@ pub(crate) enum WaitReason {
     SyncCondWait,
     /// Blocked in `sync::Semaphore::acquire` (Go's waitReasonSemacquire).
     Semacquire,
+}
+
+impl WaitReason {
+    const ALL: [WaitReason; 13] = [
+        WaitReason::None,
+        WaitReason::Sleep,
+        WaitReason::Join,
+        WaitReason::WaitGroup,
+        WaitReason::ChanSend,
+        WaitReason::ChanRecv,
+        WaitReason::Select,
+        WaitReason::SyncMutexLock,
+        WaitReason::SyncRWMutexRLock,
+        WaitReason::SyncRWMutexLock,
+        WaitReason::SyncCondWait,
+        WaitReason::Semacquire,
+        WaitReason::None,
+    ];
+
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        Self::ALL
+            .get(v as usize)
+            .copied()
+            .unwrap_or(WaitReason::None)
+    }
+
+    /// The string Go's traceback prints for it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "waiting",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::WaitGroup => "sync.WaitGroup.Wait",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanRecv => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::SyncMutexLock => "sync.Mutex.Lock",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
+            WaitReason::Semacquire => "semacquire",
+        }
+    }
 }
 
 /// The boxed body of a goroutine.
@@ -139,6 +185,23 @@ impl G {
 
     pub(crate) fn status(&self) -> u32 {
         self.status.load(Acquire)
+    }
+
+    /// WAITING → RUNNABLE (Go's casgstatus in goready). Waits out a dumper that borrowed the G.
+    pub(crate) fn make_runnable(&self) {
+        loop {
+            match self
+                .status
+                .compare_exchange(WAITING, RUNNABLE, AcqRel, Relaxed)
+            {
+                Ok(_) => return,
+                Err(DUMPING) => std::hint::spin_loop(),
+                Err(s) => crate::util::fatal!(
+                    "goroutine {} made runnable while not waiting (status {s})",
+                    self.id()
+                ),
+            }
+        }
     }
 
     pub(crate) fn spawn_location(&self) -> Option<&'static std::panic::Location<'static>> {

@@ -5,6 +5,7 @@
 //! probes the stack mechanism, creates the Ps and starts sysmon. M threads start on demand.
 
 pub(crate) mod blocking;
+pub(crate) mod dump;
 pub(crate) mod g;
 pub(crate) mod m;
 pub(crate) mod p;
@@ -24,6 +25,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 pub(crate) const M_STACK_SIZE: usize = 8 << 20;
 
 static START: Once = Once::new();
+/// nanotime when the runtime started (for schedtrace).
+pub(crate) static START_NANOS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
 /// GOMAXPROCS requested before start (by `#[gort::main(procs = N)]`), 0 if none.
 static REQUESTED_PROCS: AtomicUsize = AtomicUsize::new(0);
@@ -34,7 +37,10 @@ pub(crate) fn ensure_started() {
         return;
     }
     START.call_once(|| {
+        START_NANOS.store(crate::sys::nanotime(), Relaxed);
+        dump::read_debug_env();
         crate::stack::overflow::install();
+        dump::install_sigquit();
         crate::stack::config();
         crate::stack::pool::init(default_stack_size());
         let req = REQUESTED_PROCS.load(Relaxed);
@@ -54,7 +60,7 @@ pub(crate) fn request_procs(n: usize) {
     }
 }
 
-fn warn(msg: &str) {
+pub(crate) fn warn(msg: &str) {
     crate::util::write_stderr(format!("gort: warning: {msg}\n").as_bytes());
 }
 

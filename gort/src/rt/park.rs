@@ -23,13 +23,12 @@
 use std::sync::atomic::Ordering::*;
 
 use super::blocking;
-use super::g::{G, RUNNABLE, RUNNING, WAITING, WaitReason};
+use super::g::{G, RUNNING, WAITING, WaitReason};
 use super::m::{M, Request, current_m};
 use super::p::P;
 use super::sched::{self, wakep};
 use crate::arch;
 use crate::sys::{futex, nanotime};
-use crate::util::fatal;
 
 /// Queues `gp` on `pp`; overflow goes to the global queue.
 pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
@@ -47,10 +46,16 @@ pub(crate) fn switch_to_scheduler(mp: *mut M, gp: *mut G, req: Request) -> *mut 
     // SAFETY: `mp` is the current M and `gp` its running G; `req` is read by this M's g0 right
     // after the switch. The G's saved sp is written before the scheduler can hand the G to
     // anyone (only after the request is processed).
-    unsafe {
+    let mut arg = unsafe {
         *(*mp).req.get() = req;
-        arch::switch((*gp).sp.get(), *(*mp).g0_sp.get(), 0) as *mut M
+        arch::switch((*gp).sp.get(), *(*mp).g0_sp.get(), 0)
+    };
+    // A dumper may borrow the parked G to capture its backtrace here (see rt::dump).
+    while arg == super::dump::DUMP_ARG {
+        // SAFETY: the dumper switched to us with DUMP_ARG and waits to be switched back to.
+        arg = unsafe { super::dump::capture_and_return(gp) };
     }
+    arg as *mut M
 }
 
 /// Parks the calling goroutine (or thread) until `ready` is called for it, as described in the
@@ -84,8 +89,16 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
     }
     g.status.store(WAITING, Release);
     if commit(g as *const G as *mut G) {
+        // A plain thread parked here is one the deadlock detector knows cannot act.
+        let plain = !goroutine;
+        if plain {
+            super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
+        }
         while g.wake.load(Acquire) == 0 {
             futex::wait(&g.wake, 0, -1);
+        }
+        if plain {
+            super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
         }
     }
     g.status.store(RUNNING, Release);
@@ -106,16 +119,7 @@ pub(crate) fn ready(gp: *mut G) {
         futex::wake(&g.wake, 1);
         return;
     }
-    if g.status
-        .compare_exchange(WAITING, RUNNABLE, AcqRel, Relaxed)
-        .is_err()
-    {
-        fatal!(
-            "ready: goroutine {} is not waiting (status {})",
-            g.id(),
-            g.status()
-        );
-    }
+    g.make_runnable();
     let pp = crate::rt::m::current_p();
     if pp.is_null() {
         sched::globrunq_put(gp);

@@ -310,7 +310,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
             // SAFETY: the closure lives on the parked G's stack, which cannot run before the
             // closure publishes it (see Request::Park).
             if !unsafe { (*commit)(gp) } {
-                g.status.store(RUNNABLE, Release);
+                g.make_runnable();
                 return Some((gp, true));
             }
         }

@@ -53,6 +53,7 @@ fn run() {
         }
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let now = nanotime();
+        super::dump::sysmon_tick(now);
         let busy = retake(now, &mut seen);
         idle = if busy { 0 } else { idle + 1 };
 

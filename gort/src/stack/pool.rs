@@ -58,6 +58,9 @@ static CLASSES: Mutex<Classes> = Mutex::new(Classes(Vec::new()));
 static MAPPED: AtomicUsize = AtomicUsize::new(0);
 /// Slots ever created, all classes.
 pub(crate) static SLOTS: AtomicUsize = AtomicUsize::new(0);
+/// Every slot's G, in creation order (Go's allgs): for `runtime::dump`. Appended only when a
+/// slot is created, which is rare next to spawns.
+static ALL_SLOTS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// The default usable size (class 0).
 static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
 
@@ -210,7 +213,12 @@ fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
         }
     };
     SLOTS.fetch_add(1, Relaxed);
-    Ok((base + slot - G_AREA) as *mut G)
+    let gp = (base + slot - G_AREA) as *mut G;
+    ALL_SLOTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(gp as usize);
+    Ok(gp)
 }
 
 /// Returns a finished G's slot to the pool (Go's gfput).
@@ -308,6 +316,12 @@ fn trim_heap() {
 
 #[cfg(not(target_env = "gnu"))]
 fn trim_heap() {}
+
+/// Every slot's G ever created (free slots read as IDLE).
+pub(crate) fn all_slots() -> Vec<*mut G> {
+    let v = ALL_SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    v.iter().map(|&a| a as *mut G).collect()
+}
 
 /// Pool contents, for stats and tests: (hot, cold) slots across classes.
 pub(crate) fn pooled() -> (usize, usize) {

@@ -1,0 +1,54 @@
+//! Scenarios for the observability paths: global deadlock report, SIGQUIT dump, schedtrace, and
+//! the absence of a false deadlock report when a thread the runtime does not know could act.
+
+use std::time::Duration;
+
+/// Every goroutine blocks forever on a channel: the runtime must report the deadlock (exit 2).
+pub fn deadlock() {
+    gort::run(|| {
+        let wg = gort::sync::WaitGroup::new();
+        wg.add(1);
+        let w = wg.clone();
+        gort::go(move || w.wait());
+        let (_tx, rx) = gort::chan::<u32>(0);
+        rx.recv();
+        wg.done();
+    });
+}
+
+/// SIGQUIT prints the dump and exits with status 2.
+pub fn sigquit() {
+    gort::run(|| {
+        let (_tx, rx) = gort::chan::<u32>(0);
+        gort::go(move || {
+            rx.recv();
+        });
+        gort::sleep(Duration::from_millis(50));
+        // SAFETY: raising a signal at ourselves; the runtime installed a handler for it.
+        unsafe { libc::raise(libc::SIGQUIT) };
+        gort::sleep(Duration::from_secs(10));
+        println!("not reached");
+    });
+}
+
+/// GORT_DEBUG=schedtrace=50 prints scheduler lines while the program runs.
+pub fn schedtrace() {
+    gort::run(|| {
+        for _ in 0..20 {
+            gort::sleep(Duration::from_millis(15));
+        }
+    });
+    println!("done");
+}
+
+/// A goroutine waits for a plain thread that does not touch gort until it sends: not a deadlock.
+pub fn no_false_deadlock() {
+    let (tx, rx) = gort::chan::<u32>(0);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        tx.send(7).unwrap();
+    });
+    let v = gort::run(move || rx.recv());
+    t.join().unwrap();
+    println!("received {v:?}");
+}

@@ -1,0 +1,293 @@
+//! Goroutine dumps, the global deadlock detector, SIGQUIT, and schedtrace (Go's traceback.go
+//! goroutine headers, `checkdead` in proc.go, the SIGQUIT path of signal_unix.go, and
+//! `schedtrace`).
+//!
+//! Backtraces of parked goroutines: the dumper borrows a WAITING goroutine (status DUMPING, so
+//! `ready` waits a moment), switches onto its stack with `DUMP_ARG`, and the goroutine — still
+//! inside `switch_to_scheduler`, where it parked — captures `Backtrace::force_capture()` and
+//! switches straight back. Nothing else runs on it; it is WAITING again afterwards. Running
+//! goroutines are listed without a stack (no preemption), as are goroutines parked by blocking
+//! their thread.
+//!
+//! Deadlock (Go's checkdead): reported only when nothing could ever wake anything: every P
+//! idle, nothing queued, no timer, no blocking call in progress, some goroutine (or plain thread)
+//! parked, and every OS thread of the process accounted for as a runtime thread or a plain thread
+//! parked in gort (an unknown thread might still send on a channel). The state must hold, with no
+//! progress, over two checks.
+
+use std::backtrace::Backtrace;
+use std::cell::UnsafeCell;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
+
+use super::g::{BLOCKING, DUMPING, G, IDLE, RUNNABLE, RUNNING, WAITING, WaitReason};
+use super::m::current_g;
+use super::p::{P_BLOCKING, P_DEAD};
+use super::sched::{self, SCHED};
+use crate::arch;
+use crate::sys::nanotime;
+
+/// The `switch` argument that asks a parked goroutine to capture its backtrace.
+pub(crate) const DUMP_ARG: usize = 1;
+
+/// Plain threads parked in a gort call right now.
+pub(crate) static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Goroutines inside `gort::blocking` right now.
+pub(crate) static IN_BLOCKING: AtomicUsize = AtomicUsize::new(0);
+/// Set by the SIGQUIT handler; sysmon dumps and exits.
+static QUIT: AtomicBool = AtomicBool::new(false);
+
+/// The dumper's context while it borrows a goroutine. Serialised by `DUMP_LOCK`.
+struct Ctx {
+    sp: UnsafeCell<usize>,
+    bt: UnsafeCell<Option<Backtrace>>,
+}
+// SAFETY: only touched by the thread holding DUMP_LOCK and by the goroutine it borrowed, which
+// runs on that same thread in between.
+unsafe impl Sync for Ctx {}
+
+static DUMP_LOCK: Mutex<()> = Mutex::new(());
+static CTX: Ctx = Ctx {
+    sp: UnsafeCell::new(0),
+    bt: UnsafeCell::new(None),
+};
+
+/// Goroutine side of a capture: called in `switch_to_scheduler` when resumed with `DUMP_ARG`.
+/// Returns the argument of the next resumption.
+///
+/// # Safety
+/// Only on a goroutine that the dumper switched to with `DUMP_ARG`.
+pub(crate) unsafe fn capture_and_return(gp: *mut G) -> usize {
+    let bt = Backtrace::force_capture();
+    // SAFETY: the dumper holds DUMP_LOCK and waits in `switch` for us (same thread).
+    unsafe {
+        *CTX.bt.get() = Some(bt);
+        arch::switch((*gp).sp.get(), *CTX.sp.get(), 0)
+    }
+}
+
+/// Dumper side: borrows a WAITING goroutine to capture its backtrace. Caller holds DUMP_LOCK.
+fn capture(g: &G) -> Option<Backtrace> {
+    if g.status
+        .compare_exchange(WAITING, DUMPING, AcqRel, Relaxed)
+        .is_err()
+    {
+        return None;
+    }
+    if g.parks_thread.load(Acquire) || g.is_thread.load(Relaxed) {
+        g.status.store(WAITING, Release);
+        return None;
+    }
+    // SAFETY: the G is parked (its sp saved) and DUMPING keeps anyone else from running it; it
+    // switches straight back to CTX.sp.
+    let bt = unsafe {
+        arch::switch(CTX.sp.get(), *g.sp.get(), DUMP_ARG);
+        (*CTX.bt.get()).take()
+    };
+    g.status.store(WAITING, Release);
+    bt
+}
+
+/// Writes every goroutine: id, state and wait reason, for how long, where it was spawned, and its
+/// backtrace when it can be taken.
+pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
+    let _l = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let me = current_g();
+    let now = nanotime();
+    for gp in crate::stack::pool::all_slots() {
+        // SAFETY: slots are never unmapped; a free slot reads as IDLE.
+        let g = unsafe { &*gp };
+        let status = g.status();
+        if status == IDLE {
+            continue;
+        }
+        let (state, bt) = match status {
+            RUNNING if std::ptr::eq(gp, me) => {
+                ("running".to_string(), Some(Backtrace::force_capture()))
+            }
+            RUNNING => ("running".to_string(), None),
+            RUNNABLE => ("runnable".to_string(), None),
+            BLOCKING => ("syscall".to_string(), None),
+            WAITING | DUMPING => {
+                let reason = WaitReason::from_u8(g.wait_reason.load(Relaxed)).as_str();
+                let ms = (now - g.wait_since.load(Relaxed)).max(0) / 1_000_000;
+                (format!("{reason}, {ms} ms"), capture(g))
+            }
+            _ => continue,
+        };
+        writeln!(w, "goroutine {} [{state}]:", g.id())?;
+        if let Some(loc) = g.spawn_location() {
+            writeln!(
+                w,
+                "  spawned at {}:{}:{}",
+                loc.file(),
+                loc.line(),
+                loc.column()
+            )?;
+        }
+        match bt {
+            Some(bt) => writeln!(w, "{bt}")?,
+            None => writeln!(w, "  (no stack: the goroutine is not parked)\n")?,
+        }
+    }
+    Ok(())
+}
+
+/// Installs the SIGQUIT handler (at runtime start).
+pub(crate) fn install_sigquit() {
+    extern "C" fn on_quit(_: libc::c_int) {
+        QUIT.store(true, SeqCst);
+    }
+    // SAFETY: a handler that only stores to an atomic is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_quit as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGQUIT, &sa, std::ptr::null_mut());
+    }
+}
+
+fn die(headline: &str) -> ! {
+    let mut out = Vec::new();
+    let _ = writeln!(out, "{headline}\n");
+    let _ = dump(&mut out);
+    crate::util::write_stderr(&out);
+    // SAFETY: _exit ends the process at once, as Go's exit(2) after a fatal dump.
+    unsafe { libc::_exit(2) }
+}
+
+/// Called by sysmon every round.
+pub(crate) fn sysmon_tick(now: i64) {
+    if QUIT.load(Relaxed) {
+        die("SIGQUIT: quit");
+    }
+    schedtrace(now);
+    check_dead(now);
+}
+
+static TRACE_EVERY_MS: AtomicI64 = AtomicI64::new(-1);
+static TRACE_LAST: AtomicI64 = AtomicI64::new(0);
+
+/// Reads GORT_DEBUG (`schedtrace=N`: one scheduler line every N ms on stderr).
+pub(crate) fn read_debug_env() {
+    let Ok(v) = std::env::var("GORT_DEBUG") else {
+        return;
+    };
+    for kv in v.split(',') {
+        match kv.split_once('=') {
+            Some(("schedtrace", n)) => match n.trim().parse::<i64>() {
+                Ok(ms) if ms > 0 => TRACE_EVERY_MS.store(ms, Relaxed),
+                _ => super::warn(&format!(
+                    "GORT_DEBUG: schedtrace={n:?} is not a positive number of milliseconds"
+                )),
+            },
+            _ => super::warn(&format!(
+                "GORT_DEBUG: unknown setting {kv:?} (known: schedtrace=N)"
+            )),
+        }
+    }
+}
+
+fn schedtrace(now: i64) {
+    let every = TRACE_EVERY_MS.load(Relaxed);
+    if every <= 0 {
+        return;
+    }
+    let last = TRACE_LAST.load(Relaxed);
+    if last == 0 {
+        TRACE_LAST.store(now, Relaxed);
+        return;
+    }
+    if now - last < every * 1_000_000 {
+        return;
+    }
+    TRACE_LAST.store(now, Relaxed);
+    let start = super::START_NANOS.load(Relaxed);
+    let queues: Vec<String> = sched::allp()
+        .filter(|p| p.status.load(Relaxed) != P_DEAD)
+        .map(|p| p.runq.len().to_string())
+        .collect();
+    let line = format!(
+        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} goroutines={} [{}]\n",
+        (now - start) / 1_000_000,
+        SCHED.procs.load(Relaxed),
+        SCHED.npidle.load(Relaxed),
+        SCHED.mcount.load(Relaxed) + 1,
+        SCHED.nmspinning.load(Relaxed),
+        sched::lock().midle.len(),
+        SCHED.runq_size.load(Relaxed),
+        super::num_goroutines(),
+        queues.join(" ")
+    );
+    crate::util::write_stderr(line.as_bytes());
+}
+
+static DEAD_SEEN: AtomicU64 = AtomicU64::new(0);
+static DEAD_LAST_CHECK: AtomicI64 = AtomicI64::new(0);
+
+/// A fingerprint of scheduler progress; unchanged between two checks means nothing ran.
+fn progress() -> u64 {
+    let ticks: u64 = sched::allp()
+        .map(|p| p.schedtick.load(Relaxed) as u64 + p.spawned.load(Relaxed))
+        .sum();
+    ticks
+        .wrapping_add(SCHED.goid_gen.load(Relaxed) << 20)
+        .wrapping_add(SCHED.spawned_nop.load(Relaxed) << 40)
+        | 1
+}
+
+fn check_dead(now: i64) {
+    if now - DEAD_LAST_CHECK.load(Relaxed) < 50_000_000 {
+        return;
+    }
+    DEAD_LAST_CHECK.store(now, Relaxed);
+    if !looks_dead() {
+        DEAD_SEEN.store(0, Relaxed);
+        return;
+    }
+    let p = progress();
+    if DEAD_SEEN.swap(p, Relaxed) == p {
+        die("fatal error: all goroutines are asleep - deadlock!");
+    }
+}
+
+fn looks_dead() -> bool {
+    let live = super::num_goroutines();
+    let parked_threads = PARKED_THREADS.load(SeqCst);
+    if live == 0 && parked_threads == 0 {
+        return false;
+    }
+    if SCHED.npidle.load(SeqCst) < SCHED.procs.load(SeqCst)
+        || SCHED.nmspinning.load(SeqCst) != 0
+        || SCHED.runq_size.load(SeqCst) != 0
+        || IN_BLOCKING.load(SeqCst) != 0
+        || sched::earliest_timer() != i64::MAX
+    {
+        return false;
+    }
+    if sched::allp().any(|p| p.status.load(SeqCst) == P_BLOCKING || !p.runq.is_empty()) {
+        return false;
+    }
+    // Every live goroutine must be parked.
+    let all_parked = crate::stack::pool::all_slots().into_iter().all(|gp| {
+        // SAFETY: slots are never unmapped.
+        let s = unsafe { (*gp).status() };
+        s == IDLE || s == WAITING
+    });
+    if !all_parked {
+        return false;
+    }
+    // No thread we do not know about could act: every OS thread is a runtime thread (Ms and
+    // sysmon) or a plain thread parked in gort.
+    let known = SCHED.mcount.load(SeqCst) + 1 + parked_threads;
+    os_threads() == Some(known)
+}
+
+fn os_threads() -> Option<usize> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}

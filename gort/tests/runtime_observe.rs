@@ -1,0 +1,48 @@
+//! runtime::stats and runtime::dump from inside a program.
+
+mod common;
+
+use std::time::Duration;
+
+#[test]
+fn dump_lists_parked_goroutines_with_reason_location_and_stack() {
+    common::bounded(30, || {
+        gort::run(|| {
+            let (tx, rx) = gort::chan::<u8>(0);
+            let h = gort::spawn(move || rx.recv());
+            gort::sleep(Duration::from_millis(20));
+            let mut out = Vec::new();
+            gort::runtime::dump(&mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let id = h.id();
+            let header = format!("goroutine {id} [chan receive, ");
+            let at = text.find(&header).unwrap_or_else(|| panic!("{text}"));
+            let section = &text[at..];
+            assert!(section.contains("spawned at "), "{section}");
+            assert!(section.contains("runtime_observe.rs"), "{section}");
+            assert!(section.contains("Receiver"), "{section}");
+            // The dumping goroutine itself is running.
+            let me = gort::current_id().unwrap();
+            assert!(
+                text.contains(&format!("goroutine {me} [running]")),
+                "{text}"
+            );
+            // The parked goroutine still works after being borrowed for the dump.
+            tx.send(9).unwrap();
+            assert_eq!(h.join().unwrap(), Some(9));
+        });
+    });
+}
+
+#[test]
+fn stats_report_the_runtime() {
+    common::bounded(30, || {
+        let s = gort::runtime::stats();
+        assert!(s.procs >= 1);
+        assert!(s.stack_mechanism == "guard-markers" || s.stack_mechanism == "mprotect");
+        let before = s.spawned_total;
+        gort::spawn(|| ()).join().unwrap();
+        assert!(gort::runtime::stats().spawned_total > before);
+        assert!(format!("{s:?}").contains("idle_procs"));
+    });
+}
