@@ -406,11 +406,9 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     if mp.is_null() || unsafe { (*mp).curg.load(Relaxed) }.is_null() {
         return f();
     }
-    rt::dump::IN_BLOCKING.fetch_add(1, SeqCst);
     rt::blocking::enter(mp, false);
     let r = catch_unwind(AssertUnwindSafe(f));
     rt::blocking::exit(current_m());
-    rt::dump::IN_BLOCKING.fetch_sub(1, SeqCst);
     match r {
         Ok(v) => v,
         Err(p) => resume_unwind(p),

@@ -27,6 +27,7 @@
 
 mod arch;
 mod chan;
+pub mod ffi;
 mod goroutine;
 mod rt;
 pub mod runtime;

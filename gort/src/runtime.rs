@@ -27,6 +27,9 @@ pub struct Stats {
     /// Free slots in the pool whose memory is still committed / was returned to the kernel.
     pub pooled_hot: usize,
     pub pooled_cold: usize,
+    /// Extra threads: foreign (C) threads that entered through `ffi::callback` bound to an M
+    /// (created once per thread that calls back, reused afterwards).
+    pub extra_threads: usize,
     /// Threads looking for work (Go's nmspinning).
     pub spinning_threads: usize,
     /// Goroutines on the global run queue.
@@ -54,6 +57,7 @@ pub fn stats() -> Stats {
         stack_slots: crate::stack::pool::SLOTS.load(Relaxed),
         pooled_hot,
         pooled_cold,
+        extra_threads: rt::cgo::EXTRA_MS.load(Relaxed),
         spinning_threads: SCHED.nmspinning.load(Relaxed),
         global_queue: SCHED.runq_size.load(Relaxed),
     }

@@ -106,3 +106,41 @@ pub(crate) unsafe fn init_stack(top: usize, entry: EntryFn, data: usize) -> usiz
     }
     sp
 }
+
+/// Calls `f(data)` on another stack whose top is `top` (16-byte aligned), after storing the
+/// current stack pointer in `*save`; returns to the current stack when `f` returns. This is how
+/// C code runs on an M's system stack (Go's asmcgocall) and how a C→Rust callback runs on the
+/// calling goroutine's stack again (Go's cgocallback).
+///
+/// # Safety
+/// `[top - n, top)` must be unused stack memory large enough for `f`; `save` must be writable;
+/// `f` must not unwind (it catches panics itself).
+// ABI contract: rdi = data, rsi = f, rdx = top, rcx = save. rbp (callee-saved) keeps the old
+// stack pointer across the call; the CFI describes the frame through rbp, so backtraces taken in
+// `f` walk back onto the original stack. At entry rsp ≡ 8 (mod 16); `top` is ≡ 0, so `f` starts
+// with rsp ≡ 8 after the call, as the ABI requires.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn call_on_stack(
+    data: usize,
+    f: unsafe extern "C" fn(usize),
+    top: usize,
+    save: *mut usize,
+) {
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        "push rbp",
+        ".cfi_adjust_cfa_offset 8",
+        ".cfi_offset rbp, -16",
+        "mov rbp, rsp",
+        ".cfi_def_cfa_register rbp",
+        "mov [rcx], rsp",
+        "mov rsp, rdx",
+        "call rsi",
+        "mov rsp, rbp",
+        ".cfi_def_cfa_register rsp",
+        "pop rbp",
+        ".cfi_adjust_cfa_offset -8",
+        "ret",
+        ".cfi_endproc",
+    )
+}

@@ -30,7 +30,9 @@ pub(crate) fn enter(mp: *mut M, handoff_now: bool) {
     let pp = m.p.swap(null_mut(), Relaxed);
     // SAFETY: Ps are never freed; this M held `pp` until now.
     let p = unsafe { &*pp };
-    p.blocktick.fetch_add(1, Relaxed);
+    // Only the holder of the P writes it; sysmon reads it.
+    p.blocktick
+        .store(p.blocktick.load(Relaxed).wrapping_add(1), Relaxed);
     m.oldp.store(pp, Relaxed);
     p.m.store(null_mut(), Relaxed);
     p.status.store(P_BLOCKING, Release);

@@ -10,7 +10,7 @@
 //! their thread.
 //!
 //! Deadlock (Go's checkdead): reported only when nothing could ever wake anything: every P
-//! idle, nothing queued, no timer, no blocking call in progress, some goroutine (or plain thread)
+//! idle, nothing queued, no timer, no blocking call or C call in progress, some goroutine (or plain thread)
 //! parked, and every OS thread of the process accounted for as a runtime thread or a plain thread
 //! parked in gort (an unknown thread might still send on a channel). The state must hold, with no
 //! progress, over two checks.
@@ -33,8 +33,6 @@ pub(crate) const DUMP_ARG: usize = 1;
 
 /// Plain threads parked in a gort call right now.
 pub(crate) static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
-/// Goroutines inside `gort::blocking` right now.
-pub(crate) static IN_BLOCKING: AtomicUsize = AtomicUsize::new(0);
 /// Set by the SIGQUIT handler; sysmon dumps and exits.
 static QUIT: AtomicBool = AtomicBool::new(false);
 
@@ -262,7 +260,6 @@ fn looks_dead() -> bool {
     if SCHED.npidle.load(SeqCst) < SCHED.procs.load(SeqCst)
         || SCHED.nmspinning.load(SeqCst) != 0
         || SCHED.runq_size.load(SeqCst) != 0
-        || IN_BLOCKING.load(SeqCst) != 0
         || sched::earliest_timer() != i64::MAX
     {
         return false;
@@ -270,7 +267,7 @@ fn looks_dead() -> bool {
     if sched::allp().any(|p| p.status.load(SeqCst) == P_BLOCKING || !p.runq.is_empty()) {
         return false;
     }
-    // Every live goroutine must be parked.
+    // Every live goroutine must be parked (one in a blocking call or in C is not).
     let all_parked = crate::stack::pool::all_slots().into_iter().all(|gp| {
         // SAFETY: slots are never unmapped.
         let s = unsafe { (*gp).status() };
@@ -281,7 +278,8 @@ fn looks_dead() -> bool {
     }
     // No thread we do not know about could act: every OS thread is a runtime thread (Ms and
     // sysmon) or a plain thread parked in gort.
-    let known = SCHED.mcount.load(SeqCst) + 1 + parked_threads;
+    let known =
+        SCHED.mcount.load(SeqCst) + 1 + parked_threads + super::cgo::IN_CALLBACK.load(SeqCst);
     os_threads() == Some(known)
 }
 

@@ -5,6 +5,7 @@
 //! probes the stack mechanism, creates the Ps and starts sysmon. M threads start on demand.
 
 pub(crate) mod blocking;
+pub(crate) mod cgo;
 pub(crate) mod dump;
 pub(crate) mod g;
 pub(crate) mod m;

@@ -25,7 +25,7 @@ use crate::util::fatal;
 
 const GOID_BATCH: u64 = 16;
 
-fn next_goid(pp: *mut P) -> u64 {
+pub(crate) fn next_goid(pp: *mut P) -> u64 {
     if pp.is_null() {
         return SCHED.goid_gen.fetch_add(1, Relaxed) + 1;
     }

@@ -1,0 +1,290 @@
+//! Calls into C and callbacks from C (Go's cgocall.go, asmcgocall / cgocallback in
+//! asm_amd64.s, needm / dropm in proc.go).
+//!
+//! `call(f)`: the goroutine enters the blocking state (its P can be retaken by sysmon, as for a
+//! syscall), and `f` runs on the M's system stack — the OS thread's own stack, below the
+//! suspended scheduler frame (`g0_sp`), or below the C frames of an enclosing callback — never on
+//! the small goroutine stack.
+//!
+//! `callback(f)` has three cases:
+//! 1. On a runtime thread inside `call` (C called back into Rust): `f` runs on the calling
+//!    goroutine's stack again, below the frames of the `call`, with the goroutine locked to the M
+//!    and a P reacquired, so it may block on gort primitives (it blocks this thread; the P is
+//!    handed off meanwhile). Afterwards the goroutine re-enters the blocking state and control
+//!    returns to C on the system stack.
+//! 2. On a thread the runtime did not create: the thread is bound to an "extra" M (Go's needm),
+//!    taken from a pool or created on first use and then kept by the thread until it exits; `f`
+//!    runs as a fresh goroutine (new id) locked to this thread, on the M's dedicated goroutine
+//!    stack. Between callbacks the thread looks like a plain thread again; the M keeps its P in the
+//!    blocking state, so the next callback usually reacquires it with one CAS (sysmon retakes it
+//!    if others need it). When the thread exits, the M and its P are given back.
+//! 3. Anywhere else (Rust code already running as a goroutine): `f` is just called.
+//!
+//! Panics are caught on whichever stack `f` ran on and re-raised on the caller's side, so no
+//! unwind crosses a stack switch; a panic that reaches an `extern "C"` boundary aborts, as Rust
+//! requires.
+//!
+//! Invariants: the `cgo_*` fields of an M are touched only by code on that M's thread; while a
+//! goroutine is inside `call` it cannot migrate (it is not parked: it runs C on this thread), and
+//! while inside a case-1 callback it is locked to the M.
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+
+use super::blocking;
+use super::g::{BLOCKING, G, IDLE};
+use super::m::{M, current_m, set_current_m};
+use crate::arch;
+use crate::util::fatal;
+
+/// Bytes left untouched below a saved stack pointer before running on that stack again (the
+/// SysV red zone is 128 bytes).
+const RED_ZONE: usize = 256;
+
+/// Extra Ms ever created, and threads inside a foreign-thread callback now.
+pub(crate) static EXTRA_MS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static IN_CALLBACK: AtomicUsize = AtomicUsize::new(0);
+
+struct MPtr(*mut M);
+// SAFETY: Ms are shared by design and never freed.
+unsafe impl Send for MPtr {}
+static EXTRA_POOL: Mutex<Vec<MPtr>> = Mutex::new(Vec::new());
+
+struct Ctx<F, R> {
+    f: Option<F>,
+    r: Option<std::thread::Result<R>>,
+}
+
+fn finish<R>(r: Option<std::thread::Result<R>>) -> R {
+    match r {
+        Some(Ok(v)) => v,
+        Some(Err(p)) => resume_unwind(p),
+        None => fatal!("ffi: the function did not run"),
+    }
+}
+
+/// Runs `ctx.f` (on whatever stack we were switched to), catching its panic.
+unsafe extern "C" fn run_ctx<F: FnOnce() -> R, R>(data: usize) {
+    // SAFETY: `data` is the `Ctx` of the caller, which waits for us.
+    let ctx = unsafe { &mut *(data as *mut Ctx<F, R>) };
+    let f = ctx.f.take().expect("ffi function present");
+    ctx.r = Some(catch_unwind(AssertUnwindSafe(f)));
+}
+
+/// Go's cgocall: runs `f` on the system stack in the blocking state.
+pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
+    let mp = current_m();
+    // SAFETY: Ms are never freed.
+    if mp.is_null() || unsafe { (*mp).curg.load(Relaxed) }.is_null() {
+        return f();
+    }
+    // SAFETY: as above; the cgo fields are only touched on this thread.
+    let m = unsafe { &*mp };
+    blocking::enter(mp, false);
+    let mut ctx = Ctx {
+        f: Some(f),
+        r: None,
+    };
+    // SAFETY: the cgo fields belong to this thread; the system stack below `top` is unused
+    // (the scheduler frame, or the C frames of an enclosing callback, sit above it); `run_ctx`
+    // catches panics.
+    unsafe {
+        let saved_g_sp = *m.cgo_g_sp.get();
+        *m.cgo_depth.get() += 1;
+        let sys = match *m.cgo_sys_sp.get() {
+            0 => *m.g0_sp.get(),
+            sp => sp,
+        };
+        let top = (sys - RED_ZONE) & !15;
+        arch::call_on_stack(
+            &mut ctx as *mut Ctx<F, R> as usize,
+            run_ctx::<F, R>,
+            top,
+            m.cgo_g_sp.get(),
+        );
+        *m.cgo_depth.get() -= 1;
+        *m.cgo_g_sp.get() = saved_g_sp;
+    }
+    blocking::exit(mp);
+    finish(ctx.r)
+}
+
+/// Go's cgocallback: see the module doc for the three cases.
+#[track_caller]
+pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
+    let mp = current_m();
+    if mp.is_null() {
+        return foreign(f, Location::caller());
+    }
+    // SAFETY: Ms are never freed; the cgo fields are only touched on this thread.
+    let m = unsafe { &*mp };
+    // SAFETY: as above.
+    if m.curg.load(Relaxed).is_null() || unsafe { *m.cgo_depth.get() } == 0 {
+        return f();
+    }
+    // Case 1: back onto the goroutine's stack, below the frames of its `call`.
+    let mut ctx = Ctx {
+        f: Some(f),
+        r: None,
+    };
+    // SAFETY: the goroutine's stack below its saved `call` position is unused; the cgo fields
+    // belong to this thread; `reenter` catches panics.
+    unsafe {
+        let saved_sys = *m.cgo_sys_sp.get();
+        let saved_depth = *m.cgo_depth.get();
+        *m.cgo_depth.get() = 0;
+        let top = (*m.cgo_g_sp.get() - RED_ZONE) & !15;
+        arch::call_on_stack(
+            &mut ctx as *mut Ctx<F, R> as usize,
+            reenter::<F, R>,
+            top,
+            m.cgo_sys_sp.get(),
+        );
+        *m.cgo_depth.get() = saved_depth;
+        *m.cgo_sys_sp.get() = saved_sys;
+    }
+    finish(ctx.r)
+}
+
+/// Case 1, on the goroutine's stack: leave the blocking state (on this M), run, re-enter it.
+unsafe extern "C" fn reenter<F: FnOnce() -> R, R>(data: usize) {
+    let mp = current_m();
+    // SAFETY: we are the goroutine that was inside `call` on this M.
+    let g = unsafe { &*(*mp).curg.load(Relaxed) };
+    g.locked.fetch_add(1, Relaxed);
+    blocking::exit(mp);
+    // SAFETY: forwarded `Ctx`.
+    unsafe { run_ctx::<F, R>(data) };
+    blocking::enter(current_m(), false);
+    g.locked.fetch_sub(1, Relaxed);
+}
+
+/// A foreign thread's binding to its extra M; gives the M back when the thread exits.
+struct Bound(Cell<*mut M>);
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        let mp = self.0.get();
+        if mp.is_null() {
+            return;
+        }
+        // SAFETY: Ms are never freed; no callback is running on this exiting thread.
+        let m = unsafe { &*mp };
+        let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
+        if !oldp.is_null() {
+            // SAFETY: Ps are never freed.
+            blocking::retake(unsafe { &*oldp });
+        }
+        EXTRA_POOL
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(MPtr(mp));
+    }
+}
+
+thread_local! {
+    static BOUND: Bound = const { Bound(Cell::new(std::ptr::null_mut())) };
+}
+
+/// This thread's extra M, binding one on first use (Go's needm).
+fn bound_m() -> *mut M {
+    BOUND.with(|b| {
+        if b.0.get().is_null() {
+            super::ensure_started();
+            let pooled = EXTRA_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mp = match pooled {
+                Some(MPtr(mp)) => mp,
+                None => {
+                    EXTRA_MS.fetch_add(1, Relaxed);
+                    let m: &'static M = Box::leak(Box::new(M::new()));
+                    let gp = crate::stack::pool::alloc(std::ptr::null_mut(), 0)
+                        .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
+                    // SAFETY: the M is new; only this thread uses it.
+                    unsafe { *m.extra_g.get() = gp };
+                    m as *const M as *mut M
+                }
+            };
+            b.0.set(mp);
+            crate::stack::overflow::on_thread_start();
+            unblock_fault_signals();
+        }
+        b.0.get()
+    })
+}
+
+/// The runtime's fault handlers must be able to run on this thread.
+fn unblock_fault_signals() {
+    // SAFETY: adjusting the calling thread's own signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGSEGV);
+        libc::sigaddset(&mut set, libc::SIGBUS);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Case 2: run `f` as a goroutine locked to this foreign thread.
+fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
+    let mp = bound_m();
+    // SAFETY: Ms are never freed; this thread owns the extra M and its G while bound.
+    let m = unsafe { &*mp };
+    // SAFETY: as above.
+    let gp = unsafe { *m.extra_g.get() };
+    // SAFETY: the extra G is idle between callbacks and only this thread touches it.
+    let g = unsafe { &*gp };
+    let mut ctx = Ctx {
+        f: Some(f),
+        r: None,
+    };
+    g.id.store(super::spawn::next_goid(std::ptr::null_mut()), Relaxed);
+    g.spawn_loc.store(loc as *const _ as *mut _, Relaxed);
+    g.locked.store(1, Relaxed);
+    g.preempt.store(false, Relaxed);
+    g.status.store(BLOCKING, Release);
+    g.m.store(mp, Relaxed);
+    set_current_m(mp);
+    m.curg.store(gp, Relaxed);
+    IN_CALLBACK.fetch_add(1, SeqCst);
+    // SAFETY: the G's stack is unused between callbacks; `foreign_entry` switches back to
+    // `g0_sp` (this frame) when done and is never resumed.
+    unsafe {
+        *g.sp.get() = arch::init_stack(
+            gp as usize,
+            foreign_entry::<F, R>,
+            &mut ctx as *mut Ctx<F, R> as usize,
+        );
+        arch::switch(m.g0_sp.get(), *g.sp.get(), mp as usize);
+    }
+    IN_CALLBACK.fetch_sub(1, SeqCst);
+    m.curg.store(std::ptr::null_mut(), Relaxed);
+    g.m.store(std::ptr::null_mut(), Relaxed);
+    g.status.store(IDLE, Release);
+    set_current_m(std::ptr::null_mut());
+    finish(ctx.r)
+}
+
+/// First frame of a foreign-thread callback goroutine.
+unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) -> ! {
+    let mp = mp as *mut M;
+    blocking::exit(mp);
+    let pp = super::m::current_p();
+    // SAFETY: `exit` returned with a P held by this M.
+    unsafe { (*pp).live.fetch_add(1, Relaxed) };
+    // SAFETY: forwarded `Ctx`; it catches panics.
+    unsafe { run_ctx::<F, R>(data) };
+    let mp = current_m();
+    let pp = super::m::current_p();
+    // SAFETY: as above.
+    unsafe { (*pp).live.fetch_sub(1, Relaxed) };
+    blocking::enter(mp, false);
+    // SAFETY: back to the callback frame on the thread's own stack; this G is never resumed
+    // (its stack is re-initialised for the next callback).
+    unsafe {
+        let gp: *mut G = (*mp).curg.load(Relaxed);
+        arch::switch((*gp).sp.get(), *(*mp).g0_sp.get(), 0);
+    }
+    fatal!("a finished ffi callback goroutine was resumed")
+}
