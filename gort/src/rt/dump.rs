@@ -261,6 +261,7 @@ fn looks_dead() -> bool {
         || SCHED.nmspinning.load(SeqCst) != 0
         || SCHED.runq_size.load(SeqCst) != 0
         || sched::earliest_timer() != i64::MAX
+        || super::netpoll::has_waiters()
     {
         return false;
     }

@@ -56,6 +56,8 @@ pub(crate) enum WaitReason {
     SyncCondWait,
     /// Blocked in `sync::Semaphore::acquire` (Go's waitReasonSemacquire).
     Semacquire,
+    /// Waiting for network I/O (Go's waitReasonIOWait).
+    IoWait,
 }
 
 impl WaitReason {
@@ -72,7 +74,7 @@ impl WaitReason {
         WaitReason::SyncRWMutexLock,
         WaitReason::SyncCondWait,
         WaitReason::Semacquire,
-        WaitReason::None,
+        WaitReason::IoWait,
     ];
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
@@ -97,10 +99,12 @@ impl WaitReason {
             WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
             WaitReason::SyncCondWait => "sync.Cond.Wait",
             WaitReason::Semacquire => "semacquire",
+            WaitReason::IoWait => "IO wait",
         }
     }
 }
 
+pub static G_TRACE: AtomicU64 = AtomicU64::new(u64::MAX);
 /// The boxed body of a goroutine.
 pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
 

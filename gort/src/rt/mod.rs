@@ -9,6 +9,7 @@ pub(crate) mod cgo;
 pub(crate) mod dump;
 pub(crate) mod g;
 pub(crate) mod m;
+pub(crate) mod netpoll;
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod procs;

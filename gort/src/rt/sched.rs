@@ -273,8 +273,11 @@ pub(crate) fn wake_timer_waiter(when: i64) {
     if w.is_null() {
         wakep();
     } else if when < SCHED.timer_waiter_until.load(SeqCst) {
+        // The waiter sleeps on its note or in the network poller: wake both ways (a spurious
+        // wakeup of the other kind is harmless).
         // SAFETY: Ms are never freed.
         unsafe { (*w).note.wakeup() };
+        super::netpoll::wake();
     }
 }
 

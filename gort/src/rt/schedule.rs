@@ -161,6 +161,11 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             }
         }
 
+        // Network: a non-blocking poll (Go: before stealing).
+        if super::netpoll::has_waiters() && super::netpoll::poll(0) > 0 {
+            continue 'top;
+        }
+
         // Steal, if spinning is worthwhile: at most half the busy Ps spin.
         let procs = SCHED.procs.load(Relaxed);
         let busy = procs.saturating_sub(SCHED.npidle.load(SeqCst));
@@ -203,10 +208,22 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
         }
 
         // Sleep: until handed a P, or until the earliest timer if we are the timer waiter.
+        // The timer waiter sleeps in the network poller when goroutines wait for I/O.
         loop {
-            let deadline = become_timer_waiter(mp);
-            let pp2 = stopm(mp, deadline);
-            if deadline >= 0 {
+            let poll = super::netpoll::has_waiters();
+            let deadline = become_timer_waiter(mp, poll);
+            let pp2 = if deadline == POLL_FOREVER || (poll && deadline >= 0) {
+                let timeout = if deadline == POLL_FOREVER {
+                    -1
+                } else {
+                    (deadline - nanotime()).max(0)
+                };
+                super::netpoll::poll(timeout);
+                null_mut()
+            } else {
+                stopm(mp, deadline)
+            };
+            if deadline >= 0 || deadline == POLL_FOREVER {
                 SCHED.timer_waiter.store(null_mut(), SeqCst);
                 SCHED.timer_waiter_until.store(i64::MAX, SeqCst);
             }
@@ -214,8 +231,8 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 acquirep(mp, pp2);
                 continue 'top;
             }
-            // Woken for timers: run them without a P (readied Gs go to the global queue and
-            // wake Ms), then look for a P.
+            // Woken for timers or I/O: run the timers without a P (readied Gs go to the global
+            // queue and wake Ms), then look for a P.
             sched::run_all_timers(nanotime());
             let pp2 = lock().pidle_get();
             if !pp2.is_null() {
@@ -226,13 +243,17 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
     }
 }
 
-/// Registers `mp` as the M that sleeps until the earliest timer, if there is a timer and no
-/// other waiter. Returns the deadline to sleep until, or -1.
-fn become_timer_waiter(mp: &M) -> i64 {
+/// `become_timer_waiter` result: poll the network with no timeout.
+const POLL_FOREVER: i64 = -2;
+
+/// Registers `mp` as the M that sleeps until the earliest timer (in the network poller if
+/// `poll`), if there is a timer (or I/O waiter) and no other waiter. Returns the deadline to
+/// sleep until, `POLL_FOREVER`, or -1 (not the waiter: sleep until handed a P).
+fn become_timer_waiter(mp: &M, poll: bool) -> i64 {
     let me = mp as *const M as *mut M;
     loop {
         let next = sched::earliest_timer();
-        if next == i64::MAX {
+        if next == i64::MAX && !poll {
             return -1;
         }
         if SCHED
@@ -245,7 +266,7 @@ fn become_timer_waiter(mp: &M) -> i64 {
         SCHED.timer_waiter_until.store(next, SeqCst);
         // A timer added before we published ourselves saw no waiter; re-check.
         if sched::earliest_timer() >= next {
-            return next;
+            return if next == i64::MAX { POLL_FOREVER } else { next };
         }
         SCHED.timer_waiter.store(null_mut(), SeqCst);
     }

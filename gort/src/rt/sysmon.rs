@@ -54,6 +54,7 @@ fn run() {
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let now = nanotime();
         super::dump::sysmon_tick(now);
+        super::netpoll::sysmon_poll(now);
         let busy = retake(now, &mut seen);
         idle = if busy { 0 } else { idle + 1 };
 
