@@ -27,6 +27,7 @@
 
 mod arch;
 mod chan;
+pub mod context;
 pub mod ffi;
 mod goroutine;
 pub mod io;
@@ -35,7 +36,13 @@ pub mod runtime;
 mod select;
 mod stack;
 pub mod sync;
-#[doc(hidden)] pub fn __trace_me() { rt::g::G_TRACE.store(current_id().unwrap().as_u64(), std::sync::atomic::Ordering::Relaxed); }
+#[doc(hidden)]
+pub fn __trace_me() {
+    rt::g::G_TRACE.store(
+        current_id().unwrap().as_u64(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
 mod sys;
 pub mod time;
 mod util;

@@ -12,7 +12,7 @@ use crate::rt::timers::{Timer as TimerNode, TimerFn};
 mod timer;
 
 use crate::sys::deadline_after;
-pub use timer::{Ticker, Timer, after, tick};
+pub use timer::{AfterFunc, Ticker, Timer, after, after_func, tick};
 
 /// Pauses the current goroutine for at least `d` (Go's time.Sleep): the goroutine parks with a
 /// timer on its P; the thread runs other goroutines. On a plain thread, sleeps the thread.
@@ -51,6 +51,7 @@ unsafe fn wake_sleeper(t: *const TimerNode) {
 /// # Safety
 /// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
 pub(crate) unsafe fn add_timer(t: *const TimerNode, when: i64, f: TimerFn) {
+    crate::rt::ensure_started();
     let mut pp = crate::rt::m::current_p();
     if pp.is_null() {
         pp = sched::allp()

@@ -259,3 +259,63 @@ impl std::fmt::Debug for Ticker {
         f.debug_struct("Ticker").finish_non_exhaustive()
     }
 }
+
+/// A function run in its own goroutine after a delay (Go's time.AfterFunc). Dropping the handle
+/// does not cancel it; `stop` does.
+pub struct AfterFunc {
+    inner: Arc<AfterInner>,
+}
+
+#[repr(C)]
+struct AfterInner {
+    node: TimerNode,
+    f: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'static>>>,
+}
+
+/// Runs `f` in a new goroutine once `d` has passed. Returns a handle that can stop it.
+pub fn after_func(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+    crate::rt::ensure_started();
+    let inner = Arc::new(AfterInner {
+        node: TimerNode::new(),
+        f: std::sync::Mutex::new(Some(Box::new(f))),
+    });
+    let p = Arc::into_raw(inner.clone());
+    // SAFETY: the heap's strong reference (`p`) keeps the node alive until the callback or a
+    // successful `stop` reclaims it.
+    unsafe { add_timer(&(*p).node, deadline_after(d), after_fire) };
+    AfterFunc { inner }
+}
+
+impl AfterFunc {
+    /// Prevents the function from running. Returns true if it had not started (Go's Stop).
+    pub fn stop(&self) -> bool {
+        if self.inner.node.stop() {
+            // SAFETY: the node left the heap without firing: release the heap's reference.
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&self.inner)) };
+            self.inner
+                .f
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl std::fmt::Debug for AfterFunc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AfterFunc").finish_non_exhaustive()
+    }
+}
+
+unsafe fn after_fire(t: *const TimerNode) {
+    // SAFETY: `node` is the first field of the repr(C) AfterInner; the heap's strong reference
+    // (leaked by `after_func`) is reclaimed here.
+    let inner = unsafe { Arc::from_raw(t as *const AfterInner) };
+    let f = inner.f.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(f) = f {
+        crate::go(f);
+    }
+}
