@@ -35,13 +35,17 @@ impl<T: AsRawFd> Pollable<T> {
     }
 
     pub fn get_ref(&self) -> &T {
-        self.io.as_ref().expect("Pollable holds its io until into_inner")
+        self.io
+            .as_ref()
+            .expect("Pollable holds its io until into_inner")
     }
 
     /// Unregisters the fd and returns the inner object (its fd stays non-blocking).
     pub fn into_inner(mut self) -> T {
         self.pd.close();
-        self.io.take().expect("Pollable holds its io until into_inner")
+        self.io
+            .take()
+            .expect("Pollable holds its io until into_inner")
     }
 
     /// Runs `f` until it does not fail with `WouldBlock`, parking until the fd is readable in

@@ -137,7 +137,9 @@ impl PollDesc {
         // SAFETY: registering the caller's fd; `pd` lives forever.
         if unsafe { libc::epoll_ctl(p.epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) } != 0 {
             let e = io::Error::last_os_error();
-            FREE.lock().unwrap_or_else(|e| e.into_inner()).push(PdPtr(pd));
+            FREE.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(PdPtr(pd));
             return Err(e);
         }
         Ok(pd)
@@ -158,7 +160,9 @@ impl PollDesc {
         }
         // A waiter may still be on its way out of `wait`; it only touches the descriptor's
         // atomics, which stay valid, and a reused descriptor tolerates spurious states.
-        FREE.lock().unwrap_or_else(|e| e.into_inner()).push(PdPtr(self));
+        FREE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(PdPtr(self));
     }
 
     fn slot(&self, read: bool) -> &AtomicUsize {
@@ -217,7 +221,9 @@ impl PollDesc {
                 return Ok(());
             }
             if self.closing.load(SeqCst) {
-                return Err(io::Error::other("gort: the socket was closed while waiting"));
+                return Err(io::Error::other(
+                    "gort: the socket was closed while waiting",
+                ));
             }
             if expired.load(SeqCst) {
                 return Err(timed_out());
@@ -287,7 +293,8 @@ pub(crate) fn poll(timeout_ns: i64) -> usize {
         BLOCKED.store(true, SeqCst);
     }
     // SAFETY: `events` is a writable array of the length we pass.
-    let n = unsafe { libc::epoll_wait(p.epfd, events.as_mut_ptr(), events.len() as i32, timeout_ms) };
+    let n =
+        unsafe { libc::epoll_wait(p.epfd, events.as_mut_ptr(), events.len() as i32, timeout_ms) };
     BLOCKED.store(false, SeqCst);
     LAST_POLL.store(nanotime(), Relaxed);
     let mut woken = 0;

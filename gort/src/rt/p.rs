@@ -28,6 +28,9 @@ pub(crate) struct P {
     pub(crate) runq: RunQueue,
     /// Incremented on every new time slice; sysmon compares it to spot hogs.
     pub(crate) schedtick: AtomicU32,
+    /// Incremented on every goroutine switch (including ones that inherit the time slice);
+    /// unchanged for 10 ms means one goroutine ran all that time without calling the runtime.
+    pub(crate) switchtick: AtomicU32,
     /// Incremented on every blocking call; sysmon compares it to spot long calls.
     pub(crate) blocktick: AtomicU32,
     pub(crate) timers: TimerHeap,
@@ -41,7 +44,7 @@ pub(crate) struct P {
     pub(crate) spawned: AtomicU64,
     /// For an extra P lent by sysmon past a hog: the hog's P (null otherwise).
     pub(crate) lent_for: AtomicPtr<P>,
-    /// The hog's schedtick when the P was lent; when it moves, the hog yielded.
+    /// The hog's switchtick when the P was lent; when it moves, the hog yielded.
     pub(crate) lent_tick: AtomicU32,
 }
 
@@ -59,6 +62,7 @@ impl P {
             m: AtomicPtr::new(std::ptr::null_mut()),
             runq: RunQueue::new(),
             schedtick: AtomicU32::new(0),
+            switchtick: AtomicU32::new(0),
             blocktick: AtomicU32::new(0),
             timers: TimerHeap::new(),
             gfree: UnsafeCell::new(Vec::with_capacity(GFREE_MAX)),
@@ -77,7 +81,7 @@ impl P {
         if !hog.is_null() {
             // SAFETY: Ps are never freed.
             let hog = unsafe { &*hog };
-            return hog.schedtick.load(Relaxed) != self.lent_tick.load(Relaxed)
+            return hog.switchtick.load(Relaxed) != self.lent_tick.load(Relaxed)
                 || hog.status.load(Relaxed) != P_RUNNING;
         }
         self.id >= super::sched::SCHED.procs.load(Relaxed)

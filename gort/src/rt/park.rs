@@ -28,7 +28,7 @@ use super::m::{M, Request, current_m};
 use super::p::P;
 use super::sched::{self, wakep};
 use crate::arch;
-use crate::sys::{futex, nanotime};
+use crate::sys::futex;
 
 /// Queues `gp` on `pp`; overflow goes to the global queue.
 pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
@@ -66,7 +66,7 @@ pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
     // SAFETY: Gs are never freed; `gp` is the caller's own G.
     let g = unsafe { &*gp };
     g.wait_reason.store(reason as u8, Relaxed);
-    g.wait_since.store(nanotime(), Relaxed);
+    g.wait_since.store(super::sysmon::coarse_now(), Relaxed);
     if mp.is_null() || g.must_block_thread() {
         park_thread(mp, g, commit);
         return;

@@ -70,7 +70,7 @@ pub(crate) fn lend_p(hog: &P) {
     else {
         return;
     };
-    p.lent_tick.store(hog.schedtick.load(Relaxed), Relaxed);
+    p.lent_tick.store(hog.switchtick.load(Relaxed), Relaxed);
     p.lent_for.store(hogp, Release);
     SCHED.nmspinning.fetch_add(1, SeqCst);
     p.status.store(P_IDLE, Release);

@@ -142,8 +142,11 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
     'top: loop {
         // SAFETY: Ps are never freed; the M holds this P.
         let pp = unsafe { &*mp.p() };
-        let now = nanotime();
-        pp.timers.run_expired(now);
+        // Reading the clock costs more than the rest of a context switch: only when a timer
+        // exists here.
+        if pp.timers.next_when() != i64::MAX {
+            pp.timers.run_expired(nanotime());
+        }
 
         if pp.schedtick.load(Relaxed) % 61 == 0 && SCHED.runq_size.load(Relaxed) > 0 {
             let gp = lock().runq_get(pp, 1);
@@ -174,7 +177,7 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 mp.spinning.store(true, Relaxed);
                 SCHED.nmspinning.fetch_add(1, SeqCst);
             }
-            if let Some(gp) = steal_work(pp, now) {
+            if let Some(gp) = steal_work(pp) {
                 return (gp, false);
             }
         }
@@ -273,7 +276,8 @@ fn become_timer_waiter(mp: &M, poll: bool) -> i64 {
 }
 
 /// Go's stealWork: four rounds over all Ps in random order.
-fn steal_work(pp: &P, now: i64) -> Option<*mut G> {
+fn steal_work(pp: &P) -> Option<*mut G> {
+    let now = nanotime();
     let n = SCHED.nallp.load(Acquire);
     for round in 0..4 {
         let last = round == 3;
@@ -307,9 +311,13 @@ fn steal_work(pp: &P, now: i64) -> Option<*mut G> {
 fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     // SAFETY: Ps are never freed and the M holds this one.
     let pp = unsafe { &*mp.p() };
+    // Both counters are written only by the M holding the P (sysmon reads them).
     if !inherit {
-        pp.schedtick.fetch_add(1, Relaxed);
+        let t = pp.schedtick.load(Relaxed);
+        pp.schedtick.store(t.wrapping_add(1), Relaxed);
     }
+    let t = pp.switchtick.load(Relaxed);
+    pp.switchtick.store(t.wrapping_add(1), Relaxed);
     // SAFETY: the G was taken from a run queue, so this M now owns it.
     let g = unsafe { &*gp };
     if g.status.swap(RUNNING, AcqRel) != RUNNABLE {

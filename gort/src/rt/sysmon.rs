@@ -12,7 +12,7 @@
 //! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does; an idle
 //! program costs about 100 wakeups a second.
 
-use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicI64, Ordering::*};
 
 use super::p::{P, P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
 use super::sched::{self, SCHED, lock, wakep};
@@ -22,10 +22,21 @@ use crate::sys::nanotime;
 /// A goroutine running longer than this is flagged (Go's forcePreemptNS).
 const HOG_NS: i64 = 10_000_000;
 
+/// nanotime as of sysmon's last round (it rounds at least every 10 ms): a clock for
+/// bookkeeping that must not cost a clock read per park (`G::wait_since`).
+static COARSE_NOW: AtomicI64 = AtomicI64::new(0);
+
+pub(crate) fn coarse_now() -> i64 {
+    let t = COARSE_NOW.load(Relaxed);
+    if t == 0 { nanotime() } else { t }
+}
+
 #[derive(Clone, Copy, Default)]
 struct Seen {
     schedtick: u32,
     schedwhen: i64,
+    switchtick: u32,
+    switchwhen: i64,
     blocktick: u32,
     blockwhen: i64,
 }
@@ -53,6 +64,7 @@ fn run() {
         }
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let now = nanotime();
+        COARSE_NOW.store(now, Relaxed);
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
         let busy = retake(now, &mut seen);
@@ -87,7 +99,18 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
             s.schedtick = t;
             s.schedwhen = now;
         } else if status == P_RUNNING && now - s.schedwhen >= HOG_NS {
-            flag_hog(p, now);
+            // A time slice longer than 10 ms (possibly several goroutines handing it on through
+            // runnext): yield at the next runtime call (Go's preemptone).
+            preempt(p);
+            busy = true;
+        }
+        let t = p.switchtick.load(Relaxed);
+        if s.switchtick != t {
+            s.switchtick = t;
+            s.switchwhen = now;
+        } else if status == P_RUNNING && now - s.switchwhen >= HOG_NS {
+            // One goroutine has run for 10 ms without a single runtime call that switched.
+            move_work_past_hog(p, now);
             busy = true;
         }
         if status == P_BLOCKING {
@@ -112,9 +135,8 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
     busy
 }
 
-/// A goroutine has held `p` for more than 10 ms: ask it to yield, and if work is waiting behind
-/// it, make sure another M can run that work.
-fn flag_hog(p: &P, now: i64) {
+/// Asks the goroutine running on `p` to yield at its next runtime call.
+fn preempt(p: &P) {
     let mp = p.m.load(Relaxed);
     if !mp.is_null() {
         // SAFETY: Ms are never freed; Gs are never unmapped, so a stale curg is harmless.
@@ -124,6 +146,11 @@ fn flag_hog(p: &P, now: i64) {
             unsafe { (*gp).preempt.store(true, Relaxed) };
         }
     }
+}
+
+/// A goroutine has run on `p` for more than 10 ms without calling the runtime (DESIGN decision
+/// 3b): if work is waiting behind it, make sure another M can run that work.
+fn move_work_past_hog(p: &P, now: i64) {
     let waiting =
         !p.runq.is_empty() || p.timers.next_when() <= now || SCHED.runq_size.load(Relaxed) > 0;
     if !waiting {
