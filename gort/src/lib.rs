@@ -31,6 +31,7 @@ pub mod context;
 pub mod ffi;
 mod goroutine;
 pub mod io;
+pub mod net;
 mod rt;
 pub mod runtime;
 mod select;

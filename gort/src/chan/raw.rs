@@ -146,9 +146,25 @@ impl RawChan {
         unsafe { self.buf.add(i * self.elem_size) }
     }
 
+    #[inline]
     unsafe fn copy(&self, dst: *mut u8, src: *const u8) {
-        // SAFETY: the caller passes two distinct element-sized locations.
-        unsafe { std::ptr::copy_nonoverlapping(src, dst, self.elem_size) }
+        // SAFETY: the caller passes two distinct element-sized locations; the small sizes are
+        // copied with one unaligned load/store instead of a call to memcpy.
+        unsafe {
+            match self.elem_size {
+                0 => {}
+                8 => dst
+                    .cast::<u64>()
+                    .write_unaligned(src.cast::<u64>().read_unaligned()),
+                16 => dst
+                    .cast::<u128>()
+                    .write_unaligned(src.cast::<u128>().read_unaligned()),
+                4 => dst
+                    .cast::<u32>()
+                    .write_unaligned(src.cast::<u32>().read_unaligned()),
+                n => std::ptr::copy_nonoverlapping(src, dst, n),
+            }
+        }
     }
 
     /// Go's `full`: a send would block (racy read).

@@ -47,6 +47,11 @@ impl RunQueue {
         }
     }
 
+    /// Whether the ring is empty and only `next` may hold a G (racy snapshot).
+    pub(crate) fn only_next(&self) -> bool {
+        self.head.load(Acquire) == self.tail.load(Acquire)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering::*;
 
 use super::g::{G, RUNNABLE, RUNNING, WAITING};
 use super::m::{M, Request, set_current_m};
-use super::p::{P, P_DEAD};
+use super::p::{P, P_DEAD, P_RUNNING};
 use super::sched::{self, SCHED, acquirep, lock, stopm, wakep};
 use crate::arch;
 use crate::sys::nanotime;
@@ -296,9 +296,16 @@ fn steal_work(pp: &P) -> Option<*mut G> {
                     return Some(gp);
                 }
             }
-            if !p2.runq.is_empty()
-                && let Some(gp) = pp.runq.steal_from(&p2.runq, last)
-            {
+            if p2.runq.is_empty() {
+                continue;
+            }
+            if last && p2.status.load(Relaxed) == P_RUNNING && p2.runq.only_next() {
+                // Go's runqgrab: the G in a running P's runnext was most likely just readied
+                // by the goroutine running there, which is about to block and run it (a
+                // ping-pong). Give the owner a moment instead of moving the pair apart.
+                std::thread::sleep(std::time::Duration::from_micros(3));
+            }
+            if let Some(gp) = pp.runq.steal_from(&p2.runq, last) {
                 return Some(gp);
             }
         }

@@ -1,0 +1,150 @@
+//! `UdpSocket` (Go's `net/udpsock.go`, `udpsock_posix.go`): a std UDP socket in non-blocking
+//! mode, registered with the poller; a receive that finds no datagram (or a send that finds the
+//! socket buffer full) parks the goroutine.
+
+use std::fmt;
+use std::io;
+use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
+use std::time::Duration;
+
+use super::tcp::fd_impls;
+use super::{NetFd, each_addr, first_addr};
+
+/// A UDP socket; like `std::net::UdpSocket`, but a receive with nothing queued parks the
+/// goroutine.
+///
+/// ```
+/// use gort::net::UdpSocket;
+///
+/// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// b.send_to(b"ping", a.local_addr().unwrap()).unwrap();
+/// let mut buf = [0u8; 16];
+/// let (n, from) = a.recv_from(&mut buf).unwrap();
+/// assert_eq!((&buf[..n], from), (&b"ping"[..], b.local_addr().unwrap()));
+/// ```
+pub struct UdpSocket {
+    fd: NetFd<net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Binds to `addr`, trying every address it resolves to in turn, as std does.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        UdpSocket::try_from(each_addr(addr, |a| net::UdpSocket::bind(*a))?)
+    }
+
+    /// Sends a datagram to `addr` (the first address it resolves to, as in std).
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let to = first_addr(addr)?;
+        self.fd.write(|s| s.send_to(buf, to))
+    }
+
+    /// Receives a datagram, parking until one arrives (or the read timeout passes).
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.fd.read(|s| s.recv_from(buf))
+    }
+
+    /// Like `recv_from`, without removing the datagram from the queue.
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.fd.read(|s| s.peek_from(buf))
+    }
+
+    /// Sets the default destination and the only source `recv` accepts, trying every address
+    /// `addr` resolves to in turn, as std does.
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        each_addr(addr, |a| self.fd.get_ref().connect(a))
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.write(|s| s.send(buf))
+    }
+
+    /// Receives a datagram from the connected peer, parking until one arrives.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.read(|s| s.recv(buf))
+    }
+
+    /// Like `recv`, without removing the datagram from the queue.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.read(|s| s.peek(buf))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().local_addr()
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().peer_addr()
+    }
+
+    /// The timeout of each receive (`None`: none); a receive that times out fails with
+    /// `io::ErrorKind::TimedOut`. `Some(Duration::ZERO)` is an `InvalidInput` error, as in std.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_read_timeout(d)
+    }
+
+    /// The timeout of each send; see [`UdpSocket::set_read_timeout`].
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_write_timeout(d)
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.read_timeout())
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.write_timeout())
+    }
+
+    /// A new handle (a `dup`, with its own poller registration) to the same socket, sharing
+    /// the timeouts and the non-blocking flag.
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            fd: self.fd.try_clone_with(net::UdpSocket::try_clone)?,
+        })
+    }
+
+    /// With `true`, sends and receives fail with `WouldBlock` instead of parking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.fd.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.fd.get_ref().set_broadcast(on)
+    }
+
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.fd.get_ref().broadcast()
+    }
+
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.fd.get_ref().set_ttl(ttl)
+    }
+
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.fd.get_ref().ttl()
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.get_ref().take_error()
+    }
+}
+
+/// Registers a std socket (made non-blocking) with the poller.
+impl TryFrom<net::UdpSocket> for UdpSocket {
+    type Error = io::Error;
+    fn try_from(s: net::UdpSocket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket { fd: NetFd::new(s)? })
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fd.get_ref().fmt(f)
+    }
+}
+
+fd_impls!(UdpSocket, net::UdpSocket);

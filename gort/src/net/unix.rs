@@ -1,0 +1,346 @@
+//! `UnixListener` and `UnixStream` (Go's `net/unixsock.go`, `unixsock_posix.go`): Unix-domain
+//! stream sockets, the same shape as the TCP types with paths instead of addresses
+//! (std's `std::os::unix::net` types underneath, registered with the poller).
+//!
+//! `connect` is gort's own, because std's blocks: a Unix-domain connect never returns
+//! `EINPROGRESS` but fails with `EAGAIN` while the listener's backlog is full; gort then retries
+//! after a short sleep (backing off up to 20 ms), parking the goroutine instead of the thread.
+//! Writes use `send(MSG_NOSIGNAL)`, so a closed peer gives `BrokenPipe`, never `SIGPIPE`.
+
+use std::fmt;
+use std::io::{self, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::{self, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use super::tcp::fd_impls;
+use super::{NetFd, max_backlog, would_block};
+
+/// A Unix-domain socket server; like `std::os::unix::net::UnixListener`, but `accept` parks the
+/// goroutine.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use gort::net::{UnixListener, UnixStream};
+///
+/// let path = std::env::temp_dir().join(format!("gort-doc-{}.sock", std::process::id()));
+/// let _ = std::fs::remove_file(&path);
+/// let ln = UnixListener::bind(&path).unwrap();
+/// gort::go(move || {
+///     let (mut c, _) = ln.accept().unwrap();
+///     c.write_all(b"hi").unwrap();
+/// });
+/// let mut s = UnixStream::connect(&path).unwrap();
+/// let mut buf = [0u8; 2];
+/// s.read_exact(&mut buf).unwrap();
+/// assert_eq!(&buf, b"hi");
+/// std::fs::remove_file(&path).unwrap();
+/// ```
+pub struct UnixListener {
+    fd: NetFd<net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to `path` (which must not exist) and listens with the kernel's maximum backlog.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        let ln = net::UnixListener::bind(path)?;
+        max_backlog(&ln)?;
+        UnixListener::try_from(ln)
+    }
+
+    /// Accepts a connection, parking until one arrives (or the accept timeout passes).
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (s, addr) = self.fd.read(|ln| ln.accept())?;
+        Ok((UnixStream::try_from(s)?, addr))
+    }
+
+    /// An iterator over incoming connections; it never returns `None`.
+    pub fn incoming(&self) -> UnixIncoming<'_> {
+        UnixIncoming { listener: self }
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().local_addr()
+    }
+
+    /// A new handle to the same listening socket (with its own poller registration).
+    pub fn try_clone(&self) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            fd: self.fd.try_clone_with(net::UnixListener::try_clone)?,
+        })
+    }
+
+    /// A timeout for `accept` (Go's `SetDeadline`). `Some(Duration::ZERO)` is an
+    /// `InvalidInput` error.
+    pub fn set_accept_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_read_timeout(d)
+    }
+
+    pub fn accept_timeout(&self) -> Option<Duration> {
+        self.fd.read_timeout()
+    }
+
+    /// With `true`, `accept` fails with `WouldBlock` instead of parking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.fd.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.get_ref().take_error()
+    }
+}
+
+/// Registers a std listener (made non-blocking) with the poller.
+impl TryFrom<net::UnixListener> for UnixListener {
+    type Error = io::Error;
+    fn try_from(ln: net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            fd: NetFd::new(ln)?,
+        })
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fd.get_ref().fmt(f)
+    }
+}
+
+/// The iterator of [`UnixListener::incoming`].
+#[derive(Debug)]
+pub struct UnixIncoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Iterator for UnixIncoming<'_> {
+    type Item = io::Result<UnixStream>;
+    fn next(&mut self) -> Option<io::Result<UnixStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+/// A Unix-domain stream connection; like `std::os::unix::net::UnixStream`, but I/O that is not
+/// ready parks the goroutine. `Read` and `Write` are implemented for `UnixStream` and
+/// `&UnixStream`.
+pub struct UnixStream {
+    fd: NetFd<net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`, parking (not blocking the thread) while the
+    /// listener's backlog is full.
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let (sa, len) = sockaddr_un(path.as_ref())?;
+        // SAFETY: plain syscall creating a new descriptor.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nobody else owns.
+        let fd = NetFd::new(net::UnixStream::from(unsafe { OwnedFd::from_raw_fd(raw) }))?;
+        let mut backoff = Duration::from_micros(100);
+        loop {
+            // SAFETY: `sa` is a valid sockaddr_un of `len` bytes.
+            let r = unsafe { libc::connect(raw, (&raw const sa).cast(), len) };
+            if r == 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) => {
+                    crate::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                }
+                Some(libc::EINTR) => {}
+                Some(libc::EINPROGRESS | libc::EALREADY) => {
+                    fd.wait_with(false, None, |s| match s.take_error()? {
+                        Some(e) => Err(e),
+                        None => s.peer_addr().map(drop).map_err(|e| {
+                            if e.raw_os_error() == Some(libc::ENOTCONN) {
+                                would_block()
+                            } else {
+                                e
+                            }
+                        }),
+                    })?;
+                    break;
+                }
+                _ => return Err(e),
+            }
+        }
+        Ok(UnixStream { fd })
+    }
+
+    /// An unnamed pair of connected sockets.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = net::UnixStream::pair()?;
+        Ok((UnixStream::try_from(a)?, UnixStream::try_from(b)?))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().peer_addr()
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().local_addr()
+    }
+
+    /// Shuts down the read half, the write half (the peer reads EOF), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.fd.get_ref().shutdown(how)
+    }
+
+    /// A new handle (a `dup`, with its own poller registration) to the same connection,
+    /// sharing the timeouts and the non-blocking flag.
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            fd: self.fd.try_clone_with(net::UnixStream::try_clone)?,
+        })
+    }
+
+    /// The timeout of each read (`None`: none); a read that times out fails with
+    /// `io::ErrorKind::TimedOut`. `Some(Duration::ZERO)` is an `InvalidInput` error, as in std.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_read_timeout(d)
+    }
+
+    /// The timeout of each write; see [`UnixStream::set_read_timeout`].
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_write_timeout(d)
+    }
+
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.read_timeout())
+    }
+
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.write_timeout())
+    }
+
+    /// With `true`, reads and writes fail with `WouldBlock` instead of parking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.fd.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.get_ref().take_error()
+    }
+}
+
+/// A `sockaddr_un` for `path` and its length, with std's checks.
+fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+    let bytes = path.as_os_str().as_bytes();
+    let mut sun_path = [0 as libc::c_char; 108];
+    if bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "paths must not contain interior null bytes",
+        ));
+    }
+    if bytes.len() >= sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "path must be shorter than SUN_LEN",
+        ));
+    }
+    for (d, &s) in sun_path.iter_mut().zip(bytes) {
+        *d = s as libc::c_char;
+    }
+    let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+    let len = if bytes.is_empty() {
+        base
+    } else {
+        base + bytes.len() + 1
+    };
+    let sa = libc::sockaddr_un {
+        sun_family: libc::AF_UNIX as libc::sa_family_t,
+        sun_path,
+    };
+    Ok((sa, len as libc::socklen_t))
+}
+
+/// `send(2)` with `MSG_NOSIGNAL`: a closed peer is `BrokenPipe`, not `SIGPIPE`.
+fn send(s: &net::UnixStream, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; the fd is open.
+    let n = unsafe {
+        libc::send(
+            s.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Registers a std stream (made non-blocking) with the poller.
+impl TryFrom<net::UnixStream> for UnixStream {
+    type Error = io::Error;
+    fn try_from(s: net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream { fd: NetFd::new(s)? })
+    }
+}
+
+impl Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.read(|mut s| s.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.fd.read(|mut s| s.read_vectored(bufs))
+    }
+}
+
+impl Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.write(|s| send(s, buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fd.get_ref().fmt(f)
+    }
+}
+
+fd_impls!(UnixListener, net::UnixListener);
+fd_impls!(UnixStream, net::UnixStream);

@@ -1,0 +1,500 @@
+//! The address-keyed semaphore table: sleep and wakeup for the contended paths of `Mutex` and
+//! `RwLock` (Go's `src/runtime/sema.go`: semacquire1 / semrelease1 / semaRoot).
+//!
+//! As Go's comment says, these are not semaphores to program with: a `semacquire(s)` waits until
+//! it can decrement the counter `*s`, a `semrelease(s)` increments it and wakes one waiter, and
+//! every sleep is paired with exactly one wakeup even when the wakeup comes first (Mullender and
+//! Cox, "Semaphores in Plan 9"). The counter is the caller's own `AtomicU32`; its address is the
+//! key into the table.
+//!
+//! # Structure
+//! A fixed table of 251 buckets (a prime, so that it does not correlate with allocation
+//! patterns), each on its own cache line. A bucket has a short runtime lock (`util::lock::Lock`,
+//! Go's lock_futex), a waiter count readable without the lock (`nwait`, so that a release with
+//! nobody waiting costs one atomic add and one load), and a treap of waiters with distinct
+//! addresses; each tree node heads a FIFO list of further waiters on the same address. Finding an
+//! address is O(log n) in the number of distinct addresses waiting in the bucket; queueing and
+//! dequeueing within an address are O(1) (Go's golang.org/issue/17953).
+//!
+//! # Invariants
+//! - A `Waiter` (Go's sudog) lives on the stack of the goroutine (or thread) that waits in it. It
+//!   is linked into a bucket only while that goroutine is parked, and every field of it is read
+//!   or written only under the bucket lock, except `handoff`, which the releaser writes after
+//!   dequeueing the waiter and before `ready`ing it (the ready is the happens-before edge).
+//! - A releaser reads everything it needs from a dequeued waiter before calling `ready`: after
+//!   that the waiter's frame may be gone.
+//! - `nwait` counts waiters of the bucket that have announced themselves (under the lock) and
+//!   not yet been dequeued. Acquirers increment it before their last check of the counter and
+//!   releasers load it after incrementing the counter, both SeqCst, so one of the two always sees
+//!   the other (no lost wakeup).
+//! - The counter outlives its waiters and releasers: the primitives here hold a borrow of the
+//!   object that embeds it for the whole call.
+//!
+//! # Deviations from Go
+//! - Parking goes through `park`'s commit callback, which runs once the goroutine is off its
+//!   stack: the commit takes the bucket lock, announces the waiter, re-checks the counter
+//!   (declining the park if it can be decremented now) and links the waiter. Go takes the lock
+//!   before the switch and releases it in goparkunlock; doing all of it in the commit means no
+//!   lock is held across a switch, and a goroutine that parks by blocking its thread (locked,
+//!   unwinding, plain threads) hands its P off before it takes the lock, never while holding it.
+//! - The hand-off flag is its own field (`handoff`) instead of reusing the treap's `ticket`.
+//! - No block or mutex profiling, so no acquire/release times.
+
+use std::cell::Cell;
+use std::ptr::null;
+use std::sync::atomic::{AtomicU32, Ordering::*};
+
+use crate::rt::g::{G, WaitReason};
+use crate::rt::m::current_m;
+use crate::rt::park::{self, park, ready};
+use crate::util::fatal;
+use crate::util::lock::Lock;
+
+static READY_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// Number of buckets (Go's semTabSize).
+const SEM_TAB_SIZE: usize = 251;
+
+/// A goroutine waiting in the table (Go's sudog, the fields sema.go uses). See the module
+/// invariants for who may touch it when.
+pub(crate) struct Waiter {
+    /// The parked goroutine (or plain thread's G).
+    g: Cell<*mut G>,
+    /// The address waited on (Go's elem).
+    addr: Cell<usize>,
+    /// Treap priority, random; meaningful only for tree nodes.
+    ticket: Cell<u32>,
+    /// Tree links (Go's parent / prev / next): left child is `prev`, right child is `next`.
+    parent: Cell<*const Waiter>,
+    prev: Cell<*const Waiter>,
+    next: Cell<*const Waiter>,
+    /// Further waiters on the same address, FIFO (Go's waitlink); `waittail` is the last of them,
+    /// kept only in the tree node.
+    waitlink: Cell<*const Waiter>,
+    waittail: Cell<*const Waiter>,
+    /// Set by a releasing `semrelease(_, true)` that decremented the counter on our behalf: the
+    /// woken waiter owns the unit and must not take another (Go's `s.ticket = 1`).
+    handoff: Cell<bool>,
+}
+
+impl Waiter {
+    pub(crate) const fn new() -> Waiter {
+        Waiter {
+            g: Cell::new(std::ptr::null_mut()),
+            addr: Cell::new(0),
+            ticket: Cell::new(0),
+            parent: Cell::new(null()),
+            prev: Cell::new(null()),
+            next: Cell::new(null()),
+            waitlink: Cell::new(null()),
+            waittail: Cell::new(null()),
+            handoff: Cell::new(false),
+        }
+    }
+}
+
+/// The waiters of one bucket (Go's semaRoot without the lock and count). Every method must be
+/// called with the bucket lock held.
+struct Root {
+    treap: Cell<*const Waiter>,
+}
+
+/// One bucket: lock, waiter count and treap, alone on a cache line.
+#[repr(align(64))]
+struct Bucket {
+    lock: Lock,
+    /// Waiters announced and not yet dequeued (Go's nwait); read without the lock.
+    nwait: AtomicU32,
+    /// Protected by `lock`.
+    root: Root,
+}
+
+// SAFETY: `root` (the only non-Sync field) is touched only under `lock`, and the waiters it
+// points to follow the module invariants.
+unsafe impl Sync for Bucket {}
+
+static TABLE: [Bucket; SEM_TAB_SIZE] = [const {
+    Bucket {
+        lock: Lock::new(),
+        nwait: AtomicU32::new(0),
+        root: Root {
+            treap: Cell::new(null()),
+        },
+    }
+}; SEM_TAB_SIZE];
+
+fn bucket_for(addr: usize) -> &'static Bucket {
+    &TABLE[(addr >> 3) % SEM_TAB_SIZE]
+}
+
+/// Decrements `*sema` if it is positive (Go's cansemacquire).
+#[inline]
+pub(crate) fn cansemacquire(sema: &AtomicU32) -> bool {
+    let mut v = sema.load(SeqCst);
+    loop {
+        if v == 0 {
+            return false;
+        }
+        match sema.compare_exchange_weak(v, v - 1, SeqCst, SeqCst) {
+            Ok(_) => return true,
+            Err(cur) => v = cur,
+        }
+    }
+}
+
+/// Waits until `*sema > 0`, then decrements it (Go's semacquire1). With `lifo`, the caller goes
+/// to the head of the address's queue (a mutex waiter that was woken and lost the race again).
+/// Parks the goroutine; on a plain thread, blocks the thread.
+pub(crate) fn semacquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
+    if cansemacquire(sema) {
+        return;
+    }
+    let addr = sema as *const AtomicU32 as usize;
+    let b = bucket_for(addr);
+    let w = Waiter::new();
+    loop {
+        let mut acquired = false;
+        park(reason, &mut |gp| {
+            b.lock.lock();
+            // Announce ourselves before the last check, so a release after it sees us.
+            b.nwait.fetch_add(1, SeqCst);
+            if cansemacquire(sema) {
+                b.nwait.fetch_sub(1, SeqCst);
+                b.lock.unlock();
+                acquired = true;
+                return false;
+            }
+            w.g.set(gp);
+            w.handoff.set(false);
+            // SAFETY: the bucket lock is held; `w` lives in this (parked) frame until a releaser
+            // dequeues it under the lock and readies us.
+            unsafe { b.root.queue(addr, &w, lifo) };
+            b.lock.unlock();
+            true
+        });
+        if unsafe { (*crate::rt::m::current_g()).id() } == crate::rt::g::G_TRACE.load(Relaxed) {
+            crate::util::write_stderr(
+                format!(
+                    "    woke {}us after ready, handoff={} acquired={}\n",
+                    (crate::sys::nanotime() - READY_AT.load(Relaxed)) / 1000,
+                    w.handoff.get(),
+                    acquired
+                )
+                .as_bytes(),
+            );
+        }
+        if acquired || w.handoff.get() || cansemacquire(sema) {
+            return;
+        }
+    }
+}
+
+/// Increments `*sema` and wakes one waiter on it, if any (Go's semrelease1). With `handoff`,
+/// the unit is handed straight to the woken waiter when possible and the caller yields to it
+/// (a starving mutex's direct hand-off).
+pub(crate) fn semrelease(sema: &AtomicU32, handoff: bool) {
+    let addr = sema as *const AtomicU32 as usize;
+    let b = bucket_for(addr);
+    sema.fetch_add(1, SeqCst);
+    // Easy case: nobody waits. Must come after the add (see `semacquire`).
+    if b.nwait.load(SeqCst) == 0 {
+        return;
+    }
+    b.lock.lock();
+    if b.nwait.load(SeqCst) == 0 {
+        // Someone else consumed the count (or woke the waiter) meanwhile.
+        b.lock.unlock();
+        return;
+    }
+    // SAFETY: the bucket lock is held.
+    let s = unsafe { b.root.dequeue(addr) };
+    if !s.is_null() {
+        b.nwait.fetch_sub(1, SeqCst);
+    }
+    b.lock.unlock();
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: `s` was just dequeued: its goroutine stays parked (and its frame alive) until the
+    // `ready` below, and nobody else can reach it any more.
+    let s = unsafe { &*s };
+    let gp = s.g.get();
+    let direct = handoff && cansemacquire(sema);
+    if direct {
+        s.handoff.set(true);
+    }
+    if unsafe { (*gp).id() } == crate::rt::g::G_TRACE.load(Relaxed) {
+        READY_AT.store(crate::sys::nanotime(), Relaxed);
+    }
+    ready(gp);
+    if direct && can_yield() {
+        // The waiter sits in our P's runnext; let it run now on our time slice (Go's goyield).
+        park::yield_now();
+    }
+}
+
+/// Whether the caller is an ordinary goroutine on its own stack (not a scheduler context, a
+/// plain thread, or a goroutine that must keep its thread), so that yielding to a woken waiter
+/// is cheap and legal (Go checks `m.locks == 0`).
+fn can_yield() -> bool {
+    let mp = current_m();
+    if mp.is_null() {
+        return false;
+    }
+    // SAFETY: Ms are never freed.
+    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    // SAFETY: the running G is alive.
+    !gp.is_null() && !unsafe { &*gp }.must_block_thread()
+}
+
+impl Root {
+    /// Adds `s` to the waiters on `addr` (Go's semaRoot.queue): at the tail of the address's
+    /// list, or at its head with `lifo`.
+    ///
+    /// # Safety
+    /// The bucket lock is held; `s` is in no list and stays alive until dequeued; every waiter
+    /// already in the treap is alive (module invariants).
+    unsafe fn queue(&self, addr: usize, s: &Waiter, lifo: bool) {
+        let sp: *const Waiter = s;
+        s.addr.set(addr);
+        s.parent.set(null());
+        s.prev.set(null());
+        s.next.set(null());
+        s.waitlink.set(null());
+        s.waittail.set(null());
+
+        let mut last: *const Waiter = null();
+        let mut pt: &Cell<*const Waiter> = &self.treap;
+        loop {
+            let tp = pt.get();
+            if tp.is_null() {
+                break;
+            }
+            // SAFETY: waiters in the treap are alive (caller's contract).
+            let t = unsafe { &*tp };
+            if t.addr.get() == addr {
+                if lifo {
+                    // Substitute s in t's place in the treap, t first in s's list.
+                    pt.set(sp);
+                    s.ticket.set(t.ticket.get());
+                    s.parent.set(t.parent.get());
+                    s.prev.set(t.prev.get());
+                    s.next.set(t.next.get());
+                    // SAFETY: children of a treap node are treap nodes, alive.
+                    unsafe {
+                        if let Some(c) = s.prev.get().as_ref() {
+                            c.parent.set(sp);
+                        }
+                        if let Some(c) = s.next.get().as_ref() {
+                            c.parent.set(sp);
+                        }
+                    }
+                    s.waitlink.set(tp);
+                    let tail = t.waittail.get();
+                    s.waittail.set(if tail.is_null() { tp } else { tail });
+                    t.parent.set(null());
+                    t.prev.set(null());
+                    t.next.set(null());
+                    t.waittail.set(null());
+                } else {
+                    // Append s to t's list.
+                    let tail = t.waittail.get();
+                    if tail.is_null() {
+                        t.waitlink.set(sp);
+                    } else {
+                        // SAFETY: list members are alive.
+                        unsafe { (*tail).waitlink.set(sp) };
+                    }
+                    t.waittail.set(sp);
+                }
+                return;
+            }
+            last = tp;
+            pt = if addr < t.addr.get() {
+                &t.prev
+            } else {
+                &t.next
+            };
+        }
+
+        // A new leaf; the treap's heap order on `ticket` (smallest at the root) keeps it
+        // balanced on average. Tickets are odd so that they are never zero.
+        s.ticket.set(crate::util::rand::next_u64() as u32 | 1);
+        s.parent.set(last);
+        pt.set(sp);
+        loop {
+            let pp = s.parent.get();
+            if pp.is_null() {
+                break;
+            }
+            // SAFETY: treap nodes are alive.
+            let p = unsafe { &*pp };
+            if p.ticket.get() <= s.ticket.get() {
+                break;
+            }
+            // SAFETY: as above; the lock is held.
+            unsafe {
+                if p.prev.get() == sp {
+                    self.rotate_right(p);
+                } else {
+                    if p.next.get() != sp {
+                        fatal!("semaRoot queue: broken tree links");
+                    }
+                    self.rotate_left(p);
+                }
+            }
+        }
+    }
+
+    /// Removes and returns the first waiter on `addr`, or null (Go's semaRoot.dequeue).
+    ///
+    /// # Safety
+    /// The bucket lock is held; every waiter in the treap is alive.
+    unsafe fn dequeue(&self, addr: usize) -> *const Waiter {
+        let mut ps: &Cell<*const Waiter> = &self.treap;
+        let sp = loop {
+            let sp = ps.get();
+            if sp.is_null() {
+                return null();
+            }
+            // SAFETY: treap nodes are alive (caller's contract).
+            let s = unsafe { &*sp };
+            if s.addr.get() == addr {
+                break sp;
+            }
+            ps = if addr < s.addr.get() {
+                &s.prev
+            } else {
+                &s.next
+            };
+        };
+        // SAFETY: as above.
+        let s = unsafe { &*sp };
+        let tp = s.waitlink.get();
+        if !tp.is_null() {
+            // Substitute t, the next waiter on addr, for s in the treap.
+            // SAFETY: list members are alive.
+            let t = unsafe { &*tp };
+            ps.set(tp);
+            t.ticket.set(s.ticket.get());
+            t.parent.set(s.parent.get());
+            t.prev.set(s.prev.get());
+            t.next.set(s.next.get());
+            // SAFETY: children of a treap node are treap nodes, alive.
+            unsafe {
+                if let Some(c) = t.prev.get().as_ref() {
+                    c.parent.set(tp);
+                }
+                if let Some(c) = t.next.get().as_ref() {
+                    c.parent.set(tp);
+                }
+            }
+            t.waittail.set(if t.waitlink.get().is_null() {
+                null()
+            } else {
+                s.waittail.get()
+            });
+            s.waitlink.set(null());
+            s.waittail.set(null());
+        } else {
+            // Rotate s down to a leaf, respecting priorities, and cut it off.
+            loop {
+                let (l, r) = (s.prev.get(), s.next.get());
+                if l.is_null() && r.is_null() {
+                    break;
+                }
+                // SAFETY: treap nodes are alive; the lock is held.
+                unsafe {
+                    if r.is_null() || (!l.is_null() && (*l).ticket.get() < (*r).ticket.get()) {
+                        self.rotate_right(s);
+                    } else {
+                        self.rotate_left(s);
+                    }
+                }
+            }
+            let pp = s.parent.get();
+            if pp.is_null() {
+                self.treap.set(null());
+            } else {
+                // SAFETY: treap nodes are alive.
+                let p = unsafe { &*pp };
+                if p.prev.get() == sp {
+                    p.prev.set(null());
+                } else {
+                    p.next.set(null());
+                }
+            }
+        }
+        s.parent.set(null());
+        s.prev.set(null());
+        s.next.set(null());
+        s.ticket.set(0);
+        sp
+    }
+
+    /// Turns (x a (y b c)) into (y (x a b) c) (Go's rotateLeft).
+    ///
+    /// # Safety
+    /// Lock held; `x` is a treap node with a right child.
+    unsafe fn rotate_left(&self, x: &Waiter) {
+        let xp: *const Waiter = x;
+        let pp = x.parent.get();
+        // SAFETY: the caller guarantees the right child exists; treap nodes are alive.
+        let y = unsafe { &*x.next.get() };
+        let yp: *const Waiter = y;
+        let b = y.prev.get();
+        y.prev.set(xp);
+        x.parent.set(yp);
+        x.next.set(b);
+        // SAFETY: treap nodes are alive.
+        if let Some(b) = unsafe { b.as_ref() } {
+            b.parent.set(xp);
+        }
+        y.parent.set(pp);
+        // SAFETY: treap nodes are alive.
+        unsafe { self.replace_child(pp, xp, yp) };
+    }
+
+    /// Turns (y (x a b) c) into (x a (y b c)) (Go's rotateRight).
+    ///
+    /// # Safety
+    /// Lock held; `y` is a treap node with a left child.
+    unsafe fn rotate_right(&self, y: &Waiter) {
+        let yp: *const Waiter = y;
+        let pp = y.parent.get();
+        // SAFETY: the caller guarantees the left child exists; treap nodes are alive.
+        let x = unsafe { &*y.prev.get() };
+        let xp: *const Waiter = x;
+        let b = x.next.get();
+        x.next.set(yp);
+        y.parent.set(xp);
+        y.prev.set(b);
+        // SAFETY: treap nodes are alive.
+        if let Some(b) = unsafe { b.as_ref() } {
+            b.parent.set(yp);
+        }
+        x.parent.set(pp);
+        // SAFETY: treap nodes are alive.
+        unsafe { self.replace_child(pp, yp, xp) };
+    }
+
+    /// Points the link that referred to `old` (a child of `pp`, or the root) at `new`.
+    ///
+    /// # Safety
+    /// Lock held; `pp` is null or a live treap node.
+    unsafe fn replace_child(&self, pp: *const Waiter, old: *const Waiter, new: *const Waiter) {
+        // SAFETY: the caller's contract.
+        match unsafe { pp.as_ref() } {
+            None => self.treap.set(new),
+            Some(p) if p.prev.get() == old => p.prev.set(new),
+            Some(p) => {
+                if p.next.get() != old {
+                    fatal!("semaRoot rotate: broken tree links");
+                }
+                p.next.set(new);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
