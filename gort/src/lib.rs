@@ -37,13 +37,6 @@ pub mod runtime;
 mod select;
 mod stack;
 pub mod sync;
-#[doc(hidden)]
-pub fn __trace_me() {
-    rt::g::G_TRACE.store(
-        current_id().unwrap().as_u64(),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-}
 mod sys;
 pub mod time;
 mod util;

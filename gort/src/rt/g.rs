@@ -104,7 +104,6 @@ impl WaitReason {
     }
 }
 
-pub static G_TRACE: AtomicU64 = AtomicU64::new(u64::MAX);
 /// The boxed body of a goroutine.
 pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
 
@@ -129,8 +128,6 @@ pub(crate) struct G {
     pub(crate) parks_thread: AtomicBool,
     /// Futex word for thread-mode parking: 1 once readied.
     pub(crate) wake: AtomicU32,
-    /// Link for the global run queue and free lists. Protected by whichever lock owns the list.
-    pub(crate) sched_link: AtomicPtr<G>,
     /// The body, taken on first run. Written by the spawner before the G is published.
     pub(crate) entry: UnsafeCell<Option<Entry>>,
     /// The M running this G (null when not running).
@@ -169,7 +166,6 @@ impl G {
             is_thread: AtomicBool::new(false),
             parks_thread: AtomicBool::new(false),
             wake: AtomicU32::new(0),
-            sched_link: AtomicPtr::new(std::ptr::null_mut()),
             entry: UnsafeCell::new(None),
             m: AtomicPtr::new(std::ptr::null_mut()),
             locked: AtomicU32::new(0),

@@ -10,6 +10,7 @@
 //! Lock order: `SCHED.lock` may be taken while holding nothing else, and nothing is locked under
 //! it except nothing (timer heap locks are never held with it).
 
+use std::collections::VecDeque;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
@@ -22,8 +23,9 @@ use super::p::{P, P_DEAD, P_IDLE, P_RUNNING};
 pub(crate) const MAX_P: usize = 512;
 
 pub(crate) struct Locked {
-    runq_head: *mut G,
-    runq_tail: *mut G,
+    /// The global run queue: an array, not a list linked through the Gs, so taking a batch
+    /// touches no G (each sits in its own stack slot's page: a cache and TLB miss apiece).
+    runq: VecDeque<*mut G>,
     pidle: Vec<*mut P>,
     pub(crate) midle: Vec<*mut M>,
 }
@@ -55,8 +57,7 @@ pub(crate) struct Sched {
 
 pub(crate) static SCHED: Sched = Sched {
     lock: Mutex::new(Locked {
-        runq_head: null_mut(),
-        runq_tail: null_mut(),
+        runq: VecDeque::new(),
         pidle: Vec::new(),
         midle: Vec::new(),
     }),
@@ -89,29 +90,18 @@ pub(crate) fn allp() -> impl Iterator<Item = &'static P> {
 
 impl Locked {
     pub(crate) fn runq_put(&mut self, gp: *mut G) {
-        // SAFETY: gp is a live G not on any other queue; sched_link is protected by this lock.
-        unsafe { (*gp).sched_link.store(null_mut(), Relaxed) };
-        if self.runq_tail.is_null() {
-            self.runq_head = gp;
-        } else {
-            // SAFETY: as above, for the tail.
-            unsafe { (*self.runq_tail).sched_link.store(gp, Relaxed) };
-        }
-        self.runq_tail = gp;
+        self.runq.push_back(gp);
         SCHED.runq_size.fetch_add(1, Relaxed);
     }
 
     fn runq_pop(&mut self) -> *mut G {
-        let gp = self.runq_head;
-        if !gp.is_null() {
-            // SAFETY: gp is on this queue, protected by the lock.
-            self.runq_head = unsafe { (*gp).sched_link.load(Relaxed) };
-            if self.runq_head.is_null() {
-                self.runq_tail = null_mut();
+        match self.runq.pop_front() {
+            Some(gp) => {
+                SCHED.runq_size.fetch_sub(1, Relaxed);
+                gp
             }
-            SCHED.runq_size.fetch_sub(1, Relaxed);
+            None => null_mut(),
         }
-        gp
     }
 
     /// Go's globrunqget: takes a fair share of the global queue into `pp`'s local queue and

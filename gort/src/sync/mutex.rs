@@ -86,19 +86,7 @@ impl RawMutex {
     /// Acquires the lock, parking while it is held.
     #[inline]
     pub(crate) fn lock(&self, reason: WaitReason) {
-        let t0 = nanotime();
         check_preempt();
-        let t1 = nanotime();
-        if crate::rt::g::G_TRACE.load(Relaxed) == unsafe { (*crate::rt::m::current_g()).id() } {
-            crate::util::write_stderr(format!("  in lock pre={}ns\n", t1 - t0).as_bytes());
-        }
-        if crate::rt::g::G_TRACE.load(Relaxed) == unsafe { (*crate::rt::m::current_g()).id() }
-            && t1 - t0 > 1_000_000
-        {
-            crate::util::write_stderr(
-                format!("  preempted for {}us\n", (t1 - t0) / 1000).as_bytes(),
-            );
-        }
         if self
             .state
             .compare_exchange_weak(0, LOCKED, Acquire, Relaxed)
@@ -133,20 +121,6 @@ impl RawMutex {
     #[cold]
     #[inline(never)]
     fn lock_slow(&self, reason: WaitReason) {
-        let tr =
-            crate::rt::g::G_TRACE.load(Relaxed) == unsafe { (*crate::rt::m::current_g()).id() };
-        let ts = nanotime();
-        struct D(bool, i64);
-        impl Drop for D {
-            fn drop(&mut self) {
-                if self.0 {
-                    crate::util::write_stderr(
-                        format!("  slow {}us\n", (nanotime() - self.1) / 1000).as_bytes(),
-                    );
-                }
-            }
-        }
-        let _d = D(tr, ts);
         let mut wait_start: i64 = 0;
         let mut starving = false;
         let mut awoke = false;
@@ -201,16 +175,9 @@ impl RawMutex {
                     if wait_start == 0 {
                         wait_start = nanotime();
                     }
-                    let t0 = nanotime();
                     semacquire(&self.sema, lifo, reason);
-                    let t1 = nanotime();
                     starving = starving || nanotime() - wait_start > STARVATION_NS;
                     old = self.state.load(Relaxed);
-                    if crate::rt::g::G_TRACE.load(Relaxed)
-                        == unsafe { (*crate::rt::m::current_g()).id() }
-                    {
-                        crate::util::write_stderr(format!("  sema lifo={lifo} waited {}us state={old:#x} starving={starving} since_start={}us\n", (t1-t0)/1000, (t1-wait_start)/1000).as_bytes());
-                    }
                     if old & STARVING != 0 {
                         // Ownership was handed to us, but LOCKED is clear and we still count as
                         // a waiter: fix both.
