@@ -1,8 +1,8 @@
 //! W2_idle: spawn N goroutines that each park until released; once all are parked, read VmRSS;
 //! bytes_per_g = (RSS_after - RSS_before) / N. Then release and join.
 //!
-//! gort has no channels yet, so the goroutines park on one shared `gort::sync::WaitGroup` gate
-//! (held at 1 until release) instead of main.go's shared channel; the note says so. Spawning uses
+//! As main.go, the goroutines block receiving from one shared channel, which is closed to release
+//! them. Spawning uses
 //! `gort::Builder::spawn`, so running out of stacks is an error we report (ok:false, the error
 //! text and the largest N that worked), not a panic. per_op_ns = spawn-until-all-started / N, as in
 //! main.go.
@@ -22,10 +22,9 @@ pub const WORKLOAD: Workload = Workload {
 
 fn run(n: u64) -> Outcome {
     gort::run(move || {
-        let gate = gort::sync::WaitGroup::new();
+        let (release, gate) = gort::chan::<()>(0);
         let started = gort::sync::WaitGroup::new();
         let exited = gort::sync::WaitGroup::new();
-        gate.add(1);
         let before = vm_rss_bytes().unwrap_or(-1);
         let start = Instant::now();
         let mut spawned: u64 = 0;
@@ -36,7 +35,7 @@ fn run(n: u64) -> Outcome {
             let (gate, started_, exited_) = (gate.clone(), started.clone(), exited.clone());
             let r = gort::Builder::new().spawn(move || {
                 started_.done();
-                gate.wait();
+                gate.recv();
                 exited_.done();
             });
             match r {
@@ -60,7 +59,7 @@ fn run(n: u64) -> Outcome {
         let after = vm_rss_bytes().unwrap_or(-1);
         let stats = gort::runtime::stats();
 
-        gate.done();
+        release.close();
         exited.wait();
 
         let bytes_per_g = if spawned > 0 && before >= 0 && after >= 0 {
@@ -69,7 +68,7 @@ fn run(n: u64) -> Outcome {
             None
         };
         let mut note = format!(
-            "gate: one shared gort::sync::WaitGroup (no channels yet); VmRSS before={before} after={after} bytes; \
+            "parked on one shared channel; VmRSS before={before} after={after} bytes; \
              per_op_ns=spawn-until-all-started/N; stacks: {} ({} slots); live goroutines while parked={}",
             stats.stack_mechanism, stats.stack_slots, stats.goroutines
         );
