@@ -358,7 +358,7 @@ fn print_table(records: &[Record]) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(
         e,
-        "\n{:<14}{:>6}{:>11}{:>12}{:>13}{:>11}{:>14}  {:<4} note",
+        "\n{:<18}{:>6}{:>11}{:>12}{:>13}{:>11}{:>14}  {:<4} note",
         "workload", "procs", "n", "per_op_ns", "bytes_per_g", "wall_ms", "peak_rss_MiB", "ok"
     );
     for r in records {
@@ -376,7 +376,7 @@ fn print_table(records: &[Record]) {
         };
         let _ = writeln!(
             e,
-            "{:<14}{:>6}{:>11}{:>12.2}{:>13}{:>11.1}{:>14}  {:<4} {note}{ellipsis}",
+            "{:<18}{:>6}{:>11}{:>12.2}{:>13}{:>11.1}{:>14}  {:<4} {note}{ellipsis}",
             r.workload,
             r.procs,
             r.n,

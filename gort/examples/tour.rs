@@ -58,6 +58,75 @@ fn main() {
         t.elapsed()
     );
 
+    // 5. Channels: a producer -> squarer -> consumer pipeline. Each stage closes its output by
+    //    dropping the last Sender; the next stage's `for v in &rx` ends when it is drained.
+    let (nums_tx, nums_rx) = gort::chan::<u64>(0); // unbuffered: every send meets a receive
+    let (sq_tx, sq_rx) = gort::chan::<u64>(16); // buffered: the squarer may run ahead
+    gort::go(move || {
+        for i in 1..=10 {
+            nums_tx.send(i).unwrap();
+        }
+    }); // nums_tx dropped here: the channel closes
+    gort::go(move || {
+        for v in &nums_rx {
+            sq_tx.send(v * v).unwrap();
+        }
+    });
+    let squares: Vec<u64> = sq_rx.iter().collect();
+    println!(
+        "5. pipeline 1..=10 -> square -> collect: {squares:?} (sum {})",
+        squares.iter().sum::<u64>()
+    );
+
+    // 6. select!: whichever channel is ready first, with a timeout arm (Go's time.After idiom).
+    let (fast_tx, fast_rx) = gort::chan::<&str>(0);
+    let (slow_tx, slow_rx) = gort::chan::<&str>(0);
+    gort::go(move || {
+        gort::sleep(Duration::from_millis(10));
+        let _ = fast_tx.send("fast");
+    });
+    gort::go(move || {
+        gort::sleep(Duration::from_millis(300));
+        let _ = slow_tx.send("slow"); // fails once the receiver is dropped below
+    });
+    let t = Instant::now();
+    gort::select! {
+        recv(fast_rx) -> v => println!("6. select: got {:?} after {:?}", v.unwrap(), t.elapsed()),
+        recv(slow_rx) -> v => println!("6. select: got {:?} after {:?}", v.unwrap(), t.elapsed()),
+    }
+    // fast_tx is dropped now (a closed channel is always ready): wait on slow alone, with a timeout.
+    let t = Instant::now();
+    gort::select! {
+        recv(slow_rx) -> v => println!("6. select: got {:?} after {:?}", v, t.elapsed()),
+        recv(gort::after(Duration::from_millis(50))) -> _ => {
+            println!("6. select: timed out after {:?}; slow is still sleeping", t.elapsed())
+        }
+    }
+    drop(slow_rx);
+
+    // 7. Timers and tickers: gort::tick fires every period; a Timer can be stopped before it fires.
+    let t = Instant::now();
+    let ticks = gort::tick(Duration::from_millis(20));
+    for i in 1..=3 {
+        ticks.recv().unwrap();
+        println!("7. tick {i} at {:?}", t.elapsed());
+    }
+    drop(ticks); // dropping the receiver stops the ticker
+    let timer = gort::time::Timer::new(Duration::from_millis(30));
+    let stopped = timer.stop(); // true: it was still pending, so it will never fire
+    gort::select! {
+        recv(timer.receiver()) -> _ => println!("7. the stopped timer fired (unexpected)"),
+        recv(gort::after(Duration::from_millis(60))) -> _ => {
+            println!("7. timer.stop() = {stopped}: nothing arrived in 60 ms")
+        }
+    }
+    let timer = gort::time::Timer::new(Duration::from_millis(10));
+    timer.receiver().recv().unwrap();
+    println!(
+        "7. an unstopped 10 ms timer fired; stop() afterwards = {}",
+        timer.stop()
+    );
+
     let s = gort::runtime::stats();
     println!(
         "runtime: {} threads, {} goroutines spawned, stacks: {}",

@@ -1,11 +1,22 @@
 //! The workload registry. Adding a workload: write `wNN_name.rs` with one
-//! `pub const WORKLOAD: Workload`, declare the module here and list it in [`ALL`].
+//! `pub const WORKLOAD: Workload` (or one per main.go name, as `w4_chan_tput` has two), declare
+//! the module here and list it in [`ALL`].
 
 use crate::report::Outcome;
 
+mod w10_tcp_echo;
 mod w11_yield;
+mod w12_ffi_call;
+mod w13_ffi_callback;
 mod w1_spawn;
 mod w2_idle;
+mod w3_pingpong;
+mod w4_chan_tput;
+mod w5_skynet;
+mod w6_ring;
+mod w7_select;
+mod w8_timers;
+mod w9_mutex;
 
 /// One BENCHMARKS.md workload.
 pub struct Workload {
@@ -24,7 +35,22 @@ pub struct Workload {
 }
 
 /// Every implemented workload, in BENCHMARKS.md order.
-pub const ALL: &[Workload] = &[w1_spawn::WORKLOAD, w2_idle::WORKLOAD, w11_yield::WORKLOAD];
+pub const ALL: &[Workload] = &[
+    w1_spawn::WORKLOAD,
+    w2_idle::WORKLOAD,
+    w3_pingpong::WORKLOAD,
+    w4_chan_tput::WORKLOAD_1P1C,
+    w4_chan_tput::WORKLOAD_4P4C,
+    w5_skynet::WORKLOAD,
+    w6_ring::WORKLOAD,
+    w7_select::WORKLOAD,
+    w8_timers::WORKLOAD,
+    w9_mutex::WORKLOAD,
+    w10_tcp_echo::WORKLOAD,
+    w11_yield::WORKLOAD,
+    w12_ffi_call::WORKLOAD,
+    w13_ffi_callback::WORKLOAD,
+];
 
 pub fn find(name: &str) -> Option<&'static Workload> {
     ALL.iter().find(|w| w.name == name)
