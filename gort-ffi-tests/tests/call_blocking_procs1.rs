@@ -1,0 +1,66 @@
+//! A C call that blocks in `ffi::call` gives its processor away: with procs = 1, other
+//! goroutines keep running while it sleeps. Its own test binary: `set_procs` is process-global.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use gort_ffi_tests::fft_sleep_us;
+use gort_ffi_tests::harness::bounded;
+
+const SLEEP: Duration = Duration::from_millis(500);
+
+#[test]
+fn blocking_c_call_does_not_stop_other_goroutines() {
+    bounded(30, || {
+        gort::set_procs(1);
+        gort::run(|| {
+            assert_eq!(gort::procs(), 1);
+            let in_c = Arc::new(AtomicBool::new(false));
+            let c_done = Arc::new(AtomicBool::new(false));
+            let sleeper = {
+                let (in_c, c_done) = (in_c.clone(), c_done.clone());
+                gort::spawn(move || {
+                    let start = Instant::now();
+                    gort::ffi::call(|| {
+                        in_c.store(true, SeqCst);
+                        // SAFETY: usleep, no pointers.
+                        unsafe { fft_sleep_us(SLEEP.as_micros() as u32) }
+                    });
+                    c_done.store(true, SeqCst);
+                    start.elapsed()
+                })
+            };
+            // The only processor is ours until we yield; once the sleeper is in C, its
+            // processor is retaken and we run again.
+            while !in_c.load(SeqCst) {
+                gort::yield_now();
+            }
+            let start = Instant::now();
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    gort::spawn(|| {
+                        for _ in 0..1000 {
+                            gort::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+            let took = start.elapsed();
+            let c_was_running = !c_done.load(SeqCst);
+            assert!(
+                c_was_running,
+                "the C call finished before 2 x 1,000 yields did (they took {took:?})"
+            );
+            assert!(
+                took < SLEEP / 4,
+                "2 x 1,000 yields took {took:?} while a C call slept (want well under {SLEEP:?})"
+            );
+            let slept = sleeper.join().unwrap();
+            assert!(slept >= SLEEP, "the C call slept only {slept:?}");
+        });
+    });
+}

@@ -1,0 +1,145 @@
+//! `gort::ffi::callback` from threads a C library creates: every value arrives, the threads exit
+//! cleanly, and the extra Ms that bind them are pooled and reused. Its own test binary, and the
+//! tests serialize on `SERIAL`, because they count the process-global extra Ms.
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+
+use gort_ffi_tests::harness::bounded;
+use gort_ffi_tests::{fft_on_pthread, fft_threads_callback};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn extra_ms() -> usize {
+    gort::runtime::stats().extra_threads
+}
+
+/// The `extern "C"` callback the C threads call: sends `v` on the channel `arg` points to.
+extern "C" fn send_cb(arg: *mut c_void, v: i64) {
+    // SAFETY: `arg` is the `&gort::Sender<i64>` given to fft_threads_callback, which joins every
+    // thread before returning, so the sender outlives every call.
+    let tx = unsafe { &*(arg as *const gort::Sender<i64>) };
+    gort::ffi::callback(|| {
+        assert!(gort::current_id().is_some());
+        tx.send(v).expect("the channel is open");
+    });
+}
+
+/// One batch: `threads` C pthreads × `iters` callbacks each, read by 4 goroutines; checks the
+/// count and the sum.
+fn batch(threads: i32, iters: i64) {
+    let (tx, rx) = gort::chan::<i64>(64);
+    let sum = std::sync::Arc::new(AtomicI64::new(0));
+    let count = std::sync::Arc::new(AtomicI64::new(0));
+    let wg = gort::sync::WaitGroup::new();
+    for _ in 0..4 {
+        wg.add(1);
+        let (rx, sum, count, wg) = (rx.clone(), sum.clone(), count.clone(), wg.clone());
+        gort::go(move || {
+            while let Some(v) = rx.recv() {
+                sum.fetch_add(v, Relaxed);
+                count.fetch_add(1, Relaxed);
+            }
+            wg.done();
+        });
+    }
+    let mut done = 0i64;
+    let arg = &tx as *const gort::Sender<i64> as *mut c_void;
+    // SAFETY: `arg` points to `tx`, alive until the call returns (it joins its threads first);
+    // `send_cb` matches the callback type; `done` is a valid i64.
+    let rc = gort::ffi::call(|| unsafe {
+        fft_threads_callback(threads, iters, send_cb, arg, &mut done)
+    });
+    assert_eq!(rc, 0, "pthread_create/pthread_join failed");
+    let n = i64::from(threads) * iters;
+    assert_eq!(done, n, "callbacks that returned to C");
+    tx.close();
+    wg.wait();
+    assert_eq!(count.load(Relaxed), n, "values received");
+    assert_eq!(sum.load(Relaxed), n * (n - 1) / 2, "sum of the values");
+}
+
+/// 8 pthreads × 10,000 callbacks, twice: every value arrives, the threads are joined, the first
+/// batch binds at most 8 new extra Ms, and the second (new threads, after the first ones exited)
+/// reuses the pooled ones and creates none.
+#[test]
+fn eight_pthreads_send_on_a_channel_and_reuse_extra_ms() {
+    let _g = serial();
+    bounded(60, || {
+        gort::run(|| {
+            let before = extra_ms();
+            batch(8, 10_000);
+            let first = extra_ms();
+            assert!(
+                first - before <= 8,
+                "the first batch of 8 threads created {} extra Ms",
+                first - before
+            );
+            batch(8, 10_000);
+            let second = extra_ms();
+            assert_eq!(
+                second, first,
+                "the second batch of 8 threads created extra Ms instead of reusing the pooled ones"
+            );
+        });
+    });
+}
+
+extern "C" fn blocking_cb(arg: *mut c_void, x: i64) -> i64 {
+    // SAFETY: `arg` is the `&gort::Receiver<i64>` the test passes; it outlives the thread.
+    let rx = unsafe { &*(arg as *const gort::Receiver<i64>) };
+    let mut acc = x;
+    for _ in 0..3 {
+        acc += gort::ffi::callback(|| {
+            gort::sleep(std::time::Duration::from_millis(1));
+            rx.recv().expect("a value")
+        });
+    }
+    acc
+}
+
+/// Threads that exit after callbacks (still bound to their extra M between callbacks) are
+/// unbound cleanly: one thread after another, each blocking in its callbacks, all reuse one M.
+#[test]
+fn exiting_threads_are_unbound_and_their_m_reused() {
+    let _g = serial();
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<i64>(0);
+        gort::go(move || {
+            for v in 0..30 {
+                tx.send(v).unwrap();
+            }
+        });
+        let arg = &rx as *const gort::Receiver<i64> as *mut c_void;
+        let mut after_first = None;
+        let mut total = 0;
+        for t in 0..10 {
+            let mut out = 0;
+            // SAFETY: `arg` points to `rx`, alive until the joined thread is done; `out` is valid.
+            let rc = unsafe { fft_on_pthread(blocking_cb, arg, 1000 * t, &mut out) };
+            assert_eq!(rc, 0, "pthread_create/pthread_join failed");
+            total += out - 1000 * t;
+            let now = extra_ms();
+            match after_first {
+                None => after_first = Some(now),
+                Some(n) => assert_eq!(now, n, "thread {t} did not reuse the exited threads' M"),
+            }
+        }
+        assert_eq!(total, (0..30).sum::<i64>());
+        // The callback goroutines are gone (and the sender is finishing).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while gort::runtime::stats().goroutines != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "goroutines left behind: {}",
+                gort::runtime::stats().goroutines
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}

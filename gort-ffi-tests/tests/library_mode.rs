@@ -1,0 +1,168 @@
+//! Library mode: gort-ffi-lib built as a `staticlib` and as a `cdylib`, driven by C host programs
+//! (csrc/lib_host.c) that this test compiles with the system C compiler and runs. Each host calls
+//! the exported functions from 4 pthreads at once and checks every result; loading the library
+//! must start no threads.
+//!
+//! The library is found next to this test's `deps/` directory (target/<profile>/), after
+//! `cargo build -p gort-ffi-lib` in the same profile and target directory (once per test process;
+//! a no-op when it is up to date, and it keeps the library from going stale).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use gort_ffi_tests::harness::{Output, bounded, run_child};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const NTHREADS: u64 = 4;
+const ROUNDS: u64 = 10;
+
+/// target/<profile>, with gort-ffi-lib built into it.
+fn lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        // This test binary is target/<profile>/deps/library_mode-<hash>.
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()))
+            .to_path_buf();
+        build_lib(&dir);
+        dir
+    })
+}
+
+fn profile(dir: &Path) -> &str {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .expect("profile directory name")
+}
+
+fn build_lib(dir: &Path) {
+    let target_dir = dir.parent().expect("target/<profile> has a parent");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .args(["-p", "gort-ffi-lib", "--lib"]);
+    match profile(dir) {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["libgort_ffi_lib.a", "libgort_ffi_lib.so"] {
+        assert!(
+            dir.join(f).exists(),
+            "{} was not built",
+            dir.join(f).display()
+        );
+    }
+}
+
+/// Compiles csrc/lib_host.c into `name` with extra arguments; returns the executable.
+fn compile_host(name: &str, args: &[&str]) -> PathBuf {
+    let dir = lib_dir();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", profile(dir)));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("csrc/lib_host.c");
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gort-ffi-lib/include");
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    let mut cmd = Command::new(cc);
+    cmd.args(["-O2", "-Wall", "-pthread", "-o"])
+        .arg(&out)
+        .arg("-I")
+        .arg(&include)
+        .arg(&src)
+        .args(args);
+    let res = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run the C compiler {cmd:?}: {e}"));
+    assert!(
+        res.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        res.status,
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out
+}
+
+fn sum_of_squares(n: u64) -> u64 {
+    n * (n + 1) * (2 * n + 1) / 6
+}
+
+/// Checks a host's output: status 0, "ok", no threads started by loading, the exact total.
+fn check(out: &Output) {
+    out.assert_success().assert_stdout_has("\nok\n");
+    let value = |key: &str| -> i64 {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("want a `{key}=<n>` line: {out}"))
+    };
+    let start = value("threads_start");
+    assert_eq!(
+        start, 1,
+        "the host had other threads at the start of main: {out}"
+    );
+    assert_eq!(
+        value("threads_loaded"),
+        start,
+        "loading the library started threads: {out}"
+    );
+    assert!(
+        value("threads_after_use") > start,
+        "the runtime should have started threads once used: {out}"
+    );
+    let want: u64 = (0..NTHREADS)
+        .flat_map(|id| (0..ROUNDS).map(move |r| sum_of_squares(50 + 10 * id + r)))
+        .sum();
+    assert_eq!(value("total") as u64, want, "{out}");
+    let extra = value("extra_threads");
+    assert!(
+        (1..=NTHREADS as i64).contains(&extra),
+        "4 calling threads should bind between 1 and 4 extra Ms: {out}"
+    );
+}
+
+#[test]
+fn staticlib_from_four_pthreads() {
+    bounded(120, || {
+        let lib = lib_dir().join("libgort_ffi_lib.a");
+        let lib = lib.to_str().expect("utf-8 path");
+        let host = compile_host(
+            "lib_host_static",
+            &[lib, "-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl"],
+        );
+        check(&run_child(Command::new(host), TIMEOUT));
+    });
+}
+
+#[test]
+fn cdylib_via_dlopen_from_four_pthreads() {
+    bounded(120, || {
+        let lib = lib_dir().join("libgort_ffi_lib.so");
+        let host = compile_host("lib_host_dlopen", &["-DHOST_DLOPEN", "-ldl"]);
+        let mut cmd = Command::new(host);
+        cmd.arg(lib);
+        check(&run_child(cmd, TIMEOUT));
+    });
+}
