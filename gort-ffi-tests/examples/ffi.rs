@@ -39,9 +39,10 @@ fn main() {
     let start = Instant::now();
     let hs: Vec<_> = (0..100)
         .map(|i| {
-            // SAFETY: fft_big_frame takes no pointers.
             gort::spawn(move || {
-                gort::ffi::call(|| unsafe { fft_big_frame(i) }) == big_frame_expected(i)
+                // SAFETY: fft_big_frame takes no pointers; ffi::call runs it on the system stack.
+                let sum = gort::ffi::call(|| unsafe { fft_big_frame(i) });
+                sum == big_frame_expected(i)
             })
         })
         .collect();
@@ -56,7 +57,8 @@ fn main() {
     let ticker = {
         let ticks = ticks.clone();
         gort::spawn(move || {
-            for _ in 0..20 {
+            // Ticks every 5 ms until told to stop (a negative count).
+            while ticks.load(Relaxed) >= 0 {
                 gort::sleep(Duration::from_millis(5));
                 ticks.fetch_add(1, Relaxed);
             }
@@ -64,10 +66,8 @@ fn main() {
     };
     // SAFETY: usleep, no pointers.
     gort::ffi::call(|| unsafe { fft_sleep_us(150_000) });
-    println!(
-        "2. while C slept 150 ms in usleep, another goroutine ticked {} times",
-        ticks.load(Relaxed)
-    );
+    let n = ticks.swap(i64::MIN / 2, Relaxed);
+    println!("2. while C slept 150 ms in usleep, another goroutine ticked {n} times (every 5 ms)");
     ticker.join().unwrap();
 
     // 3. C threads call back into Rust: 4 pthreads × 25,000 callbacks, each sending on a

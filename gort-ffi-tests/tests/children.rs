@@ -1,6 +1,10 @@
 //! Fatal paths, each in a child process (`src/bin/ffi_child.rs`): the 1 MiB C frame overflows
 //! a goroutine stack and is reported, and a panic in a foreign-thread callback aborts at the
 //! `extern "C"` boundary instead of unwinding into C.
+//!
+//! The tests at the end are regression tests for patterns that once crashed the runtime: gort
+//! calls that park, yield or nest inside `ffi::call`, C calling Rust that calls C without a
+//! callback, and an unbalanced `unlock_os_thread` inside a callback.
 
 use std::process::Command;
 use std::time::Duration;
@@ -58,4 +62,50 @@ fn callback_overflow_on_a_foreign_thread_is_reported() {
         .assert_stdout_has("recursing in a callback goroutine on a C thread")
         .assert_stdout_lacks("UNEXPECTED")
         .assert_stderr_has("stack overflow");
+}
+
+/// Misuse expressible in safe code must work (exit 0, `ok` line) or fail with a clear panic
+/// (exit status 101): never a SIGSEGV, an abort, or a hang.
+fn works_or_panics_cleanly(scenario: &str, ok_line: &str) {
+    let out = child(scenario);
+    if out.status.success() {
+        out.assert_stdout_has(ok_line);
+    } else {
+        assert_eq!(
+            out.status.code(),
+            Some(101),
+            "want success or a clean panic (exit status 101), not a crash: {out}"
+        );
+        out.assert_stderr_has("panicked at");
+    }
+}
+
+#[test]
+fn park_inside_call_is_safe() {
+    works_or_panics_cleanly("park_inside_call", "ok value=5");
+}
+
+#[test]
+fn yield_inside_call_is_safe() {
+    works_or_panics_cleanly("yield_inside_call", "ok");
+}
+
+#[test]
+fn nested_call_is_safe() {
+    works_or_panics_cleanly("nested_call", "ok (1536, 306)");
+}
+
+#[test]
+fn call_from_c_without_callback_is_safe() {
+    works_or_panics_cleanly("call_from_c_without_callback", "ok 5");
+}
+
+#[test]
+fn unlock_in_foreign_callback_is_safe() {
+    works_or_panics_cleanly("unlock_in_foreign_callback", "ok 42");
+}
+
+#[test]
+fn unlock_in_call_callback_is_safe() {
+    works_or_panics_cleanly("unlock_in_call_callback", "ok 5");
 }

@@ -127,6 +127,34 @@ fn main() {
         timer.stop()
     );
 
+    // 8. Networking: gort::net has std::net's shapes, but a socket that is not ready parks the
+    //    goroutine. A server goroutine echoes one connection; a client goroutine talks to it.
+    use std::io::{Read, Write};
+    let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    gort::go(move || {
+        let (mut conn, _) = ln.accept().unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break, // the client closed: EOF
+                Ok(n) => conn.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    let client = gort::spawn(move || {
+        let mut s = gort::net::TcpStream::connect(addr).unwrap();
+        let mut replies = Vec::new();
+        for word in ["ping", "pong", "gort"] {
+            s.write_all(word.as_bytes()).unwrap();
+            let mut back = [0u8; 4];
+            s.read_exact(&mut back).unwrap();
+            replies.push(String::from_utf8_lossy(&back).into_owned());
+        }
+        replies
+    });
+    println!("8. echo over {addr}: {:?}", client.join().unwrap());
+
     let s = gort::runtime::stats();
     println!(
         "runtime: {} threads, {} goroutines spawned, stacks: {}",

@@ -402,8 +402,15 @@ pub fn unlock_os_thread() {
 /// entersyscall/exitsyscall). A panic in `f` propagates. On a plain thread, just calls `f`.
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let mp = current_m();
-    // SAFETY: Ms are never freed.
-    if mp.is_null() || unsafe { (*mp).curg.load(Relaxed) }.is_null() {
+    let gp = if mp.is_null() {
+        std::ptr::null_mut()
+    } else {
+        // SAFETY: Ms are never freed.
+        unsafe { (*mp).curg.load(Relaxed) }
+    };
+    // Nothing to hand off on a plain thread, or when already in a blocking call or `ffi::call`.
+    // SAFETY: a non-null curg is alive.
+    if gp.is_null() || unsafe { (*gp).status() } != crate::rt::g::RUNNING {
         return f();
     }
     rt::blocking::enter(mp, false);

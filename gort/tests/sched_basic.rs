@@ -344,6 +344,10 @@ fn blocking_propagates_panic_and_value() {
             let r = std::panic::catch_unwind(|| gort::blocking(|| panic!("in blocking")));
             assert!(r.is_err());
             assert_eq!(gort::blocking(|| 10), 10);
+            // Nested: already in the blocking state, the inner calls just run.
+            assert_eq!(gort::blocking(|| gort::blocking(|| 4)), 4);
+            assert_eq!(gort::blocking(|| gort::ffi::call(|| 5)), 5);
+            assert_eq!(gort::ffi::call(|| gort::blocking(|| 6)), 6);
         });
     });
 }

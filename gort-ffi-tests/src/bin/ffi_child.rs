@@ -10,12 +10,25 @@
 //! - `callback_overflow`: a callback on a C pthread recurses without bound: the callback
 //!   goroutine's overflow is reported as for any goroutine (the foreign thread got a
 //!   sigaltstack when it was bound).
+//!
+//! Misuse that safe code can express; each must either work (exit 0, print `ok ...`) or fail
+//! with a clear panic, never crash (see the ignored tests in tests/children.rs):
+//! - `park_inside_call`: a channel receive that parks, inside `ffi::call`'s closure.
+//! - `yield_inside_call`: `yield_now` inside `ffi::call`'s closure.
+//! - `nested_call`: `ffi::call` inside `ffi::call`'s closure (no C in between).
+//! - `call_from_c_without_callback`: C calls a Rust function that uses `ffi::call` without
+//!   entering through `ffi::callback`.
+//! - `unlock_in_foreign_callback`, `unlock_in_call_callback`: an unbalanced
+//!   `unlock_os_thread()` inside a callback, which then parks (Go: a no-op; the callback's own
+//!   thread lock is internal).
 
 use std::ffi::c_void;
 use std::hint::black_box;
 use std::io::Write;
 
-use gort_ffi_tests::{big_frame_expected, fft_big_frame, fft_on_pthread};
+use std::time::Duration;
+
+use gort_ffi_tests::{big_frame_expected, fft_big_frame, fft_call_back, fft_on_pthread};
 
 fn say(s: &str) {
     let mut out = std::io::stdout().lock();
@@ -89,6 +102,105 @@ fn callback_overflow() {
     ));
 }
 
+fn park_inside_call() {
+    let v = gort::run(|| {
+        let (tx, rx) = gort::chan::<i64>(0);
+        gort::go(move || {
+            gort::sleep(Duration::from_millis(10));
+            tx.send(5).unwrap();
+        });
+        let guard = black_box([7u64; 64]);
+        let v = gort::ffi::call(|| rx.recv().unwrap());
+        assert_eq!(black_box(guard), [7u64; 64]);
+        v
+    });
+    say(&format!("ok value={v}"));
+}
+
+fn yield_inside_call() {
+    gort::run(|| {
+        for _ in 0..3 {
+            gort::go(|| {
+                for _ in 0..100 {
+                    gort::yield_now();
+                }
+            });
+        }
+        let guard = black_box([7u64; 64]);
+        gort::ffi::call(|| {
+            for _ in 0..100 {
+                gort::yield_now();
+            }
+        });
+        assert_eq!(black_box(guard), [7u64; 64]);
+    });
+    say("ok");
+}
+
+#[inline(never)]
+fn inner_call(n: u64) -> u64 {
+    let a = black_box([n; 32]);
+    let inner = gort::ffi::call(|| black_box(n) * 2);
+    black_box(a).iter().sum::<u64>() + inner
+}
+
+fn nested_call() {
+    let r = gort::run(|| {
+        gort::ffi::call(|| {
+            let a = black_box([3u64; 512]);
+            let x = inner_call(black_box(9));
+            (black_box(a).iter().sum::<u64>(), x)
+        })
+    });
+    assert_eq!(r, (1536, 9 * 32 + 18));
+    say(&format!("ok {r:?}"));
+}
+
+extern "C" fn call_without_callback(_arg: *mut c_void, x: i64) -> i64 {
+    gort::ffi::call(|| black_box(x) + 1)
+}
+
+fn call_from_c_without_callback() {
+    let r = gort::run(|| {
+        // SAFETY: the callback matches and ignores `arg`.
+        gort::ffi::call(|| unsafe { fft_call_back(call_without_callback, std::ptr::null_mut(), 1) })
+    });
+    assert_eq!(r, 5);
+    say(&format!("ok {r}"));
+}
+
+extern "C" fn unlocking_callback(_arg: *mut c_void, x: i64) -> i64 {
+    gort::ffi::callback(|| {
+        gort::unlock_os_thread();
+        gort::sleep(Duration::from_millis(5));
+        x + 1
+    })
+}
+
+fn unlock_in_foreign_callback() {
+    let mut out = 0;
+    // SAFETY: the callback ignores `arg`; `out` outlives the joined thread.
+    let rc = unsafe { fft_on_pthread(unlocking_callback, std::ptr::null_mut(), 41, &mut out) };
+    assert_eq!((rc, out), (0, 42));
+    say("ok 42");
+}
+
+fn unlock_in_call_callback() {
+    let r = gort::run(|| {
+        for _ in 0..4 {
+            gort::go(|| {
+                for _ in 0..200 {
+                    gort::sleep(Duration::from_micros(100));
+                }
+            });
+        }
+        // SAFETY: the callback matches and ignores `arg`.
+        gort::ffi::call(|| unsafe { fft_call_back(unlocking_callback, std::ptr::null_mut(), 1) })
+    });
+    assert_eq!(r, 5);
+    say(&format!("ok {r}"));
+}
+
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
     match arg.as_str() {
@@ -96,10 +208,14 @@ fn main() {
         "big_frame_ffi" => big_frame_ffi(),
         "callback_panic" => callback_panic(),
         "callback_overflow" => callback_overflow(),
+        "park_inside_call" => park_inside_call(),
+        "yield_inside_call" => yield_inside_call(),
+        "nested_call" => nested_call(),
+        "call_from_c_without_callback" => call_from_c_without_callback(),
+        "unlock_in_foreign_callback" => unlock_in_foreign_callback(),
+        "unlock_in_call_callback" => unlock_in_call_callback(),
         other => {
-            eprintln!(
-                "ffi_child: unknown scenario {other:?} (overflow, big_frame_ffi, callback_panic, callback_overflow)"
-            );
+            eprintln!("ffi_child: unknown scenario {other:?}; see the module doc for the list");
             std::process::exit(2);
         }
     }

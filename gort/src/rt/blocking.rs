@@ -27,7 +27,9 @@ pub(crate) fn enter(mp: *mut M, handoff_now: bool) {
     let gp = m.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     unsafe { (*gp).status.store(BLOCKING, Release) };
-    let pp = m.p.swap(null_mut(), Relaxed);
+    // `p` and `oldp` are written only by this M's own thread: plain loads and stores.
+    let pp = m.p.load(Relaxed);
+    m.p.store(null_mut(), Relaxed);
     // SAFETY: Ps are never freed; this M held `pp` until now.
     let p = unsafe { &*pp };
     // Only the holder of the P writes it; sysmon reads it.
@@ -62,7 +64,8 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     let gp = m.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    let oldp = m.oldp.swap(null_mut(), Relaxed);
+    let oldp = m.oldp.load(Relaxed);
+    m.oldp.store(null_mut(), Relaxed);
     // Fast path: our P is still waiting for us.
     if !oldp.is_null()
         // SAFETY: Ps are never freed.

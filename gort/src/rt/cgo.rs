@@ -43,9 +43,21 @@ use crate::util::fatal;
 /// SysV red zone is 128 bytes).
 const RED_ZONE: usize = 256;
 
-/// Extra Ms ever created, and threads inside a foreign-thread callback now.
+/// Extra Ms ever created.
 pub(crate) static EXTRA_MS: AtomicUsize = AtomicUsize::new(0);
-pub(crate) static IN_CALLBACK: AtomicUsize = AtomicUsize::new(0);
+/// Every extra M ever created (for the deadlock detector).
+static EXTRA_ALL: Mutex<Vec<MPtr>> = Mutex::new(Vec::new());
+
+/// Foreign threads inside a callback now: their extra M's goroutine is not idle.
+pub(crate) fn threads_in_callback() -> usize {
+    let all = EXTRA_ALL.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter()
+        .filter(|m| {
+            // SAFETY: Ms and their extra Gs are never freed.
+            unsafe { (**(*m.0).extra_g.get()).status() != IDLE }
+        })
+        .count()
+}
 
 struct MPtr(*mut M);
 // SAFETY: Ms are shared by design and never freed.
@@ -82,7 +94,18 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     }
     // SAFETY: as above; the cgo fields are only touched on this thread.
     let m = unsafe { &*mp };
-    blocking::enter(mp, false);
+    // SAFETY: the running G is alive.
+    let g = unsafe { &*m.curg.load(Relaxed) };
+    if g.in_cgo.load(Relaxed) > 0 {
+        // Already on the system stack: a nested call, or C calling Rust that calls C.
+        return f();
+    }
+    // Inside `gort::blocking` the P is already released; otherwise release it now.
+    let enter = g.status() != BLOCKING;
+    if enter {
+        blocking::enter(mp, false);
+    }
+    g.in_cgo.store(1, Relaxed);
     let mut ctx = Ctx {
         f: Some(f),
         r: None,
@@ -92,7 +115,6 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     // catches panics.
     unsafe {
         let saved_g_sp = *m.cgo_g_sp.get();
-        *m.cgo_depth.get() += 1;
         let sys = match *m.cgo_sys_sp.get() {
             0 => *m.g0_sp.get(),
             sp => sp,
@@ -104,10 +126,12 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
             top,
             m.cgo_g_sp.get(),
         );
-        *m.cgo_depth.get() -= 1;
         *m.cgo_g_sp.get() = saved_g_sp;
     }
-    blocking::exit(mp);
+    g.in_cgo.store(0, Relaxed);
+    if enter {
+        blocking::exit(mp);
+    }
     finish(ctx.r)
 }
 
@@ -120,8 +144,9 @@ pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
     }
     // SAFETY: Ms are never freed; the cgo fields are only touched on this thread.
     let m = unsafe { &*mp };
-    // SAFETY: as above.
-    if m.curg.load(Relaxed).is_null() || unsafe { *m.cgo_depth.get() } == 0 {
+    let gp = m.curg.load(Relaxed);
+    // SAFETY: a non-null curg is alive.
+    if gp.is_null() || unsafe { (*gp).in_cgo.load(Relaxed) } == 0 {
         return f();
     }
     // Case 1: back onto the goroutine's stack, below the frames of its `call`.
@@ -133,8 +158,6 @@ pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
     // belong to this thread; `reenter` catches panics.
     unsafe {
         let saved_sys = *m.cgo_sys_sp.get();
-        let saved_depth = *m.cgo_depth.get();
-        *m.cgo_depth.get() = 0;
         let top = (*m.cgo_g_sp.get() - RED_ZONE) & !15;
         arch::call_on_stack(
             &mut ctx as *mut Ctx<F, R> as usize,
@@ -142,7 +165,6 @@ pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
             top,
             m.cgo_sys_sp.get(),
         );
-        *m.cgo_depth.get() = saved_depth;
         *m.cgo_sys_sp.get() = saved_sys;
     }
     finish(ctx.r)
@@ -153,12 +175,14 @@ unsafe extern "C" fn reenter<F: FnOnce() -> R, R>(data: usize) {
     let mp = current_m();
     // SAFETY: we are the goroutine that was inside `call` on this M.
     let g = unsafe { &*(*mp).curg.load(Relaxed) };
-    g.locked.fetch_add(1, Relaxed);
+    g.locked_internal.fetch_add(1, Relaxed);
+    let in_cgo = g.in_cgo.swap(0, Relaxed);
     blocking::exit(mp);
     // SAFETY: forwarded `Ctx`.
     unsafe { run_ctx::<F, R>(data) };
     blocking::enter(current_m(), false);
-    g.locked.fetch_sub(1, Relaxed);
+    g.in_cgo.store(in_cgo, Relaxed);
+    g.locked_internal.fetch_sub(1, Relaxed);
 }
 
 /// A foreign thread's binding to its extra M; gives the M back when the thread exits.
@@ -203,6 +227,10 @@ fn bound_m() -> *mut M {
                         .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
                     // SAFETY: the M is new; only this thread uses it.
                     unsafe { *m.extra_g.get() = gp };
+                    EXTRA_ALL
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(MPtr(m as *const M as *mut M));
                     m as *const M as *mut M
                 }
             };
@@ -239,15 +267,15 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
         f: Some(f),
         r: None,
     };
-    g.id.store(super::spawn::next_goid(std::ptr::null_mut()), Relaxed);
     g.spawn_loc.store(loc as *const _ as *mut _, Relaxed);
-    g.locked.store(1, Relaxed);
+    g.locked_internal.store(1, Relaxed);
+    g.locked.store(0, Relaxed);
+    g.in_cgo.store(0, Relaxed);
     g.preempt.store(false, Relaxed);
     g.status.store(BLOCKING, Release);
     g.m.store(mp, Relaxed);
     set_current_m(mp);
     m.curg.store(gp, Relaxed);
-    IN_CALLBACK.fetch_add(1, SeqCst);
     // SAFETY: the G's stack is unused between callbacks; `foreign_entry` switches back to
     // `g0_sp` (this frame) when done and is never resumed.
     unsafe {
@@ -258,7 +286,6 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
         );
         arch::switch(m.g0_sp.get(), *g.sp.get(), mp as usize);
     }
-    IN_CALLBACK.fetch_sub(1, SeqCst);
     m.curg.store(std::ptr::null_mut(), Relaxed);
     g.m.store(std::ptr::null_mut(), Relaxed);
     g.status.store(IDLE, Release);
@@ -272,13 +299,17 @@ unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) 
     blocking::exit(mp);
     let pp = super::m::current_p();
     // SAFETY: `exit` returned with a P held by this M.
-    unsafe { (*pp).live.fetch_add(1, Relaxed) };
+    unsafe {
+        (*pp).count_spawn();
+        let g = &*(*mp).curg.load(Relaxed);
+        g.id.store(super::spawn::next_goid(pp), Relaxed);
+    }
     // SAFETY: forwarded `Ctx`; it catches panics.
     unsafe { run_ctx::<F, R>(data) };
     let mp = current_m();
     let pp = super::m::current_p();
     // SAFETY: as above.
-    unsafe { (*pp).live.fetch_sub(1, Relaxed) };
+    unsafe { (*pp).add_live(-1) };
     blocking::enter(mp, false);
     // SAFETY: back to the callback frame on the thread's own stack; this G is never resumed
     // (its stack is re-initialised for the next callback).

@@ -279,8 +279,7 @@ fn looks_dead() -> bool {
     }
     // No thread we do not know about could act: every OS thread is a runtime thread (Ms and
     // sysmon) or a plain thread parked in gort.
-    let known =
-        SCHED.mcount.load(SeqCst) + 1 + parked_threads + super::cgo::IN_CALLBACK.load(SeqCst);
+    let known = SCHED.mcount.load(SeqCst) + 1 + parked_threads + super::cgo::threads_in_callback();
     os_threads() == Some(known)
 }
 

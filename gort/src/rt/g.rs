@@ -134,6 +134,13 @@ pub(crate) struct G {
     pub(crate) m: AtomicPtr<M>,
     /// lock_os_thread nesting count; only the G itself touches it.
     pub(crate) locked: AtomicU32,
+    /// The runtime's own pins to the thread (ffi callbacks), kept apart from the user's
+    /// `lock_os_thread` count so an unmatched `unlock_os_thread` cannot undo them (Go's
+    /// lockedInt vs lockedExt).
+    pub(crate) locked_internal: AtomicU32,
+    /// How many `ffi::call`s this goroutine is inside: it runs on its M's system stack, in the
+    /// blocking state, so it must not switch stacks and has no P.
+    pub(crate) in_cgo: AtomicU32,
     /// The M this G is locked to while it waits for a P to be handed to that M (Go's lockedm).
     pub(crate) locked_m: AtomicPtr<M>,
     /// Set by sysmon when the G has run for too long; the G yields at its next runtime call.
@@ -169,6 +176,8 @@ impl G {
             entry: UnsafeCell::new(None),
             m: AtomicPtr::new(std::ptr::null_mut()),
             locked: AtomicU32::new(0),
+            locked_internal: AtomicU32::new(0),
+            in_cgo: AtomicU32::new(0),
             locked_m: AtomicPtr::new(std::ptr::null_mut()),
             preempt: AtomicBool::new(false),
             wait_reason: AtomicU8::new(0),
@@ -214,7 +223,11 @@ impl G {
     /// goroutines locked to their thread, and goroutines that are unwinding (DESIGN decision 4:
     /// std's panic count is per thread, so an unwinding goroutine never migrates).
     pub(crate) fn must_block_thread(&self) -> bool {
-        self.is_thread.load(Relaxed) || self.locked.load(Relaxed) > 0 || std::thread::panicking()
+        self.is_thread.load(Relaxed)
+            || self.locked.load(Relaxed) > 0
+            || self.locked_internal.load(Relaxed) > 0
+            || self.in_cgo.load(Relaxed) > 0
+            || std::thread::panicking()
     }
 }
 

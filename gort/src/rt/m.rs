@@ -55,11 +55,9 @@ pub(crate) struct M {
     /// FFI state (see rt::cgo), touched only by code running on this M's thread: the goroutine
     /// stack pointer saved by the innermost `ffi::call` (a callback from C runs below it)...
     pub(crate) cgo_g_sp: UnsafeCell<usize>,
-    /// ...the system stack pointer saved by the innermost callback (a nested `ffi::call` runs
-    /// below it; 0: use `g0_sp`)...
+    /// ...and the system stack pointer saved by the innermost callback (a nested `ffi::call`
+    /// runs below it; 0: use `g0_sp`).
     pub(crate) cgo_sys_sp: UnsafeCell<usize>,
-    /// ...and how many `ffi::call`s of the current goroutine are in progress on this M.
-    pub(crate) cgo_depth: UnsafeCell<usize>,
     /// For an extra M (a foreign thread bound by `ffi::callback`): its dedicated G.
     pub(crate) extra_g: UnsafeCell<*mut G>,
 }
@@ -83,7 +81,6 @@ impl M {
             req: UnsafeCell::new(Request::None),
             cgo_g_sp: UnsafeCell::new(0),
             cgo_sys_sp: UnsafeCell::new(0),
-            cgo_depth: UnsafeCell::new(0),
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
         }
     }

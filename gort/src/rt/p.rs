@@ -55,6 +55,20 @@ unsafe impl Sync for P {}
 unsafe impl Send for P {}
 
 impl P {
+    /// Adjusts the live-goroutine count. Only the M holding the P calls it: a plain load and
+    /// store, no locked instruction.
+    pub(crate) fn add_live(&self, delta: i64) {
+        self.live
+            .store(self.live.load(Relaxed).wrapping_add(delta), Relaxed);
+    }
+
+    /// Counts a spawn (holder of the P only).
+    pub(crate) fn count_spawn(&self) {
+        self.spawned
+            .store(self.spawned.load(Relaxed).wrapping_add(1), Relaxed);
+        self.add_live(1);
+    }
+
     pub(crate) fn new(id: usize) -> P {
         P {
             id,

@@ -23,7 +23,7 @@
 use std::sync::atomic::Ordering::*;
 
 use super::blocking;
-use super::g::{G, RUNNING, WAITING, WaitReason};
+use super::g::{BLOCKING, G, RUNNING, WAITING, WaitReason};
 use super::m::{M, Request, current_m};
 use super::p::P;
 use super::sched::{self, wakep};
@@ -83,30 +83,59 @@ pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
 fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
     g.wake.store(0, Relaxed);
     g.parks_thread.store(true, Relaxed);
-    let goroutine = !mp.is_null();
-    if goroutine {
-        blocking::enter(mp, true);
+    // A goroutine holding a P gives it up while its thread blocks. One that has none (inside
+    // `ffi::call` or `gort::blocking`, or a plain thread) just blocks.
+    let holds_p = !mp.is_null() && g.status() == RUNNING;
+    let before = g.status();
+    if holds_p {
+        // Keep the P in the blocking state for a moment: a short wait ends with one CAS in
+        // `blocking::exit`; a long one hands it off below (or sysmon retakes it).
+        blocking::enter(mp, false);
     }
     g.status.store(WAITING, Release);
     if commit(g as *const G as *mut G) {
-        // A plain thread parked here is one the deadlock detector knows cannot act.
-        let plain = !goroutine;
-        if plain {
-            super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
-        }
-        while g.wake.load(Acquire) == 0 {
-            futex::wait(&g.wake, 0, -1);
-        }
-        if plain {
-            super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
-        }
+        wait_woken(mp, g, holds_p);
     }
-    g.status.store(RUNNING, Release);
     g.parks_thread.store(false, Relaxed);
-    if goroutine {
+    if holds_p {
+        g.status.store(BLOCKING, Release);
         blocking::exit(current_m());
+    } else {
+        g.status.store(before, Release);
     }
     g.wait_reason.store(WaitReason::None as u8, Relaxed);
+}
+
+/// Waits for `ready` on a thread-parked G: spins briefly when another CPU may be about to wake
+/// us, then hands off the P (if we kept one) and sleeps on the futex.
+fn wait_woken(mp: *mut M, g: &G, holds_p: bool) {
+    if sched::SCHED.procs.load(Relaxed) > 1 {
+        for _ in 0..100 {
+            if g.wake.load(Acquire) != 0 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    if holds_p {
+        // SAFETY: Ms and Ps are never freed; `oldp` was set by `blocking::enter` above.
+        let oldp = unsafe { (*mp).oldp.load(Relaxed) };
+        if !oldp.is_null() {
+            // SAFETY: as above.
+            blocking::retake(unsafe { &*oldp });
+        }
+    }
+    // A plain thread parked here is one the deadlock detector knows cannot act.
+    let plain = mp.is_null();
+    if plain {
+        super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
+    }
+    while g.wake.load(Acquire) == 0 {
+        futex::wait(&g.wake, 0, -1);
+    }
+    if plain {
+        super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
+    }
 }
 
 /// Makes a parked G runnable (Go's goready). Legal only after the G's `commit` published it.
@@ -142,10 +171,15 @@ pub(crate) fn yield_now() {
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
     if g.must_block_thread() {
-        // Pinned to this thread: let others have the P for a moment.
-        blocking::enter(mp, true);
-        std::thread::yield_now();
-        blocking::exit(current_m());
+        if g.status() == RUNNING {
+            // Pinned to this thread: let others have the P for a moment.
+            blocking::enter(mp, true);
+            std::thread::yield_now();
+            blocking::exit(current_m());
+        } else {
+            // No P to share (inside `ffi::call` or `gort::blocking`).
+            std::thread::yield_now();
+        }
         return;
     }
     g.preempt.store(false, Relaxed);

@@ -242,6 +242,16 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 acquirep(mp, pp2);
                 continue 'top;
             }
+            if poll {
+                // Every P is busy: they poll without blocking as they schedule (and sysmon
+                // polls every 10 ms), so stop here rather than block in epoll again and be
+                // woken for each event (Go's findRunnable: netpoll, then stopm).
+                let pp2 = stopm(mp, -1);
+                if !pp2.is_null() {
+                    acquirep(mp, pp2);
+                    continue 'top;
+                }
+            }
         }
     }
 }

@@ -68,8 +68,7 @@ pub(crate) fn spawn(
     } else {
         // SAFETY: the current M holds `pp`.
         let p = unsafe { &*pp };
-        p.live.fetch_add(1, Relaxed);
-        p.spawned.fetch_add(1, Relaxed);
+        p.count_spawn();
         runq_put(p, gp, true);
         if p.runq.len() >= RUNQ_SIZE as usize {
             // Spawn backpressure: a goroutine that fills its P's queue yields, so the children
@@ -103,7 +102,7 @@ fn goexit(gp: *mut G) -> ! {
     let mp = current_m();
     // SAFETY: a running goroutine's M holds a P.
     let pp = unsafe { &*(*mp).p() };
-    pp.live.fetch_sub(1, Relaxed);
+    pp.add_live(-1);
     // SAFETY: our own G.
     unsafe {
         (*gp).locked.store(0, Relaxed);

@@ -74,9 +74,11 @@ pub(crate) fn select(cases: &[Case<'_>], mode: Mode) -> Option<(usize, bool)> {
         let j = crate::util::rand::below(i as u32 + 1) as usize;
         poll[i] = poll[j];
         poll[j] = i;
-        lock[i] = i;
     }
-    lock.sort_unstable_by_key(|&i| cases[i].chan as *const RawChan as usize);
+    // Lock order is built from the poll order (as Go's heap sort over pollorder), so cases on
+    // the same channel are enqueued in random order and a waker's choice among them is fair.
+    lock.copy_from_slice(poll);
+    lock.sort_by_key(|&i| cases[i].chan as *const RawChan as usize);
     let lock: &[usize] = lock;
 
     lock_all(cases, lock);

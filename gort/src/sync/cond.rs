@@ -79,6 +79,9 @@ pub struct Cond {
 unsafe impl Send for Cond {}
 // SAFETY: as above.
 unsafe impl Sync for Cond {}
+// No code that can panic runs while the list is being changed.
+impl std::panic::UnwindSafe for Cond {}
+impl std::panic::RefUnwindSafe for Cond {}
 
 /// `a < b` for wrapping counters whose true difference is below 2^31 (Go's less).
 fn less(a: u32, b: u32) -> bool {

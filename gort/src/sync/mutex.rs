@@ -5,7 +5,7 @@
 //! `RwLock` and `Once` build on `RawMutex` too.
 //!
 //! # Algorithm (Go's, unchanged)
-//! Fast path: one CAS from 0 to LOCKED; unlock is one atomic subtract when nobody waits.
+//! Fast path: one CAS that sets LOCKED; unlock is one atomic subtract when nobody waits.
 //! Contended: spin a few rounds if that can help (several processors, others busy, nothing else
 //! queued on ours), then wait on the semaphore table (`sema.rs`) keyed by `sema`.
 //!
@@ -24,6 +24,10 @@
 //!   of canSpin apply only to goroutines.
 //! - `lock` checks for a pending preemption request before trying (DESIGN decision 3a), never
 //!   while holding the lock.
+//! - The fast path loads the word and takes the lock if it is free, whatever the waiter and
+//!   WOKEN bits say (Go's CAS from 0 fails then, and lockSlow does the same CAS a second time).
+//!   Same semantics, one atomic read-modify-write less per lock while waiters are parked: W9 at
+//!   procs=1 spends about half its operations in that state.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -87,10 +91,15 @@ impl RawMutex {
     #[inline]
     pub(crate) fn lock(&self, reason: WaitReason) {
         check_preempt();
-        if self
-            .state
-            .compare_exchange_weak(0, LOCKED, Acquire, Relaxed)
-            .is_err()
+        // Take a free lock whatever its waiter bits say (lockSlow's first step, inlined): with
+        // waiters parked and one woken but not yet running, the word is non-zero while the lock
+        // is free, and Go's CAS-from-0 would fail and cost a second atomic read-modify-write.
+        let old = self.state.load(Relaxed);
+        if old & (LOCKED | STARVING) != 0
+            || self
+                .state
+                .compare_exchange_weak(old, old | LOCKED, Acquire, Relaxed)
+                .is_err()
         {
             self.lock_slow(reason);
         }

@@ -61,7 +61,7 @@ const SEM_TAB_SIZE: usize = 251;
 
 /// A goroutine waiting in the table (Go's sudog, the fields sema.go uses). See the module
 /// invariants for who may touch it when.
-pub(crate) struct Waiter {
+struct Waiter {
     /// The parked goroutine (or plain thread's G).
     g: Cell<*mut G>,
     /// The address waited on (Go's elem).
@@ -82,7 +82,7 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    pub(crate) const fn new() -> Waiter {
+    const fn new() -> Waiter {
         Waiter {
             g: Cell::new(std::ptr::null_mut()),
             addr: Cell::new(0),
@@ -133,7 +133,7 @@ fn bucket_for(addr: usize) -> &'static Bucket {
 
 /// Decrements `*sema` if it is positive (Go's cansemacquire).
 #[inline]
-pub(crate) fn cansemacquire(sema: &AtomicU32) -> bool {
+fn cansemacquire(sema: &AtomicU32) -> bool {
     let mut v = sema.load(SeqCst);
     loop {
         if v == 0 {

@@ -69,6 +69,10 @@ pub struct Semaphore {
 unsafe impl Send for Semaphore {}
 // SAFETY: as above.
 unsafe impl Sync for Semaphore {}
+// A panic can never leave the state half-updated: the only panics (misuse) happen after the
+// lock is released and before anything changed.
+impl std::panic::UnwindSafe for Semaphore {}
+impl std::panic::RefUnwindSafe for Semaphore {}
 
 impl Semaphore {
     /// Creates a semaphore with `permits` permits, all available.

@@ -16,6 +16,7 @@ fn check(root: &Root) -> usize {
         };
         assert_eq!(w.parent.get(), parent, "parent link");
         assert!(w.addr.get() >= lo && w.addr.get() < hi, "search order");
+        // SAFETY: as above.
         if let Some(p) = unsafe { parent.as_ref() } {
             assert!(p.ticket.get() <= w.ticket.get(), "heap order");
         }
@@ -87,7 +88,7 @@ fn treap_random_interleaving() {
     for step in 0..4000 {
         let r = crate::util::rand::next_u64() as usize;
         let a = r % 37;
-        if next < ws.len() && (r >> 8) % 3 != 0 {
+        if next < ws.len() && !(r >> 8).is_multiple_of(3) {
             // SAFETY: `ws` outlives the root's use of its waiters; single-threaded.
             unsafe { root.queue(a * 8, &ws[next], false) };
             queued[a].push_back(next);

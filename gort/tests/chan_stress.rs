@@ -1,0 +1,213 @@
+//! Multi-producer multi-consumer stress with procs = 2: 8 senders and 8 receivers move
+//! 1,000,000 values (100,000 in debug builds) and every value must arrive exactly once, in its
+//! sender's order as seen by any one receiver (FIFO per channel); the same through `select!`
+//! over 4 channels.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::*};
+
+use common::bounded;
+use gort::{Receiver, Sender};
+
+const SENDERS: u64 = 8;
+const RECEIVERS: usize = 8;
+
+/// Values moved in total (split evenly between the senders).
+fn total() -> u64 {
+    if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    }
+}
+
+/// Runs `f` as a goroutine with procs = 2, failing the test after `secs` seconds.
+fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    bounded(secs, move || {
+        gort::set_procs(2);
+        gort::run(f)
+    })
+}
+
+/// One bit per value: set exactly once.
+struct Seen {
+    bits: Vec<AtomicU64>,
+}
+
+impl Seen {
+    fn new(n: u64) -> Seen {
+        Seen {
+            bits: (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn mark(&self, v: u64) {
+        let bit = 1 << (v % 64);
+        let old = self.bits[(v / 64) as usize].fetch_or(bit, Relaxed);
+        assert_eq!(old & bit, 0, "value {v} received twice");
+    }
+
+    fn check_all(&self, n: u64) {
+        for v in 0..n {
+            let word = self.bits[(v / 64) as usize].load(Relaxed);
+            assert_ne!(word & (1 << (v % 64)), 0, "value {v} never received");
+        }
+    }
+}
+
+/// What one receiver saw of each sender: values from one sender arrive in increasing order.
+struct Order {
+    per_sender: u64,
+    last: [Option<u64>; SENDERS as usize],
+    count: u64,
+}
+
+impl Order {
+    fn new(per_sender: u64) -> Order {
+        Order {
+            per_sender,
+            last: [None; SENDERS as usize],
+            count: 0,
+        }
+    }
+
+    fn see(&mut self, v: u64) {
+        let s = (v / self.per_sender) as usize;
+        assert!(s < SENDERS as usize, "value {v} out of range");
+        if let Some(prev) = self.last[s] {
+            assert!(v > prev, "sender {s}: {v} arrived after {prev}");
+        }
+        self.last[s] = Some(v);
+        self.count += 1;
+    }
+}
+
+/// 8 senders × 8 receivers on one channel of capacity `cap`.
+fn mpmc(cap: usize) {
+    let n = total();
+    let per_sender = n / SENDERS;
+    let seen = Arc::new(Seen::new(n));
+    let (tx, rx) = gort::chan::<u64>(cap);
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let tx = tx.clone();
+            gort::spawn(move || {
+                for i in 0..per_sender {
+                    tx.send(s * per_sender + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let receivers: Vec<_> = (0..RECEIVERS)
+        .map(|_| {
+            let (rx, seen) = (rx.clone(), seen.clone());
+            gort::spawn(move || {
+                let mut order = Order::new(per_sender);
+                for v in &rx {
+                    seen.mark(v);
+                    order.see(v);
+                }
+                order.count
+            })
+        })
+        .collect();
+    drop(rx);
+    for h in senders {
+        h.join().unwrap();
+    }
+    let received: u64 = receivers.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(received, n);
+    seen.check_all(n);
+}
+
+#[test]
+fn mpmc_exactly_once_unbuffered() {
+    go_test(300, || mpmc(0));
+}
+
+#[test]
+fn mpmc_exactly_once_buffered() {
+    go_test(300, || mpmc(64));
+}
+
+/// The same through `select!`: each sender offers every value to 4 channels (of capacities 0,
+/// 1, 16 and 256) at once; each receiver takes from all 4 at once.
+#[test]
+fn mpmc_exactly_once_through_select() {
+    go_test(300, || {
+        let n = total();
+        let per_sender = n / SENDERS;
+        let seen = Arc::new(Seen::new(n));
+        let (txs, rxs): (Vec<Sender<u64>>, Vec<Receiver<u64>>) =
+            [0, 1, 16, 256].into_iter().map(gort::chan).unzip();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let c = txs.clone();
+                gort::spawn(move || {
+                    let mut per_chan = [0u64; 4];
+                    for i in 0..per_sender {
+                        let v = s * per_sender + i;
+                        let k = gort::select! {
+                            send(c[0], v) -> res => { res.unwrap(); 0 },
+                            send(c[1], v) -> res => { res.unwrap(); 1 },
+                            send(c[2], v) -> res => { res.unwrap(); 2 },
+                            send(c[3], v) -> res => { res.unwrap(); 3 },
+                        };
+                        per_chan[k] += 1;
+                    }
+                    per_chan
+                })
+            })
+            .collect();
+        drop(txs);
+        let receivers: Vec<_> = (0..RECEIVERS)
+            .map(|_| {
+                let (c, seen) = (rxs.clone(), seen.clone());
+                gort::spawn(move || {
+                    let mut c: [Receiver<u64>; 4] = c.try_into().unwrap();
+                    // No order check: a sender's values take different channels.
+                    let mut count = 0u64;
+                    let mut open = 4;
+                    while open > 0 {
+                        let (k, v) = gort::select! {
+                            recv(c[0]) -> v => (0, v),
+                            recv(c[1]) -> v => (1, v),
+                            recv(c[2]) -> v => (2, v),
+                            recv(c[3]) -> v => (3, v),
+                        };
+                        match v {
+                            Some(v) => {
+                                seen.mark(v);
+                                count += 1;
+                            }
+                            None => {
+                                // Closed: disable the case (Go sets the channel to nil).
+                                c[k] = gort::never();
+                                open -= 1;
+                            }
+                        }
+                    }
+                    count
+                })
+            })
+            .collect();
+        drop(rxs);
+        let mut per_chan = [0u64; 4];
+        for h in senders {
+            for (total, n) in per_chan.iter_mut().zip(h.join().unwrap()) {
+                *total += n;
+            }
+        }
+        let received: u64 = receivers.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(received, n);
+        assert_eq!(per_chan.iter().sum::<u64>(), n);
+        assert!(
+            per_chan.iter().all(|&c| c > 0),
+            "a channel was never used: {per_chan:?}"
+        );
+        seen.check_all(n);
+    });
+}

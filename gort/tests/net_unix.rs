@@ -1,0 +1,162 @@
+//! gort::net Unix-domain streams: echo with a goroutine per connection, pair, errors, and a
+//! connect burst larger than the listener's backlog.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::bounded;
+use gort::net::{UnixListener, UnixStream};
+
+fn sock_path(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("gort-net-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn echo_over_a_path() {
+    bounded(60, || {
+        gort::run(|| {
+            let path = sock_path("echo");
+            let ln = UnixListener::bind(&path).unwrap();
+            assert_eq!(ln.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+            gort::go(move || {
+                for c in ln.incoming() {
+                    let mut c = c.unwrap();
+                    gort::go(move || {
+                        let mut buf = [0u8; 1024];
+                        loop {
+                            match c.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => c.write_all(&buf[..n]).unwrap(),
+                            }
+                        }
+                    });
+                }
+            });
+            let wg = gort::sync::WaitGroup::new();
+            for id in 0..20u8 {
+                wg.add(1);
+                let (wg, path) = (wg.clone(), path.clone());
+                gort::go(move || {
+                    let mut s = UnixStream::connect(&path).unwrap();
+                    for r in 0..100u8 {
+                        let out = vec![id ^ r; 1 + (id as usize * 5 + r as usize) % 700];
+                        s.write_all(&out).unwrap();
+                        let mut back = vec![0u8; out.len()];
+                        s.read_exact(&mut back).unwrap();
+                        assert_eq!(back, out);
+                    }
+                    wg.done();
+                });
+            }
+            wg.wait();
+            std::fs::remove_file(&path).unwrap();
+        })
+    });
+}
+
+#[test]
+fn pair_shutdown_timeout_and_clone() {
+    bounded(30, || {
+        gort::run(|| {
+            let (a, b) = UnixStream::pair().unwrap();
+            let reader = gort::spawn(move || {
+                let mut all = String::new();
+                (&b).read_to_string(&mut all).unwrap();
+                (all, b)
+            });
+            let a2 = a.try_clone().unwrap();
+            (&a).write_all(b"hello ").unwrap();
+            (&a2).write_all(b"pair").unwrap();
+            a.shutdown(Shutdown::Write).unwrap();
+            let (all, b) = reader.join().unwrap();
+            assert_eq!(all, "hello pair");
+            // Read timeout on b's side of the still-open other direction.
+            a.set_read_timeout(Some(Duration::from_millis(60))).unwrap();
+            assert_eq!(a2.read_timeout().unwrap(), Some(Duration::from_millis(60)));
+            let t = Instant::now();
+            let e = (&a).read(&mut [0u8; 4]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TimedOut);
+            assert!(t.elapsed() >= Duration::from_millis(55));
+            // Writing to a closed peer is BrokenPipe (no SIGPIPE).
+            drop(b);
+            let e = loop {
+                if let Err(e) = (&a2).write(b"x") {
+                    break e;
+                }
+            };
+            assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
+        })
+    });
+}
+
+#[test]
+fn connect_errors() {
+    bounded(30, || {
+        gort::run(|| {
+            let missing = sock_path("missing");
+            let e = UnixStream::connect(&missing).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+            // A socket file nobody listens on any more.
+            let stale = sock_path("stale");
+            drop(UnixListener::bind(&stale).unwrap());
+            let e = UnixStream::connect(&stale).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+            std::fs::remove_file(&stale).unwrap();
+            let long = "x".repeat(200);
+            assert_eq!(
+                UnixStream::connect(&long).unwrap_err().kind(),
+                ErrorKind::InvalidInput
+            );
+        })
+    });
+}
+
+#[test]
+fn a_connect_burst_beyond_the_backlog_parks_and_retries() {
+    // A listener with a backlog of 16: connects past it get EAGAIN from the kernel, which gort
+    // retries after a sleep instead of failing (std's blocking connect would wait).
+    const N: usize = 300;
+    bounded(60, || {
+        gort::run(|| {
+            let path = sock_path("burst");
+            let std_ln = std::os::unix::net::UnixListener::bind(&path).unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&std_ln);
+            // SAFETY: listen(2) on the listener's own open fd, shrinking its backlog.
+            let r = unsafe { libc::listen(fd, 16) };
+            assert_eq!(r, 0);
+            let ln = UnixListener::try_from(std_ln).unwrap();
+            let clients: Vec<_> = (0..N as u64)
+                .map(|i| {
+                    let path = path.clone();
+                    gort::spawn(move || {
+                        let mut s = UnixStream::connect(&path).unwrap();
+                        s.write_all(&i.to_le_bytes()).unwrap();
+                        let mut b = [0u8; 8];
+                        s.read_exact(&mut b).unwrap();
+                        assert_eq!(u64::from_le_bytes(b), i * 3);
+                    })
+                })
+                .collect();
+            gort::sleep(Duration::from_millis(100)); // let the backlog overflow
+            for c in ln.incoming().take(N) {
+                let mut c = c.unwrap();
+                gort::go(move || {
+                    let mut b = [0u8; 8];
+                    c.read_exact(&mut b).unwrap();
+                    let v = u64::from_le_bytes(b) * 3;
+                    c.write_all(&v.to_le_bytes()).unwrap();
+                });
+            }
+            for c in clients {
+                c.join().unwrap();
+            }
+            std::fs::remove_file(&path).unwrap();
+        })
+    });
+}

@@ -1,0 +1,141 @@
+//! `gort::sync::WaitGroup`: Go's src/sync/waitgroup_test.go where it maps onto the API, and
+//! issue 4's below-zero panic.
+
+mod common;
+mod sync_common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering::*};
+
+use gort::sync::WaitGroup;
+use sync_common::{Chan, run_procs};
+
+/// Go: src/sync/waitgroup_test.go, testWaitGroup.
+fn test_wait_group(wg1: &WaitGroup, wg2: &WaitGroup) {
+    let n = 16;
+    wg1.add(n);
+    wg2.add(n);
+    let exited = Arc::new(Chan::new());
+    for _ in 0..n {
+        let (wg1, wg2, exited) = (wg1.clone(), wg2.clone(), exited.clone());
+        gort::go(move || {
+            wg1.done();
+            wg2.wait();
+            exited.send(true);
+        });
+    }
+    wg1.wait();
+    for _ in 0..n {
+        assert!(
+            exited.try_recv().is_none(),
+            "WaitGroup released group too soon"
+        );
+        wg2.done();
+    }
+    for _ in 0..n {
+        exited.recv(); // Will block if barrier fails to unlock someone.
+    }
+}
+
+/// Go: src/sync/waitgroup_test.go, TestWaitGroup: the same pair reused 8 times.
+#[test]
+fn go_test_wait_group() {
+    run_procs(2, 60, || {
+        let wg1 = WaitGroup::new();
+        let wg2 = WaitGroup::new();
+        for _ in 0..8 {
+            test_wait_group(&wg1, &wg2);
+        }
+    });
+}
+
+/// Go: src/sync/waitgroup_test.go, TestWaitGroupMisuse; issue 4: done() below zero panics with
+/// a message saying what was wrong.
+#[test]
+fn go_test_wait_group_misuse() {
+    let wg = WaitGroup::new();
+    wg.add(1);
+    wg.done();
+    let err = std::panic::catch_unwind(|| wg.done()).expect_err("Should panic");
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("WaitGroup") && msg.contains("below zero"),
+        "unexpected panic message: {msg:?}"
+    );
+    // The counter is unchanged by the failed done(): the group is still usable.
+    wg.add(1);
+    wg.done();
+    wg.wait();
+}
+
+/// The same misuse inside a goroutine reaches join() as a panic.
+#[test]
+fn wait_group_misuse_in_goroutine() {
+    run_procs(2, 30, || {
+        let wg = WaitGroup::new();
+        let h = {
+            let wg = wg.clone();
+            gort::spawn(move || wg.done())
+        };
+        assert!(h.join().is_err());
+    });
+}
+
+/// Go: src/sync/waitgroup_test.go, TestWaitGroupRace: no spurious wakeup from wait.
+#[test]
+fn go_test_wait_group_race() {
+    run_procs(2, 60, || {
+        for _ in 0..1000 {
+            let wg = WaitGroup::new();
+            let n = Arc::new(AtomicI32::new(0));
+            for _ in 0..2 {
+                wg.add(1);
+                let (wg, n) = (wg.clone(), n.clone());
+                gort::go(move || {
+                    n.fetch_add(1, SeqCst);
+                    wg.done();
+                });
+            }
+            wg.wait();
+            assert_eq!(n.load(SeqCst), 2, "Spurious wakeup from Wait");
+        }
+    });
+}
+
+/// Go: src/sync/waitgroup_test.go, TestWaitGroupAlign (a WaitGroup inside another struct).
+#[test]
+fn go_test_wait_group_align() {
+    struct X {
+        _x: u8,
+        wg: WaitGroup,
+    }
+    run_procs(2, 30, || {
+        let x = Arc::new(X {
+            _x: 0,
+            wg: WaitGroup::new(),
+        });
+        x.wg.add(1);
+        let x2 = x.clone();
+        gort::go(move || x2.wg.done());
+        x.wg.wait();
+    });
+}
+
+/// A plain thread waits for goroutines.
+#[test]
+fn plain_thread_waits_for_goroutines() {
+    let wg = WaitGroup::new();
+    for _ in 0..50 {
+        wg.add(1);
+        let wg = wg.clone();
+        gort::go(move || {
+            gort::sleep(std::time::Duration::from_millis(1));
+            wg.done();
+        });
+    }
+    common::bounded(30, move || wg.wait());
+}

@@ -1,0 +1,388 @@
+//! Time (API.md "Time"): `after`, `tick`, `Timer`, `Ticker` and `sleep`, with Go's semantics
+//! (Go 1.23 timers: after `stop` or `reset` no stale value is ever received).
+//!
+//! Lower bounds are exact (a timer never fires early); upper bounds are generous, since the
+//! machine may be busy with other tests.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::time::{Duration, Instant};
+
+use common::bounded;
+use gort::time::{Ticker, Timer};
+use gort::{RecvTimeoutError, TryRecvError};
+
+/// Runs `f` as a goroutine, failing the test if it takes longer than `secs` seconds.
+fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    bounded(secs, move || gort::run(f))
+}
+
+const MS: Duration = Duration::from_millis(1);
+const SLACK: Duration = Duration::from_secs(2);
+
+fn assert_between(took: Duration, min: Duration, max: Duration, what: &str) {
+    assert!(took >= min, "{what}: took {took:?}, less than {min:?}");
+    assert!(took <= max, "{what}: took {took:?}, more than {max:?}");
+}
+
+#[test]
+fn after_fires_once_and_never_closes() {
+    go_test(30, || {
+        let d = 30 * MS;
+        let start = Instant::now();
+        let rx = gort::after(d);
+        let t = rx.recv().expect("the channel of after() closed");
+        assert_between(start.elapsed(), d, d + SLACK, "after");
+        assert!(t >= start + d, "the time sent is before the deadline");
+        assert!(t <= Instant::now());
+        // Once only, and the channel stays open.
+        assert_eq!(rx.recv_timeout(100 * MS), Err(RecvTimeoutError::Timeout));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(!rx.is_closed());
+
+        // A zero duration fires at once.
+        let start = Instant::now();
+        assert!(gort::after(Duration::ZERO).recv().is_some());
+        assert!(start.elapsed() < SLACK);
+    });
+}
+
+#[test]
+fn after_with_a_huge_duration_never_fires() {
+    go_test(30, || {
+        let huge = [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            Duration::from_nanos(u64::MAX),
+            Duration::from_nanos(i64::MAX as u64),
+            Duration::from_nanos(i64::MAX as u64 + 1),
+            Duration::from_secs(300 * 365 * 24 * 3600),
+        ];
+        let rxs: Vec<_> = huge.iter().map(|&d| gort::after(d)).collect();
+        for (rx, d) in rxs.iter().zip(huge) {
+            assert_eq!(
+                rx.recv_timeout(20 * MS),
+                Err(RecvTimeoutError::Timeout),
+                "after({d:?}) fired"
+            );
+        }
+        let timer = Timer::new(Duration::MAX);
+        assert_eq!(
+            timer.receiver().recv_timeout(20 * MS),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert!(timer.stop(), "a timer for Duration::MAX is pending");
+        let ticker = Ticker::new(Duration::MAX);
+        assert_eq!(
+            ticker.receiver().recv_timeout(20 * MS),
+            Err(RecvTimeoutError::Timeout)
+        );
+        ticker.stop();
+        let start = Instant::now();
+        gort::select! {
+            recv(gort::after(Duration::MAX)) -> _ => panic!("after(Duration::MAX) fired"),
+            recv(gort::after(20 * MS)) -> _ => {},
+        }
+        assert!(start.elapsed() >= 20 * MS);
+    });
+}
+
+#[test]
+fn tick_delivers_at_the_period() {
+    go_test(30, || {
+        let d = 10 * MS;
+        let start = Instant::now();
+        let rx = gort::tick(d);
+        let mut last = start;
+        for _ in 0..5 {
+            let t = rx.recv().expect("the tick channel closed");
+            assert!(t > last, "ticks go forward");
+            last = t;
+        }
+        assert_between(start.elapsed(), 5 * d, 5 * d + SLACK, "5 ticks");
+    });
+}
+
+#[test]
+fn tick_drops_ticks_for_a_slow_reader() {
+    go_test(30, || {
+        let d = 10 * MS;
+        let rx = gort::tick(d);
+        gort::sleep(200 * MS); // ~20 periods
+        let mut queued = 0;
+        while rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert!(queued <= 1, "{queued} ticks were queued for a slow reader");
+        // And ticking goes on.
+        let start = Instant::now();
+        rx.recv().unwrap();
+        assert!(start.elapsed() < SLACK);
+
+        let ticker = Ticker::new(d);
+        gort::sleep(100 * MS);
+        let mut queued = 0;
+        while ticker.receiver().try_recv().is_ok() {
+            queued += 1;
+        }
+        assert!(queued <= 1, "{queued} ticks were queued for a slow reader");
+        assert!(ticker.receiver().recv_timeout(SLACK).is_ok());
+    });
+}
+
+#[test]
+fn timer_stopped_before_firing_never_delivers() {
+    go_test(30, || {
+        let d = 50 * MS;
+        let timer = Timer::new(d);
+        assert!(timer.stop(), "stop of a pending timer returns true");
+        gort::sleep(2 * d);
+        assert_eq!(timer.receiver().try_recv(), Err(TryRecvError::Empty));
+        assert!(!timer.stop(), "a second stop returns false");
+        assert_eq!(
+            timer.receiver().recv_timeout(d),
+            Err(RecvTimeoutError::Timeout)
+        );
+    });
+}
+
+#[test]
+fn timer_stop_and_reset_return_values() {
+    go_test(30, || {
+        // Fired and received: not pending.
+        let timer = Timer::new(10 * MS);
+        timer.receiver().recv().unwrap();
+        assert!(!timer.stop(), "stop after the value was received");
+        let start = Instant::now();
+        assert!(!timer.reset(20 * MS), "reset of a stopped timer");
+        timer.receiver().recv().unwrap();
+        assert_between(
+            start.elapsed(),
+            20 * MS,
+            20 * MS + SLACK,
+            "timer after reset",
+        );
+        assert!(!timer.reset(10 * MS), "reset of a fired and received timer");
+        timer.receiver().recv().unwrap();
+
+        // Pending: reset returns true and moves the deadline.
+        let timer = Timer::new(Duration::from_secs(3600));
+        let start = Instant::now();
+        assert!(timer.reset(20 * MS), "reset of a pending timer");
+        timer.receiver().recv().unwrap();
+        assert_between(start.elapsed(), 20 * MS, 20 * MS + SLACK, "reset timer");
+
+        // Reset to later: the old deadline delivers nothing.
+        let timer = Timer::new(20 * MS);
+        let start = Instant::now();
+        assert!(timer.reset(150 * MS));
+        assert_eq!(
+            timer.receiver().recv_timeout(60 * MS),
+            Err(RecvTimeoutError::Timeout),
+            "the old deadline fired"
+        );
+        timer.receiver().recv().unwrap();
+        assert_between(start.elapsed(), 150 * MS, 150 * MS + SLACK, "later reset");
+        // Exactly one value.
+        assert_eq!(
+            timer.receiver().recv_timeout(50 * MS),
+            Err(RecvTimeoutError::Timeout)
+        );
+
+        // Stopped: reset returns false and the timer fires again.
+        let timer = Timer::new(Duration::from_secs(3600));
+        assert!(timer.stop());
+        assert!(!timer.reset(10 * MS));
+        assert!(timer.receiver().recv_timeout(SLACK).is_ok());
+    });
+}
+
+#[test]
+fn timer_never_delivers_a_stale_value_after_stop_or_reset() {
+    go_test(30, || {
+        // Fired but not received, then stopped.
+        let timer = Timer::new(10 * MS);
+        gort::sleep(50 * MS);
+        timer.stop();
+        assert_eq!(timer.receiver().try_recv(), Err(TryRecvError::Empty));
+        gort::sleep(30 * MS);
+        assert_eq!(timer.receiver().try_recv(), Err(TryRecvError::Empty));
+
+        // Fired but not received, then reset: only the new deadline delivers.
+        let timer = Timer::new(10 * MS);
+        gort::sleep(50 * MS);
+        let start = Instant::now();
+        timer.reset(100 * MS);
+        assert_eq!(timer.receiver().try_recv(), Err(TryRecvError::Empty));
+        let t = timer.receiver().recv().unwrap();
+        assert!(t >= start + 100 * MS, "a stale value was delivered");
+    });
+}
+
+#[test]
+fn timer_in_select() {
+    go_test(30, || {
+        let start = Instant::now();
+        let timer = Timer::new(20 * MS);
+        let (_keep, idle) = gort::chan::<i32>(0);
+        let fired = gort::select! {
+            recv(idle) -> _ => false,
+            recv(timer.receiver()) -> t => t.is_some(),
+        };
+        assert!(fired);
+        assert!(start.elapsed() >= 20 * MS);
+
+        let start = Instant::now();
+        let ticker = Ticker::new(5 * MS);
+        let mut ticks = 0;
+        let deadline = gort::after(100 * MS);
+        loop {
+            let done = gort::select! {
+                recv(ticker.receiver()) -> t => { assert!(t.is_some()); ticks += 1; false },
+                recv(deadline) -> _ => true,
+            };
+            if done {
+                break;
+            }
+        }
+        let took = start.elapsed();
+        assert!(ticks >= 2, "only {ticks} ticks of 5 ms in {took:?}");
+        // Never more ticks than periods elapsed (the deadline itself may be late under load).
+        let periods = (took.as_micros() / 5_000) as usize;
+        assert!(ticks <= periods, "{ticks} ticks of 5 ms in {took:?}");
+    });
+}
+
+#[test]
+fn ticker_stop_and_reset() {
+    go_test(30, || {
+        let ticker = Ticker::new(10 * MS);
+        ticker.receiver().recv().unwrap();
+        ticker.stop();
+        assert_eq!(ticker.receiver().try_recv(), Err(TryRecvError::Empty));
+        gort::sleep(50 * MS);
+        assert_eq!(
+            ticker.receiver().try_recv(),
+            Err(TryRecvError::Empty),
+            "a stopped ticker ticked"
+        );
+
+        // Reset restarts a stopped ticker with the new period.
+        let start = Instant::now();
+        ticker.reset(20 * MS);
+        for _ in 0..3 {
+            ticker.receiver().recv().unwrap();
+        }
+        assert_between(
+            start.elapsed(),
+            60 * MS,
+            60 * MS + SLACK,
+            "3 ticks after reset",
+        );
+
+        // Reset to a long period: no stale tick, no tick at the old period.
+        let ticker = Ticker::new(5 * MS);
+        gort::sleep(30 * MS);
+        ticker.reset(Duration::from_secs(3600));
+        assert_eq!(ticker.receiver().try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            ticker.receiver().recv_timeout(50 * MS),
+            Err(RecvTimeoutError::Timeout)
+        );
+
+        // Reset to a short period from a long one.
+        let ticker = Ticker::new(Duration::from_secs(3600));
+        let start = Instant::now();
+        ticker.reset(10 * MS);
+        ticker.receiver().recv().unwrap();
+        assert_between(
+            start.elapsed(),
+            10 * MS,
+            10 * MS + SLACK,
+            "tick after reset",
+        );
+    });
+}
+
+#[test]
+fn sleep_zero_returns() {
+    go_test(30, || {
+        let start = Instant::now();
+        for _ in 0..1000 {
+            gort::sleep(Duration::ZERO);
+        }
+        gort::time::sleep(Duration::from_nanos(1));
+        assert!(start.elapsed() < SLACK);
+    });
+    // On a plain thread too.
+    bounded(30, || {
+        gort::sleep(Duration::ZERO);
+        let start = Instant::now();
+        gort::sleep(10 * MS);
+        assert!(start.elapsed() >= 10 * MS);
+    });
+}
+
+#[test]
+fn sleep_never_returns_early() {
+    go_test(30, || {
+        let handles: Vec<_> = (1..=20u64)
+            .map(|i| {
+                gort::spawn(move || {
+                    let d = Duration::from_millis(i * 3);
+                    let start = Instant::now();
+                    gort::sleep(d);
+                    start.elapsed() >= d
+                })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap(), "sleep returned early");
+        }
+    });
+}
+
+/// 100,000 goroutines sleep concurrently (200-500 ms each); each records how late it woke.
+/// None wakes early, and the median lateness is under 50 ms. (25,000 in debug builds, where the
+/// unoptimised runtime itself would dominate the lateness.)
+#[test]
+fn hundred_thousand_sleepers_wake_on_time() {
+    go_test(300, || {
+        let n: usize = if cfg!(debug_assertions) {
+            25_000
+        } else {
+            100_000
+        };
+        let lateness: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+        let early = Arc::new(AtomicUsize::new(0));
+        let wg = gort::sync::WaitGroup::new();
+        wg.add(n);
+        for i in 0..n {
+            let (lateness, early, wg) = (lateness.clone(), early.clone(), wg.clone());
+            gort::go(move || {
+                let d = Duration::from_millis(200 + (i % 100) as u64 * 3);
+                let start = Instant::now();
+                gort::sleep(d);
+                let took = start.elapsed();
+                match took.checked_sub(d) {
+                    Some(late) => lateness[i].store(late.as_micros() as u64, Relaxed),
+                    None => {
+                        early.fetch_add(1, Relaxed);
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        assert_eq!(early.load(Relaxed), 0, "sleepers woke early");
+        let mut late: Vec<u64> = lateness.iter().map(|l| l.load(Relaxed)).collect();
+        late.sort_unstable();
+        let (median, p99, max) = (late[n / 2], late[n * 99 / 100], late[n - 1]);
+        assert!(
+            median < 50_000,
+            "median lateness {median} µs (p99 {p99} µs, max {max} µs)"
+        );
+    });
+}
