@@ -221,6 +221,54 @@ fn timer_never_delivers_a_stale_value_after_stop_or_reset() {
     });
 }
 
+/// `reset` racing with a firing that is already under way (taken off the heap, callback not yet
+/// run): no value from before the reset is received after it (Go 1.23), and the timer heaps stay
+/// intact, so the timers of other goroutines still fire.
+#[test]
+fn reset_racing_a_firing_delivers_nothing_stale() {
+    go_test(60, || {
+        const SLEEPERS: usize = 1000;
+        let (done_tx, done) = gort::chan::<()>(0);
+        for i in 0..SLEEPERS {
+            let done_tx = done_tx.clone();
+            gort::go(move || {
+                gort::sleep(Duration::from_millis(100 + (i % 400) as u64));
+                let _ = done_tx.send(());
+            });
+        }
+        drop(done_tx);
+        let (mut stale_timer, mut stale_ticker) = (0, 0);
+        for i in 0..200u64 {
+            // Reset just around the moment the 2 ms timer or tick fires.
+            let jitter = Duration::from_micros(1900 + (i % 20) * 10);
+            let timer = Timer::new(2 * MS);
+            gort::sleep(jitter);
+            timer.reset(Duration::from_secs(3600));
+            if timer.receiver().recv_timeout(5 * MS).is_ok() {
+                stale_timer += 1;
+            }
+            let ticker = Ticker::new(2 * MS);
+            gort::sleep(jitter);
+            ticker.reset(Duration::from_secs(3600));
+            if ticker.receiver().recv_timeout(5 * MS).is_ok() {
+                stale_ticker += 1;
+            }
+        }
+        for woke in 0..SLEEPERS {
+            assert!(
+                done.recv_timeout(Duration::from_secs(10)).is_ok(),
+                "{} of {SLEEPERS} sleeping goroutines never woke (timer heap damaged?)",
+                SLEEPERS - woke
+            );
+        }
+        assert_eq!(
+            (stale_timer, stale_ticker),
+            (0, 0),
+            "values from before reset() received after it (timer, ticker)"
+        );
+    });
+}
+
 #[test]
 fn timer_in_select() {
     go_test(30, || {

@@ -253,7 +253,7 @@ fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "gort: I/O deadline passed")
 }
 
-unsafe fn rdeadline(t: *const Timer) {
+unsafe fn rdeadline(t: *const Timer, _: u64) {
     // SAFETY: `rtimer` is the first field of the repr(C) PollDesc, which is never freed.
     let pd = unsafe { &*(t as *const PollDesc) };
     pd.rexpired.store(true, SeqCst);
@@ -263,7 +263,7 @@ unsafe fn rdeadline(t: *const Timer) {
     pd.rfired.store(true, Release);
 }
 
-unsafe fn wdeadline(t: *const Timer) {
+unsafe fn wdeadline(t: *const Timer, _: u64) {
     let off = std::mem::offset_of!(PollDesc, wtimer);
     // SAFETY: `t` is the `wtimer` field of a PollDesc, which is never freed.
     let pd = unsafe { &*((t as usize - off) as *const PollDesc) };

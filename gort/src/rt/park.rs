@@ -188,7 +188,21 @@ pub(crate) fn yield_now() {
 
 /// The preemption check at runtime calls (DESIGN decision 3a): if sysmon flagged the running
 /// goroutine, yield to the global queue.
+#[inline]
 pub(crate) fn check_preempt() {
+    // One load of a global on the fast path: sysmon raises the hint while it has flagged a
+    // goroutine, so the common case costs nothing like a thread-local lookup.
+    if PREEMPT_HINT.load(Relaxed) {
+        check_preempt_slow();
+    }
+}
+
+/// Raised by sysmon while some goroutine is flagged for preemption.
+pub(crate) static PREEMPT_HINT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[cold]
+fn check_preempt_slow() {
     let mp = current_m();
     if mp.is_null() {
         return;

@@ -3,8 +3,9 @@
 //! Runs without a P. Each round it:
 //! - retakes Ps whose M has been in a blocking call for a whole round (~20 µs at first) when there
 //!   is other work, and hands them to other Ms (Go's retake of _Psyscall);
-//! - flags goroutines that have run for more than 10 ms, which yield at their next runtime call,
-//!   and, when work is queued behind such a hog and no P is idle, lends an extra P to another M
+//! - flags goroutines whose time slice passed 10 ms, which yield at their next runtime call,
+//!   and, when one goroutine still has not switched after 20 ms (it never calls the runtime) and
+//!   work is queued behind it with no P idle, lends an extra P to another M
 //!   that steals the hog's queue and timers (DESIGN decision 3b; retired when the hog yields);
 //! - wakes an M for overdue timers, runs the stack scavenger, and retires idle Ps that
 //!   `set_procs` removed.
@@ -88,6 +89,8 @@ fn run() {
 /// Go's retake. Returns whether anything was retaken or flagged.
 fn retake(now: i64, seen: &mut [Seen]) -> bool {
     let mut busy = false;
+    // Re-raised below for every goroutine still flagged.
+    super::park::PREEMPT_HINT.store(false, Relaxed);
     for p in sched::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
@@ -108,8 +111,9 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
         if s.switchtick != t {
             s.switchtick = t;
             s.switchwhen = now;
-        } else if status == P_RUNNING && now - s.switchwhen >= HOG_NS {
-            // One goroutine has run for 10 ms without a single runtime call that switched.
+        } else if status == P_RUNNING && now - s.switchwhen >= 2 * HOG_NS {
+            // One goroutine has run for 20 ms without a single runtime call that switched,
+            // although it was asked to yield 10 ms ago: it is not calling the runtime.
             move_work_past_hog(p, now);
             busy = true;
         }
@@ -144,6 +148,7 @@ fn preempt(p: &P) {
         if !gp.is_null() {
             // SAFETY: as above.
             unsafe { (*gp).preempt.store(true, Relaxed) };
+            super::park::PREEMPT_HINT.store(true, Relaxed);
         }
     }
 }

@@ -15,15 +15,20 @@
 
 use std::ptr::null_mut;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
 /// What a timer does when it fires. Runs on a scheduler, with no lock held; must not block.
-pub(crate) type TimerFn = unsafe fn(*const Timer);
+/// The second argument is the timer's arming number at the moment it left the heap: a callback
+/// that can race with re-arming (`time::Timer::reset`) compares it with `Timer::arming()` to
+/// tell a current firing from a stale one.
+pub(crate) type TimerFn = unsafe fn(*const Timer, u64);
 
 /// A timer node. Lives inside the object that owns it (a G for `sleep`); the owner keeps it alive
 /// and unmoved while it is in a heap or its callback may run.
 pub(crate) struct Timer {
     when: AtomicI64,
+    /// Incremented by every `add`, under the heap lock.
+    arming: AtomicU64,
     idx: AtomicUsize,
     heap: AtomicPtr<TimerHeap>,
     f: AtomicUsize,
@@ -33,6 +38,7 @@ impl Timer {
     pub(crate) const fn new() -> Timer {
         Timer {
             when: AtomicI64::new(0),
+            arming: AtomicU64::new(0),
             idx: AtomicUsize::new(0),
             heap: AtomicPtr::new(null_mut()),
             f: AtomicUsize::new(0),
@@ -41,6 +47,11 @@ impl Timer {
 
     pub(crate) fn when(&self) -> i64 {
         self.when.load(Relaxed)
+    }
+
+    /// How many times the timer has been added to a heap.
+    pub(crate) fn arming(&self) -> u64 {
+        self.arming.load(Acquire)
     }
 
     /// Removes the timer from whichever heap holds it. Returns whether it was pending (so its
@@ -107,6 +118,7 @@ impl TimerHeap {
         let tr = unsafe { &*t };
         let mut v = self.lock();
         tr.when.store(when, Relaxed);
+        tr.arming.fetch_add(1, Release);
         tr.f.store(f as usize, Relaxed);
         tr.heap.store(self as *const _ as *mut _, Release);
         let i = v.0.len();
@@ -140,7 +152,7 @@ impl TimerHeap {
             return 0;
         }
         loop {
-            let mut batch = [std::ptr::null::<Timer>(); 32];
+            let mut batch = [(std::ptr::null::<Timer>(), 0u64); 32];
             let mut n = 0;
             {
                 let mut v = self.lock();
@@ -149,16 +161,18 @@ impl TimerHeap {
                     if unsafe { (*v.0[0]).when() } > now {
                         break;
                     }
-                    batch[n] = self.remove_at(&mut v, 0);
+                    let t = self.remove_at(&mut v, 0);
+                    // SAFETY: `t` was just in the heap, so it is alive.
+                    batch[n] = (t, unsafe { (*t).arming() });
                     n += 1;
                 }
             }
-            for &t in &batch[..n] {
+            for &(t, arming) in &batch[..n] {
                 // SAFETY: the timer just left the heap; its owner keeps it alive until the
                 // callback has run (contract of `add`), and `f` was stored from a `TimerFn`.
                 unsafe {
                     let f: TimerFn = std::mem::transmute::<usize, TimerFn>((*t).f.load(Relaxed));
-                    f(t);
+                    f(t, arming);
                 }
             }
             ran += n;
@@ -252,7 +266,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     static FIRED: AtomicUsize = AtomicUsize::new(0);
-    unsafe fn count(_: *const Timer) {
+    unsafe fn count(_: *const Timer, _: u64) {
         FIRED.fetch_add(1, SeqCst);
     }
 

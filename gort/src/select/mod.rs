@@ -281,7 +281,7 @@ impl TimeoutTimer {
     }
 }
 
-unsafe fn fire(t: *const Timer) {
+unsafe fn fire(t: *const Timer, _: u64) {
     let tt = t as *const TimeoutTimer;
     // SAFETY: `timer` is the first field of the repr(C) TimeoutTimer, which outlives the callback
     // (see `disarm`).

