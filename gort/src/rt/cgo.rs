@@ -194,6 +194,7 @@ impl Drop for Bound {
         if mp.is_null() {
             return;
         }
+        let _ = BOUND_FAST.try_with(|f| f.set(std::ptr::null_mut()));
         // SAFETY: Ms are never freed; no callback is running on this exiting thread.
         let m = unsafe { &*mp };
         let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
@@ -209,11 +210,19 @@ impl Drop for Bound {
 }
 
 thread_local! {
+    /// The binding, with the destructor that gives the M back.
     static BOUND: Bound = const { Bound(Cell::new(std::ptr::null_mut())) };
+    /// The same M, in a thread-local without a destructor: the per-callback fast path reads
+    /// this one (no registration-state check).
+    static BOUND_FAST: Cell<*mut M> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// This thread's extra M, binding one on first use (Go's needm).
 fn bound_m() -> *mut M {
+    let mp = BOUND_FAST.with(Cell::get);
+    if !mp.is_null() {
+        return mp;
+    }
     BOUND.with(|b| {
         if b.0.get().is_null() {
             super::ensure_started();
@@ -235,6 +244,7 @@ fn bound_m() -> *mut M {
                 }
             };
             b.0.set(mp);
+            BOUND_FAST.with(|f| f.set(mp));
             crate::stack::overflow::on_thread_start();
             unblock_fault_signals();
         }

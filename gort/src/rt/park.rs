@@ -203,6 +203,16 @@ pub(crate) static PREEMPT_HINT: std::sync::atomic::AtomicBool =
 
 #[cold]
 fn check_preempt_slow() {
+    let gp = super::m::current_g();
+    // SAFETY: the caller's own G.
+    if unsafe { (*gp).preempt.load(Relaxed) } {
+        preempt_self();
+    }
+}
+
+/// Yields the running goroutine to the global queue now (Go's gopreempt_m), unless it must
+/// stay on its thread or is not a goroutine.
+pub(crate) fn preempt_self() {
     let mp = current_m();
     if mp.is_null() {
         return;
@@ -214,7 +224,7 @@ fn check_preempt_slow() {
     }
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    if g.preempt.load(Relaxed) && !g.must_block_thread() {
+    if !g.must_block_thread() {
         g.preempt.store(false, Relaxed);
         switch_to_scheduler(mp, gp, Request::Preempted);
     }

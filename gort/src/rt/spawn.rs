@@ -14,9 +14,9 @@ use std::panic::Location;
 use std::sync::atomic::Ordering::*;
 
 use super::g::{Entry, G, IDLE, RUNNABLE};
-use super::m::{M, Request, current_g, current_m};
+use super::m::{M, Request, current_m};
 use super::p::P;
-use super::park::{check_preempt, runq_put, switch_to_scheduler};
+use super::park::{check_preempt, preempt_self, runq_put, switch_to_scheduler};
 use super::runq::RUNQ_SIZE;
 use super::sched::{self, SCHED, wakep};
 use crate::arch;
@@ -70,17 +70,18 @@ pub(crate) fn spawn(
         let p = unsafe { &*pp };
         p.count_spawn();
         runq_put(p, gp, true);
+        wakep();
         if p.runq.len() >= RUNQ_SIZE as usize {
             // Spawn backpressure: a goroutine that fills its P's queue yields, so the children
             // run while their stacks are still in cache instead of piling up on the global
             // queue (a deviation from Go, which lets the spawner run out its time slice).
-            let gp = current_g();
-            // SAFETY: the caller's own G.
-            unsafe { (*gp).preempt.store(true, Relaxed) };
+            preempt_self();
+        } else {
+            check_preempt();
         }
+        return Ok(id);
     }
     wakep();
-    check_preempt();
     Ok(id)
 }
 
