@@ -155,6 +155,51 @@ fn main() {
     });
     println!("8. echo over {addr}: {:?}", client.join().unwrap());
 
+    // 9. sync: a goroutine-aware Mutex shared by many goroutines (a blocked lock parks the
+    //    goroutine, not its thread), counted in with a WaitGroup.
+    let total = Arc::new(gort::sync::Mutex::new(0u64));
+    let wg = gort::sync::WaitGroup::new();
+    for i in 1..=100u64 {
+        wg.add(1);
+        let (total, wg) = (total.clone(), wg.clone());
+        gort::go(move || {
+            *total.lock() += i;
+            wg.done();
+        });
+    }
+    wg.wait();
+    println!(
+        "9. 100 goroutines added 1..=100 under a Mutex: {}",
+        *total.lock()
+    );
+
+    // 10. context: one cancel stops a group of workers, each selecting on ctx.done().
+    let (ctx, cancel) = gort::context::Context::background().with_cancel();
+    let (jobs_tx, jobs) = gort::chan::<u32>(0);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (ctx, jobs) = (ctx.clone(), jobs.clone());
+            gort::spawn(move || {
+                let mut done = 0u32;
+                loop {
+                    gort::select! {
+                        recv(ctx.done()) -> _ => return done,
+                        recv(jobs) -> job => if job.is_some() { done += 1 },
+                    }
+                }
+            })
+        })
+        .collect();
+    for job in 0..40 {
+        jobs_tx.send(job).unwrap();
+    }
+    cancel.cancel();
+    let handled: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    println!(
+        "10. 4 workers handled {handled} jobs, then stopped on cancel ({:?})",
+        ctx.err().unwrap()
+    );
+
     let s = gort::runtime::stats();
     println!(
         "runtime: {} threads, {} goroutines spawned, stacks: {}",

@@ -52,7 +52,7 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) {
     let entry = Box::new(move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
     });
-    if let Err(e) = rt::spawn::spawn(entry, 0, loc) {
+    if let Err(e) = rt::spawn::spawn(entry, 0, None, loc) {
         panic!("{e}");
     }
 }
@@ -160,6 +160,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 fn spawn_packet<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
     stack: usize,
+    name: Option<String>,
     loc: &'static Location<'static>,
 ) -> io::Result<JoinHandle<T>> {
     let packet = Packet::new(None);
@@ -168,7 +169,7 @@ fn spawn_packet<T: Send + 'static>(
         let r = catch_unwind(AssertUnwindSafe(f));
         theirs.complete(r);
     });
-    let id = rt::spawn::spawn(entry, stack, loc)?;
+    let id = rt::spawn::spawn(entry, stack, name, loc)?;
     Ok(JoinHandle {
         packet,
         id: GoroutineId::from_raw(id),
@@ -181,7 +182,7 @@ fn spawn_packet<T: Send + 'static>(
 /// If no guarded stack can be allocated; `Builder::spawn` returns that error instead.
 #[track_caller]
 pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    spawn_packet(f, 0, Location::caller()).unwrap_or_else(|e| panic!("{e}"))
+    spawn_packet(f, 0, None, Location::caller()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Goroutine configuration (like `std::thread::Builder`).
@@ -196,8 +197,7 @@ impl Builder {
         Builder::default()
     }
 
-    /// Names the goroutine (kept on the builder for diagnostics; goroutines are identified by
-    /// their id in runtime reports).
+    /// Names the goroutine; `runtime::dump` shows the name next to its id.
     pub fn name(mut self, name: String) -> Builder {
         self.name = Some(name);
         self
@@ -218,7 +218,7 @@ impl Builder {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> io::Result<JoinHandle<T>> {
         let stack = self.stack_size.map_or(0, crate::stack::normalize);
-        spawn_packet(f, stack, Location::caller())
+        spawn_packet(f, stack, self.name, Location::caller())
     }
 }
 
@@ -317,7 +317,7 @@ impl<'scope> Scope<'scope, '_> {
         // SAFETY: `scope` does not return before `running` is back to zero, i.e. before this
         // closure has finished, so nothing it borrows for 'scope can end while it runs.
         let entry: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(entry) };
-        match rt::spawn::spawn(entry, 0, Location::caller()) {
+        match rt::spawn::spawn(entry, 0, None, Location::caller()) {
             Ok(id) => ScopedJoinHandle {
                 packet,
                 id: GoroutineId::from_raw(id),

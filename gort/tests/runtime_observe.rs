@@ -27,6 +27,20 @@ fn dump_lists_parked_goroutines_with_reason_location_and_stack() {
                 text.contains(&format!("goroutine {me} [running]")),
                 "{text}"
             );
+            // A named goroutine shows its name.
+            let (ntx, nrx) = gort::chan::<u8>(0);
+            let named = gort::Builder::new()
+                .name("the-worker".into())
+                .spawn(move || nrx.recv())
+                .unwrap();
+            gort::sleep(Duration::from_millis(20));
+            let mut out = Vec::new();
+            gort::runtime::dump(&mut out).unwrap();
+            let text2 = String::from_utf8(out).unwrap();
+            let want = format!("goroutine {} \"the-worker\" [chan receive", named.id());
+            assert!(text2.contains(&want), "{text2}");
+            ntx.send(1).unwrap();
+            assert_eq!(named.join().unwrap(), Some(1));
             // The parked goroutine still works after being borrowed for the dump.
             tx.send(9).unwrap();
             assert_eq!(h.join().unwrap(), Some(9));

@@ -66,16 +66,21 @@ pub(crate) unsafe fn capture_and_return(gp: *mut G) -> usize {
 }
 
 /// Dumper side: borrows a WAITING goroutine to capture its backtrace. Caller holds DUMP_LOCK.
-fn capture(g: &G) -> Option<Backtrace> {
+/// Returns the backtrace and the goroutine's name, both read while it is held (it cannot exit
+/// and free its name meanwhile).
+fn capture(g: &G) -> (Option<Backtrace>, Option<String>) {
     if g.status
         .compare_exchange(WAITING, DUMPING, AcqRel, Relaxed)
         .is_err()
     {
-        return None;
+        return (None, None);
     }
+    let name = g.name.load(Relaxed);
+    // SAFETY: a held G's name stays allocated until the G exits.
+    let name = (!name.is_null()).then(|| unsafe { (*name).clone() });
     if g.parks_thread.load(Acquire) || g.is_thread.load(Relaxed) {
         g.status.store(WAITING, Release);
-        return None;
+        return (None, name);
     }
     // SAFETY: the G is parked (its sp saved) and DUMPING keeps anyone else from running it; it
     // switches straight back to CTX.sp.
@@ -84,7 +89,7 @@ fn capture(g: &G) -> Option<Backtrace> {
         (*CTX.bt.get()).take()
     };
     g.status.store(WAITING, Release);
-    bt
+    (bt, name)
 }
 
 /// Writes every goroutine: id, state and wait reason, for how long, where it was spawned, and its
@@ -100,13 +105,19 @@ pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
         if status == IDLE {
             continue;
         }
-        let (state, bt) = match status {
+        let (state, (bt, name)) = match status {
             RUNNING if std::ptr::eq(gp, me) => {
-                ("running".to_string(), Some(Backtrace::force_capture()))
+                let name = g.name.load(Relaxed);
+                // SAFETY: our own name, alive while we run.
+                let name = (!name.is_null()).then(|| unsafe { (*name).clone() });
+                (
+                    "running".to_string(),
+                    (Some(Backtrace::force_capture()), name),
+                )
             }
-            RUNNING => ("running".to_string(), None),
-            RUNNABLE => ("runnable".to_string(), None),
-            BLOCKING => ("syscall".to_string(), None),
+            RUNNING => ("running".to_string(), (None, None)),
+            RUNNABLE => ("runnable".to_string(), (None, None)),
+            BLOCKING => ("syscall".to_string(), (None, None)),
             WAITING | DUMPING => {
                 let reason = WaitReason::from_u8(g.wait_reason.load(Relaxed)).as_str();
                 let ms = (now - g.wait_since.load(Relaxed)).max(0) / 1_000_000;
@@ -114,7 +125,10 @@ pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
             }
             _ => continue,
         };
-        writeln!(w, "goroutine {} [{state}]:", g.id())?;
+        match name {
+            Some(name) => writeln!(w, "goroutine {} {name:?} [{state}]:", g.id())?,
+            None => writeln!(w, "goroutine {} [{state}]:", g.id())?,
+        }
         if let Some(loc) = g.spawn_location() {
             writeln!(
                 w,

@@ -150,6 +150,9 @@ pub(crate) struct G {
     pub(crate) wait_since: AtomicI64,
     /// Where the G was spawned (`&'static Location`), or null.
     pub(crate) spawn_loc: AtomicPtr<std::panic::Location<'static>>,
+    /// The name given with `Builder::name` (a leaked `Box<String>`), or null. Set before the G
+    /// is published, freed when it exits.
+    pub(crate) name: AtomicPtr<String>,
     /// Stack class index, to return the slot to the right pool.
     pub(crate) class: AtomicUsize,
     /// The timer `sleep` parks on.
@@ -183,6 +186,7 @@ impl G {
             wait_reason: AtomicU8::new(0),
             wait_since: AtomicI64::new(0),
             spawn_loc: AtomicPtr::new(std::ptr::null_mut()),
+            name: AtomicPtr::new(std::ptr::null_mut()),
             class: AtomicUsize::new(0),
             sleep_timer: Timer::new(),
         }

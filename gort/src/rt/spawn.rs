@@ -45,6 +45,7 @@ pub(crate) fn next_goid(pp: *mut P) -> u64 {
 pub(crate) fn spawn(
     entry: Entry,
     stack: usize,
+    name: Option<String>,
     loc: &'static Location<'static>,
 ) -> io::Result<u64> {
     super::ensure_started();
@@ -55,6 +56,9 @@ pub(crate) fn spawn(
     let id = next_goid(pp);
     g.id.store(id, Relaxed);
     g.spawn_loc.store(loc as *const _ as *mut _, Relaxed);
+    if let Some(name) = name {
+        g.name.store(Box::into_raw(Box::new(name)), Relaxed);
+    }
     // SAFETY: the G is not published yet; we are its only user.
     unsafe {
         *g.entry.get() = Some(entry);
@@ -115,6 +119,12 @@ fn goexit(gp: *mut G) -> ! {
 /// Scheduler half of goexit: recycle the slot (Go's goexit0 + gfput).
 pub(crate) fn gfree(mp: &M, gp: *mut G) {
     // SAFETY: the G has finished and is off its stack; nothing else references it.
-    unsafe { (*gp).status.store(IDLE, Release) };
+    unsafe {
+        let name = (*gp).name.swap(std::ptr::null_mut(), Relaxed);
+        if !name.is_null() {
+            drop(Box::from_raw(name));
+        }
+        (*gp).status.store(IDLE, Release);
+    }
     pool::free(mp.p(), gp);
 }
