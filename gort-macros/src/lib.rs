@@ -42,9 +42,14 @@ enum Kind {
 }
 
 fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
-    match try_expand(args, item, kind) {
+    match try_expand(args, item.clone(), kind) {
         Ok(ts) => ts,
-        Err(e) => e.to_compile_error().into(),
+        Err(e) => {
+            // Keep the function as written, so the only error is ours.
+            let mut out: TokenStream = e.to_compile_error().into();
+            out.extend(item);
+            out
+        }
     }
 }
 

@@ -1,0 +1,2 @@
+#[gort::main]
+async fn main() {}

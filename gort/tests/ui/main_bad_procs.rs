@@ -1,0 +1,2 @@
+#[gort::main(procs = 0)]
+fn main() {}
