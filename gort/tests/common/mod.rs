@@ -38,3 +38,42 @@ pub fn cpu_time() -> Duration {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
+
+/// Runs `f` as a goroutine, failing the test if it takes longer than `secs` seconds.
+pub fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    bounded(secs, move || gort::run(f))
+}
+
+/// Polls `cond` every millisecond (sleeping as the caller: goroutine or thread) for up to 5 s.
+pub fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        gort::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A value that counts its drops.
+#[derive(Debug)]
+pub struct Tracked {
+    pub id: usize,
+    pub drops: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tracked {
+    pub fn new(id: usize, drops: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Tracked {
+        Tracked {
+            id,
+            drops: drops.clone(),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
