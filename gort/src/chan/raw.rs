@@ -195,33 +195,51 @@ impl RawChan {
         if !block && !self.closed.load(Relaxed) && self.full() {
             return Status::WouldBlock;
         }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.op(elem, block, true) }
+    }
+
+    /// The locked part of a send or receive: complete now, or fail (non-blocking), or park on the
+    /// channel's send or receive queue until a peer or `close` wakes us.
+    ///
+    /// # Safety
+    /// `elem` as for `send` (`send`) or `recv` (otherwise).
+    unsafe fn op(&self, elem: *mut u8, block: bool, send: bool) -> Status {
         if block {
             check_preempt();
         }
         self.lock.lock();
         let mut wake = WakeList::new();
-        // SAFETY: lock held.
-        let r = unsafe { self.try_send_locked(elem, &mut wake) };
-        if let Some(status) = r {
+        // SAFETY: lock held; `elem` per the caller.
+        let r = unsafe {
+            if send {
+                self.try_send_locked(elem, &mut wake)
+            } else {
+                self.try_recv_locked(elem, &mut wake)
+            }
+        };
+        if r.is_some() || !block {
             self.lock.unlock();
             wake.wake_all();
-            return status;
-        }
-        if !block {
-            self.lock.unlock();
-            wake.wake_all();
-            return Status::WouldBlock;
+            return r.unwrap_or(Status::WouldBlock);
         }
         let mut w = Waiter::new(elem);
         let wp: *mut Waiter = &mut w;
-        park(WaitReason::ChanSend, &mut |gp| {
+        let reason = if send {
+            WaitReason::ChanSend
+        } else {
+            WaitReason::ChanRecv
+        };
+        park(reason, &mut |gp| {
             // SAFETY: still holding the lock taken above; `w` lives in this parked frame.
             unsafe {
                 (*wp).g = gp;
-                self.state().sendq.enqueue(wp);
+                let st = self.state();
+                let q = if send { &mut st.sendq } else { &mut st.recvq };
+                q.enqueue(wp);
             }
             // Everything we need from the parked frame is read before the unlock: once it is
-            // released, a receiver may wake us and the frame may be gone.
+            // released, a peer may wake us and the frame may be gone.
             let wake = std::mem::replace(&mut wake, WakeList::new());
             self.lock.unlock();
             wake.wake_all();
@@ -284,43 +302,8 @@ impl RawChan {
                 return Status::Closed;
             }
         }
-        if block {
-            check_preempt();
-        }
-        self.lock.lock();
-        let mut wake = WakeList::new();
-        // SAFETY: lock held.
-        let r = unsafe { self.try_recv_locked(elem, &mut wake) };
-        if let Some(status) = r {
-            self.lock.unlock();
-            wake.wake_all();
-            return status;
-        }
-        if !block {
-            self.lock.unlock();
-            wake.wake_all();
-            return Status::WouldBlock;
-        }
-        let mut w = Waiter::new(elem);
-        let wp: *mut Waiter = &mut w;
-        park(WaitReason::ChanRecv, &mut |gp| {
-            // SAFETY: still holding the lock taken above; `w` lives in this parked frame.
-            unsafe {
-                (*wp).g = gp;
-                self.state().recvq.enqueue(wp);
-            }
-            // Everything we need from the parked frame is read before the unlock: once it is
-            // released, a sender may wake us and the frame may be gone.
-            let wake = std::mem::replace(&mut wake, WakeList::new());
-            self.lock.unlock();
-            wake.wake_all();
-            true
-        });
-        if w.success {
-            Status::Done
-        } else {
-            Status::Closed
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.op(elem, block, false) }
     }
 
     /// The non-blocking part of a receive, under the lock. Returns None if it would block.
