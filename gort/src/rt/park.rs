@@ -203,16 +203,6 @@ pub(crate) static PREEMPT_HINT: std::sync::atomic::AtomicBool =
 
 #[cold]
 fn check_preempt_slow() {
-    let gp = super::m::current_g();
-    // SAFETY: the caller's own G.
-    if unsafe { (*gp).preempt.load(Relaxed) } {
-        preempt_self();
-    }
-}
-
-/// Yields the running goroutine to the global queue now (Go's gopreempt_m), unless it must
-/// stay on its thread or is not a goroutine.
-pub(crate) fn preempt_self() {
     let mp = current_m();
     if mp.is_null() {
         return;
@@ -224,7 +214,8 @@ pub(crate) fn preempt_self() {
     }
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    if !g.must_block_thread() {
+    if g.preempt.load(Relaxed) && !g.must_block_thread() {
+        // Go's gopreempt_m: to the global queue, behind everyone.
         g.preempt.store(false, Relaxed);
         switch_to_scheduler(mp, gp, Request::Preempted);
     }

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::*;
 use super::g::{Entry, G, IDLE, RUNNABLE};
 use super::m::{M, Request, current_m};
 use super::p::P;
-use super::park::{check_preempt, preempt_self, runq_put, switch_to_scheduler};
+use super::park::{check_preempt, runq_put, switch_to_scheduler};
 use super::runq::RUNQ_SIZE;
 use super::sched::{self, SCHED, wakep};
 use crate::arch;
@@ -76,10 +76,11 @@ pub(crate) fn spawn(
         runq_put(p, gp, true);
         wakep();
         if p.runq.len() >= RUNQ_SIZE as usize {
-            // Spawn backpressure: a goroutine that fills its P's queue yields, so the children
-            // run while their stacks are still in cache instead of piling up on the global
-            // queue (a deviation from Go, which lets the spawner run out its time slice).
-            preempt_self();
+            // Spawn backpressure: a goroutine that fills its P's queue yields to the back of
+            // it, so the children run while their stacks are still in cache instead of piling
+            // up on the global queue (a deviation from Go, which lets the spawner run out its
+            // time slice; measured: W1 7x, W5 1.7x faster at procs=1).
+            super::park::yield_now();
         } else {
             check_preempt();
         }
