@@ -341,6 +341,10 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         fatal!("execute: goroutine {} was not runnable", g.id());
     }
     g.m.store(mp as *const M as *mut M, Relaxed);
+    if !inherit {
+        // A new time slice: an old preemption request is answered (Go's execute).
+        g.preempt.store(false, Relaxed);
+    }
     mp.curg.store(gp, Relaxed);
     // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
     // else; `g0_sp` is this M's own scheduler context, valid until we are resumed.
