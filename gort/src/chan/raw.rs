@@ -170,9 +170,9 @@ impl RawChan {
     /// Go's `full`: a send would block (racy read).
     fn full(&self) -> bool {
         if self.cap == 0 {
-            // SAFETY: a racy emptiness peek, as Go's full(); a stale answer only sends us down
-            // the locked path.
-            return unsafe { (*self.st.get()).recvq.is_empty() };
+            // SAFETY: the state lives as long as the channel; a stale answer only sends us down
+            // the locked path (as Go's full()).
+            return unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).recvq)) };
         }
         self.qcount.load(Relaxed) == self.cap
     }
@@ -181,7 +181,7 @@ impl RawChan {
     fn empty(&self) -> bool {
         if self.cap == 0 {
             // SAFETY: as in `full`.
-            return unsafe { (*self.st.get()).sendq.is_empty() };
+            return unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).sendq)) };
         }
         self.qcount.load(Relaxed) == 0
     }

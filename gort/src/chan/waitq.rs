@@ -16,7 +16,7 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 
 use crate::rt::g::G;
 
@@ -103,20 +103,33 @@ impl Waiter {
 
 /// FIFO of waiters (Go's waitq), intrusive and doubly linked for O(1) removal.
 pub(crate) struct WaitQueue {
-    first: *mut Waiter,
+    /// Atomic so that the full()/empty() fast paths may peek at it without the lock (a plain
+    /// racy read would be a data race); written only under the channel lock.
+    first: AtomicPtr<Waiter>,
     last: *mut Waiter,
 }
 
 impl WaitQueue {
     pub(crate) const fn new() -> WaitQueue {
         WaitQueue {
-            first: null_mut(),
+            first: AtomicPtr::new(null_mut()),
             last: null_mut(),
         }
     }
 
+    /// Emptiness peek without the channel lock (Go's full()/empty() fast paths): reads only the
+    /// atomic `first` field through a raw pointer, so it neither races nor borrows the queue.
+    ///
+    /// # Safety
+    /// `q` points to a live queue.
+    pub(crate) unsafe fn peek_empty(q: *const WaitQueue) -> bool {
+        // SAFETY: the caller guarantees `q` is live; `first` is atomic.
+        unsafe { (*std::ptr::addr_of!((*q).first)).load(Relaxed).is_null() }
+    }
+
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_null()
+        self.first.load(Relaxed).is_null()
     }
 
     /// Appends `w`.
@@ -130,7 +143,7 @@ impl WaitQueue {
             (*w).prev = self.last;
             (*w).queued = true;
             if self.last.is_null() {
-                self.first = w;
+                self.first.store(w, Relaxed);
             } else {
                 (*self.last).next = w;
             }
@@ -150,7 +163,7 @@ impl WaitQueue {
             }
             let (p, n) = ((*w).prev, (*w).next);
             if p.is_null() {
-                self.first = n;
+                self.first.store(n, Relaxed);
             } else {
                 (*p).next = n;
             }
@@ -168,7 +181,7 @@ impl WaitQueue {
     /// Whether a waiter with a value (not readiness-only) whose select, if any, has not fired is
     /// queued: an operation on the other side would complete now.
     pub(crate) fn has_live_value_waiter(&self) -> bool {
-        let mut w = self.first;
+        let mut w = self.first.load(Relaxed);
         while !w.is_null() {
             // SAFETY: queued waiters are valid (enqueue's contract); the caller holds the lock.
             unsafe {
@@ -186,7 +199,7 @@ impl WaitQueue {
     /// waiter whose select this call claims. Select waiters that lost are dropped on the way.
     pub(crate) fn dequeue(&mut self) -> Option<*mut Waiter> {
         loop {
-            let w = self.first;
+            let w = self.first.load(Relaxed);
             if w.is_null() {
                 return None;
             }
