@@ -119,16 +119,12 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
             }
         }
     } else {
-        let set = if procs > 0 {
-            quote! { ::gort::set_procs(#procs); }
-        } else {
-            quote! {}
-        };
+        // The same runner as `main`, so a `!Send` result such as `Box<dyn Error>` works too.
         quote! {
             #[::core::prelude::v1::test]
             #(#attrs)*
             #vis fn #name() #ret {
-                ::gort::run(move || #ret { #set #body })
+                ::gort::__private::main(#procs, move || #ret #body)
             }
         }
     };

@@ -367,3 +367,17 @@ fn lock_os_thread_keeps_thread() {
         });
     });
 }
+
+#[gort::test]
+fn gort_test_attribute_runs_the_body_as_a_goroutine() {
+    assert!(gort::current_id().is_some());
+    gort::sleep(Duration::from_millis(1));
+}
+
+#[gort::test]
+fn gort_test_attribute_supports_result_with_boxed_error() -> Result<(), Box<dyn std::error::Error>>
+{
+    let h = gort::spawn(|| "42".parse::<u32>());
+    assert_eq!(h.join().unwrap()?, 42);
+    Ok(())
+}
