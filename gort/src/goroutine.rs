@@ -60,7 +60,7 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) {
 /// Starts a goroutine: `go!(move || ...)` is `gort::go(move || ...)`.
 #[macro_export]
 macro_rules! go {
-    ($f:expr) => {
+    ($f:expr $(,)?) => {
         $crate::go($f)
     };
 }
