@@ -49,10 +49,10 @@ impl fmt::Display for GoroutineId {
 #[track_caller]
 pub fn go<F: FnOnce() + Send + 'static>(f: F) {
     let loc = Location::caller();
-    let entry = Box::new(move || {
+    let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
-    });
-    if let Err(e) = rt::spawn::spawn(entry, 0, None, loc) {
+    };
+    if let Err(e) = rt::spawn::spawn(body, 0, None, loc) {
         panic!("{e}");
     }
 }
@@ -165,11 +165,11 @@ fn spawn_packet<T: Send + 'static>(
 ) -> io::Result<JoinHandle<T>> {
     let packet = Packet::new(None);
     let theirs = packet.clone();
-    let entry = Box::new(move || {
+    let body = move || {
         let r = catch_unwind(AssertUnwindSafe(f));
         theirs.complete(r);
-    });
-    let id = rt::spawn::spawn(entry, stack, name, loc)?;
+    };
+    let id = rt::spawn::spawn(body, stack, name, loc)?;
     Ok(JoinHandle {
         packet,
         id: GoroutineId::from_raw(id),

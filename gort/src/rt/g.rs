@@ -104,8 +104,6 @@ impl WaitReason {
     }
 }
 
-/// The boxed body of a goroutine.
-pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
 
 #[repr(C, align(64))]
 pub(crate) struct G {
@@ -128,8 +126,10 @@ pub(crate) struct G {
     pub(crate) parks_thread: AtomicBool,
     /// Futex word for thread-mode parking: 1 once readied.
     pub(crate) wake: AtomicU32,
-    /// The body, taken on first run. Written by the spawner before the G is published.
-    pub(crate) entry: UnsafeCell<Option<Entry>>,
+    /// The body's start function (`rt::spawn::RunFn`, 0 once taken on first run).
+    pub(crate) entry_run: AtomicUsize,
+    /// The body's data for `entry_run`. Both written by the spawner before the G is published.
+    pub(crate) entry_data: AtomicUsize,
     /// The M running this G (null when not running).
     pub(crate) m: AtomicPtr<M>,
     /// lock_os_thread nesting count; only the G itself touches it.
@@ -159,7 +159,7 @@ pub(crate) struct G {
     pub(crate) sleep_timer: Timer,
 }
 
-// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp` and `entry`,
+// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp`,
 // accessed only by the M that currently owns the G (documented per field).
 unsafe impl Sync for G {}
 // SAFETY: as above.
@@ -176,7 +176,8 @@ impl G {
             is_thread: AtomicBool::new(false),
             parks_thread: AtomicBool::new(false),
             wake: AtomicU32::new(0),
-            entry: UnsafeCell::new(None),
+            entry_run: AtomicUsize::new(0),
+            entry_data: AtomicUsize::new(0),
             m: AtomicPtr::new(std::ptr::null_mut()),
             locked: AtomicU32::new(0),
             locked_internal: AtomicU32::new(0),

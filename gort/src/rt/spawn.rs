@@ -13,7 +13,7 @@ use std::io;
 use std::panic::Location;
 use std::sync::atomic::Ordering::*;
 
-use super::g::{Entry, G, IDLE, RUNNABLE};
+use super::g::{G, IDLE, RUNNABLE};
 use super::m::{M, Request, current_m};
 use super::p::P;
 use super::park::{check_preempt, runq_put, switch_to_scheduler};
@@ -40,10 +40,16 @@ pub(crate) fn next_goid(pp: *mut P) -> u64 {
     id
 }
 
-/// Starts a goroutine running `entry` with a stack of at least `stack` bytes (0: default).
-/// Returns its id.
-pub(crate) fn spawn(
-    entry: Entry,
+/// Runs a goroutine body: `run(data)` consumes the body stored at `data`.
+type RunFn = unsafe fn(usize);
+
+/// Bodies up to this size travel on the new goroutine's own stack instead of the heap.
+const INLINE_BODY: usize = 512;
+
+/// Starts `f` as a goroutine with a stack of at least `stack` bytes (0: default). Returns its
+/// id.
+pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
+    f: F,
     stack: usize,
     name: Option<String>,
     loc: &'static Location<'static>,
@@ -51,6 +57,44 @@ pub(crate) fn spawn(
     super::ensure_started();
     let pp = crate::rt::m::current_p();
     let gp = pool::alloc(pp, stack)?;
+    let top = gp as usize;
+    // Like Go's newproc, which copies the call's arguments to the new stack: a small body is
+    // moved to the top of the goroutine's own (fresh, unused) stack, so a spawn allocates
+    // nothing; the initial frame goes below it.
+    let (run, data, stack_top): (RunFn, usize, usize) =
+        if size_of::<F>() <= INLINE_BODY && align_of::<F>() <= 16 {
+            let addr = (top - size_of::<F>()) & !15;
+            // SAFETY: [addr, top) is the unused top of the G's fresh stack, aligned for F.
+            unsafe { (addr as *mut F).write(f) };
+            (run_inline::<F>, addr, addr)
+        } else {
+            (run_boxed::<F>, Box::into_raw(Box::new(f)) as usize, top)
+        };
+    start(gp, pp, run, data, stack_top, name, loc)
+}
+
+unsafe fn run_inline<F: FnOnce()>(data: usize) {
+    // SAFETY: `spawn` wrote an F at `data` for this goroutine, which consumes it once.
+    let f = unsafe { (data as *const F).read() };
+    f()
+}
+
+unsafe fn run_boxed<F: FnOnce()>(data: usize) {
+    // SAFETY: `spawn` leaked a Box<F> to `data` for this goroutine, which consumes it once.
+    let f = unsafe { Box::from_raw(data as *mut F) };
+    f()
+}
+
+/// The non-generic part of `spawn`: publish the G.
+fn start(
+    gp: *mut G,
+    pp: *mut P,
+    run: RunFn,
+    data: usize,
+    stack_top: usize,
+    name: Option<String>,
+    loc: &'static Location<'static>,
+) -> io::Result<u64> {
     // SAFETY: `gp` is a fresh G from the pool that nothing else references yet.
     let g = unsafe { &*gp };
     let id = next_goid(pp);
@@ -59,11 +103,10 @@ pub(crate) fn spawn(
     if let Some(name) = name {
         g.name.store(Box::into_raw(Box::new(name)), Relaxed);
     }
-    // SAFETY: the G is not published yet; we are its only user.
-    unsafe {
-        *g.entry.get() = Some(entry);
-        *g.sp.get() = arch::init_stack(gp as usize, g_entry, gp as usize);
-    }
+    g.entry_run.store(run as usize, Relaxed);
+    g.entry_data.store(data, Relaxed);
+    // SAFETY: the G is not published yet; [stack_top - 64, stack_top) is unused stack.
+    unsafe { *g.sp.get() = arch::init_stack(stack_top, g_entry, gp as usize) };
     g.status.store(RUNNABLE, Release);
     if pp.is_null() {
         SCHED.live_nop.fetch_add(1, Relaxed);
@@ -93,12 +136,15 @@ pub(crate) fn spawn(
 /// First Rust frame of every goroutine (called by the arch trampoline).
 unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
     let gp = gp as *mut G;
-    // SAFETY: `gp` is the G whose stack we are on; its entry was set before it was published.
-    let entry = unsafe { (*(*gp).entry.get()).take() };
-    if let Some(f) = entry
-        && std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
-    {
-        fatal!("a goroutine body unwound past its entry");
+    // SAFETY: `gp` is the G whose stack we are on; its body was set before it was published.
+    let (run, data) = unsafe { ((*gp).entry_run.swap(0, Relaxed), (*gp).entry_data.load(Relaxed)) };
+    if run != 0 {
+        // SAFETY: stored from a `RunFn` by `start`.
+        let run: RunFn = unsafe { std::mem::transmute::<usize, RunFn>(run) };
+        // SAFETY: `data` is the body `run` expects, consumed exactly once here.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err() {
+            fatal!("a goroutine body unwound past its entry");
+        }
     }
     goexit(gp)
 }
