@@ -104,7 +104,6 @@ impl WaitReason {
     }
 }
 
-
 #[repr(C, align(64))]
 pub(crate) struct G {
     /// Saved stack pointer while the G is not running. Written only by `arch::switch` on the

@@ -137,12 +137,18 @@ fn start(
 unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
     let gp = gp as *mut G;
     // SAFETY: `gp` is the G whose stack we are on; its body was set before it was published.
-    let (run, data) = unsafe { ((*gp).entry_run.swap(0, Relaxed), (*gp).entry_data.load(Relaxed)) };
+    let (run, data) = unsafe {
+        (
+            (*gp).entry_run.swap(0, Relaxed),
+            (*gp).entry_data.load(Relaxed),
+        )
+    };
     if run != 0 {
         // SAFETY: stored from a `RunFn` by `start`.
         let run: RunFn = unsafe { std::mem::transmute::<usize, RunFn>(run) };
         // SAFETY: `data` is the body `run` expects, consumed exactly once here.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err()
+        {
             fatal!("a goroutine body unwound past its entry");
         }
     }
