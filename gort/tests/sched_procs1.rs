@@ -128,3 +128,46 @@ fn yield_alternates() {
         assert!(switches >= 8, "{log:?}");
     });
 }
+
+/// DESIGN decision 3a: a goroutine that runs for more than 10 ms is flagged and yields at its
+/// next runtime call (here an uncontended `Mutex::lock`), so the goroutine queued behind it runs
+/// on the same (single) processor and thread — not on a processor lent past a hog.
+#[test]
+fn long_running_goroutine_yields_at_a_runtime_call() {
+    procs1(30, || {
+        let flag = Arc::new(AtomicBool::new(false));
+        let lock = Arc::new(gort::sync::Mutex::new(0u64));
+        let spinner_tid = Arc::new(AtomicUsize::new(0));
+        let spinner = {
+            let (flag, lock, tid) = (flag.clone(), lock.clone(), spinner_tid.clone());
+            gort::spawn(move || {
+                tid.store(gettid(), SeqCst);
+                while !flag.load(Acquire) {
+                    *lock.lock() += 1;
+                }
+            })
+        };
+        while spinner_tid.load(SeqCst) == 0 {
+            gort::yield_now();
+        }
+        let setter = {
+            let flag = flag.clone();
+            gort::spawn(move || {
+                flag.store(true, Release);
+                gettid()
+            })
+        };
+        let setter_tid = setter.join().unwrap();
+        spinner.join().unwrap();
+        assert_eq!(
+            setter_tid,
+            spinner_tid.load(SeqCst),
+            "the queued goroutine should run after the flagged one yields, on the same thread"
+        );
+    });
+}
+
+fn gettid() -> usize {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as usize }
+}

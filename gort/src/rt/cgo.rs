@@ -206,6 +206,7 @@ impl Drop for Bound {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(MPtr(mp));
+        crate::stack::overflow::on_thread_exit();
     }
 }
 

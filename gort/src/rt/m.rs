@@ -123,7 +123,12 @@ pub(crate) fn current_p() -> *mut P {
 
 /// The G running on the calling thread: the current goroutine, or the plain thread's own G.
 pub(crate) fn current_g() -> *mut G {
-    let mp = current_m();
+    g_of(current_m())
+}
+
+/// The G running on `mp` (the current M, or null on a plain thread): its goroutine, or the
+/// plain thread's own G.
+pub(crate) fn g_of(mp: *mut M) -> *mut G {
     if !mp.is_null() {
         // SAFETY: Ms are never freed.
         let gp = unsafe { (*mp).curg.load(Relaxed) };

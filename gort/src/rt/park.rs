@@ -62,7 +62,7 @@ pub(crate) fn switch_to_scheduler(mp: *mut M, gp: *mut G, req: Request) -> *mut 
 /// module doc. `commit` runs exactly once.
 pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
     let mp = current_m();
-    let gp = super::m::current_g();
+    let gp = super::m::g_of(mp);
     // SAFETY: Gs are never freed; `gp` is the caller's own G.
     let g = unsafe { &*gp };
     g.wait_reason.store(reason as u8, Relaxed);

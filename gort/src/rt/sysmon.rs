@@ -15,6 +15,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering::*};
 
+use super::g::G;
 use super::p::{P, P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
 use super::sched::{self, SCHED, lock, wakep};
 use crate::stack::pool;
@@ -97,6 +98,8 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
         if status == P_IDLE || status == P_DEAD {
             continue;
         }
+        // Whether the running goroutine was already asked to yield in an earlier round.
+        let flagged_before = running_g(p).is_some_and(|g| g.preempt.load(Relaxed));
         let t = p.schedtick.load(Relaxed);
         if s.schedtick != t {
             s.schedtick = t;
@@ -111,9 +114,10 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
         if s.switchtick != t {
             s.switchtick = t;
             s.switchwhen = now;
-        } else if status == P_RUNNING && now - s.switchwhen >= 2 * HOG_NS {
+        } else if status == P_RUNNING && now - s.switchwhen >= 2 * HOG_NS && flagged_before {
             // One goroutine has run for 20 ms without a single runtime call that switched,
-            // although it was asked to yield 10 ms ago: it is not calling the runtime.
+            // although it was asked to yield in an earlier round (even if sysmon itself was
+            // delayed): it is not calling the runtime.
             move_work_past_hog(p, now);
             busy = true;
         }
@@ -139,17 +143,21 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
     busy
 }
 
+/// The goroutine running on `p`, if any (racy: it may have just switched).
+fn running_g(p: &P) -> Option<&'static G> {
+    let mp = p.m.load(Relaxed);
+    if mp.is_null() {
+        return None;
+    }
+    // SAFETY: Ms are never freed; Gs are never unmapped, so a stale curg is harmless to read.
+    unsafe { (*mp).curg.load(Relaxed).as_ref() }
+}
+
 /// Asks the goroutine running on `p` to yield at its next runtime call.
 fn preempt(p: &P) {
-    let mp = p.m.load(Relaxed);
-    if !mp.is_null() {
-        // SAFETY: Ms are never freed; Gs are never unmapped, so a stale curg is harmless.
-        let gp = unsafe { (*mp).curg.load(Relaxed) };
-        if !gp.is_null() {
-            // SAFETY: as above.
-            unsafe { (*gp).preempt.store(true, Relaxed) };
-            super::park::PREEMPT_HINT.store(true, Relaxed);
-        }
+    if let Some(g) = running_g(p) {
+        g.preempt.store(true, Relaxed);
+        super::park::PREEMPT_HINT.store(true, Relaxed);
     }
 }
 

@@ -50,17 +50,19 @@ pub(crate) fn install() {
 }
 
 thread_local! {
-    static ALT: Cell<bool> = const { Cell::new(false) };
+    /// Whether this thread was checked, and the alternate stack we installed on it, if any.
+    static ALT: Cell<(bool, *mut u8)> = const { Cell::new((false, std::ptr::null_mut())) };
 }
 
 /// Gives the calling thread an alternate signal stack if it has none (once per thread; M
 /// threads call it at start, so it is never on a hot path).
 pub(crate) fn on_thread_start() {
-    if ALT.with(|a| a.replace(true)) {
+    if ALT.with(|a| a.get().0) {
         return;
     }
+    ALT.with(|a| a.set((true, std::ptr::null_mut())));
     // SAFETY: querying and setting the calling thread's sigaltstack; the new stack is a fresh
-    // mapping that lives as long as the thread (leaked: Ms are never destroyed).
+    // mapping that lives until `on_thread_exit` (never, for Ms: they are never destroyed).
     unsafe {
         let mut old: libc::stack_t = std::mem::zeroed();
         libc::sigaltstack(std::ptr::null(), &mut old);
@@ -75,7 +77,33 @@ pub(crate) fn on_thread_start() {
             ss_flags: 0,
             ss_size: ALTSTACK,
         };
-        libc::sigaltstack(&st, std::ptr::null_mut());
+        if libc::sigaltstack(&st, std::ptr::null_mut()) == 0 {
+            ALT.with(|a| a.set((true, p)));
+        } else {
+            crate::sys::mem::release(p, ALTSTACK);
+        }
+    }
+}
+
+/// Removes and unmaps the alternate signal stack `on_thread_start` installed on this thread, if
+/// any (a foreign thread that is exiting: without this, every such thread leaks a mapping).
+pub(crate) fn on_thread_exit() {
+    let Ok((_, p)) = ALT.try_with(|a| a.replace((false, std::ptr::null_mut()))) else {
+        return;
+    };
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` is the alternate stack we installed on this thread; no signal handler runs on
+    // it now (we are in ordinary code on the thread), so it can be disabled and unmapped.
+    unsafe {
+        let off = libc::stack_t {
+            ss_sp: std::ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        libc::sigaltstack(&off, std::ptr::null_mut());
+        crate::sys::mem::release(p, ALTSTACK);
     }
 }
 
