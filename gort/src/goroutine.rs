@@ -233,9 +233,9 @@ pub fn run<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
 }
 
 struct ScopeData {
-    running: AtomicUsize,
+    /// Goroutines of the scope still running.
+    running: crate::sync::WaitGroup,
     panicked: AtomicBool,
-    waiters: crate::wait::WaitList,
 }
 
 /// A scope for goroutines that borrow from the enclosing stack (like `std::thread::Scope`).
@@ -275,17 +275,15 @@ where
 {
     let scope = Scope {
         data: Arc::new(ScopeData {
-            running: AtomicUsize::new(0),
+            running: crate::sync::WaitGroup::new(),
             panicked: AtomicBool::new(false),
-            waiters: crate::wait::WaitList::new(),
         }),
         scope: PhantomData,
         env: PhantomData,
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     let data = &scope.data;
-    data.waiters
-        .wait_until(WaitReason::Join, || data.running.load(Acquire) == 0);
+    data.running.wait();
     match result {
         Err(e) => resume_unwind(e),
         Ok(_) if data.panicked.load(Relaxed) => panic!("a scoped goroutine panicked"),
@@ -304,14 +302,12 @@ impl<'scope> Scope<'scope, '_> {
         let packet: Arc<Packet<T>> = Packet::new(Some(self.data.clone()));
         let theirs = packet.clone();
         let data = self.data.clone();
-        data.running.fetch_add(1, AcqRel);
+        data.running.add(1);
         let body = move || {
             let r = catch_unwind(AssertUnwindSafe(f));
             theirs.complete(r);
             drop(theirs);
-            if data.running.fetch_sub(1, AcqRel) == 1 {
-                data.waiters.wake_all();
-            }
+            data.running.done();
         };
         let entry: Box<dyn FnOnce() + Send + 'scope> = Box::new(body);
         // SAFETY: `scope` does not return before `running` is back to zero, i.e. before this
@@ -324,7 +320,7 @@ impl<'scope> Scope<'scope, '_> {
                 scope: PhantomData,
             },
             Err(e) => {
-                self.data.running.fetch_sub(1, AcqRel);
+                self.data.running.done();
                 panic!("{e}")
             }
         }

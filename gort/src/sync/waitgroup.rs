@@ -1,15 +1,23 @@
-//! `WaitGroup` (Go's sync.WaitGroup): wait for a collection of goroutines to finish.
+//! `WaitGroup` (Go's src/sync/waitgroup.go): wait for a collection of goroutines to finish.
+//!
+//! Deviation: the transition to zero clears the waiter count in the same CAS that takes the
+//! counter to zero (Go stores 0 afterwards and panics if an `Add` raced with it), so an `add`
+//! concurrent with the last `done` is never lost and needs no misuse panic.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
+use super::sema::{semacquire, semrelease};
 use crate::rt::g::WaitReason;
-use crate::wait::WaitList;
 
+/// Go's state word: the counter in the high 32 bits, the number of waiters in the low 32.
+/// Waiters sleep on `sema` in the semaphore table.
 struct Inner {
-    count: AtomicUsize,
-    waiters: WaitList,
+    state: AtomicU64,
+    sema: AtomicU32,
 }
+
+const ONE: u64 = 1 << 32;
 
 /// Waits for a collection of goroutines to finish. Clones share the counter.
 ///
@@ -36,7 +44,7 @@ impl Default for WaitGroup {
 impl std::fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WaitGroup")
-            .field("count", &self.inner.count.load(Relaxed))
+            .field("count", &(self.inner.state.load(Relaxed) >> 32))
             .finish()
     }
 }
@@ -45,22 +53,30 @@ impl WaitGroup {
     pub fn new() -> WaitGroup {
         WaitGroup {
             inner: Arc::new(Inner {
-                count: AtomicUsize::new(0),
-                waiters: WaitList::new(),
+                state: AtomicU64::new(0),
+                sema: AtomicU32::new(0),
             }),
         }
     }
 
     /// Adds `n` to the counter.
+    ///
+    /// # Panics
+    /// If the counter would exceed `u32::MAX`.
     pub fn add(&self, n: usize) {
-        if self
-            .inner
-            .count
-            .fetch_add(n, AcqRel)
-            .checked_add(n)
-            .is_none()
-        {
-            panic!("gort::sync::WaitGroup::add: counter overflow");
+        if n == 0 {
+            return;
+        }
+        let r = self.inner.state.fetch_update(AcqRel, Acquire, |s| {
+            let v = (s >> 32) + n as u64;
+            (n <= u32::MAX as usize && v <= u32::MAX as u64)
+                .then_some((v << 32) | (s & 0xffff_ffff))
+        });
+        if r.is_err() {
+            panic!(
+                "gort::sync::WaitGroup::add: counter overflow (more than {} outstanding)",
+                u32::MAX
+            );
         }
     }
 
@@ -69,23 +85,43 @@ impl WaitGroup {
     /// # Panics
     /// If the counter is already zero (more `done` calls than `add`ed).
     pub fn done(&self) {
-        let prev = self
+        let r = self
             .inner
-            .count
-            .fetch_update(AcqRel, Acquire, |c| c.checked_sub(1));
-        match prev {
+            .state
+            .fetch_update(AcqRel, Acquire, |s| match s >> 32 {
+                0 => None,
+                // Last one: counter and waiters to zero at once; the waiters are released below.
+                1 => Some(0),
+                _ => Some(s - ONE),
+            });
+        match r {
             Err(_) => panic!(
                 "gort::sync::WaitGroup::done: counter would go below zero (more done() calls than add())"
             ),
-            Ok(1) => self.inner.waiters.wake_all(),
+            Ok(s) if s >> 32 == 1 => {
+                for _ in 0..(s as u32) {
+                    semrelease(&self.inner.sema, false);
+                }
+            }
             Ok(_) => {}
         }
     }
 
     /// Blocks until the counter is zero.
     pub fn wait(&self) {
-        self.inner.waiters.wait_until(WaitReason::WaitGroup, || {
-            self.inner.count.load(Acquire) == 0
-        });
+        let st = &self.inner.state;
+        let mut s = st.load(Acquire);
+        loop {
+            if s >> 32 == 0 {
+                return;
+            }
+            match st.compare_exchange_weak(s, s + 1, AcqRel, Acquire) {
+                Ok(_) => {
+                    semacquire(&self.inner.sema, false, WaitReason::WaitGroup);
+                    return;
+                }
+                Err(now) => s = now,
+            }
+        }
     }
 }
