@@ -7,8 +7,8 @@
 //! waking every idle thread. `nmspinning` counts spinners; it never exceeds half the busy Ps
 //! (checked in `find_runnable`).
 //!
-//! Lock order: `SCHED.lock` may be taken while holding nothing else, and nothing is locked under
-//! it except nothing (timer heap locks are never held with it).
+//! Lock order: `SCHED.lock` is a leaf. It is taken with no other runtime lock held, and no lock
+//! is taken while holding it (timer heap locks in particular are never held with it).
 
 use std::collections::VecDeque;
 use std::ptr::null_mut;
