@@ -34,6 +34,9 @@ pub struct Stats {
     pub spinning_threads: usize,
     /// Goroutines on the global run queue.
     pub global_queue: usize,
+    /// Processors lent so far past a goroutine that ran 20 ms on the CPU without calling the
+    /// runtime (DESIGN decision 3b); non-zero means some goroutine hogs its thread.
+    pub hog_lends: u64,
 }
 
 /// Reads the runtime's counters (starts the runtime if needed).
@@ -60,6 +63,7 @@ pub fn stats() -> Stats {
         extra_threads: rt::cgo::EXTRA_MS.load(Relaxed),
         spinning_threads: SCHED.nmspinning.load(Relaxed),
         global_queue: SCHED.runq_size.load(Relaxed),
+        hog_lends: rt::procs::LENDS.load(Relaxed),
     }
 }
 

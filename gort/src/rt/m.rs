@@ -12,7 +12,7 @@
 //! M it runs on now. Code that switches gets the resuming M back from `switch` as well.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering::*};
 
 use super::g::G;
 use super::p::P;
@@ -60,6 +60,9 @@ pub(crate) struct M {
     pub(crate) cgo_sys_sp: UnsafeCell<usize>,
     /// For an extra M (a foreign thread bound by `ffi::callback`): its dedicated G.
     pub(crate) extra_g: UnsafeCell<*mut G>,
+    /// Kernel thread id of the thread bound to this M (0 before it starts): sysmon reads the
+    /// thread's scheduler statistics to tell a hog from a thread the OS has descheduled.
+    pub(crate) tid: AtomicI32,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -82,6 +85,7 @@ impl M {
             cgo_g_sp: UnsafeCell::new(0),
             cgo_sys_sp: UnsafeCell::new(0),
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
+            tid: AtomicI32::new(0),
         }
     }
 
@@ -106,9 +110,14 @@ pub(crate) fn current_m() -> *mut M {
     CUR_M.with(|c| c.get())
 }
 
-/// Binds the calling thread to `mp` (at the start of an M's thread).
+/// Binds the calling thread to `mp` (at the start of an M's thread, or while a foreign thread
+/// calls back), or unbinds it (null).
 pub(crate) fn set_current_m(mp: *mut M) {
     CUR_M.with(|c| c.set(mp));
+    if !mp.is_null() {
+        // SAFETY: Ms are never freed.
+        unsafe { &*mp }.tid.store(crate::sys::gettid(), Relaxed);
+    }
 }
 
 /// The P held by the calling thread's M, or null (plain thread, or an M in a blocking call).

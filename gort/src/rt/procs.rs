@@ -56,6 +56,9 @@ pub(crate) fn set_procs(n: usize) -> usize {
     old
 }
 
+/// Ps lent past hogs since the process began (`runtime::Stats::hog_lends`).
+pub(crate) static LENDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Lends an extra P so that the work queued behind the hog on `hog` can run elsewhere.
 pub(crate) fn lend_p(hog: &P) {
     let _r = RESIZE.lock().unwrap_or_else(|e| e.into_inner());
@@ -70,6 +73,7 @@ pub(crate) fn lend_p(hog: &P) {
     else {
         return;
     };
+    LENDS.fetch_add(1, Relaxed);
     p.lent_tick.store(hog.switchtick.load(Relaxed), Relaxed);
     p.lent_for.store(hogp, Release);
     SCHED.nmspinning.fetch_add(1, SeqCst);

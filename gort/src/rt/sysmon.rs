@@ -6,7 +6,11 @@
 //! - flags goroutines whose time slice passed 10 ms, which yield at their next runtime call,
 //!   and, when one goroutine still has not switched after 20 ms (it never calls the runtime) and
 //!   work is queued behind it with no P idle, lends an extra P to another M
-//!   that steals the hog's queue and timers (DESIGN decision 3b; retired when the hog yields);
+//!   that steals the hog's queue and timers (DESIGN decision 3b; retired when the hog yields).
+//!   It does not lend while the hog's thread is runnable but mostly waiting for a CPU (its
+//!   thread CPU clock over 5 ms windows, and its state in /proc): a thread the OS descheduled
+//!   looks the same from the wall clock, but lending past it would only run in parallel what
+//!   the program meant to run on one P;
 //! - wakes an M for overdue timers, runs the stack scavenger, and retires idle Ps that
 //!   `set_procs` removed.
 //!
@@ -41,6 +45,11 @@ struct Seen {
     switchwhen: i64,
     blocktick: u32,
     blockwhen: i64,
+    /// Start of the window over which a suspected hog's thread is watched: when, on which M,
+    /// and the CPU time that thread had used by then (None: not watching).
+    hog_since: i64,
+    hog_m: usize,
+    hog_cpu: Option<i64>,
 }
 
 pub(crate) fn start() {
@@ -118,7 +127,7 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
             // One goroutine has run for 20 ms without a single runtime call that switched,
             // although it was asked to yield in an earlier round (even if sysmon itself was
             // delayed): it is not calling the runtime.
-            move_work_past_hog(p, now);
+            move_work_past_hog(p, s, now);
             busy = true;
         }
         if status == P_BLOCKING {
@@ -163,7 +172,7 @@ fn preempt(p: &P) {
 
 /// A goroutine has run on `p` for more than 10 ms without calling the runtime (DESIGN decision
 /// 3b): if work is waiting behind it, make sure another M can run that work.
-fn move_work_past_hog(p: &P, now: i64) {
+fn move_work_past_hog(p: &P, s: &mut Seen, now: i64) {
     let waiting =
         !p.runq.is_empty() || p.timers.next_when() <= now || SCHED.runq_size.load(Relaxed) > 0;
     if !waiting {
@@ -173,5 +182,43 @@ fn move_work_past_hog(p: &P, now: i64) {
         wakep();
         return;
     }
-    super::procs::lend_p(p);
+    if holds_up_work(p, s, now) {
+        super::procs::lend_p(p);
+    }
+}
+
+/// Window over which a suspected hog's thread is watched.
+const HOG_WINDOW_NS: i64 = 5_000_000;
+
+/// Whether the thread running `p` holds up the work queued behind it: it used at least a quarter
+/// of the last window on a CPU, or it is asleep in the kernel (blocked without
+/// `gort::blocking`). A thread that is runnable but waits for a CPU (an overloaded machine or
+/// VM) has not switched for 20 ms either, but lending a P past it would only run in parallel
+/// what the program meant to run on one P, and add a thread to the overload.
+fn holds_up_work(p: &P, s: &mut Seen, now: i64) -> bool {
+    let mp = p.m.load(Relaxed);
+    if mp.is_null() {
+        return false;
+    }
+    // SAFETY: Ms are never freed.
+    let tid = unsafe { &*mp }.tid.load(Relaxed);
+    let Some(cpu) = crate::sys::thread_cpu_time(tid) else {
+        // No statistics: trust the wall clock alone.
+        return true;
+    };
+    let then = match s.hog_cpu {
+        Some(then) if s.hog_m == mp as usize && now - s.hog_since <= 4 * HOG_WINDOW_NS => then,
+        _ => {
+            // A new suspect, or a stale window: start watching.
+            s.hog_m = mp as usize;
+            (s.hog_since, s.hog_cpu) = (now, Some(cpu));
+            return false;
+        }
+    };
+    let wall = now - s.hog_since;
+    if wall < HOG_WINDOW_NS {
+        return false;
+    }
+    (s.hog_since, s.hog_cpu) = (now, Some(cpu));
+    4 * (cpu - then) >= wall || crate::sys::thread_is_blocked(tid).unwrap_or(true)
 }

@@ -15,6 +15,39 @@ pub(crate) fn nanotime() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
+/// The calling thread's kernel id. One system call.
+pub(crate) fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// CPU time in nanoseconds that thread `tid` of this process has used, up to date even while it
+/// runs (its thread CPU clock, `MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)` in the kernel's ABI,
+/// as glibc's pthread_getcpuclockid builds it); `None` if the thread is gone. One system call.
+pub(crate) fn thread_cpu_time(tid: i32) -> Option<i64> {
+    let clock: libc::clockid_t = (!tid << 3) | 6;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; a clock of a thread that is gone fails (EINVAL).
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (r == 0).then(|| ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state S or D in
+/// `/proc/self/task/<tid>/stat`); `None` if the kernel does not say.
+pub(crate) fn thread_is_blocked(tid: i32) -> Option<bool> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let mut buf = [0u8; 128];
+    let n = f.read(&mut buf).ok()?;
+    // "tid (comm) S ...": the name may hold anything, so look after its last ')'.
+    let end = buf[..n].iter().rposition(|&c| c == b')')?;
+    let state = *buf.get(end + 2)?;
+    Some(matches!(state, b'S' | b'D'))
+}
+
 /// Adds a duration to a nanotime without overflowing: a huge duration saturates to "never".
 pub(crate) fn deadline_after(d: std::time::Duration) -> i64 {
     let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
@@ -33,4 +66,39 @@ pub(crate) fn page_size() -> usize {
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
     PAGE.store(p, Ordering::Relaxed);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn thread_cpu_time_counts_work_of_the_thread() {
+        let tid = gettid();
+        let before = thread_cpu_time(tid).expect("thread CPU clock");
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        let used = thread_cpu_time(tid).unwrap() - before;
+        assert!(used >= 5_000_000, "spinning 20 ms used {used} ns of CPU");
+    }
+
+    #[test]
+    fn thread_state_tells_sleeping_from_running() {
+        assert_eq!(thread_is_blocked(gettid()), Some(false));
+        let (tx, rx) = mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            tx.send(gettid()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let tid = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(thread_is_blocked(tid), Some(true));
+        let cpu = thread_cpu_time(tid).unwrap();
+        assert!(cpu < 50_000_000, "a sleeping thread used {cpu} ns");
+        sleeper.join().unwrap();
+    }
 }
