@@ -161,7 +161,8 @@ fn fifo_order_and_no_barging() {
                 s.release(n);
             }));
             // Let it queue before the next one arrives.
-            gort::sleep(Duration::from_millis(10));
+            let queued = format!("waiters: {}", i + 1);
+            common::eventually("the waiter to queue", || format!("{sem:?}").contains(&queued));
             assert!(
                 !sem.try_acquire(0),
                 "a waiter is queued, so even 0 must queue"
@@ -229,6 +230,6 @@ fn bound_holds_across_threads_and_goroutines() {
     assert_eq!(sem.size(), 3);
     assert_eq!(
         format!("{sem:?}"),
-        "Semaphore { size: 3, available: 3, .. }"
+        "Semaphore { size: 3, available: 3, waiters: 0 }"
     );
 }

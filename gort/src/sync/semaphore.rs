@@ -225,9 +225,20 @@ impl Semaphore {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.lock.lock();
+        let available = self.size - self.state.cur.get();
+        let mut waiters = 0usize;
+        let mut w = self.state.head.get();
+        while !w.is_null() {
+            waiters += 1;
+            // SAFETY: queued waiters are alive while they are queued; the lock is held.
+            w = unsafe { (*w).next.get() };
+        }
+        self.lock.unlock();
         f.debug_struct("Semaphore")
             .field("size", &self.size)
-            .field("available", &self.available())
-            .finish_non_exhaustive()
+            .field("available", &available)
+            .field("waiters", &waiters)
+            .finish()
     }
 }
