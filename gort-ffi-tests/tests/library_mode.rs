@@ -145,7 +145,8 @@ fn check(out: &Output) {
 
 #[test]
 fn staticlib_from_four_pthreads() {
-    bounded(120, || {
+    // Generous: the first test to run builds the library with cargo.
+    bounded(300, || {
         let lib = lib_dir().join("libgort_ffi_lib.a");
         let lib = lib.to_str().expect("utf-8 path");
         let host = compile_host(
@@ -158,7 +159,8 @@ fn staticlib_from_four_pthreads() {
 
 #[test]
 fn cdylib_via_dlopen_from_four_pthreads() {
-    bounded(120, || {
+    // Generous: the first test to run builds the library with cargo.
+    bounded(300, || {
         let lib = lib_dir().join("libgort_ffi_lib.so");
         let host = compile_host("lib_host_dlopen", &["-DHOST_DLOPEN", "-ldl"]);
         let mut cmd = Command::new(host);

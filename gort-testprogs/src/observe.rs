@@ -23,10 +23,22 @@ pub fn sigquit() {
         gort::go(move || {
             rx.recv();
         });
-        gort::sleep(Duration::from_millis(50));
-        // SAFETY: raising a signal at ourselves; the runtime installed a handler for it.
-        unsafe { libc::raise(libc::SIGQUIT) };
-        gort::sleep(Duration::from_secs(10));
+        // Quit once both goroutines are parked (polled from a plain thread: a loaded machine
+        // may take a while to get there).
+        std::thread::spawn(|| {
+            for _ in 0..1000 {
+                let mut out = Vec::new();
+                gort::runtime::dump(&mut out).unwrap();
+                let text = String::from_utf8_lossy(&out);
+                if text.contains("[chan receive") && text.contains("[sleep") {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // SAFETY: raising a signal at ourselves; the runtime installed a handler for it.
+            unsafe { libc::raise(libc::SIGQUIT) };
+        });
+        gort::sleep(Duration::from_secs(20));
         println!("not reached");
     });
 }
@@ -34,7 +46,7 @@ pub fn sigquit() {
 /// GORT_DEBUG=schedtrace=50 prints scheduler lines while the program runs.
 pub fn schedtrace() {
     gort::run(|| {
-        for _ in 0..20 {
+        for _ in 0..40 {
             gort::sleep(Duration::from_millis(15));
         }
     });

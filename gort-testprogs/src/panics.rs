@@ -6,7 +6,13 @@ use std::time::Duration;
 pub fn go_panic_continues() {
     gort::run(|| {
         gort::go!(|| panic!("boom"));
-        gort::sleep(Duration::from_millis(50));
+        // Until the panicking goroutine is gone (bounded).
+        for _ in 0..1000 {
+            if gort::num_goroutines() == 1 {
+                break;
+            }
+            gort::sleep(Duration::from_millis(10));
+        }
         println!("still running");
     });
 }

@@ -66,12 +66,16 @@ fn connect_send_recv_with_a_timeout() {
             b.set_read_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
             assert_eq!(b.read_timeout().unwrap(), Some(Duration::from_millis(100)));
-            // A receiver that parks until the datagram arrives, 50 ms later.
+            // A receiver that parks until the datagram arrives, 50 ms later (a generous timeout
+            // here: a loaded machine may delay the sender).
+            b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let h = gort::spawn(move || {
                 let mut buf = [0u8; 64];
                 let n = b.recv(&mut buf).unwrap();
                 assert_eq!(&buf[..n], b"late");
                 // Nothing else comes: the timeout ends the next recv.
+                b.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
                 let t = Instant::now();
                 let e = b.recv(&mut buf).unwrap_err();
                 (e.kind(), t.elapsed(), b)

@@ -4,18 +4,30 @@ mod common;
 
 use std::time::Duration;
 
+/// The runtime's dump once it contains `want` (polled, bounded: the goroutine may not have
+/// parked yet on a loaded machine).
+fn dump_once_it_shows(want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut out = Vec::new();
+        gort::runtime::dump(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        if text.contains(want) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        gort::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn dump_lists_parked_goroutines_with_reason_location_and_stack() {
     common::bounded(30, || {
         gort::run(|| {
             let (tx, rx) = gort::chan::<u8>(0);
             let h = gort::spawn(move || rx.recv());
-            gort::sleep(Duration::from_millis(20));
-            let mut out = Vec::new();
-            gort::runtime::dump(&mut out).unwrap();
-            let text = String::from_utf8(out).unwrap();
             let id = h.id();
             let header = format!("goroutine {id} [chan receive, ");
+            let text = dump_once_it_shows(&header);
             let at = text.find(&header).unwrap_or_else(|| panic!("{text}"));
             let section = &text[at..];
             assert!(section.contains("spawned at "), "{section}");
@@ -33,11 +45,8 @@ fn dump_lists_parked_goroutines_with_reason_location_and_stack() {
                 .name("the-worker".into())
                 .spawn(move || nrx.recv())
                 .unwrap();
-            gort::sleep(Duration::from_millis(20));
-            let mut out = Vec::new();
-            gort::runtime::dump(&mut out).unwrap();
-            let text2 = String::from_utf8(out).unwrap();
             let want = format!("goroutine {} \"the-worker\" [chan receive", named.id());
+            let text2 = dump_once_it_shows(&want);
             assert!(text2.contains(&want), "{text2}");
             ntx.send(1).unwrap();
             assert_eq!(named.join().unwrap(), Some(1));

@@ -9,6 +9,7 @@ use std::time::Duration;
 fn first_call_is_a_blocking_call_on_a_plain_thread() {
     common::bounded(30, || {
         let (tx, rx) = gort::chan::<u32>(0);
+        let (timed_out_tx, timed_out) = std::sync::mpsc::channel();
         // The very first gort operations: a plain thread blocks on a receive with a timeout
         // (needs the runtime's timers), then another plain thread sends.
         let waiter = std::thread::spawn(move || {
@@ -16,9 +17,10 @@ fn first_call_is_a_blocking_call_on_a_plain_thread() {
                 rx.recv_timeout(Duration::from_millis(20)),
                 Err(gort::RecvTimeoutError::Timeout)
             );
+            timed_out_tx.send(()).unwrap();
             rx.recv()
         });
-        std::thread::sleep(Duration::from_millis(60));
+        timed_out.recv().unwrap();
         tx.send(5).unwrap();
         assert_eq!(waiter.join().unwrap(), Some(5));
         // The runtime is up: goroutines run and can be joined from this plain thread.

@@ -78,38 +78,52 @@ fn thread_blocked_without_blocking_does_not_stop_others() {
     });
 }
 
-/// A goroutine in `blocking` gives its processor away: others complete 1000 yields meanwhile.
+/// A goroutine in `blocking` gives its processor away: others complete 1000 yields meanwhile,
+/// well under the 500 ms it blocks. A round can be spoiled by the OS descheduling the test's
+/// threads on a loaded machine, so the best of three rounds must show it.
 #[test]
 fn blocking_call_hands_off_processor() {
     procs1(30, || {
-        let done = Arc::new(AtomicBool::new(false));
-        let blocker = {
-            let done = done.clone();
-            gort::spawn(move || {
-                gort::blocking(|| std::thread::sleep(Duration::from_millis(500)));
-                done.store(true, SeqCst);
-            })
-        };
-        let t = Instant::now();
-        let workers: Vec<_> = (0..4)
-            .map(|_| {
-                gort::spawn(|| {
-                    for _ in 0..1000 {
-                        gort::yield_now();
-                    }
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let done = Arc::new(AtomicBool::new(false));
+            let entered = Arc::new(AtomicBool::new(false));
+            let blocker = {
+                let (done, entered) = (done.clone(), entered.clone());
+                gort::spawn(move || {
+                    gort::blocking(|| {
+                        entered.store(true, SeqCst);
+                        std::thread::sleep(Duration::from_millis(500))
+                    });
+                    done.store(true, SeqCst);
                 })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
+            };
+            while !entered.load(SeqCst) {
+                gort::yield_now();
+            }
+            let t = Instant::now();
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    gort::spawn(|| {
+                        for _ in 0..1000 {
+                            gort::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+            let took = t.elapsed();
+            if !done.load(SeqCst) {
+                best = best.min(took);
+            }
+            blocker.join().unwrap();
+            if best < Duration::from_millis(250) {
+                return;
+            }
         }
-        let took = t.elapsed();
-        assert!(
-            !done.load(SeqCst),
-            "workers should finish before the blocking call"
-        );
-        assert!(took < Duration::from_millis(250), "workers took {took:?}");
-        blocker.join().unwrap();
+        panic!("workers took at best {best:?} beside a 500 ms blocking call");
     });
 }
 
@@ -118,11 +132,16 @@ fn blocking_call_hands_off_processor() {
 #[test]
 fn sleep_and_locked_sleep_on_one_processor() {
     procs1(30, || {
-        let locked = gort::spawn(|| {
-            gort::lock_os_thread();
-            gort::sleep(Duration::from_millis(100));
-            gort::unlock_os_thread();
-        });
+        let locked_done = Arc::new(AtomicBool::new(false));
+        let locked = {
+            let locked_done = locked_done.clone();
+            gort::spawn(move || {
+                gort::lock_os_thread();
+                gort::sleep(Duration::from_millis(1000));
+                gort::unlock_os_thread();
+                locked_done.store(true, SeqCst);
+            })
+        };
         let t = Instant::now();
         let hs: Vec<_> = (0..100)
             .map(|i| gort::spawn(move || gort::sleep(Duration::from_millis(10 + i % 10))))
@@ -130,7 +149,12 @@ fn sleep_and_locked_sleep_on_one_processor() {
         for h in hs {
             h.join().unwrap();
         }
-        assert!(t.elapsed() < Duration::from_millis(90), "{:?}", t.elapsed());
+        let took = t.elapsed();
+        assert!(
+            !locked_done.load(SeqCst),
+            "the others waited for the locked goroutine"
+        );
+        assert!(took < Duration::from_millis(500), "{took:?}");
         locked.join().unwrap();
     });
 }

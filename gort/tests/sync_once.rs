@@ -4,7 +4,7 @@ mod common;
 mod sync_common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use gort::sync::{Once, WaitGroup};
@@ -73,16 +73,20 @@ fn panic_in_initialiser_counts_as_done() {
 fn waiters_released_when_initialiser_panics() {
     run_procs(2, 30, || {
         let once = Arc::new(Once::new());
+        let started = Arc::new(AtomicBool::new(false));
         let first = {
-            let once = once.clone();
+            let (once, started) = (once.clone(), started.clone());
             gort::spawn(move || {
                 once.call_once(|| {
+                    started.store(true, SeqCst);
                     gort::sleep(Duration::from_millis(20));
                     panic!("init failed");
                 })
             })
         };
-        gort::sleep(Duration::from_millis(5));
+        while !started.load(SeqCst) {
+            gort::sleep(Duration::from_millis(1));
+        }
         let waiters: Vec<_> = (0..10)
             .map(|_| {
                 let once = once.clone();

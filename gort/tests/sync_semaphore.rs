@@ -152,7 +152,7 @@ fn fifo_order_and_no_barging() {
         sem.acquire(10);
         let order = Arc::new(StdMutex::new(Vec::new()));
         let mut hs = Vec::new();
-        for (i, n) in [(0, 3), (1, 10), (2, 1), (3, 2)] {
+        for (i, n) in [(0, 3), (1, 10), (2, 1), (3, 10)] {
             let (s, order) = (sem.clone(), order.clone());
             hs.push(gort::spawn(move || {
                 s.acquire(n);
@@ -162,7 +162,9 @@ fn fifo_order_and_no_barging() {
             }));
             // Let it queue before the next one arrives.
             let queued = format!("waiters: {}", i + 1);
-            common::eventually("the waiter to queue", || format!("{sem:?}").contains(&queued));
+            common::eventually("the waiter to queue", || {
+                format!("{sem:?}").contains(&queued)
+            });
             assert!(
                 !sem.try_acquire(0),
                 "a waiter is queued, so even 0 must queue"

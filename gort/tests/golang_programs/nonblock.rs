@@ -14,7 +14,9 @@ fn sleep(ticker: &Receiver<Instant>) {
     gort::yield_now();
 }
 
-const MAX_TRIES: usize = 10_000; // Up to 100ms per test.
+// Go: 10,000 tries, "up to 100ms per test". Each try waits two 10 µs ticks; a loaded machine may
+// not run the peer goroutine for far longer than 100 ms, so allow about 10 s.
+const MAX_TRIES: usize = 500_000;
 
 /// One block of Go's main for one operand type: `to_receiver` goes to a receiving
 /// goroutine through a non-blocking send, `from_sender` comes from a sending goroutine
