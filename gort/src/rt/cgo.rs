@@ -244,6 +244,8 @@ fn bound_m() -> *mut M {
                     m as *const M as *mut M
                 }
             };
+            // SAFETY: Ms are never freed; this thread owns the M from now on.
+            unsafe { &*mp }.tid.store(crate::sys::gettid(), Relaxed);
             b.0.set(mp);
             BOUND_FAST.with(|f| f.set(mp));
             crate::stack::overflow::on_thread_start();

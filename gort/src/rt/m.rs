@@ -60,8 +60,9 @@ pub(crate) struct M {
     pub(crate) cgo_sys_sp: UnsafeCell<usize>,
     /// For an extra M (a foreign thread bound by `ffi::callback`): its dedicated G.
     pub(crate) extra_g: UnsafeCell<*mut G>,
-    /// Kernel thread id of the thread bound to this M (0 before it starts): sysmon reads the
-    /// thread's scheduler statistics to tell a hog from a thread the OS has descheduled.
+    /// Kernel thread id of the thread that owns this M (0 before it starts; set once per thread,
+    /// off the hot paths): sysmon reads that thread's CPU time and state to tell a hog from a
+    /// thread the OS has descheduled.
     pub(crate) tid: AtomicI32,
 }
 
@@ -114,10 +115,6 @@ pub(crate) fn current_m() -> *mut M {
 /// calls back), or unbinds it (null).
 pub(crate) fn set_current_m(mp: *mut M) {
     CUR_M.with(|c| c.set(mp));
-    if !mp.is_null() {
-        // SAFETY: Ms are never freed.
-        unsafe { &*mp }.tid.store(crate::sys::gettid(), Relaxed);
-    }
 }
 
 /// The P held by the calling thread's M, or null (plain thread, or an M in a blocking call).

@@ -41,6 +41,7 @@ fn m_main(mp: *mut M) {
     crate::stack::overflow::on_thread_start();
     // SAFETY: Ms are never freed.
     let m = unsafe { &*mp };
+    m.tid.store(crate::sys::gettid(), Relaxed);
     let pp = m.nextp.swap(null_mut(), Acquire);
     acquirep(m, pp);
     schedule(m)
