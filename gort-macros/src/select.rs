@@ -106,10 +106,22 @@ impl Parse for Select {
     }
 }
 
-/// An arm body: an expression, then `,` (optional after a block, as in `match`).
+/// An arm body: an expression, then `,` (optional after a block-like expression, as in
+/// `match`: a block, `if`, `match`, a loop, `unsafe { }`).
 fn parse_body(input: ParseStream) -> syn::Result<Expr> {
-    let body: Expr = input.parse()?;
-    let is_block = matches!(body, Expr::Block(_));
+    let body = Expr::parse_with_earlier_boundary_rule(input)?;
+    let is_block = matches!(
+        body,
+        Expr::Block(_)
+            | Expr::If(_)
+            | Expr::Match(_)
+            | Expr::Loop(_)
+            | Expr::While(_)
+            | Expr::ForLoop(_)
+            | Expr::Unsafe(_)
+            | Expr::Const(_)
+            | Expr::TryBlock(_)
+    );
     if input.peek(Token![,]) {
         input.parse::<Token![,]>()?;
     } else if !input.is_empty() && !is_block {
@@ -134,21 +146,21 @@ impl Select {
                         let #c = &(#chan);
                         let mut #s = ::gort::__private::RecvSlot::new();
                     });
-                    branches.push(quote! { #i => { let #pat = #s.take(); #body } });
+                    branches.push(quote! { #i => match #s.take() { #pat => #body } });
                 }
                 Kind::Send { chan, value } => {
                     setup.push(quote! {
                         let #c = &(#chan);
-                        let mut #s = ::gort::__private::SendSlot::new(#value);
+                        let mut #s = ::gort::__private::SendSlot::new_for(#c, #value);
                     });
-                    branches.push(quote! { #i => { let #pat = #s.take(); #body } });
+                    branches.push(quote! { #i => match #s.take() { #pat => #body } });
                 }
             }
             cases.push(quote! { #s.case(#c) });
         }
         let has_default = self.default.is_some();
         let fallback = match self.default {
-            Some(d) => quote! { _ => { #d } },
+            Some(d) => quote! { _ => #d, },
             None => quote! { _ => ::core::unreachable!("a blocking select returns a case") },
         };
         let idx = Ident::new("__gort_fired", span);

@@ -291,7 +291,34 @@ where
     }
 }
 
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("running", &self.data.running)
+            .field("a_goroutine_panicked", &self.data.panicked.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedJoinHandle")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'scope> Scope<'scope, '_> {
+    /// The same as [`Scope::go`], under std's name (`std::thread::Scope::spawn`).
+    #[track_caller]
+    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.go(f)
+    }
+
     /// Starts a goroutine that may borrow from outside the scope.
     #[track_caller]
     pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>

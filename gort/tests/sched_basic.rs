@@ -67,6 +67,38 @@ fn scope_joins_all_and_borrows() {
     });
 }
 
+/// `Scope::spawn` is `Scope::go` under std's name; handles and scopes print with `{:?}`.
+#[test]
+fn scope_spawn_as_in_std() {
+    bounded(30, || {
+        let v = [1, 2, 3];
+        let sum = gort::scope(|s| {
+            let h = s.spawn(|| v.iter().sum::<i32>());
+            assert!(format!("{h:?}").starts_with("ScopedJoinHandle"));
+            assert!(format!("{s:?}").starts_with("Scope"));
+            h.join().unwrap()
+        });
+        assert_eq!(sum, 6);
+    });
+}
+
+/// The lock and channel types can be used across `catch_unwind` as std's can.
+#[test]
+fn sync_types_are_unwind_safe_as_in_std() {
+    fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    unwind_safe::<gort::sync::Mutex<Vec<u8>>>();
+    unwind_safe::<gort::sync::RwLock<Vec<u8>>>();
+    unwind_safe::<gort::Sender<String>>();
+    unwind_safe::<gort::Receiver<String>>();
+    let m = gort::sync::Mutex::new(0);
+    let r = std::panic::catch_unwind(|| {
+        *m.lock() += 1;
+        panic!("on purpose");
+    });
+    assert!(r.is_err());
+    assert_eq!(*m.lock(), 1);
+}
+
 #[test]
 fn scope_panics_if_unjoined_goroutine_panicked() {
     bounded(30, || {

@@ -444,3 +444,35 @@ fn dynamic_select_is_fair_and_reusable() {
         }
     });
 }
+
+/// Arm syntax as in `match`: no comma needed after a block-like body (`match`, `if`, a
+/// block), and a send value coerces to the channel's type as it would in `Sender::send`.
+#[test]
+fn arm_bodies_and_send_values_read_like_match_arms() {
+    go_test(30, || {
+        let (tx, rx) = gort::chan::<i32>(1);
+        tx.send(5).unwrap();
+        let r = gort::select! {
+            recv(rx) -> v => match v {
+                Some(n) => n * 2,
+                None => -1,
+            }
+            recv(gort::never::<i32>()) -> _ => if true { 0 } else { 1 }
+            recv(gort::never::<i32>()) -> _ => { -3 }
+            default => { -2 }
+        };
+        assert_eq!(r, 10);
+
+        let (dtx, drx) = gort::chan::<Box<dyn std::fmt::Display + Send>>(1);
+        gort::select! {
+            send(dtx, Box::new(42)) -> res => res.unwrap(),
+        }
+        assert_eq!(drx.recv().unwrap().to_string(), "42");
+        let (stx, srx) = gort::chan::<&'static str>(1);
+        let msg: &'static String = Box::leak(Box::new(String::from("hi")));
+        gort::select! {
+            send(&stx, msg) -> res => res.unwrap(),
+        }
+        assert_eq!(srx.recv(), Some("hi"));
+    });
+}

@@ -78,6 +78,12 @@ unsafe impl<T: Send> Sync for Sender<T> {}
 unsafe impl<T: Send> Send for Receiver<T> {}
 // SAFETY: as above; `&Receiver` only receives.
 unsafe impl<T: Send> Sync for Receiver<T> {}
+// As std's channels: an operation that panics (only a misuse panic, before anything changed)
+// leaves the channel consistent, and values move in and out whole.
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 impl<T> Sender<T> {
     pub(crate) fn raw(&self) -> &RawChan {
@@ -278,6 +284,7 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// Blocking iterator returned by `Receiver::iter`.
+#[derive(Debug)]
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
 }
@@ -290,6 +297,7 @@ impl<T> Iterator for Iter<'_, T> {
 }
 
 /// Non-blocking iterator returned by `Receiver::try_iter`.
+#[derive(Debug)]
 pub struct TryIter<'a, T> {
     rx: &'a Receiver<T>,
 }
@@ -302,6 +310,7 @@ impl<T> Iterator for TryIter<'_, T> {
 }
 
 /// Owning blocking iterator.
+#[derive(Debug)]
 pub struct IntoIter<T> {
     rx: Receiver<T>,
 }

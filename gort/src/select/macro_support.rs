@@ -71,6 +71,12 @@ impl<T> SendSlot<T> {
         }
     }
 
+    /// A slot for a value sent on `_s`: the channel fixes `T` before the value is checked, so
+    /// the value coerces as in `s.send(v)` (`Box<X>` into `Sender<Box<dyn Trait>>`).
+    pub fn new_for(_s: &Sender<T>, v: T) -> SendSlot<T> {
+        SendSlot::new(v)
+    }
+
     pub fn case<'a>(&'a mut self, s: &'a Sender<T>) -> Case<'a> {
         Case {
             chan: s.raw(),

@@ -317,6 +317,10 @@ pub struct Mutex<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+// As std's Mutex (which poisons instead): a panic while the lock is held unlocks it when the
+// guard drops, and the lock's own state is never left half-updated.
+impl<T: ?Sized> std::panic::UnwindSafe for Mutex<T> {}
+impl<T: ?Sized> std::panic::RefUnwindSafe for Mutex<T> {}
 
 /// Exclusive access to the data of a locked [`Mutex`]; unlocks when dropped.
 ///
