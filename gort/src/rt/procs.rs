@@ -59,14 +59,20 @@ pub(crate) fn set_procs(n: usize) -> usize {
 /// Ps lent past hogs since the process began (`runtime::Stats::hog_lends`).
 pub(crate) static LENDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Whether a P is lent past the goroutine running on `hog` now.
+pub(crate) fn lent_past(hog: &P) -> bool {
+    let hogp = hog as *const P as *mut P;
+    sched::allp().any(|p| p.lent_for.load(Relaxed) == hogp && p.status.load(Relaxed) != P_DEAD)
+}
+
 /// Lends an extra P so that the work queued behind the hog on `hog` can run elsewhere.
 pub(crate) fn lend_p(hog: &P) {
     let _r = RESIZE.lock().unwrap_or_else(|e| e.into_inner());
     let procs = SCHED.procs.load(Relaxed);
-    let hogp = hog as *const P as *mut P;
-    if sched::allp().any(|p| p.lent_for.load(Relaxed) == hogp && p.status.load(Relaxed) != P_DEAD) {
+    if lent_past(hog) {
         return;
     }
+    let hogp = hog as *const P as *mut P;
     let Some(p) = (procs..MAX_P)
         .map(slot)
         .find(|p| p.status.load(Acquire) == P_DEAD)

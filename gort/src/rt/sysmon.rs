@@ -182,7 +182,7 @@ fn move_work_past_hog(p: &P, s: &mut Seen, now: i64) {
         wakep();
         return;
     }
-    if holds_up_work(p, s, now) {
+    if !super::procs::lent_past(p) && holds_up_work(p, s, now) {
         super::procs::lend_p(p);
     }
 }
