@@ -74,31 +74,46 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    /// The clock built from the thread id is the thread's own CPU clock.
     #[test]
     fn thread_cpu_time_counts_work_of_the_thread() {
+        let own = || {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+        };
         let tid = gettid();
-        let before = thread_cpu_time(tid).expect("thread CPU clock");
+        let (before, own_before) = (thread_cpu_time(tid).expect("thread CPU clock"), own());
         let t = std::time::Instant::now();
-        while t.elapsed() < Duration::from_millis(20) {
+        while own() - own_before < 10_000_000 && t.elapsed() < Duration::from_secs(10) {
             std::hint::spin_loop();
         }
         let used = thread_cpu_time(tid).unwrap() - before;
-        assert!(used >= 5_000_000, "spinning 20 ms used {used} ns of CPU");
+        assert!(used >= 10_000_000, "10 ms of CPU read as {used} ns");
     }
 
     #[test]
     fn thread_state_tells_sleeping_from_running() {
         assert_eq!(thread_is_blocked(gettid()), Some(false));
         let (tx, rx) = mpsc::channel();
+        let (release, wait) = mpsc::channel::<()>();
         let sleeper = std::thread::spawn(move || {
             tx.send(gettid()).unwrap();
-            std::thread::sleep(Duration::from_millis(300));
+            let _ = wait.recv();
         });
         let tid = rx.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(thread_is_blocked(tid), Some(true));
+        let t = std::time::Instant::now();
+        while thread_is_blocked(tid) != Some(true) {
+            assert!(t.elapsed() < Duration::from_secs(10), "never seen asleep");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let cpu = thread_cpu_time(tid).unwrap();
-        assert!(cpu < 50_000_000, "a sleeping thread used {cpu} ns");
+        assert!(cpu < 1_000_000_000, "a sleeping thread used {cpu} ns");
+        release.send(()).unwrap();
         sleeper.join().unwrap();
     }
 }
