@@ -123,7 +123,8 @@ pub(crate) struct G {
     /// Set while the G is parked by blocking its OS thread (plain thread, locked or unwinding
     /// goroutine); `ready` then wakes `wake` instead of queueing the G.
     pub(crate) parks_thread: AtomicBool,
-    /// Futex word for thread-mode parking: 1 once readied.
+    /// Futex word for thread-mode parking: `WAKE_WAITING`, `WAKE_READY` once readied, or
+    /// `WAKE_QUEUE` while the parked thread has given its P away and waits for one instead.
     pub(crate) wake: AtomicU32,
     /// The body's start function (`rt::spawn::RunFn`, 0 once taken on first run).
     pub(crate) entry_run: AtomicUsize,

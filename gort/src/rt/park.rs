@@ -79,9 +79,14 @@ pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
     g.wait_reason.store(WaitReason::None as u8, Relaxed);
 }
 
+/// `G::wake` values (thread mode, see `park_thread`).
+const WAKE_WAITING: u32 = 0;
+const WAKE_READY: u32 = 1;
+const WAKE_QUEUE: u32 = 2;
+
 /// Thread-mode park (see module doc).
 fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
-    g.wake.store(0, Relaxed);
+    g.wake.store(WAKE_WAITING, Relaxed);
     g.parks_thread.store(true, Relaxed);
     // A goroutine holding a P gives it up while its thread blocks. One that has none (inside
     // `ffi::call` or `gort::blocking`, or a plain thread) just blocks.
@@ -93,11 +98,14 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
         blocking::enter(mp, false);
     }
     g.status.store(WAITING, Release);
+    let mut handed_p = false;
     if commit(g as *const G as *mut G) {
-        wait_woken(mp, g, holds_p);
+        handed_p = wait_woken(mp, g, holds_p);
     }
     g.parks_thread.store(false, Relaxed);
-    if holds_p {
+    if handed_p {
+        g.status.store(RUNNING, Release);
+    } else if holds_p {
         g.status.store(BLOCKING, Release);
         blocking::exit(current_m());
     } else {
@@ -107,35 +115,63 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
 }
 
 /// Waits for `ready` on a thread-parked G: spins briefly when another CPU may be about to wake
-/// us, then hands off the P (if we kept one) and sleeps on the futex.
-fn wait_woken(mp: *mut M, g: &G, holds_p: bool) {
+/// us, then hands off the P (if we kept one) and sleeps. Returns whether the wake-up came with
+/// a P already acquired.
+///
+/// A G that gave its P away waits as Go's locked goroutines do (stoplockedm): it marks itself
+/// `WAKE_QUEUE` with `locked_m` set, so `ready` queues it like any runnable G and the scheduler
+/// that picks it hands its own P to this M (`start_locked_m`). Waking the thread at once
+/// instead would only have it find every P busy and sleep again until one is handed over.
+fn wait_woken(mp: *mut M, g: &G, holds_p: bool) -> bool {
     if sched::SCHED.procs.load(Relaxed) > 1 {
         for _ in 0..100 {
-            if g.wake.load(Acquire) != 0 {
-                return;
+            if g.wake.load(Acquire) != WAKE_WAITING {
+                return false;
             }
             std::hint::spin_loop();
         }
     }
     if holds_p {
-        // SAFETY: Ms and Ps are never freed; `oldp` was set by `blocking::enter` above.
-        let oldp = unsafe { (*mp).oldp.load(Relaxed) };
+        // SAFETY: Ms are never freed; `mp` is the current M.
+        let m = unsafe { &*mp };
+        let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
         if !oldp.is_null() {
-            // SAFETY: as above.
+            // SAFETY: Ps are never freed; `oldp` was set by `blocking::enter` above.
             blocking::retake(unsafe { &*oldp });
         }
+        g.locked_m.store(mp, Release);
+        if g.wake
+            .compare_exchange(WAKE_WAITING, WAKE_QUEUE, AcqRel, Acquire)
+            .is_err()
+        {
+            // Readied meanwhile: `blocking::exit` finds a P.
+            g.locked_m.store(std::ptr::null_mut(), Relaxed);
+            return false;
+        }
+        let pp = loop {
+            m.note.sleep_until(-1);
+            m.note.clear();
+            let pp = m.nextp.swap(std::ptr::null_mut(), Acquire);
+            if !pp.is_null() {
+                break pp;
+            }
+        };
+        g.locked_m.store(std::ptr::null_mut(), Relaxed);
+        sched::acquirep(m, pp);
+        return true;
     }
     // A plain thread parked here is one the deadlock detector knows cannot act.
     let plain = mp.is_null();
     if plain {
         super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
     }
-    while g.wake.load(Acquire) == 0 {
-        futex::wait(&g.wake, 0, -1);
+    while g.wake.load(Acquire) == WAKE_WAITING {
+        futex::wait(&g.wake, WAKE_WAITING, -1);
     }
     if plain {
         super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
     }
+    false
 }
 
 /// Makes a parked G runnable (Go's goready). Legal only after the G's `commit` published it.
@@ -144,9 +180,18 @@ pub(crate) fn ready(gp: *mut G) {
     // exit while parked).
     let g = unsafe { &*gp };
     if g.parks_thread.load(Acquire) {
-        g.wake.store(1, Release);
-        futex::wake(&g.wake, 1);
-        return;
+        match g
+            .wake
+            .compare_exchange(WAKE_WAITING, WAKE_READY, AcqRel, Acquire)
+        {
+            Ok(_) => {
+                futex::wake(&g.wake, 1);
+                return;
+            }
+            // Its thread waits for a P to be handed to it: queue it (see `wait_woken`).
+            Err(WAKE_QUEUE) => g.wake.store(WAKE_READY, Relaxed),
+            Err(_) => return,
+        }
     }
     g.make_runnable();
     let pp = crate::rt::m::current_p();
