@@ -18,7 +18,9 @@
 //! Thread mode: plain OS threads, goroutines locked to their thread, and goroutines that are
 //! unwinding park by blocking their thread on the G's futex word (`wake`) instead: `commit` runs
 //! on the thread, then the thread sleeps; `ready` sets the word and wakes it. A goroutine parked
-//! this way hands its P to another M first, so the rest of the program keeps running.
+//! this way hands its P to another M first, so the rest of the program keeps running; once it
+//! has, `ready` queues it like any G instead of waking its thread, and the scheduler that picks
+//! it hands its own P to the thread (Go's stoplockedm / startlockedm).
 
 use std::sync::atomic::Ordering::*;
 
