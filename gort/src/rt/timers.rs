@@ -74,7 +74,15 @@ impl Timer {
     }
 }
 
-struct Slots(Vec<*const Timer>);
+/// A heap entry: the timer's deadline is kept beside the pointer (as Go's `timerWhen`), so
+/// sifting compares without touching the timers, which live all over memory (in Gs).
+#[derive(Clone, Copy)]
+struct Slot {
+    when: i64,
+    t: *const Timer,
+}
+
+struct Slots(Vec<Slot>);
 // SAFETY: the pointers are only dereferenced under the heap lock, and every Timer in a heap is
 // kept alive by its owner (see `Timer`).
 unsafe impl Send for Slots {}
@@ -122,8 +130,7 @@ impl TimerHeap {
         tr.f.store(f as usize, Relaxed);
         tr.heap.store(self as *const _ as *mut _, Release);
         let i = v.0.len();
-        v.0.push(t);
-        tr.idx.store(i, Relaxed);
+        v.0.push(Slot { when, t });
         sift_up(&mut v.0, i);
         self.next.store(first_when(&v.0), Release);
         tr.idx.load(Relaxed) == 0
@@ -132,10 +139,8 @@ impl TimerHeap {
     fn remove_at(&self, v: &mut Slots, i: usize) -> *const Timer {
         let last = v.0.len() - 1;
         v.0.swap(i, last);
-        let t = v.0.pop().expect("heap not empty");
+        let t = v.0.pop().expect("heap not empty").t;
         if i < last {
-            // SAFETY: timers in the heap are alive.
-            unsafe { (*v.0[i]).idx.store(i, Relaxed) };
             sift_down(&mut v.0, i);
             sift_up(&mut v.0, i);
         }
@@ -157,8 +162,7 @@ impl TimerHeap {
             {
                 let mut v = self.lock();
                 while n < batch.len() && !v.0.is_empty() {
-                    // SAFETY: timers in the heap are alive.
-                    if unsafe { (*v.0[0]).when() } > now {
+                    if v.0[0].when > now {
                         break;
                     }
                     let t = self.remove_at(&mut v, 0);
@@ -199,8 +203,7 @@ impl TimerHeap {
                 // SAFETY: `t` is alive; it is now being inserted into `to` under `to`'s lock.
                 let tr = unsafe { &*t };
                 let i = w.0.len();
-                w.0.push(t);
-                tr.idx.store(i, Relaxed);
+                w.0.push(Slot { when: tr.when(), t });
                 sift_up(&mut w.0, i);
                 to.next.store(first_when(&w.0), Release);
                 t
@@ -210,54 +213,53 @@ impl TimerHeap {
     }
 }
 
-fn first_when(v: &[*const Timer]) -> i64 {
-    // SAFETY: timers in the heap are alive.
-    v.first().map_or(i64::MAX, |&t| unsafe { (*t).when() })
+fn first_when(v: &[Slot]) -> i64 {
+    v.first().map_or(i64::MAX, |s| s.when)
 }
 
-fn when_at(v: &[*const Timer], i: usize) -> i64 {
-    // SAFETY: timers in the heap are alive.
-    unsafe { (*v[i]).when() }
-}
+/// Children per node: a 4-ary heap (as Go's timer heap) is half as deep as a binary one, and
+/// the four children of a node share a cache line or two.
+const ARITY: usize = 4;
 
-fn set_idx(v: &[*const Timer], i: usize) {
+/// Puts `s` at `i` and records the position in its timer.
+fn place(v: &mut [Slot], i: usize, s: Slot) {
+    v[i] = s;
     // SAFETY: timers in the heap are alive; idx is written under the heap lock held by the caller.
-    unsafe { (*v[i]).idx.store(i, Relaxed) };
+    unsafe { (*s.t).idx.store(i, Relaxed) };
 }
 
-fn sift_up(v: &mut [*const Timer], mut i: usize) {
+/// Moves the entry at `i` up to its place (a hole travels up; each entry moved is written once).
+fn sift_up(v: &mut [Slot], mut i: usize) {
+    let s = v[i];
     while i > 0 {
-        let parent = (i - 1) / 2;
-        if when_at(v, parent) <= when_at(v, i) {
+        let parent = (i - 1) / ARITY;
+        if v[parent].when <= s.when {
             break;
         }
-        v.swap(parent, i);
-        set_idx(v, parent);
-        set_idx(v, i);
+        place(v, i, v[parent]);
         i = parent;
     }
+    place(v, i, s);
 }
 
-fn sift_down(v: &mut [*const Timer], mut i: usize) {
+/// Moves the entry at `i` down to its place.
+fn sift_down(v: &mut [Slot], mut i: usize) {
+    let s = v[i];
     loop {
-        let l = 2 * i + 1;
-        if l >= v.len() {
-            return;
+        let first = ARITY * i + 1;
+        if first >= v.len() {
+            break;
         }
-        let r = l + 1;
-        let c = if r < v.len() && when_at(v, r) < when_at(v, l) {
-            r
-        } else {
-            l
-        };
-        if when_at(v, i) <= when_at(v, c) {
-            return;
+        let c = (first..(first + ARITY).min(v.len()))
+            .min_by_key(|&c| v[c].when)
+            .expect("at least one child");
+        if s.when <= v[c].when {
+            break;
         }
-        v.swap(i, c);
-        set_idx(v, i);
-        set_idx(v, c);
+        place(v, i, v[c]);
         i = c;
     }
+    place(v, i, s);
 }
 
 #[cfg(test)]
@@ -296,6 +298,53 @@ mod tests {
         assert_eq!(h.run_expired(1000), 25);
         assert_eq!(FIRED.load(SeqCst) - before, 50);
         assert_eq!(h.next_when(), i64::MAX);
+    }
+
+    static ORDER: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+    unsafe fn record(t: *const Timer, _: u64) {
+        // SAFETY: the test keeps its timers alive.
+        ORDER.lock().unwrap().push(unsafe { (*t).when() });
+    }
+
+    /// Random adds, stops and re-adds: timers fire in deadline order, each exactly once, and
+    /// `stop` finds every timer where the heap says it is.
+    #[test]
+    fn random_operations_keep_the_heap_ordered() {
+        let h = TimerHeap::new();
+        let timers: Vec<Timer> = (0..2000).map(|_| Timer::new()).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for t in &timers {
+            // SAFETY: `timers` outlives the heap's use of them.
+            unsafe { h.add(t, (rand() % 10_000) as i64, record) };
+        }
+        let mut live = timers.len();
+        for _ in 0..3000 {
+            let t = &timers[(rand() % timers.len() as u64) as usize];
+            if t.stop() {
+                live -= 1;
+            }
+            if rand() % 2 == 0 {
+                // SAFETY: as above; the timer is in no heap after `stop`.
+                unsafe { h.add(t, (rand() % 10_000) as i64, record) };
+                live += 1;
+            }
+        }
+        assert_eq!(h.len(), live);
+        ORDER.lock().unwrap().clear();
+        let mut now = 0;
+        while h.next_when() != i64::MAX {
+            now += 500;
+            h.run_expired(now);
+        }
+        let order = std::mem::take(&mut *ORDER.lock().unwrap());
+        assert_eq!(order.len(), live);
+        assert!(order.windows(2).all(|w| w[0] <= w[1]), "fired out of order");
     }
 
     #[test]
