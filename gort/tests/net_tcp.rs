@@ -438,7 +438,7 @@ fn a_plain_thread_blocks_in_gort_net() {
                 c.write_all(&buf).unwrap();
             }
             // Make the client's next read wait a while on its thread.
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(300));
             c.write_all(b"late!").unwrap();
         });
         let mut s = TcpStream::connect(addr).unwrap();

@@ -219,10 +219,9 @@ fn writer_gets_in_while_ten_readers_loop() {
             r.join().unwrap();
         }
         assert_eq!(*l.read(), 19);
-        assert!(
-            worst < Duration::from_millis(500),
-            "writer waited {worst:?}"
-        );
+        // Starvation would mean waiting for ever; a reader descheduled by a loaded machine while
+        // it holds the read lock can delay the writer, so the bound is generous.
+        assert!(worst < Duration::from_secs(2), "writer waited {worst:?}");
     });
 }
 
