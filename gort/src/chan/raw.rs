@@ -141,6 +141,12 @@ impl RawChan {
         unsafe { &mut *self.st.get() }
     }
 
+    /// The ring index after `i` (a compare, not a division: as Go's chansend/chanrecv).
+    #[inline]
+    fn next_index(&self, i: usize) -> usize {
+        if i + 1 == self.cap { 0 } else { i + 1 }
+    }
+
     fn slot(&self, i: usize) -> *mut u8 {
         // SAFETY: i < cap, so the offset is inside the buffer (0 for zero-sized elements).
         unsafe { self.buf.add(i * self.elem_size) }
@@ -282,7 +288,7 @@ impl RawChan {
         if q < self.cap {
             // SAFETY: slot `sendx` is free (q < cap) and `elem` is a valid element.
             unsafe { self.copy(self.slot(st.sendx), elem) };
-            st.sendx = (st.sendx + 1) % self.cap;
+            st.sendx = self.next_index(st.sendx);
             self.qcount.store(q + 1, Release);
             return Some(Status::Done);
         }
@@ -333,7 +339,7 @@ impl RawChan {
                     let s = self.slot(st.recvx);
                     self.copy(elem, s);
                     self.copy(s, (*w).elem);
-                    st.recvx = (st.recvx + 1) % self.cap;
+                    st.recvx = self.next_index(st.recvx);
                     st.sendx = st.recvx;
                 }
                 wake.push(w);
@@ -344,7 +350,7 @@ impl RawChan {
         if q > 0 {
             // SAFETY: slot `recvx` holds an initialised value (q > 0).
             unsafe { self.copy(elem, self.slot(st.recvx)) };
-            st.recvx = (st.recvx + 1) % self.cap;
+            st.recvx = self.next_index(st.recvx);
             self.qcount.store(q - 1, Release);
             return Some(Status::Done);
         }
