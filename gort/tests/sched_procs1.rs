@@ -18,6 +18,24 @@ fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) 
     bounded(secs, move || gort::run(f))
 }
 
+/// Runs `n` goroutines that yield 1000 times each; returns how long until all finished.
+fn yielders(n: usize) -> Duration {
+    let t = Instant::now();
+    let workers: Vec<_> = (0..n)
+        .map(|_| {
+            gort::spawn(|| {
+                for _ in 0..1000 {
+                    gort::yield_now();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    t.elapsed()
+}
+
 /// DESIGN decision 3: a goroutine that never calls the runtime must not stop another from
 /// running on the same (single) processor.
 #[test]
@@ -64,14 +82,7 @@ fn thread_blocked_without_blocking_does_not_stop_others() {
         while !started.load(SeqCst) {
             gort::yield_now();
         }
-        let t = Instant::now();
-        let worker = gort::spawn(|| {
-            for _ in 0..1000 {
-                gort::yield_now();
-            }
-        });
-        worker.join().unwrap();
-        let took = t.elapsed();
+        let took = yielders(1);
         assert!(took < Duration::from_millis(500), "worker took {took:?}");
         assert!(gort::runtime::stats().hog_lends > lends);
         sleeper.join().unwrap();
@@ -101,20 +112,7 @@ fn blocking_call_hands_off_processor() {
             while !entered.load(SeqCst) {
                 gort::yield_now();
             }
-            let t = Instant::now();
-            let workers: Vec<_> = (0..4)
-                .map(|_| {
-                    gort::spawn(|| {
-                        for _ in 0..1000 {
-                            gort::yield_now();
-                        }
-                    })
-                })
-                .collect();
-            for w in workers {
-                w.join().unwrap();
-            }
-            let took = t.elapsed();
+            let took = yielders(4);
             if !done.load(SeqCst) {
                 best = best.min(took);
             }

@@ -253,30 +253,39 @@ fn recv_dynamic(a: &mut Chooser, e: &mut Env) {
         let variant = recv_variant(a);
         // Blocking or non-blocking again, after the receive.
         nonblock |= a.maybe_default();
-        // Dummy send, receive to keep compiler from optimizing select.
-        if a.maybe() {
-            sel.send(&e.dummy_tx);
-        }
-        if a.maybe() {
-            sel.recv(&e.dummy);
-        }
-        // Nil channel send, receive to keep compiler from optimizing select.
-        if a.maybe() {
-            sel.send(&e.nil_tx);
-        }
-        if a.maybe() {
-            sel.recv(&e.nilch);
-        }
-        let op = if nonblock {
-            sel.try_select().expect("nonblock")
-        } else {
-            sel.select()
-        };
+        add_decoys(a, e, &mut sel);
+        let op = select_or_try(&mut sel, nonblock);
         assert_eq!(op.index(), real, "a dummy or nil case was chosen");
         let v = op.recv(&e.c).unwrap();
         assign(e, variant, v);
     }
     e.check();
+}
+
+/// Dummy send and receive (to keep the compiler from optimizing the select, in Go's words) and
+/// nil-channel send and receive cases, each maybe: none of them can proceed.
+fn add_decoys<'a>(a: &mut Chooser, e: &'a Env, sel: &mut gort::Select<'a>) {
+    if a.maybe() {
+        sel.send(&e.dummy_tx);
+    }
+    if a.maybe() {
+        sel.recv(&e.dummy);
+    }
+    if a.maybe() {
+        sel.send(&e.nil_tx);
+    }
+    if a.maybe() {
+        sel.recv(&e.nilch);
+    }
+}
+
+/// Runs the select, blocking or not (a non-blocking one must find its real case ready).
+fn select_or_try<'a>(sel: &mut gort::Select<'a>, nonblock: bool) -> gort::SelectedOperation<'a> {
+    if nonblock {
+        sel.try_select().expect("nonblock")
+    } else {
+        sel.select()
+    }
 }
 
 /// Template "send": send n one way or another, receive it into x, check that they match.
@@ -288,23 +297,8 @@ fn send_dynamic(a: &mut Chooser, e: &mut Env) {
         let mut nonblock = a.maybe_default();
         let real = sel.send(&e.c_tx);
         nonblock |= a.maybe_default();
-        if a.maybe() {
-            sel.send(&e.dummy_tx);
-        }
-        if a.maybe() {
-            sel.recv(&e.dummy);
-        }
-        if a.maybe() {
-            sel.send(&e.nil_tx);
-        }
-        if a.maybe() {
-            sel.recv(&e.nilch);
-        }
-        let op = if nonblock {
-            sel.try_select().expect("nonblock")
-        } else {
-            sel.select()
-        };
+        add_decoys(a, e, &mut sel);
+        let op = select_or_try(&mut sel, nonblock);
         assert_eq!(op.index(), real, "a dummy or nil case was chosen");
         op.send(&e.c_tx, e.n).unwrap();
     }
