@@ -1,9 +1,8 @@
 //! Procedural macros for gort: `#[gort::main]`, `#[gort::test]` and `select!`.
 //!
-//! Both turn the annotated function's body into the first goroutine: `main` runs it with
+//! Both turn the annotated function's body into the first goroutine, run by
 //! `gort::__private::main` (so `()`, `ExitCode` and `Result<(), E>` returns work exactly as std's
-//! `Termination` does), `test` wraps it in a `#[test]` that runs it with `gort::run` (a panic
-//! fails the test).
+//! `Termination` does); `test` wraps that in a `#[test]` (a panic fails the test).
 
 mod select;
 

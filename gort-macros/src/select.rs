@@ -1,4 +1,6 @@
-//! `select!`: parsing and expansion.
+//! `select!`: parsing and expansion. The expansion evaluates every send value first, in arm
+//! order, and hands the cases to `gort::__private::select`, which follows Go's select.go
+//! (selectgo); like Go's compiler, it never makes the user's code `unsafe`.
 //!
 //! ```text
 //! select! {

@@ -1,5 +1,7 @@
 //! The goroutine API: `go`, `spawn` + `JoinHandle`, `Builder`, `scope`, `run`, and the small
-//! functions that act on the current goroutine (std::thread's shapes, Go's semantics).
+//! functions that act on the current goroutine (std::thread's shapes, Go's semantics: `go` is
+//! Go's `go` statement (proc.go's newproc), `yield_now` runtime.Gosched, `lock_os_thread`
+//! runtime.LockOSThread, `blocking` the entersyscall/exitsyscall pair around a blocking call).
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -197,7 +199,8 @@ impl Builder {
         Builder::default()
     }
 
-    /// Names the goroutine; `runtime::dump` shows the name next to its id.
+    /// Names the goroutine; `runtime::dump` shows the name next to its id (for goroutines it
+    /// can inspect: parked ones and the caller).
     pub fn name(mut self, name: String) -> Builder {
         self.name = Some(name);
         self

@@ -211,54 +211,6 @@ fn gate_open(gate: &gort::sync::WaitGroup) -> bool {
     format!("{gate:?}").contains("count: 0")
 }
 
-#[test]
-fn migration_stress_ids_and_stack_state() {
-    // Release mode with procs >= 2 is where migration bugs show; this runs in both.
-    bounded(120, || {
-        let n = if cfg!(debug_assertions) {
-            2_000
-        } else {
-            10_000
-        };
-        let wg = gort::sync::WaitGroup::new();
-        let bad = Arc::new(AtomicUsize::new(0));
-        let migrated = Arc::new(AtomicUsize::new(0));
-        for i in 0..n {
-            wg.add(1);
-            let (wg, bad, migrated) = (wg.clone(), bad.clone(), migrated.clone());
-            gort::go(move || {
-                let id = gort::current_id().unwrap();
-                let mut local = [i as u64; 32];
-                let mut tid = unsafe_gettid();
-                for k in 0..100u64 {
-                    for v in local.iter_mut() {
-                        *v = v.wrapping_add(k);
-                    }
-                    gort::yield_now();
-                    let t = unsafe_gettid();
-                    if t != tid {
-                        migrated.fetch_add(1, Relaxed);
-                        tid = t;
-                    }
-                    if gort::current_id() != Some(id) {
-                        bad.fetch_add(1, SeqCst);
-                    }
-                }
-                let want = (i as u64).wrapping_add((0..100u64).sum::<u64>());
-                if local.iter().any(|&v| v != want) {
-                    bad.fetch_add(1, SeqCst);
-                }
-                wg.done();
-            });
-        }
-        wg.wait();
-        assert_eq!(bad.load(SeqCst), 0);
-        if gort::procs() >= 2 {
-            eprintln!("migrations observed: {}", migrated.load(Relaxed));
-        }
-    });
-}
-
 fn unsafe_gettid() -> i64 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::syscall(libc::SYS_gettid) }

@@ -97,6 +97,7 @@ fn blocking_call_hands_off_processor() {
     procs1(30, || {
         let mut best = Duration::MAX;
         for _ in 0..3 {
+            let lends = gort::runtime::stats().hog_lends;
             let done = Arc::new(AtomicBool::new(false));
             let entered = Arc::new(AtomicBool::new(false));
             let blocker = {
@@ -113,6 +114,13 @@ fn blocking_call_hands_off_processor() {
                 gort::yield_now();
             }
             let took = yielders(4);
+            // The processor was handed off by `blocking`, not lent by sysmon past a blocked
+            // thread (which would also let the workers run).
+            assert_eq!(
+                gort::runtime::stats().hog_lends,
+                lends,
+                "blocking kept its processor"
+            );
             if !done.load(SeqCst) {
                 best = best.min(took);
             }

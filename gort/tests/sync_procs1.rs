@@ -21,7 +21,11 @@ fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) 
 
 /// While `blocked` is parked in some sync call, four other goroutines complete 1000 yields each
 /// on the one processor; then `release` lets it through.
+///
+/// Sysmon lends a processor past a thread that blocks in the kernel, so progress alone would not
+/// show that the wait parked the goroutine: no processor may have been lent meanwhile.
 fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl FnOnce()) {
+    let lends = gort::runtime::stats().hog_lends;
     let done = Arc::new(AtomicBool::new(false));
     let h = {
         let done = done.clone();
@@ -50,6 +54,11 @@ fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl Fn
         w.join().unwrap();
     }
     assert_eq!(progress.load(Relaxed), 4000);
+    assert_eq!(
+        gort::runtime::stats().hog_lends,
+        lends,
+        "the wait blocked its thread: sysmon had to lend a processor past it"
+    );
     assert!(
         !done.load(SeqCst),
         "the blocked goroutine got through too early"

@@ -13,7 +13,7 @@
 use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
 
-use super::g::{BLOCKING, RUNNABLE, RUNNING};
+use super::g::{BLOCKING, G, RUNNABLE, RUNNING};
 use super::m::{M, Request};
 use super::p::{P, P_BLOCKING, P_IDLE, P_RUNNING};
 use super::park::switch_to_scheduler;
@@ -56,6 +56,24 @@ pub(crate) fn retake(p: &P) -> bool {
     true
 }
 
+/// Go's stoplockedm: the locked goroutine `g` of `m` is queued (with `locked_m` set) or will be
+/// when readied; sleep until the scheduler that picks it hands this M its P (`start_locked_m`),
+/// then take the P and start a new time slice. We are not on the idle list.
+pub(crate) fn stop_locked_m(m: &M, g: &G) {
+    let pp = loop {
+        m.note.sleep_until(-1);
+        m.note.clear();
+        let pp = m.nextp.swap(null_mut(), Acquire);
+        if !pp.is_null() {
+            break pp;
+        }
+    };
+    g.locked_m.store(null_mut(), Relaxed);
+    acquirep(m, pp);
+    // SAFETY: Ps are never freed; this M holds `pp` now.
+    super::schedule::start_slice(unsafe { &*pp }, g, false);
+}
+
 /// Go's exitsyscall: on return the caller runs with a P again, possibly on another M. Returns
 /// the M it runs on.
 pub(crate) fn exit(mp: *mut M) -> *mut M {
@@ -95,17 +113,7 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
         g.status.store(RUNNABLE, Release);
         l.runq_put(gp);
         drop(l);
-        // Wait for a scheduler to hand us its P (start_locked_m). We are not on the idle list.
-        let pp = loop {
-            m.note.sleep_until(-1);
-            m.note.clear();
-            let pp = m.nextp.swap(null_mut(), Acquire);
-            if !pp.is_null() {
-                break pp;
-            }
-        };
-        g.locked_m.store(null_mut(), Relaxed);
-        acquirep(m, pp);
+        stop_locked_m(m, g);
         g.status.store(RUNNING, Release);
         return mp;
     }

@@ -150,16 +150,7 @@ fn wait_woken(mp: *mut M, g: &G, holds_p: bool) -> bool {
             g.locked_m.store(std::ptr::null_mut(), Relaxed);
             return false;
         }
-        let pp = loop {
-            m.note.sleep_until(-1);
-            m.note.clear();
-            let pp = m.nextp.swap(std::ptr::null_mut(), Acquire);
-            if !pp.is_null() {
-                break pp;
-            }
-        };
-        g.locked_m.store(std::ptr::null_mut(), Relaxed);
-        sched::acquirep(m, pp);
+        blocking::stop_locked_m(m, g);
         return true;
     }
     // A plain thread parked here is one the deadlock detector knows cannot act.
@@ -191,7 +182,7 @@ pub(crate) fn ready(gp: *mut G) {
                 return;
             }
             // Its thread waits for a P to be handed to it: queue it (see `wait_woken`).
-            Err(WAKE_QUEUE) => g.wake.store(WAKE_READY, Relaxed),
+            Err(WAKE_QUEUE) => {}
             Err(_) => return,
         }
     }
@@ -229,7 +220,7 @@ pub(crate) fn yield_now() {
         }
         return;
     }
-    g.preempt.store(false, Relaxed);
+    // The flag, if set, is answered by the new time slice `execute` gives the G.
     switch_to_scheduler(mp, gp, Request::Yield);
 }
 
@@ -262,8 +253,8 @@ fn check_preempt_slow() {
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
     if g.preempt.load(Relaxed) && !g.must_block_thread() {
-        // Go's gopreempt_m: to the global queue, behind everyone.
-        g.preempt.store(false, Relaxed);
+        // Go's gopreempt_m: to the global queue, behind everyone (the new time slice `execute`
+        // gives the G clears the flag).
         switch_to_scheduler(mp, gp, Request::Preempted);
     }
 }

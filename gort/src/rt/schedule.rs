@@ -96,8 +96,8 @@ fn get_p(mp: &M) {
 /// Go's startlockedm: `gp` must run on the M it is locked to; hand that M our P and stop.
 fn start_locked_m(mp: &M, locked: *mut M) {
     let pp = mp.p.swap(null_mut(), Relaxed);
-    // SAFETY: Ms are never freed. The locked M is sleeping in `stopm` after queueing its G
-    // (see blocking::exit_blocking); it is not on the idle list.
+    // SAFETY: Ms are never freed. The locked M sleeps in `blocking::stop_locked_m` (from
+    // `blocking::exit` or a thread-mode park) with its G queued; it is not on the idle list.
     let lm = unsafe { &*locked };
     lm.nextp.store(pp, Release);
     lm.note.wakeup();
@@ -324,28 +324,31 @@ fn steal_work(pp: &P) -> Option<*mut G> {
     None
 }
 
+/// Bookkeeping for `g` starting to run on `pp`, which sysmon reads to find hogs: a switch, and
+/// unless `inherit`, a new time slice that answers an old preemption request (Go's execute).
+/// Only the M holding `pp` writes the counters.
+pub(crate) fn start_slice(pp: &P, g: &G, inherit: bool) {
+    if !inherit {
+        let t = pp.schedtick.load(Relaxed);
+        pp.schedtick.store(t.wrapping_add(1), Relaxed);
+        g.preempt.store(false, Relaxed);
+    }
+    let t = pp.switchtick.load(Relaxed);
+    pp.switchtick.store(t.wrapping_add(1), Relaxed);
+}
+
 /// Go's execute: runs `gp` on `mp` until it switches back, then does what it asked. Returns a G
 /// to run at once (a park whose commit declined).
 fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     // SAFETY: Ps are never freed and the M holds this one.
     let pp = unsafe { &*mp.p() };
-    // Both counters are written only by the M holding the P (sysmon reads them).
-    if !inherit {
-        let t = pp.schedtick.load(Relaxed);
-        pp.schedtick.store(t.wrapping_add(1), Relaxed);
-    }
-    let t = pp.switchtick.load(Relaxed);
-    pp.switchtick.store(t.wrapping_add(1), Relaxed);
     // SAFETY: the G was taken from a run queue, so this M now owns it.
     let g = unsafe { &*gp };
+    start_slice(pp, g, inherit);
     if g.status.swap(RUNNING, AcqRel) != RUNNABLE {
         fatal!("execute: goroutine {} was not runnable", g.id());
     }
     g.m.store(mp as *const M as *mut M, Relaxed);
-    if !inherit {
-        // A new time slice: an old preemption request is answered (Go's execute).
-        g.preempt.store(false, Relaxed);
-    }
     mp.curg.store(gp, Relaxed);
     // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
     // else; `g0_sp` is this M's own scheduler context, valid until we are resumed.

@@ -5,9 +5,11 @@
 //! previous `runnext` moves to the queue). Goroutine ids come from per-P blocks of 16 (Go's
 //! goidcache), so spawning takes no global atomic per goroutine.
 //!
-//! A goroutine's body is a boxed closure that never unwinds out: the public API wraps user code
-//! in `catch_unwind` (the panic hook has already reported the panic), and `g_entry` aborts if
-//! something unwinds anyway, because unwinding past the first frame is undefined.
+//! A goroutine's body is a closure that never unwinds out: the public API wraps user code in
+//! `catch_unwind` (the panic hook has already reported the panic), and `g_entry` aborts if
+//! something unwinds anyway, because unwinding past the first frame is undefined. Bodies up to
+//! `INLINE_BODY` bytes are written onto the new goroutine's own stack, below its first frame;
+//! larger ones are boxed.
 
 use std::io;
 use std::panic::Location;
@@ -73,12 +75,20 @@ pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
     start(gp, pp, run, data, stack_top, name, loc)
 }
 
+/// Runs a body stored inline on the goroutine's stack.
+///
+/// # Safety
+/// `data` points to an `F` written by `spawn` for this goroutine and not yet consumed.
 unsafe fn run_inline<F: FnOnce()>(data: usize) {
     // SAFETY: `spawn` wrote an F at `data` for this goroutine, which consumes it once.
     let f = unsafe { (data as *const F).read() };
     f()
 }
 
+/// Runs a body too large to travel inline.
+///
+/// # Safety
+/// `data` is a `Box<F>` leaked by `spawn` for this goroutine and not yet consumed.
 unsafe fn run_boxed<F: FnOnce()>(data: usize) {
     // SAFETY: `spawn` leaked a Box<F> to `data` for this goroutine, which consumes it once.
     let f = unsafe { Box::from_raw(data as *mut F) };
@@ -139,18 +149,16 @@ unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
     // SAFETY: `gp` is the G whose stack we are on; its body was set before it was published.
     let (run, data) = unsafe {
         (
-            (*gp).entry_run.swap(0, Relaxed),
+            (*gp).entry_run.load(Relaxed),
             (*gp).entry_data.load(Relaxed),
         )
     };
-    if run != 0 {
-        // SAFETY: stored from a `RunFn` by `start`.
-        let run: RunFn = unsafe { std::mem::transmute::<usize, RunFn>(run) };
-        // SAFETY: `data` is the body `run` expects, consumed exactly once here.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err()
-        {
-            fatal!("a goroutine body unwound past its entry");
-        }
+    // SAFETY: stored from a `RunFn` by `start`, which every spawn calls before publishing the G.
+    let run: RunFn = unsafe { std::mem::transmute::<usize, RunFn>(run) };
+    // SAFETY: `data` is the body `run` expects; this frame runs once per spawn, so the body is
+    // consumed exactly once.
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err() {
+        fatal!("a goroutine body unwound past its entry");
     }
     goexit(gp)
 }
@@ -171,10 +179,12 @@ fn goexit(gp: *mut G) -> ! {
 
 /// Scheduler half of goexit: recycle the slot (Go's goexit0 + gfput).
 pub(crate) fn gfree(mp: &M, gp: *mut G) {
-    // SAFETY: the G has finished and is off its stack; nothing else references it.
+    // SAFETY: the G has finished and is off its stack; nothing else references it. A non-null
+    // name came from `Box::into_raw` in `start` and is freed only here.
     unsafe {
-        let name = (*gp).name.swap(std::ptr::null_mut(), Relaxed);
+        let name = (*gp).name.load(Relaxed);
         if !name.is_null() {
+            (*gp).name.store(std::ptr::null_mut(), Relaxed);
             drop(Box::from_raw(name));
         }
         (*gp).status.store(IDLE, Release);

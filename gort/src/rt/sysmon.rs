@@ -45,10 +45,10 @@ struct Seen {
     switchwhen: i64,
     blocktick: u32,
     blockwhen: i64,
-    /// Start of the window over which a suspected hog's thread is watched: when, on which M,
+    /// Start of the window over which a suspected hog's thread is watched: when, which thread,
     /// and the CPU time that thread had used by then (None: not watching).
     hog_since: i64,
-    hog_m: usize,
+    hog_tid: i32,
     hog_cpu: Option<i64>,
 }
 
@@ -202,23 +202,22 @@ fn holds_up_work(p: &P, s: &mut Seen, now: i64) -> bool {
     }
     // SAFETY: Ms are never freed.
     let tid = unsafe { &*mp }.tid.load(Relaxed);
+    // Keyed by thread, not M: a pooled extra M can move to another thread.
+    let watching =
+        s.hog_cpu.is_some() && s.hog_tid == tid && now - s.hog_since <= 4 * HOG_WINDOW_NS;
+    if watching && now - s.hog_since < HOG_WINDOW_NS {
+        // The window is still open: nothing to read yet.
+        return false;
+    }
     let Some(cpu) = crate::sys::thread_cpu_time(tid) else {
         // No statistics: trust the wall clock alone.
         return true;
     };
-    let then = match s.hog_cpu {
-        Some(then) if s.hog_m == mp as usize && now - s.hog_since <= 4 * HOG_WINDOW_NS => then,
-        _ => {
-            // A new suspect, or a stale window: start watching.
-            s.hog_m = mp as usize;
-            (s.hog_since, s.hog_cpu) = (now, Some(cpu));
-            return false;
-        }
-    };
-    let wall = now - s.hog_since;
-    if wall < HOG_WINDOW_NS {
+    let window = watching.then(|| (now - s.hog_since, cpu - s.hog_cpu.unwrap_or(cpu)));
+    // Start the next window (or the first, for a new suspect or after a stale one).
+    (s.hog_tid, s.hog_since, s.hog_cpu) = (tid, now, Some(cpu));
+    let Some((wall, used)) = window else {
         return false;
-    }
-    (s.hog_since, s.hog_cpu) = (now, Some(cpu));
-    4 * (cpu - then) >= wall || crate::sys::thread_is_blocked(tid).unwrap_or(true)
+    };
+    4 * used >= wall || crate::sys::thread_is_blocked(tid).unwrap_or(true)
 }

@@ -143,8 +143,12 @@ impl TimerHeap {
         v.0.swap(i, last);
         let t = v.0.pop().expect("heap not empty").t;
         if i < last {
-            sift_down(&mut v.0, i);
-            sift_up(&mut v.0, i);
+            // The entry moved into the hole goes one way only.
+            if i > 0 && v.0[(i - 1) / ARITY].when > v.0[i].when {
+                sift_up(&mut v.0, i);
+            } else {
+                sift_down(&mut v.0, i);
+            }
         }
         // SAFETY: `t` was in the heap, so it is alive.
         unsafe { (*t).heap.store(null_mut(), Release) };

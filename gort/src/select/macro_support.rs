@@ -1,7 +1,8 @@
 //! What the `select!` macro expands to: typed slots that own each case's value, so the expanded
 //! code needs no `unsafe`. A send value is evaluated once, before blocking; it is moved out only
 //! if its case fires successfully, and otherwise dropped exactly once with its slot (or returned
-//! in `SendError`).
+//! in `SendError`). `run` hands the cases to the select core (`select/mod.rs`, after Go's
+//! select.go selectgo).
 
 use std::mem::{ManuallyDrop, MaybeUninit};
 

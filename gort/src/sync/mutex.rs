@@ -317,10 +317,11 @@ pub struct Mutex<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
-// As std's Mutex (which poisons instead): a panic while the lock is held unlocks it when the
-// guard drops, and the lock's own state is never left half-updated.
-impl<T: ?Sized> std::panic::UnwindSafe for Mutex<T> {}
-impl<T: ?Sized> std::panic::RefUnwindSafe for Mutex<T> {}
+// A panic while the lock is held unlocks it as the guard drops, and the lock's own state is never
+// left half-updated. There is no poisoning (std's Mutex claims unwind safety for every T because
+// it poisons), so the claim is made only for a T that is itself unwind safe.
+impl<T: ?Sized + std::panic::UnwindSafe> std::panic::UnwindSafe for Mutex<T> {}
+impl<T: ?Sized + std::panic::UnwindSafe> std::panic::RefUnwindSafe for Mutex<T> {}
 
 /// Exclusive access to the data of a locked [`Mutex`]; unlocks when dropped.
 ///

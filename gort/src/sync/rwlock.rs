@@ -181,10 +181,11 @@ pub struct RwLock<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
-// As std's RwLock (which poisons instead): a panicking holder releases the lock as its guard
-// drops, and the lock's own state is never left half-updated.
-impl<T: ?Sized> std::panic::UnwindSafe for RwLock<T> {}
-impl<T: ?Sized> std::panic::RefUnwindSafe for RwLock<T> {}
+// A panicking holder releases the lock as its guard drops, and the lock's own state is never
+// left half-updated. There is no poisoning (std's RwLock claims unwind safety for every T
+// because it poisons), so the claim is made only for a T that is itself unwind safe.
+impl<T: ?Sized + std::panic::UnwindSafe> std::panic::UnwindSafe for RwLock<T> {}
+impl<T: ?Sized + std::panic::UnwindSafe> std::panic::RefUnwindSafe for RwLock<T> {}
 
 /// Shared access to the data of an [`RwLock`]; releases the read lock when dropped.
 #[must_use = "if unused the RwLock will immediately unlock"]

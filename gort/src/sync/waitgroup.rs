@@ -2,7 +2,12 @@
 //!
 //! Deviation: the transition to zero clears the waiter count in the same CAS that takes the
 //! counter to zero (Go stores 0 afterwards and panics if an `Add` raced with it), so an `add`
-//! concurrent with the last `done` is never lost and needs no misuse panic.
+//! concurrent with the last `done` is never lost.
+//!
+//! As in Go, a WaitGroup reused for a new round must see every `wait` of the previous round
+//! return before the new round's first `add`: all rounds share one semaphore, so a waiter of the
+//! new round could otherwise take a wake-up meant for the old one. `wait` detects that (the
+//! counter is not zero when it wakes) and panics, as Go's does.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
@@ -118,6 +123,12 @@ impl WaitGroup {
             match st.compare_exchange_weak(s, s + 1, AcqRel, Acquire) {
                 Ok(_) => {
                     semacquire(&self.inner.sema, false, WaitReason::WaitGroup);
+                    if st.load(Acquire) >> 32 != 0 {
+                        panic!(
+                            "gort::sync::WaitGroup: reused (add() for a new round) before a wait() \
+                             of the previous round had returned"
+                        );
+                    }
                     return;
                 }
                 Err(now) => s = now,
