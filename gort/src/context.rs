@@ -252,3 +252,35 @@ impl CancelFn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn children(c: &Context) -> usize {
+        c.inner.lock().map_or(0, |st| st.children.len())
+    }
+
+    /// Go's TestCancelRemoves: a cancelled child leaves its parent's child set, and a child
+    /// cancelled before its deadline gives its timer back (stopped, not left to fire).
+    #[test]
+    fn cancel_removes_the_child_and_stops_its_timer() {
+        let (parent, _pc) = Context::background().with_cancel();
+        let (child, cc) = parent.with_cancel();
+        assert_eq!(children(&parent), 1);
+        cc.cancel();
+        assert_eq!(children(&parent), 0);
+        drop(child);
+
+        let (timed, tc) = parent.with_timeout(Duration::from_secs(3600));
+        assert_eq!(children(&parent), 1);
+        assert!(timed.inner.lock().unwrap().timer.is_some());
+        tc.cancel();
+        assert_eq!(children(&parent), 0);
+        assert!(
+            timed.inner.lock().unwrap().timer.is_none(),
+            "the timer was kept"
+        );
+        assert_eq!(timed.err(), Some(Error::Canceled));
+    }
+}

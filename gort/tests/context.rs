@@ -1,6 +1,7 @@
 //! Tests for gort::context, many adapted from Go's src/context/context_test.go
 //! (Copyright The Go Authors; BSD license): TestBackground, TestWithCancel, TestParentFinishesChild,
-//! TestChildFinishesFirst, TestDeadline, TestTimeout, TestCanceledTimeout, TestCancelRemoves.
+//! TestChildFinishesFirst, TestDeadline, TestTimeout, TestCanceledTimeout. TestCancelRemoves is
+//! a unit test in src/context.rs: it reads the child set.
 
 mod common;
 

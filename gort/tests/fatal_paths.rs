@@ -563,6 +563,17 @@ fn bad_env_warns_and_uses_defaults() {
     );
 }
 
+/// Issue 2, bad input: a zero stack size warns and the 256 KiB default is used (the warning
+/// names it).
+#[test]
+fn stack_size_zero_warns_and_uses_the_default() {
+    let out = scenario("bad_env", &[("GORT_STACK_SIZE", "0")]);
+    out.assert_exit(0).assert_stdout_has("joined=42\n");
+    let lines = out.stderr_lines("gort: warning: GORT_STACK_SIZE=");
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].ends_with("using 262144"), "{out}");
+}
+
 #[test]
 fn gomaxprocs_zero_warns() {
     check_bad_env(&[("GOMAXPROCS", "0")], &ncpu(), &["GOMAXPROCS="]);

@@ -1,5 +1,7 @@
 //! `gort::sync::Cond`: Go's src/sync/cond_test.go where it maps onto the API (Wait takes and
 //! returns the guard; Signal/Broadcast are notify_one/notify_all).
+//!
+//! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
 mod common;
 mod sync_common;

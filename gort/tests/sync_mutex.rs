@@ -2,6 +2,8 @@
 //! acceptance tests of issue 4 (exact counts at procs=2, starvation mode, threads and
 //! goroutines sharing one lock). Every test here runs at procs=2, one at a time: the latency
 //! bounds are about the mutex, not about sharing two processors with the other tests.
+//!
+//! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
 mod common;
 mod sync_common;
@@ -281,10 +283,18 @@ fn panic_releases_the_lock() {
 /// contended mutex during a panic blocks the thread instead, and still gets the lock.
 #[test]
 fn lock_during_unwind_blocks_thread_and_succeeds() {
-    struct LockOnDrop(Arc<Mutex<u32>>);
+    // Records the thread before and after the wait: an unwinding goroutine must not migrate
+    // (the panic count is thread-local; DESIGN decision 4).
+    struct LockOnDrop(Arc<Mutex<u32>>, Arc<AtomicBool>);
     impl Drop for LockOnDrop {
         fn drop(&mut self) {
+            // SAFETY: gettid has no preconditions.
+            let before = unsafe { libc::gettid() };
             *self.0.lock() += 1;
+            // SAFETY: as above.
+            let after = unsafe { libc::gettid() };
+            self.1
+                .store(before == after && std::thread::panicking(), SeqCst);
         }
     }
     run2(30, || {
@@ -302,16 +312,21 @@ fn lock_during_unwind_blocks_thread_and_succeeds() {
         while !held.load(SeqCst) {
             gort::yield_now();
         }
+        let same_thread = Arc::new(AtomicBool::new(false));
         let h = {
-            let m = m.clone();
+            let (m, same_thread) = (m.clone(), same_thread.clone());
             gort::spawn(move || {
-                let _d = LockOnDrop(m);
+                let _d = LockOnDrop(m, same_thread);
                 panic!("unwinding through a lock");
             })
         };
         assert!(h.join().is_err());
         holder.join().unwrap();
         assert_eq!(*m.lock(), 1);
+        assert!(
+            same_thread.load(SeqCst),
+            "the unwinding goroutine changed threads while it waited"
+        );
     });
 }
 

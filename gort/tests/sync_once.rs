@@ -1,4 +1,6 @@
 //! `gort::sync::Once`: runs once, waiters park until the run finished, and Go's panic rule.
+//!
+//! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
 mod common;
 mod sync_common;

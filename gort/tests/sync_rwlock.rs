@@ -1,6 +1,8 @@
 //! `gort::sync::RwLock`: Go's src/sync/rwmutex_test.go where it maps onto the API, and issue 4's
 //! "a writer gets in while 10 readers loop". Tests here change the processor count, so they run
 //! one at a time.
+//!
+//! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
 mod common;
 mod sync_common;

@@ -1,5 +1,7 @@
 //! `gort::sync::Semaphore`: golang.org/x/sync/semaphore's tests where they map onto the API (no
 //! context: acquire cannot be cancelled), FIFO order, and the misuse panics of issue 4.
+//!
+//! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
 mod common;
 mod sync_common;

@@ -1,5 +1,7 @@
 //! `gort::sync::WaitGroup`: Go's src/sync/waitgroup_test.go where it maps onto the API, and
 //! issue 4's below-zero panic.
+//!
+//! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
 mod common;
 mod sync_common;
