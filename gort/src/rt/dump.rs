@@ -75,9 +75,8 @@ fn capture(g: &G) -> (Option<Backtrace>, Option<String>) {
     {
         return (None, None);
     }
-    let name = g.name.load(Relaxed);
-    // SAFETY: a held G's name stays allocated until the G exits.
-    let name = (!name.is_null()).then(|| unsafe { (*name).clone() });
+    // SAFETY: a held G cannot exit.
+    let name = unsafe { g.name_cloned() };
     if g.parks_thread.load(Acquire) || g.is_thread.load(Relaxed) {
         g.status.store(WAITING, Release);
         return (None, name);
@@ -107,9 +106,8 @@ pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
         }
         let (state, (bt, name)) = match status {
             RUNNING if std::ptr::eq(gp, me) => {
-                let name = g.name.load(Relaxed);
                 // SAFETY: our own name, alive while we run.
-                let name = (!name.is_null()).then(|| unsafe { (*name).clone() });
+                let name = unsafe { g.name_cloned() };
                 (
                     "running".to_string(),
                     (Some(Backtrace::force_capture()), name),

@@ -166,6 +166,17 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
+    /// A copy of the goroutine's name, if it has one.
+    ///
+    /// # Safety
+    /// The G must not exit meanwhile (its name is freed when it does): the caller holds it
+    /// (borrowed for a dump) or is it.
+    pub(crate) unsafe fn name_cloned(&self) -> Option<String> {
+        let name = self.name.load(Relaxed);
+        // SAFETY: per the contract, a non-null name stays allocated during this call.
+        (!name.is_null()).then(|| unsafe { (*name).clone() })
+    }
+
     pub(crate) fn new_zeroed() -> G {
         G {
             sp: UnsafeCell::new(0),

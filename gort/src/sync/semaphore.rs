@@ -225,6 +225,8 @@ impl Semaphore {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One snapshot under the lock (not `available()` plus a second locking): the two numbers
+        // belong together.
         self.lock.lock();
         let available = self.size - self.state.cur.get();
         let mut waiters = 0usize;
