@@ -30,6 +30,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("go_panic_continues", panics::go_panic_continues),
     ("bad_env", env::bad_env),
     ("deadlock", observe::deadlock),
+    ("mutex_relock", observe::mutex_relock),
     ("sigquit", observe::sigquit),
     ("schedtrace", observe::schedtrace),
     ("no_false_deadlock", observe::no_false_deadlock),

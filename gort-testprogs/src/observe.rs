@@ -16,6 +16,16 @@ pub fn deadlock() {
     });
 }
 
+/// A misuse the type system allows: a goroutine locks a Mutex it already holds (Go's sync.Mutex
+/// is not reentrant either). It does not hang silently: the deadlock is reported.
+pub fn mutex_relock() {
+    gort::run(|| {
+        let m = gort::sync::Mutex::new(0);
+        let _held = m.lock();
+        let _again = m.lock();
+    });
+}
+
 /// SIGQUIT prints the dump and exits with status 2.
 pub fn sigquit() {
     gort::run(|| {

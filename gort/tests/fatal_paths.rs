@@ -615,6 +615,19 @@ fn global_deadlock_is_reported_with_a_dump() {
     assert!(out.stderr.contains("spawned at "), "{out}");
 }
 
+/// Issue 4, bad input: relocking a held Mutex does not deadlock silently.
+#[test]
+fn relocking_a_held_mutex_is_reported_as_a_deadlock() {
+    let out = scenario("mutex_relock", &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("[sync.Mutex.Lock"), "{out}");
+}
+
 #[test]
 fn sigquit_dumps_goroutines_and_exits_2() {
     let out = scenario("sigquit", &[]);
