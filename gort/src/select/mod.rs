@@ -230,14 +230,19 @@ fn lock_all(cases: &[Case<'_>], order: &[usize]) {
     }
 }
 
+/// Go's selunlock: releases every channel locked by `lock_all`, in reverse lock order, each at
+/// its *last* entry in that walk (the first in lock order). A channel that appears in several
+/// cases is unlocked only after its final entry has been read, so that in a park commit the
+/// final unlock is the last access to `cases` and `order`, which live in the parked goroutine's
+/// frames: a waker may run the goroutine, and reuse its stack, the moment a lock is released,
+/// although it blocks in pass 3's `lock_all` until the lowest channel, released last, is free.
 fn unlock_all(cases: &[Case<'_>], order: &[usize]) {
-    let mut prev: *const RawChan = std::ptr::null();
-    for &i in order.iter().rev() {
-        let c: *const RawChan = cases[i].chan;
-        if c != prev {
-            cases[i].chan.lock.unlock();
-            prev = c;
+    for k in (0..order.len()).rev() {
+        let c: &RawChan = cases[order[k]].chan;
+        if k > 0 && std::ptr::eq(c, cases[order[k - 1]].chan) {
+            continue;
         }
+        c.lock.unlock();
     }
 }
 
