@@ -284,7 +284,6 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
     g.locked_internal.store(1, Relaxed);
     g.locked.store(0, Relaxed);
     g.in_cgo.store(0, Relaxed);
-    g.preempt.store(false, Relaxed);
     g.status.store(BLOCKING, Release);
     g.m.store(mp, Relaxed);
     set_current_m(mp);

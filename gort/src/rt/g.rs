@@ -143,8 +143,6 @@ pub(crate) struct G {
     pub(crate) in_cgo: AtomicU32,
     /// The M this G is locked to while it waits for a P to be handed to that M (Go's lockedm).
     pub(crate) locked_m: AtomicPtr<M>,
-    /// Set by sysmon when the G has run for too long; the G yields at its next runtime call.
-    pub(crate) preempt: AtomicBool,
     pub(crate) wait_reason: AtomicU8,
     /// nanotime when the G last parked.
     pub(crate) wait_since: AtomicI64,
@@ -194,7 +192,6 @@ impl G {
             locked_internal: AtomicU32::new(0),
             in_cgo: AtomicU32::new(0),
             locked_m: AtomicPtr::new(std::ptr::null_mut()),
-            preempt: AtomicBool::new(false),
             wait_reason: AtomicU8::new(0),
             wait_since: AtomicI64::new(0),
             spawn_loc: AtomicPtr::new(std::ptr::null_mut()),

@@ -60,6 +60,9 @@ pub(crate) struct M {
     pub(crate) cgo_sys_sp: UnsafeCell<usize>,
     /// For an extra M (a foreign thread bound by `ffi::callback`): its dedicated G.
     pub(crate) extra_g: UnsafeCell<*mut G>,
+    /// A goroutine whose time slice ran out, on its way to the global queue: `find_runnable`
+    /// first picks the next goroutine without it. Touched only by this M's g0.
+    pub(crate) preempted: Cell<*mut G>,
     /// Kernel thread id of the thread that owns this M (0 before it starts; set once per thread,
     /// off the hot paths): sysmon reads that thread's CPU time and state to tell a hog from a
     /// thread the OS has descheduled.
@@ -86,6 +89,7 @@ impl M {
             cgo_g_sp: UnsafeCell::new(0),
             cgo_sys_sp: UnsafeCell::new(0),
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
+            preempted: Cell::new(std::ptr::null_mut()),
             tid: AtomicI32::new(0),
         }
     }

@@ -3,7 +3,7 @@
 //! Ps are never freed (as in Go); a P removed by `set_procs` is marked dead and may be revived.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
 use super::g::G;
 use super::m::M;
@@ -28,6 +28,11 @@ pub(crate) struct P {
     pub(crate) runq: RunQueue,
     /// Incremented on every new time slice; sysmon compares it to spot hogs.
     pub(crate) schedtick: AtomicU32,
+    /// Set by sysmon when the current time slice has run for more than 10 ms. The slice belongs to
+    /// the P, not to a goroutine: goroutines that inherit it through runnext inherit its age, so
+    /// a spawn chain cannot keep it young. The running goroutine yields at its next runtime
+    /// call, and the next slice starts fairly (see `schedule::find_runnable`).
+    pub(crate) preempt: AtomicBool,
     /// Incremented on every goroutine switch (including ones that inherit the time slice);
     /// unchanged for 10 ms means one goroutine ran all that time without calling the runtime.
     pub(crate) switchtick: AtomicU32,
@@ -76,6 +81,7 @@ impl P {
             m: AtomicPtr::new(std::ptr::null_mut()),
             runq: RunQueue::new(),
             schedtick: AtomicU32::new(0),
+            preempt: AtomicBool::new(false),
             switchtick: AtomicU32::new(0),
             blocktick: AtomicU32::new(0),
             timers: TimerHeap::new(),

@@ -225,7 +225,7 @@ pub(crate) fn yield_now() {
 }
 
 /// The preemption check at runtime calls (DESIGN decision 3a): if sysmon flagged the running
-/// goroutine, yield to the global queue.
+/// goroutine's time slice, yield to the global queue.
 #[inline]
 pub(crate) fn check_preempt() {
     // One load of a global on the fast path: sysmon raises the hint while it has flagged a
@@ -252,7 +252,9 @@ fn check_preempt_slow() {
     }
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    if g.preempt.load(Relaxed) && !g.must_block_thread() {
+    // SAFETY: Ms and Ps are never freed; a stale P's flag is harmless to read.
+    let expired = unsafe { (*mp).p().as_ref() }.is_some_and(|p| p.preempt.load(Relaxed));
+    if expired && !g.must_block_thread() {
         // Go's gopreempt_m: to the global queue, behind everyone (the new time slice `execute`
         // gives the G clears the flag).
         switch_to_scheduler(mp, gp, Request::Preempted);

@@ -114,6 +114,13 @@ impl RunQueue {
         {
             return Some((next, true));
         }
+        self.get_ring().map(|gp| (gp, false))
+    }
+
+    /// Owner only. Pops the head of the ring, passing over `next`: after a time slice ran out,
+    /// the goroutine that has waited longest goes first, not the one a runnext hand-off chain
+    /// would run next.
+    pub(crate) fn get_ring(&self) -> Option<*mut G> {
         loop {
             let h = self.head.load(Acquire);
             let t = self.tail.load(Relaxed);
@@ -126,7 +133,7 @@ impl RunQueue {
                 .compare_exchange(h, h.wrapping_add(1), Release, Relaxed)
                 .is_ok()
             {
-                return Some((gp, false));
+                return Some(gp);
             }
         }
     }

@@ -149,14 +149,40 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             pp.timers.run_expired(nanotime());
         }
 
+        // A slice that ran out (sysmon's flag, inherited along runnext hand-offs) ends here: the
+        // next one serves the global queue, then the head of the local queue, before any runnext
+        // chain may go on (Go checks the global queue only every 61st slice, which a spawn chain
+        // that never starts a new slice never reaches).
+        // The goroutine whose slice ran out joins the global queue only after that choice, so
+        // that it does not win it back at once.
+        let expired = pp.preempt.load(Relaxed);
+        let preempted = mp.preempted.replace(null_mut());
+        if expired {
+            let mut gp = if SCHED.runq_size.load(Relaxed) > 0 {
+                lock().runq_get(pp, 1)
+            } else {
+                null_mut()
+            };
+            if gp.is_null() {
+                gp = pp.runq.get_ring().unwrap_or(null_mut());
+            }
+            if !preempted.is_null() {
+                sched::globrunq_put(preempted);
+            }
+            if !gp.is_null() {
+                return (gp, false);
+            }
+        } else if !preempted.is_null() {
+            sched::globrunq_put(preempted);
+        }
         if pp.schedtick.load(Relaxed) % 61 == 0 && SCHED.runq_size.load(Relaxed) > 0 {
             let gp = lock().runq_get(pp, 1);
             if !gp.is_null() {
                 return (gp, false);
             }
         }
-        if let Some(r) = pp.runq.get() {
-            return r;
+        if let Some((gp, inherit)) = pp.runq.get() {
+            return (gp, inherit && !expired);
         }
         if SCHED.runq_size.load(Relaxed) > 0 {
             let gp = lock().runq_get(pp, 0);
@@ -331,7 +357,7 @@ pub(crate) fn start_slice(pp: &P, g: &G, inherit: bool) {
     if !inherit {
         let t = pp.schedtick.load(Relaxed);
         pp.schedtick.store(t.wrapping_add(1), Relaxed);
-        g.preempt.store(false, Relaxed);
+        pp.preempt.store(false, Relaxed);
     }
     let t = pp.switchtick.load(Relaxed);
     pp.switchtick.store(t.wrapping_add(1), Relaxed);
@@ -376,7 +402,8 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         }
         Request::Preempted => {
             g.status.store(RUNNABLE, Release);
-            sched::globrunq_put(gp);
+            // To the global queue once the next goroutine is chosen (see `find_runnable`).
+            mp.preempted.set(gp);
         }
         Request::Exit => super::spawn::gfree(mp, gp),
         Request::ExitBlocking => {

@@ -108,7 +108,10 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
             continue;
         }
         // Whether the running goroutine was already asked to yield in an earlier round.
-        let flagged_before = running_g(p).is_some_and(|g| g.preempt.load(Relaxed));
+        let flagged_before = p.preempt.load(Relaxed);
+        if flagged_before {
+            super::park::PREEMPT_HINT.store(true, Relaxed);
+        }
         let t = p.schedtick.load(Relaxed);
         if s.schedtick != t {
             s.schedtick = t;
@@ -164,10 +167,8 @@ fn running_g(p: &P) -> Option<&'static G> {
 
 /// Asks the goroutine running on `p` to yield at its next runtime call.
 fn preempt(p: &P) {
-    if let Some(g) = running_g(p) {
-        g.preempt.store(true, Relaxed);
-        super::park::PREEMPT_HINT.store(true, Relaxed);
-    }
+    p.preempt.store(true, Relaxed);
+    super::park::PREEMPT_HINT.store(true, Relaxed);
 }
 
 /// A goroutine has run on `p` for more than 10 ms without calling the runtime (DESIGN decision

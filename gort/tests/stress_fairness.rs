@@ -1,0 +1,84 @@
+//! Fairness under patterns that hand the time slice on: spawn chains (Go's proc_test
+//! perpetuumMobile) and runnext hand-offs must not starve the goroutines queued behind them.
+//! A slice that inherits runnext inherits its age; once it has run out, the scheduler serves the
+//! global queue and the head of the local queue before the chain goes on.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::time::{Duration, Instant};
+
+use common::bounded;
+
+/// Go's perpetuumMobile: each goroutine does a non-blocking select and spawns its successor.
+fn perpetuum_mobile(stop: Arc<AtomicBool>, stop_rx: gort::Receiver<()>) {
+    gort::select! {
+        recv(stop_rx) -> _ => {},
+        default => {
+            if !stop.load(Relaxed) {
+                gort::go!(move || perpetuum_mobile(stop, stop_rx));
+            }
+        }
+    }
+}
+
+/// At procs=1 with spawn chains running and `set_procs` toggling 3 <-> 1, a goroutine that
+/// spawns and joins a yielding child in a loop finishes, and a yielding goroutine is never kept
+/// waiting for more than a few time slices.
+#[test]
+fn spawn_chains_do_not_starve_spawner_or_yielder() {
+    bounded(120, || {
+        gort::run(|| {
+            gort::set_procs(1);
+            let stop = Arc::new(AtomicBool::new(false));
+            let (_stop_tx, stop_rx) = gort::chan::<()>(0);
+            for _ in 0..3 {
+                let (stop, stop_rx) = (stop.clone(), stop_rx.clone());
+                gort::go!(move || perpetuum_mobile(stop, stop_rx));
+            }
+            let toggler = {
+                let stop = stop.clone();
+                gort::spawn(move || {
+                    let mut n = 1;
+                    while !stop.load(Relaxed) {
+                        n = if n == 1 { 3 } else { 1 };
+                        gort::set_procs(n);
+                        gort::sleep(Duration::from_millis(2));
+                    }
+                    gort::set_procs(1);
+                })
+            };
+            let max_gap = Arc::new(AtomicU64::new(0));
+            let yielder = {
+                let (stop, max_gap) = (stop.clone(), max_gap.clone());
+                gort::spawn(move || {
+                    let mut last = Instant::now();
+                    while !stop.load(Relaxed) {
+                        gort::yield_now();
+                        let now = Instant::now();
+                        max_gap.fetch_max((now - last).as_micros() as u64, Relaxed);
+                        last = now;
+                    }
+                })
+            };
+            let start = Instant::now();
+            for _ in 0..300 {
+                gort::spawn(gort::yield_now).join().unwrap();
+            }
+            let took = start.elapsed();
+            stop.store(true, Relaxed);
+            toggler.join().unwrap();
+            yielder.join().unwrap();
+            let gap = Duration::from_micros(max_gap.load(Relaxed));
+            assert!(
+                took < Duration::from_secs(60),
+                "300 spawn+join took {took:?}"
+            );
+            assert!(
+                gap < Duration::from_millis(150),
+                "a yielding goroutine waited {gap:?} behind spawn chains"
+            );
+        })
+    });
+}
