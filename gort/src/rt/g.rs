@@ -240,8 +240,25 @@ impl G {
             || self.locked.load(Relaxed) > 0
             || self.locked_internal.load(Relaxed) > 0
             || self.in_cgo.load(Relaxed) > 0
-            || std::thread::panicking()
+            || thread_panicking()
     }
+
+    /// Whether this G must not switch stacks now: it must keep its thread (above), or it is
+    /// inside `gort::blocking` (BLOCKING: its M gave its P away, and the scheduler must not run
+    /// on a P-less M for it). Parks then block the thread, and yields yield the thread.
+    pub(crate) fn cannot_switch(&self) -> bool {
+        self.must_block_thread() || self.status.load(Relaxed) == BLOCKING
+    }
+}
+
+/// `std::thread::panicking()` behind the same barrier as `current_m` (see rt::m): std keeps
+/// the panic count in a thread-local, and a goroutine may have moved to another thread since
+/// the caller last looked, so the read must not be merged with an earlier one.
+#[inline(never)]
+pub(crate) fn thread_panicking() -> bool {
+    // SAFETY: an empty asm statement with side effects (see `current_m`).
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) };
+    std::thread::panicking()
 }
 
 thread_local! {

@@ -69,7 +69,7 @@ pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
     let g = unsafe { &*gp };
     g.wait_reason.store(reason as u8, Relaxed);
     g.wait_since.store(super::sysmon::coarse_now(), Relaxed);
-    if mp.is_null() || g.must_block_thread() {
+    if mp.is_null() || g.cannot_switch() {
         park_thread(mp, g, commit);
         return;
     }
@@ -101,7 +101,10 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
     }
     g.status.store(WAITING, Release);
     let mut handed_p = false;
-    if commit(g as *const G as *mut G) {
+    let guard = crate::util::fatal::AbortOnUnwind("a park commit");
+    let published = commit(g as *const G as *mut G);
+    std::mem::forget(guard);
+    if published {
         handed_p = wait_woken(mp, g, holds_p);
     }
     g.parks_thread.store(false, Relaxed);
@@ -206,9 +209,14 @@ pub(crate) fn yield_now() {
     }
     // SAFETY: Ms are never freed.
     let gp = unsafe { (*mp).curg.load(Relaxed) };
+    if gp.is_null() {
+        // The scheduler's own stack (a timer callback spawning with a full queue): there is
+        // no goroutine to yield.
+        return;
+    }
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    if g.must_block_thread() {
+    if g.cannot_switch() {
         if g.status() == RUNNING {
             // Pinned to this thread: let others have the P for a moment.
             blocking::enter(mp, true);
@@ -254,7 +262,7 @@ fn check_preempt_slow() {
     let g = unsafe { &*gp };
     // SAFETY: Ms and Ps are never freed; a stale P's flag is harmless to read.
     let expired = unsafe { (*mp).p().as_ref() }.is_some_and(|p| p.preempt.load(Relaxed));
-    if expired && !g.must_block_thread() {
+    if expired && !g.cannot_switch() {
         // Go's gopreempt_m: to the global queue, behind everyone (the new time slice `execute`
         // gives the G clears the flag).
         switch_to_scheduler(mp, gp, Request::Preempted);

@@ -49,6 +49,9 @@ fn m_main(mp: *mut M) {
 
 /// The scheduler loop. Never returns.
 pub(crate) fn schedule(mp: &M) -> ! {
+    // Never returns, so it is dropped only by a panic unwinding out of the loop (a timer
+    // callback or a park commit that panicked).
+    let _guard = crate::util::fatal::AbortOnUnwind("the scheduler loop");
     loop {
         if mp.p().is_null() {
             get_p(mp);

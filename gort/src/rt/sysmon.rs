@@ -63,6 +63,10 @@ pub(crate) fn start() {
 }
 
 fn run() {
+    // Dumps capture goroutine backtraces on this thread (rt::dump): it needs the alternate
+    // signal stack that turns a stack fault during the capture into a report.
+    crate::stack::overflow::on_thread_start();
+    let _guard = crate::util::fatal::AbortOnUnwind("sysmon");
     let mut seen = vec![Seen::default(); sched::MAX_P];
     let mut idle = 0u32;
     let mut delay_us = 20u64;

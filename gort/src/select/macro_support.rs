@@ -111,7 +111,16 @@ impl<T> Drop for SendSlot<T> {
 
 /// Runs the select of a `select!`; returns the index of the case that fired, or `usize::MAX`
 /// for `default`.
+///
+/// # Panics
+/// If a slot is used again after its case fired (its value moved out already).
 pub fn run(cases: &[Case<'_>], has_default: bool) -> usize {
+    for c in cases {
+        // SAFETY: `result` points to the status byte of a live slot (`Case`'s contract).
+        if !c.result.is_null() && unsafe { *c.result } != 0 {
+            panic!("gort::select!: a case slot was used again after its case fired");
+        }
+    }
     let mode = if has_default {
         Mode::NonBlock
     } else {

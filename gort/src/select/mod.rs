@@ -127,12 +127,13 @@ pub(crate) fn select(cases: &[Case<'_>], mode: Mode) -> Option<(usize, bool)> {
         _ => None,
     };
     park(WaitReason::Select, &mut |_| {
-        // Arm the timer and take what we need from this (parked) frame before releasing the
-        // locks: once they are released, a case may fire and the frame may be gone.
+        // Take what we need from this (parked) frame before releasing the locks: once they are
+        // released, a case may fire and the frame may be gone. The timer may fire at once and
+        // ready us, but we then block in pass 3 until every lock below is released.
+        let wake = std::mem::replace(&mut wake, WakeList::new());
         if let Some(t) = deadline {
             timer.arm(t);
         }
-        let wake = std::mem::replace(&mut wake, WakeList::new());
         unlock_all(cases, lock);
         wake.wake_all();
         true

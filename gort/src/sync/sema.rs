@@ -238,7 +238,7 @@ fn can_yield() -> bool {
     // SAFETY: Ms are never freed.
     let gp = unsafe { (*mp).curg.load(Relaxed) };
     // SAFETY: the running G is alive.
-    !gp.is_null() && !unsafe { &*gp }.must_block_thread()
+    !gp.is_null() && !unsafe { &*gp }.cannot_switch()
 }
 
 impl Root {

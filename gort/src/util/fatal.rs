@@ -39,6 +39,21 @@ pub(crate) fn fatal_str(msg: &str) -> ! {
     std::process::abort()
 }
 
+/// Aborts with `fatal error: panic on the scheduler stack (<what>)` if dropped while unwinding:
+/// a panic must never unwind through the scheduler loop, a park commit or sysmon, where it
+/// would kill an M that holds a P (and perhaps a channel lock), leaving the program hung (Go's
+/// throw("panic on system stack")). Forget it after the guarded code when that code returns.
+pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        fatal_str(&format!(
+            "panic on the scheduler stack ({}); the panic message is above",
+            self.0
+        ))
+    }
+}
+
 /// Go's `throw`: an internal invariant is broken; print and abort.
 macro_rules! fatal {
     ($($arg:tt)*) => {

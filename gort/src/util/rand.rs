@@ -1,7 +1,8 @@
 //! Fast non-cryptographic random numbers (Go's `cheaprand`, wyrand here), one state per thread.
-//! Used for random steal order and, later, select's poll order. The state lives in a
-//! thread-local `Cell`; a goroutine that migrates simply draws from the new thread's state, which
-//! is harmless for randomness (no borrow of the thread-local is held across a call).
+//! Used for random steal order, select's poll order and the semaphore treap. The state lives in
+//! a thread-local `Cell`; a goroutine that migrates simply draws from the new thread's state,
+//! which is harmless for randomness as long as each call finds the thread-local afresh (see
+//! `next_u64`).
 
 use std::cell::Cell;
 
@@ -10,7 +11,15 @@ thread_local! {
 }
 
 /// Returns a pseudo-random u64.
+///
+/// Never inlined, with the same barrier as `rt::m::current_m`: a goroutine that calls this
+/// before and after a switch may be on another thread, and LLVM must not reuse the first
+/// call's thread-local address (the state would then be shared, racily, with that thread).
+#[inline(never)]
 pub(crate) fn next_u64() -> u64 {
+    // SAFETY: an empty asm statement with side effects, only there to stop LLVM from hoisting
+    // or merging the thread-local access below across calls.
+    unsafe { std::arch::asm!("", options(nostack, preserves_flags)) };
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {

@@ -1,0 +1,70 @@
+//! Regression tests for defects found by reading the runtime: each test failed (crashed, hung,
+//! or leaked a processor) before its fix.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::time::{Duration, Instant};
+
+use common::{eventually, go_test};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A closure run by `gort::blocking` that parks, yields or waits: the goroutine is in a blocking
+/// call with no processor, so these block its thread instead of switching to a scheduler that
+/// has no processor (a null dereference) or resuming elsewhere (a leaked processor).
+#[test]
+fn parking_inside_blocking_blocks_the_thread() {
+    go_test(60, || {
+        gort::set_procs(2);
+        for _ in 0..50 {
+            gort::blocking(|| {
+                gort::yield_now();
+                gort::sleep(MS);
+                let h = gort::spawn(|| 7);
+                assert_eq!(h.join().unwrap(), 7);
+                let (tx, rx) = gort::chan::<u32>(0);
+                gort::go!(move || tx.send(1).unwrap());
+                assert_eq!(rx.recv(), Some(1));
+            });
+        }
+        // Every processor but ours goes idle again: none was leaked.
+        eventually("the other processor to be idle", || {
+            gort::runtime::stats().idle_procs == 1
+        });
+    });
+}
+
+/// Timer callbacks run on the scheduler's stack; `after_func` starts a goroutine there, and a
+/// full local run queue used to make spawn yield a goroutine that does not exist.
+#[test]
+fn after_func_spawns_from_the_scheduler_with_a_full_queue() {
+    go_test(60, || {
+        gort::set_procs(1);
+        let n = Arc::new(AtomicUsize::new(0));
+        for _ in 0..600 {
+            let n = n.clone();
+            gort::time::after_func(MS, move || {
+                n.fetch_add(1, Relaxed);
+            });
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < 20 * MS {
+            gort::yield_now();
+        }
+        eventually("every after_func to run", || n.load(Relaxed) == 600);
+    });
+}
+
+/// The slots `select!` expands to may not be used again once their case fired: the value was
+/// moved into the channel already (a second select would send, and later drop, it twice).
+#[test]
+#[should_panic(expected = "used again after its case fired")]
+fn a_fired_send_slot_cannot_be_sent_again() {
+    let (tx, _rx) = gort::chan::<Box<u32>>(2);
+    let mut slot = gort::__private::SendSlot::new(Box::new(1));
+    let cases = [slot.case(&tx)];
+    assert_eq!(gort::__private::select(&cases, true), 0);
+    gort::__private::select(&cases, true);
+}
