@@ -35,7 +35,7 @@ fn blocking_c_call_does_not_stop_other_goroutines() {
 /// How long 2 x 1,000 yields took beside a C call sleeping `SLEEP` (`MAX` if the call finished
 /// first).
 fn one_round() -> Duration {
-    let lends = gort::runtime::stats().hog_lends;
+    let lends = gort::runtime::stats().handoffs;
     let in_c = Arc::new(AtomicBool::new(false));
     let c_done = Arc::new(AtomicBool::new(false));
     let sleeper = {
@@ -73,7 +73,7 @@ fn one_round() -> Duration {
     // The processor was handed off by `ffi::call`, not lent by sysmon past a blocked thread
     // (which would also let the workers run).
     assert_eq!(
-        gort::runtime::stats().hog_lends,
+        gort::runtime::stats().handoffs,
         lends,
         "ffi::call kept its processor"
     );

@@ -34,6 +34,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("sigquit", observe::sigquit),
     ("schedtrace", observe::schedtrace),
     ("no_false_deadlock", observe::no_false_deadlock),
+    ("thread_limit", observe::thread_limit),
 ];
 
 fn main() {

@@ -74,3 +74,21 @@ pub fn no_false_deadlock() {
     t.join().unwrap();
     println!("received {v:?}");
 }
+
+/// More hogs than the thread limit allows: each goroutine that runs without calling the runtime
+/// keeps a thread once its processor is handed off, so the program must stop with a fatal error
+/// that names the limit instead of starting threads without bound.
+pub fn thread_limit() {
+    gort::runtime::set_max_threads(4);
+    gort::run(|| {
+        for _ in 0..16 {
+            gort::go!(|| {
+                loop {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        gort::sleep(std::time::Duration::from_secs(20));
+        println!("not reached");
+    });
+}

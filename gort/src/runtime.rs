@@ -34,9 +34,10 @@ pub struct Stats {
     pub spinning_threads: usize,
     /// Goroutines on the global run queue.
     pub global_queue: usize,
-    /// Processors lent so far past a goroutine that ran 20 ms on the CPU without calling the
-    /// runtime (DESIGN decision 3b); non-zero means some goroutine hogs its thread.
-    pub hog_lends: u64,
+    /// Processors handed off so far from a goroutine that ran a whole time slice without
+    /// calling the runtime (it keeps its thread, the processor goes on with the rest);
+    /// non-zero means some goroutine hogs its thread.
+    pub handoffs: u64,
 }
 
 /// Reads the runtime's counters (starts the runtime if needed).
@@ -63,7 +64,7 @@ pub fn stats() -> Stats {
         extra_threads: rt::cgo::EXTRA_MS.load(Relaxed),
         spinning_threads: SCHED.nmspinning.load(Relaxed),
         global_queue: SCHED.runq_size.load(Relaxed),
-        hog_lends: rt::procs::LENDS.load(Relaxed),
+        handoffs: rt::hog::HANDOFFS.load(Relaxed),
     }
 }
 
@@ -72,4 +73,19 @@ pub fn stats() -> Stats {
 pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
     rt::ensure_started();
     rt::dump::dump(w)
+}
+
+/// Sets the most OS threads the scheduler may start, and returns the previous limit (Go's
+/// `debug.SetMaxThreads`; default 10,000). Each goroutine that blocks its thread without
+/// `gort::blocking`, or runs without calling the runtime, keeps a thread; past the limit the
+/// program stops with `fatal error: thread exhaustion`.
+///
+/// # Panics
+/// If `n` is 0.
+pub fn set_max_threads(n: usize) -> usize {
+    assert!(
+        n >= 1,
+        "gort::runtime::set_max_threads: the limit must be at least 1, got {n}"
+    );
+    rt::schedule::MAX_THREADS.swap(n, Relaxed)
 }

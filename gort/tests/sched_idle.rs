@@ -33,3 +33,60 @@ fn idle_runtime_uses_under_20ms_cpu_per_second() {
         );
     });
 }
+
+/// Process CPU used over 2 s while the runtime waits in `case`, run as a goroutine at `procs`
+/// (best of two windows): sysmon must back off in every kind of idle, including a goroutine that
+/// sleeps in a plain `std::thread::sleep`, whose processor sysmon hands off once and then leaves.
+fn idle_cpu(procs: usize, case: fn()) -> Duration {
+    common::bounded(60, move || {
+        gort::set_procs(procs);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d = done.clone();
+        let h = gort::spawn(move || {
+            while !d.load(std::sync::atomic::Ordering::Relaxed) {
+                case();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let mut used = Duration::MAX;
+        for _ in 0..2 {
+            let before = common::cpu_time();
+            std::thread::sleep(Duration::from_secs(2));
+            used = used.min(common::cpu_time() - before);
+            if used <= Duration::from_millis(40) {
+                break;
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        h.join().unwrap();
+        used
+    })
+}
+
+fn assert_idle(procs: usize, what: &str, case: fn()) {
+    let used = idle_cpu(procs, case);
+    assert!(
+        used <= Duration::from_millis(40),
+        "{what} at procs={procs}: {used:?} of CPU in 2 s"
+    );
+}
+
+#[test]
+fn idle_cases_cost_little_cpu() {
+    for procs in [1, 2] {
+        assert_idle(procs, "gort::sleep", || {
+            gort::sleep(Duration::from_millis(500))
+        });
+        assert_idle(procs, "a parked recv", || {
+            let (_tx, rx) = gort::chan::<u8>(0);
+            let _ = gort::after(Duration::from_millis(500)).recv();
+            drop(rx);
+        });
+        assert_idle(procs, "blocking(sleep)", || {
+            gort::blocking(|| std::thread::sleep(Duration::from_millis(500)))
+        });
+        assert_idle(procs, "a plain std::thread::sleep", || {
+            std::thread::sleep(Duration::from_millis(500))
+        });
+    }
+}

@@ -70,7 +70,7 @@ fn spinning_goroutine_does_not_block_flag_setter() {
 #[test]
 fn thread_blocked_without_blocking_does_not_stop_others() {
     procs1(30, || {
-        let lends = gort::runtime::stats().hog_lends;
+        let lends = gort::runtime::stats().handoffs;
         let started = Arc::new(AtomicBool::new(false));
         let sleeper = {
             let started = started.clone();
@@ -84,7 +84,7 @@ fn thread_blocked_without_blocking_does_not_stop_others() {
         }
         let took = yielders(1);
         assert!(took < Duration::from_millis(500), "worker took {took:?}");
-        assert!(gort::runtime::stats().hog_lends > lends);
+        assert!(gort::runtime::stats().handoffs > lends);
         sleeper.join().unwrap();
     });
 }
@@ -97,7 +97,7 @@ fn blocking_call_hands_off_processor() {
     procs1(30, || {
         let mut best = Duration::MAX;
         for _ in 0..3 {
-            let lends = gort::runtime::stats().hog_lends;
+            let lends = gort::runtime::stats().handoffs;
             let done = Arc::new(AtomicBool::new(false));
             let entered = Arc::new(AtomicBool::new(false));
             let blocker = {
@@ -117,7 +117,7 @@ fn blocking_call_hands_off_processor() {
             // The processor was handed off by `blocking`, not lent by sysmon past a blocked
             // thread (which would also let the workers run).
             assert_eq!(
-                gort::runtime::stats().hog_lends,
+                gort::runtime::stats().handoffs,
                 lends,
                 "blocking kept its processor"
             );
@@ -172,7 +172,7 @@ fn sleep_and_locked_sleep_on_one_processor() {
 fn yield_alternates() {
     procs1(30, || {
         for _ in 0..10 {
-            let lends = gort::runtime::stats().hog_lends;
+            let lends = gort::runtime::stats().handoffs;
             let log = Arc::new(Mutex::new(Vec::new()));
             // Both start logging only once both run: sysmon may preempt the spawner between
             // the two spawns, and the first goroutine must not log alone meanwhile.
@@ -195,7 +195,7 @@ fn yield_alternates() {
             for h in hs {
                 h.join().unwrap();
             }
-            if gort::runtime::stats().hog_lends != lends {
+            if gort::runtime::stats().handoffs != lends {
                 continue;
             }
             let log = log.lock().unwrap();

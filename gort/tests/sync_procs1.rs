@@ -25,7 +25,7 @@ fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) 
 /// Sysmon lends a processor past a thread that blocks in the kernel, so progress alone would not
 /// show that the wait parked the goroutine: no processor may have been lent meanwhile.
 fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl FnOnce()) {
-    let lends = gort::runtime::stats().hog_lends;
+    let lends = gort::runtime::stats().handoffs;
     let done = Arc::new(AtomicBool::new(false));
     let h = {
         let done = done.clone();
@@ -55,7 +55,7 @@ fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl Fn
     }
     assert_eq!(progress.load(Relaxed), 4000);
     assert_eq!(
-        gort::runtime::stats().hog_lends,
+        gort::runtime::stats().handoffs,
         lends,
         "the wait blocked its thread: sysmon had to lend a processor past it"
     );

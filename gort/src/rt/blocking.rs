@@ -27,8 +27,15 @@ pub(crate) fn enter(mp: *mut M, handoff_now: bool) {
     let gp = m.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     unsafe { (*gp).status.store(BLOCKING, Release) };
+    // A P section (rt::hog): the P may have been taken from this goroutine while it ran user
+    // code, in which case there is nothing to leave behind and `exit` finds a P.
+    let (pp, prev) = super::hog::enter(m);
+    if pp.is_null() {
+        m.oldp.store(null_mut(), Relaxed);
+        super::hog::exit(m, prev);
+        return;
+    }
     // `p` and `oldp` are written only by this M's own thread: plain loads and stores.
-    let pp = m.p.load(Relaxed);
     m.p.store(null_mut(), Relaxed);
     // SAFETY: Ps are never freed; this M held `pp` until now.
     let p = unsafe { &*pp };
@@ -38,6 +45,7 @@ pub(crate) fn enter(mp: *mut M, handoff_now: bool) {
     m.oldp.store(pp, Relaxed);
     p.m.store(null_mut(), Relaxed);
     p.status.store(P_BLOCKING, Release);
+    super::hog::exit(m, prev);
     if handoff_now {
         retake(p);
     }
@@ -71,7 +79,7 @@ pub(crate) fn stop_locked_m(m: &M, g: &G) {
     g.locked_m.store(null_mut(), Relaxed);
     acquirep(m, pp);
     // SAFETY: Ps are never freed; this M holds `pp` now.
-    super::schedule::start_slice(unsafe { &*pp }, g, false);
+    super::schedule::start_slice(unsafe { &*pp }, false);
 }
 
 /// Go's exitsyscall: on return the caller runs with a P again, possibly on another M. Returns
@@ -84,6 +92,10 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     let g = unsafe { &*gp };
     let oldp = m.oldp.load(Relaxed);
     m.oldp.store(null_mut(), Relaxed);
+    // In the runtime while we take a P: sysmon must not see a P we own with a stale switch
+    // count and take it for a hog's (rt::hog). The count moves: a blocking call is a runtime
+    // call, and the goroutine gets a fresh window.
+    let prev = m.in_rt.swap(true, Relaxed);
     // Fast path: our P is still waiting for us.
     if !oldp.is_null()
         // SAFETY: Ps are never freed.
@@ -94,8 +106,11 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     {
         m.p.store(oldp, Relaxed);
         // SAFETY: as above.
-        unsafe { (*oldp).m.store(mp, Relaxed) };
+        let p = unsafe { &*oldp };
+        p.m.store(mp, Relaxed);
+        count_switch(p);
         g.status.store(RUNNING, Release);
+        super::hog::exit(m, prev);
         return mp;
     }
     // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
@@ -105,7 +120,10 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     if !pp.is_null() {
         drop(l);
         acquirep(m, pp);
+        // SAFETY: Ps are never freed; we own this one now.
+        count_switch(unsafe { &*pp });
         g.status.store(RUNNING, Release);
+        super::hog::exit(m, prev);
         return mp;
     }
     if g.must_block_thread() {
@@ -115,8 +133,15 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
         drop(l);
         stop_locked_m(m, g);
         g.status.store(RUNNING, Release);
+        super::hog::exit(m, prev);
         return mp;
     }
     drop(l);
     switch_to_scheduler(mp, gp, Request::ExitBlocking)
+}
+
+/// Counts a switch on `p` (owned by the caller): sysmon measures hogs by this count.
+fn count_switch(p: &P) {
+    p.switchtick
+        .store(p.switchtick.load(Relaxed).wrapping_add(1), Relaxed);
 }

@@ -244,8 +244,6 @@ fn bound_m() -> *mut M {
                     m as *const M as *mut M
                 }
             };
-            // SAFETY: Ms are never freed; this thread owns the M from now on.
-            unsafe { &*mp }.tid.store(crate::sys::gettid(), Relaxed);
             b.0.set(mp);
             BOUND_FAST.with(|f| f.set(mp));
             crate::stack::overflow::on_thread_start();
@@ -309,9 +307,10 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
 unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) -> ! {
     let mp = mp as *mut M;
     blocking::exit(mp);
-    let pp = super::m::current_p();
-    // SAFETY: `exit` returned with a P held by this M.
+    // SAFETY: `exit` returned with a P held by this M, which stays in the runtime (its
+    // `in_rt` is never cleared: sysmon does not take Ps from callbacks).
     unsafe {
+        let pp = (*mp).p();
         (*pp).count_spawn();
         let g = &*(*mp).curg.load(Relaxed);
         g.id.store(super::spawn::next_goid(pp), Relaxed);
@@ -319,9 +318,8 @@ unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) 
     // SAFETY: forwarded `Ctx`; it catches panics.
     unsafe { run_ctx::<F, R>(data) };
     let mp = current_m();
-    let pp = super::m::current_p();
     // SAFETY: as above.
-    unsafe { (*pp).add_live(-1) };
+    unsafe { (*(*mp).p()).add_live(-1) };
     blocking::enter(mp, false);
     // SAFETY: back to the callback frame on the thread's own stack; this G is never resumed
     // (its stack is re-initialised for the next callback).

@@ -12,7 +12,7 @@
 //! M it runs on now. Code that switches gets the resuming M back from `switch` as well.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::*};
 
 use super::g::G;
 use super::p::P;
@@ -63,10 +63,9 @@ pub(crate) struct M {
     /// A goroutine whose time slice ran out, on its way to the global queue: `find_runnable`
     /// first picks the next goroutine without it. Touched only by this M's g0.
     pub(crate) preempted: Cell<*mut G>,
-    /// Kernel thread id of the thread that owns this M (0 before it starts; set once per thread,
-    /// off the hot paths): sysmon reads that thread's CPU time and state to tell a hog from a
-    /// thread the OS has descheduled.
-    pub(crate) tid: AtomicI32,
+    /// Whether code on this M may touch its P now: always on g0, and inside P sections on a
+    /// goroutine. Sysmon takes a P from a hog only while this is false (rt::hog).
+    pub(crate) in_rt: AtomicBool,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -90,7 +89,7 @@ impl M {
             cgo_sys_sp: UnsafeCell::new(0),
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
             preempted: Cell::new(std::ptr::null_mut()),
-            tid: AtomicI32::new(0),
+            in_rt: AtomicBool::new(true),
         }
     }
 
@@ -119,16 +118,6 @@ pub(crate) fn current_m() -> *mut M {
 /// calls back), or unbinds it (null).
 pub(crate) fn set_current_m(mp: *mut M) {
     CUR_M.with(|c| c.set(mp));
-}
-
-/// The P held by the calling thread's M, or null (plain thread, or an M in a blocking call).
-pub(crate) fn current_p() -> *mut P {
-    let mp = current_m();
-    if mp.is_null() {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: Ms are never freed.
-    unsafe { (*mp).p() }
 }
 
 /// The G running on the calling thread: the current goroutine, or the plain thread's own G.

@@ -8,6 +8,7 @@ pub(crate) mod blocking;
 pub(crate) mod cgo;
 pub(crate) mod dump;
 pub(crate) mod g;
+pub(crate) mod hog;
 pub(crate) mod m;
 pub(crate) mod netpoll;
 pub(crate) mod p;
@@ -43,6 +44,7 @@ pub(crate) fn ensure_started() {
         dump::read_debug_env();
         crate::stack::overflow::install();
         dump::install_sigquit();
+        hog::init();
         crate::stack::config();
         crate::stack::pool::init(default_stack_size());
         let req = REQUESTED_PROCS.load(Relaxed);

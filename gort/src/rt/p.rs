@@ -14,6 +14,8 @@ pub(crate) const P_IDLE: u32 = 0;
 pub(crate) const P_RUNNING: u32 = 1;
 pub(crate) const P_BLOCKING: u32 = 2;
 pub(crate) const P_DEAD: u32 = 3;
+/// Sysmon is deciding whether to take the P from a hog (rt::hog); others treat it as running.
+pub(crate) const P_TAKING: u32 = 4;
 
 /// Free Gs kept per P before half move to the global pool (Go keeps 64).
 pub(crate) const GFREE_MAX: usize = 64;
@@ -21,7 +23,7 @@ pub(crate) const GFREE_MAX: usize = 64;
 pub(crate) struct P {
     pub(crate) id: usize,
     /// P_IDLE / P_RUNNING / P_BLOCKING (its M is in a blocking call; sysmon may retake it) /
-    /// P_DEAD. Transitions out of P_BLOCKING are by CAS (the M and sysmon race).
+    /// P_DEAD / P_TAKING (sysmon may be taking it from a hog, see rt::hog). Transitions out of P_BLOCKING are by CAS (the M and sysmon race).
     pub(crate) status: AtomicU32,
     /// The M holding this P, or null.
     pub(crate) m: AtomicPtr<M>,
@@ -47,10 +49,6 @@ pub(crate) struct P {
     pub(crate) live: AtomicI64,
     /// Goroutines started on this P.
     pub(crate) spawned: AtomicU64,
-    /// For an extra P lent by sysmon past a hog: the hog's P (null otherwise).
-    pub(crate) lent_for: AtomicPtr<P>,
-    /// The hog's switchtick when the P was lent; when it moves, the hog yielded.
-    pub(crate) lent_tick: AtomicU32,
 }
 
 // SAFETY: shared fields are atomics or internally locked; `gfree` and `goid` are touched only by
@@ -89,21 +87,11 @@ impl P {
             goid: UnsafeCell::new((0, 0)),
             live: AtomicI64::new(0),
             spawned: AtomicU64::new(0),
-            lent_for: AtomicPtr::new(std::ptr::null_mut()),
-            lent_tick: AtomicU32::new(0),
         }
     }
 
-    /// Whether this P must be retired: removed by `set_procs`, or lent past a hog that has
-    /// since yielded.
+    /// Whether this P must be retired: `set_procs` removed it.
     pub(crate) fn should_retire(&self) -> bool {
-        let hog = self.lent_for.load(Acquire);
-        if !hog.is_null() {
-            // SAFETY: Ps are never freed.
-            let hog = unsafe { &*hog };
-            return hog.switchtick.load(Relaxed) != self.lent_tick.load(Relaxed)
-                || hog.status.load(Relaxed) != P_RUNNING;
-        }
         self.id >= super::sched::SCHED.procs.load(Relaxed)
     }
 }

@@ -44,7 +44,13 @@ pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
 
 /// Switches from the running goroutine `gp` on `mp` to `mp`'s scheduler with `req`. Returns the
 /// M that later resumes the goroutine (possibly another one).
+///
+/// The switch starts a P section (rt::hog) that the scheduler keeps: it finds the M's P still
+/// owned, or none if sysmon took it from this goroutine while it ran user code. The goroutine
+/// resumes outside any section, so the caller must not be inside one.
 pub(crate) fn switch_to_scheduler(mp: *mut M, gp: *mut G, req: Request) -> *mut M {
+    // SAFETY: Ms are never freed; `mp` is the current M.
+    super::hog::enter(unsafe { &*mp });
     // SAFETY: `mp` is the current M and `gp` its running G; `req` is read by this M's g0 right
     // after the switch. The G's saved sp is written before the scheduler can hand the G to
     // anyone (only after the request is processed).
@@ -57,7 +63,10 @@ pub(crate) fn switch_to_scheduler(mp: *mut M, gp: *mut G, req: Request) -> *mut 
         // SAFETY: the dumper switched to us with DUMP_ARG and waits to be switched back to.
         arg = unsafe { super::dump::capture_and_return(gp) };
     }
-    arg as *mut M
+    let mp = arg as *mut M;
+    // SAFETY: the M that resumed us; back to code that touches no P until its next section.
+    unsafe { (*mp).in_rt.store(false, Release) };
+    mp
 }
 
 /// Parks the calling goroutine (or thread) until `ready` is called for it, as described in the
@@ -190,13 +199,14 @@ pub(crate) fn ready(gp: *mut G) {
         }
     }
     g.make_runnable();
-    let pp = crate::rt::m::current_p();
-    if pp.is_null() {
-        sched::globrunq_put(gp);
-    } else {
-        // SAFETY: Ps are never freed and the current M holds this one.
-        runq_put(unsafe { &*pp }, gp, true);
-    }
+    super::hog::with_p(|pp| {
+        if pp.is_null() {
+            sched::globrunq_put(gp);
+        } else {
+            // SAFETY: Ps are never freed and the current M owns this one (P section).
+            runq_put(unsafe { &*pp }, gp, true);
+        }
+    });
     wakep();
 }
 

@@ -1,5 +1,4 @@
-//! Changing the number of Ps (Go's procresize, without stopping the world) and lending an extra
-//! P past a hog.
+//! Changing the number of Ps (Go's procresize, without stopping the world).
 //!
 //! Growing creates (or revives) Ps and makes them idle. Shrinking lowers `procs`; idle Ps above
 //! the new count retire at once, running ones at their M's next scheduling round, Ps in a
@@ -11,14 +10,14 @@
 use std::sync::Mutex;
 use std::sync::atomic::Ordering::*;
 
-use super::p::{P, P_DEAD, P_IDLE};
-use super::sched::{self, MAX_P, SCHED, lock, startm, wakep};
+use super::p::{P, P_DEAD};
+use super::sched::{MAX_P, SCHED, lock, wakep};
 
-/// Serialises set_procs and P lending.
+/// Serialises set_procs.
 static RESIZE: Mutex<()> = Mutex::new(());
 
-/// Most GOMAXPROCS accepted (room is left for lent Ps).
-pub(crate) const MAX_PROCS: usize = MAX_P / 2;
+/// Most GOMAXPROCS accepted.
+pub(crate) const MAX_PROCS: usize = MAX_P;
 
 fn slot(i: usize) -> &'static P {
     let pp = SCHED.allp[i].load(Acquire);
@@ -44,7 +43,6 @@ pub(crate) fn set_procs(n: usize) -> usize {
     let old = SCHED.procs.swap(n, SeqCst);
     for i in 0..n {
         let p = slot(i);
-        p.lent_for.store(std::ptr::null_mut(), Relaxed);
         if p.status.load(Acquire) == P_DEAD {
             lock().pidle_put(p);
         }
@@ -54,35 +52,4 @@ pub(crate) fn set_procs(n: usize) -> usize {
     }
     wakep();
     old
-}
-
-/// Ps lent past hogs since the process began (`runtime::Stats::hog_lends`).
-pub(crate) static LENDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Whether a P is lent past the goroutine running on `hog` now.
-pub(crate) fn lent_past(hog: &P) -> bool {
-    let hogp = hog as *const P as *mut P;
-    sched::allp().any(|p| p.lent_for.load(Relaxed) == hogp && p.status.load(Relaxed) != P_DEAD)
-}
-
-/// Lends an extra P so that the work queued behind the hog on `hog` can run elsewhere.
-pub(crate) fn lend_p(hog: &P) {
-    let _r = RESIZE.lock().unwrap_or_else(|e| e.into_inner());
-    let procs = SCHED.procs.load(Relaxed);
-    if lent_past(hog) {
-        return;
-    }
-    let hogp = hog as *const P as *mut P;
-    let Some(p) = (procs..MAX_P)
-        .map(slot)
-        .find(|p| p.status.load(Acquire) == P_DEAD)
-    else {
-        return;
-    };
-    LENDS.fetch_add(1, Relaxed);
-    p.lent_tick.store(hog.switchtick.load(Relaxed), Relaxed);
-    p.lent_for.store(hogp, Release);
-    SCHED.nmspinning.fetch_add(1, SeqCst);
-    p.status.store(P_IDLE, Release);
-    startm(p as *const P as *mut P, true);
 }

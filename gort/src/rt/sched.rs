@@ -19,8 +19,8 @@ use super::g::G;
 use super::m::M;
 use super::p::{P, P_DEAD, P_IDLE, P_RUNNING};
 
-/// Most Ps that can ever exist (GOMAXPROCS plus Ps lent past hogs).
-pub(crate) const MAX_P: usize = 512;
+/// Most Ps that can ever exist.
+pub(crate) const MAX_P: usize = 256;
 
 pub(crate) struct Locked {
     /// The global run queue: an array, not a list linked through the Gs, so taking a batch
@@ -144,7 +144,6 @@ impl Locked {
             // SAFETY: Ps are never freed.
             let p = unsafe { &*pp };
             if p.should_retire() {
-                p.lent_for.store(null_mut(), Relaxed);
                 p.status.store(P_DEAD, Release);
                 continue;
             }
@@ -159,7 +158,6 @@ impl Locked {
             // SAFETY: Ps are never freed.
             let p = unsafe { &*pp };
             if p.should_retire() {
-                p.lent_for.store(null_mut(), Relaxed);
                 p.status.store(P_DEAD, Release);
                 SCHED.npidle.fetch_sub(1, Relaxed);
                 false

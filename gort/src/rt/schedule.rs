@@ -19,9 +19,21 @@ use crate::arch;
 use crate::sys::nanotime;
 use crate::util::fatal;
 
+/// Most M threads the runtime may start (Go's debug.SetMaxThreads; default 10,000).
+pub(crate) static MAX_THREADS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(10_000);
+
 /// Go's newm: starts an OS thread for a new M that will run `pp`.
 pub(crate) fn newm(pp: *mut P, spinning: bool) {
     let id = SCHED.mcount.fetch_add(1, Relaxed) as u64 + 1;
+    let limit = MAX_THREADS.load(Relaxed);
+    if id as usize > limit {
+        fatal!(
+            "thread exhaustion: the program exceeds its {limit}-thread limit (raise it with \
+             gort::runtime::set_max_threads; each goroutine that blocks its thread or runs \
+             without calling the runtime holds one)"
+        );
+    }
     let mp: &'static M = Box::leak(Box::new(M::new()));
     mp.spinning.store(spinning, Relaxed);
     mp.nextp.store(pp, Relaxed);
@@ -41,7 +53,6 @@ fn m_main(mp: *mut M) {
     crate::stack::overflow::on_thread_start();
     // SAFETY: Ms are never freed.
     let m = unsafe { &*mp };
-    m.tid.store(crate::sys::gettid(), Relaxed);
     let pp = m.nextp.swap(null_mut(), Acquire);
     acquirep(m, pp);
     schedule(m)
@@ -118,7 +129,6 @@ fn retire_p(mp: &M, pp: &P) {
     }
     // SAFETY: the gfree cache is owned by the holder of the P, which is us.
     crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
-    pp.lent_for.store(null_mut(), Relaxed);
     pp.m.store(null_mut(), Relaxed);
     pp.status.store(P_DEAD, Release);
     mp.p.store(null_mut(), Relaxed);
@@ -353,10 +363,10 @@ fn steal_work(pp: &P) -> Option<*mut G> {
     None
 }
 
-/// Bookkeeping for `g` starting to run on `pp`, which sysmon reads to find hogs: a switch, and
-/// unless `inherit`, a new time slice that answers an old preemption request (Go's execute).
-/// Only the M holding `pp` writes the counters.
-pub(crate) fn start_slice(pp: &P, g: &G, inherit: bool) {
+/// Bookkeeping for a goroutine starting to run on `pp`, which sysmon reads to find hogs: a
+/// switch, and unless `inherit`, a new time slice that answers an old preemption request (Go's
+/// execute). Only the M holding `pp` writes the counters.
+pub(crate) fn start_slice(pp: &P, inherit: bool) {
     if !inherit {
         let t = pp.schedtick.load(Relaxed);
         pp.schedtick.store(t.wrapping_add(1), Relaxed);
@@ -373,7 +383,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     let pp = unsafe { &*mp.p() };
     // SAFETY: the G was taken from a run queue, so this M now owns it.
     let g = unsafe { &*gp };
-    start_slice(pp, g, inherit);
+    start_slice(pp, inherit);
     if g.status.swap(RUNNING, AcqRel) != RUNNABLE {
         fatal!("execute: goroutine {} was not runnable", g.id());
     }
@@ -387,6 +397,9 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     g.m.store(null_mut(), Relaxed);
     // SAFETY: written by the G just before it switched to this g0; only this M reads it.
     let req = unsafe { std::mem::replace(&mut *mp.req.get(), Request::None) };
+    // Null if sysmon took the P while the G ran user code (rt::hog): the G's switch noticed,
+    // and the G's next stop is the global queue; `schedule` then finds this M a P or parks it.
+    let pp = mp.p();
     match req {
         Request::Park(commit) => {
             g.status.store(WAITING, Release);
@@ -394,19 +407,30 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
             // closure publishes it (see Request::Park).
             if !unsafe { (*commit)(gp) } {
                 g.make_runnable();
+                if pp.is_null() {
+                    sched::globrunq_put(gp);
+                    return None;
+                }
                 return Some((gp, true));
             }
         }
         Request::Yield => {
             g.status.store(RUNNABLE, Release);
-            // SAFETY: Ps are never freed; the M holds this one.
-            let pp = unsafe { &*mp.p() };
-            super::park::runq_put(pp, gp, false);
+            if pp.is_null() {
+                sched::globrunq_put(gp);
+            } else {
+                // SAFETY: Ps are never freed; the M owns this one.
+                super::park::runq_put(unsafe { &*pp }, gp, false);
+            }
         }
         Request::Preempted => {
             g.status.store(RUNNABLE, Release);
             // To the global queue once the next goroutine is chosen (see `find_runnable`).
-            mp.preempted.set(gp);
+            if pp.is_null() {
+                sched::globrunq_put(gp);
+            } else {
+                mp.preempted.set(gp);
+            }
         }
         Request::Exit => super::spawn::gfree(mp, gp),
         Request::ExitBlocking => {

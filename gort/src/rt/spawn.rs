@@ -57,8 +57,36 @@ pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
     loc: &'static Location<'static>,
 ) -> io::Result<u64> {
     super::ensure_started();
-    let pp = crate::rt::m::current_p();
-    let gp = pool::alloc(pp, stack)?;
+    // One P section for the whole spawn (rt::hog): the slot cache, the id block and the run
+    // queue are the P's. What to do after it (yield, check for preemption) runs outside.
+    let (id, after) = super::hog::with_p(move |pp| {
+        let gp = pool::alloc(pp, stack)?;
+        prepare(gp, pp, f, name, loc)
+    })?;
+    match after {
+        After::Yield => super::park::yield_now(),
+        After::CheckPreempt => check_preempt(),
+        After::Nothing => {}
+    }
+    Ok(id)
+}
+
+/// What a spawn does once it has left its P section.
+enum After {
+    Nothing,
+    /// Spawn backpressure (see `start`).
+    Yield,
+    CheckPreempt,
+}
+
+/// The body of `spawn` inside its P section.
+fn prepare<F: FnOnce() + Send + 'static>(
+    gp: *mut G,
+    pp: *mut P,
+    f: F,
+    name: Option<String>,
+    loc: &'static Location<'static>,
+) -> io::Result<(u64, After)> {
     let top = gp as usize;
     // Like Go's newproc, which copies the call's arguments to the new stack: a small body is
     // moved to the top of the goroutine's own (fresh, unused) stack, so a spawn allocates
@@ -72,7 +100,7 @@ pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
         } else {
             (run_boxed::<F>, Box::into_raw(Box::new(f)) as usize, top)
         };
-    start(gp, pp, run, data, stack_top, name, loc)
+    Ok(start(gp, pp, run, data, stack_top, name, loc))
 }
 
 /// Runs a body stored inline on the goroutine's stack.
@@ -104,7 +132,7 @@ fn start(
     stack_top: usize,
     name: Option<String>,
     loc: &'static Location<'static>,
-) -> io::Result<u64> {
+) -> (u64, After) {
     // SAFETY: `gp` is a fresh G from the pool that nothing else references yet.
     let g = unsafe { &*gp };
     let id = next_goid(pp);
@@ -122,29 +150,30 @@ fn start(
         SCHED.live_nop.fetch_add(1, Relaxed);
         SCHED.spawned_nop.fetch_add(1, Relaxed);
         sched::globrunq_put(gp);
-    } else {
-        // SAFETY: the current M holds `pp`.
-        let p = unsafe { &*pp };
-        p.count_spawn();
-        runq_put(p, gp, true);
         wakep();
-        if p.runq.len() >= RUNQ_SIZE as usize {
-            // Spawn backpressure: a goroutine that fills its P's queue yields to the back of
-            // it, so the children run while their stacks are still in cache instead of piling
-            // up on the global queue (a deviation from Go, which lets the spawner run out its
-            // time slice; measured: W1 7x, W5 1.7x faster at procs=1).
-            super::park::yield_now();
-        } else {
-            check_preempt();
-        }
-        return Ok(id);
+        return (id, After::Nothing);
     }
+    // SAFETY: the current M owns `pp` (the caller's P section).
+    let p = unsafe { &*pp };
+    p.count_spawn();
+    runq_put(p, gp, true);
     wakep();
-    Ok(id)
+    if p.runq.len() >= RUNQ_SIZE as usize {
+        // Spawn backpressure: a goroutine that fills its P's queue yields to the back of it, so
+        // the children run while their stacks are still in cache instead of piling up on the
+        // global queue (a deviation from Go, which lets the spawner run out its time slice;
+        // measured: W1 7x, W5 1.7x faster at procs=1).
+        (id, After::Yield)
+    } else {
+        (id, After::CheckPreempt)
+    }
 }
 
 /// First Rust frame of every goroutine (called by the arch trampoline).
-unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
+unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
+    // SAFETY: the M that switched to us (Ms are never freed); the body is user code, outside
+    // any P section.
+    unsafe { (*(mp as *const M)).in_rt.store(false, Release) };
     let gp = gp as *mut G;
     // SAFETY: `gp` is the G whose stack we are on; its body was set before it was published.
     let (run, data) = unsafe {
@@ -165,10 +194,16 @@ unsafe extern "C" fn g_entry(_mp: usize, gp: usize) -> ! {
 
 /// Finishes the running goroutine (Go's goexit1 → goexit0).
 fn goexit(gp: *mut G) -> ! {
+    super::hog::with_p(|pp| {
+        if pp.is_null() {
+            // The P was taken from this goroutine while it ran (rt::hog).
+            SCHED.live_nop.fetch_sub(1, Relaxed);
+        } else {
+            // SAFETY: Ps are never freed; the M owns this one (P section).
+            unsafe { &*pp }.add_live(-1);
+        }
+    });
     let mp = current_m();
-    // SAFETY: a running goroutine's M holds a P.
-    let pp = unsafe { &*(*mp).p() };
-    pp.add_live(-1);
     // SAFETY: our own G.
     unsafe {
         (*gp).locked.store(0, Relaxed);

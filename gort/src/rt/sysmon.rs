@@ -3,24 +3,22 @@
 //! Runs without a P. Each round it:
 //! - retakes Ps whose M has been in a blocking call for a whole round (~20 µs at first) when there
 //!   is other work, and hands them to other Ms (Go's retake of _Psyscall);
-//! - flags goroutines whose time slice passed 10 ms, which yield at their next runtime call,
-//!   and, when one goroutine still has not switched after 20 ms (it never calls the runtime) and
-//!   work is queued behind it with no P idle, lends an extra P to another M
-//!   that steals the hog's queue and timers (DESIGN decision 3b; retired when the hog yields).
-//!   It does not lend while the hog's thread is runnable but mostly waiting for a CPU (its
-//!   thread CPU clock over 5 ms windows, and its state in /proc): a thread the OS descheduled
-//!   looks the same from the wall clock, but lending past it would only run in parallel what
-//!   the program meant to run on one P;
+//! - flags time slices that passed 10 ms: the running goroutine yields at its next runtime call
+//!   (Go's preemptone), and the next slice starts fairly;
+//! - takes the P of a goroutine that has not switched for 10 ms although its slice was flagged
+//!   in an earlier round — a hog, running user code without calling the runtime — and hands it
+//!   to another M, exactly as for a blocking call (rt::hog);
 //! - wakes an M for overdue timers, runs the stack scavenger, and retires idle Ps that
 //!   `set_procs` removed.
 //!
-//! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does; an idle
-//! program costs about 100 wakeups a second.
+//! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does. As in Go,
+//! only hand-offs count as activity: flags alone let it back off, so a program whose only
+//! goroutine sits in a plain `std::thread::sleep` costs about 100 wake-ups a second.
 
 use std::sync::atomic::{AtomicI64, Ordering::*};
 
-use super::g::G;
-use super::p::{P, P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
+use super::m::M;
+use super::p::{P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
 use super::sched::{self, SCHED, lock, wakep};
 use crate::stack::pool;
 use crate::sys::nanotime;
@@ -37,19 +35,31 @@ pub(crate) fn coarse_now() -> i64 {
     if t == 0 { nanotime() } else { t }
 }
 
-#[derive(Clone, Copy, Default)]
+/// What sysmon saw of one P in earlier rounds.
+#[derive(Clone, Copy)]
 struct Seen {
+    /// The M that held the P.
+    m: *mut M,
     schedtick: u32,
     schedwhen: i64,
     switchtick: u32,
     switchwhen: i64,
     blocktick: u32,
     blockwhen: i64,
-    /// Start of the window over which a suspected hog's thread is watched: when, which thread,
-    /// and the CPU time that thread had used by then (None: not watching).
-    hog_since: i64,
-    hog_tid: i32,
-    hog_cpu: Option<i64>,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            m: std::ptr::null_mut(),
+            schedtick: 0,
+            schedwhen: 0,
+            switchtick: 0,
+            switchwhen: 0,
+            blocktick: 0,
+            blockwhen: 0,
+        }
+    }
 }
 
 pub(crate) fn start() {
@@ -71,18 +81,24 @@ fn run() {
     let mut idle = 0u32;
     let mut delay_us = 20u64;
     let mut last_scavenge = nanotime();
+    let mut flagged = false;
     loop {
         if idle == 0 {
             delay_us = 20;
         } else if idle > 50 {
             delay_us = (delay_us * 2).min(10_000);
         }
+        if flagged {
+            // A flagged slice may need a hand-off soon: look again within a millisecond.
+            delay_us = delay_us.min(1_000);
+        }
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let now = nanotime();
         COARSE_NOW.store(now, Relaxed);
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
-        let busy = retake(now, &mut seen);
+        let busy;
+        (busy, flagged) = retake(now, &mut seen);
         idle = if busy { 0 } else { idle + 1 };
 
         if SCHED.npidle.load(Relaxed) > 0 && sched::earliest_timer() <= now {
@@ -100,22 +116,25 @@ fn run() {
     }
 }
 
-/// Go's retake. Returns whether anything was retaken or flagged.
-fn retake(now: i64, seen: &mut [Seen]) -> bool {
+/// Go's retake. Returns whether a P was handed off, and whether a slice is flagged.
+fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool) {
     let mut busy = false;
-    // Re-raised below for every goroutine still flagged.
-    super::park::PREEMPT_HINT.store(false, Relaxed);
+    let mut flagged = false;
     for p in sched::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
+        let mp = p.m.load(Relaxed);
+        if status != P_RUNNING || mp != s.m {
+            // Idle, dead, blocking or changed hands: a new window for whoever runs next.
+            s.m = mp;
+            s.schedwhen = now;
+            s.switchwhen = now;
+        }
         if status == P_IDLE || status == P_DEAD {
             continue;
         }
-        // Whether the running goroutine was already asked to yield in an earlier round.
+        // Whether this slice was already flagged in an earlier round.
         let flagged_before = p.preempt.load(Relaxed);
-        if flagged_before {
-            super::park::PREEMPT_HINT.store(true, Relaxed);
-        }
         let t = p.schedtick.load(Relaxed);
         if s.schedtick != t {
             s.schedtick = t;
@@ -123,19 +142,20 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
         } else if status == P_RUNNING && now - s.schedwhen >= HOG_NS {
             // A time slice longer than 10 ms (possibly several goroutines handing it on through
             // runnext): yield at the next runtime call (Go's preemptone).
-            preempt(p);
-            busy = true;
+            p.preempt.store(true, Relaxed);
+            flagged = true;
         }
         let t = p.switchtick.load(Relaxed);
         if s.switchtick != t {
             s.switchtick = t;
             s.switchwhen = now;
-        } else if status == P_RUNNING && now - s.switchwhen >= 2 * HOG_NS && flagged_before {
-            // One goroutine has run for 20 ms without a single runtime call that switched,
-            // although it was asked to yield in an earlier round (even if sysmon itself was
-            // delayed): it is not calling the runtime.
-            move_work_past_hog(p, s, now);
-            busy = true;
+        } else if status == P_RUNNING && flagged_before && now - s.switchwhen >= HOG_NS {
+            // One goroutine has run for 10 ms without a runtime call that switched, and did not
+            // answer a flag raised in an earlier round: treat it as in a blocking call.
+            if super::hog::take(p, t) {
+                busy = true;
+                continue;
+            }
         }
         if status == P_BLOCKING {
             let t = p.blocktick.load(Relaxed);
@@ -156,73 +176,8 @@ fn retake(now: i64, seen: &mut [Seen]) -> bool {
             }
         }
     }
-    busy
-}
-
-/// The goroutine running on `p`, if any (racy: it may have just switched).
-fn running_g(p: &P) -> Option<&'static G> {
-    let mp = p.m.load(Relaxed);
-    if mp.is_null() {
-        return None;
-    }
-    // SAFETY: Ms are never freed; Gs are never unmapped, so a stale curg is harmless to read.
-    unsafe { (*mp).curg.load(Relaxed).as_ref() }
-}
-
-/// Asks the goroutine running on `p` to yield at its next runtime call.
-fn preempt(p: &P) {
-    p.preempt.store(true, Relaxed);
-    super::park::PREEMPT_HINT.store(true, Relaxed);
-}
-
-/// A goroutine has run on `p` for more than 10 ms without calling the runtime (DESIGN decision
-/// 3b): if work is waiting behind it, make sure another M can run that work.
-fn move_work_past_hog(p: &P, s: &mut Seen, now: i64) {
-    let waiting =
-        !p.runq.is_empty() || p.timers.next_when() <= now || SCHED.runq_size.load(Relaxed) > 0;
-    if !waiting {
-        return;
-    }
-    if SCHED.npidle.load(Relaxed) > 0 {
-        wakep();
-        return;
-    }
-    if !super::procs::lent_past(p) && holds_up_work(p, s, now) {
-        super::procs::lend_p(p);
-    }
-}
-
-/// Window over which a suspected hog's thread is watched.
-const HOG_WINDOW_NS: i64 = 5_000_000;
-
-/// Whether the thread running `p` holds up the work queued behind it: it used at least a quarter
-/// of the last window on a CPU, or it is asleep in the kernel (blocked without
-/// `gort::blocking`). A thread that is runnable but waits for a CPU (an overloaded machine or
-/// VM) has not switched for 20 ms either, but lending a P past it would only run in parallel
-/// what the program meant to run on one P, and add a thread to the overload.
-fn holds_up_work(p: &P, s: &mut Seen, now: i64) -> bool {
-    let mp = p.m.load(Relaxed);
-    if mp.is_null() {
-        return false;
-    }
-    // SAFETY: Ms are never freed.
-    let tid = unsafe { &*mp }.tid.load(Relaxed);
-    // Keyed by thread, not M: a pooled extra M can move to another thread.
-    let watching =
-        s.hog_cpu.is_some() && s.hog_tid == tid && now - s.hog_since <= 4 * HOG_WINDOW_NS;
-    if watching && now - s.hog_since < HOG_WINDOW_NS {
-        // The window is still open: nothing to read yet.
-        return false;
-    }
-    let Some(cpu) = crate::sys::thread_cpu_time(tid) else {
-        // No statistics: trust the wall clock alone.
-        return true;
-    };
-    let window = watching.then(|| (now - s.hog_since, cpu - s.hog_cpu.unwrap_or(cpu)));
-    // Start the next window (or the first, for a new suspect or after a stale one).
-    (s.hog_tid, s.hog_since, s.hog_cpu) = (tid, now, Some(cpu));
-    let Some((wall, used)) = window else {
-        return false;
-    };
-    4 * used >= wall || crate::sys::thread_is_blocked(tid).unwrap_or(true)
+    // Raised while some slice is flagged, so that the check at runtime calls costs one load of
+    // a global otherwise.
+    super::park::PREEMPT_HINT.store(flagged || busy, Relaxed);
+    (busy, flagged)
 }

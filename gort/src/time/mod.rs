@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::rt::g::{G, WaitReason};
 use crate::rt::m::current_g;
+use crate::rt::p::P_DEAD;
 use crate::rt::park::{self, park};
 use crate::rt::sched::{self, SCHED};
 use crate::rt::timers::{Timer as TimerNode, TimerFn};
@@ -52,14 +53,15 @@ unsafe fn wake_sleeper(t: *const TimerNode, _: u64) {
 /// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
 pub(crate) unsafe fn add_timer(t: *const TimerNode, when: i64, f: TimerFn) {
     crate::rt::ensure_started();
-    let mut pp = crate::rt::m::current_p();
-    if pp.is_null() {
-        pp = sched::allp()
-            .find(|p| !p.should_retire())
-            .map_or(SCHED.allp[0].load(Acquire), |p| p as *const _ as *mut _);
-    }
-    // SAFETY: Ps are never freed; the caller upholds the timer contract.
-    let first = unsafe { (*pp).timers.add(t, when, f) };
+    let first = crate::rt::hog::with_p(|mut pp| {
+        if pp.is_null() {
+            pp = sched::allp()
+                .find(|p| !p.should_retire() && p.status.load(Acquire) != P_DEAD)
+                .map_or(SCHED.allp[0].load(Acquire), |p| p as *const _ as *mut _);
+        }
+        // SAFETY: Ps are never freed; the caller upholds the timer contract.
+        unsafe { (*pp).timers.add(t, when, f) }
+    });
     if first {
         sched::wake_timer_waiter(when);
     }

@@ -1,0 +1,147 @@
+//! Hogs: goroutines that run a whole time slice without calling the runtime (a tight loop, a
+//! `println!` loop, a `poll(2)` or `nanosleep` without `gort::blocking`). There is no sound way
+//! to interrupt them (ARCHITECTURE.md, "No asynchronous preemption"), so they are treated as
+//! if they were in a blocking call: sysmon takes their P, with its run queue and timers, and
+//! hands it to another M (Go's retake/handoffp of a `_Psyscall` P). The OS then time-slices
+//! the hog's thread against the others. Any number of hogs, one hand-off each.
+//!
+//! Ownership protocol. A P belongs to the M in `P::m` while its status is `P_RUNNING`. The
+//! goroutine running on an M touches its P only inside a *P section* (`with_p`, and the switch
+//! to the scheduler, after which the M's g0 owns the P until it runs a goroutine again). A
+//! section starts by setting `M::in_rt` and then checking that the P is still ours; sysmon
+//! takes a P by CAS `P_RUNNING → P_TAKING`, then checks `in_rt`, and gives the P back
+//! (`P_RUNNING`) if it is set. This is Dekker's handshake: either the M sees `P_TAKING` (and
+//! waits for sysmon's verdict) or sysmon sees `in_rt` (and backs off). The store-load order it
+//! needs is made by a full fence on sysmon's side only: `membarrier(PRIVATE_EXPEDITED)` runs a
+//! barrier on every CPU that runs one of our threads, so the section entry — on every channel
+//! operation, spawn and wake-up — costs two plain stores and a compiler fence. Where the kernel
+//! lacks membarrier, section entries pay a real fence instead.
+//!
+//! An M whose P was taken finds out at its next section: it drops the P (`M::p` = null) and
+//! carries on without one (a wake-up or spawn then uses the global queue); at its next switch
+//! the scheduler gets it a P or parks the thread, as exitsyscall does.
+//!
+//! Invariants: `M::in_rt` is true whenever code on that M may touch P-local state (always on
+//! g0; inside sections on a goroutine); it is false only while a goroutine runs user code or
+//! runtime code that touches no P. Sysmon changes a P's owner only through `take`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, compiler_fence, fence};
+
+use super::m::{M, current_m};
+use super::p::{P, P_RUNNING, P_TAKING};
+
+/// Whether `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` is registered for this process.
+static MEMBARRIER: AtomicBool = AtomicBool::new(false);
+
+/// Ps taken from hogs since the process began (`runtime::Stats::handoffs`).
+pub(crate) static HANDOFFS: AtomicU64 = AtomicU64::new(0);
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+/// Registers for expedited private membarriers (once, at start-up).
+pub(crate) fn init() {
+    // SAFETY: a plain syscall with integer arguments.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+            0,
+            0,
+        )
+    };
+    MEMBARRIER.store(r == 0, Relaxed);
+}
+
+/// Starts a P section on `m` (the current M): marks it in the runtime and returns the P it
+/// still owns (null if it has none, or lost it to sysmon) and the previous mark, for `exit`.
+#[inline]
+pub(crate) fn enter(m: &M) -> (*mut P, bool) {
+    let prev = m.in_rt.load(Relaxed);
+    m.in_rt.store(true, Relaxed);
+    if MEMBARRIER.load(Relaxed) {
+        compiler_fence(SeqCst);
+    } else {
+        fence(SeqCst);
+    }
+    let pp = m.p.load(Relaxed);
+    if pp.is_null() || prev {
+        // No P, or the M was already in the runtime (g0, a nested section): sysmon cannot
+        // have taken it since that section started.
+        return (pp, prev);
+    }
+    // SAFETY: Ps are never freed.
+    let p = unsafe { &*pp };
+    let mut st = p.status.load(Acquire);
+    while st == P_TAKING {
+        std::hint::spin_loop();
+        st = p.status.load(Acquire);
+    }
+    if st == P_RUNNING && std::ptr::eq(p.m.load(Acquire), m) {
+        return (pp, prev);
+    }
+    lost(m);
+    (std::ptr::null_mut(), prev)
+}
+
+/// The P was taken while the goroutine ran user code: forget it.
+#[cold]
+fn lost(m: &M) {
+    m.p.store(std::ptr::null_mut(), Relaxed);
+}
+
+/// Ends a P section started by `enter` on the same M (no switch in between).
+#[inline]
+pub(crate) fn exit(m: &M, prev: bool) {
+    m.in_rt.store(prev, Release);
+}
+
+/// Runs `f` with the P the current M owns (null on a plain thread, on a P-less M, or after the
+/// P was taken from a hog). `f` must not switch goroutines.
+#[inline]
+pub(crate) fn with_p<R>(f: impl FnOnce(*mut P) -> R) -> R {
+    let mp = current_m();
+    if mp.is_null() {
+        return f(std::ptr::null_mut());
+    }
+    // SAFETY: Ms are never freed.
+    let m = unsafe { &*mp };
+    let (pp, prev) = enter(m);
+    let r = f(pp);
+    exit(m, prev);
+    r
+}
+
+/// Sysmon: takes `p` from the goroutine that has run on it since `switchtick` without calling
+/// the runtime, and hands it off. Returns false if the goroutine is in the runtime now (or
+/// switched meanwhile), in which case the P stays where it is.
+pub(crate) fn take(p: &P, switchtick: u32) -> bool {
+    if p.status
+        .compare_exchange(P_RUNNING, P_TAKING, AcqRel, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    let mp = p.m.load(Acquire);
+    if MEMBARRIER.load(Relaxed) {
+        // SAFETY: a plain syscall with integer arguments.
+        let r =
+            unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+        if r != 0 {
+            crate::util::fatal!("membarrier failed after registration succeeded");
+        }
+    } else {
+        fence(SeqCst);
+    }
+    // SAFETY: Ms are never freed.
+    let busy = mp.is_null() || unsafe { &*mp }.in_rt.load(Acquire);
+    if busy || p.switchtick.load(Relaxed) != switchtick {
+        p.status.store(P_RUNNING, Release);
+        return false;
+    }
+    HANDOFFS.fetch_add(1, Relaxed);
+    p.m.store(std::ptr::null_mut(), Relaxed);
+    p.status.store(super::p::P_IDLE, Release);
+    super::sched::handoffp(p as *const P as *mut P);
+    true
+}

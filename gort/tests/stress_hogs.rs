@@ -1,0 +1,180 @@
+//! Hogs: goroutines that run without calling the runtime (spin loops, `println!` loops, plain
+//! blocking syscalls). Sysmon hands their processor, with its queue and timers, to another
+//! thread after a time slice, so everything else keeps running at any number of hogs.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::time::{Duration, Instant};
+
+use common::go_test;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Starts `n` goroutines spinning without runtime calls until `stop`.
+fn spinners(n: usize, stop: &Arc<AtomicBool>) -> Vec<gort::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            gort::spawn(move || {
+                while !stop.load(Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect()
+}
+
+/// Median of 200 `sleep(1 ms)` with four spinners beside the sleeper.
+fn sleep_median_beside_spinners(procs: usize) -> Duration {
+    go_test(120, move || {
+        gort::set_procs(procs);
+        let stop = Arc::new(AtomicBool::new(false));
+        let hs = spinners(4, &stop);
+        let mut took: Vec<Duration> = (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                gort::sleep(MS);
+                t.elapsed()
+            })
+            .collect();
+        stop.store(true, Relaxed);
+        for h in hs {
+            h.join().unwrap();
+        }
+        took.sort();
+        took[took.len() / 2]
+    })
+}
+
+#[test]
+fn sleep_keeps_time_beside_four_spinners_procs1() {
+    let p50 = sleep_median_beside_spinners(1);
+    assert!(
+        p50 <= 5 * MS,
+        "sleep(1ms) p50 {p50:?} with 4 spinners at procs=1"
+    );
+}
+
+#[test]
+fn sleep_keeps_time_beside_four_spinners_procs2() {
+    let p50 = sleep_median_beside_spinners(2);
+    assert!(
+        p50 <= 5 * MS,
+        "sleep(1ms) p50 {p50:?} with 4 spinners at procs=2"
+    );
+}
+
+/// Eight goroutines printing in loops at procs=1 (stdout's lock is held by whichever thread
+/// prints): the main goroutine's 50 ms sleep loop keeps ticking, and every printer finishes.
+#[test]
+fn println_hogs_do_not_stop_a_sleeping_goroutine() {
+    go_test(120, || {
+        gort::set_procs(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let printed = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..8)
+            .map(|i| {
+                let (stop, printed) = (stop.clone(), printed.clone());
+                gort::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        println!("hog {i} line {}", printed.fetch_add(1, Relaxed));
+                    }
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        let mut ticks = 0;
+        while start.elapsed() < 2 * Duration::from_secs(1) {
+            gort::sleep(50 * MS);
+            ticks += 1;
+        }
+        stop.store(true, Relaxed);
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert!(
+            ticks >= 25,
+            "main ticked {ticks} times in 2 s beside 8 println hogs"
+        );
+        assert!(printed.load(Relaxed) > 0);
+    });
+}
+
+/// A plain blocking `poll(2)` in a goroutine (no `gort::blocking`) beside a spinner and a
+/// yielder at procs=1: it returns on time, and never with EINTR (no signals are used).
+#[test]
+fn plain_blocking_syscall_beside_spinner_and_yielder() {
+    go_test(60, || {
+        gort::set_procs(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut hs = spinners(1, &stop);
+        {
+            let stop = stop.clone();
+            hs.push(gort::spawn(move || {
+                while !stop.load(Relaxed) {
+                    gort::yield_now();
+                }
+            }));
+        }
+        let poller = gort::spawn(|| {
+            let mut fds = [0i32; 2];
+            // SAFETY: `fds` has room for the two descriptors pipe writes.
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            let mut pfd = libc::pollfd {
+                fd: fds[0],
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let mut worst = Duration::ZERO;
+            for _ in 0..3 {
+                let t = Instant::now();
+                // SAFETY: one valid pollfd.
+                let r = unsafe { libc::poll(&mut pfd, 1, 200) };
+                let err = std::io::Error::last_os_error();
+                assert_eq!(r, 0, "poll returned {r} ({err})");
+                worst = worst.max(t.elapsed());
+            }
+            // SAFETY: closing the pipe this goroutine opened.
+            unsafe {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+            worst
+        });
+        let t = Instant::now();
+        let worst = poller.join().unwrap();
+        let total = t.elapsed();
+        stop.store(true, Relaxed);
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert!(worst < 200 * MS + 300 * MS, "a 200 ms poll took {worst:?}");
+        assert!(total < Duration::from_secs(5), "three polls took {total:?}");
+    });
+}
+
+/// Go's proc_test TestPreemption, as a hand-off: at procs=1 one goroutine spins on a flag that
+/// only another goroutine sets.
+#[test]
+fn spinner_waiting_for_another_goroutine_completes() {
+    go_test(60, || {
+        gort::set_procs(1);
+        for _ in 0..5 {
+            let flag = Arc::new(AtomicBool::new(false));
+            let spinner = {
+                let flag = flag.clone();
+                gort::spawn(move || {
+                    while !flag.load(Acquire) {
+                        std::hint::spin_loop();
+                    }
+                })
+            };
+            gort::yield_now();
+            let setter = gort::spawn(move || flag.store(true, Release));
+            setter.join().unwrap();
+            spinner.join().unwrap();
+        }
+    });
+}
