@@ -58,3 +58,179 @@ fn same_channel_send_and_recv_arms_with_timer() {
         b.join().unwrap();
     }
 }
+
+/// Two dynamic `Select`s blocked on opposite ends of one unbuffered channel meet: the receiving
+/// one waits with a destination, and the sending one reserves it.
+#[test]
+fn two_dynamic_selects_on_opposite_ends_meet() {
+    for procs in [1, 2] {
+        go_test(60, move || {
+            gort::set_procs(procs);
+            for i in 0..2000u32 {
+                let (tx, rx) = gort::chan::<u32>(0);
+                let receiver = gort::spawn(move || {
+                    let mut sel = gort::Select::new();
+                    sel.recv(&rx);
+                    let op = sel.select();
+                    op.recv(&rx)
+                });
+                let sender = gort::spawn(move || {
+                    let mut sel = gort::Select::new();
+                    sel.send(&tx);
+                    let op = sel.select();
+                    op.send(&tx, i).unwrap();
+                });
+                sender.join().unwrap();
+                assert_eq!(receiver.join().unwrap(), Some(i));
+            }
+        });
+    }
+}
+
+/// Senders and receivers mixing `select!`, the dynamic `Select` and plain operations over two
+/// channels (one unbuffered, one buffered) deliver every value exactly once, and a selected
+/// operation always completes without blocking.
+#[test]
+fn dynamic_select_mix_delivers_every_value_once() {
+    const SENDERS: u64 = 4;
+    const EACH: u64 = 5000;
+    go_test(120, || {
+        gort::set_procs(2);
+        let (a_tx, a_rx) = gort::chan::<u64>(0);
+        let (b_tx, b_rx) = gort::chan::<u64>(3);
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let (a_tx, b_tx) = (a_tx.clone(), b_tx.clone());
+                gort::spawn(move || {
+                    for k in 0..EACH {
+                        let v = s * EACH + k;
+                        match (s + k) % 3 {
+                            0 => {
+                                let mut sel = gort::Select::new();
+                                let ia = sel.send(&a_tx);
+                                sel.send(&b_tx);
+                                let op = sel.select();
+                                if op.index() == ia {
+                                    op.send(&a_tx, v).unwrap();
+                                } else {
+                                    op.send(&b_tx, v).unwrap();
+                                }
+                            }
+                            1 => gort::select! {
+                                send(a_tx, v) -> r => r.unwrap(),
+                                send(b_tx, v) -> r => r.unwrap(),
+                            },
+                            _ => a_tx.send(v).unwrap(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop((a_tx, b_tx));
+        let receivers: Vec<_> = (0..3)
+            .map(|r| {
+                let (a_rx, b_rx) = (a_rx.clone(), b_rx.clone());
+                gort::spawn(move || {
+                    let mut got = Vec::new();
+                    let (mut a_open, mut b_open) = (true, true);
+                    let mut n = 0u64;
+                    while a_open || b_open {
+                        n += 1;
+                        if r == 0 || n.is_multiple_of(2) {
+                            let mut sel = gort::Select::new();
+                            let ia = a_open.then(|| sel.recv(&a_rx));
+                            let ib = b_open.then(|| sel.recv(&b_rx));
+                            let op = sel.select();
+                            if Some(op.index()) == ia {
+                                match op.recv(&a_rx) {
+                                    Some(v) => got.push(v),
+                                    None => a_open = false,
+                                }
+                            } else {
+                                assert_eq!(Some(op.index()), ib);
+                                match op.recv(&b_rx) {
+                                    Some(v) => got.push(v),
+                                    None => b_open = false,
+                                }
+                            }
+                        } else if a_open && b_open {
+                            gort::select! {
+                                recv(a_rx) -> v => match v { Some(v) => got.push(v), None => a_open = false },
+                                recv(b_rx) -> v => match v { Some(v) => got.push(v), None => b_open = false },
+                            }
+                        } else if a_open {
+                            match a_rx.recv() {
+                                Some(v) => got.push(v),
+                                None => a_open = false,
+                            }
+                        } else {
+                            match b_rx.recv() {
+                                Some(v) => got.push(v),
+                                None => b_open = false,
+                            }
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        let mut all: Vec<u64> = receivers
+            .into_iter()
+            .flat_map(|r| r.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all.len() as u64,
+            SENDERS * EACH,
+            "values lost or duplicated"
+        );
+        assert!(all.iter().enumerate().all(|(i, &v)| v == i as u64));
+    });
+}
+
+/// A selected send reserves a buffer slot: other senders find the channel full, and completing
+/// the reserved send does not block.
+#[test]
+fn a_selected_send_reserves_its_buffer_slot() {
+    go_test(30, || {
+        let (tx, rx) = gort::chan::<u32>(1);
+        let mut sel = gort::Select::new();
+        sel.send(&tx);
+        let op = sel.try_select().expect("room in the buffer");
+        assert!(tx.try_send(5).is_err(), "the reserved slot was taken");
+        op.send(&tx, 1).unwrap();
+        assert_eq!(rx.recv(), Some(1));
+    });
+}
+
+/// Dropping a selected operation unused panics with a clear message, and gives its reservation
+/// back: the receiver it had reserved receives the next value.
+#[test]
+fn dropping_a_selected_operation_panics_and_releases_it() {
+    go_test(30, || {
+        let (tx, rx) = gort::chan::<u32>(0);
+        let receiver = gort::spawn(move || rx.recv());
+        // Wait until the receiver is blocked, then reserve it and drop the reservation.
+        loop {
+            let mut sel = gort::Select::new();
+            sel.send(&tx);
+            if let Some(op) = sel.try_select() {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(op)));
+                let msg = r.unwrap_err();
+                let msg = msg
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| msg.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                assert!(msg.contains("without completing"), "{msg}");
+                break;
+            }
+            gort::yield_now();
+        }
+        tx.send(9).unwrap();
+        assert_eq!(receiver.join().unwrap(), Some(9));
+    });
+}

@@ -12,8 +12,13 @@
 //! protocol: the waiter is linked and the lock released in the park commit, after the goroutine is
 //! off its stack. Woken goroutines are readied after the lock is released.
 //!
-//! Deviation: a readiness-only waiter (dynamic `Select`) is woken by an operation that would have
-//! completed with it, and the operation then goes on as if it had not been there.
+//! Deviation: the dynamic `Select` chooses a send before it has the value (crossbeam-channel's
+//! API). Its blocked send is a readiness-only waiter, woken by a receiver that then goes on as
+//! if it had not been there; the woken select then *reserves* the send under the lock
+//! (`reserve_send_locked`): it dequeues a waiting receiver, which stays parked until the value
+//! arrives (`complete_send`), or claims a buffer slot (`State::reserved`), so completing the
+//! operation never blocks. A reservation dropped unused is released (`release`): the receiver is
+//! woken to try again (`Waiter::retry`), the slot goes to a waiting sender.
 //!
 //! Invariants: `st`, and writes to `qcount` and `closed`, only under `lock`; `qcount` and
 //! `closed` may be read without it for non-blocking fast paths (as Go's `full`/`empty`); the
@@ -27,6 +32,19 @@ use super::waitq::{WaitQueue, Waiter, WakeList};
 use crate::rt::g::WaitReason;
 use crate::rt::park::{check_preempt, park};
 use crate::util::lock::Lock;
+
+/// A send reserved by a dynamic `Select` (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// No reservation (the case did not fire).
+    None,
+    /// The channel is closed: the send fails.
+    Closed,
+    /// This receiver, dequeued and still parked, takes the value.
+    Receiver(*mut Waiter),
+    /// A free buffer slot is kept for the value.
+    Slot,
+}
 
 /// Outcome of a channel operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +60,8 @@ pub(crate) enum Status {
 pub(crate) struct State {
     sendx: usize,
     recvx: usize,
+    /// Free buffer slots promised to selected sends of the dynamic `Select` (not yet filled).
+    reserved: usize,
     pub(crate) recvq: WaitQueue,
     pub(crate) sendq: WaitQueue,
 }
@@ -107,6 +127,7 @@ impl RawChan {
             st: UnsafeCell::new(State {
                 sendx: 0,
                 recvx: 0,
+                reserved: 0,
                 recvq: WaitQueue::new(),
                 sendq: WaitQueue::new(),
             }),
@@ -214,6 +235,19 @@ impl RawChan {
         if block {
             check_preempt();
         }
+        loop {
+            // SAFETY: forwarded from the caller.
+            if let Some(st) = unsafe { self.op_once(elem, block, send) } {
+                return st;
+            }
+        }
+    }
+
+    /// One attempt of `op`; None if a dynamic `Select` that had reserved our waiter let it go.
+    ///
+    /// # Safety
+    /// As `op`.
+    unsafe fn op_once(&self, elem: *mut u8, block: bool, send: bool) -> Option<Status> {
         self.lock.lock();
         let mut wake = WakeList::new();
         // SAFETY: lock held; `elem` per the caller.
@@ -227,7 +261,7 @@ impl RawChan {
         if r.is_some() || !block {
             self.lock.unlock();
             wake.wake_all();
-            return r.unwrap_or(Status::WouldBlock);
+            return Some(r.unwrap_or(Status::WouldBlock));
         }
         let mut w = Waiter::new(elem);
         let wp: *mut Waiter = &mut w;
@@ -251,10 +285,12 @@ impl RawChan {
             wake.wake_all();
             true
         });
-        if w.success {
-            Status::Done
+        if w.retry {
+            None
+        } else if w.success {
+            Some(Status::Done)
         } else {
-            Status::Closed
+            Some(Status::Closed)
         }
     }
 
@@ -272,20 +308,18 @@ impl RawChan {
         }
         // SAFETY: lock held.
         let st = unsafe { self.state() };
-        while let Some(w) = st.recvq.dequeue() {
-            // SAFETY: a dequeued waiter is valid and its G parked until readied.
+        if let Some(w) = st.recvq.dequeue() {
+            // SAFETY: a dequeued waiter is valid and its G parked until readied; receivers
+            // always have a destination.
             unsafe {
                 (*w).success = true;
-                if !(*w).is_readiness() {
-                    self.copy((*w).elem, elem);
-                    wake.push(w);
-                    return Some(Status::Done);
-                }
+                self.copy((*w).elem, elem);
                 wake.push(w);
             }
+            return Some(Status::Done);
         }
         let q = self.qcount.load(Relaxed);
-        if q < self.cap {
+        if q + st.reserved < self.cap {
             // SAFETY: slot `sendx` is free (q < cap) and `elem` is a valid element.
             unsafe { self.copy(self.slot(st.sendx), elem) };
             st.sendx = self.next_index(st.sendx);
@@ -332,15 +366,16 @@ impl RawChan {
                     wake.push(w);
                     continue;
                 }
-                if self.cap == 0 {
+                if self.cap == 0 || self.qcount.load(Relaxed) == 0 {
+                    // Unbuffered, or every free slot is reserved: straight from the sender.
                     self.copy(elem, (*w).elem);
                 } else {
-                    // Full buffer: take the head, the sender's value goes to the tail.
-                    let s = self.slot(st.recvx);
-                    self.copy(elem, s);
-                    self.copy(s, (*w).elem);
+                    // A sender waits only while the buffer is full (or its free slots are
+                    // reserved): take the head, the sender's value goes to the tail.
+                    self.copy(elem, self.slot(st.recvx));
                     st.recvx = self.next_index(st.recvx);
-                    st.sendx = st.recvx;
+                    self.copy(self.slot(st.sendx), (*w).elem);
+                    st.sendx = self.next_index(st.sendx);
                 }
                 wake.push(w);
             }
@@ -358,6 +393,93 @@ impl RawChan {
             return Some(Status::Closed);
         }
         None
+    }
+
+    /// Reserves a send for a dynamic `Select` (see the module doc), under the lock. None if a
+    /// send would block.
+    pub(crate) fn reserve_send_locked(&self) -> Option<Reservation> {
+        if self.closed.load(Relaxed) {
+            return Some(Reservation::Closed);
+        }
+        // SAFETY: the caller holds the lock.
+        let st = unsafe { self.state() };
+        if let Some(w) = st.recvq.dequeue() {
+            return Some(Reservation::Receiver(w));
+        }
+        if self.qcount.load(Relaxed) + st.reserved < self.cap {
+            st.reserved += 1;
+            return Some(Reservation::Slot);
+        }
+        None
+    }
+
+    /// Completes a reserved send with the value at `elem` (moved out on `Done`).
+    ///
+    /// # Safety
+    /// `r` came from `reserve_send_locked` on this channel and is used once; `elem` as for
+    /// `send`.
+    pub(crate) unsafe fn complete_send(&self, r: Reservation, elem: *mut u8) -> Status {
+        match r {
+            Reservation::None => crate::util::fatal!("a selected send without a reservation"),
+            Reservation::Closed => Status::Closed,
+            // SAFETY: the reserved receiver was dequeued for us and stays parked until readied.
+            Reservation::Receiver(w) => unsafe {
+                (*w).success = true;
+                self.copy((*w).elem, elem);
+                crate::rt::park::ready((*w).g);
+                Status::Done
+            },
+            Reservation::Slot => {
+                self.lock.lock();
+                // SAFETY: lock held.
+                unsafe { self.state() }.reserved -= 1;
+                let mut wake = WakeList::new();
+                // SAFETY: lock held; `elem` per the caller. The slot was kept free for us, so
+                // this completes (or finds the channel closed).
+                let r = unsafe { self.try_send_locked(elem, &mut wake) };
+                self.lock.unlock();
+                wake.wake_all();
+                r.unwrap_or_else(|| crate::util::fatal!("a reserved channel slot was taken"))
+            }
+        }
+    }
+
+    /// Gives back a reservation that will not be used: a reserved receiver tries again; a
+    /// reserved slot goes to a waiting sender, if any.
+    ///
+    /// # Safety
+    /// `r` came from `reserve_send_locked` on this channel and is used once.
+    pub(crate) unsafe fn release(&self, r: Reservation) {
+        match r {
+            Reservation::None | Reservation::Closed => {}
+            // SAFETY: as in `complete_send`.
+            Reservation::Receiver(w) => unsafe {
+                (*w).retry = true;
+                crate::rt::park::ready((*w).g);
+            },
+            Reservation::Slot => {
+                self.lock.lock();
+                // SAFETY: lock held.
+                let st = unsafe { self.state() };
+                st.reserved -= 1;
+                let mut wake = WakeList::new();
+                // SAFETY: lock held; a dequeued waiter is valid and parked; slot `sendx` is
+                // free (a reserved slot was).
+                unsafe {
+                    if let Some(w) = st.sendq.dequeue() {
+                        (*w).success = true;
+                        if !(*w).is_readiness() {
+                            self.copy(self.slot(st.sendx), (*w).elem);
+                            st.sendx = self.next_index(st.sendx);
+                            self.qcount.store(self.qcount.load(Relaxed) + 1, Release);
+                        }
+                        wake.push(w);
+                    }
+                }
+                self.lock.unlock();
+                wake.wake_all();
+            }
+        }
     }
 
     /// Go's closechan, except that closing twice is harmless: marks the channel closed and wakes

@@ -53,10 +53,6 @@ impl SelectSync {
         }
     }
 
-    pub(crate) fn is_done(&self) -> bool {
-        self.done.load(Acquire) != 0
-    }
-
     /// The fired case; valid once the selecting G has been readied.
     pub(crate) fn fired(&self) -> usize {
         // SAFETY: written before the G was readied (see the type's invariant).
@@ -68,7 +64,8 @@ pub(crate) struct Waiter {
     /// The blocked G. Set in the park commit, before the waiter is enqueued.
     pub(crate) g: *mut G,
     /// For a sender: the value to move out. For a receiver: where to move the value in. Null for a
-    /// readiness-only waiter (dynamic `Select`): it is woken, but no value moves through it.
+    /// readiness-only sender (a send of the dynamic `Select`): it is woken, but no value moves
+    /// through it. Receivers always have a destination.
     pub(crate) elem: *mut u8,
     pub(crate) next: *mut Waiter,
     prev: *mut Waiter,
@@ -80,6 +77,9 @@ pub(crate) struct Waiter {
     /// Set by the waker: a value moved (or, for readiness waiters, the case became ready);
     /// false if the channel was closed.
     pub(crate) success: bool,
+    /// Set by a dynamic `Select` that had reserved this waiter and let it go: nothing moved,
+    /// and the operation starts again.
+    pub(crate) retry: bool,
 }
 
 impl Waiter {
@@ -93,6 +93,7 @@ impl Waiter {
             sel: std::ptr::null(),
             case: 0,
             success: false,
+            retry: false,
         }
     }
 
@@ -176,23 +177,6 @@ impl WaitQueue {
             (*w).next = null_mut();
             (*w).prev = null_mut();
         }
-    }
-
-    /// Whether a waiter with a value (not readiness-only) whose select, if any, has not fired is
-    /// queued: an operation on the other side would complete now.
-    pub(crate) fn has_live_value_waiter(&self) -> bool {
-        let mut w = self.first.load(Relaxed);
-        while !w.is_null() {
-            // SAFETY: queued waiters are valid (enqueue's contract); the caller holds the lock.
-            unsafe {
-                let sel = (*w).sel;
-                if !(*w).is_readiness() && (sel.is_null() || !(*sel).is_done()) {
-                    return true;
-                }
-                w = (*w).next;
-            }
-        }
-        false
     }
 
     /// Go's `dequeue`: pops the first waiter that can be woken — a plain waiter, or a select

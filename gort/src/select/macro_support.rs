@@ -36,6 +36,7 @@ impl<T> RecvSlot<T> {
             send: false,
             elem: self.value.as_mut_ptr().cast(),
             result: &mut self.status,
+            reserve: std::ptr::null_mut(),
         }
     }
 
@@ -84,6 +85,7 @@ impl<T> SendSlot<T> {
             send: true,
             elem: (&mut *self.value as *mut T).cast(),
             result: &mut self.status,
+            reserve: std::ptr::null_mut(),
         }
     }
 

@@ -10,6 +10,9 @@
 //!    `SelectSync`, and parks; the park commit releases the locks. Whoever dequeues one of our
 //!    waiters must first claim the select, so exactly one case fires (or the deadline timer).
 //! 5. Pass 3, after wake-up: lock again and unlink the waiters of the cases that did not fire.
+//!    A send case of the dynamic `Select` was only told that sending may be possible: it
+//!    reserves the operation here, under the locks, or the select starts again from pass 1.
+//!    So does a select whose reserved peer let go of it (`Waiter::retry`).
 //!
 //! Waiters, orders and the timeout timer live in this frame (stacks never move), so a select
 //! allocates nothing for up to `INLINE` cases.
@@ -21,7 +24,7 @@ pub use dynamic::{Select, SelectedOperation};
 
 use std::sync::atomic::{AtomicBool, Ordering::*};
 
-use crate::chan::raw::{RawChan, Status};
+use crate::chan::raw::{RawChan, Reservation, Status};
 use crate::chan::waitq::{SelectSync, TIMEOUT, WaitQueue, Waiter, WakeList};
 use crate::rt::g::{G, WaitReason};
 use crate::rt::m::current_g;
@@ -31,15 +34,17 @@ use crate::rt::timers::Timer;
 /// Cases handled without heap allocation.
 const INLINE: usize = 16;
 
-/// One operation of a select. `elem` is the value (send) or destination (receive); null makes a
-/// readiness-only case (used by the dynamic `Select`). `result`, if not null, receives the
-/// outcome when this case fires: 1 = the value moved / the case is ready, 2 = closed.
+/// One operation of a select. `elem` is the value (send) or destination (receive). A send with
+/// a null `elem` (the dynamic `Select`'s) is a reservation: when it fires, the right to send
+/// without blocking is written to `reserve`. `result`, if not null, receives the outcome when
+/// this case fires: 1 = the value moved, 2 = closed.
 #[doc(hidden)]
 pub struct Case<'a> {
     pub(crate) chan: &'a RawChan,
     pub(crate) send: bool,
     pub(crate) elem: *mut u8,
     pub(crate) result: *mut u8,
+    pub(crate) reserve: *mut Reservation,
 }
 
 /// How long a select may wait.
@@ -70,92 +75,110 @@ pub(crate) fn select(cases: &[Case<'_>], mode: Mode) -> Option<(usize, bool)> {
         &mut heap_orders
     };
     let (poll, lock) = orders.split_at_mut(n);
-    for i in 0..n {
-        let j = crate::util::rand::below(i as u32 + 1) as usize;
-        poll[i] = poll[j];
-        poll[j] = i;
-    }
-    // Lock order is built from the poll order (as Go's heap sort over pollorder), so cases on
-    // the same channel are enqueued in random order and a waker's choice among them is fair.
-    lock.copy_from_slice(poll);
-    lock.sort_by_key(|&i| cases[i].chan as *const RawChan as usize);
-    let lock: &[usize] = lock;
+    // Initialised (afresh) by each blocking round.
+    let mut inline_waiters: [Waiter; INLINE];
+    let mut heap_waiters = Vec::new();
+    loop {
+        for i in 0..n {
+            let j = crate::util::rand::below(i as u32 + 1) as usize;
+            poll[i] = poll[j];
+            poll[j] = i;
+        }
+        // Lock order is built from the poll order (as Go's heap sort over pollorder), so cases
+        // on the same channel are enqueued in random order and a waker's choice among them is
+        // fair.
+        lock.copy_from_slice(poll);
+        lock.sort_by_key(|&i| cases[i].chan as *const RawChan as usize);
 
-    lock_all(cases, lock);
-    let mut wake = WakeList::new();
-    for &i in poll.iter() {
-        let c = &cases[i];
-        // SAFETY: all locks held; elems are valid per `Case`'s contract.
-        if let Some(st) = unsafe { try_case(c, &mut wake) } {
+        lock_all(cases, lock);
+        let mut wake = WakeList::new();
+        for &i in poll.iter() {
+            let c = &cases[i];
+            // SAFETY: all locks held; elems are valid per `Case`'s contract.
+            if let Some(st) = unsafe { try_case(c, &mut wake) } {
+                unlock_all(cases, lock);
+                wake.wake_all();
+                let ok = st == Status::Done;
+                set_result(c, ok);
+                return Some((i, ok));
+            }
+        }
+        if let Mode::NonBlock = mode {
             unlock_all(cases, lock);
             wake.wake_all();
-            let ok = st == Status::Done;
-            set_result(c, ok);
-            return Some((i, ok));
+            return None;
         }
-    }
-    if let Mode::NonBlock = mode {
+
+        // Pass 2: enqueue on every channel and park.
+        let waiters: &mut [Waiter] = if n <= INLINE {
+            inline_waiters = [const { Waiter::new(std::ptr::null_mut()) }; INLINE];
+            &mut inline_waiters[..n]
+        } else {
+            heap_waiters.clear();
+            heap_waiters.resize_with(n, || Waiter::new(std::ptr::null_mut()));
+            &mut heap_waiters
+        };
+        let sync = SelectSync::new();
+        let gp = current_g();
+        for &i in lock.iter() {
+            let c = &cases[i];
+            let w = &mut waiters[i];
+            w.g = gp;
+            w.elem = c.elem;
+            w.sel = &sync;
+            w.case = i;
+            // SAFETY: lock held; the waiter lives in this frame until pass 3 unlinks it.
+            unsafe { queue(c).enqueue(w) };
+        }
+        let mut timer = TimeoutTimer::new(&sync, gp);
+        let deadline = match mode {
+            Mode::Until(t) => Some(t),
+            _ => None,
+        };
+        let lock: &[usize] = lock;
+        park(WaitReason::Select, &mut |_| {
+            // Take what we need from this (parked) frame before releasing the locks: once they
+            // are released, a case may fire and the frame may be gone. The timer may fire at
+            // once and ready us, but we then block in pass 3 until every lock below is
+            // released.
+            let wake = std::mem::replace(&mut wake, WakeList::new());
+            if let Some(t) = deadline {
+                timer.arm(t);
+            }
+            unlock_all(cases, lock);
+            wake.wake_all();
+            true
+        });
+
+        // Pass 3: unlink the waiters that did not fire.
+        let fired = sync.fired();
+        lock_all(cases, lock);
+        for (i, c) in cases.iter().enumerate() {
+            if i != fired {
+                // SAFETY: lock held; the waiter is ours and, if queued, queued on this channel.
+                unsafe { queue(c).remove(&mut waiters[i]) };
+            }
+        }
+        let mut wake = WakeList::new();
+        // A readiness case that fired reserves its operation now (see `dynamic`); if another
+        // goroutine took the chance first, or a reserved peer let go, start again.
+        let settled = fired == TIMEOUT
+            || (!waiters[fired].retry
+                // SAFETY: all locks held.
+                && (!cases[fired].elem.is_null() || unsafe { try_case(&cases[fired], &mut wake) }.is_some()));
         unlock_all(cases, lock);
         wake.wake_all();
-        return None;
-    }
-
-    // Pass 2: enqueue on every channel and park.
-    let sync = SelectSync::new();
-    let gp = current_g();
-    let mut inline_waiters = [const { Waiter::new(std::ptr::null_mut()) }; INLINE];
-    let mut heap_waiters = Vec::new();
-    let waiters: &mut [Waiter] = if n <= INLINE {
-        &mut inline_waiters[..n]
-    } else {
-        heap_waiters.resize_with(n, || Waiter::new(std::ptr::null_mut()));
-        &mut heap_waiters
-    };
-    for &i in lock {
-        let c = &cases[i];
-        let w = &mut waiters[i];
-        w.g = gp;
-        w.elem = c.elem;
-        w.sel = &sync;
-        w.case = i;
-        // SAFETY: lock held; the waiter lives in this frame until pass 3 unlinks it.
-        unsafe { queue(c).enqueue(w) };
-    }
-    let mut timer = TimeoutTimer::new(&sync, gp);
-    let deadline = match mode {
-        Mode::Until(t) => Some(t),
-        _ => None,
-    };
-    park(WaitReason::Select, &mut |_| {
-        // Take what we need from this (parked) frame before releasing the locks: once they are
-        // released, a case may fire and the frame may be gone. The timer may fire at once and
-        // ready us, but we then block in pass 3 until every lock below is released.
-        let wake = std::mem::replace(&mut wake, WakeList::new());
-        if let Some(t) = deadline {
-            timer.arm(t);
+        timer.disarm();
+        if !settled {
+            continue;
         }
-        unlock_all(cases, lock);
-        wake.wake_all();
-        true
-    });
-
-    // Pass 3: unlink the waiters that did not fire.
-    let fired = sync.fired();
-    lock_all(cases, lock);
-    for (i, c) in cases.iter().enumerate() {
-        if i != fired {
-            // SAFETY: lock held; the waiter is ours and, if queued, queued on this channel.
-            unsafe { queue(c).remove(&mut waiters[i]) };
+        if fired == TIMEOUT {
+            return None;
         }
+        let ok = waiters[fired].success;
+        set_result(&cases[fired], ok);
+        return Some((fired, ok));
     }
-    unlock_all(cases, lock);
-    timer.disarm();
-    if fired == TIMEOUT {
-        return None;
-    }
-    let ok = waiters[fired].success;
-    set_result(&cases[fired], ok);
-    Some((fired, ok))
 }
 
 /// A select with no cases: nothing can ever be ready.
@@ -189,35 +212,22 @@ unsafe fn queue<'a>(c: &Case<'a>) -> &'a mut WaitQueue {
     if c.send { &mut st.sendq } else { &mut st.recvq }
 }
 
-/// The non-blocking part of one case (channel locked).
+/// The non-blocking part of one case (channel locked). A case without a value (a send of the
+/// dynamic `Select`) reserves its operation instead, into `Case::reserve`.
 unsafe fn try_case(c: &Case<'_>, wake: &mut WakeList) -> Option<Status> {
-    if c.elem.is_null() {
-        return ready_only(c);
-    }
     // SAFETY: forwarded from the caller.
     unsafe {
+        if c.elem.is_null() {
+            let r = c.chan.reserve_send_locked()?;
+            *c.reserve = r;
+            return Some(Status::Done);
+        }
         if c.send {
             c.chan.try_send_locked(c.elem, wake)
         } else {
             c.chan.try_recv_locked(c.elem, wake)
         }
     }
-}
-
-/// Readiness of a readiness-only case, without moving a value.
-fn ready_only(c: &Case<'_>) -> Option<Status> {
-    let ch = c.chan;
-    if ch.is_closed() {
-        return Some(Status::Done);
-    }
-    // SAFETY: the caller holds the channel lock.
-    let st = unsafe { ch.state() };
-    let ready = if c.send {
-        ch.len() < ch.cap() || st.recvq.has_live_value_waiter()
-    } else {
-        ch.len() > 0 || st.sendq.has_live_value_waiter()
-    };
-    ready.then_some(Status::Done)
 }
 
 fn lock_all(cases: &[Case<'_>], order: &[usize]) {
