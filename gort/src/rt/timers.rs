@@ -12,7 +12,8 @@
 //! timer simple (in exactly one heap, or in none) at a small cost in lock traffic.
 //!
 //! Invariants: `Timer::heap` is non-null exactly while the timer is in that heap, and it and
-//! `Timer::idx` change only under that heap's lock. A callback runs after its timer left the heap
+//! `Timer::idx` change only under that heap's lock (both heaps' locks while `move_all_to`
+//! moves it). A callback runs after its timer left the heap
 //! and with no heap lock held, so it may add timers and ready goroutines.
 
 use std::ptr::null_mut;
@@ -192,30 +193,31 @@ impl TimerHeap {
         }
     }
 
-    /// Moves every timer of `self` into `to` (a P is being destroyed).
+    /// Moves every timer of `self` into `to` (a P is retiring), holding both heaps' locks
+    /// throughout (Go's moveTimers, with both Ps' timer locks held): a concurrent `stop` either
+    /// finds its timer still in `self` with a valid index, or in `to` with a valid index, and
+    /// never sees it in neither. The only place two heap locks are held; they are taken in
+    /// address order, so two opposite moves cannot deadlock.
     pub(crate) fn move_all_to(&self, to: &TimerHeap) {
-        loop {
-            let t = {
-                let mut v = self.lock();
-                if v.0.is_empty() {
-                    return;
-                }
-                let t = self.remove_at(&mut v, 0);
-                // Keep the timer looking owned while it moves, so `stop` cannot miss it: it spins
-                // on `self`'s lock until the timer is in `to`.
-                // SAFETY: `t` is alive (it was in the heap).
-                unsafe { (*t).heap.store(to as *const _ as *mut _, Release) };
-                let mut w = to.lock();
-                // SAFETY: `t` is alive; it is now being inserted into `to` under `to`'s lock.
-                let tr = unsafe { &*t };
-                let i = w.0.len();
-                w.0.push(Slot { when: tr.when(), t });
-                sift_up(&mut w.0, i);
-                to.next.store(first_when(&w.0), Release);
-                t
-            };
-            let _ = t;
+        if std::ptr::eq(self, to) {
+            return;
         }
+        let (mut v, mut w) = if (self as *const TimerHeap) < (to as *const TimerHeap) {
+            let v = self.lock();
+            (v, to.lock())
+        } else {
+            let w = to.lock();
+            (self.lock(), w)
+        };
+        for s in v.0.drain(..) {
+            let i = w.0.len();
+            w.0.push(s);
+            sift_up(&mut w.0, i);
+            // SAFETY: `s.t` was in `self`, so it is alive; it moves under both locks.
+            unsafe { (*s.t).heap.store(to as *const _ as *mut _, Release) };
+        }
+        self.next.store(i64::MAX, Release);
+        to.next.store(first_when(&w.0), Release);
     }
 }
 
@@ -367,5 +369,42 @@ mod tests {
         assert_eq!(b.next_when(), 91);
         assert!(timers[9].stop());
         assert_eq!(b.next_when(), 92);
+    }
+
+    /// A `stop` racing `move_all_to` removes exactly its own timer: before the fix, the mover
+    /// published the new heap before the timer was in it, and `stop` removed whatever sat at
+    /// the timer's stale index there (another timer), or underflowed an empty heap.
+    #[test]
+    fn stop_racing_move_removes_only_its_timer() {
+        for round in 0..20_000u32 {
+            let (a, b) = (TimerHeap::new(), TimerHeap::new());
+            let (t, u) = (Timer::new(), Timer::new());
+            // SAFETY: both timers outlive both heaps' use of them (stopped below).
+            unsafe {
+                a.add(&t, 10, count);
+                if round % 2 == 0 {
+                    b.add(&u, 5, count);
+                }
+            }
+            let barrier = std::sync::Barrier::new(2);
+            let stopped = std::thread::scope(|sc| {
+                let h = sc.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..(round % 64) {
+                        std::hint::spin_loop();
+                    }
+                    t.stop()
+                });
+                barrier.wait();
+                a.move_all_to(&b);
+                h.join().unwrap()
+            });
+            assert!(stopped || t.stop(), "round {round}: the moved timer was lost");
+            if round % 2 == 0 {
+                assert!(u.stop(), "round {round}: stop removed another timer");
+            }
+            assert_eq!(b.len(), 0);
+            assert_eq!(a.len(), 0);
+        }
     }
 }
