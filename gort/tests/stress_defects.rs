@@ -68,3 +68,73 @@ fn a_fired_send_slot_cannot_be_sent_again() {
     assert_eq!(gort::__private::select(&cases, true), 0);
     gort::__private::select(&cases, true);
 }
+
+/// Idle processors removed by `set_procs` hand their timers and cached goroutine slots to the
+/// pool: sleepers whose timers sat on them wake, and no slot is stranded in a dead cache.
+#[test]
+fn removed_idle_processors_hand_over_timers_and_slots() {
+    go_test(60, || {
+        gort::set_procs(4);
+        // Spread finished goroutines' slots over every processor's cache.
+        for _ in 0..20 {
+            let hs: Vec<_> = (0..64).map(|_| gort::spawn(gort::yield_now)).collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+        let n = Arc::new(AtomicUsize::new(0));
+        for _ in 0..8 {
+            let n = n.clone();
+            gort::go!(move || {
+                gort::sleep(100 * MS);
+                n.fetch_add(1, Relaxed);
+            });
+        }
+        gort::sleep(10 * MS);
+        gort::set_procs(1);
+        eventually("sleepers on removed processors to wake", || {
+            n.load(Relaxed) == 8
+        });
+        eventually("no slot stranded in a removed processor's cache", || {
+            let s = gort::runtime::stats();
+            let cached = s.stack_slots - s.pooled_hot - s.pooled_cold - s.goroutines;
+            cached <= gort::procs() * 64
+        });
+    });
+}
+
+/// `set_procs` racing processors that retire: growing back revives every processor (none is
+/// left dead while counted, nor idle while removed).
+#[test]
+fn set_procs_racing_retiring_processors_loses_none() {
+    go_test(120, || {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let stop = stop.clone();
+                gort::spawn(move || {
+                    let mut k = 0u64;
+                    while !stop.load(Relaxed) {
+                        gort::yield_now();
+                        k += 1;
+                        if (k + i) % 16 == 0 {
+                            gort::sleep(Duration::from_micros(50));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..3000 {
+            gort::set_procs(1);
+            gort::set_procs(4);
+        }
+        stop.store(true, Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+        gort::set_procs(4);
+        eventually("three processors to be idle", || {
+            gort::runtime::stats().idle_procs == 3
+        });
+    });
+}

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering::*;
 
 use super::p::{P, P_DEAD};
-use super::sched::{MAX_P, SCHED, lock, wakep};
+use super::sched::{self, MAX_P, SCHED, lock, wakep};
 
 /// Serialises set_procs.
 static RESIZE: Mutex<()> = Mutex::new(());
@@ -43,13 +43,17 @@ pub(crate) fn set_procs(n: usize) -> usize {
     let old = SCHED.procs.swap(n, SeqCst);
     for i in 0..n {
         let p = slot(i);
+        // Under the lock, where retiring Ps are finally marked dead: a P that a retirer has
+        // already given up is revived here, one it has not is kept by the retirer.
+        let mut l = lock();
         if p.status.load(Acquire) == P_DEAD {
-            lock().pidle_put(p);
+            l.pidle_put(p);
         }
     }
     if n < old {
         lock().pidle_reap();
     }
+    sched::retire_idle();
     wakep();
     old
 }

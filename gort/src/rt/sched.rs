@@ -27,6 +27,9 @@ pub(crate) struct Locked {
     /// touches no G (each sits in its own stack slot's page: a cache and TLB miss apiece).
     runq: VecDeque<*mut G>,
     pidle: Vec<*mut P>,
+    /// Idle Ps that `set_procs` removed, taken off `pidle` and waiting for `retire_idle` to
+    /// move their timers and free Gs elsewhere.
+    retiring: Vec<*mut P>,
     pub(crate) midle: Vec<*mut M>,
 }
 
@@ -39,6 +42,8 @@ pub(crate) struct Sched {
     /// Length of the global run queue (readable without the lock).
     pub(crate) runq_size: AtomicUsize,
     pub(crate) npidle: AtomicUsize,
+    /// Length of `Locked::retiring`.
+    pub(crate) nretiring: AtomicUsize,
     pub(crate) nmspinning: AtomicUsize,
     /// GOMAXPROCS.
     pub(crate) procs: AtomicUsize,
@@ -59,10 +64,12 @@ pub(crate) static SCHED: Sched = Sched {
     lock: Mutex::new(Locked {
         runq: VecDeque::new(),
         pidle: Vec::new(),
+        retiring: Vec::new(),
         midle: Vec::new(),
     }),
     runq_size: AtomicUsize::new(0),
     npidle: AtomicUsize::new(0),
+    nretiring: AtomicUsize::new(0),
     nmspinning: AtomicUsize::new(0),
     procs: AtomicUsize::new(0),
     allp: [const { AtomicPtr::new(null_mut()) }; MAX_P],
@@ -137,14 +144,14 @@ impl Locked {
         SCHED.npidle.fetch_add(1, Relaxed);
     }
 
-    /// Go's pidleget. Ps that must retire are retired on the way.
+    /// Go's pidleget. Ps that must retire are set aside on the way (see `retire_idle`).
     pub(crate) fn pidle_get(&mut self) -> *mut P {
         while let Some(pp) = self.pidle.pop() {
             SCHED.npidle.fetch_sub(1, Relaxed);
             // SAFETY: Ps are never freed.
-            let p = unsafe { &*pp };
-            if p.should_retire() {
-                p.status.store(P_DEAD, Release);
+            if unsafe { &*pp }.should_retire() {
+                self.retiring.push(pp);
+                SCHED.nretiring.fetch_add(1, Relaxed);
                 continue;
             }
             return pp;
@@ -152,20 +159,62 @@ impl Locked {
         null_mut()
     }
 
-    /// Removes idle Ps that must retire (after `set_procs` shrinks, or a hog yielded).
+    /// Sets aside the idle Ps that must retire (after `set_procs` shrinks).
     pub(crate) fn pidle_reap(&mut self) {
-        self.pidle.retain(|&pp| {
+        let mut i = 0;
+        while i < self.pidle.len() {
+            let pp = self.pidle[i];
             // SAFETY: Ps are never freed.
-            let p = unsafe { &*pp };
-            if p.should_retire() {
-                p.status.store(P_DEAD, Release);
+            if unsafe { &*pp }.should_retire() {
+                self.pidle.swap_remove(i);
                 SCHED.npidle.fetch_sub(1, Relaxed);
-                false
+                self.retiring.push(pp);
+                SCHED.nretiring.fetch_add(1, Relaxed);
             } else {
-                true
+                i += 1;
             }
-        });
+        }
     }
+}
+
+/// Retires the idle Ps set aside by `pidle_get`/`pidle_reap`, as `schedule::retire_p` retires
+/// running ones: their timers and free Gs move elsewhere first (a dead P's timers would only
+/// run when some M is idle, and its cached slots would never be reused), then they are marked
+/// dead under the lock, or go back to the idle list if `set_procs` revived them meanwhile.
+/// Called by sysmon and `set_procs`; taking timer locks under the scheduler lock is not
+/// allowed, hence the two steps.
+pub(crate) fn retire_idle() {
+    if SCHED.nretiring.load(Relaxed) == 0 {
+        return;
+    }
+    let ps = {
+        let mut l = lock();
+        SCHED.nretiring.store(0, Relaxed);
+        std::mem::take(&mut l.retiring)
+    };
+    for pp in ps {
+        // SAFETY: Ps are never freed; this one is on no list and held by no M, so its state
+        // is ours.
+        let p = unsafe { &*pp };
+        move_p_state(p);
+        let mut l = lock();
+        if p.should_retire() {
+            p.status.store(P_DEAD, Release);
+        } else {
+            l.pidle_put(p);
+        }
+    }
+}
+
+/// Moves the timers and free Gs of a retiring P, which the caller owns, to a live P.
+pub(crate) fn move_p_state(pp: &P) {
+    let target = allp()
+        .find(|p| !std::ptr::eq(*p, pp) && !p.should_retire() && p.status.load(Acquire) != P_DEAD);
+    if let Some(t) = target {
+        pp.timers.move_all_to(&t.timers);
+    }
+    // SAFETY: the caller owns the P, and with it the cache.
+    crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
 }
 
 /// Puts `gp` on the global run queue.

@@ -117,20 +117,21 @@ fn start_locked_m(mp: &M, locked: *mut M) {
     lm.note.wakeup();
 }
 
-/// Moves everything a retiring P owns elsewhere and marks it dead (set_procs shrank, or a P
-/// lent past a hog is no longer needed).
+/// Moves everything a retiring P owns elsewhere and marks it dead (`set_procs` shrank). If
+/// `set_procs` revived it meanwhile, keeps running it instead: the final decision is taken
+/// under the scheduler lock, where `set_procs` revives dead Ps, so no P is lost between them.
 fn retire_p(mp: &M, pp: &P) {
     let mut l = lock();
     pp.runq.drain(&mut |gp| l.runq_put(gp));
-    let target = sched::allp().find(|p| !std::ptr::eq(*p, pp) && !p.should_retire());
     drop(l);
-    if let Some(t) = target {
-        pp.timers.move_all_to(&t.timers);
+    sched::move_p_state(pp);
+    let l = lock();
+    if !pp.should_retire() {
+        return;
     }
-    // SAFETY: the gfree cache is owned by the holder of the P, which is us.
-    crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
     pp.m.store(null_mut(), Relaxed);
     pp.status.store(P_DEAD, Release);
+    drop(l);
     mp.p.store(null_mut(), Relaxed);
     if mp.spinning.swap(false, Relaxed) {
         SCHED.nmspinning.fetch_sub(1, SeqCst);

@@ -113,6 +113,7 @@ fn run() {
             }
             lock().pidle_reap();
         }
+        sched::retire_idle();
     }
 }
 

@@ -399,7 +399,10 @@ mod tests {
                 a.move_all_to(&b);
                 h.join().unwrap()
             });
-            assert!(stopped || t.stop(), "round {round}: the moved timer was lost");
+            assert!(
+                stopped || t.stop(),
+                "round {round}: the moved timer was lost"
+            );
             if round % 2 == 0 {
                 assert!(u.stop(), "round {round}: stop removed another timer");
             }
