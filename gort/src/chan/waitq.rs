@@ -16,7 +16,9 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicPtr, Ordering::*};
+
+use crate::util::loom::AtomicU32;
 
 use crate::rt::g::G;
 
@@ -35,7 +37,7 @@ pub(crate) const TIMEOUT: usize = usize::MAX;
 unsafe impl Sync for SelectSync {}
 
 impl SelectSync {
-    pub(crate) const fn new() -> SelectSync {
+    pub(crate) fn new() -> SelectSync {
         SelectSync {
             done: AtomicU32::new(0),
             fired: UnsafeCell::new(0),
@@ -259,5 +261,63 @@ mod tests {
         assert_eq!(q.dequeue(), Some(p[4]), "waiter 3 lost its select's claim");
         assert_eq!(q.dequeue(), None);
         assert!(q.is_empty());
+    }
+}
+
+/// Model check (run with `--cfg loom`, see util::loom).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::{Arc, Mutex};
+
+    struct Queue(Mutex<WaitQueue>);
+    // SAFETY: the queue's raw pointers refer to waiters that outlive the model's threads.
+    unsafe impl Send for Queue {}
+    // SAFETY: as above; the queue is only touched under its mutex.
+    unsafe impl Sync for Queue {}
+
+    /// One select waits on two channels (a waiter in each queue, one `SelectSync`) behind and
+    /// ahead of plain waiters; two wakers dequeue from the two queues at once: the select is
+    /// claimed exactly once, for the case whose waiter was dequeued, and plain waiters are
+    /// never skipped.
+    #[test]
+    fn loom_two_wakers_claim_a_select_once() {
+        loom::model(|| {
+            let sync = Box::leak(Box::new(SelectSync::new()));
+            let ws: &'static mut [Waiter] =
+                Box::leak((0..3).map(|_| Waiter::new(8 as *mut u8)).collect());
+            ws[0].sel = sync;
+            ws[0].case = 0;
+            ws[1].sel = sync;
+            ws[1].case = 1;
+            let p: Vec<usize> = ws.iter_mut().map(|w| w as *mut Waiter as usize).collect();
+            let (qa, qb) = (
+                Arc::new(Queue(Mutex::new(WaitQueue::new()))),
+                Arc::new(Queue(Mutex::new(WaitQueue::new()))),
+            );
+            // SAFETY: the waiters are leaked, so they outlive the queues.
+            unsafe {
+                qa.0.lock().unwrap().enqueue(p[0] as *mut Waiter);
+                let mut b = qb.0.lock().unwrap();
+                b.enqueue(p[1] as *mut Waiter);
+                b.enqueue(p[2] as *mut Waiter);
+            }
+            let qb2 = qb.clone();
+            let t =
+                loom::thread::spawn(move || qb2.0.lock().unwrap().dequeue().map(|w| w as usize));
+            let a = qa.0.lock().unwrap().dequeue().map(|w| w as usize);
+            let b = t.join().unwrap();
+            match (a, b) {
+                (Some(w0), Some(w2)) => {
+                    assert_eq!((w0, w2), (p[0], p[2]), "b skipped its lost select waiter");
+                    assert_eq!(sync.fired(), 0);
+                }
+                (None, Some(w1)) => {
+                    assert_eq!(w1, p[1]);
+                    assert_eq!(sync.fired(), 1);
+                }
+                other => panic!("unexpected dequeues {other:?}"),
+            }
+        });
     }
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::*};
 use super::g::G;
 use super::p::P;
 use crate::sys::futex::Note;
+use crate::util::loom as la;
 
 /// What a goroutine asks its M's scheduler to do after switching to g0.
 pub(crate) enum Request {
@@ -41,7 +42,7 @@ pub(crate) struct M {
     /// The G running on this M, or null in the scheduler. Written by this M; read by sysmon.
     pub(crate) curg: AtomicPtr<G>,
     /// The P this M holds, or null. Written by this M (and by `startm` before waking it).
-    pub(crate) p: AtomicPtr<P>,
+    pub(crate) p: la::AtomicPtr<P>,
     /// A P handed to this M by `startm`/`startlockedm`, taken when it wakes.
     pub(crate) nextp: AtomicPtr<P>,
     /// The P this M held when it entered a blocking call (Go's oldp).
@@ -65,7 +66,7 @@ pub(crate) struct M {
     pub(crate) preempted: Cell<*mut G>,
     /// Whether code on this M may touch its P now: always on g0, and inside P sections on a
     /// goroutine. Sysmon takes a P from a hog only while this is false (rt::hog).
-    pub(crate) in_rt: AtomicBool,
+    pub(crate) in_rt: la::AtomicBool,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -79,7 +80,7 @@ impl M {
         M {
             g0_sp: UnsafeCell::new(0),
             curg: AtomicPtr::new(std::ptr::null_mut()),
-            p: AtomicPtr::new(std::ptr::null_mut()),
+            p: la::AtomicPtr::new(std::ptr::null_mut()),
             nextp: AtomicPtr::new(std::ptr::null_mut()),
             oldp: AtomicPtr::new(std::ptr::null_mut()),
             spinning: AtomicBool::new(false),
@@ -89,7 +90,7 @@ impl M {
             cgo_sys_sp: UnsafeCell::new(0),
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
             preempted: Cell::new(std::ptr::null_mut()),
-            in_rt: AtomicBool::new(true),
+            in_rt: la::AtomicBool::new(true),
         }
     }
 

@@ -3,12 +3,13 @@
 //! Ps are never freed (as in Go); a P removed by `set_procs` is marked dead and may be revived.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
 use super::g::G;
 use super::m::M;
 use super::runq::RunQueue;
 use super::timers::TimerHeap;
+use crate::util::loom as la;
 
 pub(crate) const P_IDLE: u32 = 0;
 pub(crate) const P_RUNNING: u32 = 1;
@@ -24,9 +25,9 @@ pub(crate) struct P {
     pub(crate) id: usize,
     /// P_IDLE / P_RUNNING / P_BLOCKING (its M is in a blocking call; sysmon may retake it) /
     /// P_DEAD / P_TAKING (sysmon may be taking it from a hog, see rt::hog). Transitions out of P_BLOCKING are by CAS (the M and sysmon race).
-    pub(crate) status: AtomicU32,
+    pub(crate) status: la::AtomicU32,
     /// The M holding this P, or null.
-    pub(crate) m: AtomicPtr<M>,
+    pub(crate) m: la::AtomicPtr<M>,
     pub(crate) runq: RunQueue,
     /// Incremented on every new time slice; sysmon compares it to spot hogs.
     pub(crate) schedtick: AtomicU32,
@@ -37,7 +38,7 @@ pub(crate) struct P {
     pub(crate) preempt: AtomicBool,
     /// Incremented on every goroutine switch (including ones that inherit the time slice);
     /// unchanged for 10 ms means one goroutine ran all that time without calling the runtime.
-    pub(crate) switchtick: AtomicU32,
+    pub(crate) switchtick: la::AtomicU32,
     /// Incremented on every blocking call; sysmon compares it to spot long calls.
     pub(crate) blocktick: AtomicU32,
     pub(crate) timers: TimerHeap,
@@ -75,12 +76,12 @@ impl P {
     pub(crate) fn new(id: usize) -> P {
         P {
             id,
-            status: AtomicU32::new(P_IDLE),
-            m: AtomicPtr::new(std::ptr::null_mut()),
+            status: la::AtomicU32::new(P_IDLE),
+            m: la::AtomicPtr::new(std::ptr::null_mut()),
             runq: RunQueue::new(),
             schedtick: AtomicU32::new(0),
             preempt: AtomicBool::new(false),
-            switchtick: AtomicU32::new(0),
+            switchtick: la::AtomicU32::new(0),
             blocktick: AtomicU32::new(0),
             timers: TimerHeap::new(),
             gfree: UnsafeCell::new(Vec::with_capacity(GFREE_MAX)),

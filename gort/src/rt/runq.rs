@@ -9,11 +9,16 @@
 //! tests of its own. Slots are `AtomicPtr` with relaxed loads where Go uses plain racy reads.
 
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
+use std::sync::atomic::Ordering::*;
 
 use super::g::G;
+use crate::util::loom::{AtomicPtr, AtomicU32};
 
+/// Slots in the ring (shrunk under loom, so that models reach the full-ring paths).
+#[cfg(not(loom))]
 pub(crate) const RUNQ_SIZE: u32 = 256;
+#[cfg(loom)]
+pub(crate) const RUNQ_SIZE: u32 = 4;
 
 pub(crate) struct RunQueue {
     /// Next slot to pop. Written by CAS by the owner and by thieves.
@@ -30,7 +35,7 @@ impl RunQueue {
         RunQueue {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
-            buf: [const { AtomicPtr::new(null_mut()) }; RUNQ_SIZE as usize],
+            buf: std::array::from_fn(|_| AtomicPtr::new(null_mut())),
             next: AtomicPtr::new(null_mut()),
         }
     }
@@ -327,5 +332,47 @@ mod tests {
         all.sort();
         let want: Vec<_> = (1..=total).map(|i| fake(i) as usize).collect();
         assert_eq!(all, want);
+    }
+}
+
+/// Model checks (run with `--cfg loom`, see util::loom): the ring has 4 slots here.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    fn fake(i: usize) -> *mut G {
+        std::ptr::without_provenance_mut(i * 8)
+    }
+
+    /// The owner pushes past the ring's capacity (overflowing to the "global queue"), sets
+    /// `next` and pops, while a thief steals: every G is taken exactly once.
+    #[test]
+    fn loom_owner_and_thief_take_each_g_once() {
+        loom::model(|| {
+            let q = Arc::new(RunQueue::new());
+            let thief = Arc::new(RunQueue::new());
+            let (q2, t2) = (q.clone(), thief.clone());
+            let th = loom::thread::spawn(move || {
+                let mut got = Vec::new();
+                if let Some(g) = t2.steal_from(&q2, true) {
+                    got.push(g);
+                    while let Some((g, _)) = t2.get() {
+                        got.push(g);
+                    }
+                }
+                got
+            });
+            let mut taken = Vec::new();
+            for i in 1..=5 {
+                q.put(fake(i), i == 5, &mut |b| taken.extend_from_slice(b));
+            }
+            while let Some((g, _)) = q.get() {
+                taken.push(g);
+            }
+            taken.extend(th.join().unwrap());
+            taken.sort();
+            assert_eq!(taken, (1..=5).map(fake).collect::<Vec<_>>());
+        });
     }
 }

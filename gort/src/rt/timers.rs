@@ -17,8 +17,9 @@
 //! and with no heap lock held, so it may add timers and ready goroutines.
 
 use std::ptr::null_mut;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::Ordering::*;
+
+use crate::util::loom::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Mutex};
 
 /// What a timer does when it fires. Runs on a scheduler, with no lock held; must not block.
 /// The second argument is the timer's arming number at the moment it left the heap: a callback
@@ -38,7 +39,7 @@ pub(crate) struct Timer {
 }
 
 impl Timer {
-    pub(crate) const fn new() -> Timer {
+    pub(crate) fn new() -> Timer {
         Timer {
             when: AtomicI64::new(0),
             arming: AtomicU64::new(0),
@@ -105,8 +106,8 @@ impl TimerHeap {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> impl std::ops::DerefMut<Target = Slots> + '_ {
+        crate::util::loom::lock(&self.slots)
     }
 
     /// The earliest deadline, without locking.
@@ -308,7 +309,7 @@ mod tests {
         assert_eq!(h.next_when(), i64::MAX);
     }
 
-    static ORDER: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+    static ORDER: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
     unsafe fn record(t: *const Timer, _: u64) {
         // SAFETY: the test keeps its timers alive.
         ORDER.lock().unwrap().push(unsafe { (*t).when() });
@@ -409,5 +410,37 @@ mod tests {
             assert_eq!(b.len(), 0);
             assert_eq!(a.len(), 0);
         }
+    }
+}
+
+/// Model check (run with `--cfg loom`, see util::loom).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    unsafe fn nop(_: *const Timer, _: u64) {}
+
+    /// `stop` racing `move_all_to` removes exactly its own timer from whichever heap holds it.
+    #[test]
+    fn loom_stop_racing_move() {
+        loom::model(|| {
+            let a = Arc::new(TimerHeap::new());
+            let b = Arc::new(TimerHeap::new());
+            let t = Arc::new(Timer::new());
+            let u = Arc::new(Timer::new());
+            // SAFETY: the timers outlive the heaps' use of them (both are stopped below).
+            unsafe {
+                a.add(&*t, 10, nop);
+                b.add(&*u, 5, nop);
+            }
+            let (a2, b2) = (a.clone(), b.clone());
+            let mover = loom::thread::spawn(move || a2.move_all_to(&b2));
+            let stopped = t.stop();
+            mover.join().unwrap();
+            assert!(stopped || t.stop(), "the moved timer was lost");
+            assert!(u.stop(), "stop removed another timer");
+            assert_eq!(a.len() + b.len(), 0);
+        });
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod fatal;
 pub(crate) mod lock;
+pub(crate) mod loom;
 pub(crate) mod rand;
 
 pub(crate) use fatal::{fatal, write_stderr};
