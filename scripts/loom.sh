@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export RUSTFLAGS="--cfg loom ${RUSTFLAGS:-}"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
-exec cargo test --release -p gort --lib --target-dir target/loom "$@" -- loom_
+exec cargo test --release -p gort --lib --target-dir target/loom "$@" -- loom_ --test-threads=1

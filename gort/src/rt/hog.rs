@@ -10,7 +10,9 @@
 //! to the scheduler, after which the M's g0 owns the P until it runs a goroutine again). A
 //! section starts by setting `M::in_rt` and then checking that the P is still ours; sysmon
 //! takes a P by CAS `P_RUNNING → P_TAKING`, then checks `in_rt`, and gives the P back
-//! (`P_RUNNING`) if it is set. This is Dekker's handshake: either the M sees `P_TAKING` (and
+//! (`P_RUNNING`) if it is set. `P_TAKING` is tentative: an owner already inside a section may
+//! move its P on (a blocking call, the idle list) over it, so sysmon leaves `P_TAKING` only by
+//! CAS and backs off when that fails. This is Dekker's handshake: either the M sees `P_TAKING` (and
 //! waits for sysmon's verdict) or sysmon sees `in_rt` (and backs off). The store-load order it
 //! needs is made by a full fence on sysmon's side only: `membarrier(PRIVATE_EXPEDITED)` runs a
 //! barrier on every CPU that runs one of our threads, so the section entry — on every channel
@@ -147,12 +149,22 @@ fn try_take(p: &P, switchtick: u32) -> bool {
     }
     // SAFETY: Ms are never freed.
     let busy = mp.is_null() || unsafe { &*mp }.in_rt.load(Acquire);
+    // `P_TAKING` is only a tentative mark: the owner may have moved its P on meanwhile (into a
+    // blocking call, to the idle list) from inside a section, and its transition wins. So both
+    // outcomes are CASes from `P_TAKING`, and a failed one leaves the owner's state alone.
     if busy || p.switchtick.load(Relaxed) != switchtick {
-        p.status.store(P_RUNNING, Release);
+        let _ = p
+            .status
+            .compare_exchange(P_TAKING, P_RUNNING, AcqRel, Relaxed);
+        return false;
+    }
+    if p.status
+        .compare_exchange(P_TAKING, P_IDLE, AcqRel, Relaxed)
+        .is_err()
+    {
         return false;
     }
     p.m.store(std::ptr::null_mut(), Relaxed);
-    p.status.store(P_IDLE, Release);
     true
 }
 
@@ -196,6 +208,39 @@ mod loom_tests {
             if took {
                 // Its M finds out at its next section.
                 assert!(enter(&m).0.is_null(), "the goroutine still owns a taken P");
+            }
+        });
+    }
+
+    /// The owner moves its P into a blocking call (as `blocking::enter` does) while sysmon tries
+    /// to take it: the P ends up in exactly one consistent state, never running without an M.
+    #[test]
+    fn loom_owner_transition_beats_a_tentative_take() {
+        use super::super::p::P_BLOCKING;
+        loom::model(|| {
+            let p = Arc::new(P::new(0));
+            let m = Arc::new(M::new());
+            super::super::sched::acquirep(&m, Arc::as_ptr(&p) as *mut P);
+            m.in_rt.store(false, Relaxed);
+            let p2 = p.clone();
+            let sysmon = loom::thread::spawn(move || try_take(&p2, 0));
+            let (pp, prev) = enter(&m);
+            let blocked = !pp.is_null();
+            if blocked {
+                m.p.store(std::ptr::null_mut(), Relaxed);
+                p.m.store(std::ptr::null_mut(), Relaxed);
+                // `blocking::enter` stores; a swap here only works around loom's known bug of
+                // letting a store land between the read and the write of another thread's
+                // compare-exchange (tokio-rs/loom#254), which C11's RMW atomicity forbids.
+                p.status.swap(P_BLOCKING, Release);
+            }
+            exit(&m, prev);
+            let took = sysmon.join().unwrap();
+            let st = p.status.load(Acquire);
+            match (blocked, took) {
+                (true, false) => assert_eq!(st, P_BLOCKING),
+                (false, true) => assert_eq!(st, P_IDLE),
+                other => panic!("blocked/took {other:?} with status {st}"),
             }
         });
     }

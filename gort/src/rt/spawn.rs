@@ -194,15 +194,6 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
 
 /// Finishes the running goroutine (Go's goexit1 → goexit0).
 fn goexit(gp: *mut G) -> ! {
-    super::hog::with_p(|pp| {
-        if pp.is_null() {
-            // The P was taken from this goroutine while it ran (rt::hog).
-            SCHED.live_nop.fetch_sub(1, Relaxed);
-        } else {
-            // SAFETY: Ps are never freed; the M owns this one (P section).
-            unsafe { &*pp }.add_live(-1);
-        }
-    });
     let mp = current_m();
     // SAFETY: our own G.
     unsafe {
@@ -212,8 +203,16 @@ fn goexit(gp: *mut G) -> ! {
     fatal!("a finished goroutine was resumed");
 }
 
-/// Scheduler half of goexit: recycle the slot (Go's goexit0 + gfput).
+/// Scheduler half of goexit: count the goroutine out and recycle its slot (Go's goexit0 +
+/// gfput). The M's P, if it still has one (rt::hog), is its own here.
 pub(crate) fn gfree(mp: &M, gp: *mut G) {
+    let pp = mp.p();
+    if pp.is_null() {
+        SCHED.live_nop.fetch_sub(1, Relaxed);
+    } else {
+        // SAFETY: Ps are never freed; the scheduler owns its M's P.
+        unsafe { &*pp }.add_live(-1);
+    }
     // SAFETY: the G has finished and is off its stack; nothing else references it. A non-null
     // name came from `Box::into_raw` in `start` and is freed only here.
     unsafe {
@@ -224,5 +223,5 @@ pub(crate) fn gfree(mp: &M, gp: *mut G) {
         }
         (*gp).status.store(IDLE, Release);
     }
-    pool::free(mp.p(), gp);
+    pool::free(pp, gp);
 }
