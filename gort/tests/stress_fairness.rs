@@ -82,3 +82,46 @@ fn spawn_chains_do_not_starve_spawner_or_yielder() {
         })
     });
 }
+
+/// Two goroutines that never park (each `select!` finds the one-slot buffer ready to send to or
+/// receive from) take turns being preempted to the global queue at procs=1. Expired slices
+/// alternate between the global and the local queue, and a goroutine woken into runnext is
+/// queued behind, so a sleeper still wakes within a few slices.
+#[test]
+fn preempted_goroutines_do_not_starve_the_local_queue() {
+    bounded(60, || {
+        gort::run(|| {
+            gort::set_procs(1);
+            let (tx, rx) = gort::chan::<u64>(1);
+            let end = Arc::new(AtomicBool::new(false));
+            let hs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (tx, rx, end) = (tx.clone(), rx.clone(), end.clone());
+                    gort::spawn(move || {
+                        while !end.load(Relaxed) {
+                            gort::select! {
+                                send(tx, 1) -> _ => {},
+                                recv(rx) -> _ => {},
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let mut worst = Duration::ZERO;
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_millis(500) {
+                let t = Instant::now();
+                gort::sleep(Duration::from_millis(1));
+                worst = worst.max(t.elapsed());
+            }
+            end.store(true, Relaxed);
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert!(
+                worst < Duration::from_millis(100),
+                "sleep(1ms) took {worst:?} beside two never-parking selects"
+            );
+        })
+    });
+}

@@ -122,6 +122,14 @@ impl RunQueue {
         self.get_ring().map(|gp| (gp, false))
     }
 
+    /// Owner only. Takes the G in `next`, if any (to requeue it at the tail after a time slice
+    /// ran out: a goroutine woken into `next` while every slice ends by expiry would otherwise
+    /// never run).
+    pub(crate) fn take_next(&self) -> Option<*mut G> {
+        let next = self.next.swap(null_mut(), AcqRel);
+        (!next.is_null()).then_some(next)
+    }
+
     /// Owner only. Pops the head of the ring, passing over `next`: after a time slice ran out,
     /// the goroutine that has waited longest goes first, not the one a runnext hand-off chain
     /// would run next.

@@ -164,21 +164,39 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
         }
 
         // A slice that ran out (sysmon's flag, inherited along runnext hand-offs) ends here: the
-        // next one serves the global queue, then the head of the local queue, before any runnext
-        // chain may go on (Go checks the global queue only every 61st slice, which a spawn chain
+        // goroutine in runnext joins the back of the local queue, and the next slice serves the
+        // global queue, then the head of the local queue, before any runnext chain may go on (Go checks the global queue only every 61st slice, which a spawn chain
         // that never starts a new slice never reaches).
         // The goroutine whose slice ran out joins the global queue only after that choice, so
         // that it does not win it back at once.
         let expired = pp.preempt.load(Relaxed);
         let preempted = mp.preempted.replace(null_mut());
         if expired {
-            let mut gp = if SCHED.runq_size.load(Relaxed) > 0 {
-                lock().runq_get(pp, 1)
+            if let Some(next) = pp.runq.take_next() {
+                super::park::runq_put(pp, next, false);
+            }
+            // Expired slices alternate between the two queues, so that goroutines preempted
+            // to the global queue cannot starve the local one, nor the reverse.
+            let global_first = !pp.fair_local.fetch_xor(true, Relaxed);
+            let from_global = || {
+                if SCHED.runq_size.load(Relaxed) > 0 {
+                    lock().runq_get(pp, 1)
+                } else {
+                    null_mut()
+                }
+            };
+            let from_local = || pp.runq.get_ring().unwrap_or(null_mut());
+            let mut gp = if global_first {
+                from_global()
             } else {
-                null_mut()
+                from_local()
             };
             if gp.is_null() {
-                gp = pp.runq.get_ring().unwrap_or(null_mut());
+                gp = if global_first {
+                    from_local()
+                } else {
+                    from_global()
+                };
             }
             if !preempted.is_null() {
                 sched::globrunq_put(preempted);
