@@ -125,3 +125,55 @@ fn preempted_goroutines_do_not_starve_the_local_queue() {
         })
     });
 }
+
+/// Goroutines preempted at the moment their processor retires (`set_procs` shrinking) are not
+/// lost: each of several never-parking goroutines keeps running while the processor count
+/// toggles, and all of them finish.
+#[test]
+fn preempted_goroutines_survive_set_procs() {
+    bounded(120, || {
+        gort::run(|| {
+            gort::set_procs(4);
+            let stop = Arc::new(AtomicBool::new(false));
+            let counts: Vec<Arc<AtomicU64>> = (0..4).map(|_| Arc::new(AtomicU64::new(0))).collect();
+            let hs: Vec<_> = counts
+                .iter()
+                .map(|n| {
+                    let (tx, rx) = gort::chan::<u64>(1);
+                    let (stop, n) = (stop.clone(), n.clone());
+                    gort::spawn(move || {
+                        while !stop.load(Relaxed) {
+                            gort::select! {
+                                send(tx, 1) -> _ => {},
+                                recv(rx) -> _ => {},
+                            }
+                            n.fetch_add(1, Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            for round in 0..10 {
+                let before: Vec<u64> = counts.iter().map(|n| n.load(Relaxed)).collect();
+                let t0 = Instant::now();
+                let mut k = 0;
+                while t0.elapsed() < Duration::from_millis(150) {
+                    gort::set_procs(if k % 2 == 0 { 1 } else { 4 });
+                    k += 1;
+                    gort::sleep(Duration::from_millis(2));
+                }
+                gort::set_procs(4);
+                gort::sleep(Duration::from_millis(50));
+                for (i, n) in counts.iter().enumerate() {
+                    assert!(
+                        n.load(Relaxed) > before[i],
+                        "round {round}: goroutine {i} made no progress (lost?)"
+                    );
+                }
+            }
+            stop.store(true, Relaxed);
+            for h in hs {
+                h.join().unwrap();
+            }
+        })
+    });
+}

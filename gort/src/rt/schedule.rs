@@ -122,6 +122,12 @@ fn start_locked_m(mp: &M, locked: *mut M) {
 /// under the scheduler lock, where `set_procs` revives dead Ps, so no P is lost between them.
 fn retire_p(mp: &M, pp: &P) {
     let mut l = lock();
+    // A goroutine preempted just before (see `find_runnable`) must not wait in this M, which
+    // may now sleep without a P.
+    let preempted = mp.preempted.replace(null_mut());
+    if !preempted.is_null() {
+        l.runq_put(preempted);
+    }
     pp.runq.drain(&mut |gp| l.runq_put(gp));
     drop(l);
     sched::move_p_state(pp);
