@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::{eventually, go_test};
+use common::{eventually, serial_go_test};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -16,7 +16,7 @@ const MS: Duration = Duration::from_millis(1);
 /// has no processor (a null dereference) or resuming elsewhere (a leaked processor).
 #[test]
 fn parking_inside_blocking_blocks_the_thread() {
-    go_test(60, || {
+    serial_go_test(60, || {
         gort::set_procs(2);
         for _ in 0..50 {
             gort::blocking(|| {
@@ -40,7 +40,7 @@ fn parking_inside_blocking_blocks_the_thread() {
 /// full local run queue used to make spawn yield a goroutine that does not exist.
 #[test]
 fn after_func_spawns_from_the_scheduler_with_a_full_queue() {
-    go_test(60, || {
+    serial_go_test(60, || {
         gort::set_procs(1);
         let n = Arc::new(AtomicUsize::new(0));
         for _ in 0..600 {
@@ -73,7 +73,7 @@ fn a_fired_send_slot_cannot_be_sent_again() {
 /// pool: sleepers whose timers sat on them wake, and no slot is stranded in a dead cache.
 #[test]
 fn removed_idle_processors_hand_over_timers_and_slots() {
-    go_test(60, || {
+    serial_go_test(60, || {
         gort::set_procs(4);
         // Spread finished goroutines' slots over every processor's cache.
         for _ in 0..20 {
@@ -107,7 +107,7 @@ fn removed_idle_processors_hand_over_timers_and_slots() {
 /// left dead while counted, nor idle while removed).
 #[test]
 fn set_procs_racing_retiring_processors_loses_none() {
-    go_test(120, || {
+    serial_go_test(120, || {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let workers: Vec<_> = (0..8)
             .map(|i| {

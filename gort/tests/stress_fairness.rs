@@ -28,6 +28,7 @@ fn perpetuum_mobile(stop: Arc<AtomicBool>, stop_rx: gort::Receiver<()>) {
 /// waiting for more than a few time slices.
 #[test]
 fn spawn_chains_do_not_starve_spawner_or_yielder() {
+    let _serial = common::serial();
     bounded(120, || {
         gort::run(|| {
             gort::set_procs(1);
@@ -89,6 +90,7 @@ fn spawn_chains_do_not_starve_spawner_or_yielder() {
 /// queued behind, so a sleeper still wakes within a few slices.
 #[test]
 fn preempted_goroutines_do_not_starve_the_local_queue() {
+    let _serial = common::serial();
     bounded(60, || {
         gort::run(|| {
             gort::set_procs(1);
@@ -131,6 +133,7 @@ fn preempted_goroutines_do_not_starve_the_local_queue() {
 /// toggles, and all of them finish.
 #[test]
 fn preempted_goroutines_survive_set_procs() {
+    let _serial = common::serial();
     bounded(120, || {
         gort::run(|| {
             gort::set_procs(4);

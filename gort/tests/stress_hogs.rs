@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::go_test;
+use common::serial_go_test;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -28,7 +28,7 @@ fn spinners(n: usize, stop: &Arc<AtomicBool>) -> Vec<gort::JoinHandle<()>> {
 
 /// Median of 200 `sleep(1 ms)` with four spinners beside the sleeper.
 fn sleep_median_beside_spinners(procs: usize) -> Duration {
-    go_test(120, move || {
+    serial_go_test(120, move || {
         gort::set_procs(procs);
         let stop = Arc::new(AtomicBool::new(false));
         let hs = spinners(4, &stop);
@@ -70,7 +70,7 @@ fn sleep_keeps_time_beside_four_spinners_procs2() {
 /// prints): the main goroutine's 50 ms sleep loop keeps ticking, and every printer finishes.
 #[test]
 fn println_hogs_do_not_stop_a_sleeping_goroutine() {
-    go_test(120, || {
+    serial_go_test(120, || {
         gort::set_procs(1);
         let stop = Arc::new(AtomicBool::new(false));
         let printed = Arc::new(AtomicUsize::new(0));
@@ -106,7 +106,7 @@ fn println_hogs_do_not_stop_a_sleeping_goroutine() {
 /// yielder at procs=1: it returns on time, and never with EINTR (no signals are used).
 #[test]
 fn plain_blocking_syscall_beside_spinner_and_yielder() {
-    go_test(60, || {
+    serial_go_test(60, || {
         gort::set_procs(1);
         let stop = Arc::new(AtomicBool::new(false));
         let mut hs = spinners(1, &stop);
@@ -159,7 +159,7 @@ fn plain_blocking_syscall_beside_spinner_and_yielder() {
 /// only another goroutine sets.
 #[test]
 fn spinner_waiting_for_another_goroutine_completes() {
-    go_test(60, || {
+    serial_go_test(60, || {
         gort::set_procs(1);
         for _ in 0..5 {
             let flag = Arc::new(AtomicBool::new(false));

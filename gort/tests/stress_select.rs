@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::go_test;
+use common::serial_go_test;
 
 /// Two goroutines share one unbuffered channel through a send arm and a receive arm of the same
 /// select, plus a timer arm. The park commit must not read the parked frame (its case and lock
@@ -27,7 +27,7 @@ fn same_channel_send_and_recv_arms_with_timer() {
             })
         })
         .collect();
-    go_test(120, || {
+    serial_go_test(120, || {
         gort::set_procs(2);
         for _ in 0..100 {
             let (tx, rx) = gort::chan::<bool>(0);
@@ -64,7 +64,7 @@ fn same_channel_send_and_recv_arms_with_timer() {
 #[test]
 fn two_dynamic_selects_on_opposite_ends_meet() {
     for procs in [1, 2] {
-        go_test(60, move || {
+        serial_go_test(60, move || {
             gort::set_procs(procs);
             for i in 0..2000u32 {
                 let (tx, rx) = gort::chan::<u32>(0);
@@ -94,7 +94,7 @@ fn two_dynamic_selects_on_opposite_ends_meet() {
 fn dynamic_select_mix_delivers_every_value_once() {
     const SENDERS: u64 = 4;
     const EACH: u64 = 5000;
-    go_test(120, || {
+    serial_go_test(120, || {
         gort::set_procs(2);
         let (a_tx, a_rx) = gort::chan::<u64>(0);
         let (b_tx, b_rx) = gort::chan::<u64>(3);
@@ -195,7 +195,7 @@ fn dynamic_select_mix_delivers_every_value_once() {
 /// the reserved send does not block.
 #[test]
 fn a_selected_send_reserves_its_buffer_slot() {
-    go_test(30, || {
+    serial_go_test(30, || {
         let (tx, rx) = gort::chan::<u32>(1);
         let mut sel = gort::Select::new();
         sel.send(&tx);
@@ -210,7 +210,7 @@ fn a_selected_send_reserves_its_buffer_slot() {
 /// back: the receiver it had reserved receives the next value.
 #[test]
 fn dropping_a_selected_operation_panics_and_releases_it() {
-    go_test(30, || {
+    serial_go_test(30, || {
         let (tx, rx) = gort::chan::<u32>(0);
         let receiver = gort::spawn(move || rx.recv());
         // Wait until the receiver is blocked, then reserve it and drop the reservation.

@@ -27,7 +27,7 @@
 //! g0; inside sections on a goroutine); it is false only while a goroutine runs user code or
 //! runtime code that touches no P. Sysmon changes a P's owner only through `take`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*, compiler_fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, compiler_fence};
 
 use super::m::{M, current_m};
 use super::p::{P, P_IDLE, P_RUNNING, P_TAKING};
@@ -93,6 +93,26 @@ fn lost(m: &M) {
     m.p.store(std::ptr::null_mut(), Relaxed);
 }
 
+/// Ms running a goroutine without a P since sysmon took it (`M::taken`). While there are any,
+/// sysmon keeps `park::PREEMPT_HINT` raised, so that such a goroutine stops at its next
+/// preemption check (`park::check_preempt`, at every blocking runtime call) and the scheduler
+/// gets its M a P or parks it, instead of the goroutine running on beside `procs()` others.
+pub(crate) static PLESS: AtomicUsize = AtomicUsize::new(0);
+
+/// Called when `m` gets a P (`sched::acquirep`): it is no longer running P-less.
+#[inline]
+pub(crate) fn acquired(m: &M) {
+    if m.taken.load(Relaxed) && m.taken.swap(false, AcqRel) {
+        PLESS.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Whether `m` still owns `p` (a racy read, for the preemption check; sections decide).
+pub(crate) fn owned_by(p: &P, m: &M) -> bool {
+    let st = p.status.load(Acquire);
+    (st == P_RUNNING || st == P_TAKING) && std::ptr::eq(p.m.load(Acquire), m)
+}
+
 /// Ends a P section started by `enter` on the same M (no switch in between).
 #[inline]
 pub(crate) fn exit(m: &M, prev: bool) {
@@ -123,6 +143,7 @@ pub(crate) fn take(p: &P, switchtick: u32) -> bool {
         return false;
     }
     HANDOFFS.fetch_add(1, Relaxed);
+    super::park::PREEMPT_HINT.store(true, Relaxed);
     super::sched::handoffp(p as *const P as *mut P);
     true
 }
@@ -158,10 +179,18 @@ fn try_take(p: &P, switchtick: u32) -> bool {
             .compare_exchange(P_TAKING, P_RUNNING, AcqRel, Relaxed);
         return false;
     }
+    // Marked before the P is released, so that the M cannot reacquire a P (and clear the mark)
+    // before it is set.
+    // SAFETY: not busy, so `mp` is not null.
+    let m = unsafe { &*mp };
+    m.taken.store(true, Relaxed);
+    PLESS.fetch_add(1, Relaxed);
     if p.status
         .compare_exchange(P_TAKING, P_IDLE, AcqRel, Relaxed)
         .is_err()
     {
+        m.taken.store(false, Relaxed);
+        PLESS.fetch_sub(1, Relaxed);
         return false;
     }
     p.m.store(std::ptr::null_mut(), Relaxed);

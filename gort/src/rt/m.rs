@@ -67,6 +67,9 @@ pub(crate) struct M {
     /// Whether code on this M may touch its P now: always on g0, and inside P sections on a
     /// goroutine. Sysmon takes a P from a hog only while this is false (rt::hog).
     pub(crate) in_rt: la::AtomicBool,
+    /// Set by sysmon when it took this M's P from its hog; cleared when the M gets a P again
+    /// (counted in `hog::PLESS`).
+    pub(crate) taken: la::AtomicBool,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -91,6 +94,7 @@ impl M {
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
             preempted: Cell::new(std::ptr::null_mut()),
             in_rt: la::AtomicBool::new(true),
+            taken: la::AtomicBool::new(false),
         }
     }
 

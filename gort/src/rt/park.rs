@@ -253,7 +253,8 @@ pub(crate) fn check_preempt() {
     }
 }
 
-/// Raised by sysmon while some goroutine is flagged for preemption.
+/// Raised by sysmon while some time slice is flagged for preemption, or some goroutine runs
+/// without a P since its P was taken (rt::hog).
 pub(crate) static PREEMPT_HINT: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
@@ -270,9 +271,16 @@ fn check_preempt_slow() {
     }
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    // SAFETY: Ms and Ps are never freed; a stale P's flag is harmless to read.
-    let expired = unsafe { (*mp).p().as_ref() }.is_some_and(|p| p.preempt.load(Relaxed));
-    if expired && !g.cannot_switch() {
+    // SAFETY: Ms are never freed; this is the current M.
+    let m = unsafe { &*mp };
+    // SAFETY: Ps are never freed; a stale P's fields are harmless to read.
+    let p = unsafe { m.p().as_ref() };
+    // The slice ran out, or sysmon took the P from this goroutine while it ran user code
+    // (rt::hog): either way, to the global queue. Without a P, the switch leaves this M
+    // P-less, and the scheduler finds it a P or parks the thread, as exitsyscall does.
+    let expired = p.is_some_and(|p| p.preempt.load(Relaxed));
+    let lost = p.is_none_or(|p| !super::hog::owned_by(p, m));
+    if (expired || lost) && !g.cannot_switch() {
         // Go's gopreempt_m: to the global queue, behind everyone (the new time slice `execute`
         // gives the G clears the flag).
         switch_to_scheduler(mp, gp, Request::Preempted);

@@ -126,9 +126,11 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool) {
         let status = p.status.load(Acquire);
         let mp = p.m.load(Relaxed);
         if status != P_RUNNING || mp != s.m {
-            // Idle, dead, blocking or changed hands: a new window for whoever runs next.
+            // Idle, dead, blocking or changed hands: whoever runs next gets a new window before
+            // it can be taken for a hog. The time slice goes on, as in Go: its age is reset
+            // only by a new slice (`schedtick`), so a goroutine cannot keep it young by blocking
+            // calls or by moving between threads.
             s.m = mp;
-            s.schedwhen = now;
             s.switchwhen = now;
         }
         if status == P_IDLE || status == P_DEAD {
@@ -179,6 +181,7 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool) {
     }
     // Raised while some slice is flagged, so that the check at runtime calls costs one load of
     // a global otherwise.
-    super::park::PREEMPT_HINT.store(flagged || busy, Relaxed);
+    let pless = super::hog::PLESS.load(Relaxed) > 0;
+    super::park::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
     (busy, flagged)
 }

@@ -44,6 +44,20 @@ pub fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'sta
     bounded(secs, move || gort::run(f))
 }
 
+/// Serialises the tests of one test binary that change or depend on global scheduler state
+/// (`set_procs`, idle processor counts, latency bounds): the harness runs tests in parallel,
+/// and they share one runtime.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `go_test`, serialised with the binary's other `serial` tests.
+pub fn serial_go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let _serial = serial();
+    go_test(secs, f)
+}
+
 /// Polls `cond` every millisecond (sleeping as the caller: goroutine or thread) for up to 5 s.
 pub fn eventually(what: &str, cond: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
