@@ -13,7 +13,9 @@
 //!
 //! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does. As in Go,
 //! only hand-offs count as activity: flags alone let it back off, so a program whose only
-//! goroutine sits in a plain `std::thread::sleep` costs about 100 wake-ups a second.
+//! goroutine sits in a plain `std::thread::sleep` costs about 100 wake-ups a second. While a
+//! goroutine runs on some P it looks at least every 2 ms (every 1 ms while a slice is flagged),
+//! so that slices end close to 10 ms.
 
 use std::sync::atomic::{AtomicI64, Ordering::*};
 
@@ -82,6 +84,7 @@ fn run() {
     let mut delay_us = 20u64;
     let mut last_scavenge = nanotime();
     let mut flagged = false;
+    let mut running = false;
     loop {
         if idle == 0 {
             delay_us = 20;
@@ -91,6 +94,9 @@ fn run() {
         if flagged {
             // A flagged slice may need a hand-off soon: look again within a millisecond.
             delay_us = delay_us.min(1_000);
+        } else if running {
+            // Goroutines are running: slices must end close to 10 ms, not up to 20.
+            delay_us = delay_us.min(2_000);
         }
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let now = nanotime();
@@ -98,7 +104,7 @@ fn run() {
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
         let busy;
-        (busy, flagged) = retake(now, &mut seen);
+        (busy, flagged, running) = retake(now, &mut seen);
         idle = if busy { 0 } else { idle + 1 };
 
         if SCHED.npidle.load(Relaxed) > 0 && sched::earliest_timer() <= now {
@@ -117,10 +123,12 @@ fn run() {
     }
 }
 
-/// Go's retake. Returns whether a P was handed off, and whether a slice is flagged.
-fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool) {
+/// Go's retake. Returns whether a P was handed off, whether a slice is flagged, and whether a
+/// goroutine runs on some P.
+fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
     let mut busy = false;
     let mut flagged = false;
+    let mut running = false;
     for p in sched::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
@@ -136,6 +144,10 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool) {
         if status == P_IDLE || status == P_DEAD {
             continue;
         }
+        running |= status == P_RUNNING && !p.m.load(Relaxed).is_null() && {
+            // SAFETY: Ms are never freed.
+            !unsafe { &*p.m.load(Relaxed) }.curg.load(Relaxed).is_null()
+        };
         // Whether this slice was already flagged in an earlier round.
         let flagged_before = p.preempt.load(Relaxed);
         let t = p.schedtick.load(Relaxed);
@@ -183,5 +195,5 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool) {
     // a global otherwise.
     let pless = super::hog::PLESS.load(Relaxed) > 0;
     super::park::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
-    (busy, flagged)
+    (busy, flagged, running)
 }
