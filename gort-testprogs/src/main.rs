@@ -27,6 +27,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("deep_ok_16m", stacks::deep_ok_16m),
     ("stack_budget", stacks::budget),
     ("stack_budget_go", stacks::budget_go),
+    ("scheduler_stack_panic", stacks::scheduler_stack_panic),
     ("go_panic_continues", panics::go_panic_continues),
     ("bad_env", env::bad_env),
     ("deadlock", observe::deadlock),

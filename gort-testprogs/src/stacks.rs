@@ -90,3 +90,22 @@ pub fn budget_go() {
         unreachable!("gort::go never failed");
     });
 }
+
+/// Exhausts the stack budget, then lets an `after_func` timer fire: its callback runs on the
+/// scheduler's stack and cannot start its goroutine. The panic must stop the program with a
+/// report, not unwind out of the scheduler and leave its processor held by a dead thread.
+pub fn scheduler_stack_panic() {
+    gort::run(|| {
+        let gate = gort::sync::WaitGroup::new();
+        gate.add(1);
+        loop {
+            let g = gate.clone();
+            if gort::Builder::new().spawn(move || g.wait()).is_err() {
+                break;
+            }
+        }
+        gort::time::after_func(std::time::Duration::from_millis(1), || {});
+        gort::sleep(std::time::Duration::from_millis(2000));
+        println!("not reached");
+    });
+}

@@ -463,6 +463,20 @@ fn stack_budget_go_panics_with_clear_error() {
     assert_budget_message(&out, &out.stderr);
 }
 
+/// A panic on the scheduler's stack (here: an `after_func` callback whose goroutine cannot be
+/// started) aborts with a report instead of unwinding out of the scheduler loop, which would
+/// kill an M that holds a processor and leave the program hung.
+#[test]
+fn panic_on_the_scheduler_stack_aborts_with_a_report() {
+    if small_max_map_count().is_none() {
+        return;
+    }
+    let out = scenario("scheduler_stack_panic", &[("GORT_STACK_GUARD", "mprotect")]);
+    out.assert_signal(libc::SIGABRT)
+        .assert_stderr_has("fatal error: panic on the scheduler stack");
+    assert!(!out.stdout.contains("not reached"), "{out}");
+}
+
 /// An address-space limit (`ulimit -v`) far above what the program uses.
 const ADDRESS_SPACE_LIMIT: u64 = 4 << 30;
 
