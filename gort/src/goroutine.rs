@@ -442,6 +442,11 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     rt::blocking::enter(mp, false);
     let r = catch_unwind(AssertUnwindSafe(f));
     rt::blocking::exit(current_m());
+    if r.is_ok() {
+        // As Go's exitsyscall honours a pending preemption request: a goroutine looping on short
+        // blocking calls never switches otherwise, and would keep its time slice for ever.
+        crate::rt::park::check_preempt();
+    }
     match r {
         Ok(v) => v,
         Err(p) => resume_unwind(p),

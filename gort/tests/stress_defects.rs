@@ -117,7 +117,7 @@ fn set_procs_racing_retiring_processors_loses_none() {
                     while !stop.load(Relaxed) {
                         gort::yield_now();
                         k += 1;
-                        if (k + i) % 16 == 0 {
+                        if (k + i).is_multiple_of(16) {
                             gort::sleep(Duration::from_micros(50));
                         }
                     }

@@ -131,6 +131,11 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     g.in_cgo.store(0, Relaxed);
     if enter {
         blocking::exit(mp);
+        // As Go's exitsyscall honours a pending preemption request: a goroutine that loops on
+        // short C calls never switches otherwise, and would keep its slice for ever.
+        if matches!(ctx.r, Some(Ok(_))) {
+            super::park::check_preempt();
+        }
     }
     finish(ctx.r)
 }

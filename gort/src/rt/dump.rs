@@ -51,6 +51,11 @@ static CTX: Ctx = Ctx {
     bt: UnsafeCell::new(None),
 };
 
+/// The goroutine whose stack a dump is capturing a backtrace on (null otherwise), for the
+/// overflow handler (stack::overflow). Written under DUMP_LOCK.
+pub(crate) static BORROWED: std::sync::atomic::AtomicPtr<G> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
 /// Goroutine side of a capture: called in `switch_to_scheduler` when resumed with `DUMP_ARG`.
 /// Returns the argument of the next resumption.
 ///
@@ -81,12 +86,16 @@ fn capture(g: &G) -> (Option<Backtrace>, Option<String>) {
         g.status.store(WAITING, Release);
         return (None, name);
     }
+    // The capture runs on the G's stack but on the dumper's thread (sysmon, or a goroutine
+    // calling `runtime::dump`): the overflow handler must know whose guard a fault there hits.
+    BORROWED.store(g as *const G as *mut G, Release);
     // SAFETY: the G is parked (its sp saved) and DUMPING keeps anyone else from running it; it
     // switches straight back to CTX.sp.
     let bt = unsafe {
         arch::switch(CTX.sp.get(), *g.sp.get(), DUMP_ARG);
         (*CTX.bt.get()).take()
     };
+    BORROWED.store(std::ptr::null_mut(), Release);
     g.status.store(WAITING, Release);
     (bt, name)
 }

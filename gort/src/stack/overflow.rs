@@ -110,29 +110,37 @@ pub(crate) fn on_thread_exit() {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
+    let hits = |gp: *mut crate::rt::g::G| {
+        // SAFETY: Gs are never unmapped.
+        let lo = unsafe { gp.as_ref() }.map_or(0, |g| g.stack_lo.load(Relaxed));
+        lo != 0 && addr < lo && addr >= lo - GUARD
+    };
     let mp = current_m();
     if !mp.is_null() {
-        // SAFETY: Ms are never freed; Gs are never unmapped.
+        // SAFETY: Ms are never freed.
         let gp = unsafe { (*mp).curg.load(Relaxed) };
-        if !gp.is_null() {
-            // SAFETY: as above.
-            let g = unsafe { &*gp };
-            let lo = g.stack_lo.load(Relaxed);
-            if lo != 0 && addr < lo && addr >= lo - GUARD {
-                report(g);
-            }
+        if hits(gp) {
+            // SAFETY: `hits` checked it is a G.
+            report(unsafe { &*gp }, b"");
         }
+    }
+    // A dump capturing a parked goroutine's backtrace on that goroutine's stack (rt::dump).
+    let gp = crate::rt::dump::BORROWED.load(std::sync::atomic::Ordering::Acquire);
+    if hits(gp) {
+        // SAFETY: as above.
+        report(unsafe { &*gp }, b" while a dump captured its backtrace");
     }
     chain(sig, info, ctx);
 }
 
-fn report(g: &crate::rt::g::G) -> ! {
+fn report(g: &crate::rt::g::G, when: &[u8]) -> ! {
     let mut buf = [0u8; 20];
     write_stderr(b"fatal error: goroutine ");
     write_stderr(fmt_u64(g.id(), &mut buf));
     write_stderr(b" stack overflow (limit ");
     write_stderr(fmt_u64(g.limit.load(Relaxed) as u64, &mut buf));
     write_stderr(b" bytes)");
+    write_stderr(when);
     if let Some(loc) = g.spawn_location() {
         write_stderr(b", spawned at ");
         write_stderr(loc.file().as_bytes());

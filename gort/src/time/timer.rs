@@ -25,6 +25,8 @@ struct Shared {
     seq: std::cell::Cell<u64>,
     /// Generation the node was armed with. Under `lock`.
     armed: std::cell::Cell<u64>,
+    /// Whether the callback has handled the current arming. Under `lock`.
+    fired: std::cell::Cell<bool>,
     /// Period in nanoseconds, 0 for a one-shot timer. Under `lock`.
     period: std::cell::Cell<i64>,
     tx: crate::Sender<Instant>,
@@ -44,6 +46,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
         lock: crate::util::lock::Lock::new(),
         seq: std::cell::Cell::new(0),
         armed: std::cell::Cell::new(0),
+        fired: std::cell::Cell::new(false),
         period: std::cell::Cell::new(period),
         tx,
     });
@@ -54,6 +57,7 @@ impl Shared {
     /// Arms the node at `when` for the current generation. Caller holds `lock`.
     fn arm(self: &Arc<Self>, when: i64) {
         self.armed.set(self.seq.get());
+        self.fired.set(false);
         let p = Arc::into_raw(self.clone());
         // SAFETY: the heap's strong reference (`p`) keeps the node alive and unmoved until the
         // callback or `disarm` reclaims it.
@@ -61,14 +65,21 @@ impl Shared {
     }
 
     /// Stops the node and drains the channel; returns whether a firing was still pending
-    /// (armed, or fired but not yet received). Caller holds `lock`.
+    /// (armed, in flight, or fired but not yet received). Caller holds `lock`.
+    ///
+    /// In flight: the node left the heap but its callback has not run yet (it waits for
+    /// `lock`). The callback will find the generation changed and send nothing, so the firing
+    /// counts as stopped, as in Go 1.23, where Stop returns true unless the value was received.
     fn disarm(&self) -> bool {
+        let current = self.armed.get() == self.seq.get();
         self.seq.set(self.seq.get() + 1);
         let mut pending = false;
         if self.node.stop() {
             // SAFETY: the node left the heap before firing, so the heap's reference is ours
             // to release.
             unsafe { Arc::decrement_strong_count(self as *const Shared) };
+            pending = true;
+        } else if current && self.node.arming() > 0 && !self.fired.get() {
             pending = true;
         }
         // SAFETY: the channel's core; draining moves the stale value out and drops it.
@@ -95,6 +106,7 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
     // between the node leaving the heap and this callback (`arming`): then the node may be in a
     // heap again and must not be touched.
     if s.armed.get() == s.seq.get() && s.node.arming() == arming {
+        s.fired.set(true);
         let _ = s.tx.try_send(Instant::now());
         let period = s.period.get();
         let nobody = s.tx.raw().receivers.load(Relaxed) == 0;
