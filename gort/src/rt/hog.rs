@@ -99,9 +99,10 @@ fn lost(m: &M) {
 /// gets its M a P or parks it, instead of the goroutine running on beside `procs()` others.
 pub(crate) static PLESS: AtomicUsize = AtomicUsize::new(0);
 
-/// Called when `m` gets a P (`sched::acquirep`): it is no longer running P-less.
+/// Called when `m` gets a P (`sched::acquirep`), or its scheduler looks for one (its goroutine
+/// switched away): it no longer runs a goroutine without a P.
 #[inline]
-pub(crate) fn acquired(m: &M) {
+pub(crate) fn settled(m: &M) {
     if m.taken.load(Relaxed) && m.taken.swap(false, AcqRel) {
         PLESS.fetch_sub(1, Relaxed);
     }

@@ -226,7 +226,7 @@ pub(crate) fn globrunq_put(gp: *mut G) {
 
 /// Go's acquirep: binds `pp` to `mp`.
 pub(crate) fn acquirep(mp: &M, pp: *mut P) {
-    super::hog::acquired(mp);
+    super::hog::settled(mp);
     // SAFETY: Ps are never freed.
     let p = unsafe { &*pp };
     p.m.store(mp as *const M as *mut M, Relaxed);

@@ -93,6 +93,7 @@ pub(crate) fn schedule(mp: &M) -> ! {
 
 /// Blocks until this P-less M gets a P.
 fn get_p(mp: &M) {
+    super::hog::settled(mp);
     loop {
         let pp = lock().pidle_get();
         if !pp.is_null() {

@@ -154,9 +154,10 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
         if s.schedtick != t {
             s.schedtick = t;
             s.schedwhen = now;
-        } else if status == P_RUNNING && now - s.schedwhen >= HOG_NS {
+        } else if (status == P_RUNNING || status == P_BLOCKING) && now - s.schedwhen >= HOG_NS {
             // A time slice longer than 10 ms (possibly several goroutines handing it on through
-            // runnext): yield at the next runtime call (Go's preemptone).
+            // runnext, or one looping on short blocking calls, as Go's retake also flags
+            // _Psyscall Ps): yield at the next runtime call (Go's preemptone).
             p.preempt.store(true, Relaxed);
             flagged = true;
         }
