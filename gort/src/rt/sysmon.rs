@@ -144,10 +144,9 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
         if status == P_IDLE || status == P_DEAD {
             continue;
         }
-        running |= status == P_RUNNING && !p.m.load(Relaxed).is_null() && {
-            // SAFETY: Ms are never freed.
-            !unsafe { &*p.m.load(Relaxed) }.curg.load(Relaxed).is_null()
-        };
+        // SAFETY: Ms are never freed (`mp` was loaded once: the P may change hands meanwhile).
+        running |= status == P_RUNNING
+            && unsafe { mp.as_ref() }.is_some_and(|m| !m.curg.load(Relaxed).is_null());
         // Whether this slice was already flagged in an earlier round.
         let flagged_before = p.preempt.load(Relaxed);
         let t = p.schedtick.load(Relaxed);
