@@ -20,6 +20,8 @@
 
 mod common;
 
+use common::{EPOCH, progress, with_procs};
+
 use std::collections::HashSet;
 use std::hint::{black_box, spin_loop};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
@@ -29,51 +31,6 @@ use std::time::{Duration, Instant};
 use gort::{Receiver, Sender};
 
 const MS: Duration = Duration::from_millis(1);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-/// Bumped when a test ends (passed or failed): goroutines that spin check it and stop, so a
-/// test that failed on its time bound leaves no hog behind for the next one.
-static EPOCH: AtomicUsize = AtomicUsize::new(0);
-/// What the running test last reported; shown when it fails on its time bound.
-static PROGRESS: Mutex<String> = Mutex::new(String::new());
-
-fn progress(s: impl Into<String>) {
-    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = s.into();
-}
-
-/// Sets the number of processors to `procs` and runs `f` as a goroutine, failing the test if it
-/// takes longer than `secs` seconds (with the last `progress` in the message).
-fn with_procs<R: Send + 'static>(
-    procs: usize,
-    secs: u64,
-    f: impl FnOnce() -> R + Send + 'static,
-) -> R {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    struct EndEpoch;
-    impl Drop for EndEpoch {
-        fn drop(&mut self) {
-            EPOCH.fetch_add(1, SeqCst);
-        }
-    }
-    let _end = EndEpoch;
-    progress("");
-    gort::set_procs(procs);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gort::run(f)));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(r)) => r,
-        // Panic again on the test's thread: the goroutine's panic message went to whichever
-        // test's output capture its thread inherited.
-        Ok(Err(p)) => panic!("{}", panic_message(&*p)),
-        Err(_) => panic!(
-            "test did not finish within {secs} s at procs={procs}; last progress: {}",
-            PROGRESS.lock().unwrap_or_else(|e| e.into_inner())
-        ),
-    }
-}
 
 /// A stop flag for spinning goroutines, also raised when the test that made it ends.
 #[derive(Clone)]
@@ -97,13 +54,6 @@ impl Stop {
     fn stopped(&self) -> bool {
         self.flag.load(Relaxed) || EPOCH.load(Relaxed) != self.epoch
     }
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "(a panic payload that is not a string)".into())
 }
 
 /// `release` in release builds, `debug` in debug builds (Go's testing.Short()).

@@ -18,6 +18,8 @@
 
 mod common;
 
+use common::{progress, with_procs};
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
@@ -26,48 +28,6 @@ use std::time::Duration;
 use gort::{Receiver, Select, Sender};
 
 const MS: Duration = Duration::from_millis(1);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-/// What the running test last reported; shown when it fails on its time bound.
-static PROGRESS: Mutex<String> = Mutex::new(String::new());
-
-fn progress(s: impl Into<String>) {
-    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = s.into();
-}
-
-/// Sets the number of processors to `procs` and runs `f` as a goroutine, failing the test if it
-/// takes longer than `secs` seconds (with the last `progress` in the message).
-fn with_procs<R: Send + 'static>(
-    procs: usize,
-    secs: u64,
-    f: impl FnOnce() -> R + Send + 'static,
-) -> R {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    progress("");
-    gort::set_procs(procs);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gort::run(f)));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(r)) => r,
-        // Panic again on the test's thread: the goroutine's panic message went to whichever
-        // test's output capture its thread inherited.
-        Ok(Err(p)) => panic!("{}", panic_message(&*p)),
-        Err(_) => panic!(
-            "test did not finish within {secs} s at procs={procs}; last progress: {}",
-            PROGRESS.lock().unwrap_or_else(|e| e.into_inner())
-        ),
-    }
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "(a panic payload that is not a string)".into())
-}
 
 /// `release` in release builds, `debug` in debug builds (Go's testing.Short()).
 fn scaled(release: usize, debug: usize) -> usize {

@@ -95,7 +95,10 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     // In the runtime while we take a P: sysmon must not see a P we own with a stale switch
     // count and take it for a hog's (rt::hog). The count moves: a blocking call is a runtime
     // call, and the goroutine gets a fresh window.
-    let prev = m.in_rt.swap(true, Relaxed);
+    // Only this thread writes `in_rt`: a plain load and store, no locked instruction. The CAS
+    // that takes the P back below orders the store before sysmon can see the P running.
+    let prev = m.in_rt.load(Relaxed);
+    m.in_rt.store(true, Relaxed);
     // Fast path: our P is still waiting for us.
     if !oldp.is_null()
         // SAFETY: Ps are never freed.

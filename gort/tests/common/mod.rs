@@ -52,6 +52,60 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Bumped when a `with_procs` test ends (passed or failed): goroutines that spin can watch it
+/// and stop, so a test that failed on its time bound leaves no hog behind for the next one.
+pub static EPOCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// What the running `with_procs` test last reported; shown when it fails on its time bound.
+static PROGRESS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Records how far the running test got (for its time-out message).
+pub fn progress(s: impl Into<String>) {
+    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = s.into();
+}
+
+/// The text of a panic payload.
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(a panic payload that is not a string)".into())
+}
+
+/// Sets the number of processors to `procs` and runs `f` as a goroutine, serialised with the
+/// binary's other `serial` tests, failing the test if it takes longer than `secs` seconds (with
+/// the last `progress` in the message). A goroutine's panic is raised again on the test's own
+/// thread: its message went to whichever test's output capture the goroutine's thread inherited.
+pub fn with_procs<R: Send + 'static>(
+    procs: usize,
+    secs: u64,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let _serial = serial();
+    struct EndEpoch;
+    impl Drop for EndEpoch {
+        fn drop(&mut self) {
+            EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let _end = EndEpoch;
+    progress("");
+    gort::set_procs(procs);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gort::run(f)));
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => panic!("{}", panic_message(&*p)),
+        Err(_) => panic!(
+            "test did not finish within {secs} s at procs={procs}; last progress: {}",
+            PROGRESS.lock().unwrap_or_else(|e| e.into_inner())
+        ),
+    }
+}
+
 /// `go_test`, serialised with the binary's other `serial` tests.
 pub fn serial_go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
     let _serial = serial();
