@@ -36,9 +36,9 @@ pub(crate) struct P {
     /// a spawn chain cannot keep it young. The running goroutine yields at its next runtime
     /// call, and the next slice starts fairly (see `schedule::find_runnable`).
     pub(crate) preempt: AtomicBool,
-    /// Which queue the next expired slice serves first: the local ring if set, else the global
-    /// queue (they alternate; see `schedule::find_runnable`). Owner only.
-    pub(crate) fair_local: AtomicBool,
+    /// Expired slices so far: every fourth serves the global queue first (see
+    /// `schedule::find_runnable`). Owner only.
+    pub(crate) fair_tick: AtomicU32,
     /// Incremented on every goroutine switch (including ones that inherit the time slice);
     /// unchanged for 10 ms means one goroutine ran all that time without calling the runtime.
     pub(crate) switchtick: la::AtomicU32,
@@ -84,7 +84,7 @@ impl P {
             runq: RunQueue::new(),
             schedtick: AtomicU32::new(0),
             preempt: AtomicBool::new(false),
-            fair_local: AtomicBool::new(false),
+            fair_tick: AtomicU32::new(0),
             switchtick: la::AtomicU32::new(0),
             blocktick: AtomicU32::new(0),
             timers: TimerHeap::new(),

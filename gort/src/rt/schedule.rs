@@ -182,9 +182,13 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             if let Some(next) = pp.runq.take_next() {
                 super::park::runq_put(pp, next, false);
             }
-            // Expired slices alternate between the two queues, so that goroutines preempted
-            // to the global queue cannot starve the local one, nor the reverse.
-            let global_first = !pp.fair_local.fetch_xor(true, Relaxed);
+            // Expired slices serve the local queue first, where goroutines that were woken or
+            // yielded wait, and the global queue first every fourth time, where preempted
+            // goroutines wait: neither starves the other (Go serves the global queue only every
+            // 61st slice, which a spawn chain that never starts a new slice never reaches).
+            let t = pp.fair_tick.load(Relaxed);
+            pp.fair_tick.store(t.wrapping_add(1), Relaxed);
+            let global_first = t % 4 == 0;
             let from_global = || {
                 if SCHED.runq_size.load(Relaxed) > 0 {
                     lock().runq_get(pp, 1)
