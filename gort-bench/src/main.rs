@@ -1,4 +1,4 @@
-//! gort-bench: the BENCHMARKS.md workloads on gort.
+//! gort-bench: the benchmark workloads (W1-W13, shared with the Go and peer programs) on gort.
 //!
 //! ```text
 //! gort-bench [WORKLOAD...] [--procs 1,2] [--n N] [--quick] [--sweep] [--timeout S]
@@ -40,7 +40,7 @@ usage: gort-bench [WORKLOAD...] [--procs 1,2] [--n N] [--quick] [--sweep] [--tim
 
 One workload at one procs value runs once in this process. Anything else runs each
 (workload, procs, N) in a child process, echoes its JSON line on stdout, and prints a table
-on stderr. Env GORT_BENCH_WATCHDOG_S=S (or ANCHOR_WATCHDOG_S): a run with no result after S
+on stderr. Env GORT_BENCH_WATCHDOG_S=S (or BENCH_WATCHDOG_S): a run with no result after S
 seconds prints an ok:false \"HANG\" line and exits 4.";
 
 struct Args {
@@ -186,9 +186,9 @@ fn run_single(w: &'static Workload, procs: usize, n: u64) -> Record {
     }
 }
 
-/// GORT_BENCH_WATCHDOG_S / ANCHOR_WATCHDOG_S: report a hang as a JSON line and exit 4.
+/// GORT_BENCH_WATCHDOG_S / BENCH_WATCHDOG_S: report a hang as a JSON line and exit 4.
 fn start_watchdog(workload: &'static str, procs: usize, n: u64) {
-    let secs = ["GORT_BENCH_WATCHDOG_S", "ANCHOR_WATCHDOG_S"]
+    let secs = ["GORT_BENCH_WATCHDOG_S", "BENCH_WATCHDOG_S"]
         .iter()
         .find_map(|k| std::env::var(k).ok()?.parse::<u64>().ok())
         .filter(|&s| s > 0);

@@ -1,4 +1,4 @@
-//! The JSON record of one run (the shape of BENCHMARKS.md and `../shared/bench/go/main.go`) and
+//! The JSON record of one run (one JSON line per run, the same shape the Go and peer programs print) and
 //! the process measurements it needs (getrusage, VmRSS).
 
 use std::fmt::Write as _;
@@ -7,7 +7,7 @@ use std::time::Duration;
 /// What a workload function returns.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Operation count that `per_op_ns` divides by (BENCHMARKS.md says which, per workload).
+    /// Operation count that `per_op_ns` divides by (each workload's module doc says which).
     pub ops: u64,
     /// Timed region.
     pub wall: Duration,

@@ -43,7 +43,7 @@ pub extern "C" fn gort_ffi_lib_sum(n: u64) -> u64 {
 }
 
 /// `uint64_t gort_ffi_lib_sum_plain(uint64_t n)`: the same without `ffi::callback`: the C
-/// thread stays a plain thread, and its blocking gort calls block it (API.md, "Every blocking
+/// thread stays a plain thread, and its blocking gort calls block it ("Every blocking
 /// call works everywhere").
 #[unsafe(no_mangle)]
 pub extern "C" fn gort_ffi_lib_sum_plain(n: u64) -> u64 {

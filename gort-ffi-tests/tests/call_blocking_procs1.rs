@@ -10,7 +10,7 @@ use gort_ffi_tests::harness::bounded;
 
 const SLEEP: Duration = Duration::from_millis(500);
 
-/// Issue 5: a C call that blocks for 500 ms inside `ffi::call` with procs = 1 does not stop
+/// a C call that blocks for 500 ms inside `ffi::call` with procs = 1 does not stop
 /// other goroutines: they complete 2 x 1,000 yields well under those 500 ms. A round can be
 /// spoiled by the OS descheduling the test's threads on a loaded machine, so the best of three
 /// rounds must show it.

@@ -1,4 +1,4 @@
-//! Stack overflow in a goroutine is always caught and reported (DESIGN decision 2): each
+//! Stack overflow in a goroutine is always caught and reported (ARCHITECTURE.md decision 2): each
 //! scenario must die with
 //! `fatal error: goroutine <id> stack overflow (limit <n> bytes), spawned at <file>:<line>`
 //! and SIGABRT. `main_thread` and `segv_in_goroutine` check the other half of the contract: a

@@ -1,4 +1,4 @@
-//! Channel semantics that gort promises beyond Go's tests (API.md "Channels"): close and drop
+//! Channel semantics that gort promises beyond Go's tests (the channel docs): close and drop
 //! rules, the value coming back in every send error, timeouts, iteration, `never()`, zero-sized
 //! values, and channels shared between plain threads and goroutines. Select is in
 //! `select_semantics.rs`.

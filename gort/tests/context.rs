@@ -76,7 +76,7 @@ fn child_of_cancelled_parent_starts_cancelled() {
     assert_eq!(grand.err(), Some(Error::DeadlineExceeded));
 }
 
-/// Issue 4: with_timeout fires within 10 ms of its deadline. One measurement is at the mercy of
+/// with_timeout fires within 10 ms of its deadline. One measurement is at the mercy of
 /// the OS (a thread descheduled for 10 ms on a loaded machine), so the best of five must be.
 #[test]
 fn timeout_fires_within_10ms_of_deadline() {

@@ -577,7 +577,7 @@ fn bad_env_warns_and_uses_defaults() {
     );
 }
 
-/// Issue 2, bad input: a zero stack size warns and the 256 KiB default is used (the warning
+/// Bad input: a zero stack size warns and the 256 KiB default is used (the warning
 /// names it).
 #[test]
 fn stack_size_zero_warns_and_uses_the_default() {
@@ -629,7 +629,7 @@ fn global_deadlock_is_reported_with_a_dump() {
     assert!(out.stderr.contains("spawned at "), "{out}");
 }
 
-/// Issue 4, bad input: relocking a held Mutex does not deadlock silently.
+/// Bad input: relocking a held Mutex does not deadlock silently.
 #[test]
 fn relocking_a_held_mutex_is_reported_as_a_deadlock() {
     let out = scenario("mutex_relock", &[]);

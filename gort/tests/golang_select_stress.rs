@@ -4,7 +4,7 @@
 //! select tests of chan_test.go written with the dynamic `gort::Select` (TestSelfSelect,
 //! TestSelectStress, TestSelectFairness, TestSelectDuplicateChannel, TestNonblockSelectRace
 //! and TestNonblockSelectRace2, TestChanSendSelectBarrier, TestMultiConsumer,
-//! TestPseudoRandomSend), which API.md says must meet a `select!` or another `Select` on the
+//! TestPseudoRandomSend), which must meet a `select!` or another `Select` on the
 //! opposite end of an unbuffered channel.
 //!
 //! Ported from the Go distribution. Copyright The Go Authors. All rights reserved.
@@ -164,7 +164,7 @@ fn same_channel_select_torture_buffered() {
 }
 
 /// The torture with `gort::Select` on both goroutines: two dynamic selects on the two ends of
-/// one unbuffered channel must meet (API.md: "two `Select`s on opposite ends of an unbuffered
+/// one unbuffered channel must meet (the `Select` docs: "two `Select`s on opposite ends of an unbuffered
 /// channel meet").
 #[test]
 fn same_channel_dynamic_select_torture() {

@@ -1,4 +1,4 @@
-//! API.md "Every blocking call works everywhere", case 3: a blocking call made before anything
+//! "Every blocking call works everywhere", case 3: a blocking call made before anything
 //! else starts the runtime lazily. This file's only test is the process's first gort call.
 
 mod common;

@@ -36,7 +36,7 @@ fn yielders(n: usize) -> Duration {
     t.elapsed()
 }
 
-/// DESIGN decision 3: a goroutine that never calls the runtime must not stop another from
+/// ARCHITECTURE.md decision 3: a goroutine that never calls the runtime must not stop another from
 /// running on the same (single) processor.
 #[test]
 fn spinning_goroutine_does_not_block_flag_setter() {
@@ -207,7 +207,7 @@ fn yield_alternates() {
     });
 }
 
-/// DESIGN decision 3a: a goroutine that runs for more than 10 ms is flagged and yields at its
+/// ARCHITECTURE.md decision 3a: a goroutine that runs for more than 10 ms is flagged and yields at its
 /// next runtime call (here an uncontended `Mutex::lock`), so the goroutine queued behind it runs
 /// on the same (single) processor and thread — not on a processor lent past a hog.
 #[test]

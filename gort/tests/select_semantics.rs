@@ -1,4 +1,4 @@
-//! select! and the dynamic `Select` beyond Go's tests (API.md "select!"): large selects, mixed
+//! select! and the dynamic `Select` beyond Go's tests (the `select!` docs): large selects, mixed
 //! send and receive cases, send values evaluated once and losing values dropped once, the same
 //! channel twice, `after` as a timeout, and `gort::Select`.
 

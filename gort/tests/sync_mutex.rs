@@ -81,7 +81,7 @@ fn go_test_mutex_fairness() {
     });
 }
 
-/// Issue 4: 100 goroutines x 10,000 increments of a plain integer under the lock, procs=2.
+/// 100 goroutines x 10,000 increments of a plain integer under the lock, procs=2.
 #[test]
 fn hundred_goroutines_exact_count() {
     let per = scaled(10_000) as u64;
@@ -104,7 +104,7 @@ fn hundred_goroutines_exact_count() {
     assert_eq!(total, 100 * per);
 }
 
-/// Issue 4: while four goroutines hammer the lock (each re-locks as soon as it unlocks), a
+/// while four goroutines hammer the lock (each re-locks as soon as it unlocks), a
 /// fifth never waits more than 100 ms for it (starvation mode hands it over). Also the regression
 /// test for sema.rs's head re-queue of a woken waiter whose wake-up was stolen: with Go's tail
 /// re-queue this waited 0.1-3 s.
@@ -155,7 +155,7 @@ fn waiter_not_starved_while_others_hammer() {
     });
 }
 
-/// Issue 4: plain std threads and goroutines increment under the same lock.
+/// plain std threads and goroutines increment under the same lock.
 #[test]
 fn threads_and_goroutines_share_a_mutex() {
     let per = scaled(20_000) as u64;
@@ -279,12 +279,12 @@ fn panic_releases_the_lock() {
     });
 }
 
-/// A goroutine that is unwinding must not park (DESIGN decision 4): a destructor that locks a
+/// A goroutine that is unwinding must not park (ARCHITECTURE.md decision 4): a destructor that locks a
 /// contended mutex during a panic blocks the thread instead, and still gets the lock.
 #[test]
 fn lock_during_unwind_blocks_thread_and_succeeds() {
     // Records the thread before and after the wait: an unwinding goroutine must not migrate
-    // (the panic count is thread-local; DESIGN decision 4).
+    // (the panic count is thread-local; ARCHITECTURE.md decision 4).
     struct LockOnDrop(Arc<Mutex<u32>>, Arc<AtomicBool>);
     impl Drop for LockOnDrop {
         fn drop(&mut self) {

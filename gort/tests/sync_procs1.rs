@@ -68,7 +68,7 @@ fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl Fn
     assert!(done.load(SeqCst));
 }
 
-/// Issue 4: a goroutine blocked on Mutex::lock does not block its M.
+/// a goroutine blocked on Mutex::lock does not block its M.
 #[test]
 fn blocked_mutex_lock_does_not_block_the_thread() {
     procs1(30, || {

@@ -184,7 +184,7 @@ fn go_test_rlocker_adapted() {
     });
 }
 
-/// Issue 4: a writer gets in while 10 readers loop taking read locks (writer preference).
+/// a writer gets in while 10 readers loop taking read locks (writer preference).
 #[test]
 fn writer_gets_in_while_ten_readers_loop() {
     run_at(2, 60, || {

@@ -1,4 +1,4 @@
-//! Time (API.md "Time"): `after`, `tick`, `Timer`, `Ticker` and `sleep`, with Go's semantics
+//! Time (the `gort::time` docs): `after`, `tick`, `Timer`, `Ticker` and `sleep`, with Go's semantics
 //! (Go 1.23 timers: after `stop` or `reset` no stale value is ever received).
 //!
 //! Lower bounds are exact (a timer never fires early); upper bounds are generous, since the

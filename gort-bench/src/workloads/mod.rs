@@ -18,7 +18,7 @@ mod w7_select;
 mod w8_timers;
 mod w9_mutex;
 
-/// One BENCHMARKS.md workload.
+/// One benchmark workload (its module doc gives its shape).
 pub struct Workload {
     /// The name used on the command line and in the JSON (same as main.go's `-w`).
     pub name: &'static str,
@@ -34,7 +34,7 @@ pub struct Workload {
     pub run: fn(n: u64) -> Outcome,
 }
 
-/// Every implemented workload, in BENCHMARKS.md order.
+/// Every implemented workload, in suite order (W1, W2, ...).
 pub const ALL: &[Workload] = &[
     w1_spawn::WORKLOAD,
     w2_idle::WORKLOAD,

@@ -1,5 +1,5 @@
 //! W11_yield: two goroutines each call `gort::yield_now()` N times; per_op_ns = wall / 2N.
-//! BENCHMARKS.md means procs=1 (a pure switch cost); at other procs it runs anyway and says so in
+//! The workload is defined at procs=1 (a pure switch cost); at other procs it runs anyway and says so in
 //! the note, as main.go does.
 
 use std::sync::Arc;

@@ -12,7 +12,7 @@
 //!   buffered values must still be delivered.
 //! - `dyn_pair`: two dynamic `Select`s on opposite ends of two unbuffered channels (each side
 //!   has a send arm and a receive arm), completed with `op.send` / `op.recv`, blocking with a
-//!   timer arm or with `select_timeout`. API.md promises that the two meet: the gap between
+//!   timer arm or with `select_timeout`. the two must meet: the gap between
 //!   a side's exchanges (and from its last one to the deadline) is checked like a probe's wait.
 
 use std::sync::Arc;

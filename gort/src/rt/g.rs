@@ -233,7 +233,7 @@ impl G {
     }
 
     /// Whether parking this G must block its OS thread rather than switch away: plain threads,
-    /// goroutines locked to their thread, and goroutines that are unwinding (DESIGN decision 4:
+    /// goroutines locked to their thread, and goroutines that are unwinding (ARCHITECTURE.md decision 4:
     /// std's panic count is per thread, so an unwinding goroutine never migrates).
     pub(crate) fn must_block_thread(&self) -> bool {
         self.is_thread.load(Relaxed)

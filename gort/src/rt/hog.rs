@@ -1,4 +1,4 @@
-//! Hogs: goroutines that run a whole time slice without calling the runtime (a tight loop, a
+//! Hogs (Go's proc.go: retake, handoffp, exitsyscall): goroutines that run a whole time slice without calling the runtime (a tight loop, a
 //! `println!` loop, a `poll(2)` or `nanosleep` without `gort::blocking`). There is no sound way
 //! to interrupt them (ARCHITECTURE.md, "No asynchronous preemption"), so they are treated as
 //! if they were in a blocking call: sysmon takes their P, with its run queue and timers, and

@@ -242,7 +242,7 @@ pub(crate) fn yield_now() {
     switch_to_scheduler(mp, gp, Request::Yield);
 }
 
-/// The preemption check at runtime calls (DESIGN decision 3a): if sysmon flagged the running
+/// The preemption check at runtime calls (ARCHITECTURE.md decision 3a): if sysmon flagged the running
 /// goroutine's time slice, yield to the global queue.
 #[inline]
 pub(crate) fn check_preempt() {

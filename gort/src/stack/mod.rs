@@ -1,6 +1,6 @@
 //! Goroutine stacks: reservation, guard regions, pooling, scavenging, overflow reports.
 //!
-//! Decision (DESIGN "Stacks never move"): Rust has no stack maps, so stacks cannot be copied and
+//! Decision (ARCHITECTURE.md decision 1): Rust has no stack maps, so stacks cannot be copied and
 //! grown as Go's are. Each goroutine gets a fixed virtual reservation (its limit, default
 //! 256 KiB) that the kernel commits page by page as it is touched, with a 64 KiB inaccessible
 //! guard region below it. Overflow faults in the guard and is reported (see `overflow`).
@@ -40,7 +40,7 @@ use crate::util::round_up;
 pub(crate) const GUARD: usize = 64 << 10;
 /// Smallest usable stack; smaller requests are rounded up.
 pub(crate) const MIN_STACK: usize = 32 << 10;
-/// Default usable stack (DESIGN: page tables cost ~0.5 KiB per 256 KiB slot).
+/// Default usable stack (ARCHITECTURE.md "Stacks": page tables cost ~0.5 KiB per 256 KiB slot).
 pub(crate) const DEFAULT_STACK: usize = 256 << 10;
 /// Largest stack a goroutine may ask for.
 pub(crate) const MAX_STACK: usize = 1 << 30;

@@ -22,7 +22,7 @@
 //!   the check stays as an internal invariant (`fatal!`).
 //! - A plain OS thread (no P) spins when the machine has more than one CPU; the P-based tests
 //!   of canSpin apply only to goroutines.
-//! - `lock` checks for a pending preemption request before trying (DESIGN decision 3a), never
+//! - `lock` checks for a pending preemption request before trying (ARCHITECTURE.md decision 3a), never
 //!   while holding the lock.
 //! - The fast path loads the word and takes the lock if it is free, whatever the waiter and
 //!   WOKEN bits say (Go's CAS from 0 fails then, and lockSlow does the same CAS a second time).
