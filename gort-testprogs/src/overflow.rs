@@ -112,3 +112,56 @@ pub fn segv_in_goroutine() {
         unreachable!("the wild read returned");
     });
 }
+
+/// Recurses until `left` bytes of stack remain below this frame, then parks for ever on `rx`.
+/// `lo` is the lowest usable stack address.
+#[inline(never)]
+fn park_near_limit(lo: usize, left: usize, rx: &gort::Receiver<u8>) -> u64 {
+    let mut frame = [0u8; 128];
+    black_box(&mut frame);
+    let here = frame.as_ptr() as usize;
+    if here < lo + left {
+        return u64::from(rx.recv().unwrap_or(0));
+    }
+    park_near_limit(lo, left, rx) + u64::from(frame[0])
+}
+
+/// A goroutine parks with only a little of its stack left (less than a backtrace capture
+/// needs), and then every goroutine is asleep: the deadlock dump, taken on sysmon's thread,
+/// captures each parked goroutine's backtrace on that goroutine's own stack, which overflows
+/// for this one. The overflow handler, on sysmon's alternate signal stack, must recognise the
+/// goroutine the dump borrowed and report the overflow as one during the dump; otherwise the
+/// fault is not a goroutine's on that thread and the process dies of a bare SIGSEGV.
+///
+/// Where the stack ends follows from the slot layout (see gort's `stack` module): the slot ends
+/// on a page boundary, just above the goroutine's first frame, and holds the G descriptor
+/// (under a page) and `size` bytes of stack rounded up to whole pages with it, so the stack's
+/// lowest byte is `size + 4096` below the slot's end (a 64 KiB size is a whole number of pages).
+pub fn during_dump() {
+    announce();
+    gort::run(|| {
+        let (tx, rx) = gort::chan::<u8>(0);
+        let size = 64 << 10;
+        let h = gort::Builder::new()
+            .stack_size(size)
+            .spawn(move || {
+                let first = [0u8; 1];
+                let top = (black_box(&first).as_ptr() as usize).next_multiple_of(4096);
+                park_near_limit(top - size - 4096, room_left(), &rx)
+            })
+            .expect("spawn");
+        let _ = h.join();
+        drop(tx);
+        unreachable!("the deadlocked goroutine returned");
+    });
+}
+
+/// Stack left below the parking frame: enough for the receive to park (more in a debug build,
+/// whose frames are larger), not enough for the capture.
+fn room_left() -> usize {
+    let default = if cfg!(debug_assertions) { 1920 } else { 1280 };
+    std::env::var("LEFT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -615,6 +615,28 @@ fn good_env_is_silent() {
     );
 }
 
+/// The deadlock dump captures backtraces on sysmon's thread, on each parked goroutine's stack:
+/// a goroutine parked near its limit overflows there, and the handler on sysmon's alternate
+/// signal stack reports it as the borrowed goroutine's overflow (a bare SIGSEGV before).
+#[test]
+fn overflow_while_a_dump_captures_is_reported() {
+    for mechanism in MECHANISMS {
+        let env: Vec<_> = mechanism.iter().map(|m| ("GORT_STACK_GUARD", *m)).collect();
+        let out = scenario("overflow_during_dump", &env);
+        out.assert_signal(libc::SIGABRT);
+        let lines = out.stderr_lines("fatal error: goroutine ");
+        let [line] = lines[..] else {
+            panic!("want one goroutine stack overflow report: {out}")
+        };
+        assert!(
+            line.contains(" stack overflow (limit 6")
+                && line.contains(" bytes) while a dump captured its backtrace, spawned at ")
+                && line.trim_end().contains("overflow.rs:"),
+            "{out}"
+        );
+    }
+}
+
 #[test]
 fn global_deadlock_is_reported_with_a_dump() {
     let out = scenario("deadlock", &[]);

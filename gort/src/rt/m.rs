@@ -28,7 +28,8 @@ pub(crate) enum Request {
     Park(*mut (dyn FnMut(*mut G) -> bool + 'static)),
     /// Go's gosched_m: requeue at the tail of the local run queue.
     Yield,
-    /// Go's gopreempt_m: requeue on the global run queue (fairness after sysmon's flag).
+    /// Go's gopreempt_m after sysmon's flag: requeue at the back of the local run queue (Go uses
+    /// the global queue; see `find_runnable`).
     Preempted,
     /// Go's goexit0: the G finished; recycle it.
     Exit,
@@ -61,8 +62,8 @@ pub(crate) struct M {
     pub(crate) cgo_sys_sp: UnsafeCell<usize>,
     /// For an extra M (a foreign thread bound by `ffi::callback`): its dedicated G.
     pub(crate) extra_g: UnsafeCell<*mut G>,
-    /// A goroutine whose time slice ran out, on its way to the global queue: `find_runnable`
-    /// first picks the next goroutine without it. Touched only by this M's g0.
+    /// A goroutine whose time slice ran out, on its way to the back of the local queue:
+    /// `find_runnable` first picks the next goroutine without it. Touched only by this M's g0.
     pub(crate) preempted: Cell<*mut G>,
     /// Whether code on this M may touch its P now: always on g0, and inside P sections on a
     /// goroutine. Sysmon takes a P from a hog only while this is false (rt::hog).

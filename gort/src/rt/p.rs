@@ -31,7 +31,8 @@ pub(crate) struct P {
     pub(crate) runq: RunQueue,
     /// Incremented on every new time slice; sysmon compares it to spot hogs.
     pub(crate) schedtick: AtomicU32,
-    /// Set by sysmon when the current time slice has run for more than 10 ms. The slice belongs to
+    /// Set by sysmon when the current time slice is over (10 ms, less while many goroutines wait:
+    /// see rt::sysmon). The slice belongs to
     /// the P, not to a goroutine: goroutines that inherit it through runnext inherit its age, so
     /// a spawn chain cannot keep it young. The running goroutine yields at its next runtime
     /// call, and the next slice starts fairly (see `schedule::find_runnable`).
@@ -40,7 +41,8 @@ pub(crate) struct P {
     /// `schedule::find_runnable`). Owner only.
     pub(crate) fair_tick: AtomicU32,
     /// Incremented on every goroutine switch (including ones that inherit the time slice);
-    /// unchanged for 10 ms means one goroutine ran all that time without calling the runtime.
+    /// unchanged for a whole slice means one goroutine ran all that time without calling the
+    /// runtime.
     pub(crate) switchtick: la::AtomicU32,
     /// Incremented on every blocking call; sysmon compares it to spot long calls.
     pub(crate) blocktick: AtomicU32,

@@ -122,10 +122,15 @@ impl RunQueue {
         self.get_ring().map(|gp| (gp, false))
     }
 
-    /// Owner only. Takes the G in `next`, if any (to requeue it at the tail after a time slice
-    /// ran out: a goroutine woken into `next` while every slice ends by expiry would otherwise
-    /// never run).
+    /// Owner only. Takes the G in `next`, if any: to run it on the current time slice, or to
+    /// requeue it at the tail after the slice ran out (a goroutine woken into `next` while every
+    /// slice ends by expiry would otherwise never run).
     pub(crate) fn take_next(&self) -> Option<*mut G> {
+        // A load first: no locked instruction when `next` is empty (the common case on a
+        // scheduling pass that starts a new slice).
+        if self.next.load(Relaxed).is_null() {
+            return None;
+        }
         let next = self.next.swap(null_mut(), AcqRel);
         (!next.is_null()).then_some(next)
     }

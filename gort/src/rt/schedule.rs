@@ -2,9 +2,10 @@
 //! `stealWork`, `execute`, and the g0 halves of `park_m`, `gosched_m`, `goexit0`,
 //! `exitsyscall0`).
 //!
-//! Search order in `find_runnable` (proc.go): expired timers of our P → the global queue every
-//! 61st tick (fairness) → local queue (`runnext` first) → global queue → steal from other Ps
-//! (four rounds in random order; the last round also takes `runnext` and runs other Ps'
+//! Search order in `find_runnable` (proc.go): expired timers of our P → `runnext` (unless the
+//! time slice ran out) → for a new slice, the local queue's head or the global queue, whichever
+//! is due (`new_slice`; Go looks at the global queue first only every 61st slice) → steal from
+//! other Ps (four rounds in random order; the last round also takes `runnext` and runs other Ps'
 //! timers) → give up the P, re-check everything once more, and sleep. The one M that sleeps with
 //! a deadline sleeps until the earliest timer (there is no timer thread).
 
@@ -158,6 +159,48 @@ fn reset_spinning(mp: &M) {
     wakep();
 }
 
+/// Queues a goroutine whose slice ran out (`M::preempted`) at the back of the local queue, and
+/// wakes an idle P to steal it if there is one (Go's goschedImpl calls wakep too).
+fn requeue(pp: &P, preempted: *mut G) {
+    if !preempted.is_null() {
+        super::park::runq_put(pp, preempted, false);
+        wakep();
+    }
+}
+
+/// The goroutine that starts a new slice on `pp`: the head of the local queue, or one from the
+/// global queue. The global queue goes first when this P's share of it is at least as long as
+/// the local queue, on every fourth expired slice, and on every 61st slice (Go's rule, which
+/// alone lets goroutines wait in the global queue for 61 slices each while the local queue
+/// keeps busy: after `set_procs` drains retiring Ps into it, or behind a spawn chain). So one
+/// round of both queues takes about as many slices as they hold goroutines, and sysmon
+/// shortens slices as the queues grow (rt::sysmon). Null if both are empty.
+fn new_slice(pp: &P, expired: bool) -> *mut G {
+    let global = SCHED.runq_size.load(Relaxed);
+    if global > 0 {
+        let mut global_first = pp.schedtick.load(Relaxed).is_multiple_of(61)
+            || global.div_ceil(SCHED.procs.load(Relaxed).max(1)) >= pp.runq.len();
+        if expired {
+            let t = pp.fair_tick.load(Relaxed);
+            pp.fair_tick.store(t.wrapping_add(1), Relaxed);
+            global_first |= t.is_multiple_of(4);
+        }
+        if global_first {
+            let gp = lock().runq_get(pp, 1);
+            if !gp.is_null() {
+                return gp;
+            }
+        }
+    }
+    if let Some(gp) = pp.runq.get_ring() {
+        return gp;
+    }
+    if SCHED.runq_size.load(Relaxed) > 0 {
+        return lock().runq_get(pp, 0);
+    }
+    null_mut()
+}
+
 /// Go's findRunnable. Returns a runnable G and whether it inherits the current time slice.
 /// May give up the P and sleep; on return `mp` holds a P.
 fn find_runnable(mp: &M) -> (*mut G, bool) {
@@ -170,68 +213,27 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             pp.timers.run_expired(nanotime());
         }
 
-        // A slice that ran out (sysmon's flag, inherited along runnext hand-offs) ends here: the
-        // goroutine in runnext joins the back of the local queue, and the next slice serves the
-        // global queue, then the head of the local queue, before any runnext chain may go on (Go checks the global queue only every 61st slice, which a spawn chain
-        // that never starts a new slice never reaches).
-        // The goroutine whose slice ran out joins the global queue only after that choice, so
-        // that it does not win it back at once.
+        // A slice that ran out (sysmon's flag, inherited along runnext hand-offs) ends here:
+        // the goroutine in runnext joins the back of the local queue, so a spawn chain or a
+        // ping-pong pair that keeps handing the slice on cannot keep the P. The goroutine whose
+        // slice ran out joins the back of the local queue too, but only after the next one is
+        // chosen, so that it does not win the P back at once.
         let expired = pp.preempt.load(Relaxed);
         let preempted = mp.preempted.replace(null_mut());
-        if expired {
-            if let Some(next) = pp.runq.take_next() {
-                super::park::runq_put(pp, next, false);
+        if let Some(next) = pp.runq.take_next() {
+            if !expired {
+                requeue(pp, preempted);
+                return (next, true);
             }
-            // Expired slices serve the local queue first, where goroutines that were woken or
-            // yielded wait, and the global queue first every fourth time, where preempted
-            // goroutines wait: neither starves the other (Go serves the global queue only every
-            // 61st slice, which a spawn chain that never starts a new slice never reaches).
-            let t = pp.fair_tick.load(Relaxed);
-            pp.fair_tick.store(t.wrapping_add(1), Relaxed);
-            let global_first = t % 4 == 0;
-            let from_global = || {
-                if SCHED.runq_size.load(Relaxed) > 0 {
-                    lock().runq_get(pp, 1)
-                } else {
-                    null_mut()
-                }
-            };
-            let from_local = || pp.runq.get_ring().unwrap_or(null_mut());
-            let mut gp = if global_first {
-                from_global()
-            } else {
-                from_local()
-            };
-            if gp.is_null() {
-                gp = if global_first {
-                    from_local()
-                } else {
-                    from_global()
-                };
-            }
-            if !preempted.is_null() {
-                sched::globrunq_put(preempted);
-            }
-            if !gp.is_null() {
-                return (gp, false);
-            }
-        } else if !preempted.is_null() {
-            sched::globrunq_put(preempted);
+            super::park::runq_put(pp, next, false);
         }
-        if pp.schedtick.load(Relaxed) % 61 == 0 && SCHED.runq_size.load(Relaxed) > 0 {
-            let gp = lock().runq_get(pp, 1);
-            if !gp.is_null() {
-                return (gp, false);
-            }
+        let gp = new_slice(pp, expired);
+        if !gp.is_null() {
+            requeue(pp, preempted);
+            return (gp, false);
         }
-        if let Some((gp, inherit)) = pp.runq.get() {
-            return (gp, inherit && !expired);
-        }
-        if SCHED.runq_size.load(Relaxed) > 0 {
-            let gp = lock().runq_get(pp, 0);
-            if !gp.is_null() {
-                return (gp, false);
-            }
+        if !preempted.is_null() {
+            return (preempted, false);
         }
 
         // Network: a non-blocking poll (Go: before stealing).
@@ -455,7 +457,8 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         }
         Request::Preempted => {
             g.status.store(RUNNABLE, Release);
-            // To the global queue once the next goroutine is chosen (see `find_runnable`).
+            // To the back of the local queue once the next goroutine is chosen (see
+            // `find_runnable`).
             if pp.is_null() {
                 sched::globrunq_put(gp);
             } else {

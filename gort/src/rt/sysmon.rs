@@ -3,9 +3,9 @@
 //! Runs without a P. Each round it:
 //! - retakes Ps whose M has been in a blocking call for a whole round (~20 µs at first) when there
 //!   is other work, and hands them to other Ms (Go's retake of _Psyscall);
-//! - flags time slices that passed 10 ms: the running goroutine yields at its next runtime call
-//!   (Go's preemptone), and the next slice starts fairly;
-//! - takes the P of a goroutine that has not switched for 10 ms although its slice was flagged
+//! - flags time slices that passed their length (see below): the running goroutine yields at its
+//!   next runtime call (Go's preemptone), and the next slice starts fairly;
+//! - takes the P of a goroutine that has not switched for a slice although its slice was flagged
 //!   in an earlier round — a hog, running user code without calling the runtime — and hands it
 //!   to another M, exactly as for a blocking call (rt::hog);
 //! - wakes an M for overdue timers, runs the stack scavenger, and retires idle Ps that
@@ -14,8 +14,16 @@
 //! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does. As in Go,
 //! only hand-offs count as activity: flags alone let it back off, so a program whose only
 //! goroutine sits in a plain `std::thread::sleep` costs about 100 wake-ups a second. While a
-//! goroutine runs on some P it looks at least every 2 ms (every 1 ms while a slice is flagged),
-//! so that slices end close to 10 ms.
+//! goroutine runs on some P it looks at least every 2 ms (every 1 ms while a slice is flagged or
+//! slices are short), so that slices end close to their length.
+//!
+//! Slice length (a deviation from Go, whose slice is always 10 ms): a goroutine behind N others
+//! that each use a whole slice waits N slices, so with 10 ms slices twenty CPU-bound goroutines
+//! on one P make every wake-up wait 200 ms. As Linux's CFS does with its scheduling period, the
+//! slice shrinks as the queue grows: one round of a P's queue (its local queue plus its share of
+//! the global queue) takes about `ROUND_NS`, with slices between `MIN_SLICE_NS` and 10 ms. With
+//! at most one goroutine waiting it is Go's 10 ms; a shorter slice costs one more preemption
+//! (a requeue and a switch, about a microsecond) per slice, nothing on the hot paths.
 
 use std::sync::atomic::{AtomicI64, Ordering::*};
 
@@ -25,8 +33,19 @@ use super::sched::{self, SCHED, lock, wakep};
 use crate::stack::pool;
 use crate::sys::nanotime;
 
-/// A goroutine running longer than this is flagged (Go's forcePreemptNS).
+/// The longest time slice (Go's forcePreemptNS): a goroutine running longer is flagged.
 const HOG_NS: i64 = 10_000_000;
+/// The shortest time slice, however long the queue.
+const MIN_SLICE_NS: i64 = 1_000_000;
+/// How long one round of a P's run queue should take at most (while slices are above the
+/// minimum): the slice is this divided by the number of goroutines in the round.
+const ROUND_NS: i64 = 20_000_000;
+
+/// The time slice of `p` when `share` goroutines of the global queue are its to run.
+fn slice_ns(p: &super::p::P, share: usize) -> i64 {
+    let round = (p.runq.len() + share) as i64 + 1;
+    (ROUND_NS / round).clamp(MIN_SLICE_NS, HOG_NS)
+}
 
 /// nanotime as of sysmon's last round (it rounds at least every 10 ms): a clock for
 /// bookkeeping that must not cost a clock read per park (`G::wait_since`).
@@ -84,7 +103,7 @@ fn run() {
     let mut delay_us = 20u64;
     let mut last_scavenge = nanotime();
     let mut flagged = false;
-    let mut running = false;
+    let mut shortest: Option<i64> = None;
     loop {
         if idle == 0 {
             delay_us = 20;
@@ -94,9 +113,9 @@ fn run() {
         if flagged {
             // A flagged slice may need a hand-off soon: look again within a millisecond.
             delay_us = delay_us.min(1_000);
-        } else if running {
-            // Goroutines are running: slices must end close to 10 ms, not up to 20.
-            delay_us = delay_us.min(2_000);
+        } else if let Some(slice) = shortest {
+            // Goroutines are running: slices must end close to their length, not up to twice it.
+            delay_us = delay_us.min((slice as u64 / 2_000).clamp(1_000, 2_000));
         }
         std::thread::sleep(std::time::Duration::from_micros(delay_us));
         let now = nanotime();
@@ -104,7 +123,7 @@ fn run() {
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
         let busy;
-        (busy, flagged, running) = retake(now, &mut seen);
+        (busy, flagged, shortest) = retake(now, &mut seen);
         idle = if busy { 0 } else { idle + 1 };
 
         if SCHED.npidle.load(Relaxed) > 0 && sched::earliest_timer() <= now {
@@ -123,12 +142,14 @@ fn run() {
     }
 }
 
-/// Go's retake. Returns whether a P was handed off, whether a slice is flagged, and whether a
-/// goroutine runs on some P.
-fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
+/// Go's retake. Returns whether a P was handed off, whether a slice is flagged, and the shortest
+/// slice of the Ps running a goroutine (none if no goroutine runs).
+fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     let mut busy = false;
     let mut flagged = false;
-    let mut running = false;
+    let mut shortest: Option<i64> = None;
+    let procs = SCHED.procs.load(Relaxed).max(1);
+    let share = SCHED.runq_size.load(Relaxed).div_ceil(procs);
     for p in sched::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
@@ -144,17 +165,20 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
         if status == P_IDLE || status == P_DEAD {
             continue;
         }
+        let slice = slice_ns(p, share);
         // SAFETY: Ms are never freed (`mp` was loaded once: the P may change hands meanwhile).
-        running |= status == P_RUNNING
-            && unsafe { mp.as_ref() }.is_some_and(|m| !m.curg.load(Relaxed).is_null());
+        let m = unsafe { mp.as_ref() };
+        if status == P_RUNNING && m.is_some_and(|m| !m.curg.load(Relaxed).is_null()) {
+            shortest = Some(shortest.map_or(slice, |s| s.min(slice)));
+        }
         // Whether this slice was already flagged in an earlier round.
         let flagged_before = p.preempt.load(Relaxed);
         let t = p.schedtick.load(Relaxed);
         if s.schedtick != t {
             s.schedtick = t;
             s.schedwhen = now;
-        } else if (status == P_RUNNING || status == P_BLOCKING) && now - s.schedwhen >= HOG_NS {
-            // A time slice longer than 10 ms (possibly several goroutines handing it on through
+        } else if (status == P_RUNNING || status == P_BLOCKING) && now - s.schedwhen >= slice {
+            // A time slice past its length (possibly several goroutines handing it on through
             // runnext, or one looping on short blocking calls, as Go's retake also flags
             // _Psyscall Ps): yield at the next runtime call (Go's preemptone).
             p.preempt.store(true, Relaxed);
@@ -164,8 +188,8 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
         if s.switchtick != t {
             s.switchtick = t;
             s.switchwhen = now;
-        } else if status == P_RUNNING && flagged_before && now - s.switchwhen >= HOG_NS {
-            // One goroutine has run for 10 ms without a runtime call that switched, and did not
+        } else if status == P_RUNNING && flagged_before && now - s.switchwhen >= slice {
+            // One goroutine has run a slice without a runtime call that switched, and did not
             // answer a flag raised in an earlier round: treat it as in a blocking call.
             if super::hog::take(p, t) {
                 busy = true;
@@ -195,5 +219,5 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, bool) {
     // a global otherwise.
     let pless = super::hog::PLESS.load(Relaxed) > 0;
     super::park::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
-    (busy, flagged, running)
+    (busy, flagged, shortest)
 }

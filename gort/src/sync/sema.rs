@@ -45,19 +45,62 @@
 //!   because it runs only after semacquire returns); with this rule the worst wait was ~10 ms.
 //! - The hand-off flag is its own field (`handoff`) instead of reusing the treap's `ticket`.
 //! - No block or mutex profiling, so no acquire/release times.
+//!
+//! # Model checking
+//! `loom_tests` runs this code — counter checks, `nwait`, the treap, hand-offs — under loom
+//! (`scripts/loom.sh`), with a two-bucket table, a spin lock for the bucket lock and a park that
+//! sleeps the thread until `ready` (`model`).
 
 use std::cell::Cell;
 use std::ptr::null;
-use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::atomic::Ordering::*;
 
 use crate::rt::g::{G, WaitReason};
-use crate::rt::m::current_m;
-use crate::rt::park::{self, park, ready};
 use crate::util::fatal;
-use crate::util::lock::Lock;
+use crate::util::loom as la;
+#[cfg(loom)]
+use model::{Lock, can_yield, park, ready, yield_now};
+#[cfg(not(loom))]
+use {
+    crate::rt::m::current_m,
+    crate::rt::park::{park, ready, yield_now},
+    crate::util::lock::Lock,
+};
 
-/// Number of buckets (Go's semTabSize).
+/// Number of buckets (Go's semTabSize; two in the model, so that addresses share buckets).
+#[cfg(not(loom))]
 const SEM_TAB_SIZE: usize = 251;
+#[cfg(loom)]
+const SEM_TAB_SIZE: usize = 2;
+
+/// The counter of a semaphore: the caller's own `AtomicU32` (loom's in the model tests).
+pub(crate) trait Count {
+    fn load(&self) -> u32;
+    fn cas_weak(&self, cur: u32, new: u32) -> Result<u32, u32>;
+    fn add_one(&self);
+}
+
+macro_rules! impl_count {
+    ($t:ty) => {
+        impl Count for $t {
+            #[inline]
+            fn load(&self) -> u32 {
+                self.load(SeqCst)
+            }
+            #[inline]
+            fn cas_weak(&self, cur: u32, new: u32) -> Result<u32, u32> {
+                self.compare_exchange_weak(cur, new, SeqCst, SeqCst)
+            }
+            #[inline]
+            fn add_one(&self) {
+                self.fetch_add(1, SeqCst);
+            }
+        }
+    };
+}
+impl_count!(std::sync::atomic::AtomicU32);
+#[cfg(loom)]
+impl_count!(la::AtomicU32);
 
 /// A goroutine waiting in the table (Go's sudog, the fields sema.go uses). See the module
 /// invariants for who may touch it when.
@@ -108,7 +151,7 @@ struct Root {
 struct Bucket {
     lock: Lock,
     /// Waiters announced and not yet dequeued (Go's nwait); read without the lock.
-    nwait: AtomicU32,
+    nwait: la::AtomicU32,
     /// Protected by `lock`.
     root: Root,
 }
@@ -117,29 +160,50 @@ struct Bucket {
 // points to follow the module invariants.
 unsafe impl Sync for Bucket {}
 
-static TABLE: [Bucket; SEM_TAB_SIZE] = [const {
-    Bucket {
-        lock: Lock::new(),
-        nwait: AtomicU32::new(0),
-        root: Root {
-            treap: Cell::new(null()),
-        },
-    }
-}; SEM_TAB_SIZE];
+/// An empty bucket (a macro: loom's atomics have no `const fn new`).
+macro_rules! bucket {
+    () => {
+        Bucket {
+            lock: Lock::new(),
+            nwait: la::AtomicU32::new(0),
+            root: Root {
+                treap: Cell::new(null()),
+            },
+        }
+    };
+}
+
+#[cfg(not(loom))]
+static TABLE: [Bucket; SEM_TAB_SIZE] = [const { bucket!() }; SEM_TAB_SIZE];
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref TABLE: Vec<Bucket> = (0..SEM_TAB_SIZE).map(|_| bucket!()).collect();
+}
 
 fn bucket_for(addr: usize) -> &'static Bucket {
     &TABLE[(addr >> 3) % SEM_TAB_SIZE]
 }
 
+/// Nothing, except under the loom model: a SeqCst fence. The no-lost-wake-up argument (module
+/// invariants) needs the single total order of SeqCst operations, which loom does not model for
+/// loads and read-modify-writes (it treats them as AcqRel); a SeqCst fence after each of the two
+/// read-modify-writes gives the model that order back. On x86-64 the locked instruction is a
+/// full barrier anyway.
+#[inline(always)]
+fn seqcst_model() {
+    #[cfg(loom)]
+    la::fence(SeqCst);
+}
+
 /// Decrements `*sema` if it is positive (Go's cansemacquire).
 #[inline]
-fn cansemacquire(sema: &AtomicU32) -> bool {
-    let mut v = sema.load(SeqCst);
+fn cansemacquire(sema: &impl Count) -> bool {
+    let mut v = sema.load();
     loop {
         if v == 0 {
             return false;
         }
-        match sema.compare_exchange_weak(v, v - 1, SeqCst, SeqCst) {
+        match sema.cas_weak(v, v - 1) {
             Ok(_) => return true,
             Err(cur) => v = cur,
         }
@@ -149,11 +213,11 @@ fn cansemacquire(sema: &AtomicU32) -> bool {
 /// Waits until `*sema > 0`, then decrements it (Go's semacquire1). With `lifo`, the caller goes
 /// to the head of the address's queue (a mutex waiter that was woken and lost the race again).
 /// Parks the goroutine; on a plain thread, blocks the thread.
-pub(crate) fn semacquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
+pub(crate) fn semacquire<C: Count>(sema: &C, lifo: bool, reason: WaitReason) {
     if cansemacquire(sema) {
         return;
     }
-    let addr = sema as *const AtomicU32 as usize;
+    let addr = sema as *const C as usize;
     let b = bucket_for(addr);
     let w = Waiter::new();
     let mut lifo = lifo;
@@ -163,6 +227,7 @@ pub(crate) fn semacquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
             b.lock.lock();
             // Announce ourselves before the last check, so a release after it sees us.
             b.nwait.fetch_add(1, SeqCst);
+            seqcst_model();
             if cansemacquire(sema) {
                 b.nwait.fetch_sub(1, SeqCst);
                 b.lock.unlock();
@@ -189,10 +254,11 @@ pub(crate) fn semacquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
 /// Increments `*sema` and wakes one waiter on it, if any (Go's semrelease1). With `handoff`,
 /// the unit is handed straight to the woken waiter when possible and the caller yields to it
 /// (a starving mutex's direct hand-off).
-pub(crate) fn semrelease(sema: &AtomicU32, handoff: bool) {
-    let addr = sema as *const AtomicU32 as usize;
+pub(crate) fn semrelease<C: Count>(sema: &C, handoff: bool) {
+    let addr = sema as *const C as usize;
     let b = bucket_for(addr);
-    sema.fetch_add(1, SeqCst);
+    sema.add_one();
+    seqcst_model();
     // Easy case: nobody waits. Must come after the add (see `semacquire`).
     if b.nwait.load(SeqCst) == 0 {
         return;
@@ -223,10 +289,11 @@ pub(crate) fn semrelease(sema: &AtomicU32, handoff: bool) {
     ready(gp);
     if direct && can_yield() {
         // The waiter sits in our P's runnext; let it run now on our time slice (Go's goyield).
-        park::yield_now();
+        yield_now();
     }
 }
 
+#[cfg(not(loom))]
 /// Whether the caller is an ordinary goroutine on its own stack (not a scheduler context, a
 /// plain thread, or a goroutine that must keep its thread), so that yielding to a woken waiter
 /// is cheap and legal (Go checks `m.locks == 0`).
@@ -491,5 +558,141 @@ impl Root {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
+
+/// The model of the table's surroundings for loom (see util::loom): a spin lock for the bucket
+/// lock, and a park that runs the commit and then sleeps the parking thread until `ready`.
+/// The table itself — counter checks, `nwait`, the treap and hand-offs — is the real code.
+#[cfg(loom)]
+mod model {
+    use super::*;
+
+    pub(super) struct Lock(la::AtomicBool);
+
+    impl Lock {
+        pub(super) fn new() -> Lock {
+            Lock(la::AtomicBool::new(false))
+        }
+        pub(super) fn lock(&self) {
+            while self
+                .0
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_err()
+            {
+                la::spin_loop();
+            }
+        }
+        pub(super) fn unlock(&self) {
+            self.0.store(false, Release);
+        }
+    }
+
+    /// A parked "goroutine": its thread and the flag `ready` sets.
+    struct Parked {
+        thread: loom::thread::Thread,
+        woken: la::AtomicBool,
+    }
+
+    /// Runs the commit; if it says park, sleeps (loom's thread park) until `ready`.
+    pub(super) fn park(_: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
+        let me = Parked {
+            thread: loom::thread::current(),
+            woken: la::AtomicBool::new(false),
+        };
+        if commit(&me as *const Parked as *mut G) {
+            while !me.woken.load(Acquire) {
+                loom::thread::park();
+            }
+        }
+    }
+
+    pub(super) fn ready(gp: *mut G) {
+        // SAFETY: `gp` is the `Parked` of a thread waiting in `park` until the store below; the
+        // thread handle is cloned first because the frame may be gone right after the store.
+        let p = unsafe { &*(gp as *const Parked) };
+        let thread = p.thread.clone();
+        p.woken.store(true, Release);
+        thread.unpark();
+    }
+
+    pub(super) fn can_yield() -> bool {
+        false
+    }
+
+    pub(super) fn yield_now() {
+        unreachable!("the model never yields (`can_yield` is false)")
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+
+    /// Two acquirers wait on one semaphore while a releaser adds two units, one of them handed
+    /// off directly: each acquirer gets exactly one unit, nobody sleeps through a release (a
+    /// lost wake-up leaves a thread spinning for ever, which loom reports), and the count ends
+    /// at zero with no waiter announced.
+    /// The model's spin lock takes many branches: allow more than loom's 1,000. Two
+    /// preemptions (instead of the script's three) keep each model to seconds; the lost wake-up
+    /// of a missing SeqCst order is found within two.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        b.max_branches = 100_000;
+        b.preemption_bound = Some(2);
+        b.check(f);
+    }
+
+    #[test]
+    fn loom_two_waiters_two_releases() {
+        model(|| {
+            let sema = Arc::new(la::AtomicU32::new(0));
+            let waiters: Vec<_> = (0..2)
+                .map(|i| {
+                    let s = sema.clone();
+                    loom::thread::spawn(move || semacquire(&*s, i == 1, WaitReason::SyncMutexLock))
+                })
+                .collect();
+            semrelease(&*sema, false);
+            semrelease(&*sema, true);
+            for w in waiters {
+                w.join().unwrap();
+            }
+            assert_eq!(Count::load(&*sema), 0);
+            let b = bucket_for(Arc::as_ptr(&sema) as usize);
+            assert_eq!(b.nwait.load(SeqCst), 0);
+        });
+    }
+
+    /// Waiters on two addresses that share a bucket (the model's table has two): a release on
+    /// one address wakes a waiter of that address only, even with the other's in the treap.
+    #[test]
+    fn loom_addresses_sharing_a_bucket() {
+        model(|| {
+            let semas = Arc::new([
+                la::AtomicU32::new(0),
+                la::AtomicU32::new(0),
+                la::AtomicU32::new(0),
+            ]);
+            // Find two counters in one bucket (of three, two share one of the two buckets).
+            let addr = |i: usize| &semas[i] as *const la::AtomicU32 as usize;
+            let (a, b) = (0..3)
+                .flat_map(|i| (i + 1..3).map(move |j| (i, j)))
+                .find(|&(i, j)| std::ptr::eq(bucket_for(addr(i)), bucket_for(addr(j))))
+                .unwrap();
+            let s = semas.clone();
+            let wa =
+                loom::thread::spawn(move || semacquire(&s[a], false, WaitReason::SyncMutexLock));
+            let s = semas.clone();
+            let wb =
+                loom::thread::spawn(move || semacquire(&s[b], false, WaitReason::SyncMutexLock));
+            semrelease(&semas[b], false);
+            wb.join().unwrap();
+            semrelease(&semas[a], false);
+            wa.join().unwrap();
+            assert_eq!(Count::load(&semas[a]) + Count::load(&semas[b]), 0);
+            assert_eq!(bucket_for(addr(a)).nwait.load(SeqCst), 0);
+        });
+    }
+}

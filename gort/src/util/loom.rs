@@ -1,8 +1,9 @@
 //! The synchronisation types of the structures that are model-checked with loom (the run
-//! queue, the timer heaps, the P hand-off between sysmon and a hog): std's normally, loom's when
-//! built with `--cfg loom`. Loom then explores every interleaving of a small model of each
-//! (the tests named `loom_*`; see `scripts/loom.sh`), with capacities shrunk as tokio does.
-//! Only fields of heap-allocated structures use these types: loom's cannot live in statics.
+//! queue, the timer heaps, the P hand-off between sysmon and a hog, the wait queues' select
+//! claim, the semaphore table): std's normally, loom's when built with `--cfg loom`. Loom then
+//! explores every interleaving of a small model of each (the tests named `loom_*`; see
+//! `scripts/loom.sh`), with capacities shrunk as tokio does. Loom's types cannot live in plain
+//! statics: the semaphore table becomes a `loom::lazy_static` under the model.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Mutex;

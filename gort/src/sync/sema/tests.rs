@@ -3,7 +3,7 @@
 
 use super::*;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU32, AtomicUsize};
 use std::time::Duration;
 
 /// Checks the treap's order (addresses) and heap (tickets) properties and the parent links;
