@@ -157,7 +157,9 @@ pub fn during_dump() {
 }
 
 /// Stack left below the parking frame: enough for the receive to park (more in a debug build,
-/// whose frames are larger), not enough for the capture.
+/// whose frames are larger), not enough for the capture. The environment variable `LEFT`
+/// overrides it, to find the window again after a change to the receive or park path (in
+/// release it was 512-2048 bytes, in debug 1280-2560).
 fn room_left() -> usize {
     let default = if cfg!(debug_assertions) { 1920 } else { 1280 };
     std::env::var("LEFT")
