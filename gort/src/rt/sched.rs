@@ -218,6 +218,14 @@ pub(crate) fn move_p_state(pp: &P) {
 }
 
 /// Puts `gp` on the global run queue.
+/// One P's share of the global run queue: its length over `procs()`, rounded up (racy).
+pub(crate) fn global_share() -> usize {
+    SCHED
+        .runq_size
+        .load(Relaxed)
+        .div_ceil(SCHED.procs.load(Relaxed).max(1))
+}
+
 pub(crate) fn globrunq_put(gp: *mut G) {
     lock().runq_put(gp);
 }

@@ -184,8 +184,7 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
         if expired {
             let t = pp.fair_tick.load(Relaxed);
             pp.fair_tick.store(t.wrapping_add(1), Relaxed);
-            global_first |= t.is_multiple_of(4)
-                || global.div_ceil(SCHED.procs.load(Relaxed).max(1)) >= pp.runq.len();
+            global_first |= t.is_multiple_of(4) || sched::global_share() >= pp.runq.len();
         }
         if global_first {
             let gp = lock().runq_get(pp, 1);

@@ -148,8 +148,7 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     let mut busy = false;
     let mut flagged = false;
     let mut shortest: Option<i64> = None;
-    let procs = SCHED.procs.load(Relaxed).max(1);
-    let share = SCHED.runq_size.load(Relaxed).div_ceil(procs);
+    let share = sched::global_share();
     for p in sched::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
