@@ -243,10 +243,15 @@ pub(crate) fn acquirep(mp: &M, pp: *mut P) {
 }
 
 /// Go's wakep: if there is an idle P and nobody is spinning, start a spinning M.
+#[inline]
 pub(crate) fn wakep() {
-    if SCHED.npidle.load(SeqCst) == 0 {
-        return;
+    if SCHED.npidle.load(SeqCst) != 0 {
+        wakep_slow();
     }
+}
+
+#[inline(never)]
+fn wakep_slow() {
     if SCHED.nmspinning.load(SeqCst) != 0
         || SCHED
             .nmspinning

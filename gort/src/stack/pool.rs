@@ -63,6 +63,8 @@ pub(crate) static SLOTS: AtomicUsize = AtomicUsize::new(0);
 static ALL_SLOTS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// The default usable size (class 0).
 static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
+/// The slot size of class 0, so that a spawn served by its P's cache takes no lock.
+static DEFAULT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 fn classes() -> std::sync::MutexGuard<'static, Classes> {
     CLASSES.lock().unwrap_or_else(|e| e.into_inner())
@@ -71,6 +73,7 @@ fn classes() -> std::sync::MutexGuard<'static, Classes> {
 /// Sets the default stack size; called once at start-up, before any spawn.
 pub(crate) fn init(default_usable: usize) {
     DEFAULT_USABLE.store(default_usable, Relaxed);
+    DEFAULT_SLOT.store(slot_size(default_usable), Relaxed);
     let mut c = classes();
     if c.0.is_empty() {
         c.0.push(new_class(default_usable));
@@ -100,32 +103,36 @@ fn class_index(c: &mut Classes, usable: usize) -> usize {
 pub(crate) fn alloc(pp: *mut P, usable: usize) -> io::Result<*mut G> {
     let default = DEFAULT_USABLE.load(Relaxed);
     let usable = if usable == 0 { default } else { usable };
-    let mut gp = null_mut();
     if usable == default && !pp.is_null() {
         // SAFETY: the caller holds `pp`, so its cache is ours.
         let cache = unsafe { &mut *(*pp).gfree.get() };
         if cache.is_empty() {
             refill(cache);
         }
-        gp = cache.pop().unwrap_or(null_mut());
+        if let Some(gp) = cache.pop() {
+            // SAFETY: a slot from the P's cache is free (pool invariant).
+            return Ok(unsafe { fresh(gp, 0, DEFAULT_SLOT.load(Relaxed), usable) });
+        }
     }
-    let (class, slot) = {
+    let (class, slot, mut gp) = {
         let mut c = classes();
         let i = class_index(&mut c, usable);
         let k = &mut c.0[i];
-        if gp.is_null() {
-            gp = k
-                .hot
-                .pop_back()
-                .map(|h| h.gp)
-                .or_else(|| k.cold.pop())
-                .unwrap_or(null_mut());
-        }
-        (i, k.slot)
+        let gp = k.hot.pop_back().map(|h| h.gp).or_else(|| k.cold.pop());
+        (i, k.slot, gp.unwrap_or(null_mut()))
     };
     if gp.is_null() {
         gp = new_slot(class, slot)?;
     }
+    // SAFETY: `gp` came from a free list or was just carved (pool invariant).
+    Ok(unsafe { fresh(gp, class, slot, usable) })
+}
+
+/// Writes a fresh G into the free slot `gp` of `class` (slots of `slot` bytes).
+///
+/// # Safety
+/// `gp` is the G area of a free slot that nothing references (pool invariant).
+unsafe fn fresh(gp: *mut G, class: usize, slot: usize, usable: usize) -> *mut G {
     let top = gp as usize + G_AREA;
     let base = top - slot;
     let g = G::new_zeroed();
@@ -133,9 +140,9 @@ pub(crate) fn alloc(pp: *mut P, usable: usize) -> io::Result<*mut G> {
     // The limit users asked for (the slot may have a little more room below the G).
     g.limit.store(usable, Relaxed);
     g.class.store(class, Relaxed);
-    // SAFETY: `gp` is the G area of a free slot that nothing references (pool invariant).
+    // SAFETY: the caller's contract.
     unsafe { gp.write(g) };
-    Ok(gp)
+    gp
 }
 
 /// Moves up to half a cache's worth of default-class slots from the pool into `cache`.
