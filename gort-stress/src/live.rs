@@ -7,10 +7,20 @@
 //!   machine stalls (another build on a 2-core box), that part of a probe's wait is the OS's
 //!   doing, not the runtime's, and is subtracted before comparing with the bound. A runtime that
 //!   starves its goroutines does not slow this thread down, so the check is not weakened by it.
+//! - the control thread also samples every 10 ms how much CPU this process's threads **wanted**
+//!   (`/proc/self/task/*/schedstat`: time run plus time spent runnable waiting for a CPU). A
+//!   round at procs 4 on a 2-core machine, or with hogs (whose threads the kernel time-slices
+//!   against the processors' threads by design), wants more CPUs than there are, and every
+//!   thread, the probes' included, then runs only part of the time. The bound is a bound on
+//!   the runtime's own scheduling, so it is scaled by that oversubscription (threads wanting a
+//!   CPU over CPUs, when above 1). Where there is none — procs at most the CPU count and no
+//!   hogs — the bound is unchanged, and a runtime that starves a goroutine outright is caught
+//!   at any scale.
 //! - the **stall catcher** watches the probes' heartbeats and, when one has not run for longer
 //!   than the bound, takes a goroutine dump at that moment (what runs instead of the probe),
 //!   printed if the round fails. The probe itself only notices the stall when it runs again.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -28,12 +38,65 @@ struct Stall {
 /// Stalls of the control thread (a plain OS thread sleeping 1 ms): (start, end).
 static CONTROL: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
 
+/// Per-thread CPU use: tid -> (ns run, ns runnable but waiting for a CPU), cumulative.
+type Usage = HashMap<u32, (u64, u64)>;
+
+/// Samples of `Usage`, oldest first, for the last two minutes.
+static DEMAND: Mutex<VecDeque<(Instant, Usage)>> = Mutex::new(VecDeque::new());
+
+/// This process's threads' CPU use so far (empty where the kernel has no schedstat).
+fn usage() -> Usage {
+    let mut u = Usage::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return u;
+    };
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let Ok(s) = std::fs::read_to_string(e.path().join("schedstat")) else {
+            continue;
+        };
+        let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+        if let (Some(run), Some(wait)) = (f.next(), f.next()) {
+            u.insert(tid, (run, wait));
+        }
+    }
+    u
+}
+
+/// How many of this process's threads wanted a CPU, on average, between `a` and `b` (from the
+/// samples around them), or None without samples.
+fn demand(a: Instant, b: Instant) -> Option<f64> {
+    let d = lock(&DEMAND);
+    let first = d.iter().rev().find(|s| s.0 <= a).or(d.front())?;
+    let last = d.iter().find(|s| s.0 >= b).or(d.back())?;
+    let secs = (last.0 - first.0).as_secs_f64();
+    if secs <= 0.0 {
+        return None;
+    }
+    let wanted: u64 = last
+        .1
+        .iter()
+        .filter_map(|(tid, &(run, wait))| {
+            let (run0, wait0) = first.1.get(tid).copied().unwrap_or((0, 0));
+            (run + wait).checked_sub(run0 + wait0)
+        })
+        .sum();
+    Some(wanted as f64 / 1e9 / secs)
+}
+
+/// The CPUs this process may use.
+fn cpus() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
+
 /// Starts the control thread (once).
 pub fn start_control_thread() {
     std::thread::Builder::new()
         .name("stress-control".into())
         .spawn(|| {
-            loop {
+            for i in 0u64.. {
                 let t = Instant::now();
                 std::thread::sleep(Duration::from_millis(1));
                 let end = Instant::now();
@@ -41,6 +104,17 @@ pub fn start_control_thread() {
                     let mut c = lock(&CONTROL);
                     c.retain(|s| end - s.1 < Duration::from_secs(120));
                     c.push((t, end));
+                }
+                if i % 10 == 0 {
+                    let u = usage();
+                    let mut d = lock(&DEMAND);
+                    while d
+                        .front()
+                        .is_some_and(|s| end - s.0 > Duration::from_secs(120))
+                    {
+                        d.pop_front();
+                    }
+                    d.push_back((end, u));
                 }
             }
         })
@@ -89,7 +163,7 @@ impl Liveness {
         }
     }
 
-    /// Gaps above the bound that the machine's own stalls do not explain.
+    /// Gaps above the bound that the machine's own stalls and oversubscription do not explain.
     pub fn verify(&self) -> Vec<String> {
         let control = lock(&CONTROL).clone();
         let mut out = Vec::new();
@@ -99,15 +173,22 @@ impl Liveness {
                 .map(|&(a, b)| b.min(s.end).saturating_duration_since(a.max(s.start)))
                 .sum();
             let late = (s.end - s.start).saturating_sub(s.expected);
-            if late.saturating_sub(os) > self.bound {
+            let wanted = demand(s.start, s.end);
+            let scale = wanted.map_or(1.0, |w| (w / cpus()).max(1.0));
+            let bound = self.bound.mul_f64(scale);
+            if late.saturating_sub(os) > bound {
                 out.push(format!(
                     "liveness: {} waited {:.1} ms (expected {:?}); a plain OS thread was \
-                     stalled {:.1} ms of that; bound {} ms",
+                     stalled {:.1} ms of that; threads wanting a CPU: {} on {} CPUs; bound {} ms \
+                     ({} ms scaled)",
                     s.probe,
                     ms(late),
                     s.expected,
                     ms(os),
-                    self.bound.as_millis()
+                    wanted.map_or("unknown".into(), |w| format!("{w:.1}")),
+                    cpus(),
+                    self.bound.as_millis(),
+                    bound.as_millis()
                 ));
             }
         }

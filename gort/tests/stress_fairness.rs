@@ -182,3 +182,55 @@ fn preempted_goroutines_survive_set_procs() {
         })
     });
 }
+
+/// At procs=1, beside goroutines that each compute for about a millisecond and yield (so a new
+/// slice starts every millisecond and none runs out), a goroutine woken by a plain OS thread
+/// (queued globally: the thread has no processor) runs within about a slice. Go's
+/// every-61st-slice rule alone kept it queued for 61 slices (about 60 ms here); a wake-up that
+/// has waited a full slice now goes first.
+#[test]
+fn a_goroutine_woken_off_processor_is_not_kept_behind_short_slices() {
+    let _serial = common::serial();
+    bounded(60, || {
+        gort::run(|| {
+            gort::set_procs(1);
+            let stop = Arc::new(AtomicBool::new(false));
+            let mut workers = Vec::new();
+            for _ in 0..2 {
+                let stop = stop.clone();
+                workers.push(gort::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        let t = Instant::now();
+                        while t.elapsed() < Duration::from_micros(900) {
+                            std::hint::spin_loop();
+                        }
+                        gort::yield_now();
+                    }
+                }));
+            }
+            let (tx, rx) = gort::chan::<Instant>(0);
+            let waker = std::thread::spawn(move || {
+                for _ in 0..100 {
+                    std::thread::sleep(Duration::from_millis(3));
+                    if tx.send(Instant::now()).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut worst = Duration::ZERO;
+            for sent in rx.iter() {
+                worst = worst.max(sent.elapsed());
+            }
+            waker.join().unwrap();
+            stop.store(true, Relaxed);
+            for w in workers {
+                w.join().unwrap();
+            }
+            assert!(
+                worst < Duration::from_millis(30),
+                "a goroutine woken by a plain thread waited {worst:?} to run beside \
+                 goroutines yielding every millisecond"
+            );
+        })
+    });
+}

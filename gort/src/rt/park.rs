@@ -34,12 +34,8 @@ use crate::sys::futex;
 
 /// Queues `gp` on `pp`; overflow goes to the global queue.
 pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
-    pp.runq.put(gp, next, &mut |batch| {
-        let mut l = sched::lock();
-        for &g in batch {
-            l.runq_put(g);
-        }
-    });
+    pp.runq
+        .put(gp, next, &mut |batch| sched::lock().runq_put_spilled(batch));
 }
 
 /// Switches from the running goroutine `gp` on `mp` to `mp`'s scheduler with `req`. Returns the

@@ -25,7 +25,8 @@ pub(crate) const MAX_P: usize = 256;
 pub(crate) struct Locked {
     /// The global run queue: an array, not a list linked through the Gs, so taking a batch
     /// touches no G (each sits in its own stack slot's page: a cache and TLB miss apiece).
-    runq: VecDeque<*mut G>,
+    /// Each G is queued with the (coarse) time it was queued at.
+    runq: VecDeque<(*mut G, i64)>,
     pidle: Vec<*mut P>,
     /// Idle Ps that `set_procs` removed, taken off `pidle` and waiting for `retire_idle` to
     /// move their timers and free Gs elsewhere.
@@ -41,6 +42,8 @@ pub(crate) struct Sched {
     pub(crate) lock: Mutex<Locked>,
     /// Length of the global run queue (readable without the lock).
     pub(crate) runq_size: AtomicUsize,
+    /// When the head of the global run queue was queued (`i64::MAX` while it is empty).
+    runq_head_since: AtomicI64,
     pub(crate) npidle: AtomicUsize,
     /// Length of `Locked::retiring`.
     pub(crate) nretiring: AtomicUsize,
@@ -68,6 +71,7 @@ pub(crate) static SCHED: Sched = Sched {
         midle: Vec::new(),
     }),
     runq_size: AtomicUsize::new(0),
+    runq_head_since: AtomicI64::new(i64::MAX),
     npidle: AtomicUsize::new(0),
     nretiring: AtomicUsize::new(0),
     nmspinning: AtomicUsize::new(0),
@@ -96,19 +100,48 @@ pub(crate) fn allp() -> impl Iterator<Item = &'static P> {
 // ---- global run queue (Go's globrunqput / globrunqget) ----
 
 impl Locked {
+    /// Queues a goroutine made runnable without a P (woken, spawned or back from a blocking
+    /// call on a P-less M): it counts as waiting from now (see `global_head_waited`).
     pub(crate) fn runq_put(&mut self, gp: *mut G) {
-        self.runq.push_back(gp);
+        self.runq.push_back((gp, super::sysmon::coarse_now()));
         SCHED.runq_size.fetch_add(1, Relaxed);
+        self.head_changed();
+    }
+
+    /// Queues goroutines spilled from a full local queue. They are that P's own backlog (a
+    /// spawn tree that outgrew the ring, in the order it should run), so they do not count as
+    /// waiting: serving them before the local queue would break the tree's depth-first order.
+    pub(crate) fn runq_put_spilled(&mut self, gs: &[*mut G]) {
+        self.runq.extend(gs.iter().map(|&gp| (gp, i64::MAX)));
+        SCHED.runq_size.fetch_add(gs.len(), Relaxed);
+        self.head_changed();
+    }
+
+    /// Puts `gs` at the head of the global queue, in order (Go's globrunqputhead, as
+    /// `p.destroy` uses it): goroutines of a retiring P have waited already, so they go before
+    /// those queued since, and count as having waited long (see `global_head_waited`).
+    pub(crate) fn runq_put_head(&mut self, gs: &[*mut G]) {
+        for &gp in gs.iter().rev() {
+            self.runq.push_front((gp, 0));
+        }
+        SCHED.runq_size.fetch_add(gs.len(), Relaxed);
+        self.head_changed();
     }
 
     fn runq_pop(&mut self) -> *mut G {
         match self.runq.pop_front() {
-            Some(gp) => {
+            Some((gp, _)) => {
                 SCHED.runq_size.fetch_sub(1, Relaxed);
+                self.head_changed();
                 gp
             }
             None => null_mut(),
         }
+    }
+
+    fn head_changed(&self) {
+        let since = self.runq.front().map_or(i64::MAX, |&(_, t)| t);
+        SCHED.runq_head_since.store(since, Relaxed);
     }
 
     /// Go's globrunqget: takes a fair share of the global queue into `pp`'s local queue and
@@ -127,11 +160,8 @@ impl Locked {
         let gp = self.runq_pop();
         for _ in 1..n {
             let g2 = self.runq_pop();
-            pp.runq.put(g2, false, &mut |batch| {
-                for &g in batch {
-                    self.runq_put(g);
-                }
-            });
+            pp.runq
+                .put(g2, false, &mut |batch| self.runq_put_spilled(batch));
         }
         gp
     }
@@ -212,12 +242,17 @@ pub(crate) fn move_p_state(pp: &P) {
         .find(|p| !std::ptr::eq(*p, pp) && !p.should_retire() && p.status.load(Acquire) != P_DEAD);
     if let Some(t) = target {
         pp.timers.move_all_to(&t.timers);
+        // The target may be idle, and the M sleeping until the next timer may be sleeping
+        // until a later one (Go moves them to the P running procresize, which needs no wake).
+        let when = t.timers.next_when();
+        if when != i64::MAX {
+            wake_timer_waiter(when);
+        }
     }
     // SAFETY: the caller owns the P, and with it the cache.
     crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
 }
 
-/// Puts `gp` on the global run queue.
 /// One P's share of the global run queue: its length over `procs()`, rounded up (racy).
 pub(crate) fn global_share() -> usize {
     SCHED
@@ -226,6 +261,13 @@ pub(crate) fn global_share() -> usize {
         .div_ceil(SCHED.procs.load(Relaxed).max(1))
 }
 
+/// How long the head of the global run queue has waited there (negative if it is empty or
+/// spilled from a local queue; racy, and as coarse as `sysmon::coarse_now`).
+pub(crate) fn global_head_waited() -> i64 {
+    super::sysmon::coarse_now().saturating_sub(SCHED.runq_head_since.load(Relaxed))
+}
+
+/// Puts `gp` on the global run queue.
 pub(crate) fn globrunq_put(gp: *mut G) {
     lock().runq_put(gp);
 }

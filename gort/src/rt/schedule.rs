@@ -123,15 +123,16 @@ fn start_locked_m(mp: &M, locked: *mut M) {
 /// `set_procs` revived it meanwhile, keeps running it instead: the final decision is taken
 /// under the scheduler lock, where `set_procs` revives dead Ps, so no P is lost between them.
 fn retire_p(mp: &M, pp: &P) {
-    let mut l = lock();
-    // A goroutine preempted just before (see `find_runnable`) must not wait in this M, which
-    // may now sleep without a P.
+    // The queue goes to the head of the global queue, in order, as Go's p.destroy moves it;
+    // then a goroutine preempted just before (see `find_runnable`), which must not wait in
+    // this M (it may now sleep without a P).
+    let mut gs = Vec::with_capacity(pp.runq.len() + 1);
+    pp.runq.drain(&mut |gp| gs.push(gp));
     let preempted = mp.preempted.replace(null_mut());
     if !preempted.is_null() {
-        l.runq_put(preempted);
+        gs.push(preempted);
     }
-    pp.runq.drain(&mut |gp| l.runq_put(gp));
-    drop(l);
+    lock().runq_put_head(&gs);
     sched::move_p_state(pp);
     let l = lock();
     if !pp.should_retire() {
@@ -168,19 +169,28 @@ fn requeue(pp: &P, preempted: *mut G) {
     }
 }
 
+/// How long a goroutine made runnable off any P may wait at the head of the global queue
+/// before every new slice serves it first: one full time slice.
+const GLOBAL_WAIT_NS: i64 = 10_000_000;
+
 /// The goroutine that starts a new slice on `pp`: the head of the local queue, or one from the
-/// global queue. The global queue goes first on every 61st slice (Go's rule), and when the slice
-/// before ran out: then every fourth time, and whenever this P's share of the global queue is at
-/// least as long as the local queue (after `set_procs` drained retiring Ps into it, or behind a
-/// spawn chain, Go's rule alone lets each goroutine there wait 61 slices). So one round of both
-/// queues takes about as many slices as they hold goroutines, and sysmon shortens slices as the
-/// queues grow (rt::sysmon). Slices that did not run out keep Go's order: serving the global
-/// queue first on every slice breaks the depth-first order of spawn trees that overflow the
-/// local queue (skynet ran 3× slower). Null if both queues are empty.
+/// global queue. The global queue goes first on every 61st slice (Go's rule); whenever its head
+/// was made runnable off any P (a timer run by the M sleeping for timers, a wake-up from a
+/// plain thread) and has waited `GLOBAL_WAIT_NS` (Go readies most of these into a local
+/// `runnext`; here, with slices of a millisecond, the 61st-slice rule alone kept them 60 ms);
+/// and when the slice before ran out: then every fourth time, and whenever this P's share of
+/// the global queue is at least as long as the local queue (after `set_procs` drained retiring
+/// Ps into it, or behind a spawn chain, Go's rule alone lets each goroutine there wait 61
+/// slices). So one round of both queues takes about as many slices as they hold goroutines, and
+/// sysmon shortens slices as the queues grow (rt::sysmon). Goroutines spilled from a full local
+/// queue never count as waiting, and slices that did not run out keep Go's order for them:
+/// serving them first breaks the depth-first order of spawn trees that overflow the local
+/// queue (skynet ran 3-4× slower). Null if both queues are empty.
 fn new_slice(pp: &P, expired: bool) -> *mut G {
     let global = SCHED.runq_size.load(Relaxed);
     if global > 0 {
-        let mut global_first = pp.schedtick.load(Relaxed).is_multiple_of(61);
+        let mut global_first = pp.schedtick.load(Relaxed).is_multiple_of(61)
+            || sched::global_head_waited() >= GLOBAL_WAIT_NS;
         if expired {
             let t = pp.fair_tick.load(Relaxed);
             pp.fair_tick.store(t.wrapping_add(1), Relaxed);

@@ -262,7 +262,7 @@ impl Drop for SelectedOperation<'_> {
                 true
             }
         };
-        if unused && !std::thread::panicking() {
+        if unused && !crate::rt::g::thread_panicking() {
             panic!(
                 "gort::SelectedOperation dropped without completing the selected operation \
                  (call recv or send on it); its reservation was given back"
