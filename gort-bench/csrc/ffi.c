@@ -1,6 +1,6 @@
-/* C side of W12_ffi_call and W13_ffi_callback (BENCHMARKS.md, "FFI workloads"), as
- * ../shared/bench/go/ffi.c: a separate translation unit, so add1 is a real call. The Rust
- * callbacks are passed as function pointers (Go's version names its //export functions). */
+/* C side of W12_ffi_call and W13_ffi_callback, the same C the Go version of these workloads
+ * links: a separate translation unit, so add1 is a real call. The Rust callbacks are passed as
+ * function pointers (the Go version names its //export functions). */
 #include <pthread.h>
 
 int add1(int x) { return x + 1; }

@@ -1,4 +1,4 @@
-//! gort-bench: the benchmark workloads (W1-W13, shared with the Go and peer programs) on gort.
+//! gort-bench: the benchmark workloads (W1-W13; the same workloads exist as Go, may and tokio programs) on gort.
 //!
 //! ```text
 //! gort-bench [WORKLOAD...] [--procs 1,2] [--n N] [--quick] [--sweep] [--timeout S]
@@ -6,8 +6,8 @@
 //! gort-bench --list                          the implemented workload names, one a line
 //! ```
 //!
-//! Exactly one workload at exactly one procs value is a *single run* (the compare.sh contract):
-//! it runs once, in this process, at `--n` or the workload's default N (main.go's default), and
+//! Exactly one workload at exactly one procs value is a *single run* (what comparison scripts rely on):
+//! it runs once, in this process, at `--n` or the workload's default N (the Go version's default), and
 //! prints one JSON line. Anything else is a *suite*: every (workload, procs, N) runs as a child
 //! process of this binary (so peak RSS and the stack pool of one run never leak into the next),
 //! each child's JSON line is echoed on stdout, and a readable table follows on stderr. A suite
@@ -32,7 +32,7 @@ usage: gort-bench [WORKLOAD...] [--procs 1,2] [--n N] [--quick] [--sweep] [--tim
 
   WORKLOAD      names from --list (default: all)
   --procs LIST  comma-separated processor counts (gort::set_procs); default 1,2
-  --n N         override the workload's N (same meaning as main.go's -n)
+  --n N         override the workload's N (same meaning as the Go version's -n)
   --quick       divide every default N by 100 (a smoke test)
   --sweep       measure every N of the workload's sweep even for one workload at one procs value
   --timeout S   suite mode: kill a run after S seconds (default 180)

@@ -1,4 +1,4 @@
-//! The JSON record of one run (one JSON line per run, the same shape the Go and peer programs print) and
+//! The JSON record of one run (one JSON line per run, the same shape as the Go, may and tokio versions print) and
 //! the process measurements it needs (getrusage, VmRSS).
 
 use std::fmt::Write as _;
@@ -17,11 +17,11 @@ pub struct Outcome {
     pub note: String,
     /// W2: bytes of resident memory per parked goroutine.
     pub bytes_per_g: Option<f64>,
-    /// A checked result (W1: the counter), as main.go reports it.
+    /// A checked result (W1: the counter), as the Go version reports it.
     pub value: Option<i64>,
 }
 
-/// One JSON line. Field names and order follow main.go's `result` struct.
+/// One JSON line. Field names and order follow the Go version's `result` struct.
 #[derive(Clone, Debug)]
 pub struct Record {
     pub workload: String,
@@ -50,7 +50,7 @@ impl Record {
             procs,
             n: o.ops,
             wall_ns,
-            // Two decimals, truncated, as main.go does.
+            // Two decimals, truncated, as the Go version does.
             per_op_ns: (per * 100.0).trunc() / 100.0,
             peak_rss_kib: peak_rss_kib(),
             ok: o.ok,

@@ -12,8 +12,9 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ItemFn, Lit, Meta, Token};
 
-/// Waits on several channel operations; see the gort crate docs for the grammar:
-/// `recv(rx) -> v => expr`, `send(tx, value) -> res => expr`, `default => expr`.
+/// Waits on several channel operations (Go's `select`): `recv(rx) -> v => expr`,
+/// `send(tx, value) -> res => expr`, `default => expr`. The full grammar, with examples, is in
+/// the gort crate's documentation, section "`select!`".
 #[proc_macro]
 pub fn select(input: TokenStream) -> TokenStream {
     match syn::parse::<select::Select>(input) {

@@ -1,9 +1,9 @@
-//! Stack overflow in a goroutine is always caught and reported (ARCHITECTURE.md decision 2): each
-//! scenario must die with
-//! `fatal error: goroutine <id> stack overflow (limit <n> bytes), spawned at <file>:<line>`
-//! and SIGABRT. `main_thread` and `segv_in_goroutine` check the other half of the contract: a
-//! fault that is not a goroutine overflow is passed on, so std's own overflow report for the main
-//! thread still works and a wild read still kills the process with SIGSEGV.
+//! Stack overflow in a goroutine is always caught and reported (ARCHITECTURE.md, decision "Overflow
+//! is always caught and reported"): each scenario must die with `fatal error: goroutine <id> stack
+//! overflow (limit <n> bytes), spawned at <file>:<line>` and SIGABRT. `main_thread` and
+//! `segv_in_goroutine` check the other half of the contract: a fault that is not a goroutine
+//! overflow is passed on, so std's own overflow report for the main thread still works and a wild
+//! read still kills the process with SIGSEGV.
 
 use std::hint::black_box;
 

@@ -9,6 +9,24 @@
 //!
 //! Semantics as Go's: a child's deadline is never later than its parent's; a child of a
 //! cancelled parent starts cancelled with the parent's error; cancelling is idempotent.
+//!
+//! ```
+//! use std::time::Duration;
+//! use gort::context::{Context, Error};
+//!
+//! let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(10));
+//! let worker = {
+//!     let ctx = ctx.clone();
+//!     gort::spawn(move || {
+//!         gort::select! {
+//!             recv(ctx.done()) -> _ => ctx.err(),
+//!             recv(gort::after(Duration::from_secs(60))) -> _ => None,
+//!         }
+//!     })
+//! };
+//! cancel.cancel(); // or let the 10 s deadline pass
+//! assert_eq!(worker.join().unwrap(), Some(Error::Canceled));
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;

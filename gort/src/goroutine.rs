@@ -22,6 +22,7 @@ use crate::rt::{self, park};
 pub struct GoroutineId(NonZeroU64);
 
 impl GoroutineId {
+    /// The id as a number (as Go's runtime prints it in tracebacks).
     pub fn as_u64(self) -> u64 {
         self.0.get()
     }
@@ -45,6 +46,12 @@ impl fmt::Display for GoroutineId {
 
 /// Starts `f` as a new goroutine (Go's `go f()`). A panic in `f` is reported on stderr by the
 /// panic hook and the program goes on.
+///
+/// ```
+/// let (tx, rx) = gort::chan(0);
+/// gort::go(move || tx.send("hello from a goroutine").unwrap());
+/// assert_eq!(rx.recv(), Some("hello from a goroutine"));
+/// ```
 ///
 /// # Panics
 /// If no guarded stack can be allocated (the message says why and what to do).
@@ -144,10 +151,12 @@ impl<T> JoinHandle<T> {
         self.packet.join()
     }
 
+    /// Whether the goroutine has finished (returned or panicked), so that `join` will not wait.
     pub fn is_finished(&self) -> bool {
         self.packet.is_finished()
     }
 
+    /// The goroutine's id.
     pub fn id(&self) -> GoroutineId {
         self.id
     }
@@ -180,6 +189,12 @@ fn spawn_packet<T: Send + 'static>(
 
 /// Starts a goroutine and returns a handle to join it.
 ///
+/// ```
+/// let handles: Vec<_> = (0..4u64).map(|i| gort::spawn(move || i * i)).collect();
+/// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// ```
+///
 /// # Panics
 /// If no guarded stack can be allocated; `Builder::spawn` returns that error instead.
 #[track_caller]
@@ -195,6 +210,7 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// A builder with the defaults: no name, the default stack size.
     pub fn new() -> Builder {
         Builder::default()
     }
@@ -256,14 +272,17 @@ pub struct ScopedJoinHandle<'scope, T> {
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
+    /// Waits for the goroutine to finish; `Err(payload)` if it panicked.
     pub fn join(self) -> std::thread::Result<T> {
         self.packet.join()
     }
 
+    /// Whether the goroutine has finished (returned or panicked), so that `join` will not wait.
     pub fn is_finished(&self) -> bool {
         self.packet.is_finished()
     }
 
+    /// The goroutine's id.
     pub fn id(&self) -> GoroutineId {
         self.id
     }
@@ -271,6 +290,16 @@ impl<T> ScopedJoinHandle<'_, T> {
 
 /// Creates a scope: every goroutine started in it is joined before `scope` returns. If one of
 /// them panicked and was not joined, `scope` panics after joining all (as std's does).
+///
+/// ```
+/// let words = vec!["go", "gort", "goroutine"];
+/// let mut total = 0;
+/// gort::scope(|s| {
+///     let h = s.spawn(|| words.iter().map(|w| w.len()).sum::<usize>());
+///     total = h.join().unwrap();
+/// });
+/// assert_eq!(total, 15);
+/// ```
 #[track_caller]
 pub fn scope<'env, F, T>(f: F) -> T
 where
@@ -408,6 +437,18 @@ pub fn set_procs(n: usize) -> usize {
 /// Pins the calling goroutine to its OS thread until a matching `unlock_os_thread` (calls nest,
 /// as in Go). While pinned, its blocking calls block the thread (with its processor handed to
 /// another thread), so thread-local state stays valid. No effect on a plain thread.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// gort::run(|| {
+///     gort::lock_os_thread();
+///     let before = std::thread::current().id();
+///     gort::sleep(Duration::from_millis(1)); // parks, but on this thread
+///     assert_eq!(std::thread::current().id(), before);
+///     gort::unlock_os_thread();
+/// });
+/// ```
 pub fn lock_os_thread() {
     let g = current_g();
     // SAFETY: the caller's own G.
@@ -426,6 +467,11 @@ pub fn unlock_os_thread() {
 /// Runs `f`, which may block the OS thread (std::fs, a blocking C call): the processor is
 /// handed to another thread while it blocks, so other goroutines keep running (Go's
 /// entersyscall/exitsyscall). A panic in `f` propagates. On a plain thread, just calls `f`.
+///
+/// ```
+/// let h = gort::spawn(|| gort::blocking(|| std::fs::read_to_string("/proc/self/status")));
+/// assert!(h.join().unwrap().unwrap().contains("Threads:"));
+/// ```
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let mp = current_m();
     let gp = if mp.is_null() {

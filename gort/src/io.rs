@@ -34,6 +34,7 @@ impl<T: AsRawFd> Pollable<T> {
         Ok(Pollable { io: Some(io), pd })
     }
 
+    /// The wrapped I/O object.
     pub fn get_ref(&self) -> &T {
         self.io
             .as_ref()

@@ -24,6 +24,63 @@
 //! - Blocking the thread without gort (std::fs, a blocking syscall, a long C call) holds up the
 //!   processor until sysmon notices; wrap such calls in [`blocking`].
 //! - The default stack limit is 256 KiB (`GORT_STACK_SIZE`, [`Builder::stack_size`]).
+//!
+//! # `select!`
+//!
+//! [`select!`] waits on several channel operations at once and runs the arm of the one that
+//! completes, with Go's semantics: if several are ready, one is chosen uniformly at random; if
+//! none is and there is a `default` arm, that arm runs at once; otherwise the goroutine parks
+//! until one can proceed.
+//!
+//! ```text
+//! select! {
+//!     recv(RECEIVER) -> PATTERN => BODY,        // PATTERN binds Option<T>: None once closed
+//!     send(SENDER, VALUE) -> PATTERN => BODY,   // PATTERN binds Result<(), SendError<T>>
+//!     default => BODY,                          // optional, at most once
+//! }
+//! ```
+//!
+//! - There may be any number of `recv` and `send` arms, in any order, on the same or different
+//!   channels (the same channel may appear in several arms); at least one arm in all.
+//! - `RECEIVER` and `SENDER` are expressions of type `Receiver<T>` / `Sender<T>` or references
+//!   to them; each is evaluated once, before anything blocks, as is every `VALUE` (in arm
+//!   order, as Go does). A `VALUE` whose arm is not chosen is dropped.
+//! - Every `recv` and `send` arm names its result with `-> PATTERN` (`_` to ignore it).
+//! - `BODY` is an expression; as in `match`, the comma after it is optional when it is a block.
+//!   Bodies may `break`, `continue` or `return` out of the enclosing loop or function.
+//! - A receive from a closed channel completes at once with `None`; a send on a closed channel
+//!   completes at once with `Err(SendError(value))`, giving the value back.
+//! - Timeouts are receive arms on timer channels: `recv(gort::after(d)) -> _ => ...`.
+//!   [`never()`] gives a receiver that never completes, to switch an arm off.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let (tx, rx) = gort::chan::<u32>(1);
+//! let (done_tx, done_rx) = gort::chan::<()>(0);
+//! gort::go!(move || {
+//!     for i in 0..3 {
+//!         tx.send(i).unwrap();
+//!     }
+//!     drop(done_tx);
+//! });
+//! let mut got = Vec::new();
+//! loop {
+//!     gort::select! {
+//!         recv(rx) -> v => if let Some(v) = v { got.push(v) },
+//!         recv(done_rx) -> _ => break,
+//!         recv(gort::after(Duration::from_secs(5))) -> _ => panic!("timed out"),
+//!     }
+//! }
+//! while let Ok(v) = rx.try_recv() {
+//!     got.push(v);
+//! }
+//! assert_eq!(got, [0, 1, 2]);
+//! ```
+//!
+//! For a number of cases known only at run time, use [`Select`].
+
+#![warn(missing_docs)]
 
 mod arch;
 mod chan;

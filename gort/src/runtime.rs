@@ -1,6 +1,18 @@
 //! Observability (Go's runtime package introspection): `stats` and `dump`. SIGQUIT prints the
 //! same dump and exits with status 2; `GORT_DEBUG=schedtrace=N` prints a scheduler line every
-//! N ms; a global deadlock is reported as Go does (see rt::dump).
+//! N ms; a global deadlock is reported as Go does.
+//!
+//! ```
+//! let (tx, rx) = gort::chan::<()>(0);
+//! let h = gort::Builder::new().name("waiter".into()).spawn(move || rx.recv()).unwrap();
+//! let s = gort::runtime::stats();
+//! assert!(s.goroutines >= 1 && s.procs >= 1);
+//! let mut out = Vec::new();
+//! gort::runtime::dump(&mut out).unwrap(); // every goroutine, with a backtrace where it parked
+//! assert!(String::from_utf8_lossy(&out).contains("goroutine"));
+//! drop(tx);
+//! h.join().unwrap();
+//! ```
 
 use std::sync::atomic::Ordering::*;
 
@@ -24,8 +36,9 @@ pub struct Stats {
     pub stack_mechanism: &'static str,
     /// Stack slots ever created (each holds one goroutine at a time).
     pub stack_slots: usize,
-    /// Free slots in the pool whose memory is still committed / was returned to the kernel.
+    /// Free slots in the pool whose memory is still committed.
     pub pooled_hot: usize,
+    /// Free slots in the pool whose memory was returned to the kernel.
     pub pooled_cold: usize,
     /// Extra threads: foreign (C) threads that entered through `ffi::callback` bound to an M
     /// (created once per thread that calls back, reused afterwards).

@@ -151,7 +151,7 @@ mod select4;
 #[path = "golang_programs/select5.rs"]
 mod select5;
 
-/// test/chan/select6.go: issue 2075. A bug in select corrupted channel queues of failed cases
+/// test/chan/select6.go: Go issue 2075. A bug in select corrupted channel queues of failed cases
 /// if there were multiple waiters on those channels and the select was the last in the queue.
 /// If further waits were made on the channel without draining it first then those waiters
 /// never woke up. In the code below c1 is such a channel.

@@ -1,4 +1,4 @@
-//! ARCHITECTURE.md decision 7: an idle runtime uses (almost) no CPU.
+//! ARCHITECTURE.md, decision "No busy idling": an idle runtime uses (almost) no CPU.
 
 mod common;
 

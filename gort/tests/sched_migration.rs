@@ -1,4 +1,4 @@
-//! Migration stress (issue 2): with procs = 2, 10,000 goroutines (2,000 in debug builds) yield
+//! Migration stress: with procs = 2, 10,000 goroutines (2,000 in debug builds) yield
 //! 100 times each while the scheduler moves them between threads; each checks that its
 //! `current_id` and its stack-held state never change. Its own file: `set_procs` is
 //! process-wide.

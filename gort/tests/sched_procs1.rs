@@ -36,8 +36,8 @@ fn yielders(n: usize) -> Duration {
     t.elapsed()
 }
 
-/// ARCHITECTURE.md decision 3: a goroutine that never calls the runtime must not stop another from
-/// running on the same (single) processor.
+/// ARCHITECTURE.md, decision "No preemption in the middle of an instruction": a goroutine that
+/// never calls the runtime must not stop another from running on the same (single) processor.
 #[test]
 fn spinning_goroutine_does_not_block_flag_setter() {
     procs1(30, || {
@@ -207,9 +207,10 @@ fn yield_alternates() {
     });
 }
 
-/// ARCHITECTURE.md decision 3a: a goroutine that runs for more than 10 ms is flagged and yields at its
-/// next runtime call (here an uncontended `Mutex::lock`), so the goroutine queued behind it runs
-/// on the same (single) processor and thread — not on a processor lent past a hog.
+/// ARCHITECTURE.md, decision "No preemption in the middle of an instruction": a goroutine that runs
+/// for more than 10 ms is flagged and yields at its next runtime call (here an uncontended
+/// `Mutex::lock`), so the goroutine queued behind it runs on the same (single) processor and thread
+/// — not on a processor lent past a hog.
 #[test]
 fn long_running_goroutine_yields_at_a_runtime_call() {
     procs1(30, || {

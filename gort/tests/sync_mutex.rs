@@ -1,5 +1,5 @@
-//! `gort::sync::Mutex`: Go's src/sync/mutex_test.go where it maps onto the API, and the
-//! acceptance tests of issue 4 (exact counts at procs=2, starvation mode, threads and
+//! `gort::sync::Mutex`: Go's src/sync/mutex_test.go where it maps onto the API, and
+//! acceptance tests of our own (exact counts at procs=2, starvation mode, threads and
 //! goroutines sharing one lock). Every test here runs at procs=2, one at a time: the latency
 //! bounds are about the mutex, not about sharing two processors with the other tests.
 //!
@@ -279,12 +279,14 @@ fn panic_releases_the_lock() {
     });
 }
 
-/// A goroutine that is unwinding must not park (ARCHITECTURE.md decision 4): a destructor that locks a
-/// contended mutex during a panic blocks the thread instead, and still gets the lock.
+/// A goroutine that is unwinding must not park (ARCHITECTURE.md, decision "Thread-locals are not
+/// stable across a park"): a destructor that locks a contended mutex during a panic blocks the
+/// thread instead, and still gets the lock.
 #[test]
 fn lock_during_unwind_blocks_thread_and_succeeds() {
-    // Records the thread before and after the wait: an unwinding goroutine must not migrate
-    // (the panic count is thread-local; ARCHITECTURE.md decision 4).
+    // Records the thread before and after the wait: an unwinding goroutine must not migrate (the
+    // panic count is thread-local; ARCHITECTURE.md, decision "Thread-locals are not stable across a
+    // park").
     struct LockOnDrop(Arc<Mutex<u32>>, Arc<AtomicBool>);
     impl Drop for LockOnDrop {
         fn drop(&mut self) {

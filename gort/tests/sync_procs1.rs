@@ -1,5 +1,5 @@
 //! gort::sync with a single processor (GOMAXPROCS = 1): a goroutine blocked on a lock parks and
-//! does not hold up its thread (issue 4), for every primitive. Tests here share one runtime at
+//! does not hold up its thread, for every primitive. Tests here share one runtime at
 //! procs=1, so they run one at a time.
 
 mod common;

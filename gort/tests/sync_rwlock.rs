@@ -1,4 +1,4 @@
-//! `gort::sync::RwLock`: Go's src/sync/rwmutex_test.go where it maps onto the API, and issue 4's
+//! `gort::sync::RwLock`: Go's src/sync/rwmutex_test.go where it maps onto the API, and our
 //! "a writer gets in while 10 readers loop". Tests here change the processor count, so they run
 //! one at a time.
 //!

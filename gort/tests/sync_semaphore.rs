@@ -1,5 +1,5 @@
 //! `gort::sync::Semaphore`: golang.org/x/sync/semaphore's tests where they map onto the API (no
-//! context: acquire cannot be cancelled), FIFO order, and the misuse panics of issue 4.
+//! context: acquire cannot be cancelled), FIFO order, and the misuse panics.
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
@@ -50,7 +50,7 @@ fn xsync_test_weighted() {
     });
 }
 
-/// x/sync: TestWeightedPanic; issue 4: releasing more than held panics with a clear message.
+/// x/sync: TestWeightedPanic: releasing more than held panics with a clear message.
 #[test]
 fn xsync_test_weighted_panic() {
     let w = Semaphore::new(1);

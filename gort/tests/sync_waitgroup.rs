@@ -1,5 +1,5 @@
 //! `gort::sync::WaitGroup`: Go's src/sync/waitgroup_test.go where it maps onto the API, and
-//! issue 4's below-zero panic.
+//! the below-zero panic.
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
@@ -51,7 +51,7 @@ fn go_test_wait_group() {
     });
 }
 
-/// Go: src/sync/waitgroup_test.go, TestWaitGroupMisuse; issue 4: done() below zero panics with
+/// Go: src/sync/waitgroup_test.go, TestWaitGroupMisuse: done() below zero panics with
 /// a message saying what was wrong.
 #[test]
 fn go_test_wait_group_misuse() {

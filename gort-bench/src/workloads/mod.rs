@@ -1,5 +1,5 @@
 //! The workload registry. Adding a workload: write `wNN_name.rs` with one
-//! `pub const WORKLOAD: Workload` (or one per main.go name, as `w4_chan_tput` has two), declare
+//! `pub const WORKLOAD: Workload` (or one per the Go version name, as `w4_chan_tput` has two), declare
 //! the module here and list it in [`ALL`].
 
 use crate::report::Outcome;
@@ -20,12 +20,12 @@ mod w9_mutex;
 
 /// One benchmark workload (its module doc gives its shape).
 pub struct Workload {
-    /// The name used on the command line and in the JSON (same as main.go's `-w`).
+    /// The name used on the command line and in the JSON (same as the Go version's `-w`).
     pub name: &'static str,
     /// One line for `--help` and the table.
     pub summary: &'static str,
-    /// N for a single run (`gort-bench WORKLOAD --procs P`): the same default as main.go, so that
-    /// compare.sh compares like with like. What N means is the workload's own (main.go's `-n`).
+    /// N for a single run (`gort-bench WORKLOAD --procs P`): the same default as the Go version, so that
+    /// comparisons compare like with like. What N means is the workload's own (the Go version's `-n`).
     pub default_n: u64,
     /// The Ns a suite run measures, each in its own process (empty: just `default_n`).
     pub sweep: &'static [u64],

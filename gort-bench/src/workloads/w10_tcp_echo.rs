@@ -1,8 +1,8 @@
 //! W10_tcp_echo: loopback TCP echo on `gort::net`. A server on 127.0.0.1:0 spawns one goroutine
 //! per connection (read 64 bytes, write them back, until EOF); 100 client goroutines each make
-//! one connection and do N (default 10,000; main.go's -n) round trips of a 64-byte message,
+//! one connection and do N (default 10,000; the Go version's -n) round trips of a 64-byte message,
 //! checking every byte. per_op_ns = wall / round trips (1,000,000 by default); req/s goes in
-//! the note. Same shape as main.go's w10TCPEcho (whose conns have TCP_NODELAY, as gort's do).
+//! the note. Same shape as the Go version's w10TCPEcho (whose conns have TCP_NODELAY, as gort's do).
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -39,7 +39,7 @@ fn run(rounds: u64) -> Outcome {
                 for c in ln.incoming() {
                     let Ok(mut c) = c else { return };
                     if stop.load(SeqCst) {
-                        return; // drops the listener, as main.go's ln.Close()
+                        return; // drops the listener, as the Go version's ln.Close()
                     }
                     gort::go(move || {
                         let mut buf = [0u8; MSG_LEN];

@@ -1,6 +1,6 @@
 //! W11_yield: two goroutines each call `gort::yield_now()` N times; per_op_ns = wall / 2N.
 //! The workload is defined at procs=1 (a pure switch cost); at other procs it runs anyway and says so in
-//! the note, as main.go does.
+//! the note, as the Go version does.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

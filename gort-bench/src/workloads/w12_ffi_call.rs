@@ -1,6 +1,6 @@
 //! W12_ffi_call: one goroutine calls the C function `int add1(int)` (csrc/ffi.c, compiled by
 //! build.rs with the C compiler) N times through `gort::ffi::call` and sums the results;
-//! per_op_ns = wall / N. As main.go's w12FFICall.
+//! per_op_ns = wall / N. As the Go version's w12FFICall.
 
 use std::hint::black_box;
 use std::time::Instant;

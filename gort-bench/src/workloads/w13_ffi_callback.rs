@@ -2,7 +2,7 @@
 //! times; each callback enters the runtime with `gort::ffi::callback` and sends its value on a
 //! channel (capacity 1024) to one goroutine that sums them; a final callback closes the channel.
 //! The main goroutine waits for the sum (parked, not blocked in C), then joins the thread.
-//! per_op_ns = wall / N; the sum is checked. As main.go's w13FFICallback.
+//! per_op_ns = wall / N; the sum is checked. As the Go version's w13FFICallback.
 
 use std::ffi::c_void;
 use std::time::Instant;

@@ -1,11 +1,11 @@
 //! W2_idle: spawn N goroutines that each park until released; once all are parked, read VmRSS;
 //! bytes_per_g = (RSS_after - RSS_before) / N. Then release and join.
 //!
-//! As main.go, the goroutines block receiving from one shared channel, which is closed to release
+//! As the Go version, the goroutines block receiving from one shared channel, which is closed to release
 //! them. Spawning uses
 //! `gort::Builder::spawn`, so running out of stacks is an error we report (ok:false, the error
 //! text and the largest N that worked), not a panic. per_op_ns = spawn-until-all-started / N, as in
-//! main.go.
+//! the Go version.
 
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,7 @@ fn run(n: u64) -> Outcome {
         let wall = start.elapsed();
 
         // Every goroutine has called started.done(); give the last ones time to reach their park
-        // (main.go sleeps 50 ms), then check that the scheduler has gone quiet.
+        // (the Go version sleeps 50 ms), then check that the scheduler has gone quiet.
         gort::sleep(Duration::from_millis(50));
         let settled = gort::blocking(all_procs_idle);
         let after = vm_rss_bytes().unwrap_or(-1);

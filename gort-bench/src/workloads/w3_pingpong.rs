@@ -1,6 +1,6 @@
 //! W3_pingpong: two goroutines, two unbuffered channels (ping, pong); N round trips of a u64.
 //! The pinger sends i and expects i + 1 back. per_op_ns = wall / round trips. Same shape as
-//! main.go's w3PingPong.
+//! the Go version's w3PingPong.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,8 +1,8 @@
 //! W4_chan_tput: a buffered channel (cap 1024) of u64; N items in total from P producers to C
-//! consumers. main.go reports it as two workloads, `W4_chan_tput_1p1c` (1 -> 1) and
+//! consumers. the Go version reports it as two workloads, `W4_chan_tput_1p1c` (1 -> 1) and
 //! `W4_chan_tput_4p4c` (4 -> 4); so do we. Each producer sends `N / P` consecutive values, the
 //! consumers `for v in rx` until the channel is closed (after every producer finished) and the
-//! count and sum are checked. per_op_ns = wall / items. Same shape as main.go's w4Tput.
+//! count and sum are checked. per_op_ns = wall / items. Same shape as the Go version's w4Tput.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,6 +1,6 @@
 //! W5_skynet: the skynet benchmark. The root spawns 10 children, recursively, down to N leaves
 //! (default 1,000,000); a leaf sends its number on its parent's channel, a node sums its 10
-//! children and sends the sum up. Every channel is unbuffered, as in main.go's skynet. The sum
+//! children and sends the sum up. Every channel is unbuffered, as in the Go version's skynet. The sum
 //! must be N(N-1)/2 (499999500000 for N = 1M). per_op_ns = wall / leaves.
 
 use std::time::Instant;

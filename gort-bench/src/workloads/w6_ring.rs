@@ -1,7 +1,7 @@
 //! W6_ring: 1000 goroutines in a ring joined by unbuffered channels; a token (a u64 hop count)
 //! goes round until it has made N hops, then the goroutine holding it reports on `done`. The
 //! injection is not a hop. Afterwards every ring channel is closed and the goroutines joined.
-//! per_op_ns = wall / hops. Same shape as main.go's w6Ring.
+//! per_op_ns = wall / hops. Same shape as the Go version's w6Ring.
 
 use std::time::Instant;
 

@@ -1,7 +1,7 @@
 //! W7_select: one consumer selects (blocking, no default) over 4 unbuffered channels, each fed by
 //! its own producer sending N/4 values. The per-channel counts and the sum are checked.
-//! per_op_ns = wall / values. Same shape as main.go's w7Select (the consumer is the first
-//! goroutine, as main.go's is main).
+//! per_op_ns = wall / values. Same shape as the Go version's w7Select (the consumer is the first
+//! goroutine, as the Go version's is main).
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
-//! W8_timers: N goroutines (default 10,000; main.go's -n) each `gort::sleep(1 ms)` 100 times in a
+//! W8_timers: N goroutines (default 10,000; the Go version's -n) each `gort::sleep(1 ms)` 100 times in a
 //! loop (1,000,000 sleeps). Wall should be a little over 100 ms; the figure is the overhead:
-//! per_op_ns = process CPU time (user + sys, getrusage) per sleep, as main.go's w8Timers
+//! per_op_ns = process CPU time (user + sys, getrusage) per sleep, as the Go version's w8Timers
 //! reports it. ok also requires wall >= 100 ms (no sleep returned early).
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! W9_mutex: 8 goroutines each lock a shared `gort::sync::Mutex`, increment a counter and
-//! unlock, N times each (N = main.go's `-n`, iterations per goroutine); per_op_ns =
+//! unlock, N times each (N = the Go version's `-n`, iterations per goroutine); per_op_ns =
 //! wall / (8 N). The counter must come out exact.
 
 use std::sync::Arc;

@@ -4,7 +4,10 @@ use std::fmt;
 
 /// The channel is closed (or every receiver is gone); the value comes back.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SendError<T>(pub T);
+pub struct SendError<T>(
+    /// The value that was not sent.
+    pub T,
+);
 
 /// Why `try_send` failed; the value comes back.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -18,7 +21,9 @@ pub enum TrySendError<T> {
 /// Why `send_timeout` failed; the value comes back.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum SendTimeoutError<T> {
+    /// The timeout elapsed before a receiver or a buffer slot was free.
     Timeout(T),
+    /// The channel is closed (or every receiver is gone).
     Closed(T),
 }
 
@@ -34,44 +39,52 @@ pub enum TryRecvError {
 /// Why `recv_timeout` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecvTimeoutError {
+    /// The timeout elapsed with nothing to receive.
     Timeout,
     /// Closed and drained.
     Closed,
 }
 
 impl<T> SendError<T> {
+    /// The value that could not be sent.
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
 impl<T> TrySendError<T> {
+    /// The value that could not be sent.
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Closed(v) => v,
         }
     }
 
+    /// Whether the send failed because the channel was full.
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
 
+    /// Whether the send failed because the channel is closed.
     pub fn is_closed(&self) -> bool {
         matches!(self, TrySendError::Closed(_))
     }
 }
 
 impl<T> SendTimeoutError<T> {
+    /// The value that could not be sent.
     pub fn into_inner(self) -> T {
         match self {
             SendTimeoutError::Timeout(v) | SendTimeoutError::Closed(v) => v,
         }
     }
 
+    /// Whether the send failed because the timeout elapsed.
     pub fn is_timeout(&self) -> bool {
         matches!(self, SendTimeoutError::Timeout(_))
     }
 
+    /// Whether the send failed because the channel is closed.
     pub fn is_closed(&self) -> bool {
         matches!(self, SendTimeoutError::Closed(_))
     }

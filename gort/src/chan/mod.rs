@@ -142,14 +142,17 @@ impl<T> Sender<T> {
         self.raw.len()
     }
 
+    /// Whether nothing is buffered now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The buffer's capacity (0 for an unbuffered channel).
     pub fn capacity(&self) -> usize {
         self.raw.cap()
     }
 
+    /// Whether the channel is closed (the last sender or receiver is gone, or `close` was called).
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
     }
@@ -214,14 +217,17 @@ impl<T> Receiver<T> {
         self.raw.len()
     }
 
+    /// Whether nothing is buffered now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The buffer's capacity (0 for an unbuffered channel).
     pub fn capacity(&self) -> usize {
         self.raw.cap()
     }
 
+    /// Whether the channel is closed (the last sender or receiver is gone, or `close` was called).
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
     }

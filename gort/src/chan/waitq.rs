@@ -1,9 +1,9 @@
 //! Waiters and wait queues of a channel (Go's `sudog` and `waitq` in runtime2.go / chan.go).
 //!
-//! A `Waiter` stands for one goroutine (or plain thread) blocked in one channel operation. It
-//! lives in the blocked goroutine's own stack frame: stacks never move (ARCHITECTURE.md decision 1) and the
-//! goroutine cannot return while the waiter is linked, so no allocation or per-P cache is
-//! needed — this replaces Go's sudog cache.
+//! A `Waiter` stands for one goroutine (or plain thread) blocked in one channel operation. It lives
+//! in the blocked goroutine's own stack frame: stacks never move (ARCHITECTURE.md, decision "Stacks
+//! never move") and the goroutine cannot return while the waiter is linked, so no allocation or
+//! per-P cache is needed — this replaces Go's sudog cache.
 //!
 //! A waiter that belongs to a `select` points to the select's `SelectSync`: whoever dequeues it
 //! must first win `SelectSync::claim`, because the other cases of the same select may be firing

@@ -62,6 +62,7 @@ impl TcpListener {
         Incoming { listener: self }
     }
 
+    /// The local address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().local_addr()
     }
@@ -79,6 +80,7 @@ impl TcpListener {
         self.fd.set_read_timeout(d)
     }
 
+    /// The accept timeout (`None`: `accept` waits for ever).
     pub fn accept_timeout(&self) -> Option<Duration> {
         self.fd.read_timeout()
     }
@@ -89,14 +91,17 @@ impl TcpListener {
         Ok(())
     }
 
+    /// Sets the IP time-to-live of outgoing packets.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.fd.get_ref().set_ttl(ttl)
     }
 
+    /// The IP time-to-live of outgoing packets.
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.get_ref().ttl()
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
     }
@@ -159,10 +164,12 @@ impl TcpStream {
         TcpStream::try_from(s)
     }
 
+    /// The address of the remote peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().peer_addr()
     }
 
+    /// The local address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().local_addr()
     }
@@ -192,10 +199,12 @@ impl TcpStream {
         self.fd.set_write_timeout(d)
     }
 
+    /// The read timeout (`None`: reads wait for ever).
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.read_timeout())
     }
 
+    /// The write timeout (`None`: writes wait for ever).
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.write_timeout())
     }
@@ -205,22 +214,27 @@ impl TcpStream {
         self.fd.read(|s| s.peek(buf))
     }
 
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm). gort's streams start with it set, as Go's.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.fd.get_ref().set_nodelay(nodelay)
     }
 
+    /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.fd.get_ref().nodelay()
     }
 
+    /// Sets the IP time-to-live of outgoing packets.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.fd.get_ref().set_ttl(ttl)
     }
 
+    /// The IP time-to-live of outgoing packets.
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.get_ref().ttl()
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
     }

@@ -71,10 +71,12 @@ impl UdpSocket {
         self.fd.read(|s| s.peek(buf))
     }
 
+    /// The local address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().local_addr()
     }
 
+    /// The address of the remote peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().peer_addr()
     }
@@ -90,10 +92,12 @@ impl UdpSocket {
         self.fd.set_write_timeout(d)
     }
 
+    /// The read timeout (`None`: reads wait for ever).
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.read_timeout())
     }
 
+    /// The write timeout (`None`: writes wait for ever).
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.write_timeout())
     }
@@ -112,22 +116,27 @@ impl UdpSocket {
         Ok(())
     }
 
+    /// Sets `SO_BROADCAST`: whether this socket may send to broadcast addresses.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.fd.get_ref().set_broadcast(on)
     }
 
+    /// Whether `SO_BROADCAST` is set.
     pub fn broadcast(&self) -> io::Result<bool> {
         self.fd.get_ref().broadcast()
     }
 
+    /// Sets the IP time-to-live of outgoing packets.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.fd.get_ref().set_ttl(ttl)
     }
 
+    /// The IP time-to-live of outgoing packets.
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.get_ref().ttl()
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
     }

@@ -62,6 +62,7 @@ impl UnixListener {
         UnixIncoming { listener: self }
     }
 
+    /// The local address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().local_addr()
     }
@@ -79,6 +80,7 @@ impl UnixListener {
         self.fd.set_read_timeout(d)
     }
 
+    /// The accept timeout (`None`: `accept` waits for ever).
     pub fn accept_timeout(&self) -> Option<Duration> {
         self.fd.read_timeout()
     }
@@ -89,6 +91,7 @@ impl UnixListener {
         Ok(())
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
     }
@@ -187,10 +190,12 @@ impl UnixStream {
         Ok((UnixStream::try_from(a)?, UnixStream::try_from(b)?))
     }
 
+    /// The address of the remote peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().peer_addr()
     }
 
+    /// The local address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.fd.get_ref().local_addr()
     }
@@ -219,10 +224,12 @@ impl UnixStream {
         self.fd.set_write_timeout(d)
     }
 
+    /// The read timeout (`None`: reads wait for ever).
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.read_timeout())
     }
 
+    /// The write timeout (`None`: writes wait for ever).
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.write_timeout())
     }
@@ -233,6 +240,7 @@ impl UnixStream {
         Ok(())
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
     }

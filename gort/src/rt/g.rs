@@ -233,8 +233,9 @@ impl G {
     }
 
     /// Whether parking this G must block its OS thread rather than switch away: plain threads,
-    /// goroutines locked to their thread, and goroutines that are unwinding (ARCHITECTURE.md decision 4:
-    /// std's panic count is per thread, so an unwinding goroutine never migrates).
+    /// goroutines locked to their thread, and goroutines that are unwinding (ARCHITECTURE.md,
+    /// decision "Thread-locals are not stable across a park": std's panic count is per thread, so
+    /// an unwinding goroutine never migrates).
     pub(crate) fn must_block_thread(&self) -> bool {
         self.is_thread.load(Relaxed)
             || self.locked.load(Relaxed) > 0

@@ -1,7 +1,7 @@
 //! Hogs: goroutines that run a whole time slice without calling the runtime (a tight loop, a
 //! `println!` loop, a `poll(2)` or `nanosleep` without `gort::blocking`). Follows Go's proc.go
 //! (retake, handoffp, exitsyscall). There is no sound way to interrupt them (ARCHITECTURE.md
-//! decision 3), so they are treated as
+//! decision "No preemption in the middle of an instruction"), so they are treated as
 //! if they were in a blocking call: sysmon takes their P, with its run queue and timers, and
 //! hands it to another M (Go's retake/handoffp of a `_Psyscall` P). The OS then time-slices
 //! the hog's thread against the others. Any number of hogs, one hand-off each.

@@ -5,11 +5,12 @@
 //! scheduler must do for it now that it is off its stack ("switch first, commit after").
 //! Ms are never freed; idle ones sleep on their `note`.
 //!
-//! Thread-locals (ARCHITECTURE.md decision 4): the only thread-local the runtime reads is the current M,
-//! through `current_m()`, which is `#[inline(never)]` and contains an `asm!` statement with side
-//! effects. LLVM can therefore neither inline it nor treat two calls as equal (it may not assume
-//! the function is `readnone`), so a goroutine that migrated between two calls always sees the
-//! M it runs on now. Code that switches gets the resuming M back from `switch` as well.
+//! Thread-locals (ARCHITECTURE.md, decision "Thread-locals are not stable across a park"): the
+//! runtime's hot thread-local is the current M, read through `current_m()`, which is
+//! `#[inline(never)]` and contains an `asm!` statement with side effects. LLVM can therefore
+//! neither inline it nor treat two calls as equal (it may not assume the function is `readnone`),
+//! so a goroutine that migrated between two calls always sees the M it runs on now. Code that
+//! switches gets the resuming M back from `switch` as well.
 
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::*};

@@ -238,8 +238,9 @@ pub(crate) fn yield_now() {
     switch_to_scheduler(mp, gp, Request::Yield);
 }
 
-/// The preemption check at runtime calls (ARCHITECTURE.md decision 3a): if sysmon flagged the running
-/// goroutine's time slice, yield to the global queue.
+/// The preemption check at runtime calls (ARCHITECTURE.md, decision "No preemption in the middle of
+/// an instruction"): if sysmon flagged the running goroutine's time slice, or took its P, yield
+/// (to the back of the local queue, or to the global queue without a P).
 #[inline]
 pub(crate) fn check_preempt() {
     // One load of a global on the fast path: sysmon raises the hint while it has flagged a

@@ -74,6 +74,7 @@ impl std::fmt::Debug for Select<'_> {
 }
 
 impl<'a> Select<'a> {
+    /// An empty select; add operations with `recv` and `send`.
     pub fn new() -> Select<'a> {
         Select {
             cases: Vec::new(),

@@ -23,6 +23,7 @@ impl<T> Default for RecvSlot<T> {
 }
 
 impl<T> RecvSlot<T> {
+    /// An empty slot.
     pub fn new() -> RecvSlot<T> {
         RecvSlot {
             value: MaybeUninit::uninit(),
@@ -30,6 +31,7 @@ impl<T> RecvSlot<T> {
         }
     }
 
+    /// The select case that receives from `r` into this slot.
     pub fn case<'a>(&'a mut self, r: &'a Receiver<T>) -> Case<'a> {
         Case {
             chan: r.raw(),
@@ -66,6 +68,7 @@ pub struct SendSlot<T> {
 }
 
 impl<T> SendSlot<T> {
+    /// A slot that owns `v` until its case fires.
     pub fn new(v: T) -> SendSlot<T> {
         SendSlot {
             value: ManuallyDrop::new(v),
@@ -79,6 +82,7 @@ impl<T> SendSlot<T> {
         SendSlot::new(v)
     }
 
+    /// The select case that sends this slot's value on `s`.
     pub fn case<'a>(&'a mut self, s: &'a Sender<T>) -> Case<'a> {
         Case {
             chan: s.raw(),

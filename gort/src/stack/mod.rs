@@ -1,9 +1,10 @@
 //! Goroutine stacks: reservation, guard regions, pooling, scavenging, overflow reports.
 //!
-//! Decision (ARCHITECTURE.md decision 1): Rust has no stack maps, so stacks cannot be copied and
-//! grown as Go's are. Each goroutine gets a fixed virtual reservation (its limit, default
-//! 256 KiB) that the kernel commits page by page as it is touched, with a 64 KiB inaccessible
-//! guard region below it. Overflow faults in the guard and is reported (see `overflow`).
+//! Decision (ARCHITECTURE.md, decision "Stacks never move"): Rust has no stack maps, so stacks
+//! cannot be copied and grown as Go's are. Each goroutine gets a fixed virtual reservation (its
+//! limit, default 256 KiB) that the kernel commits page by page as it is touched, with a 64 KiB
+//! inaccessible guard region below it. Overflow faults in the guard and is reported (see
+//! `overflow`).
 //!
 //! Slot layout, lowest address first:
 //! ```text

@@ -1,4 +1,5 @@
-//! Stack overflow reports (ARCHITECTURE.md decision 2; Go's `sigpanic` → "stack overflow" throw).
+//! Stack overflow reports (ARCHITECTURE.md, decision "Overflow is always caught and reported"; Go's
+//! `sigpanic` → "stack overflow" throw).
 //!
 //! A SIGSEGV/SIGBUS handler runs on a per-thread alternate signal stack (the faulting stack is
 //! exhausted). If the fault address lies in the guard region below the current goroutine's

@@ -2,9 +2,9 @@
 //!
 //! Blocking here parks the goroutine, never its OS thread: the thread runs other goroutines
 //! meanwhile. On a plain OS thread (one the runtime did not create) the same calls block the
-//! thread, so one lock can be shared between goroutines and ordinary threads. A goroutine that
-//! is unwinding blocks its thread instead of parking (ARCHITECTURE.md decision 4), with its processor
-//! handed to another thread.
+//! thread, so one lock can be shared between goroutines and ordinary threads. A goroutine that is
+//! unwinding blocks its thread instead of parking (ARCHITECTURE.md, decision "Thread-locals are not
+//! stable across a park"), with its processor handed to another thread.
 //!
 //! # Layers
 //! - `sema`: the address-keyed semaphore table (Go's runtime/sema.go). `Mutex` and `RwLock` wait

@@ -22,8 +22,8 @@
 //!   the check stays as an internal invariant (`fatal!`).
 //! - A plain OS thread (no P) spins when the machine has more than one CPU; the P-based tests
 //!   of canSpin apply only to goroutines.
-//! - `lock` checks for a pending preemption request before trying (ARCHITECTURE.md decision 3a), never
-//!   while holding the lock.
+//! - `lock` checks for a pending preemption request before trying (ARCHITECTURE.md, decision
+//!   "No preemption in the middle of an instruction"), never while holding the lock.
 //! - The fast path loads the word and takes the lock if it is free, whatever the waiter and
 //!   WOKEN bits say (Go's CAS from 0 fails then, and lockSlow does the same CAS a second time).
 //!   Same semantics, one atomic read-modify-write less per lock while waiters are parked: W9 at

@@ -55,6 +55,7 @@ impl std::fmt::Debug for WaitGroup {
 }
 
 impl WaitGroup {
+    /// A wait group with a count of zero.
     pub fn new() -> WaitGroup {
         WaitGroup {
             inner: Arc::new(Inner {

@@ -126,6 +126,17 @@ fn nanos(d: Duration) -> i64 {
 
 /// A channel that receives the current time once, after `d` (Go's time.After). The channel
 /// stays open. A huge `d` saturates (never wraps into a short timer).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let (_tx, rx) = gort::chan::<u32>(0);
+/// let got = gort::select! {
+///     recv(rx) -> v => v,
+///     recv(gort::after(Duration::from_millis(10))) -> _ => None, // nobody sent in time
+/// };
+/// assert_eq!(got, None);
+/// ```
 pub fn after(d: Duration) -> crate::Receiver<Instant> {
     crate::rt::ensure_started();
     let (s, rx) = new_shared(0);
@@ -137,6 +148,17 @@ pub fn after(d: Duration) -> crate::Receiver<Instant> {
 
 /// A channel that receives the current time every `d` (Go's time.Tick). A slow reader loses
 /// ticks: at most one is queued. The ticker stops when the receiver is dropped.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let ticks = gort::tick(Duration::from_millis(5));
+/// for _ in 0..3 {
+///     ticks.recv().unwrap();
+/// }
+/// assert!(start.elapsed() >= Duration::from_millis(15));
+/// ```
 ///
 /// # Panics
 /// If `d` is zero.
@@ -152,6 +174,16 @@ pub fn tick(d: Duration) -> crate::Receiver<Instant> {
 
 /// A single event in the future (Go's time.Timer): the current time arrives on `receiver()`
 /// once, after the duration. Dropping the timer stops it.
+///
+/// ```
+/// use std::time::Duration;
+/// use gort::time::Timer;
+///
+/// let t = Timer::new(Duration::from_secs(3600));
+/// assert!(t.stop(), "stopped before it fired");
+/// t.reset(Duration::from_millis(1));
+/// t.receiver().recv().unwrap(); // fires after the new duration
+/// ```
 pub struct Timer {
     shared: Arc<Shared>,
     rx: crate::Receiver<Instant>,
