@@ -148,21 +148,24 @@ impl Select {
                         let #c = &(#chan);
                         let mut #s = ::gort::__private::RecvSlot::new();
                     });
-                    branches.push(quote! { #i => match #s.take() { #pat => #body } });
+                    branches.push(quote! { ::core::option::Option::Some(#i) => match #s.take() { #pat => #body } });
                 }
                 Kind::Send { chan, value } => {
                     setup.push(quote! {
                         let #c = &(#chan);
                         let mut #s = ::gort::__private::SendSlot::new_for(#c, #value);
                     });
-                    branches.push(quote! { #i => match #s.take() { #pat => #body } });
+                    branches.push(quote! { ::core::option::Option::Some(#i) => match #s.take() { #pat => #body } });
                 }
             }
             cases.push(quote! { #s.case(#c) });
         }
         let has_default = self.default.is_some();
         let fallback = match self.default {
-            Some(d) => quote! { _ => #d, },
+            Some(d) => quote! {
+                ::core::option::Option::None => #d,
+                _ => ::core::unreachable!("select returned a case it was not given"),
+            },
             None => quote! { _ => ::core::unreachable!("a blocking select returns a case") },
         };
         let idx = Ident::new("__gort_fired", span);

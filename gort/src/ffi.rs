@@ -11,7 +11,7 @@
 /// cgocall). `f` runs on the calling thread, so it needs no `Send` or `'static` bound. A panic in
 /// `f` propagates out of `call`. On a plain thread, just calls `f`.
 pub fn call<R>(f: impl FnOnce() -> R) -> R {
-    crate::rt::cgo::call(f)
+    crate::rt::ffi_call(f)
 }
 
 /// Enters the runtime from code called by C (Go's cgocallback).
@@ -26,5 +26,5 @@ pub fn call<R>(f: impl FnOnce() -> R) -> R {
 /// thread, so an `extern "C"` wrapper aborts, as Rust requires at that boundary.
 #[track_caller]
 pub fn callback<R>(f: impl FnOnce() -> R) -> R {
-    crate::rt::cgo::callback(f)
+    crate::rt::ffi_callback(f)
 }

@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
-use crate::rt::g::{G, WaitReason};
-use crate::rt::m::{current_g, current_m};
-use crate::rt::{self, park};
+use crate::rt::{self, G, WaitReason};
 
 /// A goroutine's id: unique within the process, never reused.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,7 +59,7 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) {
     let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
     };
-    if let Err(e) = rt::spawn::spawn(body, 0, None, loc) {
+    if let Err(e) = rt::spawn(body, 0, None, loc) {
         panic!("{e}");
     }
 }
@@ -105,7 +103,7 @@ impl<T> Packet<T> {
         unsafe { *self.result.get() = Some(r) };
         let prev = self.state.swap(DONE, AcqRel);
         if prev > DONE {
-            park::ready(prev as *mut G);
+            rt::ready(prev as *mut G);
         }
     }
 
@@ -115,7 +113,7 @@ impl<T> Packet<T> {
 
     fn join(&self) -> std::thread::Result<T> {
         if !self.is_finished() {
-            park::park(WaitReason::Join, &mut |gp| {
+            rt::park(WaitReason::Join, &mut |gp| {
                 self.state
                     .compare_exchange(RUNNING, gp as usize, AcqRel, Acquire)
                     .is_ok()
@@ -180,7 +178,7 @@ fn spawn_packet<T: Send + 'static>(
         let r = catch_unwind(AssertUnwindSafe(f));
         theirs.complete(r);
     };
-    let id = rt::spawn::spawn(body, stack, name, loc)?;
+    let id = rt::spawn(body, stack, name, loc)?;
     Ok(JoinHandle {
         packet,
         id: GoroutineId::from_raw(id),
@@ -236,7 +234,7 @@ impl Builder {
         self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> io::Result<JoinHandle<T>> {
-        let stack = self.stack_size.map_or(0, crate::stack::normalize);
+        let stack = self.stack_size.map_or(0, rt::stack_size);
         spawn_packet(f, stack, self.name, Location::caller())
     }
 }
@@ -372,7 +370,7 @@ impl<'scope> Scope<'scope, '_> {
         // SAFETY: `scope` does not return before `running` is back to zero, i.e. before this
         // closure has finished, so nothing it borrows for 'scope can end while it runs.
         let entry: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(entry) };
-        match rt::spawn::spawn(entry, 0, None, Location::caller()) {
+        match rt::spawn(entry, 0, None, Location::caller()) {
             Ok(id) => ScopedJoinHandle {
                 packet,
                 id: GoroutineId::from_raw(id),
@@ -389,25 +387,18 @@ impl<'scope> Scope<'scope, '_> {
 /// Lets other goroutines run (Go's runtime.Gosched).
 pub fn yield_now() {
     rt::ensure_started();
-    park::yield_now();
+    rt::yield_now();
 }
 
 /// Pauses the current goroutine for at least `d` (Go's time.Sleep). On a plain thread, sleeps
 /// the thread.
 pub fn sleep(d: Duration) {
-    crate::time::sleep(d)
+    rt::sleep(d)
 }
 
 /// The current goroutine's id; `None` on a thread that is not running a goroutine.
 pub fn current_id() -> Option<GoroutineId> {
-    let mp = current_m();
-    if mp.is_null() {
-        return None;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
-    // SAFETY: the running G is alive.
-    (!gp.is_null()).then(|| GoroutineId::from_raw(unsafe { (*gp).id() }))
+    rt::current_id().map(GoroutineId::from_raw)
 }
 
 /// Live user goroutines, the caller included.
@@ -417,8 +408,7 @@ pub fn num_goroutines() -> usize {
 
 /// The number of processors (Go's GOMAXPROCS).
 pub fn procs() -> usize {
-    rt::ensure_started();
-    rt::sched::SCHED.procs.load(Relaxed)
+    rt::procs()
 }
 
 /// Sets the number of processors; returns the previous value.
@@ -430,8 +420,7 @@ pub fn set_procs(n: usize) -> usize {
         n >= 1,
         "gort::set_procs: the number of processors must be at least 1, got 0"
     );
-    rt::ensure_started();
-    rt::procs::set_procs(n)
+    rt::set_procs(n)
 }
 
 /// Pins the calling goroutine to its OS thread until a matching `unlock_os_thread` (calls nest,
@@ -450,18 +439,12 @@ pub fn set_procs(n: usize) -> usize {
 /// });
 /// ```
 pub fn lock_os_thread() {
-    let g = current_g();
-    // SAFETY: the caller's own G.
-    unsafe { (*g).locked.fetch_add(1, Relaxed) };
+    rt::lock_os_thread();
 }
 
 /// Undoes one `lock_os_thread`.
 pub fn unlock_os_thread() {
-    let g = current_g();
-    // SAFETY: the caller's own G.
-    let _ = unsafe { &*g }
-        .locked
-        .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    rt::unlock_os_thread();
 }
 
 /// Runs `f`, which may block the OS thread (std::fs, a blocking C call): the processor is
@@ -473,30 +456,7 @@ pub fn unlock_os_thread() {
 /// assert!(h.join().unwrap().unwrap().contains("Threads:"));
 /// ```
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    let mp = current_m();
-    let gp = if mp.is_null() {
-        std::ptr::null_mut()
-    } else {
-        // SAFETY: Ms are never freed.
-        unsafe { (*mp).curg.load(Relaxed) }
-    };
-    // Nothing to hand off on a plain thread, or when already in a blocking call or `ffi::call`.
-    // SAFETY: a non-null curg is alive.
-    if gp.is_null() || unsafe { (*gp).status() } != crate::rt::g::RUNNING {
-        return f();
-    }
-    rt::blocking::enter(mp, false);
-    let r = catch_unwind(AssertUnwindSafe(f));
-    rt::blocking::exit(current_m());
-    if r.is_ok() {
-        // As Go's exitsyscall honours a pending preemption request: a goroutine looping on short
-        // blocking calls never switches otherwise, and would keep its time slice for ever.
-        crate::rt::park::check_preempt();
-    }
-    match r {
-        Ok(v) => v,
-        Err(p) => resume_unwind(p),
-    }
+    rt::blocking(f)
 }
 
 #[doc(hidden)]

@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use crate::rt::netpoll::PollDesc;
+use crate::rt::PollDesc;
 
 /// A file descriptor registered with the runtime's poller. Operations that would block park the
 /// calling goroutine (or block a plain thread) until the fd is ready, instead of blocking an OS

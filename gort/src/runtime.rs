@@ -14,9 +14,7 @@
 //! h.join().unwrap();
 //! ```
 
-use std::sync::atomic::Ordering::*;
-
-use crate::rt::{self, sched::SCHED};
+use crate::rt;
 
 /// A snapshot of the runtime's state.
 #[derive(Clone, Debug)]
@@ -55,37 +53,32 @@ pub struct Stats {
 
 /// Reads the runtime's counters (starts the runtime if needed).
 pub fn stats() -> Stats {
-    rt::ensure_started();
-    let (pooled_hot, pooled_cold) = crate::stack::pool::pooled();
-    let spawned_total = rt::sched::allp()
-        .map(|p| p.spawned.load(Relaxed))
-        .sum::<u64>()
-        + SCHED.spawned_nop.load(Relaxed);
+    let s = rt::stats();
     Stats {
-        goroutines: rt::num_goroutines(),
-        procs: SCHED.procs.load(Relaxed),
-        threads: SCHED.mcount.load(Relaxed),
-        idle_procs: SCHED.npidle.load(Relaxed),
-        spawned_total,
-        stack_mechanism: match crate::stack::config().mechanism {
-            crate::stack::Mechanism::GuardMarkers => "guard-markers",
-            crate::stack::Mechanism::Mprotect => "mprotect",
+        goroutines: s.goroutines,
+        procs: s.procs,
+        threads: s.threads,
+        idle_procs: s.idle_procs,
+        spawned_total: s.spawned_total,
+        stack_mechanism: if s.guard_markers {
+            "guard-markers"
+        } else {
+            "mprotect"
         },
-        stack_slots: crate::stack::pool::SLOTS.load(Relaxed),
-        pooled_hot,
-        pooled_cold,
-        extra_threads: rt::cgo::EXTRA_MS.load(Relaxed),
-        spinning_threads: SCHED.nmspinning.load(Relaxed),
-        global_queue: SCHED.runq_size.load(Relaxed),
-        handoffs: rt::hog::HANDOFFS.load(Relaxed),
+        stack_slots: s.stack_slots,
+        pooled_hot: s.pooled_hot,
+        pooled_cold: s.pooled_cold,
+        extra_threads: s.extra_threads,
+        spinning_threads: s.spinning_threads,
+        global_queue: s.global_queue,
+        handoffs: s.handoffs,
     }
 }
 
 /// Writes every goroutine: id, state and wait reason, how long, where it was spawned, and its
 /// stack backtrace (for parked goroutines and the caller; running ones are listed without one).
 pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    rt::ensure_started();
-    rt::dump::dump(w)
+    rt::dump(w)
 }
 
 /// Sets the most OS threads the scheduler may start, and returns the previous limit (Go's
@@ -100,5 +93,5 @@ pub fn set_max_threads(n: usize) -> usize {
         n >= 1,
         "gort::runtime::set_max_threads: the limit must be at least 1, got {n}"
     );
-    rt::schedule::MAX_THREADS.swap(n, Relaxed)
+    rt::set_max_threads(n)
 }

@@ -65,7 +65,7 @@ fn a_fired_send_slot_cannot_be_sent_again() {
     let (tx, _rx) = gort::chan::<Box<u32>>(2);
     let mut slot = gort::__private::SendSlot::new(Box::new(1));
     let cases = [slot.case(&tx)];
-    assert_eq!(gort::__private::select(&cases, true), 0);
+    assert_eq!(gort::__private::select(&cases, true), Some(0));
     gort::__private::select(&cases, true);
 }
 

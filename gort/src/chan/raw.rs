@@ -29,8 +29,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
 use super::waitq::{WaitQueue, Waiter, WakeList};
-use crate::rt::g::WaitReason;
-use crate::rt::park::{check_preempt, park};
+use crate::rt::{WaitReason, check_preempt, park};
 use crate::util::lock::Lock;
 
 /// A send reserved by a dynamic `Select` (see the module doc).
@@ -426,7 +425,7 @@ impl RawChan {
             Reservation::Receiver(w) => unsafe {
                 (*w).success = true;
                 self.copy((*w).elem, elem);
-                crate::rt::park::ready((*w).g);
+                crate::rt::ready((*w).g);
                 Status::Done
             },
             Reservation::Slot => {
@@ -455,7 +454,7 @@ impl RawChan {
             // SAFETY: as in `complete_send`.
             Reservation::Receiver(w) => unsafe {
                 (*w).retry = true;
-                crate::rt::park::ready((*w).g);
+                crate::rt::ready((*w).g);
             },
             Reservation::Slot => {
                 self.lock.lock();

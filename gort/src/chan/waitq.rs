@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicPtr, Ordering::*};
 
 use crate::util::loom::AtomicU32;
 
-use crate::rt::g::G;
+use crate::rt::G;
 
 /// Shared by the waiters of one blocked `select` (and its timeout timer).
 pub(crate) struct SelectSync {
@@ -227,7 +227,7 @@ impl WakeList {
             // SAFETY: listed waiters are valid until their G runs; read `next` and `g` before
             // readying it, since the G may return (ending the waiter's frame) right after.
             let (next, g) = unsafe { ((*w).next, (*w).g) };
-            crate::rt::park::ready(g);
+            crate::rt::ready(g);
             w = next;
         }
     }

@@ -10,14 +10,44 @@
 //! its M instead: it is queued with `locked_m` set, and the scheduler that picks it hands its own
 //! P to this M (Go's startlockedm).
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
 
 use super::g::{BLOCKING, G, RUNNABLE, RUNNING};
+use super::global::{self, acquirep, handoffp};
 use super::m::{M, Request};
 use super::p::{P, P_BLOCKING, P_IDLE, P_RUNNING};
 use super::park::switch_to_scheduler;
-use super::sched::{self, acquirep, handoffp};
+
+/// Runs `f`, which may block the thread, with the caller's P left behind for sysmon to hand
+/// off (`gort::blocking`). On a plain thread, or already inside a blocking call or `ffi::call`,
+/// just calls `f`. A panic in `f` propagates after the P is back.
+pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
+    let mp = super::m::current_m();
+    let gp = if mp.is_null() {
+        null_mut()
+    } else {
+        // SAFETY: Ms are never freed.
+        unsafe { (*mp).curg.load(Relaxed) }
+    };
+    // SAFETY: a non-null curg is alive.
+    if gp.is_null() || unsafe { (*gp).status() } != RUNNING {
+        return f();
+    }
+    enter(mp, false);
+    let r = catch_unwind(AssertUnwindSafe(f));
+    exit(super::m::current_m());
+    if r.is_ok() {
+        // As Go's exitsyscall honours a pending preemption request: a goroutine looping on short
+        // blocking calls never switches otherwise, and would keep its time slice for ever.
+        super::preempt::check_preempt();
+    }
+    match r {
+        Ok(v) => v,
+        Err(p) => resume_unwind(p),
+    }
+}
 
 /// Go's entersyscall. With `handoff_now`, the P is handed off at once instead of waiting for
 /// sysmon (used when the caller knows it will block: thread-mode parks).
@@ -118,7 +148,7 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
     }
     // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
     // sees it).
-    let mut l = sched::lock();
+    let mut l = global::lock();
     let pp = l.pidle_get();
     if !pp.is_null() {
         drop(l);

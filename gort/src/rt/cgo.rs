@@ -134,7 +134,7 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
         // As Go's exitsyscall honours a pending preemption request: a goroutine that loops on
         // short C calls never switches otherwise, and would keep its slice for ever.
         if matches!(ctx.r, Some(Ok(_))) {
-            super::park::check_preempt();
+            super::preempt::check_preempt();
         }
     }
     finish(ctx.r)

@@ -22,9 +22,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
 
 use super::g::{BLOCKING, DUMPING, G, IDLE, RUNNABLE, RUNNING, WAITING, WaitReason};
+use super::global::{self, SCHED};
 use super::m::current_g;
 use super::p::{P_BLOCKING, P_DEAD};
-use super::sched::{self, SCHED};
 use crate::arch;
 use crate::sys::nanotime;
 
@@ -198,11 +198,11 @@ pub(crate) fn read_debug_env() {
         match kv.split_once('=') {
             Some(("schedtrace", n)) => match n.trim().parse::<i64>() {
                 Ok(ms) if ms > 0 => TRACE_EVERY_MS.store(ms, Relaxed),
-                _ => super::warn(&format!(
+                _ => super::start::warn(&format!(
                     "GORT_DEBUG: schedtrace={n:?} is not a positive number of milliseconds"
                 )),
             },
-            _ => super::warn(&format!(
+            _ => super::start::warn(&format!(
                 "GORT_DEBUG: unknown setting {kv:?} (known: schedtrace=N)"
             )),
         }
@@ -223,8 +223,8 @@ fn schedtrace(now: i64) {
         return;
     }
     TRACE_LAST.store(now, Relaxed);
-    let start = super::START_NANOS.load(Relaxed);
-    let queues: Vec<String> = sched::allp()
+    let start = super::start::START_NANOS.load(Relaxed);
+    let queues: Vec<String> = global::allp()
         .filter(|p| p.status.load(Relaxed) != P_DEAD)
         .map(|p| p.runq.len().to_string())
         .collect();
@@ -235,7 +235,7 @@ fn schedtrace(now: i64) {
         SCHED.npidle.load(Relaxed),
         SCHED.mcount.load(Relaxed) + 1,
         SCHED.nmspinning.load(Relaxed),
-        sched::lock().midle.len(),
+        global::lock().midle.len(),
         SCHED.runq_size.load(Relaxed),
         super::num_goroutines(),
         queues.join(" ")
@@ -248,7 +248,7 @@ static DEAD_LAST_CHECK: AtomicI64 = AtomicI64::new(0);
 
 /// A fingerprint of scheduler progress; unchanged between two checks means nothing ran.
 fn progress() -> u64 {
-    let ticks: u64 = sched::allp()
+    let ticks: u64 = global::allp()
         .map(|p| p.schedtick.load(Relaxed) as u64 + p.spawned.load(Relaxed))
         .sum();
     ticks
@@ -281,12 +281,12 @@ fn looks_dead() -> bool {
     if SCHED.npidle.load(SeqCst) < SCHED.procs.load(SeqCst)
         || SCHED.nmspinning.load(SeqCst) != 0
         || SCHED.runq_size.load(SeqCst) != 0
-        || sched::earliest_timer() != i64::MAX
+        || global::earliest_timer() != i64::MAX
         || super::netpoll::has_waiters()
     {
         return false;
     }
-    if sched::allp().any(|p| p.status.load(SeqCst) == P_BLOCKING || !p.runq.is_empty()) {
+    if global::allp().any(|p| p.status.load(SeqCst) == P_BLOCKING || !p.runq.is_empty()) {
         return false;
     }
     // Every live goroutine must be parked (one in a blocking call or in C is not).

@@ -95,12 +95,12 @@ fn lost(m: &M) {
 }
 
 /// Ms running a goroutine without a P since sysmon took it (`M::taken`). While there are any,
-/// sysmon keeps `park::PREEMPT_HINT` raised, so that such a goroutine stops at its next
-/// preemption check (`park::check_preempt`, at every blocking runtime call) and the scheduler
+/// sysmon keeps `preempt::PREEMPT_HINT` raised, so that such a goroutine stops at its next
+/// preemption check (`preempt::check_preempt`, at every blocking runtime call) and the scheduler
 /// gets its M a P or parks it, instead of the goroutine running on beside `procs()` others.
 pub(crate) static PLESS: AtomicUsize = AtomicUsize::new(0);
 
-/// Called when `m` gets a P (`sched::acquirep`), or its scheduler looks for one (its goroutine
+/// Called when `m` gets a P (`global::acquirep`), or its scheduler looks for one (its goroutine
 /// switched away): it no longer runs a goroutine without a P.
 #[inline]
 pub(crate) fn settled(m: &M) {
@@ -145,8 +145,8 @@ pub(crate) fn take(p: &P, switchtick: u32) -> bool {
         return false;
     }
     HANDOFFS.fetch_add(1, Relaxed);
-    super::park::PREEMPT_HINT.store(true, Relaxed);
-    super::sched::handoffp(p as *const P as *mut P);
+    super::preempt::PREEMPT_HINT.store(true, Relaxed);
+    super::global::handoffp(p as *const P as *mut P);
     true
 }
 
@@ -215,7 +215,7 @@ mod loom_tests {
         loom::model(|| {
             let p = Arc::new(P::new(0));
             let m = Arc::new(M::new());
-            super::super::sched::acquirep(&m, Arc::as_ptr(&p) as *mut P);
+            super::super::global::acquirep(&m, Arc::as_ptr(&p) as *mut P);
             m.in_rt.store(false, Relaxed);
             let state = Arc::new(UnsafeCell::new(0u32));
             let (p2, state2) = (p.clone(), state.clone());
@@ -251,7 +251,7 @@ mod loom_tests {
         loom::model(|| {
             let p = Arc::new(P::new(0));
             let m = Arc::new(M::new());
-            super::super::sched::acquirep(&m, Arc::as_ptr(&p) as *mut P);
+            super::super::global::acquirep(&m, Arc::as_ptr(&p) as *mut P);
             m.in_rt.store(false, Relaxed);
             let p2 = p.clone();
             let sysmon = loom::thread::spawn(move || try_take(&p2, 0));

@@ -1,141 +1,184 @@
 //! The core: G/M/P scheduler, park/ready, blocking calls, timers, sysmon (Go's proc.go and
 //! friends). See ARCHITECTURE.md for the map; each file's doc names the Go code it follows.
 //!
-//! The runtime starts lazily: the first gort call from any thread reads the configuration,
-//! probes the stack mechanism, creates the Ps and starts sysmon. M threads start on demand.
+//! # The facade
+//!
+//! This file is all that the layers above (channels, select, sync, time, goroutines, I/O, FFI,
+//! the `runtime` module) may use of the core, as tokio's `runtime` module is for its drivers.
+//! `scripts/check-layers.sh` enforces it in CI. The submodules are visible crate-wide only so
+//! that `stack`, which shares the core's layer (a goroutine's G lives in its stack slot), can
+//! reach the G layout; nothing else names them.
+//!
+//! - **park / ready:** [`park`], [`ready`], [`yield_now`], [`check_preempt`], the [`G`] handle
+//!   (outside the core a `*mut G` is only an identity to pass back) and its [`WaitReason`].
+//! - **goroutines:** [`spawn`], [`stack_size`], [`current_g`], [`current_id`], [`lock_os_thread`],
+//!   [`unlock_os_thread`], [`can_yield`], [`thread_panicking`].
+//! - **blocking calls:** [`blocking`], [`ffi_call`], [`ffi_callback`].
+//! - **timers:** [`sleep`], [`add_timer`], [`Timer`].
+//! - **I/O:** [`PollDesc`].
+//! - **processors and stats:** [`ensure_started`], [`request_procs`], [`procs`],
+//!   [`set_procs`], [`num_goroutines`], [`spin_worthwhile`], [`stats`], [`dump`],
+//!   [`set_max_threads`].
 
 pub(crate) mod blocking;
 pub(crate) mod cgo;
 pub(crate) mod dump;
 pub(crate) mod g;
+pub(crate) mod global;
 pub(crate) mod hog;
 pub(crate) mod m;
 pub(crate) mod netpoll;
 pub(crate) mod p;
 pub(crate) mod park;
+pub(crate) mod preempt;
 pub(crate) mod procs;
 pub(crate) mod runq;
-pub(crate) mod sched;
 pub(crate) mod schedule;
+pub(crate) mod sleep;
 pub(crate) mod spawn;
+pub(crate) mod start;
 pub(crate) mod sysmon;
 pub(crate) mod timers;
 
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::Ordering::*;
 
-/// Stack size of M threads: their own stack is the system stack C code runs on.
-pub(crate) const M_STACK_SIZE: usize = 8 << 20;
-
-static START: Once = Once::new();
-/// nanotime when the runtime started (for schedtrace).
-pub(crate) static START_NANOS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-static STARTED: AtomicBool = AtomicBool::new(false);
-/// GOMAXPROCS requested before start (by `#[gort::main(procs = N)]`), 0 if none.
-static REQUESTED_PROCS: AtomicUsize = AtomicUsize::new(0);
-
-/// Starts the runtime if it is not running yet. Cheap after the first call.
-pub(crate) fn ensure_started() {
-    if STARTED.load(Acquire) {
-        return;
-    }
-    START.call_once(|| {
-        START_NANOS.store(crate::sys::nanotime(), Relaxed);
-        dump::read_debug_env();
-        crate::stack::overflow::install();
-        dump::install_sigquit();
-        hog::init();
-        crate::stack::config();
-        crate::stack::pool::init(default_stack_size());
-        let req = REQUESTED_PROCS.load(Relaxed);
-        procs::set_procs(if req > 0 { req } else { default_procs() });
-        sysmon::start();
-        STARTED.store(true, Release);
-    });
-}
-
-/// Records the GOMAXPROCS wanted by `#[gort::main(procs = N)]`; applies it if already started.
-pub(crate) fn request_procs(n: usize) {
-    if STARTED.load(Acquire) {
-        procs::set_procs(n);
-    } else {
-        REQUESTED_PROCS.store(n, Relaxed);
-        ensure_started();
-    }
-}
-
-pub(crate) fn warn(msg: &str) {
-    crate::util::write_stderr(format!("gort: warning: {msg}\n").as_bytes());
-}
-
-/// GOMAXPROCS from the environment, else the available parallelism.
-fn default_procs() -> usize {
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
-    match std::env::var("GOMAXPROCS") {
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(procs::MAX_PROCS),
-            _ => {
-                warn(&format!(
-                    "GOMAXPROCS={v:?} is not a positive integer; using {ncpu}"
-                ));
-                ncpu
-            }
-        },
-        Err(_) => ncpu,
-    }
-}
-
-/// The default goroutine stack limit: GORT_STACK_SIZE (bytes, optional k/m/g suffix) or 256 KiB.
-fn default_stack_size() -> usize {
-    let default = crate::stack::DEFAULT_STACK;
-    let Ok(v) = std::env::var("GORT_STACK_SIZE") else {
-        return default;
-    };
-    match parse_size(&v) {
-        Some(n) if n > crate::stack::MAX_STACK => {
-            warn(&format!(
-                "GORT_STACK_SIZE={v:?} is above the maximum of {} bytes; using the maximum",
-                crate::stack::MAX_STACK
-            ));
-            crate::stack::MAX_STACK
-        }
-        Some(n) if n > 0 => crate::stack::normalize(n),
-        _ => {
-            warn(&format!(
-                "GORT_STACK_SIZE={v:?} is not a positive size in bytes (suffixes k, m, g allowed); \
-                 using {default}"
-            ));
-            default
-        }
-    }
-}
-
-fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let (num, mul) = match s.char_indices().last()? {
-        (i, 'k' | 'K') => (&s[..i], 1usize << 10),
-        (i, 'm' | 'M') => (&s[..i], 1 << 20),
-        (i, 'g' | 'G') => (&s[..i], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim().parse::<usize>().ok()?.checked_mul(mul)
-}
+pub(crate) use crate::stack::normalize as stack_size;
+pub(crate) use blocking::run as blocking;
+pub(crate) use cgo::{call as ffi_call, callback as ffi_callback};
+pub(crate) use g::{G, WaitReason, thread_panicking};
+pub(crate) use m::current_g;
+pub(crate) use netpoll::PollDesc;
+pub(crate) use park::{park, ready, yield_now};
+pub(crate) use preempt::check_preempt;
+pub(crate) use sleep::{add_timer, sleep};
+pub(crate) use spawn::spawn;
+pub(crate) use start::{ensure_started, request_procs};
+pub(crate) use timers::Timer;
 
 /// Live user goroutines.
 pub(crate) fn num_goroutines() -> usize {
-    let live: i64 = sched::allp().map(|p| p.live.load(Relaxed)).sum::<i64>()
-        + sched::SCHED.live_nop.load(Relaxed);
+    let live: i64 = global::allp().map(|p| p.live.load(Relaxed)).sum::<i64>()
+        + global::SCHED.live_nop.load(Relaxed);
     live.max(0) as usize
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(super::parse_size("4096"), Some(4096));
-        assert_eq!(super::parse_size("64k"), Some(64 << 10));
-        assert_eq!(super::parse_size("2M"), Some(2 << 20));
-        assert_eq!(super::parse_size("x"), None);
-        assert_eq!(super::parse_size(""), None);
+/// The number of processors (GOMAXPROCS); starts the runtime.
+pub(crate) fn procs() -> usize {
+    ensure_started();
+    global::SCHED.procs.load(Relaxed)
+}
+
+/// Sets the number of processors (at least 1); returns the previous number.
+pub(crate) fn set_procs(n: usize) -> usize {
+    ensure_started();
+    procs::set_procs(n)
+}
+
+/// The running goroutine's id; `None` on a thread that runs none.
+pub(crate) fn current_id() -> Option<u64> {
+    let mp = m::current_m();
+    if mp.is_null() {
+        return None;
     }
+    // SAFETY: Ms are never freed.
+    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    // SAFETY: the running G is alive.
+    (!gp.is_null()).then(|| unsafe { (*gp).id() })
+}
+
+/// Pins the calling goroutine to its thread (nests); no effect on a plain thread.
+pub(crate) fn lock_os_thread() {
+    // SAFETY: the caller's own G (a plain thread's G lives as long as its thread).
+    unsafe { &*current_g() }.locked.fetch_add(1, Relaxed);
+}
+
+/// Undoes one `lock_os_thread` (none left: no effect).
+pub(crate) fn unlock_os_thread() {
+    // SAFETY: as in `lock_os_thread`.
+    let _ = unsafe { &*current_g() }
+        .locked
+        .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+}
+
+/// Whether the caller is an ordinary goroutine on its own stack (not a scheduler context, a
+/// plain thread, or a goroutine that must keep its thread), so that yielding is cheap and legal
+/// (Go checks `m.locks == 0`).
+pub(crate) fn can_yield() -> bool {
+    let mp = m::current_m();
+    if mp.is_null() {
+        return false;
+    }
+    // SAFETY: Ms are never freed.
+    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    // SAFETY: the running G is alive.
+    !gp.is_null() && !unsafe { &*gp }.cannot_switch()
+}
+
+/// The scheduler's half of Go's `sync_runtime_canSpin`: spinning on a lock is worth it only if
+/// other processors are busy (the holder is likely running) and nothing else is queued on the
+/// caller's processor that could use the time instead. A plain thread may always spin.
+pub(crate) fn spin_worthwhile() -> bool {
+    let mp = m::current_m();
+    if mp.is_null() {
+        return true;
+    }
+    let s = &global::SCHED;
+    if s.procs.load(Relaxed) <= s.npidle.load(Relaxed) + s.nmspinning.load(Relaxed) + 1 {
+        return false;
+    }
+    // SAFETY: Ms are never freed.
+    let pp = unsafe { (*mp).p() };
+    // SAFETY: Ps are never freed.
+    !pp.is_null() && unsafe { &*pp }.runq.is_empty()
+}
+
+/// The core's counters, for `runtime::stats`.
+pub(crate) struct Stats {
+    pub(crate) goroutines: usize,
+    pub(crate) procs: usize,
+    pub(crate) threads: usize,
+    pub(crate) idle_procs: usize,
+    pub(crate) spawned_total: u64,
+    pub(crate) guard_markers: bool,
+    pub(crate) stack_slots: usize,
+    pub(crate) pooled_hot: usize,
+    pub(crate) pooled_cold: usize,
+    pub(crate) extra_threads: usize,
+    pub(crate) spinning_threads: usize,
+    pub(crate) global_queue: usize,
+    pub(crate) handoffs: u64,
+}
+
+/// Reads the core's counters (starts the runtime).
+pub(crate) fn stats() -> Stats {
+    ensure_started();
+    let s = &global::SCHED;
+    let (pooled_hot, pooled_cold) = crate::stack::pool::pooled();
+    Stats {
+        goroutines: num_goroutines(),
+        procs: s.procs.load(Relaxed),
+        threads: s.mcount.load(Relaxed),
+        idle_procs: s.npidle.load(Relaxed),
+        spawned_total: global::allp().map(|p| p.spawned.load(Relaxed)).sum::<u64>()
+            + s.spawned_nop.load(Relaxed),
+        guard_markers: crate::stack::config().mechanism == crate::stack::Mechanism::GuardMarkers,
+        stack_slots: crate::stack::pool::SLOTS.load(Relaxed),
+        pooled_hot,
+        pooled_cold,
+        extra_threads: cgo::EXTRA_MS.load(Relaxed),
+        spinning_threads: s.nmspinning.load(Relaxed),
+        global_queue: s.runq_size.load(Relaxed),
+        handoffs: hog::HANDOFFS.load(Relaxed),
+    }
+}
+
+/// Writes every goroutine (see rt::dump); starts the runtime.
+pub(crate) fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    ensure_started();
+    dump::dump(w)
+}
+
+/// Sets the most OS threads the scheduler may start (at least 1); returns the previous limit.
+pub(crate) fn set_max_threads(n: usize) -> usize {
+    schedule::MAX_THREADS.swap(n, Relaxed)
 }

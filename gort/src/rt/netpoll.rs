@@ -201,7 +201,7 @@ impl PollDesc {
                 let f: super::timers::TimerFn = if read { rdeadline } else { wdeadline };
                 // SAFETY: descriptors are never freed; the timer is stopped (or its callback
                 // waited for) before this wait returns.
-                unsafe { crate::time::add_timer(timer, t, f) };
+                unsafe { super::add_timer(timer, t, f) };
                 true
             }
             None => false,

@@ -99,6 +99,6 @@ impl P {
 
     /// Whether this P must be retired: `set_procs` removed it.
     pub(crate) fn should_retire(&self) -> bool {
-        self.id >= super::sched::SCHED.procs.load(Relaxed)
+        self.id >= super::global::SCHED.procs.load(Relaxed)
     }
 }

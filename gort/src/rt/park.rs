@@ -26,17 +26,10 @@ use std::sync::atomic::Ordering::*;
 
 use super::blocking;
 use super::g::{BLOCKING, G, RUNNING, WAITING, WaitReason};
+use super::global::{self, runq_put, wakep};
 use super::m::{M, Request, current_m};
-use super::p::P;
-use super::sched::{self, wakep};
 use crate::arch;
 use crate::sys::futex;
-
-/// Queues `gp` on `pp`; overflow goes to the global queue.
-pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
-    pp.runq
-        .put(gp, next, &mut |batch| sched::lock().runq_put_spilled(batch));
-}
 
 /// Switches from the running goroutine `gp` on `mp` to `mp`'s scheduler with `req`. Returns the
 /// M that later resumes the goroutine (possibly another one).
@@ -133,7 +126,7 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
 /// that picks it hands its own P to this M (`start_locked_m`). Waking the thread at once
 /// instead would only have it find every P busy and sleep again until one is handed over.
 fn wait_woken(mp: *mut M, g: &G, holds_p: bool) -> bool {
-    if sched::SCHED.procs.load(Relaxed) > 1 {
+    if global::SCHED.procs.load(Relaxed) > 1 {
         for _ in 0..100 {
             if g.wake.load(Acquire) != WAKE_WAITING {
                 return false;
@@ -197,7 +190,7 @@ pub(crate) fn ready(gp: *mut G) {
     g.make_runnable();
     super::hog::with_p(|pp| {
         if pp.is_null() {
-            sched::globrunq_put(gp);
+            global::globrunq_put(gp);
         } else {
             // SAFETY: Ps are never freed and the current M owns this one (P section).
             runq_put(unsafe { &*pp }, gp, true);
@@ -236,50 +229,4 @@ pub(crate) fn yield_now() {
     }
     // The flag, if set, is answered by the new time slice `execute` gives the G.
     switch_to_scheduler(mp, gp, Request::Yield);
-}
-
-/// The preemption check at runtime calls (ARCHITECTURE.md, decision "No preemption in the middle of
-/// an instruction"): if sysmon flagged the running goroutine's time slice, or took its P, yield
-/// (to the back of the local queue, or to the global queue without a P).
-#[inline]
-pub(crate) fn check_preempt() {
-    // One load of a global on the fast path: sysmon raises the hint while it has flagged a
-    // goroutine, so the common case costs nothing like a thread-local lookup.
-    if PREEMPT_HINT.load(Relaxed) {
-        check_preempt_slow();
-    }
-}
-
-/// Raised by sysmon while some time slice is flagged for preemption, or some goroutine runs
-/// without a P since its P was taken (rt::hog).
-pub(crate) static PREEMPT_HINT: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-#[cold]
-fn check_preempt_slow() {
-    let mp = current_m();
-    if mp.is_null() {
-        return;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
-    if gp.is_null() {
-        return;
-    }
-    // SAFETY: the running G is alive.
-    let g = unsafe { &*gp };
-    // SAFETY: Ms are never freed; this is the current M.
-    let m = unsafe { &*mp };
-    // SAFETY: Ps are never freed; a stale P's fields are harmless to read.
-    let p = unsafe { m.p().as_ref() };
-    // The slice ran out, or sysmon took the P from this goroutine while it ran user code
-    // (rt::hog): either way, to the global queue. Without a P, the switch leaves this M
-    // P-less, and the scheduler finds it a P or parks the thread, as exitsyscall does.
-    let expired = p.is_some_and(|p| p.preempt.load(Relaxed));
-    let lost = p.is_none_or(|p| !super::hog::owned_by(p, m));
-    if (expired || lost) && !g.cannot_switch() {
-        // Go's gopreempt_m: to the global queue, behind everyone (the new time slice `execute`
-        // gives the G clears the flag).
-        switch_to_scheduler(mp, gp, Request::Preempted);
-    }
 }

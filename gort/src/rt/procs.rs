@@ -10,8 +10,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::Ordering::*;
 
+use super::global::{self, MAX_P, SCHED, lock, wakep};
 use super::p::{P, P_DEAD};
-use super::sched::{self, MAX_P, SCHED, lock, wakep};
 
 /// Serialises set_procs.
 static RESIZE: Mutex<()> = Mutex::new(());
@@ -53,7 +53,7 @@ pub(crate) fn set_procs(n: usize) -> usize {
     if n < old {
         lock().pidle_reap();
     }
-    sched::retire_idle();
+    global::retire_idle();
     wakep();
     old
 }

@@ -13,12 +13,15 @@ use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
 
 use super::g::{G, RUNNABLE, RUNNING, WAITING};
+use super::global::{self, SCHED, acquirep, lock, stopm, wakep};
 use super::m::{M, Request, set_current_m};
 use super::p::{P, P_DEAD, P_RUNNING};
-use super::sched::{self, SCHED, acquirep, lock, stopm, wakep};
 use crate::arch;
 use crate::sys::nanotime;
 use crate::util::fatal;
+
+/// Stack size of M threads: their own stack is the system stack C code runs on.
+const M_STACK_SIZE: usize = 8 << 20;
 
 /// Most M threads the runtime may start (Go's debug.SetMaxThreads; default 10,000).
 pub(crate) static MAX_THREADS: std::sync::atomic::AtomicUsize =
@@ -41,7 +44,7 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
     let addr = mp as *const M as usize;
     let res = std::thread::Builder::new()
         .name(format!("gort-m{id}"))
-        .stack_size(super::M_STACK_SIZE)
+        .stack_size(M_STACK_SIZE)
         .spawn(move || m_main(addr as *mut M));
     if let Err(e) = res {
         fatal!("newm: cannot create an OS thread for the scheduler: {e}");
@@ -133,7 +136,7 @@ fn retire_p(mp: &M, pp: &P) {
         gs.push(preempted);
     }
     lock().runq_put_head(&gs);
-    sched::move_p_state(pp);
+    global::move_p_state(pp);
     let l = lock();
     if !pp.should_retire() {
         return;
@@ -164,7 +167,7 @@ fn reset_spinning(mp: &M) {
 /// wakes an idle P to steal it if there is one (Go's goschedImpl calls wakep too).
 fn requeue(pp: &P, preempted: *mut G) {
     if !preempted.is_null() {
-        super::park::runq_put(pp, preempted, false);
+        super::global::runq_put(pp, preempted, false);
         wakep();
     }
 }
@@ -190,11 +193,11 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
     let global = SCHED.runq_size.load(Relaxed);
     if global > 0 {
         let mut global_first = pp.schedtick.load(Relaxed).is_multiple_of(61)
-            || sched::global_head_waited() >= GLOBAL_WAIT_NS;
+            || global::global_head_waited() >= GLOBAL_WAIT_NS;
         if expired {
             let t = pp.fair_tick.load(Relaxed);
             pp.fair_tick.store(t.wrapping_add(1), Relaxed);
-            global_first |= t.is_multiple_of(4) || sched::global_share() >= pp.runq.len();
+            global_first |= t.is_multiple_of(4) || global::global_share() >= pp.runq.len();
         }
         if global_first {
             let gp = lock().runq_get(pp, 1);
@@ -236,7 +239,7 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 requeue(pp, preempted);
                 return (next, true);
             }
-            super::park::runq_put(pp, next, false);
+            super::global::runq_put(pp, next, false);
         }
         let gp = new_slice(pp, expired);
         if !gp.is_null() {
@@ -281,7 +284,7 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             // Re-check after dropping the spinning count (the "delicate dance" in proc.go):
             // work queued meanwhile by someone who saw us spinning and so did not wake anyone.
             let has_work = SCHED.runq_size.load(SeqCst) > 0
-                || sched::allp().any(|p| p.status.load(Relaxed) != P_DEAD && !p.runq.is_empty());
+                || global::allp().any(|p| p.status.load(Relaxed) != P_DEAD && !p.runq.is_empty());
             if has_work {
                 let pp2 = lock().pidle_get();
                 if !pp2.is_null() {
@@ -297,19 +300,20 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
         // The timer waiter sleeps in the network poller when goroutines wait for I/O.
         loop {
             let poll = super::netpoll::has_waiters();
-            let deadline = become_timer_waiter(mp, poll);
-            let pp2 = if deadline == POLL_FOREVER || (poll && deadline >= 0) {
-                let timeout = if deadline == POLL_FOREVER {
-                    -1
-                } else {
-                    (deadline - nanotime()).max(0)
-                };
-                super::netpoll::poll(timeout);
-                null_mut()
-            } else {
-                stopm(mp, deadline)
+            let wait = become_timer_waiter(mp, poll);
+            let pp2 = match wait {
+                TimerWait::PollForever => {
+                    super::netpoll::poll(-1);
+                    null_mut()
+                }
+                TimerWait::Until(deadline) if poll => {
+                    super::netpoll::poll((deadline - nanotime()).max(0));
+                    null_mut()
+                }
+                TimerWait::Until(deadline) => stopm(mp, deadline),
+                TimerWait::NotWaiter => stopm(mp, -1),
             };
-            if deadline >= 0 || deadline == POLL_FOREVER {
+            if wait != TimerWait::NotWaiter {
                 SCHED.timer_waiter.store(null_mut(), SeqCst);
                 SCHED.timer_waiter_until.store(i64::MAX, SeqCst);
             }
@@ -319,7 +323,7 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             }
             // Woken for timers or I/O: run the timers without a P (readied Gs go to the global
             // queue and wake Ms), then look for a P.
-            sched::run_all_timers(nanotime());
+            global::run_all_timers(nanotime());
             let pp2 = lock().pidle_get();
             if !pp2.is_null() {
                 acquirep(mp, pp2);
@@ -339,30 +343,42 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
     }
 }
 
-/// `become_timer_waiter` result: poll the network with no timeout.
-const POLL_FOREVER: i64 = -2;
+/// What an M with nothing to run sleeps for (`become_timer_waiter`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimerWait {
+    /// Another M waits for the timers (or there are none): sleep until handed a P.
+    NotWaiter,
+    /// This M is the timer waiter: sleep until this nanotime (in the network poller if there
+    /// are I/O waiters).
+    Until(i64),
+    /// This M waits in the network poller with no timer to wake it.
+    PollForever,
+}
 
 /// Registers `mp` as the M that sleeps until the earliest timer (in the network poller if
-/// `poll`), if there is a timer (or I/O waiter) and no other waiter. Returns the deadline to
-/// sleep until, `POLL_FOREVER`, or -1 (not the waiter: sleep until handed a P).
-fn become_timer_waiter(mp: &M, poll: bool) -> i64 {
+/// `poll`), if there is a timer (or I/O waiter) and no other waiter.
+fn become_timer_waiter(mp: &M, poll: bool) -> TimerWait {
     let me = mp as *const M as *mut M;
     loop {
-        let next = sched::earliest_timer();
+        let next = global::earliest_timer();
         if next == i64::MAX && !poll {
-            return -1;
+            return TimerWait::NotWaiter;
         }
         if SCHED
             .timer_waiter
             .compare_exchange(null_mut(), me, SeqCst, SeqCst)
             .is_err()
         {
-            return -1;
+            return TimerWait::NotWaiter;
         }
         SCHED.timer_waiter_until.store(next, SeqCst);
         // A timer added before we published ourselves saw no waiter; re-check.
-        if sched::earliest_timer() >= next {
-            return if next == i64::MAX { POLL_FOREVER } else { next };
+        if global::earliest_timer() >= next {
+            return if next == i64::MAX {
+                TimerWait::PollForever
+            } else {
+                TimerWait::Until(next)
+            };
         }
         SCHED.timer_waiter.store(null_mut(), SeqCst);
     }
@@ -451,7 +467,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
             if !unsafe { (*commit)(gp) } {
                 g.make_runnable();
                 if pp.is_null() {
-                    sched::globrunq_put(gp);
+                    global::globrunq_put(gp);
                     return None;
                 }
                 return Some((gp, true));
@@ -460,10 +476,10 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         Request::Yield => {
             g.status.store(RUNNABLE, Release);
             if pp.is_null() {
-                sched::globrunq_put(gp);
+                global::globrunq_put(gp);
             } else {
                 // SAFETY: Ps are never freed; the M owns this one.
-                super::park::runq_put(unsafe { &*pp }, gp, false);
+                super::global::runq_put(unsafe { &*pp }, gp, false);
             }
         }
         Request::Preempted => {
@@ -471,7 +487,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
             // To the back of the local queue once the next goroutine is chosen (see
             // `find_runnable`).
             if pp.is_null() {
-                sched::globrunq_put(gp);
+                global::globrunq_put(gp);
             } else {
                 mp.preempted.set(gp);
             }
@@ -479,7 +495,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         Request::Exit => super::spawn::gfree(mp, gp),
         Request::ExitBlocking => {
             g.status.store(RUNNABLE, Release);
-            sched::globrunq_put(gp);
+            global::globrunq_put(gp);
         }
         Request::None => fatal!("goroutine switched to the scheduler without a request"),
     }

@@ -16,11 +16,13 @@ use std::panic::Location;
 use std::sync::atomic::Ordering::*;
 
 use super::g::{G, IDLE, RUNNABLE};
+use super::global::runq_put;
+use super::global::{self, SCHED, wakep};
 use super::m::{M, Request, current_m};
 use super::p::P;
-use super::park::{check_preempt, runq_put, switch_to_scheduler};
+use super::park::switch_to_scheduler;
+use super::preempt::check_preempt;
 use super::runq::RUNQ_SIZE;
-use super::sched::{self, SCHED, wakep};
 use crate::arch;
 use crate::stack::pool;
 use crate::util::fatal;
@@ -149,7 +151,7 @@ fn start(
     if pp.is_null() {
         SCHED.live_nop.fetch_add(1, Relaxed);
         SCHED.spawned_nop.fetch_add(1, Relaxed);
-        sched::globrunq_put(gp);
+        global::globrunq_put(gp);
         wakep();
         return (id, After::Nothing);
     }

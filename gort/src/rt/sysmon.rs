@@ -27,9 +27,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering::*};
 
+use super::global::{self, SCHED, lock, wakep};
 use super::m::M;
 use super::p::{P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
-use super::sched::{self, SCHED, lock, wakep};
 use crate::stack::pool;
 use crate::sys::nanotime;
 
@@ -98,7 +98,7 @@ fn run() {
     // signal stack that turns a stack fault during the capture into a report.
     crate::stack::overflow::on_thread_start();
     let _guard = crate::util::fatal::AbortOnUnwind("sysmon");
-    let mut seen = vec![Seen::default(); sched::MAX_P];
+    let mut seen = vec![Seen::default(); global::MAX_P];
     let mut idle = 0u32;
     let mut delay_us = 20u64;
     let mut last_scavenge = nanotime();
@@ -126,7 +126,7 @@ fn run() {
         (busy, flagged, shortest) = retake(now, &mut seen);
         idle = if busy { 0 } else { idle + 1 };
 
-        if SCHED.npidle.load(Relaxed) > 0 && sched::earliest_timer() <= now {
+        if SCHED.npidle.load(Relaxed) > 0 && global::earliest_timer() <= now {
             wakep();
         }
         if now - last_scavenge >= 100_000_000 {
@@ -138,7 +138,7 @@ fn run() {
             }
             lock().pidle_reap();
         }
-        sched::retire_idle();
+        global::retire_idle();
     }
 }
 
@@ -148,8 +148,8 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     let mut busy = false;
     let mut flagged = false;
     let mut shortest: Option<i64> = None;
-    let share = sched::global_share();
-    for p in sched::allp() {
+    let share = global::global_share();
+    for p in global::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
         let mp = p.m.load(Relaxed);
@@ -217,6 +217,6 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     // Raised while some slice is flagged, so that the check at runtime calls costs one load of
     // a global otherwise.
     let pless = super::hog::PLESS.load(Relaxed) > 0;
-    super::park::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
+    super::preempt::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
     (busy, flagged, shortest)
 }

@@ -20,7 +20,7 @@ use std::alloc::Layout;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use super::{Case, Mode, select};
+use super::{Case, CaseResult, Mode, select};
 use crate::chan::raw::{RawChan, Reservation};
 use crate::chan::{Receiver, SendError, Sender};
 use crate::sys::deadline_after;
@@ -53,8 +53,8 @@ pub struct Select<'a> {
     /// Scratch space for the value of whichever receive case fires: as large and as aligned as
     /// the largest receive case needs.
     buf: Scratch,
-    /// Outcome byte of the receive case that fired (`Case::result`).
-    status: u8,
+    /// Outcome of the receive case that fired (`Case::result`).
+    status: CaseResult,
     /// The reservation of the send case that fired (`Case::reserve`).
     reserved: Reservation,
 }
@@ -80,7 +80,7 @@ impl<'a> Select<'a> {
             cases: Vec::new(),
             kinds: Vec::new(),
             buf: Scratch::new(),
-            status: 0,
+            status: CaseResult::Pending,
             reserved: Reservation::None,
         }
     }
@@ -124,7 +124,7 @@ impl<'a> Select<'a> {
     /// `Select` may have moved since they were added).
     fn run(&mut self, mode: Mode) -> Option<SelectedOperation<'a>> {
         let buf = self.buf.ptr();
-        let (status, reserved): (*mut u8, *mut Reservation) =
+        let (status, reserved): (*mut CaseResult, *mut Reservation) =
             (&mut self.status, &mut self.reserved);
         for (c, k) in self.cases.iter_mut().zip(&self.kinds) {
             match k {
@@ -135,14 +135,14 @@ impl<'a> Select<'a> {
                 Kind::Send => c.reserve = reserved,
             }
         }
-        self.status = 0;
+        self.status = CaseResult::Pending;
         self.reserved = Reservation::None;
         let (index, _) = select(&self.cases, mode)?;
         let chan = self.cases[index].chan;
         let state = match self.kinds[index] {
             Kind::Send => State::Send(std::mem::replace(&mut self.reserved, Reservation::None)),
-            Kind::Recv { layout, drop } if self.status == 1 => {
-                // SAFETY: status 1: the select moved a value of this layout into the buffer.
+            Kind::Recv { layout, drop } if self.status == CaseResult::Moved => {
+                // SAFETY: `Moved`: the select moved a value of this layout into the buffer.
                 State::Value(unsafe { Value::take(buf, layout, drop) })
             }
             Kind::Recv { .. } => State::Closed,
@@ -263,7 +263,7 @@ impl Drop for SelectedOperation<'_> {
                 true
             }
         };
-        if unused && !crate::rt::g::thread_panicking() {
+        if unused && !crate::rt::thread_panicking() {
             panic!(
                 "gort::SelectedOperation dropped without completing the selected operation \
                  (call recv or send on it); its reservation was given back"

@@ -6,14 +6,14 @@
 
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use super::{Case, Mode, select};
+use super::{Case, CaseResult, Mode, select};
 use crate::chan::{Receiver, SendError, Sender};
 
 /// Destination of a receive case.
 pub struct RecvSlot<T> {
     value: MaybeUninit<T>,
-    /// 0: not fired; 1: a value was written; 2: closed. Written by the select.
-    status: u8,
+    /// Written by the select when the case fires.
+    status: CaseResult,
 }
 
 impl<T> Default for RecvSlot<T> {
@@ -27,7 +27,7 @@ impl<T> RecvSlot<T> {
     pub fn new() -> RecvSlot<T> {
         RecvSlot {
             value: MaybeUninit::uninit(),
-            status: 0,
+            status: CaseResult::Pending,
         }
     }
 
@@ -44,9 +44,9 @@ impl<T> RecvSlot<T> {
 
     /// The received value, `None` if the channel was closed.
     pub fn take(&mut self) -> Option<T> {
-        if self.status == 1 {
-            self.status = 0;
-            // SAFETY: status 1 means the select moved a value into `value`.
+        if self.status == CaseResult::Moved {
+            self.status = CaseResult::Pending;
+            // SAFETY: `Moved`: the select moved a value into `value`.
             Some(unsafe { self.value.assume_init_read() })
         } else {
             None
@@ -63,8 +63,9 @@ impl<T> Drop for RecvSlot<T> {
 /// The value of a send case.
 pub struct SendSlot<T> {
     value: ManuallyDrop<T>,
-    /// 0: not sent; 1: moved into the channel. Written by the select.
-    status: u8,
+    /// `Moved` once the value went into the channel (written by the select) or back to the
+    /// caller (`take`).
+    status: CaseResult,
 }
 
 impl<T> SendSlot<T> {
@@ -72,7 +73,7 @@ impl<T> SendSlot<T> {
     pub fn new(v: T) -> SendSlot<T> {
         SendSlot {
             value: ManuallyDrop::new(v),
-            status: 0,
+            status: CaseResult::Pending,
         }
     }
 
@@ -95,12 +96,12 @@ impl<T> SendSlot<T> {
 
     /// The outcome of this (fired) case: the value comes back if the channel was closed.
     pub fn take(mut self) -> Result<(), SendError<T>> {
-        if self.status == 1 {
+        if self.status == CaseResult::Moved {
             Ok(())
         } else {
-            self.status = 1;
-            // SAFETY: status != 1 means the value is still ours; status is now 1, so Drop will
-            // not drop it again.
+            self.status = CaseResult::Moved;
+            // SAFETY: not `Moved`: the value is still ours; it is `Moved` now, so Drop will not
+            // drop it again.
             Err(SendError(unsafe { ManuallyDrop::take(&mut self.value) }))
         }
     }
@@ -108,22 +109,22 @@ impl<T> SendSlot<T> {
 
 impl<T> Drop for SendSlot<T> {
     fn drop(&mut self) {
-        if self.status != 1 {
+        if self.status != CaseResult::Moved {
             // SAFETY: not moved into a channel and not taken: we still own the value.
             unsafe { ManuallyDrop::drop(&mut self.value) };
         }
     }
 }
 
-/// Runs the select of a `select!`; returns the index of the case that fired, or `usize::MAX`
-/// for `default`.
+/// Runs the select of a `select!`; returns the index of the case that fired, or `None` when
+/// nothing was ready and the `default` arm runs.
 ///
 /// # Panics
 /// If a slot is used again after its case fired (its value moved out already).
-pub fn run(cases: &[Case<'_>], has_default: bool) -> usize {
+pub fn run(cases: &[Case<'_>], has_default: bool) -> Option<usize> {
     for c in cases {
-        // SAFETY: `result` points to the status byte of a live slot (`Case`'s contract).
-        if !c.result.is_null() && unsafe { *c.result } != 0 {
+        // SAFETY: `result` points to the outcome of a live slot (`Case`'s contract).
+        if !c.result.is_null() && unsafe { *c.result } != CaseResult::Pending {
             panic!("gort::select!: a case slot was used again after its case fired");
         }
     }
@@ -132,8 +133,5 @@ pub fn run(cases: &[Case<'_>], has_default: bool) -> usize {
     } else {
         Mode::Block
     };
-    match select(cases, mode) {
-        Some((i, _)) => i,
-        None => usize::MAX,
-    }
+    select(cases, mode).map(|(i, _)| i)
 }

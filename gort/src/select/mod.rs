@@ -26,10 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering::*};
 
 use crate::chan::raw::{RawChan, Reservation, Status};
 use crate::chan::waitq::{SelectSync, TIMEOUT, WaitQueue, Waiter, WakeList};
-use crate::rt::g::{G, WaitReason};
-use crate::rt::m::current_g;
-use crate::rt::park::{park, ready};
-use crate::rt::timers::Timer;
+use crate::rt::{G, Timer, WaitReason, current_g, park, ready};
 
 /// Cases handled without heap allocation.
 const INLINE: usize = 16;
@@ -37,14 +34,28 @@ const INLINE: usize = 16;
 /// One operation of a select. `elem` is the value (send) or destination (receive). A send with
 /// a null `elem` (the dynamic `Select`'s) is a reservation: when it fires, the right to send
 /// without blocking is written to `reserve`. `result`, if not null, receives the outcome when
-/// this case fires: 1 = the value moved, 2 = closed.
+/// this case fires.
 #[doc(hidden)]
 pub struct Case<'a> {
     pub(crate) chan: &'a RawChan,
     pub(crate) send: bool,
     pub(crate) elem: *mut u8,
-    pub(crate) result: *mut u8,
+    pub(crate) result: *mut CaseResult,
     pub(crate) reserve: *mut Reservation,
+}
+
+/// What became of a case's value: written through `Case::result` when the case fires (and by
+/// a send slot when it gives its value back).
+#[doc(hidden)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CaseResult {
+    /// The case has not fired (or its outcome was taken).
+    Pending,
+    /// The value moved: received into the destination, or sent (or, for a send slot, given
+    /// back to the caller).
+    Moved,
+    /// The channel was closed: nothing was received, or the value was not sent.
+    Closed,
 }
 
 /// How long a select may wait.
@@ -64,7 +75,7 @@ pub(crate) fn select(cases: &[Case<'_>], mode: Mode) -> Option<(usize, bool)> {
         return select_nothing(mode);
     }
     if !matches!(mode, Mode::NonBlock) {
-        crate::rt::park::check_preempt();
+        crate::rt::check_preempt();
     }
     let mut inline_orders = [0usize; 2 * INLINE];
     let mut heap_orders = Vec::new();
@@ -188,7 +199,7 @@ fn select_nothing(mode: Mode) -> Option<(usize, bool)> {
         Mode::Until(t) => {
             let left = t - crate::sys::nanotime();
             if left > 0 {
-                crate::time::sleep(std::time::Duration::from_nanos(left as u64));
+                crate::rt::sleep(std::time::Duration::from_nanos(left as u64));
             }
             None
         }
@@ -200,8 +211,14 @@ fn select_nothing(mode: Mode) -> Option<(usize, bool)> {
 
 fn set_result(c: &Case<'_>, ok: bool) {
     if !c.result.is_null() {
-        // SAFETY: `result` points to the status byte of the case's slot (Case contract).
-        unsafe { *c.result = if ok { 1 } else { 2 } };
+        // SAFETY: `result` points to the outcome of the case's slot (Case contract).
+        unsafe {
+            *c.result = if ok {
+                CaseResult::Moved
+            } else {
+                CaseResult::Closed
+            }
+        };
     }
 }
 
@@ -284,7 +301,7 @@ impl TimeoutTimer {
         self.armed = true;
         // SAFETY: the timer lives in the selecting frame, which does not return before
         // `disarm` has stopped it or waited for its callback.
-        unsafe { crate::time::add_timer(&self.timer, when, fire) };
+        unsafe { crate::rt::add_timer(&self.timer, when, fire) };
     }
 
     /// Stops the timer; if its callback already started, waits until it is done with us.

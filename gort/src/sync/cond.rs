@@ -28,8 +28,7 @@ use std::ptr::null;
 use std::sync::atomic::{AtomicU32, Ordering::*};
 
 use super::mutex::MutexGuard;
-use crate::rt::g::{G, WaitReason};
-use crate::rt::park::{park, ready};
+use crate::rt::{G, WaitReason, park, ready};
 use crate::util::lock::Lock;
 
 /// A parked `wait` (Go's sudog as notifyList uses it).

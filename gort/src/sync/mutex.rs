@@ -37,10 +37,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering::*};
 
 use super::sema::{semacquire, semrelease};
-use crate::rt::g::WaitReason;
-use crate::rt::m::current_m;
-use crate::rt::park::check_preempt;
-use crate::rt::sched::SCHED;
+use crate::rt::{WaitReason, check_preempt};
 use crate::sys::nanotime;
 use crate::util::fatal;
 
@@ -250,18 +247,7 @@ fn can_spin(iter: u32) -> bool {
     if iter >= ACTIVE_SPIN || ncpu() <= 1 {
         return false;
     }
-    let mp = current_m();
-    if mp.is_null() {
-        return true; // a plain thread: the holder may well be running on another CPU
-    }
-    let procs = SCHED.procs.load(Relaxed);
-    if procs <= SCHED.npidle.load(Relaxed) + SCHED.nmspinning.load(Relaxed) + 1 {
-        return false;
-    }
-    // SAFETY: Ms are never freed.
-    let pp = unsafe { (*mp).p() };
-    // SAFETY: Ps are never freed.
-    !pp.is_null() && unsafe { &*pp }.runq.is_empty()
+    crate::rt::spin_worthwhile()
 }
 
 /// Go's sync_runtime_doSpin (procyield).

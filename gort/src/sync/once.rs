@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering::*};
 
 use super::mutex::RawMutex;
-use crate::rt::g::WaitReason;
+use crate::rt::WaitReason;
 
 /// Runs a function exactly once, however many goroutines call it (Go's `sync.Once`).
 ///

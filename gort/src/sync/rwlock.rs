@@ -30,8 +30,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
 
 use super::mutex::RawMutex;
 use super::sema::{semacquire, semrelease};
-use crate::rt::g::WaitReason;
-use crate::rt::park::check_preempt;
+use crate::rt::{WaitReason, check_preempt};
 use crate::util::fatal;
 
 /// Go's rwmutexMaxReaders.

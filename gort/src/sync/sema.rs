@@ -55,15 +55,14 @@ use std::cell::Cell;
 use std::ptr::null;
 use std::sync::atomic::Ordering::*;
 
-use crate::rt::g::{G, WaitReason};
+use crate::rt::{G, WaitReason};
 use crate::util::fatal;
 use crate::util::loom as la;
 #[cfg(loom)]
 use model::{Lock, can_yield, park, ready, yield_now};
 #[cfg(not(loom))]
 use {
-    crate::rt::m::current_m,
-    crate::rt::park::{park, ready, yield_now},
+    crate::rt::{can_yield, park, ready, yield_now},
     crate::util::lock::Lock,
 };
 
@@ -291,21 +290,6 @@ pub(crate) fn semrelease<C: Count>(sema: &C, handoff: bool) {
         // The waiter sits in our P's runnext; let it run now on our time slice (Go's goyield).
         yield_now();
     }
-}
-
-#[cfg(not(loom))]
-/// Whether the caller is an ordinary goroutine on its own stack (not a scheduler context, a
-/// plain thread, or a goroutine that must keep its thread), so that yielding to a woken waiter
-/// is cheap and legal (Go checks `m.locks == 0`).
-fn can_yield() -> bool {
-    let mp = current_m();
-    if mp.is_null() {
-        return false;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
-    // SAFETY: the running G is alive.
-    !gp.is_null() && !unsafe { &*gp }.cannot_switch()
 }
 
 impl Root {

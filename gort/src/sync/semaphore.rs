@@ -26,8 +26,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::ptr::null;
 
-use crate::rt::g::{G, WaitReason};
-use crate::rt::park::{check_preempt, park, ready};
+use crate::rt::{G, WaitReason, check_preempt, park, ready};
 use crate::util::lock::Lock;
 
 /// A queued `acquire`.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 use super::sema::{semacquire, semrelease};
-use crate::rt::g::WaitReason;
+use crate::rt::WaitReason;
 
 /// Go's state word: the counter in the high 32 bits, the number of waiters in the low 32.
 /// Waiters sleep on `sema` in the semaphore table.

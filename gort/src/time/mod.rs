@@ -1,68 +1,14 @@
 //! Time (Go's `time` package): `sleep`, on the per-P timer heaps of the scheduler.
 
-use std::sync::atomic::Ordering::*;
 use std::time::Duration;
-
-use crate::rt::g::{G, WaitReason};
-use crate::rt::m::current_g;
-use crate::rt::p::P_DEAD;
-use crate::rt::park::{self, park};
-use crate::rt::sched::{self, SCHED};
-use crate::rt::timers::{Timer as TimerNode, TimerFn};
 
 mod timer;
 
-use crate::sys::deadline_after;
 pub use timer::{AfterFunc, Ticker, Timer, after, after_func, tick};
 
 /// Pauses the current goroutine for at least `d` (Go's time.Sleep): the goroutine parks with a
 /// timer on its P; the thread runs other goroutines. On a plain thread, sleeps the thread.
 /// A zero duration returns at once.
 pub fn sleep(d: Duration) {
-    crate::rt::ensure_started();
-    if d.is_zero() {
-        park::check_preempt();
-        return;
-    }
-    let gp = current_g();
-    // SAFETY: the caller's own G.
-    let g = unsafe { &*gp };
-    if g.is_thread.load(Relaxed) {
-        std::thread::sleep(d);
-        return;
-    }
-    let when = deadline_after(d);
-    park(WaitReason::Sleep, &mut |gp| {
-        // SAFETY: the sleep timer lives in the G, which stays parked (alive, unmoved) until the
-        // timer fires and readies it.
-        unsafe { add_timer(&(*gp).sleep_timer, when, wake_sleeper) };
-        true
-    });
-}
-
-/// Fires a sleep timer: ready the G that embeds it.
-unsafe fn wake_sleeper(t: *const TimerNode, _: u64) {
-    let off = std::mem::offset_of!(G, sleep_timer);
-    park::ready((t as usize - off) as *mut G);
-}
-
-/// Adds `t` to the current P's heap (any live P if the caller has none) and makes sure an M
-/// will wake for it.
-///
-/// # Safety
-/// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
-pub(crate) unsafe fn add_timer(t: *const TimerNode, when: i64, f: TimerFn) {
-    crate::rt::ensure_started();
-    let first = crate::rt::hog::with_p(|mut pp| {
-        if pp.is_null() {
-            pp = sched::allp()
-                .find(|p| !p.should_retire() && p.status.load(Acquire) != P_DEAD)
-                .map_or(SCHED.allp[0].load(Acquire), |p| p as *const _ as *mut _);
-        }
-        // SAFETY: Ps are never freed; the caller upholds the timer contract.
-        unsafe { (*pp).timers.add(t, when, f) }
-    });
-    if first {
-        sched::wake_timer_waiter(when);
-    }
+    crate::rt::sleep(d)
 }

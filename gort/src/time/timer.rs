@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
 
-use super::add_timer;
-use crate::rt::timers::Timer as TimerNode;
+use crate::rt::{Timer as TimerNode, add_timer};
 use crate::sys::deadline_after;
 
 /// State shared by a `Timer`/`Ticker`/`after`/`tick` and the scheduler's heap. While the timer

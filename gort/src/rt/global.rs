@@ -253,6 +253,13 @@ pub(crate) fn move_p_state(pp: &P) {
     crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
 }
 
+/// Queues `gp` on `pp` (owned by the caller; `next`: in `runnext`); a full local queue spills
+/// half of itself to the global queue.
+pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
+    pp.runq
+        .put(gp, next, &mut |batch| lock().runq_put_spilled(batch));
+}
+
 /// One P's share of the global run queue: its length over `procs()`, rounded up (racy).
 pub(crate) fn global_share() -> usize {
     SCHED

@@ -1,0 +1,66 @@
+//! Sleeping and timers on Ps: `sleep` parks the goroutine with the timer embedded in its G,
+//! and `add_timer` puts a timer on the current P's heap (Go's `timeSleep` and `addtimer` in
+//! time.go). The heaps themselves are in `timers`.
+
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+use super::g::{G, WaitReason};
+use super::global::{self, SCHED};
+use super::m::current_g;
+use super::p::P_DEAD;
+use super::park::{park, ready};
+use super::timers::{Timer, TimerFn};
+use crate::sys::deadline_after;
+
+/// Pauses the current goroutine for at least `d` (Go's time.Sleep): the goroutine parks with a
+/// timer on its P; the thread runs other goroutines. On a plain thread, sleeps the thread.
+/// A zero duration returns at once.
+pub(crate) fn sleep(d: Duration) {
+    super::ensure_started();
+    if d.is_zero() {
+        super::preempt::check_preempt();
+        return;
+    }
+    let gp = current_g();
+    // SAFETY: the caller's own G.
+    let g = unsafe { &*gp };
+    if g.is_thread.load(Relaxed) {
+        std::thread::sleep(d);
+        return;
+    }
+    let when = deadline_after(d);
+    park(WaitReason::Sleep, &mut |gp| {
+        // SAFETY: the sleep timer lives in the G, which stays parked (alive, unmoved) until the
+        // timer fires and readies it.
+        unsafe { add_timer(&(*gp).sleep_timer, when, wake_sleeper) };
+        true
+    });
+}
+
+/// Fires a sleep timer: ready the G that embeds it.
+unsafe fn wake_sleeper(t: *const Timer, _: u64) {
+    let off = std::mem::offset_of!(G, sleep_timer);
+    ready((t as usize - off) as *mut G);
+}
+
+/// Adds `t` to the current P's heap (any live P if the caller has none) and makes sure an M
+/// will wake for it.
+///
+/// # Safety
+/// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
+pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
+    super::ensure_started();
+    let first = super::hog::with_p(|mut pp| {
+        if pp.is_null() {
+            pp = global::allp()
+                .find(|p| !p.should_retire() && p.status.load(Acquire) != P_DEAD)
+                .map_or(SCHED.allp[0].load(Acquire), |p| p as *const _ as *mut _);
+        }
+        // SAFETY: Ps are never freed; the caller upholds the timer contract.
+        unsafe { (*pp).timers.add(t, when, f) }
+    });
+    if first {
+        global::wake_timer_waiter(when);
+    }
+}

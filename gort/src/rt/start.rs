@@ -1,0 +1,114 @@
+//! Start-up and configuration: the runtime starts lazily, on the first gort call from any
+//! thread, reading GOMAXPROCS and GORT_STACK_SIZE, probing the stack mechanism, creating the Ps
+//! and starting sysmon. M threads start on demand.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::*};
+
+use super::{dump, hog, procs, sysmon};
+
+static START: Once = Once::new();
+/// nanotime when the runtime started (for schedtrace).
+pub(crate) static START_NANOS: AtomicI64 = AtomicI64::new(0);
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// GOMAXPROCS requested before start (by `#[gort::main(procs = N)]`), 0 if none.
+static REQUESTED_PROCS: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts the runtime if it is not running yet. Cheap after the first call.
+pub(crate) fn ensure_started() {
+    if STARTED.load(Acquire) {
+        return;
+    }
+    START.call_once(|| {
+        START_NANOS.store(crate::sys::nanotime(), Relaxed);
+        dump::read_debug_env();
+        crate::stack::overflow::install();
+        dump::install_sigquit();
+        hog::init();
+        crate::stack::config();
+        crate::stack::pool::init(default_stack_size());
+        let req = REQUESTED_PROCS.load(Relaxed);
+        procs::set_procs(if req > 0 { req } else { default_procs() });
+        sysmon::start();
+        STARTED.store(true, Release);
+    });
+}
+
+/// Records the GOMAXPROCS wanted by `#[gort::main(procs = N)]`; applies it if already started.
+pub(crate) fn request_procs(n: usize) {
+    if STARTED.load(Acquire) {
+        procs::set_procs(n);
+    } else {
+        REQUESTED_PROCS.store(n, Relaxed);
+        ensure_started();
+    }
+}
+
+pub(crate) fn warn(msg: &str) {
+    crate::util::write_stderr(format!("gort: warning: {msg}\n").as_bytes());
+}
+
+/// GOMAXPROCS from the environment, else the available parallelism.
+fn default_procs() -> usize {
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match std::env::var("GOMAXPROCS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n.min(procs::MAX_PROCS),
+            _ => {
+                warn(&format!(
+                    "GOMAXPROCS={v:?} is not a positive integer; using {ncpu}"
+                ));
+                ncpu
+            }
+        },
+        Err(_) => ncpu,
+    }
+}
+
+/// The default goroutine stack limit: GORT_STACK_SIZE (bytes, optional k/m/g suffix) or 256 KiB.
+fn default_stack_size() -> usize {
+    let default = crate::stack::DEFAULT_STACK;
+    let Ok(v) = std::env::var("GORT_STACK_SIZE") else {
+        return default;
+    };
+    match parse_size(&v) {
+        Some(n) if n > crate::stack::MAX_STACK => {
+            warn(&format!(
+                "GORT_STACK_SIZE={v:?} is above the maximum of {} bytes; using the maximum",
+                crate::stack::MAX_STACK
+            ));
+            crate::stack::MAX_STACK
+        }
+        Some(n) if n > 0 => crate::stack::normalize(n),
+        _ => {
+            warn(&format!(
+                "GORT_STACK_SIZE={v:?} is not a positive size in bytes (suffixes k, m, g allowed); \
+                 using {default}"
+            ));
+            default
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1usize << 10),
+        (i, 'm' | 'M') => (&s[..i], 1 << 20),
+        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(super::parse_size("4096"), Some(4096));
+        assert_eq!(super::parse_size("64k"), Some(64 << 10));
+        assert_eq!(super::parse_size("2M"), Some(2 << 20));
+        assert_eq!(super::parse_size("x"), None);
+        assert_eq!(super::parse_size(""), None);
+    }
+}
