@@ -30,6 +30,13 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Like `#[test]`, with the body running as a goroutine.
+///
+/// - `#[gort::test(procs = N)]` runs the test with N processors. Tests that set `procs` run one
+///   at a time, never beside another `#[gort::test]` of the same binary, and the previous
+///   number of processors is restored afterwards; tests without `procs` may run in parallel
+///   with each other (with the processors the runtime has).
+/// - `#[gort::test(timeout = S)]` fails the test if it has not finished after S seconds,
+///   printing a goroutine dump (every goroutine with its backtrace) to stderr first.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, Kind::Test)
@@ -57,6 +64,7 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
     let func: ItemFn = syn::parse(item)?;
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse(args)?;
     let mut procs: usize = 0;
+    let mut timeout: u64 = 0;
     for meta in metas {
         match &meta {
             Meta::NameValue(nv) if nv.path.is_ident("procs") => {
@@ -85,10 +93,40 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
                 }
                 procs = value;
             }
+            Meta::NameValue(nv) if nv.path.is_ident("timeout") && kind == Kind::Test => {
+                let value = match &nv.value {
+                    Expr::Lit(l) => match &l.lit {
+                        Lit::Int(i) => i.base10_parse::<u64>()?,
+                        other => {
+                            return Err(syn::Error::new_spanned(
+                                other,
+                                "timeout must be an integer literal (seconds), e.g. timeout = 30",
+                            ));
+                        }
+                    },
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            other,
+                            "timeout must be an integer literal (seconds), e.g. timeout = 30",
+                        ));
+                    }
+                };
+                if value == 0 {
+                    return Err(syn::Error::new_spanned(
+                        &nv.value,
+                        "timeout must be at least 1 second",
+                    ));
+                }
+                timeout = value;
+            }
             other => {
                 return Err(syn::Error::new_spanned(
                     other,
-                    "unknown argument; the only argument is `procs = N`",
+                    if kind == Kind::Test {
+                        "unknown argument; the arguments are `procs = N` and `timeout = SECONDS`"
+                    } else {
+                        "unknown argument; the only argument is `procs = N`"
+                    },
                 ));
             }
         }
@@ -119,12 +157,12 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
             }
         }
     } else {
-        // The same runner as `main`, so a `!Send` result such as `Box<dyn Error>` works too.
+        // Like `main`'s runner, so a `!Send` result such as `Box<dyn Error>` works too.
         quote! {
             #[::core::prelude::v1::test]
             #(#attrs)*
             #vis fn #name() #ret {
-                ::gort::__private::main(#procs, move || #ret #body)
+                ::gort::__private::test(#procs, #timeout, move || #ret #body)
             }
         }
     };

@@ -483,4 +483,59 @@ pub mod __private {
         });
         r.0
     }
+
+    /// Tests that set `procs` hold this exclusively; the others share it.
+    static TESTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+    /// Body of `#[gort::test]`: runs `f` as a goroutine; with `procs` > 0, alone among the
+    /// binary's gort tests and with that many processors (restored afterwards); with
+    /// `timeout_secs` > 0, fails with a goroutine dump if `f` has not returned by then.
+    pub fn test<R: 'static>(procs: usize, timeout_secs: u64, f: impl FnOnce() -> R + 'static) -> R {
+        struct AssertSend<T>(T);
+        // SAFETY: as in `main`: the closure and its result move to the goroutine's thread and
+        // back, which is what running a test body as a goroutine means.
+        unsafe impl<T> Send for AssertSend<T> {}
+        /// Restores the processor count when the test ends, even by a panic.
+        struct Restore(usize);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                crate::rt::set_procs(self.0);
+            }
+        }
+        let (_shared, _alone, _restore) = if procs > 0 {
+            let alone = TESTS.write().unwrap_or_else(|e| e.into_inner());
+            let prev = crate::rt::procs();
+            crate::rt::set_procs(procs);
+            (None, Some(alone), Some(Restore(prev)))
+        } else {
+            (
+                Some(TESTS.read().unwrap_or_else(|e| e.into_inner())),
+                None,
+                None,
+            )
+        };
+        if timeout_secs == 0 {
+            return main(0, f);
+        }
+        let f = AssertSend(f);
+        let (tx, rx) = crate::chan::<AssertSend<std::thread::Result<R>>>(1);
+        crate::go(move || {
+            let f = f;
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f.0));
+            let _ = tx.send(AssertSend(r));
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(timeout_secs)) {
+            Ok(AssertSend(Ok(v))) => v,
+            Ok(AssertSend(Err(payload))) => std::panic::resume_unwind(payload),
+            Err(_) => {
+                let mut dump = Vec::new();
+                let _ = crate::runtime::dump(&mut dump);
+                eprintln!(
+                    "gort::test: timed out after {timeout_secs} s; goroutine dump:\n{}",
+                    String::from_utf8_lossy(&dump)
+                );
+                panic!("test timed out after {timeout_secs} s (goroutine dump on stderr)");
+            }
+        }
+    }
 }

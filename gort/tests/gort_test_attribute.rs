@@ -1,0 +1,50 @@
+//! `#[gort::test]`'s arguments: `procs = N` runs the test alone with N processors and restores
+//! the previous count; `timeout = S` bounds a test (the hanging case is in
+//! gort_test_timeout.rs, so that it does not hold a test thread while these run in parallel).
+
+use std::time::{Duration, Instant};
+
+/// While a test with `procs` runs, no other gort test of the binary changes the count.
+fn procs_stay(n: usize) {
+    let end = Instant::now() + Duration::from_millis(100);
+    while Instant::now() < end {
+        assert_eq!(gort::procs(), n, "another test changed procs meanwhile");
+        gort::sleep(Duration::from_millis(1));
+    }
+}
+
+#[gort::test(procs = 1)]
+fn procs_one_is_set_for_the_whole_test() {
+    procs_stay(1);
+}
+
+#[gort::test(procs = 3)]
+fn procs_three_is_set_for_the_whole_test() {
+    procs_stay(3);
+}
+
+#[gort::test(procs = 2, timeout = 30)]
+fn procs_and_timeout_combine() {
+    procs_stay(2);
+}
+
+#[test]
+fn procs_are_restored_after_the_test() {
+    let before = gort::__private::test(0, 0, gort::procs);
+    let during = gort::__private::test(before + 1, 0, gort::procs);
+    assert_eq!(during, before + 1);
+    // Restored before the next test body (which holds the shared side) can look.
+    assert_eq!(gort::__private::test(0, 0, gort::procs), before);
+}
+
+#[gort::test(timeout = 10)]
+fn a_test_within_its_timeout_returns_its_value() -> Result<(), String> {
+    gort::sleep(Duration::from_millis(5));
+    Ok(())
+}
+
+#[gort::test(timeout = 10)]
+#[should_panic(expected = "the body's own panic")]
+fn a_panic_inside_a_timed_test_propagates() {
+    panic!("the body's own panic");
+}
