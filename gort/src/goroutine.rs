@@ -529,7 +529,7 @@ pub mod __private {
             Ok(AssertSend(Err(payload))) => std::panic::resume_unwind(payload),
             Err(_) => {
                 let mut dump = Vec::new();
-                let _ = crate::runtime::dump(&mut dump);
+                let _ = crate::rt::dump(&mut dump);
                 eprintln!(
                     "gort::test: timed out after {timeout_secs} s; goroutine dump:\n{}",
                     String::from_utf8_lossy(&dump)

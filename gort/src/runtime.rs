@@ -75,6 +75,28 @@ pub fn stats() -> Stats {
     }
 }
 
+/// How many goroutines are in each state: `"running"`, `"runnable"`, `"syscall"` (in
+/// `blocking` or `ffi::call`), or, for a parked goroutine, its wait reason as the dump prints
+/// it (`"chan receive"`, `"chan send"`, `"select"`, `"sleep"`, `"sync.Mutex.Lock"`, ...).
+/// States with no goroutine are absent. It reads every goroutine's descriptor, so it costs
+/// time in proportion to the goroutines that exist: meant for tests and diagnostics, for
+/// example to wait until a goroutine has parked instead of sleeping and hoping it has.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let (tx, rx) = gort::chan::<u32>(0);
+/// let h = gort::spawn(move || rx.recv());
+/// while gort::runtime::goroutines_by_state().get("chan receive").copied().unwrap_or(0) == 0 {
+///     gort::sleep(Duration::from_millis(1));
+/// }
+/// tx.send(7).unwrap(); // the receiver is parked: this send hands the value over directly
+/// assert_eq!(h.join().unwrap(), Some(7));
+/// ```
+pub fn goroutines_by_state() -> std::collections::BTreeMap<&'static str, usize> {
+    rt::goroutines_by_state()
+}
+
 /// Writes every goroutine: id, state and wait reason, how long, where it was spawned, and its
 /// stack backtrace (for parked goroutines and the caller; running ones are listed without one).
 pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {

@@ -100,6 +100,25 @@ fn capture(g: &G) -> (Option<Backtrace>, Option<String>) {
     (bt, name)
 }
 
+/// How many goroutines are in each state: "running", "runnable", "syscall", or the wait
+/// reason of a parked one ("chan receive", "sleep", ...). Reads every goroutine's descriptor.
+pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for gp in crate::stack::pool::all_slots() {
+        // SAFETY: slots are never unmapped; a free slot reads as IDLE.
+        let g = unsafe { &*gp };
+        let state = match g.status() {
+            IDLE => continue,
+            RUNNING => "running",
+            RUNNABLE => "runnable",
+            BLOCKING => "syscall",
+            _ => WaitReason::from_u8(g.wait_reason.load(Relaxed)).as_str(),
+        };
+        *counts.entry(state).or_insert(0) += 1;
+    }
+    counts
+}
+
 /// Writes every goroutine: id, state and wait reason, for how long, where it was spawned, and its
 /// backtrace when it can be taken.
 pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {

@@ -17,8 +17,8 @@
 //! - **timers:** [`sleep`], [`add_timer`], [`Timer`].
 //! - **I/O:** [`PollDesc`].
 //! - **processors and stats:** [`ensure_started`], [`request_procs`], [`procs`],
-//!   [`set_procs`], [`num_goroutines`], [`spin_worthwhile`], [`stats`], [`dump`],
-//!   [`set_max_threads`].
+//!   [`set_procs`], [`num_goroutines`], [`spin_worthwhile`], [`stats`],
+//!   [`goroutines_by_state`], [`dump`], [`set_max_threads`].
 
 pub(crate) mod blocking;
 pub(crate) mod cgo;
@@ -176,6 +176,12 @@ pub(crate) fn stats() -> Stats {
 pub(crate) fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
     ensure_started();
     dump::dump(w)
+}
+
+/// How many goroutines are in each state (see rt::dump); starts the runtime.
+pub(crate) fn goroutines_by_state() -> std::collections::BTreeMap<&'static str, usize> {
+    ensure_started();
+    dump::count_by_state()
 }
 
 /// Sets the most OS threads the scheduler may start (at least 1); returns the previous limit.

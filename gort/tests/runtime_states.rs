@@ -1,0 +1,63 @@
+//! `runtime::goroutines_by_state`: what tests poll instead of sleeping and hoping another
+//! goroutine has blocked by then.
+
+use std::time::{Duration, Instant};
+
+fn count(state: &str) -> usize {
+    gort::runtime::goroutines_by_state()
+        .get(state)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Polls until at least `n` goroutines are in `state` (fails after 10 s).
+fn wait_for(state: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(state) < n {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} goroutines in {state:?} after 10 s: {:?}",
+            gort::runtime::goroutines_by_state()
+        );
+        gort::sleep(Duration::from_millis(1));
+    }
+}
+
+#[gort::test(timeout = 30)]
+fn parked_goroutines_are_counted_by_wait_reason() {
+    let (tx, rx) = gort::chan::<u32>(0);
+    let (stop_tx, stop_rx) = gort::chan::<()>(0);
+    let mu = std::sync::Arc::new(gort::sync::Mutex::new(()));
+    let guard = mu.lock();
+    let mut hs = Vec::new();
+    for _ in 0..5 {
+        let rx = rx.clone();
+        hs.push(gort::spawn(move || {
+            rx.recv();
+        }));
+    }
+    for _ in 0..3 {
+        let stop_rx = stop_rx.clone();
+        hs.push(gort::spawn(move || {
+            gort::select! {
+                recv(stop_rx) -> _ => {},
+                recv(gort::after(Duration::from_secs(60))) -> _ => {},
+            }
+        }));
+    }
+    let mu2 = mu.clone();
+    hs.push(gort::spawn(move || drop(mu2.lock())));
+    wait_for("chan receive", 5);
+    wait_for("select", 3);
+    wait_for("sync.Mutex.Lock", 1);
+    assert!(count("running") >= 1, "the test's own goroutine runs");
+    drop(guard);
+    drop(tx);
+    drop(stop_tx);
+    for h in hs {
+        h.join().unwrap();
+    }
+    let states = gort::runtime::goroutines_by_state();
+    assert_eq!(states.get("chan receive"), None, "{states:?}");
+    assert_eq!(states.get("select"), None, "{states:?}");
+}
