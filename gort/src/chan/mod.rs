@@ -85,9 +85,39 @@ impl<T> std::panic::RefUnwindSafe for Sender<T> {}
 impl<T> std::panic::UnwindSafe for Receiver<T> {}
 impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
+/// A channel whose senders never close it, even when all are dropped (Go's timer channels,
+/// which stay open after their timer is gone): it closes only if every receiver is dropped.
+pub(crate) fn chan_never_closing<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = chan(cap);
+    // One sender that is never dropped.
+    tx.raw.senders.fetch_add(1, Relaxed);
+    (tx, rx)
+}
+
 impl<T> Sender<T> {
     pub(crate) fn raw(&self) -> &RawChan {
         &self.raw
+    }
+
+    /// Whether some receiver still exists.
+    pub(crate) fn has_receivers(&self) -> bool {
+        self.raw.receivers.load(Relaxed) > 0
+    }
+
+    /// Takes one buffered value out without blocking, as a receiver would, and drops it;
+    /// false if there was none. For the sending side of a timer channel, which drains stale
+    /// ticks when the timer is stopped or reset.
+    pub(crate) fn drain_one(&self) -> bool {
+        let mut v = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: `v` is writable space for one T of this channel; on `Done` it holds a value
+        // moved out of the channel, which we own and drop.
+        let st = unsafe { self.raw.recv(v.as_mut_ptr().cast(), false) };
+        if st == raw::Status::Done {
+            // SAFETY: `Done`: the channel moved a T into `v`.
+            drop(unsafe { v.assume_init() });
+            return true;
+        }
+        false
     }
 
     /// Sends `v`, blocking until a receiver takes it (unbuffered) or there is room.

@@ -238,7 +238,7 @@ fn bound_m() -> *mut M {
                 None => {
                     EXTRA_MS.fetch_add(1, Relaxed);
                     let m: &'static M = Box::leak(Box::new(M::new()));
-                    let gp = crate::stack::pool::alloc(std::ptr::null_mut(), 0)
+                    let gp = crate::stack::pool::alloc(None, 0)
                         .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
                     // SAFETY: the M is new; only this thread uses it.
                     unsafe { *m.extra_g.get() = gp };

@@ -250,7 +250,7 @@ pub(crate) fn move_p_state(pp: &P) {
         }
     }
     // SAFETY: the caller owns the P, and with it the cache.
-    crate::stack::pool::flush_p_cache(unsafe { &mut *pp.gfree.get() });
+    crate::stack::pool::flush_p_cache(unsafe { pp.slot_cache() });
 }
 
 /// Queues `gp` on `pp` (owned by the caller; `next`: in `runnext`); a full local queue spills

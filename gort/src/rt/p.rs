@@ -5,7 +5,6 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
-use super::g::G;
 use super::m::M;
 use super::runq::RunQueue;
 use super::timers::TimerHeap;
@@ -17,9 +16,6 @@ pub(crate) const P_BLOCKING: u32 = 2;
 pub(crate) const P_DEAD: u32 = 3;
 /// Sysmon is deciding whether to take the P from a hog (rt::hog); others treat it as running.
 pub(crate) const P_TAKING: u32 = 4;
-
-/// Free Gs kept per P before half move to the global pool (Go keeps 64).
-pub(crate) const GFREE_MAX: usize = 64;
 
 pub(crate) struct P {
     pub(crate) id: usize,
@@ -48,7 +44,7 @@ pub(crate) struct P {
     pub(crate) blocktick: AtomicU32,
     pub(crate) timers: TimerHeap,
     /// Free Gs of the default stack class. Only the M holding this P touches it.
-    pub(crate) gfree: UnsafeCell<Vec<*mut G>>,
+    pub(crate) gfree: UnsafeCell<crate::stack::pool::SlotCache>,
     /// Cached block of goroutine ids [next, end). Only the M holding this P touches it.
     pub(crate) goid: UnsafeCell<(u64, u64)>,
     /// Goroutines started minus goroutines finished on this P (summed for num_goroutines).
@@ -64,6 +60,17 @@ unsafe impl Sync for P {}
 unsafe impl Send for P {}
 
 impl P {
+    /// The P's free-slot cache.
+    ///
+    /// # Safety
+    /// The caller owns the P (its M holds it, inside a P section or on g0), and does not hold
+    /// another reference from an earlier call.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slot_cache(&self) -> &mut crate::stack::pool::SlotCache {
+        // SAFETY: the caller's contract: only the owner touches the cache, one borrow at a time.
+        unsafe { &mut *self.gfree.get() }
+    }
+
     /// Adjusts the live-goroutine count. Only the M holding the P calls it: a plain load and
     /// store, no locked instruction.
     pub(crate) fn add_live(&self, delta: i64) {
@@ -90,7 +97,7 @@ impl P {
             switchtick: la::AtomicU32::new(0),
             blocktick: AtomicU32::new(0),
             timers: TimerHeap::new(),
-            gfree: UnsafeCell::new(Vec::with_capacity(GFREE_MAX)),
+            gfree: UnsafeCell::new(Vec::with_capacity(crate::stack::pool::GFREE_MAX)),
             goid: UnsafeCell::new((0, 0)),
             live: AtomicI64::new(0),
             spawned: AtomicU64::new(0),

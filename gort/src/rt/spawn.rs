@@ -62,7 +62,9 @@ pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
     // One P section for the whole spawn (rt::hog): the slot cache, the id block and the run
     // queue are the P's. What to do after it (yield, check for preemption) runs outside.
     let (id, after) = super::hog::with_p(move |pp| {
-        let gp = pool::alloc(pp, stack)?;
+        // SAFETY: the section's P is the caller's own.
+        let cache = unsafe { pp.as_ref().map(|p| p.slot_cache()) };
+        let gp = pool::alloc(cache, stack)?;
         prepare(gp, pp, f, name, loc)
     })?;
     match after {
@@ -225,5 +227,6 @@ pub(crate) fn gfree(mp: &M, gp: *mut G) {
         }
         (*gp).status.store(IDLE, Release);
     }
-    pool::free(pp, gp);
+    // SAFETY: the scheduler owns its M's P.
+    pool::free(unsafe { pp.as_ref().map(|p| p.slot_cache()) }, gp);
 }

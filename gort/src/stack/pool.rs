@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicUsize, Ordering::*};
 
 use super::{G_AREA, GUARD, Mechanism, config, exhausted, slot_size};
 use crate::rt::g::G;
-use crate::rt::p::{GFREE_MAX, P};
 use crate::sys::{mem, nanotime, page_size};
 
 /// Scavenged slots that keep their top page.
@@ -61,6 +60,12 @@ pub(crate) static SLOTS: AtomicUsize = AtomicUsize::new(0);
 /// Every slot's G, in creation order (Go's allgs): for `runtime::dump`. Appended only when a
 /// slot is created, which is rare next to spawns.
 static ALL_SLOTS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// Most slots a free-slot cache (one per P) holds; a full one spills half to the pool.
+pub(crate) const GFREE_MAX: usize = 64;
+
+/// A P's cache of free default-class slots (Go's `p.gFree`), passed in by the P's owner.
+pub(crate) type SlotCache = Vec<*mut G>;
+
 /// The default usable size (class 0).
 static DEFAULT_USABLE: AtomicUsize = AtomicUsize::new(0);
 /// The slot size of class 0, so that a spawn served by its P's cache takes no lock.
@@ -100,12 +105,10 @@ fn class_index(c: &mut Classes, usable: usize) -> usize {
 
 /// A G with a guarded stack of at least `usable` bytes (0: the default), fresh for a spawn:
 /// status IDLE, `stack_lo`, `limit` and `class` set, every other field zero.
-pub(crate) fn alloc(pp: *mut P, usable: usize) -> io::Result<*mut G> {
+pub(crate) fn alloc(cache: Option<&mut SlotCache>, usable: usize) -> io::Result<*mut G> {
     let default = DEFAULT_USABLE.load(Relaxed);
     let usable = if usable == 0 { default } else { usable };
-    if usable == default && !pp.is_null() {
-        // SAFETY: the caller holds `pp`, so its cache is ours.
-        let cache = unsafe { &mut *(*pp).gfree.get() };
+    if let Some(cache) = cache.filter(|_| usable == default) {
         if cache.is_empty() {
             refill(cache);
         }
@@ -146,7 +149,7 @@ unsafe fn fresh(gp: *mut G, class: usize, slot: usize, usable: usize) -> *mut G 
 }
 
 /// Moves up to half a cache's worth of default-class slots from the pool into `cache`.
-fn refill(cache: &mut Vec<*mut G>) {
+fn refill(cache: &mut SlotCache) {
     let mut c = classes();
     let k = &mut c.0[0];
     while cache.len() < GFREE_MAX / 2 {
@@ -229,12 +232,10 @@ fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
 }
 
 /// Returns a finished G's slot to the pool (Go's gfput).
-pub(crate) fn free(pp: *mut P, gp: *mut G) {
+pub(crate) fn free(cache: Option<&mut SlotCache>, gp: *mut G) {
     // SAFETY: the G has exited; its slot is ours to pool.
     let class = unsafe { (*gp).class.load(Relaxed) };
-    if class == 0 && !pp.is_null() {
-        // SAFETY: the caller holds `pp`.
-        let cache = unsafe { &mut *(*pp).gfree.get() };
+    if let Some(cache) = cache.filter(|_| class == 0) {
         cache.push(gp);
         if cache.len() >= GFREE_MAX {
             let keep = GFREE_MAX / 2;
@@ -253,7 +254,7 @@ pub(crate) fn free(pp: *mut P, gp: *mut G) {
 }
 
 /// Empties a P's cache into the pool (the P is being retired).
-pub(crate) fn flush_p_cache(cache: &mut Vec<*mut G>) {
+pub(crate) fn flush_p_cache(cache: &mut SlotCache) {
     let now = nanotime();
     let mut c = classes();
     c.0[0]

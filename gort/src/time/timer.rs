@@ -3,7 +3,6 @@
 //! current time on a one-slot channel.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
 
 use crate::rt::{Timer as TimerNode, add_timer};
@@ -37,9 +36,8 @@ unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
 fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
-    let (tx, rx) = crate::chan(1);
     // The channel never closes, even when the timer is gone (Go's timer channels don't close).
-    tx.raw().senders.fetch_add(1, Relaxed);
+    let (tx, rx) = crate::chan::chan_never_closing(1);
     let s = Arc::new(Shared {
         node: TimerNode::new(),
         lock: crate::util::lock::Lock::new(),
@@ -81,18 +79,10 @@ impl Shared {
         } else if current && self.node.arming() > 0 && !self.fired.get() {
             pending = true;
         }
-        // SAFETY: the channel's core; draining moves the stale value out and drops it.
-        while self.tx_drain() {
+        while self.tx.drain_one() {
             pending = true;
         }
         pending
-    }
-
-    fn tx_drain(&self) -> bool {
-        let mut v = std::mem::MaybeUninit::<Instant>::uninit();
-        // SAFETY: `v` is writable space for one Instant (Copy: nothing to drop).
-        let st = unsafe { self.tx.raw().recv(v.as_mut_ptr().cast(), false) };
-        st == crate::chan::raw::Status::Done
     }
 }
 
@@ -108,7 +98,7 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
         s.fired.set(true);
         let _ = s.tx.try_send(Instant::now());
         let period = s.period.get();
-        let nobody = s.tx.raw().receivers.load(Relaxed) == 0;
+        let nobody = !s.tx.has_receivers();
         if period > 0 && !nobody {
             let now = crate::sys::nanotime();
             let when = s.node.when();
