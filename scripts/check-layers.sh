@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../gort/src"
 
-# Lowest layer first: sys; util, arch; the core (rt, stack); chan, select, sync, io, ffi;
+# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi;
 # goroutine; time; net, context, runtime.
 declare -A ALLOWED=(
     [sys]=""
@@ -22,8 +22,9 @@ declare -A ALLOWED=(
     [arch]="sys util"
     [stack]="sys util arch rt"
     [rt]="sys util arch stack"
-    [chan]="sys util rt select"
-    [select]="sys util rt chan"
+    [wait]="sys util rt"
+    [chan]="sys util rt wait select"
+    [select]="sys util rt wait chan"
     [sync]="sys util rt"
     [io]="sys util rt"
     [ffi]="sys util rt"

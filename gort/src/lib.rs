@@ -97,6 +97,7 @@ pub mod sync;
 mod sys;
 pub mod time;
 mod util;
+mod wait;
 
 pub use chan::{
     IntoIter, Iter, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryIter,

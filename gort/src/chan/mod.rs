@@ -1,13 +1,12 @@
 //! Channels (Go's `chan T`): typed, multi-producer multi-consumer, buffered or unbuffered.
 //!
 //! The typed `Sender`/`Receiver` own the values and the handle counts; `raw` is the
-//! type-erased core after Go's chan.go, `waitq` its waiter queues. A channel closes when `close`
+//! type-erased core after Go's chan.go (its waiter queues are in `crate::wait`). A channel closes when `close`
 //! is called or the last `Sender` is dropped; dropping the last `Receiver` also closes it, so
 //! blocked and future sends fail and return their value (nobody could ever receive it).
 
 mod error;
 pub(crate) mod raw;
-pub(crate) mod waitq;
 
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 

@@ -28,9 +28,9 @@ use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
-use super::waitq::{WaitQueue, Waiter, WakeList};
 use crate::rt::{WaitReason, check_preempt, park};
 use crate::util::lock::Lock;
+use crate::wait::{WaitQueue, Waiter, WakeList};
 
 /// A send reserved by a dynamic `Select` (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

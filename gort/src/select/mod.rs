@@ -25,8 +25,8 @@ pub use dynamic::{Select, SelectedOperation};
 use std::sync::atomic::{AtomicBool, Ordering::*};
 
 use crate::chan::raw::{RawChan, Reservation, Status};
-use crate::chan::waitq::{SelectSync, TIMEOUT, WaitQueue, Waiter, WakeList};
 use crate::rt::{G, Timer, WaitReason, current_g, park, ready};
+use crate::wait::{SelectSync, TIMEOUT, WaitQueue, Waiter, WakeList};
 
 /// Cases handled without heap allocation.
 const INLINE: usize = 16;

@@ -1,4 +1,6 @@
-//! Waiters and wait queues of a channel (Go's `sudog` and `waitq` in runtime2.go / chan.go).
+//! Waiters and wait queues of channels (Go's `sudog` and `waitq` in runtime2.go / chan.go), and
+//! the `SelectSync` a blocked select's waiters share. Channels (`chan::raw`) queue and wake
+//! waiters; `select` links one waiter per case; neither owns this module, which sits below both.
 //!
 //! A `Waiter` stands for one goroutine (or plain thread) blocked in one channel operation. It lives
 //! in the blocked goroutine's own stack frame: stacks never move (ARCHITECTURE.md, decision "Stacks
