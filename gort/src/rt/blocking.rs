@@ -24,20 +24,17 @@ use super::park::switch_to_scheduler;
 /// off (`gort::blocking`). On a plain thread, or already inside a blocking call or `ffi::call`,
 /// just calls `f`. A panic in `f` propagates after the P is back.
 pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
-    let mp = super::m::current_m();
-    let gp = if mp.is_null() {
-        null_mut()
-    } else {
-        // SAFETY: Ms are never freed.
-        unsafe { (*mp).curg.load(Relaxed) }
+    let Some(m) = super::m::current_m() else {
+        return f();
     };
+    let gp = m.curg.load(Relaxed);
     // SAFETY: a non-null curg is alive.
     if gp.is_null() || unsafe { (*gp).status() } != RUNNING {
         return f();
     }
-    enter(mp, false);
+    enter(m, false);
     let r = catch_unwind(AssertUnwindSafe(f));
-    exit(super::m::current_m());
+    exit(super::m::current_m().expect("a goroutine resumes on an M"));
     if r.is_ok() {
         // As Go's exitsyscall honours a pending preemption request: a goroutine looping on short
         // blocking calls never switches otherwise, and would keep its time slice for ever.
@@ -51,9 +48,7 @@ pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
 
 /// Go's entersyscall. With `handoff_now`, the P is handed off at once instead of waiting for
 /// sysmon (used when the caller knows it will block: thread-mode parks).
-pub(crate) fn enter(mp: *mut M, handoff_now: bool) {
-    // SAFETY: `mp` is the current M; Ms are never freed.
-    let m = unsafe { &*mp };
+pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     let gp = m.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     unsafe { (*gp).status.store(BLOCKING, Release) };
@@ -114,9 +109,8 @@ pub(crate) fn stop_locked_m(m: &M, g: &G) {
 
 /// Go's exitsyscall: on return the caller runs with a P again, possibly on another M. Returns
 /// the M it runs on.
-pub(crate) fn exit(mp: *mut M) -> *mut M {
-    // SAFETY: `mp` is the current M; Ms are never freed.
-    let m = unsafe { &*mp };
+pub(crate) fn exit(m: &'static M) -> &'static M {
+    let mp = m as *const M as *mut M;
     let gp = m.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
@@ -144,7 +138,7 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
         count_switch(p);
         g.status.store(RUNNING, Release);
         super::hog::exit(m, prev);
-        return mp;
+        return m;
     }
     // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
     // sees it).
@@ -157,7 +151,7 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
         count_switch(unsafe { &*pp });
         g.status.store(RUNNING, Release);
         super::hog::exit(m, prev);
-        return mp;
+        return m;
     }
     if g.must_block_thread() {
         g.locked_m.store(mp, Release);
@@ -167,10 +161,10 @@ pub(crate) fn exit(mp: *mut M) -> *mut M {
         stop_locked_m(m, g);
         g.status.store(RUNNING, Release);
         super::hog::exit(m, prev);
-        return mp;
+        return m;
     }
     drop(l);
-    switch_to_scheduler(mp, gp, Request::ExitBlocking)
+    switch_to_scheduler(m, gp, Request::ExitBlocking)
 }
 
 /// Counts a switch on `p` (owned by the caller): sysmon measures hogs by this count.

@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::*};
 use super::blocking;
 use super::g::{BLOCKING, G, IDLE};
 use super::m::{M, current_m, set_current_m};
+use super::p::P;
 use crate::arch;
 use crate::util::fatal;
 
@@ -87,13 +88,9 @@ unsafe extern "C" fn run_ctx<F: FnOnce() -> R, R>(data: usize) {
 
 /// Go's cgocall: runs `f` on the system stack in the blocking state.
 pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
-    let mp = current_m();
-    // SAFETY: Ms are never freed.
-    if mp.is_null() || unsafe { (*mp).curg.load(Relaxed) }.is_null() {
+    let Some(m) = current_m().filter(|m| !m.curg.load(Relaxed).is_null()) else {
         return f();
-    }
-    // SAFETY: as above; the cgo fields are only touched on this thread.
-    let m = unsafe { &*mp };
+    };
     // SAFETY: the running G is alive.
     let g = unsafe { &*m.curg.load(Relaxed) };
     if g.in_cgo.load(Relaxed) > 0 {
@@ -103,7 +100,7 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     // Inside `gort::blocking` the P is already released; otherwise release it now.
     let enter = g.status() != BLOCKING;
     if enter {
-        blocking::enter(mp, false);
+        blocking::enter(m, false);
     }
     g.in_cgo.store(1, Relaxed);
     let mut ctx = Ctx {
@@ -130,7 +127,7 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     }
     g.in_cgo.store(0, Relaxed);
     if enter {
-        blocking::exit(mp);
+        blocking::exit(m);
         // As Go's exitsyscall honours a pending preemption request: a goroutine that loops on
         // short C calls never switches otherwise, and would keep its slice for ever.
         if matches!(ctx.r, Some(Ok(_))) {
@@ -143,12 +140,10 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
 /// Go's cgocallback: see the module doc for the three cases.
 #[track_caller]
 pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
-    let mp = current_m();
-    if mp.is_null() {
+    let Some(m) = current_m() else {
         return foreign(f, Location::caller());
-    }
-    // SAFETY: Ms are never freed; the cgo fields are only touched on this thread.
-    let m = unsafe { &*mp };
+    };
+    // The cgo fields are only touched on this thread.
     let gp = m.curg.load(Relaxed);
     // SAFETY: a non-null curg is alive.
     if gp.is_null() || unsafe { (*gp).in_cgo.load(Relaxed) } == 0 {
@@ -177,15 +172,15 @@ pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
 
 /// Case 1, on the goroutine's stack: leave the blocking state (on this M), run, re-enter it.
 unsafe extern "C" fn reenter<F: FnOnce() -> R, R>(data: usize) {
-    let mp = current_m();
+    let m = current_m().expect("a callback into a goroutine runs on its M");
     // SAFETY: we are the goroutine that was inside `call` on this M.
-    let g = unsafe { &*(*mp).curg.load(Relaxed) };
+    let g = unsafe { &*m.curg.load(Relaxed) };
     g.locked_internal.fetch_add(1, Relaxed);
     let in_cgo = g.in_cgo.swap(0, Relaxed);
-    blocking::exit(mp);
+    blocking::exit(m);
     // SAFETY: forwarded `Ctx`.
     unsafe { run_ctx::<F, R>(data) };
-    blocking::enter(current_m(), false);
+    blocking::enter(current_m().expect("a goroutine runs on an M"), false);
     g.in_cgo.store(in_cgo, Relaxed);
     g.locked_internal.fetch_sub(1, Relaxed);
 }
@@ -310,27 +305,25 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
 
 /// First frame of a foreign-thread callback goroutine.
 unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) -> ! {
-    let mp = mp as *mut M;
-    blocking::exit(mp);
-    // SAFETY: `exit` returned with a P held by this M, which stays in the runtime (its
-    // `in_rt` is never cleared: sysmon does not take Ps from callbacks).
-    unsafe {
-        let pp = (*mp).p();
-        (*pp).count_spawn();
-        let g = &*(*mp).curg.load(Relaxed);
-        g.id.store(super::spawn::next_goid(pp), Relaxed);
-    }
+    let m = super::m::m_ref(mp as *mut M).expect("the callback's M");
+    blocking::exit(m);
+    // `exit` returned with a P held by this M, which stays in the runtime (its `in_rt` is
+    // never cleared: sysmon does not take Ps from callbacks).
+    let p = m.p().expect("blocking::exit returns with a P");
+    p.count_spawn();
+    // SAFETY: the callback's G, set up by `foreign`, runs here.
+    let g = unsafe { &*m.curg.load(Relaxed) };
+    g.id.store(super::spawn::next_goid(p as *const P as *mut P), Relaxed);
     // SAFETY: forwarded `Ctx`; it catches panics.
     unsafe { run_ctx::<F, R>(data) };
-    let mp = current_m();
-    // SAFETY: as above.
-    unsafe { (*(*mp).p()).add_live(-1) };
-    blocking::enter(mp, false);
+    let m = current_m().expect("the callback goroutine runs on its M");
+    m.p().expect("a callback keeps its P").add_live(-1);
+    blocking::enter(m, false);
     // SAFETY: back to the callback frame on the thread's own stack; this G is never resumed
     // (its stack is re-initialised for the next callback).
     unsafe {
-        let gp: *mut G = (*mp).curg.load(Relaxed);
-        arch::switch((*gp).sp.get(), *(*mp).g0_sp.get(), 0);
+        let gp: *mut G = m.curg.load(Relaxed);
+        arch::switch((*gp).sp.get(), *m.g0_sp.get(), 0);
     }
     fatal!("a finished ffi callback goroutine was resumed")
 }

@@ -125,12 +125,9 @@ pub(crate) fn exit(m: &M, prev: bool) {
 /// P was taken from a hog). `f` must not switch goroutines.
 #[inline]
 pub(crate) fn with_p<R>(f: impl FnOnce(*mut P) -> R) -> R {
-    let mp = current_m();
-    if mp.is_null() {
+    let Some(m) = current_m() else {
         return f(std::ptr::null_mut());
-    }
-    // SAFETY: Ms are never freed.
-    let m = unsafe { &*mp };
+    };
     let (pp, prev) = enter(m);
     let r = f(pp);
     exit(m, prev);

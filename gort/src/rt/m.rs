@@ -100,25 +100,34 @@ impl M {
         }
     }
 
-    pub(crate) fn p(&self) -> *mut P {
-        self.p.load(Relaxed)
+    /// The P this M holds, if any (racy when read by another thread: it may change hands).
+    pub(crate) fn p(&self) -> Option<&'static P> {
+        // SAFETY: Ps are never freed.
+        unsafe { self.p.load(Relaxed).as_ref() }
     }
+}
+
+/// `mp` as a reference, for a pointer read from an atomic (`P::m`, `SCHED.timer_waiter`) or
+/// handed over by `switch`.
+pub(crate) fn m_ref(mp: *mut M) -> Option<&'static M> {
+    // SAFETY: Ms are never freed, and a non-null M pointer always points at one.
+    unsafe { mp.as_ref() }
 }
 
 thread_local! {
     static CUR_M: Cell<*mut M> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// The M the caller runs on, or null on a thread the runtime did not create.
+/// The M the caller runs on, or `None` on a thread the runtime did not create.
 ///
 /// Never inlined and never assumed pure (see the module doc): it must be called again after
 /// anything that may switch goroutines.
 #[inline(never)]
-pub(crate) fn current_m() -> *mut M {
+pub(crate) fn current_m() -> Option<&'static M> {
     // SAFETY: an empty asm statement; it exists only so that LLVM must assume this function has
     // side effects and cannot merge or hoist calls to it across a context switch.
     unsafe { std::arch::asm!("", options(nostack, preserves_flags)) };
-    CUR_M.with(|c| c.get())
+    m_ref(CUR_M.with(|c| c.get()))
 }
 
 /// Binds the calling thread to `mp` (at the start of an M's thread, or while a foreign thread
@@ -132,15 +141,11 @@ pub(crate) fn current_g() -> *mut G {
     g_of(current_m())
 }
 
-/// The G running on `mp` (the current M, or null on a plain thread): its goroutine, or the
+/// The G running on `m` (the current M, or `None` on a plain thread): its goroutine, or the
 /// plain thread's own G.
-pub(crate) fn g_of(mp: *mut M) -> *mut G {
-    if !mp.is_null() {
-        // SAFETY: Ms are never freed.
-        let gp = unsafe { (*mp).curg.load(Relaxed) };
-        if !gp.is_null() {
-            return gp;
-        }
+pub(crate) fn g_of(m: Option<&M>) -> *mut G {
+    if let Some(gp) = m.map(|m| m.curg.load(Relaxed)).filter(|gp| !gp.is_null()) {
+        return gp;
     }
     super::g::thread_g()
 }

@@ -76,12 +76,7 @@ pub(crate) fn set_procs(n: usize) -> usize {
 
 /// The running goroutine's id; `None` on a thread that runs none.
 pub(crate) fn current_id() -> Option<u64> {
-    let mp = m::current_m();
-    if mp.is_null() {
-        return None;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    let gp = m::current_m()?.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     (!gp.is_null()).then(|| unsafe { (*gp).id() })
 }
@@ -104,12 +99,10 @@ pub(crate) fn unlock_os_thread() {
 /// plain thread, or a goroutine that must keep its thread), so that yielding is cheap and legal
 /// (Go checks `m.locks == 0`).
 pub(crate) fn can_yield() -> bool {
-    let mp = m::current_m();
-    if mp.is_null() {
+    let Some(m) = m::current_m() else {
         return false;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    };
+    let gp = m.curg.load(Relaxed);
     // SAFETY: the running G is alive.
     !gp.is_null() && !unsafe { &*gp }.cannot_switch()
 }
@@ -118,18 +111,14 @@ pub(crate) fn can_yield() -> bool {
 /// other processors are busy (the holder is likely running) and nothing else is queued on the
 /// caller's processor that could use the time instead. A plain thread may always spin.
 pub(crate) fn spin_worthwhile() -> bool {
-    let mp = m::current_m();
-    if mp.is_null() {
+    let Some(m) = m::current_m() else {
         return true;
-    }
+    };
     let s = &global::SCHED;
     if s.procs.load(Relaxed) <= s.npidle.load(Relaxed) + s.nmspinning.load(Relaxed) + 1 {
         return false;
     }
-    // SAFETY: Ms are never freed.
-    let pp = unsafe { (*mp).p() };
-    // SAFETY: Ps are never freed.
-    !pp.is_null() && unsafe { &*pp }.runq.is_empty()
+    m.p().is_some_and(|p| p.runq.is_empty())
 }
 
 /// The core's counters, for `runtime::stats`.

@@ -31,51 +31,50 @@ use super::m::{M, Request, current_m};
 use crate::arch;
 use crate::sys::futex;
 
-/// Switches from the running goroutine `gp` on `mp` to `mp`'s scheduler with `req`. Returns the
+/// Switches from the running goroutine `gp` on `m` to `m`'s scheduler with `req`. Returns the
 /// M that later resumes the goroutine (possibly another one).
 ///
 /// The switch starts a P section (rt::hog) that the scheduler keeps: it finds the M's P still
 /// owned, or none if sysmon took it from this goroutine while it ran user code. The goroutine
 /// resumes outside any section, so the caller must not be inside one.
-pub(crate) fn switch_to_scheduler(mp: *mut M, gp: *mut G, req: Request) -> *mut M {
-    // SAFETY: Ms are never freed; `mp` is the current M.
-    super::hog::enter(unsafe { &*mp });
-    // SAFETY: `mp` is the current M and `gp` its running G; `req` is read by this M's g0 right
+pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'static M {
+    super::hog::enter(m);
+    // SAFETY: `m` is the current M and `gp` its running G; `req` is read by this M's g0 right
     // after the switch. The G's saved sp is written before the scheduler can hand the G to
     // anyone (only after the request is processed).
     let mut arg = unsafe {
-        *(*mp).req.get() = req;
-        arch::switch((*gp).sp.get(), *(*mp).g0_sp.get(), 0)
+        *m.req.get() = req;
+        arch::switch((*gp).sp.get(), *m.g0_sp.get(), 0)
     };
     // A dumper may borrow the parked G to capture its backtrace here (see rt::dump).
     while arg == super::dump::DUMP_ARG {
         // SAFETY: the dumper switched to us with DUMP_ARG and waits to be switched back to.
         arg = unsafe { super::dump::capture_and_return(gp) };
     }
-    let mp = arg as *mut M;
-    // SAFETY: the M that resumed us; back to code that touches no P until its next section.
-    unsafe { (*mp).in_rt.store(false, Release) };
-    mp
+    let m = super::m::m_ref(arg as *mut M).expect("a goroutine is resumed by its M");
+    // Back to code that touches no P until its next section.
+    m.in_rt.store(false, Release);
+    m
 }
 
 /// Parks the calling goroutine (or thread) until `ready` is called for it, as described in the
 /// module doc. `commit` runs exactly once.
 pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
-    let mp = current_m();
-    let gp = super::m::g_of(mp);
+    let m = current_m();
+    let gp = super::m::g_of(m);
     // SAFETY: Gs are never freed; `gp` is the caller's own G.
     let g = unsafe { &*gp };
     g.wait_reason.store(reason as u8, Relaxed);
     g.wait_since.store(super::sysmon::coarse_now(), Relaxed);
-    if mp.is_null() || g.cannot_switch() {
-        park_thread(mp, g, commit);
+    let Some(m) = m.filter(|_| !g.cannot_switch()) else {
+        park_thread(m, g, commit);
         return;
-    }
+    };
     // SAFETY: `commit` outlives the park: it lives in this frame, and this goroutine cannot run
     // (and so the frame cannot end) until the scheduler has called it. The lifetime is erased
     // only to store the pointer in the M.
     let commit: *mut (dyn FnMut(*mut G) -> bool + 'static) = unsafe { std::mem::transmute(commit) };
-    switch_to_scheduler(mp, gp, Request::Park(commit));
+    switch_to_scheduler(m, gp, Request::Park(commit));
     g.wait_reason.store(WaitReason::None as u8, Relaxed);
 }
 
@@ -85,17 +84,18 @@ const WAKE_READY: u32 = 1;
 const WAKE_QUEUE: u32 = 2;
 
 /// Thread-mode park (see module doc).
-fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
+fn park_thread(m: Option<&'static M>, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
     g.wake.store(WAKE_WAITING, Relaxed);
     g.parks_thread.store(true, Relaxed);
     // A goroutine holding a P gives it up while its thread blocks. One that has none (inside
     // `ffi::call` or `gort::blocking`, or a plain thread) just blocks.
-    let holds_p = !mp.is_null() && g.status() == RUNNING;
+    let holding = m.filter(|_| g.status() == RUNNING);
+    let holds_p = holding.is_some();
     let before = g.status();
-    if holds_p {
+    if let Some(m) = holding {
         // Keep the P in the blocking state for a moment: a short wait ends with one CAS in
         // `blocking::exit`; a long one hands it off below (or sysmon retakes it).
-        blocking::enter(mp, false);
+        blocking::enter(m, false);
     }
     g.status.store(WAITING, Release);
     let mut handed_p = false;
@@ -103,14 +103,14 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
     let published = commit(g as *const G as *mut G);
     std::mem::forget(guard);
     if published {
-        handed_p = wait_woken(mp, g, holds_p);
+        handed_p = wait_woken(m, g, holding);
     }
     g.parks_thread.store(false, Relaxed);
     if handed_p {
         g.status.store(RUNNING, Release);
     } else if holds_p {
         g.status.store(BLOCKING, Release);
-        blocking::exit(current_m());
+        blocking::exit(current_m().expect("a goroutine holding a P runs on an M"));
     } else {
         g.status.store(before, Release);
     }
@@ -125,7 +125,7 @@ fn park_thread(mp: *mut M, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
 /// `WAKE_QUEUE` with `locked_m` set, so `ready` queues it like any runnable G and the scheduler
 /// that picks it hands its own P to this M (`start_locked_m`). Waking the thread at once
 /// instead would only have it find every P busy and sleep again until one is handed over.
-fn wait_woken(mp: *mut M, g: &G, holds_p: bool) -> bool {
+fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool {
     if global::SCHED.procs.load(Relaxed) > 1 {
         for _ in 0..100 {
             if g.wake.load(Acquire) != WAKE_WAITING {
@@ -134,15 +134,13 @@ fn wait_woken(mp: *mut M, g: &G, holds_p: bool) -> bool {
             std::hint::spin_loop();
         }
     }
-    if holds_p {
-        // SAFETY: Ms are never freed; `mp` is the current M.
-        let m = unsafe { &*mp };
+    if let Some(m) = holding {
         let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
         if !oldp.is_null() {
             // SAFETY: Ps are never freed; `oldp` was set by `blocking::enter` above.
             blocking::retake(unsafe { &*oldp });
         }
-        g.locked_m.store(mp, Release);
+        g.locked_m.store(m as *const M as *mut M, Release);
         if g.wake
             .compare_exchange(WAKE_WAITING, WAKE_QUEUE, AcqRel, Acquire)
             .is_err()
@@ -155,7 +153,7 @@ fn wait_woken(mp: *mut M, g: &G, holds_p: bool) -> bool {
         return true;
     }
     // A plain thread parked here is one the deadlock detector knows cannot act.
-    let plain = mp.is_null();
+    let plain = m.is_none();
     if plain {
         super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
     }
@@ -201,13 +199,11 @@ pub(crate) fn ready(gp: *mut G) {
 
 /// Go's Gosched: let other goroutines run. On a plain thread, yields the thread.
 pub(crate) fn yield_now() {
-    let mp = current_m();
-    if mp.is_null() {
+    let Some(m) = current_m() else {
         std::thread::yield_now();
         return;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    };
+    let gp = m.curg.load(Relaxed);
     if gp.is_null() {
         // The scheduler's own stack (a timer callback spawning with a full queue): there is
         // no goroutine to yield.
@@ -218,9 +214,9 @@ pub(crate) fn yield_now() {
     if g.cannot_switch() {
         if g.status() == RUNNING {
             // Pinned to this thread: let others have the P for a moment.
-            blocking::enter(mp, true);
+            blocking::enter(m, true);
             std::thread::yield_now();
-            blocking::exit(current_m());
+            blocking::exit(current_m().expect("a goroutine runs on an M"));
         } else {
             // No P to share (inside `ffi::call` or `gort::blocking`).
             std::thread::yield_now();
@@ -228,5 +224,5 @@ pub(crate) fn yield_now() {
         return;
     }
     // The flag, if set, is answered by the new time slice `execute` gives the G.
-    switch_to_scheduler(mp, gp, Request::Yield);
+    switch_to_scheduler(m, gp, Request::Yield);
 }

@@ -31,21 +31,17 @@ pub(crate) static PREEMPT_HINT: AtomicBool = AtomicBool::new(false);
 
 #[cold]
 fn check_preempt_slow() {
-    let mp = current_m();
-    if mp.is_null() {
+    let Some(m) = current_m() else {
         return;
-    }
-    // SAFETY: Ms are never freed.
-    let gp = unsafe { (*mp).curg.load(Relaxed) };
+    };
+    let gp = m.curg.load(Relaxed);
     if gp.is_null() {
         return;
     }
     // SAFETY: the running G is alive.
     let g = unsafe { &*gp };
-    // SAFETY: Ms are never freed; this is the current M.
-    let m = unsafe { &*mp };
-    // SAFETY: Ps are never freed; a stale P's fields are harmless to read.
-    let p = unsafe { m.p().as_ref() };
+    // A stale P's fields are harmless to read.
+    let p = m.p();
     // The slice ran out, or sysmon took the P from this goroutine while it ran user code
     // (rt::hog): either way, yield. Without a P, the switch leaves this M P-less, and the
     // scheduler finds it a P or parks the thread, as exitsyscall does.
@@ -54,6 +50,6 @@ fn check_preempt_slow() {
     if (expired || lost) && !g.cannot_switch() {
         // Go's gopreempt_m (which queues globally; here the back of the local queue, see
         // `Request::Preempted`). The new time slice `execute` gives the G clears the flag.
-        switch_to_scheduler(mp, gp, Request::Preempted);
+        switch_to_scheduler(m, gp, Request::Preempted);
     }
 }

@@ -68,11 +68,10 @@ pub(crate) fn schedule(mp: &M) -> ! {
     // callback or a park commit that panicked).
     let _guard = crate::util::fatal::AbortOnUnwind("the scheduler loop");
     loop {
-        if mp.p().is_null() {
-            get_p(mp);
-        }
-        // SAFETY: Ps are never freed.
-        let pp = unsafe { &*mp.p() };
+        let pp = match mp.p() {
+            Some(p) => p,
+            None => get_p(mp),
+        };
         if pp.should_retire() {
             retire_p(mp, pp);
             continue;
@@ -96,18 +95,16 @@ pub(crate) fn schedule(mp: &M) -> ! {
 }
 
 /// Blocks until this P-less M gets a P.
-fn get_p(mp: &M) {
+fn get_p(mp: &M) -> &'static P {
     super::hog::settled(mp);
     loop {
-        let pp = lock().pidle_get();
-        if !pp.is_null() {
-            acquirep(mp, pp);
-            return;
+        let mut pp = lock().pidle_get();
+        if pp.is_null() {
+            pp = stopm(mp, -1);
         }
-        let pp = stopm(mp, -1);
         if !pp.is_null() {
             acquirep(mp, pp);
-            return;
+            return mp.p().expect("acquirep gives the M its P");
         }
     }
 }
@@ -219,8 +216,7 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
 /// May give up the P and sleep; on return `mp` holds a P.
 fn find_runnable(mp: &M) -> (*mut G, bool) {
     'top: loop {
-        // SAFETY: Ps are never freed; the M holds this P.
-        let pp = unsafe { &*mp.p() };
+        let pp = mp.p().expect("find_runnable runs with a P");
         // Reading the clock costs more than the rest of a context switch: only when a timer
         // exists here.
         if pp.timers.next_when() != i64::MAX {
@@ -438,8 +434,7 @@ pub(crate) fn start_slice(pp: &P, inherit: bool) {
 /// Go's execute: runs `gp` on `mp` until it switches back, then does what it asked. Returns a G
 /// to run at once (a park whose commit declined).
 fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
-    // SAFETY: Ps are never freed and the M holds this one.
-    let pp = unsafe { &*mp.p() };
+    let pp = mp.p().expect("execute runs with a P");
     // SAFETY: the G was taken from a run queue, so this M now owns it.
     let g = unsafe { &*gp };
     start_slice(pp, inherit);
@@ -466,7 +461,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
             // closure publishes it (see Request::Park).
             if !unsafe { (*commit)(gp) } {
                 g.make_runnable();
-                if pp.is_null() {
+                if pp.is_none() {
                     global::globrunq_put(gp);
                     return None;
                 }
@@ -475,21 +470,18 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         }
         Request::Yield => {
             g.status.store(RUNNABLE, Release);
-            if pp.is_null() {
-                global::globrunq_put(gp);
-            } else {
-                // SAFETY: Ps are never freed; the M owns this one.
-                super::global::runq_put(unsafe { &*pp }, gp, false);
+            match pp {
+                Some(p) => global::runq_put(p, gp, false),
+                None => global::globrunq_put(gp),
             }
         }
         Request::Preempted => {
             g.status.store(RUNNABLE, Release);
             // To the back of the local queue once the next goroutine is chosen (see
             // `find_runnable`).
-            if pp.is_null() {
-                global::globrunq_put(gp);
-            } else {
-                mp.preempted.set(gp);
+            match pp {
+                Some(_) => mp.preempted.set(gp),
+                None => global::globrunq_put(gp),
             }
         }
         Request::Exit => super::spawn::gfree(mp, gp),

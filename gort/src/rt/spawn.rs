@@ -198,12 +198,12 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
 
 /// Finishes the running goroutine (Go's goexit1 → goexit0).
 fn goexit(gp: *mut G) -> ! {
-    let mp = current_m();
+    let m = current_m().expect("a goroutine runs on an M");
     // SAFETY: our own G.
     unsafe {
         (*gp).locked.store(0, Relaxed);
     }
-    switch_to_scheduler(mp, gp, Request::Exit);
+    switch_to_scheduler(m, gp, Request::Exit);
     fatal!("a finished goroutine was resumed");
 }
 
@@ -211,11 +211,11 @@ fn goexit(gp: *mut G) -> ! {
 /// gfput). The M's P, if it still has one (rt::hog), is its own here.
 pub(crate) fn gfree(mp: &M, gp: *mut G) {
     let pp = mp.p();
-    if pp.is_null() {
-        SCHED.live_nop.fetch_sub(1, Relaxed);
-    } else {
-        // SAFETY: Ps are never freed; the scheduler owns its M's P.
-        unsafe { &*pp }.add_live(-1);
+    match pp {
+        Some(p) => p.add_live(-1),
+        None => {
+            SCHED.live_nop.fetch_sub(1, Relaxed);
+        }
     }
     // SAFETY: the G has finished and is off its stack; nothing else references it. A non-null
     // name came from `Box::into_raw` in `start` and is freed only here.
@@ -228,5 +228,5 @@ pub(crate) fn gfree(mp: &M, gp: *mut G) {
         (*gp).status.store(IDLE, Release);
     }
     // SAFETY: the scheduler owns its M's P.
-    pool::free(unsafe { pp.as_ref().map(|p| p.slot_cache()) }, gp);
+    pool::free(pp.map(|p| unsafe { p.slot_cache() }), gp);
 }

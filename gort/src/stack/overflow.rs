@@ -116,10 +116,8 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         let lo = unsafe { gp.as_ref() }.map_or(0, |g| g.stack_lo.load(Relaxed));
         lo != 0 && addr < lo && addr >= lo - GUARD
     };
-    let mp = current_m();
-    if !mp.is_null() {
-        // SAFETY: Ms are never freed.
-        let gp = unsafe { (*mp).curg.load(Relaxed) };
+    if let Some(m) = current_m() {
+        let gp = m.curg.load(Relaxed);
         if hits(gp) {
             // SAFETY: `hits` checked it is a G.
             report(unsafe { &*gp }, b"");
