@@ -103,7 +103,9 @@ impl<T> Packet<T> {
         unsafe { *self.result.get() = Some(r) };
         let prev = self.state.swap(DONE, AcqRel);
         if prev > DONE {
-            rt::ready(prev as *mut G);
+            // SAFETY: a state above DONE is the G that `join` published by its CAS; our swap
+            // took it, so we are its one waker.
+            unsafe { rt::ready(prev as *mut G) };
         }
     }
 

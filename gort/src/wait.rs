@@ -229,7 +229,9 @@ impl WakeList {
             // SAFETY: listed waiters are valid until their G runs; read `next` and `g` before
             // readying it, since the G may return (ending the waiter's frame) right after.
             let (next, g) = unsafe { ((*w).next, (*w).g) };
-            crate::rt::ready(g);
+            // SAFETY: the waiter was dequeued (claimed, for a select's) by the lock holder that
+            // built this list: we are its G's one waker.
+            unsafe { crate::rt::ready(g) };
             w = next;
         }
     }

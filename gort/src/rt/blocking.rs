@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering::*;
 use super::g::{BLOCKING, G, RUNNABLE, RUNNING};
 use super::global::{self, acquirep, handoffp};
 use super::m::{M, Request};
-use super::p::{P, P_BLOCKING, P_IDLE, P_RUNNING};
+use super::p::{P, P_BLOCKING, P_IDLE, P_RUNNING, p_ref};
 use super::park::switch_to_scheduler;
 
 /// Runs `f`, which may block the thread, with the caller's P left behind for sysmon to hand
@@ -102,9 +102,9 @@ pub(crate) fn stop_locked_m(m: &M, g: &G) {
         }
     };
     g.locked_m.store(null_mut(), Relaxed);
-    acquirep(m, pp);
-    // SAFETY: Ps are never freed; this M holds `pp` now.
-    super::schedule::start_slice(unsafe { &*pp }, false);
+    let p = p_ref(pp).expect("handed a P");
+    acquirep(m, p);
+    super::schedule::start_slice(p, false);
 }
 
 /// Go's exitsyscall: on return the caller runs with a P again, possibly on another M. Returns
@@ -143,12 +143,10 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
     // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
     // sees it).
     let mut l = global::lock();
-    let pp = l.pidle_get();
-    if !pp.is_null() {
+    if let Some(p) = p_ref(l.pidle_get()) {
         drop(l);
-        acquirep(m, pp);
-        // SAFETY: Ps are never freed; we own this one now.
-        count_switch(unsafe { &*pp });
+        acquirep(m, p);
+        count_switch(p);
         g.status.store(RUNNING, Release);
         super::hog::exit(m, prev);
         return m;

@@ -282,13 +282,11 @@ pub(crate) fn globrunq_put(gp: *mut G) {
 // ---- Ms and Ps ----
 
 /// Go's acquirep: binds `pp` to `mp`.
-pub(crate) fn acquirep(mp: &M, pp: *mut P) {
+pub(crate) fn acquirep(mp: &M, p: &P) {
     super::hog::settled(mp);
-    // SAFETY: Ps are never freed.
-    let p = unsafe { &*pp };
     p.m.store(mp as *const M as *mut M, Relaxed);
     p.status.store(P_RUNNING, Release);
-    mp.p.store(pp, Relaxed);
+    mp.p.store(p as *const P as *mut P, Relaxed);
 }
 
 /// Go's wakep: if there is an idle P and nobody is spinning, start a spinning M.

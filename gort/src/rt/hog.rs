@@ -212,7 +212,7 @@ mod loom_tests {
         loom::model(|| {
             let p = Arc::new(P::new(0));
             let m = Arc::new(M::new());
-            super::super::global::acquirep(&m, Arc::as_ptr(&p) as *mut P);
+            super::super::global::acquirep(&m, &p);
             m.in_rt.store(false, Relaxed);
             let state = Arc::new(UnsafeCell::new(0u32));
             let (p2, state2) = (p.clone(), state.clone());
@@ -248,7 +248,7 @@ mod loom_tests {
         loom::model(|| {
             let p = Arc::new(P::new(0));
             let m = Arc::new(M::new());
-            super::super::global::acquirep(&m, Arc::as_ptr(&p) as *mut P);
+            super::super::global::acquirep(&m, &p);
             m.in_rt.store(false, Relaxed);
             let p2 = p.clone();
             let sysmon = loom::thread::spawn(move || try_take(&p2, 0));

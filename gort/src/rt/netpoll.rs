@@ -150,7 +150,8 @@ impl PollDesc {
         self.closing.store(true, SeqCst);
         for read in [true, false] {
             if let Some(g) = self.unblock(read, false) {
-                ready(g);
+                // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
+                unsafe { ready(g) };
             }
         }
         if let Some(p) = POLLER.get() {
@@ -258,7 +259,8 @@ unsafe fn rdeadline(t: *const Timer, _: u64) {
     let pd = unsafe { &*(t as *const PollDesc) };
     pd.rexpired.store(true, SeqCst);
     if let Some(g) = pd.unblock(true, false) {
-        ready(g);
+        // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
+        unsafe { ready(g) };
     }
     pd.rfired.store(true, Release);
 }
@@ -269,7 +271,8 @@ unsafe fn wdeadline(t: *const Timer, _: u64) {
     let pd = unsafe { &*((t as usize - off) as *const PollDesc) };
     pd.wexpired.store(true, SeqCst);
     if let Some(g) = pd.unblock(false, false) {
-        ready(g);
+        // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
+        unsafe { ready(g) };
     }
     pd.wfired.store(true, Release);
 }
@@ -313,7 +316,8 @@ pub(crate) fn poll(timeout_ns: i64) -> usize {
         let w = err || bits & libc::EPOLLOUT as u32 != 0;
         for (on, read) in [(r, true), (w, false)] {
             if on && let Some(g) = pd.unblock(read, true) {
-                ready(g);
+                // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
+                unsafe { ready(g) };
                 woken += 1;
             }
         }

@@ -109,3 +109,9 @@ impl P {
         self.id >= super::global::SCHED.procs.load(Relaxed)
     }
 }
+
+/// `pp` as a reference, for a pointer read from an atomic or a list (`M::nextp`, the idle list).
+pub(crate) fn p_ref(pp: *mut P) -> Option<&'static P> {
+    // SAFETY: Ps are never freed, and a non-null P pointer always points at one.
+    unsafe { pp.as_ref() }
+}

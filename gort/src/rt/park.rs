@@ -166,10 +166,15 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
     false
 }
 
-/// Makes a parked G runnable (Go's goready). Legal only after the G's `commit` published it.
-pub(crate) fn ready(gp: *mut G) {
-    // SAFETY: Gs are never freed (thread Gs live until their thread exits, and a thread cannot
-    // exit while parked).
+/// Makes a parked G runnable (Go's goready).
+///
+/// # Safety
+/// `gp` is a G (or plain thread's G) parked by `park`, whose `commit` has published it where
+/// the caller found it, and the caller is the one waker that took it from there: it is alive
+/// (a thread's G lives until its thread exits, and a parked thread cannot exit) and readied
+/// once per park.
+pub(crate) unsafe fn ready(gp: *mut G) {
+    // SAFETY: the caller's contract.
     let g = unsafe { &*gp };
     if g.parks_thread.load(Acquire) {
         match g

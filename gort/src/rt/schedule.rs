@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering::*;
 use super::g::{G, RUNNABLE, RUNNING, WAITING};
 use super::global::{self, SCHED, acquirep, lock, stopm, wakep};
 use super::m::{M, Request, set_current_m};
-use super::p::{P, P_DEAD, P_RUNNING};
+use super::p::{P, P_DEAD, P_RUNNING, p_ref};
 use crate::arch;
 use crate::sys::nanotime;
 use crate::util::fatal;
@@ -57,8 +57,8 @@ fn m_main(mp: *mut M) {
     crate::stack::overflow::on_thread_start();
     // SAFETY: Ms are never freed.
     let m = unsafe { &*mp };
-    let pp = m.nextp.swap(null_mut(), Acquire);
-    acquirep(m, pp);
+    let p = p_ref(m.nextp.swap(null_mut(), Acquire)).expect("an M starts with a P");
+    acquirep(m, p);
     schedule(m)
 }
 
@@ -102,9 +102,9 @@ fn get_p(mp: &M) -> &'static P {
         if pp.is_null() {
             pp = stopm(mp, -1);
         }
-        if !pp.is_null() {
-            acquirep(mp, pp);
-            return mp.p().expect("acquirep gives the M its P");
+        if let Some(p) = p_ref(pp) {
+            acquirep(mp, p);
+            return p;
         }
     }
 }
@@ -283,8 +283,8 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 || global::allp().any(|p| p.status.load(Relaxed) != P_DEAD && !p.runq.is_empty());
             if has_work {
                 let pp2 = lock().pidle_get();
-                if !pp2.is_null() {
-                    acquirep(mp, pp2);
+                if let Some(p2) = p_ref(pp2) {
+                    acquirep(mp, p2);
                     mp.spinning.store(true, Relaxed);
                     SCHED.nmspinning.fetch_add(1, SeqCst);
                     continue 'top;
@@ -313,16 +313,16 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 SCHED.timer_waiter.store(null_mut(), SeqCst);
                 SCHED.timer_waiter_until.store(i64::MAX, SeqCst);
             }
-            if !pp2.is_null() {
-                acquirep(mp, pp2);
+            if let Some(p2) = p_ref(pp2) {
+                acquirep(mp, p2);
                 continue 'top;
             }
             // Woken for timers or I/O: run the timers without a P (readied Gs go to the global
             // queue and wake Ms), then look for a P.
             global::run_all_timers(nanotime());
             let pp2 = lock().pidle_get();
-            if !pp2.is_null() {
-                acquirep(mp, pp2);
+            if let Some(p2) = p_ref(pp2) {
+                acquirep(mp, p2);
                 continue 'top;
             }
             if poll {
@@ -330,8 +330,8 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 // polls every 10 ms), so stop here rather than block in epoll again and be
                 // woken for each event (Go's findRunnable: netpoll, then stopm).
                 let pp2 = stopm(mp, -1);
-                if !pp2.is_null() {
-                    acquirep(mp, pp2);
+                if let Some(p2) = p_ref(pp2) {
+                    acquirep(mp, p2);
                     continue 'top;
                 }
             }
@@ -388,8 +388,7 @@ fn steal_work(pp: &P) -> Option<*mut G> {
         let last = round == 3;
         let start = crate::util::rand::below(n as u32) as usize;
         for k in 0..n {
-            // SAFETY: slots below nallp hold Ps that are never freed.
-            let Some(p2) = (unsafe { SCHED.allp[(start + k) % n].load(Acquire).as_ref() }) else {
+            let Some(p2) = p_ref(SCHED.allp[(start + k) % n].load(Acquire)) else {
                 continue;
             };
             if std::ptr::eq(p2, pp) || p2.status.load(Relaxed) == P_DEAD {

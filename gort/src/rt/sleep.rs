@@ -41,7 +41,9 @@ pub(crate) fn sleep(d: Duration) {
 /// Fires a sleep timer: ready the G that embeds it.
 unsafe fn wake_sleeper(t: *const Timer, _: u64) {
     let off = std::mem::offset_of!(G, sleep_timer);
-    ready((t as usize - off) as *mut G);
+    // SAFETY: a sleep timer is armed only by its G's park commit, and fires once: the G is
+    // parked and this callback is its one waker.
+    unsafe { ready((t as usize - off) as *mut G) };
 }
 
 /// Adds `t` to the current P's heap (any live P if the caller has none) and makes sure an M

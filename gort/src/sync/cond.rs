@@ -187,7 +187,8 @@ impl Cond {
                 }
                 let gp = s.g.get();
                 self.lock.unlock();
-                ready(gp);
+                // SAFETY: unlinked under the lock, so we are the parked waiter's one waker.
+                unsafe { ready(gp) };
                 return;
             }
             prev = sp;
@@ -213,7 +214,8 @@ impl Cond {
             // are alive until readied; `next` is read before the ready.
             let s = unsafe { &*sp };
             sp = s.next.get();
-            ready(s.g.get());
+            // SAFETY: as above: unlinked under the lock, so this is its one waker.
+            unsafe { ready(s.g.get()) };
         }
     }
 }

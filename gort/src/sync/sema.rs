@@ -285,7 +285,8 @@ pub(crate) fn semrelease<C: Count>(sema: &C, handoff: bool) {
     if direct {
         s.handoff.set(true);
     }
-    ready(gp);
+    // SAFETY: just dequeued (see above): we are the parked waiter's one waker.
+    unsafe { ready(gp) };
     if direct && can_yield() {
         // The waiter sits in our P's runnext; let it run now on our time slice (Go's goyield).
         yield_now();

@@ -217,7 +217,8 @@ impl Semaphore {
             // `next` is read before the ready.
             let w = unsafe { &*wp };
             wp = w.next.get();
-            ready(w.g.get());
+            // SAFETY: unlinked and granted by us: we are the parked waiter's one waker.
+            unsafe { ready(w.g.get()) };
         }
     }
 }
