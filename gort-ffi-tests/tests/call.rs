@@ -2,8 +2,8 @@
 
 use std::hint::black_box;
 
-use gort_ffi_tests::harness::bounded;
 use gort_ffi_tests::{big_frame_expected, fft_big_frame};
+use gort_test_support::bounded;
 
 /// A C function with a 1 MiB local array (four times the default goroutine stack) called through
 /// `ffi::call` from 1,000 goroutines at once: every call returns the right value. (Called

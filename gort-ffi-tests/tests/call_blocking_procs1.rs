@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use gort_ffi_tests::fft_sleep_us;
-use gort_ffi_tests::harness::bounded;
+use gort_test_support::{with_procs, yielders};
 
 const SLEEP: Duration = Duration::from_millis(500);
 
@@ -16,19 +16,16 @@ const SLEEP: Duration = Duration::from_millis(500);
 /// rounds must show it.
 #[test]
 fn blocking_c_call_does_not_stop_other_goroutines() {
-    bounded(30, || {
-        gort::set_procs(1);
-        gort::run(|| {
-            assert_eq!(gort::procs(), 1);
-            let mut best = Duration::MAX;
-            for _ in 0..3 {
-                best = best.min(one_round());
-                if best < SLEEP / 2 {
-                    return;
-                }
+    with_procs(1, 30, || {
+        assert_eq!(gort::procs(), 1);
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            best = best.min(one_round());
+            if best < SLEEP / 2 {
+                return;
             }
-            panic!("2 x 1,000 yields took at best {best:?} while a C call slept {SLEEP:?}");
-        });
+        }
+        panic!("2 x 1,000 yields took at best {best:?} while a C call slept {SLEEP:?}");
     });
 }
 
@@ -56,20 +53,7 @@ fn one_round() -> Duration {
     while !in_c.load(SeqCst) {
         gort::yield_now();
     }
-    let start = Instant::now();
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            gort::spawn(|| {
-                for _ in 0..1000 {
-                    gort::yield_now();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    let took = start.elapsed();
+    let took = yielders(2);
     // The processor was handed off by `ffi::call`, not lent by sysmon past a blocked thread
     // (which would also let the workers run).
     assert_eq!(

@@ -1,19 +1,12 @@
 //! `gort::ffi::callback` from threads a C library creates: every value arrives, the threads exit
 //! cleanly, and the extra Ms that bind them are pooled and reused. Its own test binary, and the
-//! tests serialize on `SERIAL`, because they count the process-global extra Ms.
+//! tests serialize (`gort_test_support::serial`), because they count the process-global extra Ms.
 
 use std::ffi::c_void;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
-use gort_ffi_tests::harness::bounded;
 use gort_ffi_tests::{fft_on_pthread, fft_threads_callback};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use gort_test_support::{bounded, serial};
 
 fn extra_ms() -> usize {
     gort::runtime::stats().extra_threads

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gort_ffi_tests::big_frame_expected;
-use gort_ffi_tests::harness::{Output, run_child};
+use gort_test_support::{Output, run_child};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -4,15 +4,15 @@
 //! must start no threads.
 //!
 //! The library is found next to this test's `deps/` directory (target/<profile>/), after
-//! `cargo build -p gort-ffi-lib` in the same profile and target directory (once per test process;
-//! a no-op when it is up to date, and it keeps the library from going stale).
+//! `cargo build -p gort-ffi-lib` in the same profile and target directory (once per test process,
+//! by `gort_test_support::build_package`; a no-op when it is up to date, and it keeps the library
+//! from going stale).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use gort_ffi_tests::harness::{Output, bounded, run_child};
+use gort_test_support::{Artifacts, Output, bounded, build_package, profile, run_child};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const NTHREADS: u64 = 4;
@@ -20,68 +20,16 @@ const ROUNDS: u64 = 10;
 
 /// target/<profile>, with gort-ffi-lib built into it.
 fn lib_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        // This test binary is target/<profile>/deps/library_mode-<hash>.
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()))
-            .to_path_buf();
-        build_lib(&dir);
-        dir
-    })
-}
-
-fn profile(dir: &Path) -> &str {
-    dir.file_name()
-        .and_then(|n| n.to_str())
-        .expect("profile directory name")
-}
-
-fn build_lib(dir: &Path) {
-    let target_dir = dir.parent().expect("target/<profile> has a parent");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .args(["-p", "gort-ffi-lib", "--lib"]);
-    match profile(dir) {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for f in ["libgort_ffi_lib.a", "libgort_ffi_lib.so"] {
-        assert!(
-            dir.join(f).exists(),
-            "{} was not built",
-            dir.join(f).display()
-        );
-    }
+    build_package(
+        "gort-ffi-lib",
+        Artifacts::Lib,
+        &["libgort_ffi_lib.a", "libgort_ffi_lib.so"],
+    )
 }
 
 /// Compiles csrc/lib_host.c into `name` with extra arguments; returns the executable.
 fn compile_host(name: &str, args: &[&str]) -> PathBuf {
-    let dir = lib_dir();
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", profile(dir)));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", profile()));
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("csrc/lib_host.c");
     let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gort-ffi-lib/include");
     let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
@@ -112,11 +60,9 @@ fn sum_of_squares(n: u64) -> u64 {
 fn check(out: &Output) {
     out.assert_success().assert_stdout_has("\nok\n");
     let value = |key: &str| -> i64 {
-        out.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("want a `{key}=<n>` line: {out}"))
+        let v = out.stdout_value(key);
+        v.parse()
+            .unwrap_or_else(|_| panic!("want a number in `{key}={v}`: {out}"))
     };
     let start = value("threads_start");
     assert_eq!(

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use gort::GoroutineId;
-use gort_ffi_tests::harness::bounded;
 use gort_ffi_tests::{
     ODD_MXCSR, ODD_X87CW, fft_call_back, fft_on_pthread, fft_regs_across, fft_regs_on_pthread,
 };
+use gort_test_support::{bounded, go_test};
 
 /// State shared by the levels of one nested call chain.
 struct Nest {
@@ -80,7 +80,7 @@ fn nested_on_goroutine(depth: i64, base: i64) {
 
 #[test]
 fn c_rust_c_rust_blocks_on_a_channel() {
-    bounded(30, || gort::run(|| nested_on_goroutine(1, 0)));
+    go_test(30, || nested_on_goroutine(1, 0));
 }
 
 #[test]

@@ -3,16 +3,14 @@
 //! values, and channels shared between plain threads and goroutines. Select is in
 //! `select_semantics.rs`.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::{Tracked, bounded, eventually, go_test};
 use gort::{
     Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
+use gort_test_support::{Tracked, bounded, eventually, go_test};
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -1,15 +1,13 @@
 //! Multi-producer multi-consumer stress with procs = 2: 8 senders and 8 receivers move
 //! 1,000,000 values (100,000 in debug builds) and every value must arrive exactly once, in its
 //! sender's order as seen by any one receiver (FIFO per channel); the same through `select!`
-//! over 4 channels.
-
-mod common;
+//! over 4 channels. The tests fix the number of processors, so they run one at a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
-use common::bounded;
 use gort::{Receiver, Sender};
+use gort_test_support::with_procs;
 
 const SENDERS: u64 = 8;
 const RECEIVERS: usize = 8;
@@ -22,14 +20,6 @@ fn total() -> u64 {
     } else {
         SENDERS * 1_000_000
     }
-}
-
-/// Runs `f` as a goroutine with procs = 2, failing the test after `secs` seconds.
-fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    bounded(secs, move || {
-        gort::set_procs(2);
-        gort::run(f)
-    })
 }
 
 /// One bit per value: set exactly once.
@@ -126,19 +116,19 @@ fn mpmc(cap: usize) {
 
 #[test]
 fn mpmc_exactly_once_unbuffered() {
-    go_test(300, || mpmc(0));
+    with_procs(2, 300, || mpmc(0));
 }
 
 #[test]
 fn mpmc_exactly_once_buffered() {
-    go_test(300, || mpmc(64));
+    with_procs(2, 300, || mpmc(64));
 }
 
 /// The same through `select!`: each sender offers every value to 4 channels (of capacities 0,
 /// 1, 16 and 256) at once; each receiver takes from all 4 at once.
 #[test]
 fn mpmc_exactly_once_through_select() {
-    go_test(300, || {
+    with_procs(2, 300, || {
         let n = total();
         let per_sender = n / SENDERS;
         let seen = Arc::new(Seen::new(n));
@@ -224,7 +214,7 @@ fn locked_goroutines_ping_pong_with_unlocked_ones() {
     } else {
         50_000
     };
-    go_test(120, move || {
+    with_procs(2, 120, move || {
         let (to_locked, locked_rx) = gort::chan::<u64>(0);
         let (to_free, free_rx) = gort::chan::<u64>(0);
         let locked: Vec<_> = (0..3)

@@ -3,12 +3,10 @@
 //! TestChildFinishesFirst, TestDeadline, TestTimeout, TestCanceledTimeout. TestCancelRemoves is
 //! a unit test in src/context.rs: it reads the child set.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::context::{Context, Error};
+use gort_test_support::bounded;
 
 fn is_done(ctx: &Context) -> bool {
     gort::select! {

@@ -5,268 +5,35 @@
 //!
 //! The children are the binaries of the `gort-testprogs` crate. `CARGO_BIN_EXE_*` only names bins
 //! of this package, so the first test to need them runs `cargo build -p gort-testprogs` once per
-//! test process, in the same profile and target directory as this test binary (a no-op when they
-//! are up to date; running it every time keeps them from going stale after a change to gort),
-//! and finds them next to `deps/`, where this test binary lives. Every child is killed and the
-//! test fails if it runs longer than `TIMEOUT`.
+//! test process (`gort_test_support::build_package`), in the same profile and target directory as
+//! this test binary (a no-op when they are up to date; running it every time keeps them from
+//! going stale after a change to gort), and finds them next to `deps/`, where this test binary
+//! lives. Children run without core dumps and with the runtime's environment variables cleared
+//! (`gort_test_support::run_child`); every child is killed and the test fails if it runs longer
+//! than `TIMEOUT`.
 
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use gort_test_support::{Artifacts, Output, build_package, run_child, run_limited};
 
 /// The longest any child may run.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runtime variables cleared in every child, so the caller's environment cannot change a result.
-const RUNTIME_VARS: &[&str] = &[
-    "GOMAXPROCS",
-    "GORT_STACK_SIZE",
-    "GORT_STACK_GUARD",
-    "GORT_DEBUG",
-];
-
 /// The scenario binary; the `#[gort::main]` programs are separate binaries of the same crate.
 const TESTPROGS: &str = "gort-testprogs";
 
-/// `target/<profile>`: the directory holding this test's `deps/` and the testprogs binaries,
-/// after building them.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        // This test binary is target/<profile>/deps/fatal_paths-<hash>.
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()))
-            .to_path_buf();
-        build_testprogs(&dir);
-        dir
-    })
-}
-
-/// Builds the gort-testprogs binaries into `dir` (target/<profile>) with the profile that `dir`
-/// is named for.
-fn build_testprogs(dir: &Path) {
-    let target_dir = dir.parent().expect("target/<profile> has a parent");
-    let profile = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("profile directory name");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .args(["-p", TESTPROGS, "--bins"]);
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let built = cmd.output();
-    let present = dir.join(TESTPROGS).exists();
-    match built {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            let log = String::from_utf8_lossy(&o.stderr);
-            assert!(present, "`{cmd:?}` failed ({}):\n{log}", o.status);
-            eprintln!(
-                "warning: `{cmd:?}` failed ({}); using the existing binaries:\n{log}",
-                o.status
-            );
-        }
-        Err(e) => {
-            assert!(present, "could not run `{cmd:?}`: {e}");
-            eprintln!("warning: could not run `{cmd:?}` ({e}); using the existing binaries");
-        }
-    }
-    assert!(
-        present || dir.join(TESTPROGS).exists(),
-        "{} was not built",
-        dir.join(TESTPROGS).display()
-    );
-}
-
-/// What a child did.
-struct Output {
-    what: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Output {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{}` ended with {}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
-            self.what, self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Output {
-    fn assert_exit(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.status.code(),
-            Some(code),
-            "want exit status {code}: {self}"
-        );
-        self
-    }
-
-    fn assert_signal(&self, sig: i32) -> &Self {
-        assert_eq!(self.status.signal(), Some(sig), "want signal {sig}: {self}");
-        self
-    }
-
-    fn assert_stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "want {needle:?} on stdout: {self}"
-        );
-        self
-    }
-
-    fn assert_stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "want {needle:?} on stderr: {self}"
-        );
-        self
-    }
-
-    fn assert_stderr_lacks(&self, needle: &str) -> &Self {
-        assert!(
-            !self.stderr.contains(needle),
-            "want no {needle:?} on stderr: {self}"
-        );
-        self
-    }
-
-    /// The value of a `key=value` line on stdout.
-    fn stdout_value(&self, key: &str) -> &str {
-        self.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-            .unwrap_or_else(|| panic!("want a `{key}=` line on stdout: {self}"))
-    }
-
-    /// Lines of stderr that start with `prefix`.
-    fn stderr_lines(&self, prefix: &str) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .collect()
-    }
+/// The command `bin arg` with `env` set, `bin` being a gort-testprogs binary (built first).
+fn command(bin: &str, arg: Option<&str>, env: &[(&str, &str)]) -> Command {
+    let dir = build_package(TESTPROGS, Artifacts::Bins, &[TESTPROGS]);
+    let mut cmd = Command::new(dir.join(bin));
+    cmd.args(arg).envs(env.iter().copied());
+    cmd
 }
 
 /// Runs `bin arg` with the runtime variables cleared and then `env` set; waits at most `TIMEOUT`.
 fn run(bin: &str, arg: Option<&str>, env: &[(&str, &str)]) -> Output {
-    run_limited(bin, arg, env, None)
-}
-
-/// As `run`, with the child's address space limited to `address_space` bytes if given
-/// (`ulimit -v`).
-fn run_limited(
-    bin: &str,
-    arg: Option<&str>,
-    env: &[(&str, &str)],
-    address_space: Option<u64>,
-) -> Output {
-    let path = bin_dir().join(bin);
-    let mut cmd = Command::new(&path);
-    cmd.args(arg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for v in RUNTIME_VARS {
-        cmd.env_remove(v);
-    }
-    cmd.env("RUST_BACKTRACE", "0").envs(env.iter().copied());
-    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
-    // is async-signal-safe; it touches no locks or allocations of the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            // The aborting scenarios must not leave core files behind.
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-            if let Some(bytes) = address_space {
-                let lim = libc::rlimit {
-                    rlim_cur: bytes,
-                    rlim_max: bytes,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    let what = {
-        let limit = address_space.map_or(String::new(), |b| format!("(ulimit -v {}) ", b >> 10));
-        let vars: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        format!("{limit}{vars}{bin} {}", arg.unwrap_or(""))
-    };
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {}: {e}", path.display()));
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    let status = wait_bounded(&mut child, &what);
-    let take = |h: JoinHandle<Vec<u8>>| {
-        String::from_utf8_lossy(&h.join().expect("pipe reader")).into_owned()
-    };
-    let out = Output {
-        what,
-        status,
-        stdout: take(stdout),
-        stderr: take(stderr),
-    };
-    if status.code().is_none() && status.signal().is_none() {
-        panic!("child neither exited nor was signalled: {out}");
-    }
-    out
-}
-
-/// Reads a pipe to the end on its own thread (so a chatty child never blocks on a full pipe).
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        buf
-    })
-}
-
-/// Waits for `child`, killing it and failing the test after `TIMEOUT`.
-fn wait_bounded(child: &mut Child, what: &str) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{what}` did not finish within {TIMEOUT:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    run_child(command(bin, arg, env), TIMEOUT)
 }
 
 fn scenario(name: &str, env: &[(&str, &str)]) -> Output {
@@ -482,9 +249,8 @@ const ADDRESS_SPACE_LIMIT: u64 = 4 << 30;
 
 fn check_address_space_limit(env: &[(&str, &str)]) {
     let out = run_limited(
-        TESTPROGS,
-        Some("deep_ok_16m"),
-        env,
+        command(TESTPROGS, Some("deep_ok_16m"), env),
+        TIMEOUT,
         Some(ADDRESS_SPACE_LIMIT),
     );
     out.assert_exit(0);

@@ -10,14 +10,12 @@
 //! end. A Go `nil` channel in a receive arm is `gort::never()`; Go's panics on a closed channel
 //! are gort's `Err(SendError(v))`.
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use common::bounded;
+use gort_test_support::{go_test, scaled};
 
 /// Counts the bytes live in the global allocator, for select2's footprint check.
 struct Counting;
@@ -64,20 +62,6 @@ fn shared() -> RwLockReadGuard<'static, ()> {
 
 fn exclusive() -> RwLockWriteGuard<'static, ()> {
     EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs `f` as a goroutine, failing the test if it takes longer than `secs` seconds.
-fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    bounded(secs, move || gort::run(f))
-}
-
-/// `release` in release builds, `debug` in debug builds (Go's testing.Short()).
-fn scaled(release: usize, debug: usize) -> usize {
-    if cfg!(debug_assertions) {
-        debug
-    } else {
-        release
-    }
 }
 
 const PRIMES: [i64; 25] = [

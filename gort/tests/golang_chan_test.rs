@@ -12,30 +12,14 @@
 //! the stack-shrinking tests are kept as plain blocking tests (gort stacks never move).
 //! Iteration counts follow Go's `testing.Short()` values in debug builds.
 
-mod common;
-
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::{Receiver, Sender};
-
-/// Runs `f` as a goroutine, failing the test if it takes longer than `secs` seconds.
-fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    bounded(secs, move || gort::run(f))
-}
-
-/// `release` in release builds, `debug` in debug builds (Go's testing.Short()).
-fn scaled(release: usize, debug: usize) -> usize {
-    if cfg!(debug_assertions) {
-        debug
-    } else {
-        release
-    }
-}
+use gort_test_support::{fair, go_test, scaled};
 
 /// Go's stackGrowthRecursive: use about 1 KiB of stack per level, briefly.
 fn stack_growth_recursive(i: usize) {
@@ -420,12 +404,6 @@ fn select_stress() {
             h.join().unwrap();
         }
     });
-}
-
-/// Whether `count` of `trials` is within 47-53%.
-fn fair(count: usize, trials: usize) -> bool {
-    let pct = count as f64 * 100.0 / trials as f64;
-    (47.0..=53.0).contains(&pct)
 }
 
 /// TestSelectFairness, with the 100,000 trials and a 47-53% bound (Go: 10,000 trials

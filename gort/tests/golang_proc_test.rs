@@ -18,9 +18,9 @@
 //! Every test fixes the number of processors, so the tests of this file run one at a time.
 //! Goroutines that spin stop when their test ends, even when it failed on its time bound.
 
-mod common;
-
-use common::{EPOCH, progress, with_procs};
+use gort_test_support::{
+    EPOCH, eventually, gettid, perpetuum_mobile, progress, scaled, with_procs,
+};
 
 use std::collections::HashSet;
 use std::hint::{black_box, spin_loop};
@@ -56,20 +56,6 @@ impl Stop {
     }
 }
 
-/// `release` in release builds, `debug` in debug builds (Go's testing.Short()).
-fn scaled(release: usize, debug: usize) -> usize {
-    if cfg!(debug_assertions) {
-        debug
-    } else {
-        release
-    }
-}
-
-fn gettid() -> i64 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) }
-}
-
 /// Go's `preempt`: a call that does some work and never reaches the runtime.
 #[inline(never)]
 fn preempt() -> i64 {
@@ -103,19 +89,6 @@ fn percentile(sorted: &[Duration], pct: usize) -> Duration {
 
 // ---- GOMAXPROCS ----
 
-/// Go's perpetuumMobile: each goroutine does a non-blocking receive on `stop` and, if nothing
-/// is there, starts its successor. The chain ends when `stop` has a value (or is closed).
-fn perpetuum_mobile(stop: Receiver<bool>, token: Stop) {
-    gort::select! {
-        recv(stop) -> _ => {},
-        default => {
-            if !token.stopped() {
-                gort::go(move || perpetuum_mobile(stop, token));
-            }
-        }
-    }
-}
-
 /// TestStopTheWorldDeadlock: GOMAXPROCS is set 1000 times while another goroutine runs a
 /// runtime-wide operation 1000 times (Go: runtime.GC; here: runtime::stats and a spawn and
 /// join) and a spawn chain runs.
@@ -143,7 +116,7 @@ fn stop_the_world_deadlock() {
         });
         let (stop_tx, stop) = gort::chan::<bool>(1);
         let t = token.clone();
-        gort::go(move || perpetuum_mobile(stop, t));
+        gort::go(move || perpetuum_mobile(stop, move || t.stopped()));
         compl.recv().unwrap();
         compl.recv().unwrap();
         stop_tx.send(true).unwrap();
@@ -170,7 +143,7 @@ fn set_procs_races_with_spawning_and_yielding_goroutines() {
         let (stop_tx, stop) = gort::chan::<bool>(0);
         for _ in 0..2 {
             let (stop, t) = (stop.clone(), token.clone());
-            gort::go(move || perpetuum_mobile(stop, t));
+            gort::go(move || perpetuum_mobile(stop, move || t.stopped()));
         }
         let done = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..8)
@@ -198,7 +171,7 @@ fn set_procs_races_with_spawning_and_yielding_goroutines() {
         token.stop();
         assert_eq!(gort::set_procs(2), 4, "the last set_procs did not hold");
         assert_eq!(gort::procs(), 2);
-        common::eventually("stats().procs == 2", || gort::runtime::stats().procs == 2);
+        eventually("stats().procs == 2", || gort::runtime::stats().procs == 2);
     });
 }
 
@@ -1044,7 +1017,7 @@ fn spawn_join_loop_finishes_beside_spawn_chains() {
         let (stop_tx, stop) = gort::chan::<bool>(0);
         for _ in 0..2 {
             let (stop, t) = (stop.clone(), token.clone());
-            gort::go(move || perpetuum_mobile(stop, t));
+            gort::go(move || perpetuum_mobile(stop, move || t.stopped()));
         }
         let toggler = {
             let token = token.clone();
@@ -1093,7 +1066,7 @@ fn yield_and_sleep_gaps_beside_spawn_chains() {
             let (stop_tx, stop) = gort::chan::<bool>(0);
             for _ in 0..2 {
                 let (stop, t) = (stop.clone(), token.clone());
-                gort::go(move || perpetuum_mobile(stop, t));
+                gort::go(move || perpetuum_mobile(stop, move || t.stopped()));
             }
             let sleeper = {
                 let token = token.clone();

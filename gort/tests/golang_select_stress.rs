@@ -16,9 +16,7 @@
 //! `testing.Short()` values in debug builds. The tests fix the number of processors, so they run
 //! one at a time.
 
-mod common;
-
-use common::{progress, with_procs};
+use gort_test_support::{fair, progress, scaled, with_procs};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
@@ -28,15 +26,6 @@ use std::time::Duration;
 use gort::{Receiver, Select, Sender};
 
 const MS: Duration = Duration::from_millis(1);
-
-/// `release` in release builds, `debug` in debug builds (Go's testing.Short()).
-fn scaled(release: usize, debug: usize) -> usize {
-    if cfg!(debug_assertions) {
-        debug
-    } else {
-        release
-    }
-}
 
 // ---- one channel on both sides of a select ----
 
@@ -366,13 +355,6 @@ fn select_stress_mixed_static_and_dynamic() {
             assert!(receiver.join().unwrap(), "a value was lost");
         }
     });
-}
-
-/// Whether `count` of `trials` is within 47-53% (golang_chan_test.rs' bound for
-/// TestSelectFairness).
-fn fair(count: usize, trials: usize) -> bool {
-    let pct = count as f64 * 100.0 / trials as f64;
-    (47.0..=53.0).contains(&pct)
 }
 
 /// TestSelectFairness with `gort::Select`: two cases always ready, two never.

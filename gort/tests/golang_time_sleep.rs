@@ -15,11 +15,9 @@
 //! TestZeroTimerStopPanics and the nil-timer part of TestIssue5745 have no counterpart; what
 //! TestIssue5745 checks (a panic does not leave the timer lock held) is tested with panics
 //! while timers are dropped and inside an `after_func` callback. The tests fix the number of
-//! processors, so they run one at a time.
+//! processors (two, unless a test needs another count), so they run one at a time.
 
-mod common;
-
-use common::{progress, with_procs};
+use gort_test_support::{bounded, progress, scaled, with_procs};
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
@@ -30,20 +28,6 @@ use gort::time::{AfterFunc, Ticker, Timer, after_func};
 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
-
-/// The default for these tests: two processors.
-fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    with_procs(2, secs, f)
-}
-
-/// `release` in release builds, `debug` in debug builds (Go's testing.Short()).
-fn scaled(release: usize, debug: usize) -> usize {
-    if cfg!(debug_assertions) {
-        debug
-    } else {
-        release
-    }
-}
 
 /// A timer of either kind the Go tests use: a channel timer (`NewTimer`) or `newTimerFunc`
 /// (an AfterFunc sending the time on a one-slot channel).
@@ -120,7 +104,7 @@ fn interrupt() {
 /// goroutine and on a plain thread.
 #[test]
 fn sleep() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         const DELAY: Duration = Duration::from_millis(100);
         gort::go(|| {
             gort::sleep(DELAY / 2);
@@ -134,7 +118,7 @@ fn sleep() {
             "Sleep({DELAY:?}) slept for only {duration:?}"
         );
     });
-    common::bounded(30, || {
+    bounded(30, || {
         const DELAY: Duration = Duration::from_millis(100);
         std::thread::spawn(|| {
             std::thread::sleep(DELAY / 2);
@@ -155,7 +139,7 @@ fn sleep() {
 /// take well under the 10 s they would take one after another.
 #[test]
 fn after_func_chain() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         fn f(i: Arc<AtomicI32>, c: gort::Sender<bool>) {
             let left = i.fetch_sub(1, SeqCst) - 1;
             if left >= 0 {
@@ -195,7 +179,7 @@ fn busy_until(stop: Arc<AtomicBool>) {
 /// another goroutine yields and sleeps 1 ns in a loop.
 #[test]
 fn ticker_stress() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         let stop = Arc::new(AtomicBool::new(false));
         busy_until(stop.clone());
         let ticker = Ticker::new(Duration::from_nanos(1));
@@ -211,7 +195,7 @@ fn ticker_stress() {
 /// TestTickerConcurrentStress: 10 goroutines receive 100 ticks each from one 1 ns ticker.
 #[test]
 fn ticker_concurrent_stress() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         let stop = Arc::new(AtomicBool::new(false));
         busy_until(stop.clone());
         let ticker = Arc::new(Ticker::new(Duration::from_nanos(1)));
@@ -277,7 +261,7 @@ fn after_func_starvation() {
 /// TestAfter
 #[test]
 fn after() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         const DELAY: Duration = Duration::from_millis(100);
         let start = Instant::now();
         let end = gort::after(DELAY).recv().unwrap();
@@ -298,7 +282,7 @@ fn after() {
 /// (Go's bounds; Delta = 100 ms, 10 ms in debug builds, where only the lower bound holds).
 #[test]
 fn after_tick() {
-    go_test(60, || {
+    with_procs(2, 60, || {
         const COUNT: u32 = 10;
         let delta = if cfg!(debug_assertions) {
             10 * MS
@@ -366,8 +350,8 @@ fn after_stop(new_timer: fn(Duration) -> AnyTimer) {
 /// TestAfterStop, impl=chan and impl=func.
 #[test]
 fn after_stop_chan_and_func() {
-    go_test(30, || after_stop(AnyTimer::new_chan));
-    go_test(30, || after_stop(AnyTimer::new_func));
+    with_procs(2, 30, || after_stop(AnyTimer::new_chan));
+    with_procs(2, 30, || after_stop(AnyTimer::new_func));
 }
 
 const SLOTS: [u32; 13] = [5, 3, 6, 6, 6, 1, 1, 2, 7, 9, 4, 8, 0];
@@ -431,8 +415,8 @@ fn after_queuing(after: fn(Duration) -> Receiver<Instant>) {
 /// TestAfterQueuing, impl=chan and impl=func.
 #[test]
 fn after_queuing_chan_and_func() {
-    go_test(60, || after_queuing(gort::after));
-    go_test(60, || {
+    with_procs(2, 60, || after_queuing(gort::after));
+    with_procs(2, 60, || {
         after_queuing(|d| match AnyTimer::new_func(d) {
             AnyTimer::Func { rx, .. } => rx,
             AnyTimer::Chan(_) => unreachable!(),
@@ -444,7 +428,7 @@ fn after_queuing_chan_and_func() {
 /// none of the callbacks runs.
 #[test]
 fn timer_stop_stress() {
-    go_test(60, || {
+    with_procs(2, 60, || {
         let ran = Arc::new(Mutex::new(Vec::new()));
         let stopped = Arc::new(AtomicUsize::new(0));
         for i in 0..100 {
@@ -512,7 +496,7 @@ fn test_reset(d: Duration) -> Result<(), &'static str> {
 /// loaded machine is not flaky.
 #[test]
 fn reset() {
-    go_test(120, || {
+    with_procs(2, 120, || {
         let mut d = MS;
         const MAX_DURATION: Duration = Duration::from_secs(10);
         let mut errs = Vec::new();
@@ -533,7 +517,7 @@ fn reset() {
 /// negative duration is zero here: it fires at once.
 #[test]
 fn overflow_sleep() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         let big = Duration::from_nanos(i64::MAX as u64);
         let returned = Arc::new(AtomicUsize::new(0));
         for d in [big, Duration::MAX] {
@@ -568,7 +552,7 @@ fn overflow_sleep() {
 /// stopped afterwards and timers keep working.
 #[test]
 fn issue5745() {
-    go_test(30, || {
+    with_procs(2, 30, || {
         let ticker = Ticker::new(Duration::from_secs(3600));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             struct StopOnDrop<'a>(&'a Ticker);
@@ -626,7 +610,7 @@ fn zero_timer<T>(mut new_timer: impl FnMut(Duration) -> (T, Receiver<Instant>), 
 /// TestZeroTimer, impl=chan, impl=func and impl=cache (one timer reset to zero each time).
 #[test]
 fn zero_timer_chan_func_and_cache() {
-    go_test(300, || {
+    with_procs(2, 300, || {
         zero_timer(
             |d| {
                 let t = Timer::new(d);
@@ -636,7 +620,7 @@ fn zero_timer_chan_func_and_cache() {
             "impl=chan",
         );
     });
-    go_test(300, || {
+    with_procs(2, 300, || {
         zero_timer(
             |d| {
                 let t = AnyTimer::new_func(d);
@@ -646,7 +630,7 @@ fn zero_timer_chan_func_and_cache() {
             "impl=func",
         );
     });
-    go_test(300, || {
+    with_procs(2, 300, || {
         let timer = Timer::new(Duration::from_secs(3600));
         zero_timer(
             move |d| {
@@ -662,7 +646,7 @@ fn zero_timer_chan_func_and_cache() {
 /// (Go issue 47329).
 #[test]
 fn timer_modified_earlier() {
-    go_test(120, || {
+    with_procs(2, 120, || {
         let past = Duration::ZERO;
         let count = 1000;
         let mut fail = 0;
@@ -705,7 +689,7 @@ fn timer_modified_earlier() {
 /// interleaving.
 #[test]
 fn adjust_timers() {
-    go_test(60, || {
+    with_procs(2, 60, || {
         let mut seed = Instant::now().elapsed().as_nanos() as u64 | 1;
         let mut rnd = move |n: usize| {
             // xorshift64

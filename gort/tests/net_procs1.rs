@@ -2,28 +2,17 @@
 //! no thread and no processor, so the others keep running. Tests in this file share one runtime
 //! and run one at a time.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::net::{TcpListener, TcpStream, UnixStream};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    gort::set_procs(1);
-    bounded(secs, move || gort::run(f))
-}
+use gort_test_support::with_procs;
 
 #[test]
 fn a_goroutine_blocked_in_read_does_not_block_others() {
-    procs1(60, || {
+    with_procs(1, 60, || {
         assert_eq!(gort::procs(), 1);
         let ln = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = ln.local_addr().unwrap();
@@ -81,7 +70,7 @@ fn a_goroutine_blocked_in_read_does_not_block_others() {
 
 #[test]
 fn a_timeout_fires_while_the_only_processor_is_busy_elsewhere() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let (a, _b) = UnixStream::pair().unwrap();
         a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let h = gort::spawn(move || {

@@ -1,8 +1,6 @@
 //! gort::net TCP: echo with a goroutine per connection, timeouts, back-pressure, connect errors,
 //! shutdown, try_clone, many idle connections, shared handles, and plain OS threads.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -10,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::net::{TcpListener, TcpStream};
+use gort_test_support::bounded;
 
 /// An echo server on 127.0.0.1:0, one goroutine per connection (each echoes until EOF).
 /// Returns its address and a counter of finished connections.

@@ -1,13 +1,11 @@
 //! gort::net::UdpSocket: send_to/recv_from, connect/send/recv, timeouts, parking receivers, and
 //! a plain OS thread.
 
-mod common;
-
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::net::UdpSocket;
+use gort_test_support::bounded;
 
 #[test]
 fn send_to_and_recv_from_between_goroutines() {

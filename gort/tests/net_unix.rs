@@ -1,15 +1,13 @@
 //! gort::net Unix-domain streams: echo with a goroutine per connection, pair, errors, and a
 //! connect burst larger than the listener's backlog.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::net::{UnixListener, UnixStream};
+use gort_test_support::bounded;
 
 fn sock_path(name: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("gort-net-{}-{name}.sock", std::process::id()));

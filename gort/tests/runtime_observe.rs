@@ -1,8 +1,8 @@
 //! runtime::stats and runtime::dump from inside a program.
 
-mod common;
-
 use std::time::Duration;
+
+use gort_test_support::bounded;
 
 /// The runtime's dump once it contains `want` (polled, bounded: the goroutine may not have
 /// parked yet on a loaded machine).
@@ -21,7 +21,7 @@ fn dump_once_it_shows(want: &str) -> String {
 
 #[test]
 fn dump_lists_parked_goroutines_with_reason_location_and_stack() {
-    common::bounded(30, || {
+    bounded(30, || {
         gort::run(|| {
             let (tx, rx) = gort::chan::<u8>(0);
             let h = gort::spawn(move || rx.recv());
@@ -59,7 +59,7 @@ fn dump_lists_parked_goroutines_with_reason_location_and_stack() {
 
 #[test]
 fn stats_report_the_runtime() {
-    common::bounded(30, || {
+    bounded(30, || {
         let s = gort::runtime::stats();
         assert!(s.procs >= 1);
         assert!(s.stack_mechanism == "guard-markers" || s.stack_mechanism == "mprotect");

@@ -1,12 +1,10 @@
 //! Goroutine API and scheduler semantics at the default GOMAXPROCS.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::bounded;
+use gort_test_support::{bounded, gettid};
 
 #[test]
 fn spawn_join_returns_value() {
@@ -211,11 +209,6 @@ fn gate_open(gate: &gort::sync::WaitGroup) -> bool {
     format!("{gate:?}").contains("count: 0")
 }
 
-fn unsafe_gettid() -> i64 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) }
-}
-
 // check_regs(v, mxcsr) loads rbx, rbp, r12–r15 with v..v+5 and MXCSR with `mxcsr`, calls
 // `yield_trampoline` (which parks and may resume on another thread), and returns the XOR of every
 // register with its expected value, OR-ed with the changed MXCSR control bits: 0 means intact.
@@ -341,11 +334,11 @@ fn lock_os_thread_keeps_thread() {
     bounded(30, || {
         gort::run(|| {
             gort::lock_os_thread();
-            let t = unsafe_gettid();
+            let t = gettid();
             for _ in 0..50 {
                 gort::sleep(Duration::from_micros(100));
                 gort::yield_now();
-                assert_eq!(unsafe_gettid(), t);
+                assert_eq!(gettid(), t);
             }
             gort::unlock_os_thread();
         });

@@ -1,12 +1,12 @@
 //! ARCHITECTURE.md, decision "No busy idling": an idle runtime uses (almost) no CPU.
 
-mod common;
-
 use std::time::Duration;
+
+use gort_test_support::{bounded, cpu_time};
 
 #[test]
 fn idle_runtime_uses_under_20ms_cpu_per_second() {
-    common::bounded(60, || {
+    bounded(60, || {
         // Start the runtime and give it some work first, including sleeping goroutines.
         let hs: Vec<_> = (0..1000)
             .map(|_| gort::spawn(|| gort::sleep(Duration::from_millis(5))))
@@ -20,9 +20,9 @@ fn idle_runtime_uses_under_20ms_cpu_per_second() {
         // the kernel charges to whoever runs).
         let mut used = Duration::MAX;
         for _ in 0..3 {
-            let before = common::cpu_time();
+            let before = cpu_time();
             std::thread::sleep(Duration::from_secs(1));
-            used = used.min(common::cpu_time() - before);
+            used = used.min(cpu_time() - before);
             if used < Duration::from_millis(20) {
                 break;
             }
@@ -38,7 +38,7 @@ fn idle_runtime_uses_under_20ms_cpu_per_second() {
 /// (best of two windows): sysmon must back off in every kind of idle, including a goroutine that
 /// sleeps in a plain `std::thread::sleep`, whose processor sysmon hands off once and then leaves.
 fn idle_cpu(procs: usize, case: fn()) -> Duration {
-    common::bounded(60, move || {
+    bounded(60, move || {
         gort::set_procs(procs);
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let d = done.clone();
@@ -50,9 +50,9 @@ fn idle_cpu(procs: usize, case: fn()) -> Duration {
         std::thread::sleep(Duration::from_millis(300));
         let mut used = Duration::MAX;
         for _ in 0..2 {
-            let before = common::cpu_time();
+            let before = cpu_time();
             std::thread::sleep(Duration::from_secs(2));
-            used = used.min(common::cpu_time() - before);
+            used = used.min(cpu_time() - before);
             if used <= Duration::from_millis(40) {
                 break;
             }

@@ -1,13 +1,13 @@
 //! "Every blocking call works everywhere", case 3: a blocking call made before anything
 //! else starts the runtime lazily. This file's only test is the process's first gort call.
 
-mod common;
-
 use std::time::Duration;
+
+use gort_test_support::bounded;
 
 #[test]
 fn first_call_is_a_blocking_call_on_a_plain_thread() {
-    common::bounded(30, || {
+    bounded(30, || {
         let (tx, rx) = gort::chan::<u32>(0);
         let (timed_out_tx, timed_out) = std::sync::mpsc::channel();
         // The very first gort operations: a plain thread blocks on a receive with a timeout

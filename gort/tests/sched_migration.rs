@@ -3,12 +3,10 @@
 //! `current_id` and its stack-held state never change. Its own file: `set_procs` is
 //! process-wide.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 
-use common::bounded;
+use gort_test_support::{bounded, gettid};
 
 #[test]
 fn migration_stress_ids_and_stack_state() {
@@ -55,9 +53,4 @@ fn migration_stress_ids_and_stack_state() {
         // Two processors steal from each other's queues: goroutines did change threads.
         assert!(migrated.load(Relaxed) > 0, "no goroutine ever migrated");
     });
-}
-
-fn gettid() -> i32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() }
 }

@@ -1,46 +1,18 @@
 //! Fairness and blocking with a single processor (GOMAXPROCS = 1). Tests in this file share one
 //! runtime, so they run one at a time.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::bounded;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    gort::set_procs(1);
-    bounded(secs, move || gort::run(f))
-}
-
-/// Runs `n` goroutines that yield 1000 times each; returns how long until all finished.
-fn yielders(n: usize) -> Duration {
-    let t = Instant::now();
-    let workers: Vec<_> = (0..n)
-        .map(|_| {
-            gort::spawn(|| {
-                for _ in 0..1000 {
-                    gort::yield_now();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    t.elapsed()
-}
+use gort_test_support::{gettid, with_procs, yielders};
 
 /// ARCHITECTURE.md, decision "No preemption in the middle of an instruction": a goroutine that
 /// never calls the runtime must not stop another from running on the same (single) processor.
 #[test]
 fn spinning_goroutine_does_not_block_flag_setter() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let flag = Arc::new(AtomicBool::new(false));
         let spins = Arc::new(AtomicUsize::new(0));
         let spinner = {
@@ -69,7 +41,7 @@ fn spinning_goroutine_does_not_block_flag_setter() {
 /// holds up the work queued behind it only until sysmon lends a processor past it.
 #[test]
 fn thread_blocked_without_blocking_does_not_stop_others() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let lends = gort::runtime::stats().handoffs;
         let started = Arc::new(AtomicBool::new(false));
         let sleeper = {
@@ -94,7 +66,7 @@ fn thread_blocked_without_blocking_does_not_stop_others() {
 /// threads on a loaded machine, so the best of three rounds must show it.
 #[test]
 fn blocking_call_hands_off_processor() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let mut best = Duration::MAX;
         for _ in 0..3 {
             let lends = gort::runtime::stats().handoffs;
@@ -137,7 +109,7 @@ fn blocking_call_hands_off_processor() {
 /// hold up the others.
 #[test]
 fn sleep_and_locked_sleep_on_one_processor() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let locked_done = Arc::new(AtomicBool::new(false));
         let locked = {
             let locked_done = locked_done.clone();
@@ -170,7 +142,7 @@ fn sleep_and_locked_sleep_on_one_processor() {
 /// yielding and is run again.
 #[test]
 fn yield_alternates() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         for _ in 0..10 {
             let lends = gort::runtime::stats().handoffs;
             let log = Arc::new(Mutex::new(Vec::new()));
@@ -213,10 +185,10 @@ fn yield_alternates() {
 /// — not on a processor lent past a hog.
 #[test]
 fn long_running_goroutine_yields_at_a_runtime_call() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let flag = Arc::new(AtomicBool::new(false));
         let lock = Arc::new(gort::sync::Mutex::new(0u64));
-        let spinner_tid = Arc::new(AtomicUsize::new(0));
+        let spinner_tid = Arc::new(AtomicI64::new(0));
         let spinner = {
             let (flag, lock, tid) = (flag.clone(), lock.clone(), spinner_tid.clone());
             gort::spawn(move || {
@@ -244,9 +216,4 @@ fn long_running_goroutine_yields_at_a_runtime_call() {
             "the queued goroutine should run after the flagged one yields, on the same thread"
         );
     });
-}
-
-fn gettid() -> usize {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as usize }
 }

@@ -1,12 +1,10 @@
 //! set_procs grows and shrinks the number of processors while goroutines run.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::Duration;
 
-use common::bounded;
+use gort_test_support::bounded;
 
 #[test]
 fn set_procs_up_and_down_while_running() {

@@ -2,15 +2,13 @@
 //! send and receive cases, send values evaluated once and losing values dropped once, the same
 //! channel twice, `after` as a timeout, and `gort::Select`.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::{Tracked, go_test};
 use gort::{Receiver, SendError, Sender, TryRecvError};
+use gort_test_support::{Tracked, go_test};
 
 const MS: Duration = Duration::from_millis(1);
 

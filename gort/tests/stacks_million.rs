@@ -7,13 +7,11 @@
 //! 8 MiB for it. Runs with 1,000,000 goroutines in release builds; debug builds (unoptimised
 //! frames are much larger) use 100,000.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::{bounded, rss_kib};
+use gort_test_support::{bounded, rss_kib};
 
 const POOL_KEEPS_KIB: u64 = 8 << 10;
 

@@ -1,13 +1,11 @@
 //! Regression tests for defects found by reading the runtime: each test failed (crashed, hung,
 //! or leaked a processor) before its fix.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::{eventually, serial_go_test};
+use gort_test_support::{eventually, serial_go_test};
 
 const MS: Duration = Duration::from_millis(1);
 

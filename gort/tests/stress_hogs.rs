@@ -2,13 +2,11 @@
 //! blocking syscalls). Sysmon hands their processor, with its queue and timers, to another
 //! thread after a time slice, so everything else keeps running at any number of hogs.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::serial_go_test;
+use gort_test_support::serial_go_test;
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -1,11 +1,9 @@
 //! Regression tests for select under stress at procs >= 2, where a woken goroutine runs on the
 //! other processor while its waker is still inside the park commit.
 
-mod common;
-
 use std::time::Duration;
 
-use common::serial_go_test;
+use gort_test_support::serial_go_test;
 
 /// Two goroutines share one unbuffered channel through a send arm and a receive arm of the same
 /// select, plus a timer arm. The park commit must not read the parked frame (its case and lock

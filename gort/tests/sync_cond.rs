@@ -1,26 +1,20 @@
 //! `gort::sync::Cond`: Go's src/sync/cond_test.go where it maps onto the API (Wait takes and
-//! returns the guard; Signal/Broadcast are notify_one/notify_all).
+//! returns the guard; Signal/Broadcast are notify_one/notify_all). The tests run at procs=2,
+//! one at a time.
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
-
-mod common;
-mod sync_common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use gort::sync::{Cond, Mutex};
-use sync_common::{Chan, run_procs};
-
-fn run2<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    run_procs(2, secs, f)
-}
+use gort_test_support::{Chan, with_procs};
 
 /// Go: src/sync/cond_test.go, TestCondSignal.
 #[test]
 fn go_test_cond_signal() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let m = Arc::new(Mutex::new(()));
         let c = Arc::new(Cond::new());
         let mut n = 2;
@@ -55,7 +49,7 @@ fn go_test_cond_signal() {
 /// Go: src/sync/cond_test.go, TestCondSignalGenerations: notify_one wakes the longest waiter.
 #[test]
 fn go_test_cond_signal_generations() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let m = Arc::new(Mutex::new(()));
         let c = Arc::new(Cond::new());
         let n = 100;
@@ -87,7 +81,7 @@ fn go_test_cond_signal_generations() {
 /// Go: src/sync/cond_test.go, TestCondBroadcast.
 #[test]
 fn go_test_cond_broadcast() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let n = 200;
         let m = Arc::new(Mutex::new(false)); // the `exit` flag
         let c = Arc::new(Cond::new());
@@ -131,7 +125,7 @@ fn go_test_cond_broadcast() {
 /// Go: src/sync/cond_test.go, TestRace.
 #[test]
 fn go_test_race() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let x = Arc::new(Mutex::new(0));
         let c = Arc::new(Cond::new());
         let done = Arc::new(Chan::new());
@@ -197,7 +191,7 @@ fn go_test_race() {
 /// still wakes the waiter that was already waiting.
 #[test]
 fn go_test_cond_signal_stealing() {
-    run2(120, || {
+    with_procs(2, 120, || {
         for _ in 0..1000 {
             let m = Arc::new(Mutex::new(false)); // `done`
             let cond = Arc::new(Cond::new());
@@ -244,7 +238,7 @@ fn go_test_cond_signal_stealing() {
 
 #[test]
 fn wait_while_and_notify_without_waiters() {
-    run2(30, || {
+    with_procs(2, 30, || {
         let c = Cond::new();
         c.notify_one();
         c.notify_all();
@@ -278,7 +272,7 @@ fn cond_between_threads_and_goroutines() {
         p.1.notify_all();
     });
     let p = pair.clone();
-    run2(30, move || {
+    with_procs(2, 30, move || {
         gort::sleep(Duration::from_millis(10));
         *p.0.lock() = 1;
         p.1.notify_all();
@@ -291,7 +285,7 @@ fn cond_between_threads_and_goroutines() {
 /// Many waiters, notify_one from several goroutines: every waiter wakes exactly once.
 #[test]
 fn notify_one_wakes_each_waiter_once() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let n = 300;
         let state = Arc::new((Mutex::new(0usize), Cond::new()));
         let woke = Arc::new(AtomicUsize::new(0));

@@ -5,23 +5,13 @@
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
-mod common;
-mod sync_common;
-
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::sync::{Mutex, WaitGroup};
-use sync_common::{Chan, run_procs, scaled};
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run2<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    run_procs(2, secs, f)
-}
+use gort_test_support::{Chan, bounded, scaled, serial, with_procs};
 
 fn hammer_mutex(m: &Mutex<()>, loops: usize, done: &Chan<bool>) {
     for _ in 0..loops {
@@ -33,7 +23,7 @@ fn hammer_mutex(m: &Mutex<()>, loops: usize, done: &Chan<bool>) {
 /// Go: src/sync/mutex_test.go, TestMutex (without the profiling switch).
 #[test]
 fn go_test_mutex() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let m = Arc::new(Mutex::new(()));
         let c = Arc::new(Chan::new());
         for _ in 0..10 {
@@ -50,7 +40,7 @@ fn go_test_mutex() {
 /// attempts still gets a lock that another goroutine holds almost all the time.
 #[test]
 fn go_test_mutex_fairness() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let mu = Arc::new(Mutex::new(()));
         let stop = Arc::new(AtomicBool::new(false));
         let hog = {
@@ -84,8 +74,8 @@ fn go_test_mutex_fairness() {
 /// 100 goroutines x 10,000 increments of a plain integer under the lock, procs=2.
 #[test]
 fn hundred_goroutines_exact_count() {
-    let per = scaled(10_000) as u64;
-    let total = run2(120, move || {
+    let per = scaled(10_000, 1_000) as u64;
+    let total = with_procs(2, 120, move || {
         let m = Arc::new(Mutex::new(0u64));
         let wg = WaitGroup::new();
         for _ in 0..100 {
@@ -110,7 +100,7 @@ fn hundred_goroutines_exact_count() {
 /// re-queue this waited 0.1-3 s.
 #[test]
 fn waiter_not_starved_while_others_hammer() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let m = Arc::new(Mutex::new(0u64));
         let stop = Arc::new(AtomicBool::new(false));
         let hammers: Vec<_> = (0..4)
@@ -158,8 +148,8 @@ fn waiter_not_starved_while_others_hammer() {
 /// plain std threads and goroutines increment under the same lock.
 #[test]
 fn threads_and_goroutines_share_a_mutex() {
-    let per = scaled(20_000) as u64;
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let per = scaled(20_000, 2_000) as u64;
+    let _serial = serial();
     let m = Arc::new(Mutex::new(0u64));
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -173,7 +163,7 @@ fn threads_and_goroutines_share_a_mutex() {
         .collect();
     let m2 = m.clone();
     gort::set_procs(2);
-    common::bounded(60, move || {
+    bounded(60, move || {
         gort::run(move || {
             let wg = WaitGroup::new();
             for _ in 0..4 {
@@ -204,7 +194,7 @@ fn threads_and_goroutines_share_a_mutex() {
 /// unlock there.
 #[test]
 fn guard_survives_park_and_migration() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let m = Arc::new(Mutex::new(Vec::new()));
         let wg = WaitGroup::new();
         for id in 0..8 {
@@ -264,7 +254,7 @@ fn send_sync_bounds_match_std() {
 /// No poisoning: a goroutine that panics while holding the lock releases it.
 #[test]
 fn panic_releases_the_lock() {
-    run2(30, || {
+    with_procs(2, 30, || {
         let m = Arc::new(Mutex::new(1));
         let h = {
             let m = m.clone();
@@ -299,7 +289,7 @@ fn lock_during_unwind_blocks_thread_and_succeeds() {
                 .store(before == after && std::thread::panicking(), SeqCst);
         }
     }
-    run2(30, || {
+    with_procs(2, 30, || {
         let m = Arc::new(Mutex::new(0));
         let held = Arc::new(AtomicBool::new(false));
         let holder = {
@@ -335,7 +325,7 @@ fn lock_during_unwind_blocks_thread_and_succeeds() {
 /// A goroutine locked to its thread waits on the mutex by blocking that thread.
 #[test]
 fn locked_goroutine_waits_on_mutex() {
-    run2(30, || {
+    with_procs(2, 30, || {
         let m = Arc::new(Mutex::new(0));
         let g = m.lock();
         let h = {
@@ -357,8 +347,8 @@ fn locked_goroutine_waits_on_mutex() {
 /// total is exact (exercises normal and starvation mode switching under load).
 #[test]
 fn contention_with_yields_inside_and_outside() {
-    let n = scaled(2000);
-    run2(60, move || {
+    let n = scaled(2000, 200);
+    with_procs(2, 60, move || {
         let m = Arc::new(Mutex::new(0usize));
         let ops = Arc::new(AtomicUsize::new(0));
         let wg = WaitGroup::new();
@@ -391,10 +381,10 @@ fn contention_with_yields_inside_and_outside() {
 /// check that contention does not collapse (no assertion on time: machines are noisy).
 #[test]
 fn w9_shape_exact() {
-    let n = scaled(100_000) as u64;
+    let n = scaled(100_000, 10_000) as u64;
     let total = Arc::new(AtomicU64::new(0));
     let t2 = total.clone();
-    run2(120, move || {
+    with_procs(2, 120, move || {
         let m = Arc::new(Mutex::new(0u64));
         let wg = WaitGroup::new();
         for _ in 0..8 {

@@ -1,22 +1,20 @@
 //! `gort::sync::Once`: runs once, waiters park until the run finished, and Go's panic rule.
+//! The tests that run as a goroutine do so at procs=2, one at a time.
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
-
-mod common;
-mod sync_common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use gort::sync::{Once, WaitGroup};
-use sync_common::run_procs;
+use gort_test_support::with_procs;
 
 /// Go: src/sync/once_test.go, TestOnce: many callers, one run, and nobody returns before it
 /// finished.
 #[test]
 fn runs_once_and_callers_wait_for_it() {
-    run_procs(2, 30, || {
+    with_procs(2, 30, || {
         let once = Arc::new(Once::new());
         let runs = Arc::new(AtomicUsize::new(0));
         let wg = WaitGroup::new();
@@ -55,7 +53,7 @@ fn runs_once_and_callers_wait_for_it() {
 /// Go's rule (documented): a panicking initialiser counts as done; later calls do nothing.
 #[test]
 fn panic_in_initialiser_counts_as_done() {
-    run_procs(2, 30, || {
+    with_procs(2, 30, || {
         let once = Arc::new(Once::new());
         let h = {
             let once = once.clone();
@@ -73,7 +71,7 @@ fn panic_in_initialiser_counts_as_done() {
 /// Waiters that were parked while the initialiser panicked are released too.
 #[test]
 fn waiters_released_when_initialiser_panics() {
-    run_procs(2, 30, || {
+    with_procs(2, 30, || {
         let once = Arc::new(Once::new());
         let started = Arc::new(AtomicBool::new(false));
         let first = {

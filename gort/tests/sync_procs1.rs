@@ -2,22 +2,12 @@
 //! does not hold up its thread, for every primitive. Tests here share one runtime at
 //! procs=1, so they run one at a time.
 
-mod common;
-
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::time::Duration;
 
-use common::bounded;
 use gort::sync::{Cond, Mutex, Once, RwLock, Semaphore, WaitGroup};
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn procs1<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    gort::set_procs(1);
-    bounded(secs, move || gort::run(f))
-}
+use gort_test_support::{with_procs, yielders};
 
 /// While `blocked` is parked in some sync call, four other goroutines complete 1000 yields each
 /// on the one processor; then `release` lets it through.
@@ -38,22 +28,7 @@ fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl Fn
     for _ in 0..10 {
         gort::yield_now();
     }
-    let progress = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let progress = progress.clone();
-            gort::spawn(move || {
-                for _ in 0..1000 {
-                    progress.fetch_add(1, Relaxed);
-                    gort::yield_now();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    assert_eq!(progress.load(Relaxed), 4000);
+    yielders(4);
     assert_eq!(
         gort::runtime::stats().handoffs,
         lends,
@@ -71,7 +46,7 @@ fn others_keep_running(blocked: impl FnOnce() + Send + 'static, release: impl Fn
 /// a goroutine blocked on Mutex::lock does not block its M.
 #[test]
 fn blocked_mutex_lock_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let m = Arc::new(Mutex::new(0));
         let g = m.lock();
         let m2 = m.clone();
@@ -82,7 +57,7 @@ fn blocked_mutex_lock_does_not_block_the_thread() {
 
 #[test]
 fn blocked_rwlock_write_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let l = Arc::new(RwLock::new(0));
         let r = l.read();
         let l2 = l.clone();
@@ -93,7 +68,7 @@ fn blocked_rwlock_write_does_not_block_the_thread() {
 
 #[test]
 fn blocked_rwlock_read_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let l = Arc::new(RwLock::new(0));
         let w = l.write();
         let l2 = l.clone();
@@ -103,7 +78,7 @@ fn blocked_rwlock_read_does_not_block_the_thread() {
 
 #[test]
 fn blocked_cond_wait_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let pair = Arc::new((Mutex::new(false), Cond::new()));
         let p = pair.clone();
         let p2 = pair.clone();
@@ -119,7 +94,7 @@ fn blocked_cond_wait_does_not_block_the_thread() {
 
 #[test]
 fn blocked_semaphore_acquire_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let sem = Arc::new(Semaphore::new(2));
         sem.acquire(2);
         let s2 = sem.clone();
@@ -131,7 +106,7 @@ fn blocked_semaphore_acquire_does_not_block_the_thread() {
 
 #[test]
 fn blocked_once_waiter_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let once = Arc::new(Once::new());
         let go_on = Arc::new(AtomicBool::new(false));
         let runner = {
@@ -156,7 +131,7 @@ fn blocked_once_waiter_does_not_block_the_thread() {
 
 #[test]
 fn blocked_waitgroup_wait_does_not_block_the_thread() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let wg = WaitGroup::new();
         wg.add(1);
         let (w2, w3) = (wg.clone(), wg.clone());
@@ -167,7 +142,7 @@ fn blocked_waitgroup_wait_does_not_block_the_thread() {
 /// W9's shape at procs=1: exact count, and it finishes (no hand-off livelock on one processor).
 #[test]
 fn eight_goroutines_exact_count_one_processor() {
-    procs1(60, || {
+    with_procs(1, 60, || {
         let m = Arc::new(Mutex::new(0u64));
         let wg = WaitGroup::new();
         for _ in 0..8 {
@@ -194,7 +169,7 @@ fn eight_goroutines_exact_count_one_processor() {
 /// lock that another holds almost all the time (Go's TestMutexFairness at procs=1).
 #[test]
 fn fairness_one_processor() {
-    procs1(30, || {
+    with_procs(1, 30, || {
         let mu = Arc::new(Mutex::new(()));
         let stop = Arc::new(AtomicBool::new(false));
         let hog = {

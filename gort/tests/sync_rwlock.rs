@@ -4,22 +4,12 @@
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
 
-mod common;
-mod sync_common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::sync::{RwLock, WaitGroup};
-use sync_common::{Chan, run_procs, scaled};
-
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run_at<R: Send + 'static>(procs: usize, secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    run_procs(procs, secs, f)
-}
+use gort_test_support::{Chan, bounded, scaled, serial, with_procs};
 
 /// Go: src/sync/rwmutex_test.go, parallelReader / doTestParallelReaders.
 fn do_test_parallel_readers(num_readers: usize) {
@@ -54,14 +44,14 @@ fn do_test_parallel_readers(num_readers: usize) {
 #[test]
 fn go_test_parallel_readers() {
     for (readers, procs) in [(1, 4), (3, 4), (4, 2)] {
-        run_at(procs, 60, move || do_test_parallel_readers(readers));
+        with_procs(procs, 60, move || do_test_parallel_readers(readers));
     }
 }
 
 /// Go: src/sync/rwmutex_test.go, reader / writer / HammerRWMutex. `activity` is the number of
 /// active readers plus 10000 per active writer.
 fn hammer_rwmutex(procs: usize, num_readers: usize, iterations: usize) {
-    run_at(procs, 120, move || {
+    with_procs(procs, 120, move || {
         let rwm = Arc::new(RwLock::new(()));
         let activity = Arc::new(AtomicI32::new(0));
         let wg = WaitGroup::new();
@@ -117,7 +107,7 @@ fn hammer_rwmutex(procs: usize, num_readers: usize, iterations: usize) {
 /// Go: src/sync/rwmutex_test.go, TestRWMutex.
 #[test]
 fn go_test_rwmutex() {
-    let n = scaled(1000);
+    let n = scaled(1000, 100);
     for (procs, readers) in [
         (1, 1),
         (1, 3),
@@ -139,7 +129,7 @@ fn go_test_rwmutex() {
 /// read locks, and that readers wait for the writer.
 #[test]
 fn go_test_rlocker_adapted() {
-    run_at(2, 60, || {
+    with_procs(2, 60, || {
         let wl = Arc::new(RwLock::new(()));
         let rlocked = Arc::new(Chan::new());
         let release = Arc::new(Chan::new());
@@ -187,7 +177,7 @@ fn go_test_rlocker_adapted() {
 /// a writer gets in while 10 readers loop taking read locks (writer preference).
 #[test]
 fn writer_gets_in_while_ten_readers_loop() {
-    run_at(2, 60, || {
+    with_procs(2, 60, || {
         let l = Arc::new(RwLock::new(0u64));
         let stop = Arc::new(AtomicBool::new(false));
         let reads = Arc::new(AtomicUsize::new(0));
@@ -258,8 +248,8 @@ fn try_read_try_write_and_helpers() {
 /// Plain threads and goroutines share one RwLock: readers never see a half-done write.
 #[test]
 fn threads_and_goroutines_share_an_rwlock() {
-    let per = scaled(5000);
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let per = scaled(5000, 500);
+    let _serial = serial();
     gort::set_procs(2);
     let l = Arc::new(RwLock::new((0u64, 0u64)));
     let threads: Vec<_> = (0..2)
@@ -280,7 +270,7 @@ fn threads_and_goroutines_share_an_rwlock() {
         })
         .collect();
     let l2 = l.clone();
-    common::bounded(60, move || {
+    bounded(60, move || {
         gort::run(move || {
             let wg = WaitGroup::new();
             for t in 0..4 {

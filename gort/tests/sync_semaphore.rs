@@ -1,36 +1,23 @@
 //! `gort::sync::Semaphore`: golang.org/x/sync/semaphore's tests where they map onto the API (no
-//! context: acquire cannot be cancelled), FIFO order, and the misuse panics.
+//! context: acquire cannot be cancelled), FIFO order, and the misuse panics. The tests that
+//! run as a goroutine do so at procs=2, one at a time.
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
-
-mod common;
-mod sync_common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use gort::sync::{Semaphore, WaitGroup};
-use sync_common::{run_procs, scaled};
-
-fn run2<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    run_procs(2, secs, f)
-}
-
-fn panic_message(err: &(dyn std::any::Any + Send)) -> String {
-    err.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
+use gort_test_support::{eventually, panic_message, scaled, with_procs};
 
 /// x/sync: semaphore_test.go, HammerWeighted / TestWeighted (loops scaled down: each iteration
 /// sleeps up to 1 ms).
 #[test]
 fn xsync_test_weighted() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let n = gort::procs().max(2);
-        let loops = scaled(2000) / n;
+        let loops = scaled(2000, 200) / n;
         let sem = Arc::new(Semaphore::new(n));
         let wg = WaitGroup::new();
         for i in 0..n {
@@ -87,7 +74,7 @@ fn xsync_test_weighted_try_acquire() {
 /// the semaphore panics at once (instead of blocking forever) and leaves others unaffected.
 #[test]
 fn acquire_larger_than_size_panics_without_blocking_others() {
-    run2(30, || {
+    with_procs(2, 30, || {
         let n = 2;
         let sem = Arc::new(Semaphore::new(n));
         let h = {
@@ -119,7 +106,7 @@ fn acquire_larger_than_size_panics_without_blocking_others() {
 /// holders keep releasing and re-acquiring one each.
 #[test]
 fn xsync_test_large_acquire_doesnt_starve() {
-    run2(60, || {
+    with_procs(2, 60, || {
         let n = gort::procs().max(2);
         let sem = Arc::new(Semaphore::new(n));
         let running = Arc::new(AtomicBool::new(true));
@@ -149,7 +136,7 @@ fn xsync_test_large_acquire_doesnt_starve() {
 /// behind it (no barging).
 #[test]
 fn fifo_order_and_no_barging() {
-    run2(30, || {
+    with_procs(2, 30, || {
         let sem = Arc::new(Semaphore::new(10));
         sem.acquire(10);
         let order = Arc::new(StdMutex::new(Vec::new()));
@@ -164,7 +151,7 @@ fn fifo_order_and_no_barging() {
             }));
             // Let it queue before the next one arrives.
             let queued = format!("waiters: {}", i + 1);
-            common::eventually("the waiter to queue", || {
+            eventually("the waiter to queue", || {
                 format!("{sem:?}").contains(&queued)
             });
             assert!(
@@ -191,7 +178,7 @@ fn fifo_order_and_no_barging() {
 /// Goroutines and plain threads share one semaphore; at most `size` permits are ever held.
 #[test]
 fn bound_holds_across_threads_and_goroutines() {
-    let per = scaled(2000);
+    let per = scaled(2000, 200);
     let sem = Arc::new(Semaphore::new(3));
     let inside = Arc::new(AtomicUsize::new(0));
     let worker = {
@@ -216,7 +203,7 @@ fn bound_holds_across_threads_and_goroutines() {
             std::thread::spawn(move || worker(w))
         })
         .collect();
-    run2(60, move || {
+    with_procs(2, 60, move || {
         let hs: Vec<_> = (0..4)
             .map(|w| {
                 let worker = worker.clone();

@@ -1,16 +1,13 @@
 //! `gort::sync::WaitGroup`: Go's src/sync/waitgroup_test.go where it maps onto the API, and
-//! the below-zero panic.
+//! the below-zero panic. The tests that run as a goroutine do so at procs=2, one at a time.
 //!
 //! The ported tests are adapted from the Go sources (Copyright The Go Authors; BSD license).
-
-mod common;
-mod sync_common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering::*};
 
 use gort::sync::WaitGroup;
-use sync_common::{Chan, run_procs};
+use gort_test_support::{Chan, bounded, with_procs};
 
 /// Go: src/sync/waitgroup_test.go, testWaitGroup.
 fn test_wait_group(wg1: &WaitGroup, wg2: &WaitGroup) {
@@ -42,7 +39,7 @@ fn test_wait_group(wg1: &WaitGroup, wg2: &WaitGroup) {
 /// Go: src/sync/waitgroup_test.go, TestWaitGroup: the same pair reused 8 times.
 #[test]
 fn go_test_wait_group() {
-    run_procs(2, 60, || {
+    with_procs(2, 60, || {
         let wg1 = WaitGroup::new();
         let wg2 = WaitGroup::new();
         for _ in 0..8 {
@@ -77,7 +74,7 @@ fn go_test_wait_group_misuse() {
 /// The same misuse inside a goroutine reaches join() as a panic.
 #[test]
 fn wait_group_misuse_in_goroutine() {
-    run_procs(2, 30, || {
+    with_procs(2, 30, || {
         let wg = WaitGroup::new();
         let h = {
             let wg = wg.clone();
@@ -90,7 +87,7 @@ fn wait_group_misuse_in_goroutine() {
 /// Go: src/sync/waitgroup_test.go, TestWaitGroupRace: no spurious wakeup from wait.
 #[test]
 fn go_test_wait_group_race() {
-    run_procs(2, 60, || {
+    with_procs(2, 60, || {
         for _ in 0..1000 {
             let wg = WaitGroup::new();
             let n = Arc::new(AtomicI32::new(0));
@@ -115,7 +112,7 @@ fn go_test_wait_group_align() {
         _x: u8,
         wg: WaitGroup,
     }
-    run_procs(2, 30, || {
+    with_procs(2, 30, || {
         let x = Arc::new(X {
             _x: 0,
             wg: WaitGroup::new(),
@@ -139,5 +136,5 @@ fn plain_thread_waits_for_goroutines() {
             wg.done();
         });
     }
-    common::bounded(30, move || wg.wait());
+    bounded(30, move || wg.wait());
 }

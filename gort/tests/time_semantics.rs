@@ -4,20 +4,13 @@
 //! Lower bounds are exact (a timer never fires early); upper bounds are generous, since the
 //! machine may be busy with other tests.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use common::bounded;
 use gort::time::{Ticker, Timer};
 use gort::{RecvTimeoutError, TryRecvError};
-
-/// Runs `f` as a goroutine, failing the test if it takes longer than `secs` seconds.
-fn go_test<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    bounded(secs, move || gort::run(f))
-}
+use gort_test_support::{bounded, go_test};
 
 const MS: Duration = Duration::from_millis(1);
 const SLACK: Duration = Duration::from_secs(2);
