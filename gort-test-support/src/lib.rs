@@ -130,6 +130,28 @@ pub fn eventually(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
+/// Polls `gort::runtime::goroutines_by_state()` every millisecond until at least `n` goroutines
+/// are in `state` (`"chan receive"`, `"select"`, `"sleep"`, ...); fails after 10 s, printing
+/// the counts. The counts are process-wide: a test that relies on them runs alone (`serial`)
+/// or waits for more goroutines than any other test could park in that state.
+pub fn wait_for_state(state: &str, n: usize) {
+    let count = || {
+        gort::runtime::goroutines_by_state()
+            .get(state)
+            .copied()
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} goroutines in {state:?} after 10 s: {:?}",
+            gort::runtime::goroutines_by_state()
+        );
+        gort::sleep(Duration::from_millis(1));
+    }
+}
+
 /// The text of a panic payload (a `String` or `&str`), or a placeholder for other payloads.
 pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>()

@@ -1,26 +1,15 @@
 //! `runtime::goroutines_by_state`: what tests poll instead of sleeping and hoping another
 //! goroutine has blocked by then.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use gort_test_support::wait_for_state as wait_for;
 
 fn count(state: &str) -> usize {
     gort::runtime::goroutines_by_state()
         .get(state)
         .copied()
         .unwrap_or(0)
-}
-
-/// Polls until at least `n` goroutines are in `state` (fails after 10 s).
-fn wait_for(state: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while count(state) < n {
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {n} goroutines in {state:?} after 10 s: {:?}",
-            gort::runtime::goroutines_by_state()
-        );
-        gort::sleep(Duration::from_millis(1));
-    }
 }
 
 #[gort::test(timeout = 30)]
