@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gort::{
     Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
-use gort_test_support::{Tracked, bounded, eventually, go_test};
+use gort_test_support::{Tracked, bounded, eventually, go_test, wait_for_state};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -100,7 +100,7 @@ fn close_wakes_blocked_senders_with_their_values() {
                     gort::spawn(move || tx.send(format!("v{i}")))
                 })
                 .collect();
-            gort::sleep(20 * MS);
+            wait_for_state("chan send", 3);
             tx.close();
             for (i, h) in senders.into_iter().enumerate() {
                 match h.join().unwrap() {
@@ -134,7 +134,8 @@ fn close_wakes_blocked_receivers() {
                 }
             })
         };
-        gort::sleep(20 * MS);
+        wait_for_state("chan receive", 3);
+        wait_for_state("select", 1);
         tx.close();
         for h in receivers {
             assert_eq!(h.join().unwrap(), None);
@@ -175,7 +176,8 @@ fn dropping_the_last_sender_wakes_receivers() {
                 recv(rx2) -> v => v,
             }
         });
-        gort::sleep(20 * MS);
+        wait_for_state("chan receive", 1);
+        wait_for_state("select", 1);
         drop(tx);
         drop(tx2);
         assert_eq!(h.join().unwrap(), None);
@@ -204,7 +206,8 @@ fn dropping_the_last_receiver_fails_blocked_and_future_sends() {
                     }
                 })
             };
-            gort::sleep(20 * MS);
+            wait_for_state("chan send", 1);
+            wait_for_state("select", 1);
             drop(rx);
             gort::sleep(10 * MS);
             assert!(!blocked.is_finished(), "a receiver is still alive");
@@ -418,7 +421,7 @@ fn len_capacity_is_closed() {
         gort::go(move || {
             let _ = t.send(1);
         });
-        gort::sleep(10 * MS);
+        wait_for_state("chan send", 1);
         assert_eq!((tx.len(), rx.len()), (0, 0));
         assert_eq!(rx.recv(), Some(1));
     });
@@ -536,7 +539,7 @@ fn unbuffered_send_completes_only_when_received() {
             tx.send(3).unwrap();
             d.store(true, SeqCst);
         });
-        gort::sleep(50 * MS);
+        wait_for_state("chan send", 1);
         assert!(!done.load(SeqCst), "send returned with nobody receiving");
         assert_eq!(rx.recv(), Some(3));
         eventually("the send to return", || done.load(SeqCst));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::{Receiver, SendError, Sender, TryRecvError};
-use gort_test_support::{Tracked, go_test};
+use gort_test_support::{Tracked, go_test, wait_for_state};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -86,7 +86,7 @@ fn select_with_70_cases() {
         }
         let t = txs[42].clone();
         gort::go(move || {
-            gort::sleep(10 * MS);
+            wait_for_state("select", 1);
             t.send(4242).unwrap();
         });
         let got = recv_from_each!(rxs;
@@ -187,7 +187,7 @@ fn send_value_is_evaluated_once_and_a_losing_value_dropped_once() {
         // blocking: the send case loses to a receive that becomes ready later
         let (late_tx, late) = gort::chan::<i32>(0);
         gort::go(move || {
-            gort::sleep(10 * MS);
+            wait_for_state("select", 1);
             late_tx.send(6).unwrap();
         });
         let got = gort::select! {
@@ -200,7 +200,7 @@ fn send_value_is_evaluated_once_and_a_losing_value_dropped_once() {
         // blocking: the send case wins when a receiver comes
         let (hand_tx, hand) = gort::chan::<Tracked>(0);
         let h = gort::spawn(move || {
-            gort::sleep(10 * MS);
+            wait_for_state("select", 1);
             hand.recv().map(|v| v.id)
         });
         let (_idle_tx, idle) = gort::chan::<i32>(0);
@@ -348,7 +348,7 @@ fn dynamic_select_recv() {
         // Ready later: select blocks, select_timeout waits.
         let t = chans[3].0.clone();
         gort::go(move || {
-            gort::sleep(10 * MS);
+            wait_for_state("select", 1);
             t.send(30).unwrap();
         });
         let op = sel.select();
@@ -356,7 +356,7 @@ fn dynamic_select_recv() {
         assert_eq!(op.recv(&chans[3].1), Some(30));
         let t = chans[5].0.clone();
         gort::go(move || {
-            gort::sleep(10 * MS);
+            wait_for_state("select", 1);
             t.send(50).unwrap();
         });
         let op = sel
@@ -397,7 +397,7 @@ fn dynamic_select_send() {
         let ic = sel.recv(&c);
         let r = a.clone();
         gort::go(move || {
-            gort::sleep(10 * MS);
+            wait_for_state("select", 1);
             r.recv();
         });
         let op = sel.select();
