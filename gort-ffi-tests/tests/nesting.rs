@@ -11,7 +11,7 @@ use gort::GoroutineId;
 use gort_ffi_tests::{
     ODD_MXCSR, ODD_X87CW, fft_call_back, fft_on_pthread, fft_regs_across, fft_regs_on_pthread,
 };
-use gort_test_support::{bounded, go_test};
+use gort_test_support::{bounded, go_test, wait_for_state};
 
 /// State shared by the levels of one nested call chain.
 struct Nest {
@@ -45,13 +45,13 @@ fn expected(vals: &[i64]) -> i64 {
     2 * r + 1
 }
 
-/// A goroutine that sends `vals` one by one, sleeping a little first each time, so the
-/// callbacks really wait.
+/// A goroutine that sends `vals` one by one, each once a receiver has parked, so the callbacks
+/// really wait.
 fn filler(vals: Vec<i64>) -> gort::Receiver<i64> {
     let (tx, rx) = gort::chan(0);
     gort::go(move || {
         for v in vals {
-            gort::sleep(Duration::from_millis(2));
+            wait_for_state("chan receive", 1);
             tx.send(v).unwrap();
         }
     });

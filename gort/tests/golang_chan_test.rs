@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::{Receiver, Sender};
-use gort_test_support::{fair, go_test, scaled};
+use gort_test_support::{fair, go_test, scaled, wait_for_state};
 
 /// Go's stackGrowthRecursive: use about 1 KiB of stack per level, briefly.
 fn stack_growth_recursive(i: usize) {
@@ -55,7 +55,7 @@ fn test_chan() {
                         recv2.store(true, SeqCst);
                     });
                 }
-                gort::sleep(Duration::from_millis(1));
+                wait_for_state("chan receive", 2);
                 assert!(
                     !recv1.load(SeqCst) && !recv2.load(SeqCst),
                     "chan[{chan_cap}]: receive from empty chan"
@@ -87,7 +87,7 @@ fn test_chan() {
                         sent.store(1, SeqCst);
                     });
                 }
-                gort::sleep(Duration::from_millis(1));
+                wait_for_state("chan send", 1);
                 assert_eq!(sent.load(SeqCst), 0, "chan[{chan_cap}]: send to full chan");
                 // Ensure that non-blocking send does not block.
                 gort::select! {
@@ -119,7 +119,7 @@ fn test_chan() {
                     let v = c.recv();
                     done_tx.send(v.is_none()).unwrap();
                 });
-                gort::sleep(Duration::from_millis(1));
+                wait_for_state("chan receive", 1);
                 tx.close();
                 assert_eq!(
                     done.recv(),
@@ -623,8 +623,8 @@ fn shrink_stack_during_blocked_send() {
         });
         for i in 0..N {
             assert_eq!(c.recv(), Some(i), "bad channel read");
-            // Waste some time so sender can finish using lots of stack and block in send.
-            gort::sleep(Duration::from_millis(1));
+            // Wait until the sender has finished using lots of stack and blocked in send.
+            wait_for_state("chan send", 1);
         }
         done.recv().unwrap();
     });
@@ -646,8 +646,8 @@ fn no_shrink_stack_while_parking() {
         }
         fn recv(c: Receiver<i32>, done: Sender<()>) {
             for i in 0..N {
-                // Sleep here so that the sender always fully blocks.
-                gort::sleep(Duration::from_micros(10));
+                // Wait here until the sender has fully blocked.
+                wait_for_state("chan send", 1);
                 assert_eq!(c.recv(), Some(i));
             }
             done.send(()).unwrap();
@@ -658,9 +658,9 @@ fn no_shrink_stack_while_parking() {
             let d = done_tx.clone();
             gort::go(move || recv(c, d));
             gort::go(move || send(tx, done_tx));
-            // Wait a little bit to make sure the sender and receiver have gotten into their
-            // groove.
-            gort::sleep(Duration::from_micros(50));
+            // Wait until the sender and receiver have gotten into their groove (the sender
+            // blocked in its first send).
+            wait_for_state("chan send", 1);
             done.recv().unwrap();
             done.recv().unwrap();
         }
@@ -685,11 +685,11 @@ fn select_duplicate_channel() {
             }
             e_tx.send(9).unwrap();
         });
-        gort::sleep(Duration::from_millis(1)); // make sure goroutine A gets queued first on c
+        wait_for_state("select", 1); // make sure goroutine A gets queued first on c
 
         // goroutine B
         let b = gort::spawn(move || c.recv());
-        gort::sleep(Duration::from_millis(1)); // make sure goroutine B gets queued on c before continuing
+        wait_for_state("chan receive", 1); // make sure goroutine B gets queued on c before continuing
 
         d_tx.send(7).unwrap(); // wake up A, it dequeues itself from c. This used to corrupt c.recvq.
         assert_eq!(e.recv(), Some(9)); // A tells us it's done
@@ -750,7 +750,7 @@ fn select_stack_adjust() {
         // Let the goroutines get into the select.
         ready1.recv();
         ready2.recv();
-        gort::sleep(Duration::from_millis(10));
+        wait_for_state("select", 2);
 
         // Wake selects.
         d_tx.close();
@@ -862,7 +862,7 @@ fn select_timeout() {
         }
         let (tx, c) = gort::chan::<i32>(0);
         gort::go(move || {
-            gort::sleep(Duration::from_millis(5));
+            wait_for_state("select", 1);
             tx.send(1).unwrap();
         });
         let got = gort::select! {

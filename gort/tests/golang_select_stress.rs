@@ -16,7 +16,7 @@
 //! `testing.Short()` values in debug builds. The tests fix the number of processors, so they run
 //! one at a time.
 
-use gort_test_support::{fair, progress, scaled, with_procs};
+use gort_test_support::{fair, progress, scaled, wait_for_state, with_procs};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
@@ -433,11 +433,11 @@ fn select_duplicate_channel_dynamic() {
             e_tx.send(9).unwrap();
         });
         queued.recv().unwrap();
-        gort::sleep(MS); // make sure goroutine A gets queued first on c
+        wait_for_state("select", 1); // make sure goroutine A gets queued first on c
 
         // goroutine B
         let b = gort::spawn(move || c.recv());
-        gort::sleep(MS); // make sure goroutine B gets queued on c before continuing
+        wait_for_state("chan receive", 1); // make sure goroutine B gets queued on c before continuing
 
         d_tx.send(7).unwrap(); // wake up A, it dequeues itself from c.
         assert_eq!(e.recv(), Some(9)); // A tells us it's done

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::net::{TcpListener, TcpStream};
-use gort_test_support::bounded;
+use gort_test_support::{bounded, wait_for_state};
 
 /// An echo server on 127.0.0.1:0, one goroutine per connection (each echoes until EOF).
 /// Returns its address and a counter of finished connections.
@@ -344,7 +344,9 @@ fn two_goroutines_reading_one_shared_stream() {
                     })
                 })
                 .collect();
-            gort::sleep(Duration::from_millis(20)); // let them all park
+            // Let them all park: one in the read, the others waiting for the read lock.
+            wait_for_state("IO wait", 1);
+            wait_for_state("sync.Mutex.Lock", 3);
             let chunk = vec![7u8; 4096];
             for _ in 0..TOTAL / chunk.len() {
                 peer.write_all(&chunk).unwrap();
@@ -468,7 +470,7 @@ fn a_plain_thread_blocks_in_gort_net() {
             b
         });
         let mut s = TcpStream::connect(addr).unwrap();
-        gort::sleep(Duration::from_millis(20));
+        wait_for_state("IO wait", 1); // the goroutine waits for the data
         s.write_all(b"abc").unwrap();
         assert_eq!(&h.join().unwrap(), b"abc");
     });

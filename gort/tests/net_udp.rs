@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use gort::net::UdpSocket;
-use gort_test_support::bounded;
+use gort_test_support::{bounded, wait_for_state};
 
 #[test]
 fn send_to_and_recv_from_between_goroutines() {
@@ -64,8 +64,8 @@ fn connect_send_recv_with_a_timeout() {
             b.set_read_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
             assert_eq!(b.read_timeout().unwrap(), Some(Duration::from_millis(100)));
-            // A receiver that parks until the datagram arrives, 50 ms later (a generous timeout
-            // here: a loaded machine may delay the sender).
+            // A receiver that parks until the datagram arrives, sent once it has parked (a
+            // generous timeout here: a loaded machine may delay the sender).
             b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let h = gort::spawn(move || {
                 let mut buf = [0u8; 64];
@@ -78,7 +78,7 @@ fn connect_send_recv_with_a_timeout() {
                 let e = b.recv(&mut buf).unwrap_err();
                 (e.kind(), t.elapsed(), b)
             });
-            gort::sleep(Duration::from_millis(50));
+            wait_for_state("IO wait", 1);
             assert_eq!(a.send(b"late").unwrap(), 4);
             let (kind, took, b) = h.join().unwrap();
             assert_eq!(kind, ErrorKind::TimedOut);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use gort::sync::{Cond, Mutex};
-use gort_test_support::{Chan, with_procs};
+use gort_test_support::{Chan, wait_for_state, with_procs};
 
 /// Go: src/sync/cond_test.go, TestCondSignal.
 #[test]
@@ -246,9 +246,10 @@ fn wait_while_and_notify_without_waiters() {
         let p = pair.clone();
         gort::go(move || {
             for _ in 0..5 {
+                // Each notification finds the main goroutine waiting in wait_while.
+                wait_for_state("sync.Cond.Wait", 1);
                 *p.0.lock() += 1;
                 p.1.notify_all();
-                gort::sleep(Duration::from_millis(1));
             }
         });
         let g = pair.1.wait_while(pair.0.lock(), |n| *n < 5);

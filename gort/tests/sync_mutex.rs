@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::sync::{Mutex, WaitGroup};
-use gort_test_support::{Chan, bounded, scaled, serial, with_procs};
+use gort_test_support::{Chan, bounded, scaled, serial, wait_for_state, with_procs};
 
 fn hammer_mutex(m: &Mutex<()>, loops: usize, done: &Chan<bool>) {
     for _ in 0..loops {
@@ -297,7 +297,8 @@ fn lock_during_unwind_blocks_thread_and_succeeds() {
             gort::spawn(move || {
                 let g = m.lock();
                 held.store(true, SeqCst);
-                gort::sleep(Duration::from_millis(50));
+                // Hold the lock until the unwinding goroutine waits for it.
+                wait_for_state("sync.Mutex.Lock", 1);
                 drop(g);
             })
         };
@@ -336,7 +337,7 @@ fn locked_goroutine_waits_on_mutex() {
                 gort::unlock_os_thread();
             })
         };
-        gort::sleep(Duration::from_millis(20));
+        wait_for_state("sync.Mutex.Lock", 1);
         drop(g);
         h.join().unwrap();
         assert_eq!(*m.lock(), 1);

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use gort::sync::{Once, WaitGroup};
-use gort_test_support::with_procs;
+use gort_test_support::{wait_for_state, with_procs};
 
 /// Go: src/sync/once_test.go, TestOnce: many callers, one run, and nobody returns before it
 /// finished.
@@ -23,7 +23,8 @@ fn runs_once_and_callers_wait_for_it() {
             let (once, runs, wg) = (once.clone(), runs.clone(), wg.clone());
             gort::go(move || {
                 once.call_once(|| {
-                    gort::sleep(Duration::from_millis(20));
+                    // Run until the other 99 goroutines wait for this run to finish.
+                    wait_for_state("sync.Mutex.Lock", 99);
                     runs.fetch_add(1, SeqCst);
                 });
                 assert_eq!(runs.load(SeqCst), 1, "returned before the run finished");
@@ -79,7 +80,8 @@ fn waiters_released_when_initialiser_panics() {
             gort::spawn(move || {
                 once.call_once(|| {
                     started.store(true, SeqCst);
-                    gort::sleep(Duration::from_millis(20));
+                    // Panic once the 10 waiters have parked.
+                    wait_for_state("sync.Mutex.Lock", 10);
                     panic!("init failed");
                 })
             })

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort::sync::{RwLock, WaitGroup};
-use gort_test_support::{Chan, bounded, scaled, serial, with_procs};
+use gort_test_support::{Chan, bounded, scaled, serial, wait_for_state, with_procs};
 
 /// Go: src/sync/rwmutex_test.go, parallelReader / doTestParallelReaders.
 fn do_test_parallel_readers(num_readers: usize) {
@@ -159,7 +159,7 @@ fn go_test_rlocker_adapted() {
                 });
             }
             release.send(()); // one read lock left
-            gort::sleep(Duration::from_millis(2));
+            wait_for_state("sync.RWMutex.Lock", 1); // the writer waits for it
             assert!(
                 wlocked.try_recv().is_none(),
                 "RLocker() didn't read-lock it"
