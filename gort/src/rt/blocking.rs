@@ -55,15 +55,14 @@ pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     // A P section (rt::hog): the P may have been taken from this goroutine while it ran user
     // code, in which case there is nothing to leave behind and `exit` finds a P.
     let (pp, prev) = super::hog::enter(m);
-    if pp.is_null() {
+    let Some(p) = pp else {
         m.oldp.store(null_mut(), Relaxed);
         super::hog::exit(m, prev);
         return;
-    }
+    };
+    let pp = p as *const P as *mut P;
     // `p` and `oldp` are written only by this M's own thread: plain loads and stores.
     m.p.store(null_mut(), Relaxed);
-    // SAFETY: Ps are never freed; this M held `pp` until now.
-    let p = unsafe { &*pp };
     // Only the holder of the P writes it; sysmon reads it.
     p.blocktick
         .store(p.blocktick.load(Relaxed).wrapping_add(1), Relaxed);

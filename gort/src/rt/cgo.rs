@@ -36,7 +36,6 @@ use std::sync::atomic::{AtomicUsize, Ordering::*};
 use super::blocking;
 use super::g::{BLOCKING, G, IDLE};
 use super::m::{M, current_m, set_current_m};
-use super::p::P;
 use crate::arch;
 use crate::util::fatal;
 
@@ -313,7 +312,8 @@ unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) 
     p.count_spawn();
     // SAFETY: the callback's G, set up by `foreign`, runs here.
     let g = unsafe { &*m.curg.load(Relaxed) };
-    g.id.store(super::spawn::next_goid(p as *const P as *mut P), Relaxed);
+    // SAFETY: this M holds `p` (see above).
+    g.id.store(unsafe { super::spawn::next_goid(Some(p)) }, Relaxed);
     // SAFETY: forwarded `Ctx`; it catches panics.
     unsafe { run_ctx::<F, R>(data) };
     let m = current_m().expect("the callback goroutine runs on its M");

@@ -31,7 +31,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, compiler_fence};
 
 use super::m::{M, current_m};
-use super::p::{P, P_IDLE, P_RUNNING, P_TAKING};
+use super::p::{P, P_IDLE, P_RUNNING, P_TAKING, p_ref};
 use crate::util::loom::{fence, spin_loop};
 
 /// Whether `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` is registered for this process.
@@ -58,9 +58,9 @@ pub(crate) fn init() {
 }
 
 /// Starts a P section on `m` (the current M): marks it in the runtime and returns the P it
-/// still owns (null if it has none, or lost it to sysmon) and the previous mark, for `exit`.
+/// still owns (`None` if it has none, or lost it to sysmon) and the previous mark, for `exit`.
 #[inline]
-pub(crate) fn enter(m: &M) -> (*mut P, bool) {
+pub(crate) fn enter(m: &M) -> (Option<&'static P>, bool) {
     let prev = m.in_rt.load(Relaxed);
     m.in_rt.store(true, Relaxed);
     if MEMBARRIER.load(Relaxed) {
@@ -68,24 +68,24 @@ pub(crate) fn enter(m: &M) -> (*mut P, bool) {
     } else {
         fence(SeqCst);
     }
-    let pp = m.p.load(Relaxed);
-    if pp.is_null() || prev {
-        // No P, or the M was already in the runtime (g0, a nested section): sysmon cannot
-        // have taken it since that section started.
-        return (pp, prev);
+    let Some(p) = p_ref(m.p.load(Relaxed)) else {
+        return (None, prev);
+    };
+    if prev {
+        // The M was already in the runtime (g0, a nested section): sysmon cannot have taken
+        // the P since that section started.
+        return (Some(p), prev);
     }
-    // SAFETY: Ps are never freed.
-    let p = unsafe { &*pp };
     let mut st = p.status.load(Acquire);
     while st == P_TAKING {
         spin_loop();
         st = p.status.load(Acquire);
     }
     if st == P_RUNNING && std::ptr::eq(p.m.load(Acquire), m) {
-        return (pp, prev);
+        return (Some(p), prev);
     }
     lost(m);
-    (std::ptr::null_mut(), prev)
+    (None, prev)
 }
 
 /// The P was taken while the goroutine ran user code: forget it.
@@ -121,12 +121,12 @@ pub(crate) fn exit(m: &M, prev: bool) {
     m.in_rt.store(prev, Release);
 }
 
-/// Runs `f` with the P the current M owns (null on a plain thread, on a P-less M, or after the
-/// P was taken from a hog). `f` must not switch goroutines.
+/// Runs `f` with the P the current M owns (`None` on a plain thread, on a P-less M, or after
+/// the P was taken from a hog). `f` must not switch goroutines.
 #[inline]
-pub(crate) fn with_p<R>(f: impl FnOnce(*mut P) -> R) -> R {
+pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
     let Some(m) = current_m() else {
-        return f(std::ptr::null_mut());
+        return f(None);
     };
     let (pp, prev) = enter(m);
     let r = f(pp);
@@ -225,7 +225,7 @@ mod loom_tests {
                 took
             });
             let (pp, prev) = enter(&m);
-            let kept = !pp.is_null();
+            let kept = pp.is_some();
             if kept {
                 // SAFETY: as above.
                 state.with_mut(|v| unsafe { *v += 1 });
@@ -235,7 +235,7 @@ mod loom_tests {
             assert!(kept || took, "nobody kept the P");
             if took {
                 // Its M finds out at its next section.
-                assert!(enter(&m).0.is_null(), "the goroutine still owns a taken P");
+                assert!(enter(&m).0.is_none(), "the goroutine still owns a taken P");
             }
         });
     }
@@ -253,7 +253,7 @@ mod loom_tests {
             let p2 = p.clone();
             let sysmon = loom::thread::spawn(move || try_take(&p2, 0));
             let (pp, prev) = enter(&m);
-            let blocked = !pp.is_null();
+            let blocked = pp.is_some();
             if blocked {
                 m.p.store(std::ptr::null_mut(), Relaxed);
                 p.m.store(std::ptr::null_mut(), Relaxed);

@@ -191,13 +191,9 @@ pub(crate) unsafe fn ready(gp: *mut G) {
         }
     }
     g.make_runnable();
-    super::hog::with_p(|pp| {
-        if pp.is_null() {
-            global::globrunq_put(gp);
-        } else {
-            // SAFETY: Ps are never freed and the current M owns this one (P section).
-            runq_put(unsafe { &*pp }, gp, true);
-        }
+    super::hog::with_p(|pp| match pp {
+        Some(p) => runq_put(p, gp, true),
+        None => global::globrunq_put(gp),
     });
     wakep();
 }

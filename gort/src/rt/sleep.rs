@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::g::{G, WaitReason};
 use super::global::{self, SCHED};
 use super::m::current_g;
-use super::p::P_DEAD;
+use super::p::{P_DEAD, p_ref};
 use super::park::{park, ready};
 use super::timers::{Timer, TimerFn};
 use crate::sys::deadline_after;
@@ -53,14 +53,15 @@ unsafe fn wake_sleeper(t: *const Timer, _: u64) {
 /// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
 pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
     super::ensure_started();
-    let first = super::hog::with_p(|mut pp| {
-        if pp.is_null() {
-            pp = global::allp()
-                .find(|p| !p.should_retire() && p.status.load(Acquire) != P_DEAD)
-                .map_or(SCHED.allp[0].load(Acquire), |p| p as *const _ as *mut _);
-        }
-        // SAFETY: Ps are never freed; the caller upholds the timer contract.
-        unsafe { (*pp).timers.add(t, when, f) }
+    let first = super::hog::with_p(|pp| {
+        let p = pp
+            .or_else(|| {
+                global::allp().find(|p| !p.should_retire() && p.status.load(Acquire) != P_DEAD)
+            })
+            .or_else(|| p_ref(SCHED.allp[0].load(Acquire)))
+            .expect("the runtime has started, so P 0 exists");
+        // SAFETY: the caller upholds the timer contract.
+        unsafe { p.timers.add(t, when, f) }
     });
     if first {
         global::wake_timer_waiter(when);

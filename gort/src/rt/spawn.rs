@@ -29,12 +29,17 @@ use crate::util::fatal;
 
 const GOID_BATCH: u64 = 16;
 
-pub(crate) fn next_goid(pp: *mut P) -> u64 {
-    if pp.is_null() {
+/// A new goroutine id: from `p`'s block of ids (refilled 16 at a time), or the global counter
+/// without a P.
+///
+/// # Safety
+/// The caller owns `p` (its M holds it, inside a P section or on g0).
+pub(crate) unsafe fn next_goid(p: Option<&P>) -> u64 {
+    let Some(p) = p else {
         return SCHED.goid_gen.fetch_add(1, Relaxed) + 1;
-    }
-    // SAFETY: the caller holds `pp`, so its id cache is ours.
-    let cache = unsafe { &mut *(*pp).goid.get() };
+    };
+    // SAFETY: the caller owns `p`, so its id cache is ours.
+    let cache = unsafe { &mut *p.goid.get() };
     if cache.0 == cache.1 {
         let start = SCHED.goid_gen.fetch_add(GOID_BATCH, Relaxed) + 1;
         *cache = (start, start + GOID_BATCH);
@@ -63,7 +68,7 @@ pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
     // queue are the P's. What to do after it (yield, check for preemption) runs outside.
     let (id, after) = super::hog::with_p(move |pp| {
         // SAFETY: the section's P is the caller's own.
-        let cache = unsafe { pp.as_ref().map(|p| p.slot_cache()) };
+        let cache = pp.map(|p| unsafe { p.slot_cache() });
         let gp = pool::alloc(cache, stack)?;
         prepare(gp, pp, f, name, loc)
     })?;
@@ -86,7 +91,7 @@ enum After {
 /// The body of `spawn` inside its P section.
 fn prepare<F: FnOnce() + Send + 'static>(
     gp: *mut G,
-    pp: *mut P,
+    pp: Option<&'static P>,
     f: F,
     name: Option<String>,
     loc: &'static Location<'static>,
@@ -130,7 +135,7 @@ unsafe fn run_boxed<F: FnOnce()>(data: usize) {
 /// The non-generic part of `spawn`: publish the G.
 fn start(
     gp: *mut G,
-    pp: *mut P,
+    pp: Option<&'static P>,
     run: RunFn,
     data: usize,
     stack_top: usize,
@@ -139,7 +144,8 @@ fn start(
 ) -> (u64, After) {
     // SAFETY: `gp` is a fresh G from the pool that nothing else references yet.
     let g = unsafe { &*gp };
-    let id = next_goid(pp);
+    // SAFETY: `pp` is the caller's section's P.
+    let id = unsafe { next_goid(pp) };
     g.id.store(id, Relaxed);
     g.spawn_loc.store(loc as *const _ as *mut _, Relaxed);
     if let Some(name) = name {
@@ -150,15 +156,13 @@ fn start(
     // SAFETY: the G is not published yet; [stack_top - 64, stack_top) is unused stack.
     unsafe { *g.sp.get() = arch::init_stack(stack_top, g_entry, gp as usize) };
     g.status.store(RUNNABLE, Release);
-    if pp.is_null() {
+    let Some(p) = pp else {
         SCHED.live_nop.fetch_add(1, Relaxed);
         SCHED.spawned_nop.fetch_add(1, Relaxed);
         global::globrunq_put(gp);
         wakep();
         return (id, After::Nothing);
-    }
-    // SAFETY: the current M owns `pp` (the caller's P section).
-    let p = unsafe { &*pp };
+    };
     p.count_spawn();
     runq_put(p, gp, true);
     wakep();
