@@ -60,6 +60,25 @@ fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
     }
 }
 
+/// An argument's value: a positive integer literal (`not_int` and `zero` are the errors).
+fn positive_int<T>(value: &Expr, not_int: &str, zero: &str) -> syn::Result<T>
+where
+    T: std::str::FromStr + PartialEq + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let Expr::Lit(syn::ExprLit {
+        lit: Lit::Int(i), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(value, not_int));
+    };
+    let n = i.base10_parse::<T>()?;
+    if n == T::from(0) {
+        return Err(syn::Error::new_spanned(value, zero));
+    }
+    Ok(n)
+}
+
 fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<TokenStream> {
     let func: ItemFn = syn::parse(item)?;
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse(args)?;
@@ -68,56 +87,18 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
     for meta in metas {
         match &meta {
             Meta::NameValue(nv) if nv.path.is_ident("procs") => {
-                let value = match &nv.value {
-                    Expr::Lit(l) => match &l.lit {
-                        Lit::Int(i) => i.base10_parse::<usize>()?,
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                "procs must be an integer literal, e.g. procs = 4",
-                            ));
-                        }
-                    },
-                    other => {
-                        return Err(syn::Error::new_spanned(
-                            other,
-                            "procs must be an integer literal, e.g. procs = 4",
-                        ));
-                    }
-                };
-                if value == 0 {
-                    return Err(syn::Error::new_spanned(
-                        &nv.value,
-                        "procs must be at least 1",
-                    ));
-                }
-                procs = value;
+                procs = positive_int(
+                    &nv.value,
+                    "procs must be an integer literal, e.g. procs = 4",
+                    "procs must be at least 1",
+                )?;
             }
             Meta::NameValue(nv) if nv.path.is_ident("timeout") && kind == Kind::Test => {
-                let value = match &nv.value {
-                    Expr::Lit(l) => match &l.lit {
-                        Lit::Int(i) => i.base10_parse::<u64>()?,
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                "timeout must be an integer literal (seconds), e.g. timeout = 30",
-                            ));
-                        }
-                    },
-                    other => {
-                        return Err(syn::Error::new_spanned(
-                            other,
-                            "timeout must be an integer literal (seconds), e.g. timeout = 30",
-                        ));
-                    }
-                };
-                if value == 0 {
-                    return Err(syn::Error::new_spanned(
-                        &nv.value,
-                        "timeout must be at least 1 second",
-                    ));
-                }
-                timeout = value;
+                timeout = positive_int(
+                    &nv.value,
+                    "timeout must be an integer literal (seconds), e.g. timeout = 30",
+                    "timeout must be at least 1 second",
+                )?;
             }
             other => {
                 return Err(syn::Error::new_spanned(

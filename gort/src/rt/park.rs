@@ -51,7 +51,9 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
         // SAFETY: the dumper switched to us with DUMP_ARG and waits to be switched back to.
         arg = unsafe { super::dump::capture_and_return(gp) };
     }
-    let m = super::m::m_ref(arg as *mut M).expect("a goroutine is resumed by its M");
+    // SAFETY: whoever resumes a goroutine passes its own M (`execute`), and Ms are never
+    // freed. (No `Option` check here: this is every context switch's return path.)
+    let m: &'static M = unsafe { &*(arg as *const M) };
     // Back to code that touches no P until its next section.
     m.in_rt.store(false, Release);
     m
