@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::{Duration, Instant};
 
-use gort_test_support::{bounded, perpetuum_mobile, serial};
+use gort_test_support::{bounded, perpetuum_mobile, serial, with_procs};
 
 /// At procs=1 with spawn chains running and `set_procs` toggling 3 <-> 1, a goroutine that
 /// spawns and joins a yielding child in a loop finishes, and a yielding goroutine is never kept
@@ -176,47 +176,43 @@ fn preempted_goroutines_survive_set_procs() {
 /// first (about 12 ms; the bound leaves room for a loaded machine).
 #[test]
 fn a_goroutine_woken_off_processor_is_not_kept_behind_short_slices() {
-    let _serial = serial();
-    bounded(60, || {
-        gort::run(|| {
-            gort::set_procs(1);
-            let stop = Arc::new(AtomicBool::new(false));
-            let mut workers = Vec::new();
-            for _ in 0..2 {
-                let stop = stop.clone();
-                workers.push(gort::spawn(move || {
-                    while !stop.load(Relaxed) {
-                        let t = Instant::now();
-                        while t.elapsed() < Duration::from_millis(2) {
-                            std::hint::spin_loop();
-                        }
-                        gort::yield_now();
+    with_procs(1, 60, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut workers = Vec::new();
+        for _ in 0..2 {
+            let stop = stop.clone();
+            workers.push(gort::spawn(move || {
+                while !stop.load(Relaxed) {
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_millis(2) {
+                        std::hint::spin_loop();
                     }
-                }));
-            }
-            let (tx, rx) = gort::chan::<Instant>(0);
-            let waker = std::thread::spawn(move || {
-                for _ in 0..100 {
-                    std::thread::sleep(Duration::from_millis(3));
-                    if tx.send(Instant::now()).is_err() {
-                        break;
-                    }
+                    gort::yield_now();
                 }
-            });
-            let mut worst = Duration::ZERO;
-            for sent in rx.iter() {
-                worst = worst.max(sent.elapsed());
+            }));
+        }
+        let (tx, rx) = gort::chan::<Instant>(0);
+        let waker = std::thread::spawn(move || {
+            for _ in 0..100 {
+                std::thread::sleep(Duration::from_millis(3));
+                if tx.send(Instant::now()).is_err() {
+                    break;
+                }
             }
-            waker.join().unwrap();
-            stop.store(true, Relaxed);
-            for w in workers {
-                w.join().unwrap();
-            }
-            assert!(
-                worst < Duration::from_millis(50),
-                "a goroutine woken by a plain thread waited {worst:?} to run beside \
+        });
+        let mut worst = Duration::ZERO;
+        for sent in rx.iter() {
+            worst = worst.max(sent.elapsed());
+        }
+        waker.join().unwrap();
+        stop.store(true, Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(
+            worst < Duration::from_millis(50),
+            "a goroutine woken by a plain thread waited {worst:?} to run beside \
                  goroutines yielding every 2 ms"
-            );
-        })
+        );
     });
 }
