@@ -1,6 +1,8 @@
 //! Start-up and configuration: the runtime starts lazily, on the first gort call from any
 //! thread, reading GOMAXPROCS and GORT_STACK_SIZE, probing the stack mechanism, creating the Ps
-//! and starting sysmon. M threads start on demand.
+//! and starting sysmon (Go's `schedinit` and `main` in proc.go, which do this before `main.main`;
+//! here it happens lazily, so a library user never calls an init function). M threads start on
+//! demand.
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::*};
