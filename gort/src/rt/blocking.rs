@@ -1,14 +1,28 @@
 //! Blocking calls: Go's entersyscall / exitsyscall (proc.go).
 //!
 //! `enter` leaves the M's P in the P_BLOCKING state, still remembered as the M's `oldp`. A short
-//! call gets its P back with one CAS in `exit`. If the call takes longer than a sysmon tick
-//! (~20 µs), sysmon retakes the P by CAS and hands it to another M (`handoffp`), so other
-//! goroutines keep running. `exit` then takes an idle P if there is one; otherwise the goroutine
-//! is queued globally and the M sleeps (Go's exitsyscall0).
+//! call gets its P back in `exit` with plain stores. If the call takes longer than a sysmon tick
+//! (~20 µs), sysmon retakes the P and hands it to another M (`handoffp`), so other goroutines
+//! keep running. `exit` then takes an idle P if there is one; otherwise the goroutine is queued
+//! globally and the M sleeps (Go's exitsyscall0).
+//!
+//! Where this deviates from Go: Go's exitsyscallfast takes the P back with a CAS on its status,
+//! and on this machine that one locked instruction was half the cost of an `ffi::call`. Here the
+//! M and sysmon meet with the handshake rt::hog uses for hogs: the returning M sets
+//! `M::reclaiming` and then reads the status; sysmon marks the P `P_RETAKING`, runs the
+//! process-wide barrier and then reads the flag. Either the M sees `P_RETAKING` (and waits for
+//! sysmon's verdict) or sysmon sees the flag (and puts the P back to `P_BLOCKING`), so the M's
+//! plain store of `P_RUNNING` never races a hand-off. A P in a blocking call keeps its M in
+//! `P::m`, for that check, and so that an M never takes back a P that was retaken and has since
+//! entered another M's blocking call (Go's status CAS alone would let it take that one).
 //!
 //! A goroutine that must stay on its thread (locked, or unwinding) waits for a P to be handed to
 //! its M instead: it is queued with `locked_m` set, and the scheduler that picks it hands its own
 //! P to this M (Go's startlockedm).
+//!
+//! Invariants: only sysmon moves a P out of P_BLOCKING by retaking it (`retake`); the M that
+//! entered the call moves it out by `exit` or by giving it up (`release_own`), never while
+//! sysmon's mark is on it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr::null_mut;
@@ -17,8 +31,9 @@ use std::sync::atomic::Ordering::*;
 use super::g::{BLOCKING, G, RUNNABLE, RUNNING};
 use super::global::{self, acquirep, handoffp};
 use super::m::{M, Request};
-use super::p::{P, P_BLOCKING, P_IDLE, P_RUNNING, p_ref};
+use super::p::{P, P_BLOCKING, P_IDLE, P_RETAKING, P_RUNNING, p_ref};
 use super::park::switch_to_scheduler;
+use crate::util::loom::spin_loop;
 
 /// Runs `f`, which may block the thread, with the caller's P left behind for sysmon to hand
 /// off (`gort::blocking`). On a plain thread, or already inside a blocking call or `ffi::call`,
@@ -67,25 +82,100 @@ pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     p.blocktick
         .store(p.blocktick.load(Relaxed).wrapping_add(1), Relaxed);
     m.oldp.store(pp, Relaxed);
-    p.m.store(null_mut(), Relaxed);
     p.status.store(P_BLOCKING, Release);
     super::hog::exit(m, prev);
     if handoff_now {
-        retake(p);
+        m.oldp.store(null_mut(), Relaxed);
+        release_own(p);
     }
 }
 
-/// Takes a P away from an M in a blocking call and hands it off. Returns false if the M got
-/// it back first. Called by sysmon, and by `enter` with `handoff_now`.
+/// Sysmon: takes a P away from the M in a blocking call on it and hands it off. Returns false
+/// if the M is taking it back (or already has).
 pub(crate) fn retake(p: &P) -> bool {
-    if p.status
-        .compare_exchange(P_BLOCKING, P_IDLE, AcqRel, Relaxed)
-        .is_err()
-    {
+    if !try_retake(p) {
         return false;
     }
     handoffp(p as *const P as *mut P);
     true
+}
+
+/// The handshake half of `retake` (see the module doc): on success `p` is idle and owned by
+/// the caller.
+fn try_retake(p: &P) -> bool {
+    if p.status
+        .compare_exchange(P_BLOCKING, P_RETAKING, AcqRel, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    let mp = p.m.load(Acquire);
+    super::hog::taker_barrier();
+    // SAFETY: Ms are never freed.
+    let reclaiming = !mp.is_null() && unsafe { &*mp }.reclaiming.load(Acquire);
+    // The M may have stored `P_RUNNING` over the mark after it saw `P_BLOCKING`: both outcomes
+    // are CASes from the mark, and a failed one leaves the M's state alone.
+    if reclaiming {
+        let _ = p
+            .status
+            .compare_exchange(P_RETAKING, P_BLOCKING, AcqRel, Relaxed);
+        return false;
+    }
+    if p.status
+        .compare_exchange(P_RETAKING, P_IDLE, AcqRel, Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    p.m.store(null_mut(), Relaxed);
+    true
+}
+
+/// The M in a blocking call on `p` gives it up now, for another M to run its goroutines (a
+/// thread-mode park, a yield of a pinned goroutine, an exiting foreign thread). The caller has
+/// cleared its `oldp`. If sysmon is retaking `p` meanwhile, its verdict stands: the flag of
+/// this M is clear, so the P is handed off either way.
+pub(crate) fn release_own(p: &P) {
+    loop {
+        match p
+            .status
+            .compare_exchange(P_BLOCKING, P_IDLE, AcqRel, Acquire)
+        {
+            Ok(_) => {
+                p.m.store(null_mut(), Relaxed);
+                handoffp(p as *const P as *mut P);
+                return;
+            }
+            Err(P_RETAKING) => spin_loop(),
+            Err(_) => return,
+        }
+    }
+}
+
+/// The M's half of the handshake: takes back `oldp` if it is still in this M's blocking call,
+/// with plain stores. Returns false if sysmon retook it.
+fn reclaim(m: &M, oldp: &P) -> bool {
+    m.reclaiming.store(true, Relaxed);
+    super::hog::owner_barrier();
+    let mut st = oldp.status.load(Acquire);
+    while st == P_RETAKING {
+        spin_loop();
+        st = oldp.status.load(Acquire);
+    }
+    // `P::m` tells this M's blocking call from another M's on a P that was retaken meanwhile:
+    // only this M stores itself there, and it is in `exit`.
+    let ours = st == P_BLOCKING && std::ptr::eq(oldp.m.load(Acquire), m);
+    if ours {
+        #[cfg(not(loom))]
+        oldp.status.store(P_RUNNING, Release);
+        // loom lets a plain store land between the read and the write of sysmon's CAS
+        // (tokio-rs/loom#254), which C11's RMW atomicity forbids; a swap is ordered the same
+        // way here and loom models it correctly.
+        #[cfg(loom)]
+        oldp.status.swap(P_RUNNING, Release);
+    }
+    m.reclaiming.store(false, Release);
+    ours
 }
 
 /// Go's stoplockedm: the locked goroutine `g` of `m` is queued (with `locked_m` set) or will be
@@ -123,17 +213,8 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
     let prev = m.in_rt.load(Relaxed);
     m.in_rt.store(true, Relaxed);
     // Fast path: our P is still waiting for us.
-    if !oldp.is_null()
-        // SAFETY: Ps are never freed.
-        && unsafe { &*oldp }
-            .status
-            .compare_exchange(P_BLOCKING, P_RUNNING, AcqRel, Relaxed)
-            .is_ok()
-    {
+    if let Some(p) = p_ref(oldp).filter(|p| reclaim(m, p)) {
         m.p.store(oldp, Relaxed);
-        // SAFETY: as above.
-        let p = unsafe { &*oldp };
-        p.m.store(mp, Relaxed);
         count_switch(p);
         g.status.store(RUNNING, Release);
         super::hog::exit(m, prev);
@@ -168,4 +249,67 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
 fn count_switch(p: &P) {
     p.switchtick
         .store(p.switchtick.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A P that sysmon retook and handed to another M, which is now in a blocking call on it,
+    /// is not the first M's to take back, though its status says `P_BLOCKING`.
+    #[test]
+    fn an_m_does_not_take_back_another_ms_blocking_p() {
+        let p = P::new(0);
+        let (m1, m2) = (M::new(), M::new());
+        p.m.store(&m2 as *const M as *mut M, Relaxed);
+        p.status.store(P_BLOCKING, Relaxed);
+        assert!(!reclaim(&m1, &p));
+        assert_eq!(p.status.load(Relaxed), P_BLOCKING);
+        assert!(reclaim(&m2, &p));
+        assert_eq!(p.status.load(Relaxed), P_RUNNING);
+        assert!(!m2.reclaiming.load(Relaxed));
+    }
+}
+
+/// Model check (run with `--cfg loom`, see util::loom; the membarrier is modelled by its
+/// fallback, a full fence on both sides).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+
+    /// An M returning from a blocking call races sysmon retaking its P: exactly one of them ends
+    /// up with it, the P's state agrees, and their uses of it are ordered (no data race).
+    #[test]
+    fn loom_return_from_a_blocking_call_and_retake_never_share_the_p() {
+        loom::model(|| {
+            let p = Arc::new(P::new(0));
+            let m = Arc::new(M::new());
+            p.m.store(&*m as *const M as *mut M, Relaxed);
+            p.status.store(P_BLOCKING, Relaxed);
+            let state = Arc::new(UnsafeCell::new(0u32));
+            let (p2, state2) = (p.clone(), state.clone());
+            let sysmon = loom::thread::spawn(move || {
+                let took = try_retake(&p2);
+                if took {
+                    // SAFETY: loom checks that this access is ordered with the other one.
+                    state2.with_mut(|v| unsafe { *v += 1 });
+                }
+                took
+            });
+            let kept = reclaim(&m, &p);
+            if kept {
+                // SAFETY: as above.
+                state.with_mut(|v| unsafe { *v += 1 });
+            }
+            let took = sysmon.join().unwrap();
+            let st = p.status.load(Acquire);
+            match (kept, took) {
+                (true, false) => assert_eq!(st, P_RUNNING),
+                (false, true) => assert_eq!(st, P_IDLE),
+                other => panic!("kept/took {other:?} with status {st}"),
+            }
+        });
+    }
 }

@@ -16,7 +16,7 @@
 //!    taken from a pool or created on first use and then kept by the thread until it exits; `f`
 //!    runs as a fresh goroutine (new id) locked to this thread, on the M's dedicated goroutine
 //!    stack. Between callbacks the thread looks like a plain thread again; the M keeps its P in the
-//!    blocking state, so the next callback usually reacquires it with one CAS (sysmon retakes it
+//!    blocking state, so the next callback usually reacquires it with a few plain stores (sysmon retakes it
 //!    if others need it). When the thread exits, the M and its P are given back.
 //! 3. Anywhere else (Rust code already running as a goroutine): `f` is just called.
 //!
@@ -199,7 +199,7 @@ impl Drop for Bound {
         let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
         if !oldp.is_null() {
             // SAFETY: Ps are never freed.
-            blocking::retake(unsafe { &*oldp });
+            blocking::release_own(unsafe { &*oldp });
         }
         EXTRA_POOL
             .lock()

@@ -205,6 +205,7 @@ impl G {
         self.id.load(Relaxed)
     }
 
+    #[inline]
     pub(crate) fn status(&self) -> u32 {
         self.status.load(Acquire)
     }

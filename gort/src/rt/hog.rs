@@ -57,17 +57,40 @@ pub(crate) fn init() {
     MEMBARRIER.store(r == 0, Relaxed);
 }
 
+/// The owner's half of the store-load order of the handshake (see the module doc): after its
+/// flag store (`M::in_rt`, `M::reclaiming`), before it reads the P's status. A compiler fence
+/// when sysmon's `taker_barrier` is a membarrier, a full fence otherwise.
+#[inline]
+pub(crate) fn owner_barrier() {
+    if MEMBARRIER.load(Relaxed) {
+        compiler_fence(SeqCst);
+    } else {
+        fence(SeqCst);
+    }
+}
+
+/// Sysmon's half: after it marked a P `P_TAKING`, before it reads the owner's flag. Orders
+/// every thread of the process, so that the owner's side needs no fence of its own.
+pub(crate) fn taker_barrier() {
+    if MEMBARRIER.load(Relaxed) {
+        // SAFETY: a plain syscall with integer arguments.
+        let r =
+            unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
+        if r != 0 {
+            crate::util::fatal!("membarrier failed after registration succeeded");
+        }
+    } else {
+        fence(SeqCst);
+    }
+}
+
 /// Starts a P section on `m` (the current M): marks it in the runtime and returns the P it
 /// still owns (`None` if it has none, or lost it to sysmon) and the previous mark, for `exit`.
 #[inline]
 pub(crate) fn enter(m: &M) -> (Option<&'static P>, bool) {
     let prev = m.in_rt.load(Relaxed);
     m.in_rt.store(true, Relaxed);
-    if MEMBARRIER.load(Relaxed) {
-        compiler_fence(SeqCst);
-    } else {
-        fence(SeqCst);
-    }
+    owner_barrier();
     let Some(p) = p_ref(m.p.load(Relaxed)) else {
         return (None, prev);
     };
@@ -157,16 +180,7 @@ fn try_take(p: &P, switchtick: u32) -> bool {
         return false;
     }
     let mp = p.m.load(Acquire);
-    if MEMBARRIER.load(Relaxed) {
-        // SAFETY: a plain syscall with integer arguments.
-        let r =
-            unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
-        if r != 0 {
-            crate::util::fatal!("membarrier failed after registration succeeded");
-        }
-    } else {
-        fence(SeqCst);
-    }
+    taker_barrier();
     // SAFETY: Ms are never freed.
     let busy = mp.is_null() || unsafe { &*mp }.in_rt.load(Acquire);
     // `P_TAKING` is only a tentative mark: the owner may have moved its P on meanwhile (into a

@@ -72,6 +72,9 @@ pub(crate) struct M {
     /// Set by sysmon when it took this M's P from its hog; cleared when the M gets a P again
     /// (counted in `hog::PLESS`).
     pub(crate) taken: la::AtomicBool,
+    /// Set while this M, returning from a blocking call, takes its P back with plain stores;
+    /// sysmon retakes a blocking P only while its M's flag is clear (rt::blocking).
+    pub(crate) reclaiming: la::AtomicBool,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -97,6 +100,7 @@ impl M {
             preempted: Cell::new(std::ptr::null_mut()),
             in_rt: la::AtomicBool::new(true),
             taken: la::AtomicBool::new(false),
+            reclaiming: la::AtomicBool::new(false),
         }
     }
 

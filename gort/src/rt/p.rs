@@ -16,13 +16,16 @@ pub(crate) const P_BLOCKING: u32 = 2;
 pub(crate) const P_DEAD: u32 = 3;
 /// Sysmon is deciding whether to take the P from a hog (rt::hog); others treat it as running.
 pub(crate) const P_TAKING: u32 = 4;
+/// Sysmon is deciding whether to retake the P from an M in a blocking call (rt::blocking);
+/// it goes back to `P_BLOCKING` or on to `P_IDLE`.
+pub(crate) const P_RETAKING: u32 = 5;
 
 pub(crate) struct P {
     pub(crate) id: usize,
     /// P_IDLE / P_RUNNING / P_BLOCKING (its M is in a blocking call; sysmon may retake it) /
-    /// P_DEAD / P_TAKING (sysmon may be taking it from a hog, see rt::hog). Transitions out of P_BLOCKING are by CAS (the M and sysmon race).
+    /// P_DEAD / P_TAKING / P_RETAKING (sysmon's tentative marks, see rt::hog and rt::blocking).
     pub(crate) status: la::AtomicU32,
-    /// The M holding this P, or null.
+    /// The M holding this P (also while it is in a blocking call), or null.
     pub(crate) m: la::AtomicPtr<M>,
     pub(crate) runq: RunQueue,
     /// Incremented on every new time slice; sysmon compares it to spot hogs.

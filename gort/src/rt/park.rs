@@ -95,7 +95,7 @@ fn park_thread(m: Option<&'static M>, g: &G, commit: &mut dyn FnMut(*mut G) -> b
     let holds_p = holding.is_some();
     let before = g.status();
     if let Some(m) = holding {
-        // Keep the P in the blocking state for a moment: a short wait ends with one CAS in
+        // Keep the P in the blocking state for a moment: a short wait ends cheaply in
         // `blocking::exit`; a long one hands it off below (or sysmon retakes it).
         blocking::enter(m, false);
     }
@@ -140,7 +140,7 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
         let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
         if !oldp.is_null() {
             // SAFETY: Ps are never freed; `oldp` was set by `blocking::enter` above.
-            blocking::retake(unsafe { &*oldp });
+            blocking::release_own(unsafe { &*oldp });
         }
         g.locked_m.store(m as *const M as *mut M, Release);
         if g.wake
