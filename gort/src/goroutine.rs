@@ -463,8 +463,10 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::select::Case;
-    pub use crate::select::macro_support::{RecvSlot, SendSlot, run as select};
+    /// The channel core, named by the type of a `select!` case (nothing of it is public).
+    pub use crate::chan::raw::RawChan;
+    pub use crate::chan::slot::{RecvSlot, SendSlot};
+    pub use crate::select::macro_support::run as select;
 
     /// Body of `#[gort::main]`: sets GOMAXPROCS if given (0: default) and runs `f` as the first
     /// goroutine. The result may be `!Send` (e.g. `Box<dyn Error>`); it only crosses from the

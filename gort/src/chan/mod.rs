@@ -7,6 +7,7 @@
 
 mod error;
 pub(crate) mod raw;
+pub(crate) mod slot;
 
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 
@@ -17,9 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
-use crate::select::{Mode, select};
 use crate::sys::deadline_after;
-use raw::{RawChan, Status};
+use crate::wait::Status;
+use crate::wait::select::{Mode, select};
+use raw::RawChan;
+use slot::{RecvSlot, SendSlot};
 
 /// Creates a channel with room for `cap` buffered values; `cap == 0` is unbuffered (a send
 /// completes only when a receiver takes the value).
@@ -111,7 +114,7 @@ impl<T> Sender<T> {
         // SAFETY: `v` is writable space for one T of this channel; on `Done` it holds a value
         // moved out of the channel, which we own and drop.
         let st = unsafe { self.raw.recv(v.as_mut_ptr().cast(), false) };
-        if st == raw::Status::Done {
+        if st == Status::Done {
             // SAFETY: `Done`: the channel moved a T into `v`.
             drop(unsafe { v.assume_init() });
             return true;
@@ -148,7 +151,7 @@ impl<T> Sender<T> {
             Err(TrySendError::Closed(v)) => return Err(SendTimeoutError::Closed(v)),
             Err(TrySendError::Full(v)) => v,
         };
-        let mut slot = crate::select::macro_support::SendSlot::new(v);
+        let mut slot = SendSlot::new(v);
         let r = select(&[slot.case(self)], Mode::Until(deadline_after(d)));
         match r {
             Some((_, true)) => {
@@ -223,7 +226,7 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Closed) => return Err(RecvTimeoutError::Closed),
             Err(TryRecvError::Empty) => {}
         }
-        let mut slot = crate::select::macro_support::RecvSlot::new();
+        let mut slot = RecvSlot::new();
         let r = select(&[slot.case(self)], Mode::Until(deadline_after(d)));
         match r {
             Some(_) => slot.take().ok_or(RecvTimeoutError::Closed),

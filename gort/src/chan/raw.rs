@@ -30,31 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
 use crate::rt::{WaitReason, check_preempt, park};
 use crate::util::lock::Lock;
-use crate::wait::{WaitQueue, Waiter, WakeList};
-
-/// A send reserved by a dynamic `Select` (see the module doc).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reservation {
-    /// No reservation (the case did not fire).
-    None,
-    /// The channel is closed: the send fails.
-    Closed,
-    /// This receiver, dequeued and still parked, takes the value.
-    Receiver(*mut Waiter),
-    /// A free buffer slot is kept for the value.
-    Slot,
-}
-
-/// Outcome of a channel operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
-    /// The value moved.
-    Done,
-    /// Non-blocking and not ready.
-    WouldBlock,
-    /// The channel is closed (for a receive: and drained). A send's value was not taken.
-    Closed,
-}
+use crate::wait::{Reservation, Selectable, Status, WaitQueue, Waiter, WakeList};
 
 pub(crate) struct State {
     sendx: usize,
@@ -65,7 +41,10 @@ pub(crate) struct State {
     pub(crate) sendq: WaitQueue,
 }
 
-pub(crate) struct RawChan {
+/// The type-erased channel behind `Sender<T>` and `Receiver<T>` (see the module doc). It is `pub`
+/// only because the cases of a `select!` expansion name it; none of its fields or methods are.
+#[doc(hidden)]
+pub struct RawChan {
     pub(crate) lock: Lock,
     st: UnsafeCell<State>,
     qcount: AtomicUsize,
@@ -522,5 +501,37 @@ impl Drop for RawChan {
             // SAFETY: allocated in `new` with this layout.
             unsafe { std::alloc::dealloc(self.buf, self.layout) };
         }
+    }
+}
+
+// SAFETY: `lock` guards `st` (both queues) and every write the `*_locked` methods make; those
+// never block and leave wake-ups in `wake` (see the module invariants).
+unsafe impl Selectable for RawChan {
+    fn lock(&self) {
+        self.lock.lock();
+    }
+
+    fn unlock(&self) {
+        self.lock.unlock();
+    }
+
+    unsafe fn waiters(&self, send: bool) -> &mut WaitQueue {
+        // SAFETY: the caller holds the lock.
+        let st = unsafe { self.state() };
+        if send { &mut st.sendq } else { &mut st.recvq }
+    }
+
+    unsafe fn try_send_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status> {
+        // SAFETY: forwarded.
+        unsafe { RawChan::try_send_locked(self, elem, wake) }
+    }
+
+    unsafe fn try_recv_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status> {
+        // SAFETY: forwarded.
+        unsafe { RawChan::try_recv_locked(self, elem, wake) }
+    }
+
+    unsafe fn reserve_send_locked(&self) -> Option<Reservation> {
+        RawChan::reserve_send_locked(self)
     }
 }

@@ -21,9 +21,10 @@ use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use super::{Case, CaseResult, Mode, select};
-use crate::chan::raw::{RawChan, Reservation};
+use crate::chan::raw::RawChan;
 use crate::chan::{Receiver, SendError, Sender};
 use crate::sys::deadline_after;
+use crate::wait::{Reservation, Status};
 
 /// What a case needs beyond its `Case`.
 #[derive(Clone, Copy)]
@@ -48,7 +49,7 @@ enum Kind {
 /// assert_eq!(op.recv(&rx), Some(7));
 /// ```
 pub struct Select<'a> {
-    cases: Vec<Case<'a>>,
+    cases: Vec<Case<'a, RawChan>>,
     kinds: Vec<Kind>,
     /// Scratch space for the value of whichever receive case fires: as large and as aligned as
     /// the largest receive case needs.
@@ -241,7 +242,7 @@ impl SelectedOperation<'_> {
         // SAFETY: `r` was reserved on this channel for this operation; `v` is a T, the
         // channel's element type.
         match unsafe { self.chan.complete_send(r, v.as_mut_ptr().cast()) } {
-            crate::chan::raw::Status::Done => Ok(()),
+            Status::Done => Ok(()),
             // SAFETY: not moved: the value is still ours.
             _ => Err(SendError(unsafe { v.assume_init() })),
         }

@@ -1,6 +1,8 @@
-//! Waiters and wait queues of channels (Go's `sudog` and `waitq` in runtime2.go / chan.go), and
-//! the `SelectSync` a blocked select's waiters share. Channels (`chan::raw`) queue and wake
-//! waiters; `select` links one waiter per case; neither owns this module, which sits below both.
+//! Waiters and wait queues of channels (Go's `sudog` and `waitq` in runtime2.go / chan.go), the
+//! `SelectSync` a blocked select's waiters share, and the select algorithm itself (`select`),
+//! which works over the `Selectable` trait. Channels (`chan::raw`) implement the trait, queue and
+//! wake waiters, and use the select for their timeouts; the public `select!` and `Select` (the
+//! `select` module) sit above the channels.
 //!
 //! A `Waiter` stands for one goroutine (or plain thread) blocked in one channel operation. It lives
 //! in the blocked goroutine's own stack frame: stacks never move (ARCHITECTURE.md, decision "Stacks
@@ -23,6 +25,69 @@ use std::sync::atomic::{AtomicPtr, Ordering::*};
 use crate::util::loom::AtomicU32;
 
 use crate::rt::G;
+
+pub(crate) mod select;
+
+/// What `select` needs of a channel (crossbeam-channel's `SelectHandle`, for channels with a
+/// lock): one lock around its state, its two wait queues, and the non-blocking halves of its
+/// operations, run under that lock.
+///
+/// # Safety
+/// `lock` and `unlock` guard every queue `waiters` returns and the state the `*_locked`
+/// methods read and write; the `*_locked` methods are called only with the lock held, never
+/// block, and hand any goroutine they dequeue to `wake` instead of readying it under the lock.
+pub(crate) unsafe trait Selectable {
+    /// Takes the channel's lock (select takes several, in address order).
+    fn lock(&self);
+    /// Releases it.
+    fn unlock(&self);
+    /// The queue of blocked senders (`send`) or receivers.
+    ///
+    /// # Safety
+    /// The lock is held, and the queue is not used after it is released.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn waiters(&self, send: bool) -> &mut WaitQueue;
+    /// Sends the value at `elem` if that can be done without blocking (moved out on `Done`).
+    ///
+    /// # Safety
+    /// The lock is held; `elem` points to an initialised value of the channel's element type.
+    unsafe fn try_send_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status>;
+    /// Receives into `elem` if that can be done without blocking.
+    ///
+    /// # Safety
+    /// The lock is held; `elem` has room for one element.
+    unsafe fn try_recv_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status>;
+    /// Reserves a send for a dynamic `Select`, so that completing it never blocks. None if a
+    /// send would block.
+    ///
+    /// # Safety
+    /// The lock is held.
+    unsafe fn reserve_send_locked(&self) -> Option<Reservation>;
+}
+
+/// Outcome of a channel operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// The value moved.
+    Done,
+    /// Non-blocking and not ready.
+    WouldBlock,
+    /// The channel is closed (for a receive: and drained). A send's value was not taken.
+    Closed,
+}
+
+/// A send reserved by a dynamic `Select` (see chan::raw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reservation {
+    /// No reservation (the case did not fire).
+    None,
+    /// The channel is closed: the send fails.
+    Closed,
+    /// This receiver, dequeued and still parked, takes the value.
+    Receiver(*mut Waiter),
+    /// A free buffer slot is kept for the value.
+    Slot,
+}
 
 /// Shared by the waiters of one blocked `select` (and its timeout timer).
 pub(crate) struct SelectSync {
