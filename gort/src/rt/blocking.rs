@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering::*;
 
 use super::g::{BLOCKING, G, RUNNABLE, RUNNING};
 use super::global::{self, acquirep, handoffp};
-use super::m::{M, Request};
+use super::m::{M, Request, m_ref};
 use super::p::{P, P_BLOCKING, P_IDLE, P_RETAKING, P_RUNNING, p_ref};
 use super::park::switch_to_scheduler;
 use crate::util::loom::spin_loop;
@@ -92,11 +92,11 @@ pub(crate) fn enter(m: &'static M, handoff_now: bool) {
 
 /// Sysmon: takes a P away from the M in a blocking call on it and hands it off. Returns false
 /// if the M is taking it back (or already has).
-pub(crate) fn retake(p: &P) -> bool {
+pub(crate) fn retake(p: &'static P) -> bool {
     if !try_retake(p) {
         return false;
     }
-    handoffp(p as *const P as *mut P);
+    handoffp(p);
     true
 }
 
@@ -111,8 +111,7 @@ fn try_retake(p: &P) -> bool {
     }
     let mp = p.m.load(Acquire);
     super::hog::taker_barrier();
-    // SAFETY: Ms are never freed.
-    let reclaiming = !mp.is_null() && unsafe { &*mp }.reclaiming.load(Acquire);
+    let reclaiming = m_ref(mp).is_some_and(|m| m.reclaiming.load(Acquire));
     // The M may have stored `P_RUNNING` over the mark after it saw `P_BLOCKING`: both outcomes
     // are CASes from the mark, and a failed one leaves the M's state alone.
     if reclaiming {
@@ -135,7 +134,7 @@ fn try_retake(p: &P) -> bool {
 /// thread-mode park, a yield of a pinned goroutine, an exiting foreign thread). The caller has
 /// cleared its `oldp`. If sysmon is retaking `p` meanwhile, its verdict stands: the flag of
 /// this M is clear, so the P is handed off either way.
-pub(crate) fn release_own(p: &P) {
+pub(crate) fn release_own(p: &'static P) {
     loop {
         match p
             .status
@@ -143,7 +142,7 @@ pub(crate) fn release_own(p: &P) {
         {
             Ok(_) => {
                 p.m.store(null_mut(), Relaxed);
-                handoffp(p as *const P as *mut P);
+                handoffp(p);
                 return;
             }
             Err(P_RETAKING) => spin_loop(),
@@ -223,7 +222,7 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
     // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
     // sees it).
     let mut l = global::lock();
-    if let Some(p) = p_ref(l.pidle_get()) {
+    if let Some(p) = l.pidle_get() {
         drop(l);
         acquirep(m, p);
         count_switch(p);

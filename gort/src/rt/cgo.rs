@@ -196,10 +196,8 @@ impl Drop for Bound {
         let _ = BOUND_FAST.try_with(|f| f.set(std::ptr::null_mut()));
         // SAFETY: Ms are never freed; no callback is running on this exiting thread.
         let m = unsafe { &*mp };
-        let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
-        if !oldp.is_null() {
-            // SAFETY: Ps are never freed.
-            blocking::release_own(unsafe { &*oldp });
+        if let Some(p) = super::p::p_ref(m.oldp.swap(std::ptr::null_mut(), Relaxed)) {
+            blocking::release_own(p);
         }
         EXTRA_POOL
             .lock()

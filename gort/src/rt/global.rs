@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::
 use std::sync::{Mutex, MutexGuard};
 
 use super::g::G;
-use super::m::M;
-use super::p::{P, P_DEAD, P_IDLE, P_RUNNING};
+use super::m::{M, m_ref};
+use super::p::{P, P_DEAD, P_IDLE, P_RUNNING, p_ref};
 
 /// Most Ps that can ever exist.
 pub(crate) const MAX_P: usize = 256;
@@ -27,11 +27,11 @@ pub(crate) struct Locked {
     /// touches no G (each sits in its own stack slot's page: a cache and TLB miss apiece).
     /// Each G is queued with the (coarse) time it was queued at.
     runq: VecDeque<(*mut G, i64)>,
-    pidle: Vec<*mut P>,
+    pidle: Vec<&'static P>,
     /// Idle Ps that `set_procs` removed, taken off `pidle` and waiting for `retire_idle` to
     /// move their timers and free Gs elsewhere.
-    retiring: Vec<*mut P>,
-    pub(crate) midle: Vec<*mut M>,
+    retiring: Vec<&'static P>,
+    pub(crate) midle: Vec<&'static M>,
 }
 
 // SAFETY: the raw pointers refer to Gs, Ps and Ms, which are shared by design and never freed
@@ -167,26 +167,25 @@ impl Locked {
     }
 
     /// Go's pidleput.
-    pub(crate) fn pidle_put(&mut self, pp: &P) {
+    pub(crate) fn pidle_put(&mut self, pp: &'static P) {
         pp.m.store(null_mut(), Relaxed);
         pp.status.store(P_IDLE, Release);
-        self.pidle.push(pp as *const P as *mut P);
+        self.pidle.push(pp);
         SCHED.npidle.fetch_add(1, Relaxed);
     }
 
     /// Go's pidleget. Ps that must retire are set aside on the way (see `retire_idle`).
-    pub(crate) fn pidle_get(&mut self) -> *mut P {
-        while let Some(pp) = self.pidle.pop() {
+    pub(crate) fn pidle_get(&mut self) -> Option<&'static P> {
+        while let Some(p) = self.pidle.pop() {
             SCHED.npidle.fetch_sub(1, Relaxed);
-            // SAFETY: Ps are never freed.
-            if unsafe { &*pp }.should_retire() {
-                self.retiring.push(pp);
+            if p.should_retire() {
+                self.retiring.push(p);
                 SCHED.nretiring.fetch_add(1, Relaxed);
                 continue;
             }
-            return pp;
+            return Some(p);
         }
-        null_mut()
+        None
     }
 
     /// Sets aside the idle Ps that must retire (after `set_procs` shrinks).
@@ -194,8 +193,7 @@ impl Locked {
         let mut i = 0;
         while i < self.pidle.len() {
             let pp = self.pidle[i];
-            // SAFETY: Ps are never freed.
-            if unsafe { &*pp }.should_retire() {
+            if pp.should_retire() {
                 self.pidle.swap_remove(i);
                 SCHED.npidle.fetch_sub(1, Relaxed);
                 self.retiring.push(pp);
@@ -222,10 +220,8 @@ pub(crate) fn retire_idle() {
         SCHED.nretiring.store(0, Relaxed);
         std::mem::take(&mut l.retiring)
     };
-    for pp in ps {
-        // SAFETY: Ps are never freed; this one is on no list and held by no M, so its state
-        // is ours.
-        let p = unsafe { &*pp };
+    // Each of these is on no list and held by no M, so its state is ours.
+    for p in ps {
         move_p_state(p);
         let mut l = lock();
         if p.should_retire() {
@@ -307,38 +303,34 @@ fn wakep_slow() {
     {
         return;
     }
-    let pp = lock().pidle_get();
-    if pp.is_null() {
+    let idle = lock().pidle_get();
+    let Some(p) = idle else {
         SCHED.nmspinning.fetch_sub(1, SeqCst);
         return;
-    }
-    startm(pp, true);
+    };
+    startm(p, true);
 }
 
 /// Go's startm: runs `pp` on an idle M, or on a new one. With `spinning`, the caller has already
 /// counted the M in `nmspinning`.
-pub(crate) fn startm(pp: *mut P, spinning: bool) {
+pub(crate) fn startm(p: &'static P, spinning: bool) {
     let mut l = lock();
-    if let Some(mp) = l.midle.pop() {
-        // SAFETY: Ms are never freed.
-        let m = unsafe { &*mp };
+    if let Some(m) = l.midle.pop() {
         m.spinning.store(spinning, Relaxed);
-        m.nextp.store(pp, Release);
+        m.nextp.store(p as *const P as *mut P, Release);
         drop(l);
         m.note.wakeup();
         return;
     }
     drop(l);
-    super::schedule::newm(pp, spinning);
+    super::schedule::newm(p, spinning);
 }
 
 /// Go's handoffp: `pp` lost its M (blocking call, or its M is stopping); give it to an M that
 /// has work for it, or make it idle.
-pub(crate) fn handoffp(pp: *mut P) {
-    // SAFETY: Ps are never freed.
-    let p = unsafe { &*pp };
+pub(crate) fn handoffp(p: &'static P) {
     if !p.runq.is_empty() || SCHED.runq_size.load(Relaxed) != 0 {
-        startm(pp, false);
+        startm(p, false);
         return;
     }
     if SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) == 0
@@ -347,13 +339,13 @@ pub(crate) fn handoffp(pp: *mut P) {
             .compare_exchange(0, 1, SeqCst, Relaxed)
             .is_ok()
     {
-        startm(pp, true);
+        startm(p, true);
         return;
     }
     let mut l = lock();
     if SCHED.runq_size.load(Relaxed) != 0 {
         drop(l);
-        startm(pp, false);
+        startm(p, false);
         return;
     }
     let when = p.timers.next_when();
@@ -367,36 +359,35 @@ pub(crate) fn handoffp(pp: *mut P) {
 /// A timer that fires at `when` was added: make sure some M will wake up for it (Go's
 /// wakeNetPoller).
 pub(crate) fn wake_timer_waiter(when: i64) {
-    let w = SCHED.timer_waiter.load(SeqCst);
-    if w.is_null() {
-        wakep();
-    } else if when < SCHED.timer_waiter_until.load(SeqCst) {
-        // The waiter sleeps on its note or in the network poller: wake both ways (a spurious
-        // wakeup of the other kind is harmless).
-        // SAFETY: Ms are never freed.
-        unsafe { (*w).note.wakeup() };
-        super::netpoll::wake();
+    match m_ref(SCHED.timer_waiter.load(SeqCst)) {
+        None => wakep(),
+        Some(w) if when < SCHED.timer_waiter_until.load(SeqCst) => {
+            // The waiter sleeps on its note or in the network poller: wake both ways (a
+            // spurious wakeup of the other kind is harmless).
+            w.note.wakeup();
+            super::netpoll::wake();
+        }
+        Some(_) => {}
     }
 }
 
 /// Go's stopm: parks `mp` until `startm` hands it a P (returned) or `deadline` passes or the
-/// timer waiter is woken (returns null). `deadline < 0` waits for a P only.
-pub(crate) fn stopm(mp: &M, deadline: i64) -> *mut P {
-    let me = mp as *const M as *mut M;
-    lock().midle.push(me);
+/// timer waiter is woken (returns None). `deadline < 0` waits for a P only.
+pub(crate) fn stopm(mp: &'static M, deadline: i64) -> Option<&'static P> {
+    lock().midle.push(mp);
     mp.note.sleep_until(deadline);
     let mut l = lock();
-    if let Some(i) = l.midle.iter().position(|&m| m == me) {
+    if let Some(i) = l.midle.iter().position(|&m| std::ptr::eq(m, mp)) {
         l.midle.swap_remove(i);
         drop(l);
         mp.note.clear();
-        return null_mut();
+        return None;
     }
     drop(l);
     // `startm` took us off the list and set nextp under the lock; wait for its wakeup.
     mp.note.sleep_until(-1);
     mp.note.clear();
-    mp.nextp.swap(null_mut(), Acquire)
+    p_ref(mp.nextp.swap(null_mut(), Acquire))
 }
 
 /// The earliest timer across all Ps.

@@ -160,13 +160,13 @@ pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
 /// Sysmon: takes `p` from the goroutine that has run on it since `switchtick` without calling
 /// the runtime, and hands it off. Returns false if the goroutine is in the runtime now (or
 /// switched meanwhile), in which case the P stays where it is.
-pub(crate) fn take(p: &P, switchtick: u32) -> bool {
+pub(crate) fn take(p: &'static P, switchtick: u32) -> bool {
     if !try_take(p, switchtick) {
         return false;
     }
     HANDOFFS.fetch_add(1, Relaxed);
     super::preempt::PREEMPT_HINT.store(true, Relaxed);
-    super::global::handoffp(p as *const P as *mut P);
+    super::global::handoffp(p);
     true
 }
 
@@ -179,23 +179,22 @@ fn try_take(p: &P, switchtick: u32) -> bool {
     {
         return false;
     }
-    let mp = p.m.load(Acquire);
+    let owner = super::m::m_ref(p.m.load(Acquire));
     taker_barrier();
-    // SAFETY: Ms are never freed.
-    let busy = mp.is_null() || unsafe { &*mp }.in_rt.load(Acquire);
     // `P_TAKING` is only a tentative mark: the owner may have moved its P on meanwhile (into a
     // blocking call, to the idle list) from inside a section, and its transition wins. So both
     // outcomes are CASes from `P_TAKING`, and a failed one leaves the owner's state alone.
-    if busy || p.switchtick.load(Relaxed) != switchtick {
-        let _ = p
-            .status
-            .compare_exchange(P_TAKING, P_RUNNING, AcqRel, Relaxed);
-        return false;
-    }
+    let m = match owner {
+        Some(m) if !m.in_rt.load(Acquire) && p.switchtick.load(Relaxed) == switchtick => m,
+        _ => {
+            let _ = p
+                .status
+                .compare_exchange(P_TAKING, P_RUNNING, AcqRel, Relaxed);
+            return false;
+        }
+    };
     // Marked before the P is released, so that the M cannot reacquire a P (and clear the mark)
     // before it is set.
-    // SAFETY: not busy, so `mp` is not null.
-    let m = unsafe { &*mp };
     m.taken.store(true, Relaxed);
     PLESS.fetch_add(1, Relaxed);
     if p.status

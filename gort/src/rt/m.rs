@@ -106,8 +106,7 @@ impl M {
 
     /// The P this M holds, if any (racy when read by another thread: it may change hands).
     pub(crate) fn p(&self) -> Option<&'static P> {
-        // SAFETY: Ps are never freed.
-        unsafe { self.p.load(Relaxed).as_ref() }
+        super::p::p_ref(self.p.load(Relaxed))
     }
 }
 

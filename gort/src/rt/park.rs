@@ -28,6 +28,7 @@ use super::blocking;
 use super::g::{BLOCKING, G, RUNNING, WAITING, WaitReason};
 use super::global::{self, runq_put, wakep};
 use super::m::{M, Request, current_m};
+use super::p::p_ref;
 use crate::arch;
 use crate::sys::futex;
 
@@ -137,10 +138,9 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
         }
     }
     if let Some(m) = holding {
-        let oldp = m.oldp.swap(std::ptr::null_mut(), Relaxed);
-        if !oldp.is_null() {
-            // SAFETY: Ps are never freed; `oldp` was set by `blocking::enter` above.
-            blocking::release_own(unsafe { &*oldp });
+        // `oldp` was set by `blocking::enter` above.
+        if let Some(p) = p_ref(m.oldp.swap(std::ptr::null_mut(), Relaxed)) {
+            blocking::release_own(p);
         }
         g.locked_m.store(m as *const M as *mut M, Release);
         if g.wake

@@ -20,10 +20,8 @@ static RESIZE: Mutex<()> = Mutex::new(());
 pub(crate) const MAX_PROCS: usize = MAX_P;
 
 fn slot(i: usize) -> &'static P {
-    let pp = SCHED.allp[i].load(Acquire);
-    if !pp.is_null() {
-        // SAFETY: Ps are never freed.
-        return unsafe { &*pp };
+    if let Some(p) = super::p::p_ref(SCHED.allp[i].load(Acquire)) {
+        return p;
     }
     let p: &'static P = Box::leak(Box::new(P::new(i)));
     p.status.store(P_DEAD, Relaxed);

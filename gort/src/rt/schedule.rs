@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::*;
 
 use super::g::{G, RUNNABLE, RUNNING, WAITING};
 use super::global::{self, SCHED, acquirep, lock, stopm, wakep};
-use super::m::{M, Request, set_current_m};
+use super::m::{M, Request, m_ref, set_current_m};
 use super::p::{P, P_DEAD, P_RUNNING, p_ref};
 use crate::arch;
 use crate::sys::nanotime;
@@ -28,7 +28,7 @@ pub(crate) static MAX_THREADS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(10_000);
 
 /// Go's newm: starts an OS thread for a new M that will run `pp`.
-pub(crate) fn newm(pp: *mut P, spinning: bool) {
+pub(crate) fn newm(p: &'static P, spinning: bool) {
     let id = SCHED.mcount.fetch_add(1, Relaxed) as u64 + 1;
     let limit = MAX_THREADS.load(Relaxed);
     if id as usize > limit {
@@ -40,7 +40,7 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
     }
     let mp: &'static M = Box::leak(Box::new(M::new()));
     mp.spinning.store(spinning, Relaxed);
-    mp.nextp.store(pp, Relaxed);
+    mp.nextp.store(p as *const P as *mut P, Relaxed);
     let addr = mp as *const M as usize;
     let res = std::thread::Builder::new()
         .name(format!("gort-m{id}"))
@@ -55,15 +55,14 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) {
 fn m_main(mp: *mut M) {
     set_current_m(mp);
     crate::stack::overflow::on_thread_start();
-    // SAFETY: Ms are never freed.
-    let m = unsafe { &*mp };
+    let m = m_ref(mp).expect("an M thread starts with its M");
     let p = p_ref(m.nextp.swap(null_mut(), Acquire)).expect("an M starts with a P");
     acquirep(m, p);
     schedule(m)
 }
 
 /// The scheduler loop. Never returns.
-pub(crate) fn schedule(mp: &M) -> ! {
+pub(crate) fn schedule(mp: &'static M) -> ! {
     // Never returns, so it is dropped only by a panic unwinding out of the loop (a timer
     // callback or a park commit that panicked).
     let _guard = crate::util::fatal::AbortOnUnwind("the scheduler loop");
@@ -95,14 +94,12 @@ pub(crate) fn schedule(mp: &M) -> ! {
 }
 
 /// Blocks until this P-less M gets a P.
-fn get_p(mp: &M) -> &'static P {
+fn get_p(mp: &'static M) -> &'static P {
     super::hog::settled(mp);
     loop {
-        let mut pp = lock().pidle_get();
-        if pp.is_null() {
-            pp = stopm(mp, -1);
-        }
-        if let Some(p) = p_ref(pp) {
+        // Two statements: the scheduler lock's guard must be gone before `stopm` takes it.
+        let idle = lock().pidle_get();
+        if let Some(p) = idle.or_else(|| stopm(mp, -1)) {
             acquirep(mp, p);
             return p;
         }
@@ -112,9 +109,9 @@ fn get_p(mp: &M) -> &'static P {
 /// Go's startlockedm: `gp` must run on the M it is locked to; hand that M our P and stop.
 fn start_locked_m(mp: &M, locked: *mut M) {
     let pp = mp.p.swap(null_mut(), Relaxed);
-    // SAFETY: Ms are never freed. The locked M sleeps in `blocking::stop_locked_m` (from
-    // `blocking::exit` or a thread-mode park) with its G queued; it is not on the idle list.
-    let lm = unsafe { &*locked };
+    // The locked M sleeps in `blocking::stop_locked_m` (from `blocking::exit` or a thread-mode
+    // park) with its G queued; it is not on the idle list.
+    let lm = m_ref(locked).expect("a locked goroutine names its M");
     lm.nextp.store(pp, Release);
     lm.note.wakeup();
 }
@@ -214,7 +211,7 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
 
 /// Go's findRunnable. Returns a runnable G and whether it inherits the current time slice.
 /// May give up the P and sleep; on return `mp` holds a P.
-fn find_runnable(mp: &M) -> (*mut G, bool) {
+fn find_runnable(mp: &'static M) -> (*mut G, bool) {
     'top: loop {
         let pp = mp.p().expect("find_runnable runs with a P");
         // Reading the clock costs more than the rest of a context switch: only when a timer
@@ -281,14 +278,12 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             // work queued meanwhile by someone who saw us spinning and so did not wake anyone.
             let has_work = SCHED.runq_size.load(SeqCst) > 0
                 || global::allp().any(|p| p.status.load(Relaxed) != P_DEAD && !p.runq.is_empty());
-            if has_work {
-                let pp2 = lock().pidle_get();
-                if let Some(p2) = p_ref(pp2) {
-                    acquirep(mp, p2);
-                    mp.spinning.store(true, Relaxed);
-                    SCHED.nmspinning.fetch_add(1, SeqCst);
-                    continue 'top;
-                }
+            let idle = if has_work { lock().pidle_get() } else { None };
+            if let Some(p2) = idle {
+                acquirep(mp, p2);
+                mp.spinning.store(true, Relaxed);
+                SCHED.nmspinning.fetch_add(1, SeqCst);
+                continue 'top;
             }
         }
 
@@ -300,11 +295,11 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
             let pp2 = match wait {
                 TimerWait::PollForever => {
                     super::netpoll::poll(-1);
-                    null_mut()
+                    None
                 }
                 TimerWait::Until(deadline) if poll => {
                     super::netpoll::poll((deadline - nanotime()).max(0));
-                    null_mut()
+                    None
                 }
                 TimerWait::Until(deadline) => stopm(mp, deadline),
                 TimerWait::NotWaiter => stopm(mp, -1),
@@ -313,15 +308,15 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 SCHED.timer_waiter.store(null_mut(), SeqCst);
                 SCHED.timer_waiter_until.store(i64::MAX, SeqCst);
             }
-            if let Some(p2) = p_ref(pp2) {
+            if let Some(p2) = pp2 {
                 acquirep(mp, p2);
                 continue 'top;
             }
             // Woken for timers or I/O: run the timers without a P (readied Gs go to the global
             // queue and wake Ms), then look for a P.
             global::run_all_timers(nanotime());
-            let pp2 = lock().pidle_get();
-            if let Some(p2) = p_ref(pp2) {
+            let idle = lock().pidle_get();
+            if let Some(p2) = idle {
                 acquirep(mp, p2);
                 continue 'top;
             }
@@ -329,8 +324,7 @@ fn find_runnable(mp: &M) -> (*mut G, bool) {
                 // Every P is busy: they poll without blocking as they schedule (and sysmon
                 // polls every 10 ms), so stop here rather than block in epoll again and be
                 // woken for each event (Go's findRunnable: netpoll, then stopm).
-                let pp2 = stopm(mp, -1);
-                if let Some(p2) = p_ref(pp2) {
+                if let Some(p2) = stopm(mp, -1) {
                     acquirep(mp, p2);
                     continue 'top;
                 }

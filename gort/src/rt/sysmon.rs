@@ -165,8 +165,8 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
             continue;
         }
         let slice = slice_ns(p, share);
-        // SAFETY: Ms are never freed (`mp` was loaded once: the P may change hands meanwhile).
-        let m = unsafe { mp.as_ref() };
+        // `mp` was loaded once: the P may change hands meanwhile.
+        let m = super::m::m_ref(mp);
         if status == P_RUNNING && m.is_some_and(|m| !m.curg.load(Relaxed).is_null()) {
             shortest = Some(shortest.map_or(slice, |s| s.min(slice)));
         }
