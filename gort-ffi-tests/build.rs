@@ -1,7 +1,13 @@
 //! Compiles the C (and assembly) side of the tests and the `ffi` example with the `cc` crate.
 
 fn main() {
-    for f in ["fft.h", "bigstack.c", "callbacks.c", "regs.S"] {
+    for f in [
+        "fft.h",
+        "bigstack.c",
+        "callbacks.c",
+        "regs_x86_64.S",
+        "regs_aarch64.S",
+    ] {
         println!("cargo:rerun-if-changed=csrc/{f}");
     }
 
@@ -22,9 +28,11 @@ fn main() {
     }
     big.compile("fft_bigstack");
 
+    // The register check is written per target (the callee-saved set is the ABI's).
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets the target arch");
     cc::Build::new()
         .file("csrc/callbacks.c")
-        .file("csrc/regs.S")
+        .file(format!("csrc/regs_{arch}.S"))
         .warnings(true)
         .compile("fft");
 }

@@ -85,7 +85,7 @@ int fft_on_pthread(fft_cb_ret cb, void *arg, int64_t x, int64_t *out) {
 
 struct regs_thread {
     uint64_t seed;
-    uint32_t mxcsr, x87cw;
+    uint32_t fpc, fpc2;
     fft_cb_void cb;
     void *arg;
     int rounds;
@@ -95,14 +95,14 @@ struct regs_thread {
 static void *regs_thread_main(void *p) {
     struct regs_thread *t = p;
     for (int r = 0; r < t->rounds; r++) {
-        t->mask |= fft_regs_across(t->seed + (uint64_t)r, t->mxcsr, t->x87cw, t->cb, t->arg);
+        t->mask |= fft_regs_across(t->seed + (uint64_t)r, t->fpc, t->fpc2, t->cb, t->arg);
     }
     return NULL;
 }
 
-uint64_t fft_regs_on_pthread(uint64_t seed, uint32_t mxcsr, uint32_t x87cw, fft_cb_void cb,
+uint64_t fft_regs_on_pthread(uint64_t seed, uint32_t fpc, uint32_t fpc2, fft_cb_void cb,
                              void *arg, int rounds) {
-    struct regs_thread t = {seed, mxcsr, x87cw, cb, arg, rounds, 0};
+    struct regs_thread t = {seed, fpc, fpc2, cb, arg, rounds, 0};
     pthread_t tid;
     int err = pthread_create(&tid, NULL, regs_thread_main, &t);
     if (err == 0) {

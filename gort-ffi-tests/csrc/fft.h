@@ -28,14 +28,17 @@ int64_t fft_call_back(fft_cb_ret cb, void *arg, int64_t x);
  * pthread error. */
 int fft_on_pthread(fft_cb_ret cb, void *arg, int64_t x, int64_t *out);
 
-/* regs.S: loads rbx, rbp, r12-r15 with seed+0..5, MXCSR with `mxcsr` and the x87 control word
- * with `x87cw`, calls cb(arg), then returns a mask of what changed: bit 0 rbx, 1 rbp, 2 r12,
- * 3 r13, 4 r14, 5 r15, 6 MXCSR control bits, 7 x87 control word. Restores the caller's
- * registers and floating-point control state before returning. */
-uint64_t fft_regs_across(uint64_t seed, uint32_t mxcsr, uint32_t x87cw, fft_cb_void cb, void *arg);
+/* regs_<arch>.S: keeps known values in every callee-saved register and in the floating-point
+ * control across cb(arg), then returns a mask of what changed (0: all intact), restoring the
+ * caller's values.
+ * x86-64: rbx, rbp, r12-r15 = seed+0..5, MXCSR = `fpc`, x87 control word = `fpc2`; bit 0 rbx,
+ *   1 rbp, 2 r12, 3 r13, 4 r14, 5 r15, 6 MXCSR control bits, 7 x87 control word.
+ * aarch64: x19-x28 = seed+0..9, d8-d15 = seed+10..17, FPCR = `fpc` (`fpc2` unused); bits 0-9
+ *   x19-x28, 10-17 d8-d15, 18 FPCR. */
+uint64_t fft_regs_across(uint64_t seed, uint32_t fpc, uint32_t fpc2, fft_cb_void cb, void *arg);
 /* callbacks.c: `rounds` calls of fft_regs_across (seed + round) on one new pthread; returns the
  * OR of the masks, or (1 << 63) | error if the thread could not be created or joined. */
-uint64_t fft_regs_on_pthread(uint64_t seed, uint32_t mxcsr, uint32_t x87cw, fft_cb_void cb,
+uint64_t fft_regs_on_pthread(uint64_t seed, uint32_t fpc, uint32_t fpc2, fft_cb_void cb,
                              void *arg, int rounds);
 
 #endif

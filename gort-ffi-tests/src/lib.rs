@@ -35,16 +35,17 @@ unsafe extern "C" {
     /// Runs `cb(arg, x)` on a new pthread, joins it, stores the result in `*out`. Returns 0 or
     /// the pthread error.
     pub fn fft_on_pthread(cb: CbRet, arg: *mut c_void, x: i64, out: *mut i64) -> i32;
-    /// Keeps `seed + 0..5` in rbx, rbp, r12–r15, `mxcsr` in MXCSR and `x87cw` in the x87 control
-    /// word across `cb(arg)`; returns the mask of what changed (bits 0–5 rbx, rbp, r12–r15;
-    /// bit 6 MXCSR control bits; bit 7 x87 CW). Assembly: csrc/regs.S.
-    pub fn fft_regs_across(seed: u64, mxcsr: u32, x87cw: u32, cb: CbVoid, arg: *mut c_void) -> u64;
+    /// Keeps known values in every callee-saved register and `fpc` (and `fpc2`) in the
+    /// floating-point control across `cb(arg)`; returns the mask of what changed (0: intact).
+    /// x86-64: rbx, rbp, r12–r15, MXCSR = `fpc`, x87 CW = `fpc2`. aarch64: x19–x28, d8–d15,
+    /// FPCR = `fpc`. The bits are listed in csrc/fft.h; the assembly is `csrc/regs_<arch>.S`.
+    pub fn fft_regs_across(seed: u64, fpc: u32, fpc2: u32, cb: CbVoid, arg: *mut c_void) -> u64;
     /// `rounds` calls of [`fft_regs_across`] (seeds `seed + round`) on one new pthread; the OR of
     /// the masks, or `1 << 63 | errno` if the thread could not be created or joined.
     pub fn fft_regs_on_pthread(
         seed: u64,
-        mxcsr: u32,
-        x87cw: u32,
+        fpc: u32,
+        fpc2: u32,
         cb: CbVoid,
         arg: *mut c_void,
         rounds: i32,
@@ -56,8 +57,17 @@ pub fn big_frame_expected(seed: i64) -> i64 {
     (0..256i64).map(|p| (seed + p).rem_euclid(256)).sum()
 }
 
-/// A non-default MXCSR for the register tests: round toward zero (RC = 11) and flush-to-zero,
-/// all exceptions masked.
-pub const ODD_MXCSR: u32 = 0x1F80 | (3 << 13) | 0x8000;
-/// A non-default x87 control word: round toward zero, double precision, exceptions masked.
-pub const ODD_X87CW: u32 = 0x0C00 | 0x0200 | 0x007F;
+/// The floating-point control the register tests keep across callbacks (`fpc`). x86-64: an
+/// MXCSR with round toward zero (RC = 11) and flush-to-zero, all exceptions masked.
+#[cfg(target_arch = "x86_64")]
+pub const ODD_FP_CONTROL: u32 = 0x1F80 | (3 << 13) | 0x8000;
+/// aarch64: an FPCR with round toward zero (RMode = 11) and flush-to-zero (FZ).
+#[cfg(target_arch = "aarch64")]
+pub const ODD_FP_CONTROL: u32 = (3 << 22) | (1 << 24);
+/// The second control (`fpc2`). x86-64: an x87 control word with round toward zero, double
+/// precision, exceptions masked.
+#[cfg(target_arch = "x86_64")]
+pub const ODD_FP_CONTROL2: u32 = 0x0C00 | 0x0200 | 0x007F;
+/// aarch64: unused.
+#[cfg(target_arch = "aarch64")]
+pub const ODD_FP_CONTROL2: u32 = 0;

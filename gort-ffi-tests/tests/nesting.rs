@@ -1,6 +1,7 @@
 //! C → Rust → C → Rust: callbacks inside `ffi::call` run back on the calling goroutine and may
 //! block; recursion works from goroutines and from foreign threads; and every transition keeps
-//! the C code's callee-saved registers, MXCSR and x87 control word.
+//! the C code's callee-saved registers and floating-point control (MXCSR and x87 control word
+//! on x86-64, FPCR on aarch64).
 
 use std::ffi::c_void;
 use std::sync::Mutex;
@@ -9,7 +10,8 @@ use std::time::Duration;
 
 use gort::GoroutineId;
 use gort_ffi_tests::{
-    ODD_MXCSR, ODD_X87CW, fft_call_back, fft_on_pthread, fft_regs_across, fft_regs_on_pthread,
+    ODD_FP_CONTROL, ODD_FP_CONTROL2, fft_call_back, fft_on_pthread, fft_regs_across,
+    fft_regs_on_pthread,
 };
 use gort_test_support::{bounded, go_test, wait_for_state};
 
@@ -154,10 +156,10 @@ extern "C" fn regs_cb(arg: *mut c_void) {
         r.received.fetch_add(v as u64, Relaxed);
         if let Some(inner) = r.inner {
             let arg = inner as *const Regs as *mut c_void;
-            // SAFETY: fft_regs_across follows the SysV ABI; `regs_cb` matches; `inner` is
+            // SAFETY: fft_regs_across follows the platform ABI; `regs_cb` matches; `inner` is
             // 'static.
             let m = gort::ffi::call(|| unsafe {
-                fft_regs_across(0x5EED_0000, ODD_MXCSR, ODD_X87CW, regs_cb, arg)
+                fft_regs_across(0x5EED_0000, ODD_FP_CONTROL, ODD_FP_CONTROL2, regs_cb, arg)
             });
             r.inner_mask.fetch_or(m, Relaxed);
         }
@@ -179,7 +181,7 @@ fn regs(values: i64, inner: Option<&'static Regs>) -> &'static Regs {
     }))
 }
 
-/// On goroutines: C keeps values in rbx, rbp, r12–r15, MXCSR and the x87 CW across a callback
+/// On goroutines: C keeps values in its callee-saved registers and FP control across a callback
 /// that parks; all intact afterwards (mask 0).
 #[test]
 fn registers_survive_a_parking_callback_on_goroutines() {
@@ -192,10 +194,10 @@ fn registers_survive_a_parking_callback_on_goroutines() {
                         let arg = r as *const Regs as *mut c_void;
                         for round in 0..20u64 {
                             let seed = g << 40 | round << 8;
-                            // SAFETY: fft_regs_across follows the SysV ABI and restores what it
+                            // SAFETY: fft_regs_across follows the platform ABI and restores what it
                             // changes; `regs_cb` matches; `r` is 'static.
                             let mask = gort::ffi::call(|| unsafe {
-                                fft_regs_across(seed, ODD_MXCSR, ODD_X87CW, regs_cb, arg)
+                                fft_regs_across(seed, ODD_FP_CONTROL, ODD_FP_CONTROL2, regs_cb, arg)
                             });
                             assert_eq!(mask, 0, "changed across the callback: {mask:#b}");
                         }
@@ -222,7 +224,14 @@ fn registers_survive_a_parking_callback_on_foreign_threads() {
             let arg = outer as *const Regs as *mut c_void;
             // SAFETY: as above; the thread is joined before the call returns.
             let mask = unsafe {
-                fft_regs_on_pthread(0xABCD_0000 | t << 8, ODD_MXCSR, ODD_X87CW, regs_cb, arg, 5)
+                fft_regs_on_pthread(
+                    0xABCD_0000 | t << 8,
+                    ODD_FP_CONTROL,
+                    ODD_FP_CONTROL2,
+                    regs_cb,
+                    arg,
+                    5,
+                )
             };
             assert_eq!(mask, 0, "changed across the callback: {mask:#b}");
             assert_eq!(outer.inner_mask.load(Relaxed), 0, "inner check failed");

@@ -19,6 +19,10 @@
 //! - Sibling crates: [`build_package`] runs `cargo build -p <package>` into the running test
 //!   binary's own target directory and profile ([`profile_dir`], [`profile`]), for tests that run
 //!   another crate's binaries or link its library.
+//! - Emulation: [`emulated`] says whether the tests run under an emulator (.ci/aarch64.sh runs
+//!   the aarch64 build under qemu-user), where tests that measure time return early
+//!   ([`skip_if_emulated`]) and scale tests shrink; child
+//!   processes then run under the same emulator and sibling crates build for the same target.
 #![warn(missing_docs)]
 
 use std::ffi::OsStr;
@@ -423,6 +427,44 @@ impl Output {
     }
 }
 
+/// Whether the tests run under an emulator (`GORT_TEST_EMULATOR` names it, e.g. `qemu-aarch64`;
+/// .ci/aarch64.sh sets it). Everything is many times slower there and the emulator's own threads
+/// share the CPUs, so a test that measures time means nothing there: such tests start with
+/// [`skip_if_emulated`]. Scale tests use it to shrink.
+pub fn emulated() -> bool {
+    std::env::var_os("GORT_TEST_EMULATOR").is_some_and(|v| !v.is_empty())
+}
+
+/// For a test that means nothing under an emulator (it measures time, say): true there, after
+/// printing `why` on stderr, and the caller returns at once.
+pub fn skip_if_emulated(why: &str) -> bool {
+    let on = emulated();
+    if on {
+        eprintln!("(emulated: skipped, {why})");
+    }
+    on
+}
+
+/// `cmd` as it must run here: under the emulator named by `GORT_TEST_EMULATOR` when there is one
+/// (a child built for the emulated target cannot run natively).
+fn under_emulator(cmd: Command) -> Command {
+    let Some(emu) = std::env::var_os("GORT_TEST_EMULATOR").filter(|v| !v.is_empty()) else {
+        return cmd;
+    };
+    let mut c = Command::new(emu);
+    c.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        c.current_dir(d);
+    }
+    c
+}
+
 /// [`run_limited`] without an address-space limit.
 pub fn run_child(cmd: Command, timeout: Duration) -> Output {
     run_limited(cmd, timeout, None)
@@ -433,8 +475,9 @@ pub fn run_child(cmd: Command, timeout: Duration) -> Output {
 /// cleared and `RUST_BACKTRACE=0` (each unless `cmd` sets it). Kills the child and fails the test
 /// (with what it printed) if it runs longer than `timeout`. A pipe that a process started by the
 /// child keeps open is given up on 5 s after the child ended.
-pub fn run_limited(mut cmd: Command, timeout: Duration, address_space: Option<u64>) -> Output {
+pub fn run_limited(cmd: Command, timeout: Duration, address_space: Option<u64>) -> Output {
     let what = describe(&cmd, address_space);
+    let mut cmd = under_emulator(cmd);
     let set_by_caller = |var: &str| cmd.get_envs().any(|(k, _)| k == OsStr::new(var));
     let removed: Vec<&str> = RUNTIME_VARS
         .iter()
@@ -605,7 +648,15 @@ pub fn build_package(package: &str, artifacts: Artifacts, outputs: &[&str]) -> &
     if built.iter().any(|(p, a)| p == package && *a == artifacts) {
         return dir;
     }
-    let target_dir = dir.parent().expect("target/<profile> has a parent");
+    // target/<profile>, or target/<triple>/<profile> for a cross build (ci/aarch64.sh names
+    // the triple in GORT_TEST_TARGET): build for the same target.
+    let cross = std::env::var("GORT_TEST_TARGET")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let mut target_dir = dir.parent().expect("target/<profile> has a parent");
+    if cross.is_some() {
+        target_dir = target_dir.parent().expect("target/<triple> has a parent");
+    }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let mut cmd = Command::new(cargo);
@@ -619,6 +670,9 @@ pub fn build_package(package: &str, artifacts: Artifacts, outputs: &[&str]) -> &
             Artifacts::Bins => "--bins",
             Artifacts::Lib => "--lib",
         });
+    if let Some(t) = &cross {
+        cmd.args(["--target", t]);
+    }
     match profile() {
         "debug" => {}
         "release" => {

@@ -6,16 +6,29 @@
 //! stack with a hand-made frame (`init_stack`) whose return address is a trampoline that calls the
 //! goroutine entry; the trampoline's CFI marks the end of the call chain, so unwinders and
 //! backtraces stop there and a panic can never unwind across a switch (the entry catches it).
+//! `call_on_stack` runs a function on another stack and comes back (C calls on the system stack,
+//! callbacks back on the goroutine's). ARCHITECTURE.md, "The arch contract", states what a port
+//! must provide; every port implements exactly these three functions and `EntryFn`.
 //!
-//! Supported: x86-64 SysV (Linux). aarch64 is planned; other targets fail to compile.
+//! Supported: x86-64 (System V) and AArch64 (AAPCS64), both on Linux. Other targets fail to
+//! compile with a message naming the contract.
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub(crate) use x86_64::{call_on_stack, init_stack, switch};
 
-#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+mod aarch64;
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+pub(crate) use aarch64::{call_on_stack, init_stack, switch};
+
+#[cfg(not(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "linux"
+)))]
 compile_error!(
-    "gort supports x86_64 Linux (System V ABI) only; aarch64 Linux is planned. \
-     The context switch, stacks and signal handling are target-specific."
+    "gort supports x86_64 Linux and aarch64 Linux only. A port to another target implements \
+     the arch contract (`switch`, `init_stack`, `call_on_stack`; ARCHITECTURE.md, \"The arch \
+     contract\") in gort/src/arch/, plus the target's signal and memory details."
 );

@@ -117,10 +117,32 @@ fn probe_guard_markers() -> bool {
         return false;
     };
     // SAFETY: `p` is a fresh two-page mapping that nothing else uses.
-    let ok = unsafe { mem::guard_install(p, page) }.is_ok();
+    let ok = unsafe { mem::guard_install(p, page) }.is_ok() && guard_faults(p);
     // SAFETY: as above; released right after the probe.
     unsafe { mem::release(p, 2 * page) };
     ok
+}
+
+/// Whether reading the page at `p` faults, as a guarded page must. Asked of the kernel (a pipe
+/// write from it fails with EFAULT), so nothing faults here. An emulator may accept the guard
+/// advice and ignore it (qemu-user does): then the probe fails and the mprotect mechanism,
+/// which every emulator honours, is used.
+fn guard_faults(p: *mut u8) -> bool {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    // SAFETY: a write from a possibly inaccessible buffer: the kernel checks it and fails with
+    // EFAULT rather than faulting; the descriptors are ours and closed right after.
+    let (n, err) = unsafe {
+        let n = libc::write(fds[1], p as *const libc::c_void, 1);
+        let err = std::io::Error::last_os_error().raw_os_error();
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        (n, err)
+    };
+    n < 0 && err == Some(libc::EFAULT)
 }
 
 /// Total bytes of a slot whose usable stack is at least `usable`.

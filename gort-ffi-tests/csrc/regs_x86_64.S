@@ -1,8 +1,8 @@
-/* uint64_t fft_regs_across(uint64_t seed, uint32_t mxcsr, uint32_t x87cw, fft_cb_void cb,
+/* uint64_t fft_regs_across(uint64_t seed, uint32_t fpc, uint32_t fpc2, fft_cb_void cb,
  *                          void *arg)        (x86-64 System V; see fft.h)
  *
  * Keeps known values in every callee-saved general register (rbx, rbp, r12-r15), a given MXCSR
- * and a given x87 control word across the call cb(arg), then returns a mask of what changed:
+ * (`fpc`) and a given x87 control word (`fpc2`) across the call cb(arg), then returns a mask of what changed:
  * bit 0 rbx, 1 rbp, 2 r12, 3 r13, 4 r14, 5 r15, 6 MXCSR control bits, 7 x87 control word.
  * The caller's values of all of them are restored before returning.
  *

@@ -1,0 +1,181 @@
+//! AArch64 (AAPCS64, Linux) context switch: the same contract as `x86_64.rs` (see `arch`).
+//!
+//! Callee-saved state under AAPCS64: x19–x28, the frame pointer x29, the link register x30, the
+//! stack pointer, the low 64 bits of v8–v15 (d8–d15), and the FPCR control bits (rounding mode,
+//! flush-to-zero, default NaN). `switch` saves exactly that set; everything else is
+//! caller-saved and the compiler has already spilled what it needs before the call. The stack
+//! pointer is 16-byte aligned at every instruction that uses it (the hardware checks it).
+//!
+//! Saved frame, at the saved stack pointer `sp` (16-byte aligned), lowest address first:
+//! ```text
+//! sp+0    x19, x20
+//! sp+16   x21, x22
+//! sp+32   x23, x24
+//! sp+48   x25, x26
+//! sp+64   x27, x28
+//! sp+80   x29 (fp), x30 (lr: where `switch` returns to)
+//! sp+96   d8, d9
+//! sp+112  d10, d11
+//! sp+128  d12, d13
+//! sp+144  d14, d15
+//! sp+160  FPCR, pad
+//! ```
+
+/// Bytes of the frame above.
+const FRAME: usize = 176;
+
+/// The first Rust function a new context runs: `entry(arg, data)` where `arg` is the value passed
+/// to the `switch` that started it and `data` the word given to `init_stack`. Never returns.
+pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: usize) -> !;
+
+/// Saves the current context into `*save`, resumes the context whose stack pointer is `to`, and
+/// hands it `arg` (returned from its own `switch` call, or passed to its entry on first run).
+/// Returns the `arg` of whichever `switch` later resumes this context.
+///
+/// # Safety
+/// `to` must be a stack pointer saved by `switch` or made by `init_stack`, whose context is not
+/// running anywhere else; `save` must be writable and stay valid until this context is resumed.
+// ABI contract: x0 = save, x1 = to, x2 = arg; returns x0 = arg of the resuming switch. x9 and
+// x10 are caller-saved scratch registers.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
+    core::arch::naked_asm!(
+        // Make room for the frame (sp stays 16-byte aligned: FRAME is a multiple of 16).
+        "sub sp, sp, #176",
+        // The general callee-saved registers, in pairs.
+        "stp x19, x20, [sp, #0]",
+        "stp x21, x22, [sp, #16]",
+        "stp x23, x24, [sp, #32]",
+        "stp x25, x26, [sp, #48]",
+        "stp x27, x28, [sp, #64]",
+        // Frame pointer and return address: `ret` below goes back to our caller through x30.
+        "stp x29, x30, [sp, #80]",
+        // The low halves of v8–v15.
+        "stp d8, d9, [sp, #96]",
+        "stp d10, d11, [sp, #112]",
+        "stp d12, d13, [sp, #128]",
+        "stp d14, d15, [sp, #144]",
+        // The floating-point control register.
+        "mrs x9, fpcr",
+        "str x9, [sp, #160]",
+        // Publish our sp (sp cannot be stored directly: go through x9), then move to the other
+        // stack.
+        "mov x9, sp",
+        "str x9, [x0]",
+        "mov sp, x1",
+        // Its FPCR. Writing FPCR can stall the pipeline, and it nearly always holds the same
+        // value already: write it only when it differs.
+        "ldr x9, [sp, #160]",
+        "mrs x10, fpcr",
+        "cmp x9, x10",
+        "b.eq 2f",
+        "msr fpcr, x9",
+        "2:",
+        // Its callee-saved registers.
+        "ldp d14, d15, [sp, #144]",
+        "ldp d12, d13, [sp, #128]",
+        "ldp d10, d11, [sp, #112]",
+        "ldp d8, d9, [sp, #96]",
+        "ldp x29, x30, [sp, #80]",
+        "ldp x27, x28, [sp, #64]",
+        "ldp x25, x26, [sp, #48]",
+        "ldp x23, x24, [sp, #32]",
+        "ldp x21, x22, [sp, #16]",
+        "ldp x19, x20, [sp, #0]",
+        // Pop the frame.
+        "add sp, sp, #176",
+        // The resumed side sees `arg` as switch's return value; a fresh context's trampoline
+        // finds it in x0 as its first argument.
+        "mov x0, x2",
+        // To the resumed context's caller (or, for a fresh one, the trampoline).
+        "ret",
+    )
+}
+
+/// First instruction of every goroutine: x19 = data, x20 = entry, x0 = arg (from `switch`).
+/// Its CFI says the return address (x30) is undefined: the end of the call chain for unwinders
+/// and debuggers. At entry sp is the 16-byte aligned stack top.
+#[unsafe(naked)]
+unsafe extern "C" fn trampoline() -> ! {
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        ".cfi_undefined x30",
+        // A zero frame pointer ends frame-pointer walks too.
+        "mov x29, #0",
+        // entry(arg, data): x0 is already `arg`.
+        "mov x1, x19",
+        "blr x20",
+        // The entry never returns.
+        "brk #1",
+        ".cfi_endproc",
+    )
+}
+
+/// Writes the initial frame of a new context just below `top` (16-byte aligned) and returns its
+/// stack pointer, to be passed to `switch`.
+///
+/// # Safety
+/// `[top - 176, top)` must be writable memory of a stack that nothing else uses.
+pub(crate) unsafe fn init_stack(top: usize, entry: EntryFn, data: usize) -> usize {
+    debug_assert_eq!(top % 16, 0);
+    let sp = top - FRAME;
+    let frame = sp as *mut usize;
+    let mut words = [0usize; FRAME / 8];
+    words[0] = data; // x19
+    words[1] = entry as *const () as usize; // x20
+    words[11] = trampoline as *const () as usize; // x30: `switch` returns into the trampoline
+    // FPCR 0 (words[20]): round to nearest, no flush-to-zero, as a fresh thread has it. x29 and
+    // d8–d15 start at zero.
+    for (i, w) in words.iter().enumerate() {
+        // SAFETY: the caller guarantees [sp, top) is writable stack memory.
+        unsafe { frame.add(i).write(*w) };
+    }
+    sp
+}
+
+/// Calls `f(data)` on another stack whose top is `top` (16-byte aligned), after storing the
+/// current stack pointer in `*save`; returns to the current stack when `f` returns. This is how
+/// C code runs on an M's system stack (Go's asmcgocall) and how a C→Rust callback runs on the
+/// calling goroutine's stack again (Go's cgocallback).
+///
+/// # Safety
+/// `[top - n, top)` must be unused stack memory large enough for `f`; `save` must be writable;
+/// `f` must not unwind (it catches panics itself).
+// ABI contract: x0 = data, x1 = f, x2 = top, x3 = save. x29 (callee-saved) keeps the old stack
+// pointer across the call; the CFI describes the frame through x29, so backtraces taken in `f`
+// walk back onto the original stack.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn call_on_stack(
+    data: usize,
+    f: unsafe extern "C" fn(usize),
+    top: usize,
+    save: *mut usize,
+) {
+    core::arch::naked_asm!(
+        ".cfi_startproc",
+        // Push the caller's frame pointer and our return address.
+        "stp x29, x30, [sp, #-16]!",
+        ".cfi_def_cfa_offset 16",
+        ".cfi_offset x29, -16",
+        ".cfi_offset x30, -8",
+        // x29 marks this frame; the CFA is now described through it.
+        "mov x29, sp",
+        ".cfi_def_cfa_register x29",
+        // Publish the current stack pointer, then switch to the other stack.
+        "mov x9, sp",
+        "str x9, [x3]",
+        "mov sp, x2",
+        // f(data): x0 is already `data`.
+        "blr x1",
+        // Back to our own stack, through the frame pointer kept across the call.
+        "mov sp, x29",
+        ".cfi_def_cfa_register sp",
+        // Pop the frame and return.
+        "ldp x29, x30, [sp], #16",
+        ".cfi_def_cfa_offset 0",
+        ".cfi_restore x29",
+        ".cfi_restore x30",
+        "ret",
+        ".cfi_endproc",
+    )
+}
