@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../gort/src"
 
-# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi;
+# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi, future;
 # goroutine; time; net, context, runtime.
 declare -A ALLOWED=(
     [sys]=""
@@ -28,6 +28,7 @@ declare -A ALLOWED=(
     [sync]="sys util rt"
     [io]="sys util rt"
     [ffi]="sys util rt"
+    [future]="sys util rt"
     [goroutine]="sys util rt chan select sync"
     [time]="sys util rt chan goroutine"
     [net]="sys util rt io ffi sync goroutine"

@@ -86,6 +86,7 @@ mod arch;
 mod chan;
 pub mod context;
 pub mod ffi;
+mod future;
 mod goroutine;
 pub mod io;
 pub mod net;
@@ -103,6 +104,7 @@ pub use chan::{
     IntoIter, Iter, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryIter,
     TryRecvError, TrySendError, chan, never,
 };
+pub use future::block_on;
 pub use goroutine::{
     __private, Builder, GoroutineId, JoinHandle, Scope, ScopedJoinHandle, blocking, current_id, go,
     lock_os_thread, num_goroutines, procs, run, scope, set_procs, sleep, spawn, unlock_os_thread,

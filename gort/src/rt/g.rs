@@ -58,10 +58,12 @@ pub(crate) enum WaitReason {
     Semacquire,
     /// Waiting for network I/O (Go's waitReasonIOWait).
     IoWait,
+    /// Parked in `block_on` until the future's waker readies it.
+    Future,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 13] = [
+    const ALL: [WaitReason; 14] = [
         WaitReason::None,
         WaitReason::Sleep,
         WaitReason::Join,
@@ -75,6 +77,7 @@ impl WaitReason {
         WaitReason::SyncCondWait,
         WaitReason::Semacquire,
         WaitReason::IoWait,
+        WaitReason::Future,
     ];
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
@@ -100,6 +103,7 @@ impl WaitReason {
             WaitReason::SyncCondWait => "sync.Cond.Wait",
             WaitReason::Semacquire => "semacquire",
             WaitReason::IoWait => "IO wait",
+            WaitReason::Future => "block_on",
         }
     }
 }
