@@ -5,12 +5,15 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::future::{Future, IntoFuture};
 use std::io;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::rt::{self, G, WaitReason};
@@ -74,8 +77,11 @@ macro_rules! go {
 
 /// Shared between a goroutine and its JoinHandle.
 struct Packet<T> {
-    /// 0: running; 1: finished; otherwise the address of the G waiting in `join`.
+    /// `RUNNING`; `DONE`; `AWAITED` (a `JoinFuture` left its waker in `waker`); otherwise the
+    /// address of the G waiting in `join` (Gs are 64-byte aligned, so never 0, 1 or 2).
     state: AtomicUsize,
+    /// The waker of the task awaiting this goroutine (`JoinHandle::into_future`).
+    waker: std::sync::Mutex<Option<Waker>>,
     /// Written once by the goroutine before `state` becomes 1; read by the joiner after.
     result: UnsafeCell<Option<std::thread::Result<T>>>,
     /// For scoped goroutines: the scope to tell if a panic went unobserved.
@@ -88,11 +94,13 @@ unsafe impl<T: Send> Sync for Packet<T> {}
 
 const RUNNING: usize = 0;
 const DONE: usize = 1;
+const AWAITED: usize = 2;
 
 impl<T> Packet<T> {
     fn new(scope: Option<Arc<ScopeData>>) -> Arc<Packet<T>> {
         Arc::new(Packet {
             state: AtomicUsize::new(RUNNING),
+            waker: std::sync::Mutex::new(None),
             result: UnsafeCell::new(None),
             scope,
         })
@@ -102,7 +110,14 @@ impl<T> Packet<T> {
         // SAFETY: only the goroutine writes, once, before publishing DONE.
         unsafe { *self.result.get() = Some(r) };
         let prev = self.state.swap(DONE, AcqRel);
-        if prev > DONE {
+        if prev == AWAITED {
+            // The awaiting task stored its waker before publishing AWAITED; a later poll that
+            // replaces it re-checks the state and sees DONE.
+            let w = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(w) = w {
+                w.wake();
+            }
+        } else if prev > AWAITED {
             // SAFETY: a state above DONE is the G that `join` published by its CAS; our swap
             // took it, so we are its one waker.
             unsafe { rt::ready(prev as *mut G) };
@@ -111,6 +126,33 @@ impl<T> Packet<T> {
 
     fn is_finished(&self) -> bool {
         self.state.load(Acquire) == DONE
+    }
+
+    /// The result, once `is_finished` has been seen.
+    ///
+    /// # Safety
+    /// Called at most once, after observing DONE (acquire).
+    unsafe fn take_result(&self) -> std::thread::Result<T> {
+        // SAFETY: DONE was observed, so the result is written and no longer touched by the
+        // goroutine; the caller takes it once.
+        unsafe { (*self.result.get()).take() }.expect("goroutine result present")
+    }
+
+    /// One poll of a `JoinFuture`.
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<std::thread::Result<T>> {
+        if !self.is_finished() {
+            *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            // Publish that a waker waits (or keep AWAITED from an earlier poll: the waker was
+            // replaced under the lock); a goroutine that finished meanwhile is seen below.
+            let _ = self
+                .state
+                .compare_exchange(RUNNING, AWAITED, AcqRel, Acquire);
+            if !self.is_finished() {
+                return Poll::Pending;
+            }
+        }
+        // SAFETY: DONE observed; a `JoinFuture` returns Ready once (it is fused by `taken`).
+        Poll::Ready(unsafe { self.take_result() })
     }
 
     fn join(&self) -> std::thread::Result<T> {
@@ -122,9 +164,8 @@ impl<T> Packet<T> {
             });
         }
         debug_assert!(self.is_finished());
-        // SAFETY: DONE was observed (acquire), so the result is written and no longer touched
-        // by the goroutine; join consumes the handle, so this runs once.
-        unsafe { (*self.result.get()).take() }.expect("goroutine result present")
+        // SAFETY: DONE was observed (acquire); join consumes the handle, so this runs once.
+        unsafe { self.take_result() }
     }
 }
 
@@ -159,6 +200,56 @@ impl<T> JoinHandle<T> {
     /// The goroutine's id.
     pub fn id(&self) -> GoroutineId {
         self.id
+    }
+}
+
+/// Awaiting a `JoinHandle` from async code waits for the goroutine without blocking the
+/// executor's thread; the output is `join`'s.
+///
+/// ```
+/// use std::future::IntoFuture;
+/// let h = gort::spawn(|| 6 * 7);
+/// assert_eq!(gort::block_on(h.into_future()).unwrap(), 42); // in async code: `h.await`
+/// ```
+impl<T> IntoFuture for JoinHandle<T> {
+    type Output = std::thread::Result<T>;
+    type IntoFuture = JoinFuture<T>;
+
+    fn into_future(self) -> JoinFuture<T> {
+        JoinFuture {
+            packet: self.packet,
+            done: false,
+        }
+    }
+}
+
+/// The future of an awaited [`JoinHandle`]: resolves to the goroutine's result, `Err(payload)`
+/// if it panicked. Dropping it detaches the goroutine, as dropping the handle does.
+pub struct JoinFuture<T> {
+    packet: Arc<Packet<T>>,
+    done: bool,
+}
+
+impl<T> Future for JoinFuture<T> {
+    type Output = std::thread::Result<T>;
+
+    /// # Panics
+    /// If polled again after it returned `Ready`.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(!self.done, "a JoinFuture was polled after it completed");
+        let r = self.packet.poll_join(cx);
+        if r.is_ready() {
+            self.done = true;
+        }
+        r
+    }
+}
+
+impl<T> fmt::Debug for JoinFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinFuture")
+            .field("finished", &self.packet.is_finished())
+            .finish()
     }
 }
 

@@ -106,9 +106,9 @@ pub use chan::{
 };
 pub use future::block_on;
 pub use goroutine::{
-    __private, Builder, GoroutineId, JoinHandle, Scope, ScopedJoinHandle, blocking, current_id, go,
-    lock_os_thread, num_goroutines, procs, run, scope, set_procs, sleep, spawn, unlock_os_thread,
-    yield_now,
+    __private, Builder, GoroutineId, JoinFuture, JoinHandle, Scope, ScopedJoinHandle, blocking,
+    current_id, go, lock_os_thread, num_goroutines, procs, run, scope, set_procs, sleep, spawn,
+    unlock_os_thread, yield_now,
 };
 pub use gort_macros::{main, select, test};
 pub use select::{Select, SelectedOperation};

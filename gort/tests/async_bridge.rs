@@ -2,9 +2,10 @@
 //! its waker readies it from any thread, any number of times, including before it has parked;
 //! its processor runs other goroutines meanwhile; a locked goroutine keeps its thread; and the
 //! waker allocates nothing after the first poll (counted by this binary's global allocator).
+//! Join handles are futures too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
@@ -244,5 +245,66 @@ fn waking_allocates_nothing_after_the_first_poll() {
             });
             assert_eq!(n, 0, "waker operations allocated {n} times");
         });
+    });
+}
+
+/// A waker that counts its wakes (for polling by hand, as an executor would).
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Awaiting a `JoinHandle`: Pending while the goroutine runs, one wake when it finishes, then
+/// its value; from a goroutine through `block_on`, and a panic as `Err`, as `join` gives.
+#[test]
+fn join_handles_are_futures() {
+    with_procs(2, 60, || {
+        assert_eq!(gort::block_on(gort::spawn(|| 6 * 7).into_future()).unwrap(), 42);
+        let err = gort::block_on(gort::spawn(|| -> u8 { panic!("boom") }).into_future()).unwrap_err();
+        assert_eq!(gort_test_support::panic_message(&*err), "boom");
+
+        let (tx, rx) = gort::chan::<u32>(0);
+        let h = gort::spawn(move || rx.recv().unwrap() + 1);
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(h.into_future());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(fut.as_mut().poll(&mut cx).is_pending(), "a second poll replaces the waker");
+        tx.send(9).unwrap();
+        gort_test_support::eventually("the join future's waker to be woken", || {
+            counter.0.load(SeqCst) == 1
+        });
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), 10),
+            Poll::Pending => panic!("woken but still pending"),
+        }
+    });
+}
+
+/// Many goroutines awaited at once from plain threads while they finish: each future completes
+/// with its own value (a lost wake would hang a thread).
+#[test]
+fn join_futures_racing_completion() {
+    bounded(120, || {
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let mut sum = 0;
+                    for i in 0..500u64 {
+                        let h = gort::spawn(move || t * 1000 + i);
+                        sum += gort::block_on(h.into_future()).unwrap();
+                    }
+                    sum
+                })
+            })
+            .collect();
+        for (t, th) in threads.into_iter().enumerate() {
+            let t = t as u64;
+            assert_eq!(th.join().unwrap(), 500 * t * 1000 + 499 * 500 / 2);
+        }
     });
 }
