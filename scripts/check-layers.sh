@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../gort/src"
 
-# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi, future;
+# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi, future, local;
 # goroutine; time; net, context, runtime.
 declare -A ALLOWED=(
     [sys]=""
@@ -29,6 +29,7 @@ declare -A ALLOWED=(
     [io]="sys util rt"
     [ffi]="sys util rt"
     [future]="sys util rt"
+    [local]="sys util rt"
     [goroutine]="sys util rt chan select sync"
     [time]="sys util rt chan goroutine"
     [net]="sys util rt io ffi sync goroutine"
@@ -42,8 +43,15 @@ while read -r module items; do
     for item in ${items}; do
         ROOT[${item}]=${module}
     done
-done < <(tr '\n' ' ' < lib.rs | grep -oE 'pub use [a-z_]+::\{[^}]*\}' |
-    sed -E 's/pub use ([a-z_]+)::\{([^}]*)\}/\1 \2/; s/,/ /g')
+done < <(tr '\n' ' ' < lib.rs | grep -oE 'pub use [a-z_]+::(\{[^}]*\}|[A-Za-z_]+;)' |
+    sed -E 's/pub use ([a-z_]+)::\{([^}]*)\}/\1 \2/; s/pub use ([a-z_]+)::([A-Za-z_]+);/\1 \2/; s/,/ /g')
+
+# Exported macros live at the crate root too (`$crate::NAME!`): map each to the module that
+# defines it.
+while read -r file name; do
+    ROOT[${name}]=$(sed -E 's#/.*##; s#\.rs$##' <<< "${file}")
+done < <(grep -rE '^macro_rules! [a-z_]+' --include='*.rs' . |
+    sed -E 's#^\./##; s#:macro_rules! ([a-z_]+).*# \1#')
 
 # The facade: names rt/mod.rs declares or re-exports with pub(crate) (for `X as Y`, Y).
 facade=" $(grep -oE '^pub\(crate\) (fn|struct|enum|static|const) [A-Za-z_]+' rt/mod.rs |

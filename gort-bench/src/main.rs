@@ -1,4 +1,4 @@
-//! gort-bench: the benchmark workloads (W1-W13; the same workloads exist as Go, may and tokio programs) on gort.
+//! gort-bench: the benchmark workloads (W1-W13, which also exist as Go, may and tokio programs; W14, gort only) on gort.
 //!
 //! ```text
 //! gort-bench [WORKLOAD...] [--procs 1,2] [--n N] [--quick] [--sweep] [--timeout S]

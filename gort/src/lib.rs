@@ -89,6 +89,7 @@ pub mod ffi;
 mod future;
 mod goroutine;
 pub mod io;
+mod local;
 pub mod net;
 mod rt;
 pub mod runtime;
@@ -111,5 +112,6 @@ pub use goroutine::{
     unlock_os_thread, yield_now,
 };
 pub use gort_macros::{main, select, test};
+pub use local::GoroutineLocal;
 pub use select::{Select, SelectedOperation};
 pub use time::{after, tick};

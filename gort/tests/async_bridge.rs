@@ -262,8 +262,12 @@ impl std::task::Wake for CountingWaker {
 #[test]
 fn join_handles_are_futures() {
     with_procs(2, 60, || {
-        assert_eq!(gort::block_on(gort::spawn(|| 6 * 7).into_future()).unwrap(), 42);
-        let err = gort::block_on(gort::spawn(|| -> u8 { panic!("boom") }).into_future()).unwrap_err();
+        assert_eq!(
+            gort::block_on(gort::spawn(|| 6 * 7).into_future()).unwrap(),
+            42
+        );
+        let err =
+            gort::block_on(gort::spawn(|| -> u8 { panic!("boom") }).into_future()).unwrap_err();
         assert_eq!(gort_test_support::panic_message(&*err), "boom");
 
         let (tx, rx) = gort::chan::<u32>(0);
@@ -273,7 +277,10 @@ fn join_handles_are_futures() {
         let mut cx = Context::from_waker(&waker);
         let mut fut = std::pin::pin!(h.into_future());
         assert!(fut.as_mut().poll(&mut cx).is_pending());
-        assert!(fut.as_mut().poll(&mut cx).is_pending(), "a second poll replaces the waker");
+        assert!(
+            fut.as_mut().poll(&mut cx).is_pending(),
+            "a second poll replaces the waker"
+        );
         tx.send(9).unwrap();
         gort_test_support::eventually("the join future's waker to be woken", || {
             counter.0.load(SeqCst) == 1

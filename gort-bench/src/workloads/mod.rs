@@ -8,6 +8,7 @@ mod w10_tcp_echo;
 mod w11_yield;
 mod w12_ffi_call;
 mod w13_ffi_callback;
+mod w14_gls;
 mod w1_spawn;
 mod w2_idle;
 mod w3_pingpong;
@@ -50,6 +51,7 @@ pub const ALL: &[Workload] = &[
     w11_yield::WORKLOAD,
     w12_ffi_call::WORKLOAD,
     w13_ffi_callback::WORKLOAD,
+    w14_gls::WORKLOAD,
 ];
 
 pub fn find(name: &str) -> Option<&'static Workload> {

@@ -314,6 +314,9 @@ unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) 
     g.id.store(unsafe { super::spawn::next_goid(Some(p)) }, Relaxed);
     // SAFETY: forwarded `Ctx`; it catches panics.
     unsafe { run_ctx::<F, R>(data) };
+    // Each callback is a goroutine of its own: its goroutine-local values end with it.
+    // SAFETY: our own G, whose body has returned.
+    unsafe { super::spawn::drop_locals(m.curg.load(Relaxed)) };
     let m = current_m().expect("the callback goroutine runs on its M");
     m.p().expect("a callback keeps its P").add_live(-1);
     blocking::enter(m, false);

@@ -159,10 +159,16 @@ pub(crate) struct G {
     pub(crate) class: AtomicUsize,
     /// The timer `sleep` parks on.
     pub(crate) sleep_timer: Timer,
+    /// Goroutine-local values (`goroutine_local!`), indexed by key; None until the first one.
+    /// Touched only by the G itself while it runs; emptied (dropped) when it exits.
+    pub(crate) locals: UnsafeCell<Option<Box<Locals>>>,
 }
 
-// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp`,
-// accessed only by the M that currently owns the G (documented per field).
+/// A G's goroutine-local values: slot `k` holds the value of key `k`, once initialised.
+pub(crate) type Locals = Vec<Option<Box<dyn std::any::Any>>>;
+
+// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp` and `locals`,
+// accessed only by the M that currently runs the G (documented per field).
 unsafe impl Sync for G {}
 // SAFETY: as above.
 unsafe impl Send for G {}
@@ -202,6 +208,7 @@ impl G {
             name: AtomicPtr::new(std::ptr::null_mut()),
             class: AtomicUsize::new(0),
             sleep_timer: Timer::new(),
+            locals: UnsafeCell::new(None),
         }
     }
 

@@ -56,6 +56,19 @@ pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
 
 /// Live user goroutines.
+/// The current goroutine's (or plain thread's) local values, created empty on first use.
+///
+/// # Safety
+/// The caller uses the reference only until its next runtime call or local-value access (both
+/// may reallocate the table), and does not hold two at once.
+#[allow(clippy::mut_from_ref)]
+pub(crate) unsafe fn goroutine_locals() -> &'static mut g::Locals {
+    let gp = current_g();
+    // SAFETY: `gp` is the running G (or this thread's), which only its own code touches; the
+    // caller's contract keeps the borrow short.
+    unsafe { (*(*gp).locals.get()).get_or_insert_with(Box::default) }
+}
+
 pub(crate) fn num_goroutines() -> usize {
     let live: i64 = global::allp().map(|p| p.live.load(Relaxed)).sum::<i64>()
         + global::SCHED.live_nop.load(Relaxed);

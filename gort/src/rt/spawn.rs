@@ -197,7 +197,27 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err() {
         fatal!("a goroutine body unwound past its entry");
     }
+    // SAFETY: `gp` is ours and its body has returned.
+    unsafe { drop_locals(gp) };
     goexit(gp)
+}
+
+/// Drops the goroutine-local values of `gp`, the running goroutine, whose body has returned:
+/// on its own stack, while it can still use the runtime (a drop may lock, send or park). A drop
+/// that sets new values is followed by another round. A panicking drop is fatal, as a panic
+/// escaping a goroutine's entry is.
+///
+/// # Safety
+/// `gp` is the running G (nothing else touches its `locals`).
+pub(crate) unsafe fn drop_locals(gp: *mut G) {
+    // SAFETY: the caller's contract.
+    while let Some(mut locals) = unsafe { (*(*gp).locals.get()).take() } {
+        while let Some(v) = locals.pop() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(v))).is_err() {
+                fatal!("a goroutine-local value panicked while it was dropped");
+            }
+        }
+    }
 }
 
 /// Finishes the running goroutine (Go's goexit1 → goexit0).

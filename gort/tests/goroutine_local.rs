@@ -1,0 +1,102 @@
+//! `goroutine_local!`: one value per goroutine, created on first use, carried across threads
+//! with its goroutine, dropped when the goroutine exits; per thread on plain threads.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+
+use gort_test_support::{Tracked, bounded, eventually, with_procs};
+
+gort::goroutine_local! {
+    static COUNTER: Cell<u64> = Cell::new(0);
+    static OWNER: Cell<u64> = Cell::new(0);
+}
+
+/// Each goroutine sees its own value, unchanged across yields and sleeps that move it between
+/// threads (procs 2), while hundreds of others write theirs.
+#[test]
+fn values_follow_their_goroutine() {
+    with_procs(2, 60, || {
+        let hs: Vec<_> = (1..=400u64)
+            .map(|id| {
+                gort::spawn(move || {
+                    OWNER.with(|o| o.set(id));
+                    for i in 0..50 {
+                        COUNTER.with(|c| c.set(c.get() + 1));
+                        if i % 10 == 0 {
+                            gort::sleep(std::time::Duration::from_micros(100));
+                        } else {
+                            gort::yield_now();
+                        }
+                        assert_eq!(OWNER.with(|o| o.get()), id);
+                    }
+                    COUNTER.with(|c| c.get())
+                })
+            })
+            .collect();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), 50);
+        }
+    });
+}
+
+/// A new goroutine starts from the initialiser, not from its parent's value; plain threads
+/// have one value each.
+#[test]
+fn fresh_per_goroutine_and_per_thread() {
+    bounded(30, || {
+        COUNTER.with(|c| c.set(7));
+        let t = std::thread::spawn(|| COUNTER.with(|c| c.get()));
+        assert_eq!(t.join().unwrap(), 0);
+        assert_eq!(COUNTER.with(|c| c.get()), 7);
+        gort::run(|| {
+            COUNTER.with(|c| c.set(9));
+            assert_eq!(gort::spawn(|| COUNTER.with(|c| c.get())).join().unwrap(), 0);
+            assert_eq!(COUNTER.with(|c| c.get()), 9);
+        });
+    });
+}
+
+/// Values are dropped when their goroutine exits, exactly once each, and a drop may use the
+/// runtime (here: a channel send).
+#[test]
+fn dropped_when_the_goroutine_exits() {
+    gort::goroutine_local! {
+        static SLOT: std::cell::RefCell<Option<Tracked>> = std::cell::RefCell::new(None);
+        static ON_EXIT: std::cell::RefCell<Option<gort::Sender<u32>>> =
+            std::cell::RefCell::new(None);
+    }
+    with_procs(2, 60, || {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = gort::chan::<u32>(1000);
+        for i in 0..500 {
+            let (drops, tx) = (drops.clone(), tx.clone());
+            gort::go!(move || {
+                SLOT.with(|s| *s.borrow_mut() = Some(Tracked::new(i, &drops)));
+                ON_EXIT.with(|s| *s.borrow_mut() = Some(tx));
+                gort::yield_now();
+            });
+        }
+        drop(tx);
+        // Every goroutine's sender was dropped with it: the channel closes after 0 values.
+        assert_eq!(rx.iter().count(), 0);
+        eventually("every goroutine-local value to be dropped", || {
+            drops.load(SeqCst) == 500
+        });
+    });
+}
+
+/// An initialiser may use other goroutine-local values, and `with` may nest.
+#[test]
+fn initialisers_and_nesting() {
+    gort::goroutine_local! {
+        static BASE: u64 = 40;
+        static DERIVED: u64 = BASE.with(|b| b + 2);
+    }
+    bounded(30, || {
+        gort::run(|| {
+            let v = DERIVED.with(|d| BASE.with(|b| *d + *b));
+            assert_eq!(v, 82);
+        });
+    });
+}
