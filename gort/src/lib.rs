@@ -20,7 +20,11 @@
 //! # Caveats
 //! - A goroutine may resume on another OS thread after any blocking gort call. Do not hold a
 //!   `thread_local!` borrow (or anything derived from thread identity, such as a reentrant lock
-//!   guard) across a blocking gort call; use [`lock_os_thread`] when you need the same thread.
+//!   guard) across a blocking gort call; use [`lock_os_thread`] when you need the same thread,
+//!   or [`goroutine_local!`] for state that should follow the goroutine instead of the thread.
+//! - Async code: [`block_on`] runs a future on the current goroutine (parking between polls, so
+//!   the processor runs others meanwhile), and a [`JoinHandle`] can be awaited
+//!   (`IntoFuture`).
 //! - Blocking the thread without gort (std::fs, a blocking syscall, a long C call) holds up the
 //!   processor until sysmon notices; wrap such calls in [`blocking`].
 //! - The default stack limit is 256 KiB (`GORT_STACK_SIZE`, [`Builder::stack_size`]).
