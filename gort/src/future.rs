@@ -1,7 +1,7 @@
 //! `block_on`: a future run to completion by the calling goroutine (or plain thread), which
 //! parks between polls. This is the bridge from gort to async code: a library that only offers
 //! futures is called from straight-line code, and the goroutine's processor runs other
-//! goroutines meanwhile.
+//! goroutines meanwhile. Go has no futures: nothing in its runtime to follow here.
 //!
 //! The waker is one `Arc<Signal>` per `block_on` call; cloning, waking and dropping it afterwards
 //! only touch its reference count and one atomic. The signal's state machine (tokio's

@@ -2,6 +2,7 @@
 //! thread), created on first use and dropped when the goroutine exits. This is what to use where
 //! a `thread_local!` would be held across a park: a goroutine may resume on another thread, so
 //! a thread-local read before a channel operation and one after it may be different values.
+//! Go deliberately has no goroutine-local storage; the API is std's `thread_local!`.
 //!
 //! Each static takes a key (a small index, assigned on first use from a process-wide counter);
 //! a goroutine's values sit in a table in its G, indexed by key, so a lookup is the current-G

@@ -8,7 +8,8 @@
 //! backtraces stop there and a panic can never unwind across a switch (the entry catches it).
 //! `call_on_stack` runs a function on another stack and comes back (C calls on the system stack,
 //! callbacks back on the goroutine's). ARCHITECTURE.md, "The arch contract", states what a port
-//! must provide; every port implements exactly these three functions and `EntryFn`.
+//! must provide; every port implements exactly these four functions (`signal_sp` reads the
+//! interrupted stack pointer for the overflow handler) and `EntryFn`.
 //!
 //! Supported: x86-64 (System V) and AArch64 (AAPCS64), both on Linux. Other targets fail to
 //! compile with a message naming the contract.
@@ -16,12 +17,12 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) use x86_64::{call_on_stack, init_stack, switch};
+pub(crate) use x86_64::{call_on_stack, init_stack, signal_sp, switch};
 
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
 mod aarch64;
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
-pub(crate) use aarch64::{call_on_stack, init_stack, switch};
+pub(crate) use aarch64::{call_on_stack, init_stack, signal_sp, switch};
 
 #[cfg(not(all(
     any(target_arch = "x86_64", target_arch = "aarch64"),

@@ -144,3 +144,14 @@ pub(crate) unsafe extern "C" fn call_on_stack(
         ".cfi_endproc",
     )
 }
+
+/// The interrupted stack pointer in a signal handler's context (`rsp` in the ucontext's
+/// general registers), or `None` if the kernel passed no context.
+///
+/// # Safety
+/// `ctx` is the third argument of an `SA_SIGINFO` handler.
+pub(crate) unsafe fn signal_sp(ctx: *mut core::ffi::c_void) -> Option<usize> {
+    let uc = ctx as *const libc::ucontext_t;
+    // SAFETY: a non-null `ctx` is the kernel's ucontext for this signal (caller's contract).
+    unsafe { uc.as_ref() }.map(|uc| uc.uc_mcontext.gregs[libc::REG_RSP as usize] as usize)
+}

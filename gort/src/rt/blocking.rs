@@ -7,7 +7,7 @@
 //! globally and the M sleeps (Go's exitsyscall0).
 //!
 //! Where this deviates from Go: Go's exitsyscallfast takes the P back with a CAS on its status,
-//! and on this machine that one locked instruction was half the cost of an `ffi::call`. Here the
+//! and on this machine that one locked instruction was about a third of an `ffi::call`. Here the
 //! M and sysmon meet with the handshake rt::hog uses for hogs: the returning M sets
 //! `M::reclaiming` and then reads the status; sysmon marks the P `P_RETAKING`, runs the
 //! process-wide barrier and then reads the flag. Either the M sees `P_RETAKING` (and waits for

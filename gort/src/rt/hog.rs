@@ -26,7 +26,8 @@
 //!
 //! Invariants: `M::in_rt` is true whenever code on that M may touch P-local state (always on
 //! g0; inside sections on a goroutine); it is false only while a goroutine runs user code or
-//! runtime code that touches no P. Sysmon changes a P's owner only through `take`.
+//! runtime code that touches no P. Sysmon changes the owner of a running P only through `take`
+//! (and of a P in a blocking call only through `blocking::retake`, the same handshake).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, compiler_fence};
 

@@ -55,7 +55,6 @@ pub(crate) use spawn::spawn;
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
 
-/// Live user goroutines.
 /// The current goroutine's (or plain thread's) local values, created empty on first use.
 ///
 /// # Safety
@@ -69,6 +68,7 @@ pub(crate) unsafe fn goroutine_locals() -> &'static mut g::Locals {
     unsafe { (*(*gp).locals.get()).get_or_insert_with(Box::default) }
 }
 
+/// Live user goroutines.
 pub(crate) fn num_goroutines() -> usize {
     let live: i64 = global::allp().map(|p| p.live.load(Relaxed)).sum::<i64>()
         + global::SCHED.live_nop.load(Relaxed);

@@ -153,7 +153,8 @@ fn start(
     }
     g.entry_run.store(run as usize, Relaxed);
     g.entry_data.store(data, Relaxed);
-    // SAFETY: the G is not published yet; [stack_top - 64, stack_top) is unused stack.
+    // SAFETY: the G is not published yet; the frame `init_stack` writes below `stack_top` is
+    // unused stack.
     unsafe { *g.sp.get() = arch::init_stack(stack_top, g_entry, gp as usize) };
     g.status.store(RUNNABLE, Release);
     let Some(p) = pp else {

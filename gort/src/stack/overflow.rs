@@ -3,7 +3,8 @@
 //!
 //! A SIGSEGV/SIGBUS handler runs on a per-thread alternate signal stack (the faulting stack is
 //! exhausted). If the fault address lies in the guard region below the current goroutine's
-//! stack, it prints
+//! stack, and the interrupted stack pointer (read from the signal context, `arch::signal_sp`) is
+//! on that goroutine's stack, it prints
 //! `fatal error: goroutine <id> stack overflow (limit <n> bytes), spawned at <file>:<line>`
 //! and aborts. Any other fault is chained to the handler that was installed before ours (std's
 //! own main-thread overflow report keeps working), or to the default action.
@@ -111,10 +112,19 @@ pub(crate) fn on_thread_exit() {
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
+    // SAFETY: `ctx` is this SA_SIGINFO handler's third argument.
+    let sp = unsafe { crate::arch::signal_sp(ctx) };
+    // An overflow: the fault is in the goroutine's guard, and the code that faulted ran on that
+    // goroutine's stack (its stack pointer between the guard and the G at the slot's top). A
+    // stray access to the guard from another stack (a C call on the system stack, another
+    // goroutine) is an ordinary fault.
     let hits = |gp: *mut crate::rt::g::G| {
         // SAFETY: Gs are never unmapped.
         let lo = unsafe { gp.as_ref() }.map_or(0, |g| g.stack_lo.load(Relaxed));
-        lo != 0 && addr < lo && addr >= lo - GUARD
+        lo != 0
+            && addr < lo
+            && addr >= lo - GUARD
+            && sp.is_none_or(|sp| sp >= lo - GUARD && sp < gp as usize)
     };
     if let Some(m) = current_m() {
         let gp = m.curg.load(Relaxed);
