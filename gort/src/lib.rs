@@ -106,8 +106,8 @@ mod util;
 mod wait;
 
 pub use chan::{
-    IntoIter, Iter, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender, TryIter,
-    TryRecvError, TrySendError, chan, never,
+    IntoIter, Iter, Receiver, RecvFuture, RecvTimeoutError, SendError, SendFuture,
+    SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError, chan, never,
 };
 pub use future::block_on;
 pub use goroutine::{

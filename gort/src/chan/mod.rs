@@ -6,10 +6,13 @@
 //! blocked and future sends fail and return their value (nobody could ever receive it).
 
 mod error;
+mod future;
 pub(crate) mod raw;
 pub(crate) mod slot;
+mod stash;
 
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+pub use future::{RecvFuture, SendFuture};
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -20,17 +20,26 @@
 //! operation never blocks. A reservation dropped unused is released (`release`): the receiver is
 //! woken to try again (`Waiter::retry`), the slot goes to a waiting sender.
 //!
-//! Invariants: `st`, and writes to `qcount` and `closed`, only under `lock`; `qcount` and
+//! Deviation: async receivers (`recv_async`) wait without a destination, so a sender that finds
+//! one first in line leaves its value in the channel and wakes it: in the buffer if there is
+//! room, else in the `Stash` beyond the capacity (see chan::stash). Receivers take stashed values
+//! first. An async receiver that was woken and then dropped passes the wake-up on (`pass_on`).
+//! Async senders are readiness-only waiters, like the dynamic `Select`'s sends. The futures are
+//! in `chan::future`.
+//!
+//! Invariants: `st`, and writes to `qcount`, `stashed` and `closed`, only under `lock`; `qcount` and
 //! `closed` may be read without it for non-blocking fast paths (as Go's `full`/`empty`); the
 //! buffer slots `[recvx, recvx+qcount)` (mod cap) hold initialised values.
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::task::{Context, Poll};
 
+use super::stash::Stash;
 use crate::rt::{WaitReason, check_preempt, park};
 use crate::util::lock::Lock;
-use crate::wait::{Reservation, Selectable, Status, WaitQueue, Waiter, WakeList};
+use crate::wait::{AsyncWaiter, Reservation, Selectable, Status, WaitQueue, Waiter, WakeList};
 
 pub(crate) struct State {
     sendx: usize,
@@ -48,6 +57,8 @@ pub struct RawChan {
     pub(crate) lock: Lock,
     st: UnsafeCell<State>,
     qcount: AtomicUsize,
+    /// `stash.len()`, readable without the lock.
+    stashed: AtomicUsize,
     closed: AtomicBool,
     cap: usize,
     elem_size: usize,
@@ -58,6 +69,9 @@ pub struct RawChan {
     pub(crate) senders: AtomicUsize,
     /// Live `Receiver`s; when the last one goes, sends fail.
     pub(crate) receivers: AtomicUsize,
+    /// Values kept for async receivers beyond the capacity (under `lock`; rarely used, so
+    /// away from the hot fields).
+    stash: UnsafeCell<Stash>,
 }
 
 // SAFETY: all mutable state is behind `lock` or atomic (see the module invariants); elements are
@@ -110,6 +124,7 @@ impl RawChan {
                 sendq: WaitQueue::new(),
             }),
             qcount: AtomicUsize::new(0),
+            stashed: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             cap,
             elem_size,
@@ -118,6 +133,7 @@ impl RawChan {
             drop_elem: drop_in_place_as::<T>,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            stash: UnsafeCell::new(Stash::new(Layout::new::<T>())),
         }
     }
 
@@ -126,7 +142,7 @@ impl RawChan {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.qcount.load(Relaxed)
+        self.qcount.load(Relaxed) + self.stashed.load(Relaxed)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -138,6 +154,50 @@ impl RawChan {
     pub(crate) unsafe fn state(&self) -> &mut State {
         // SAFETY: the caller holds the lock, which makes this access exclusive.
         unsafe { &mut *self.st.get() }
+    }
+
+    /// The stash. Caller holds `lock`.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn stash(&self) -> &mut Stash {
+        // SAFETY: the caller holds the lock, which makes this access exclusive.
+        unsafe { &mut *self.stash.get() }
+    }
+
+    /// Moves `elem` into the stash. Caller holds `lock`; `elem` as for `send`.
+    unsafe fn stash_push(&self, elem: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let s = self.stash();
+            s.push(elem);
+            self.stashed.store(s.len(), Relaxed);
+        }
+    }
+
+    /// Leaves the value at `elem` in the channel for a woken async receiver: in the buffer if
+    /// there is room, else in the stash.
+    ///
+    /// # Safety
+    /// Lock held; `elem` as for `send`.
+    #[cold]
+    unsafe fn keep_for_async_receiver(&self, elem: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if !self.buffer_locked(elem) {
+                self.stash_push(elem);
+            }
+        }
+    }
+
+    /// Moves the oldest stashed value into `elem`. Caller holds `lock`; the stash is not empty;
+    /// `elem` as for `recv`.
+    #[cold]
+    unsafe fn stash_pop(&self, elem: *mut u8) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let s = self.stash();
+            s.pop(elem);
+            self.stashed.store(s.len(), Relaxed);
+        }
     }
 
     /// The ring index after `i` (a compare, not a division: as Go's chansend/chanrecv).
@@ -184,6 +244,9 @@ impl RawChan {
 
     /// Go's `empty`: a receive would block (racy read).
     fn empty(&self) -> bool {
+        if self.stashed.load(Relaxed) != 0 {
+            return false;
+        }
         if self.cap == 0 {
             // SAFETY: as in `full`.
             return unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).sendq)) };
@@ -287,24 +350,40 @@ impl RawChan {
         // SAFETY: lock held.
         let st = unsafe { self.state() };
         if let Some(w) = st.recvq.dequeue() {
-            // SAFETY: a dequeued waiter is valid and its G parked until readied; receivers
-            // always have a destination.
+            // SAFETY: a dequeued waiter is valid and its G parked until readied; a receiver
+            // without a destination is async: the value waits for it in the channel.
             unsafe {
                 (*w).success = true;
-                self.copy((*w).elem, elem);
+                if (*w).is_readiness() {
+                    self.keep_for_async_receiver(elem);
+                } else {
+                    self.copy((*w).elem, elem);
+                }
                 wake.push(w);
             }
             return Some(Status::Done);
         }
+        // SAFETY: lock held; `elem` per the caller.
+        unsafe { self.buffer_locked(elem) }.then_some(Status::Done)
+    }
+
+    /// Appends the value at `elem` to the buffer if a slot is free (and not promised to a
+    /// dynamic `Select`).
+    ///
+    /// # Safety
+    /// Lock held; `elem` as for `send`.
+    unsafe fn buffer_locked(&self, elem: *mut u8) -> bool {
+        // SAFETY: lock held.
+        let st = unsafe { self.state() };
         let q = self.qcount.load(Relaxed);
         if q + st.reserved < self.cap {
             // SAFETY: slot `sendx` is free (q < cap) and `elem` is a valid element.
             unsafe { self.copy(self.slot(st.sendx), elem) };
             st.sendx = self.next_index(st.sendx);
             self.qcount.store(q + 1, Release);
-            return Some(Status::Done);
+            return true;
         }
-        None
+        false
     }
 
     /// Receives into `elem` (Go's chanrecv). On `Done` a value was written there.
@@ -335,6 +414,11 @@ impl RawChan {
     ) -> Option<Status> {
         // SAFETY: lock held.
         let st = unsafe { self.state() };
+        if self.stashed.load(Relaxed) != 0 {
+            // SAFETY: lock held; the stash is not empty; `elem` has room for one element.
+            unsafe { self.stash_pop(elem) };
+            return Some(Status::Done);
+        }
         while let Some(w) = st.sendq.dequeue() {
             // SAFETY: a dequeued waiter is valid and its G parked until readied; slots in
             // [recvx, recvx+qcount) are initialised.
@@ -381,8 +465,20 @@ impl RawChan {
         }
         // SAFETY: the caller holds the lock.
         let st = unsafe { self.state() };
-        if let Some(w) = st.recvq.dequeue() {
-            return Some(Reservation::Receiver(w));
+        loop {
+            let w = st.recvq.front();
+            if w.is_null() {
+                break;
+            }
+            // SAFETY: `w` is the queued front waiter.
+            unsafe {
+                if (*w).is_readiness() {
+                    return Some(Reservation::Stash);
+                }
+                if st.recvq.pop_front(w) {
+                    return Some(Reservation::Receiver(w));
+                }
+            }
         }
         if self.qcount.load(Relaxed) + st.reserved < self.cap {
             st.reserved += 1;
@@ -419,6 +515,21 @@ impl RawChan {
                 wake.wake_all();
                 r.unwrap_or_else(|| crate::util::fatal!("a reserved channel slot was taken"))
             }
+            Reservation::Stash => {
+                self.lock.lock();
+                let mut wake = WakeList::new();
+                // SAFETY: lock held; `elem` per the caller. If the async receiver is gone and
+                // nobody else can take the value now, it waits in the stash as promised.
+                let r = unsafe {
+                    self.try_send_locked(elem, &mut wake).unwrap_or_else(|| {
+                        self.stash_push(elem);
+                        Status::Done
+                    })
+                };
+                self.lock.unlock();
+                wake.wake_all();
+                r
+            }
         }
     }
 
@@ -429,7 +540,7 @@ impl RawChan {
     /// `r` came from `reserve_send_locked` on this channel and is used once.
     pub(crate) unsafe fn release(&self, r: Reservation) {
         match r {
-            Reservation::None | Reservation::Closed => {}
+            Reservation::None | Reservation::Closed | Reservation::Stash => {}
             // SAFETY: as in `complete_send`.
             Reservation::Receiver(w) => unsafe {
                 (*w).retry = true;
@@ -457,6 +568,103 @@ impl RawChan {
                 self.lock.unlock();
                 wake.wake_all();
             }
+        }
+    }
+
+    /// One poll of an async send (`send`, the value at `elem`) or receive (into `elem`): the
+    /// operation completes now, or the future's readiness-only waiter `w` waits in the channel's
+    /// queue with the task's waker, to try again when it is woken. While `w` is queued, a poll
+    /// only refreshes the waker.
+    ///
+    /// # Safety
+    /// `w` belongs to a pinned future that calls `cancel_async` before it goes away, and is not
+    /// queued on any other channel; `elem` as for `send` or `recv`.
+    pub(crate) unsafe fn poll_async(
+        &self,
+        aw: *mut AsyncWaiter,
+        elem: *mut u8,
+        send: bool,
+        cx: &Context<'_>,
+    ) -> Poll<Status> {
+        self.lock.lock();
+        // SAFETY: lock held, which orders every access to the waiter with its dequeuer's;
+        // `w` stays valid while queued (the caller's contract).
+        unsafe {
+            let w: *mut Waiter = &raw mut (*aw).w;
+            if (*w).is_queued() {
+                if !(*aw)
+                    .waker
+                    .as_ref()
+                    .is_some_and(|k| k.will_wake(cx.waker()))
+                {
+                    (*aw).waker = Some(cx.waker().clone());
+                }
+                self.lock.unlock();
+                return Poll::Pending;
+            }
+            let mut wake = WakeList::new();
+            let r = if send {
+                self.try_send_locked(elem, &mut wake)
+            } else {
+                self.try_recv_locked(elem, &mut wake)
+            };
+            if r.is_none() {
+                *aw = AsyncWaiter::new();
+                (*aw).waker = Some(cx.waker().clone());
+                let st = self.state();
+                let q = if send { &mut st.sendq } else { &mut st.recvq };
+                q.enqueue(w);
+            }
+            self.lock.unlock();
+            wake.wake_all();
+            r.map_or(Poll::Pending, Poll::Ready)
+        }
+    }
+
+    /// The future of a pending async operation is going away: its waiter leaves the queue, or,
+    /// if a receiver's was already woken for a value it will now never take, the wake-up goes
+    /// to the next receiver (`pass_on_locked`), so no value waits while a receiver sleeps.
+    ///
+    /// # Safety
+    /// `w` was queued by `poll_async` on this channel with the same `send`.
+    pub(crate) unsafe fn cancel_async(&self, aw: *mut AsyncWaiter, send: bool) {
+        self.lock.lock();
+        let mut wake = WakeList::new();
+        // SAFETY: lock held; `aw` is valid (the caller's future is still alive).
+        unsafe {
+            let w: *mut Waiter = &raw mut (*aw).w;
+            let st = self.state();
+            if (*w).is_queued() {
+                let q = if send { &mut st.sendq } else { &mut st.recvq };
+                q.remove(w);
+            } else if !send {
+                self.pass_on_locked(&mut wake);
+            }
+        }
+        self.lock.unlock();
+        wake.wake_all();
+    }
+
+    /// Wakes the first waiting receiver if a value waits in the channel: an async one to try
+    /// again, a parked one with the value itself. (A receive only waits while the channel holds
+    /// no value, except after an async receiver was woken for a value it did not take.)
+    ///
+    /// # Safety
+    /// Lock held.
+    unsafe fn pass_on_locked(&self, wake: &mut WakeList) {
+        if self.stashed.load(Relaxed) == 0 && self.qcount.load(Relaxed) == 0 {
+            return;
+        }
+        // SAFETY: lock held; a dequeued waiter is valid and parked until woken.
+        unsafe {
+            let Some(w) = self.state().recvq.dequeue() else {
+                return;
+            };
+            (*w).success = true;
+            if !(*w).is_readiness() && self.try_recv_locked((*w).elem, wake) != Some(Status::Done) {
+                crate::util::fatal!("a channel holding a value could not deliver it");
+            }
+            wake.push(w);
         }
     }
 
@@ -489,6 +697,8 @@ impl RawChan {
 
 impl Drop for RawChan {
     fn drop(&mut self) {
+        // SAFETY: the stash holds elements of this channel's type; nobody else can reach them.
+        unsafe { self.stash.get_mut().clear(self.drop_elem) };
         let recvx = self.st.get_mut().recvx;
         let q = *self.qcount.get_mut();
         for i in 0..q {

@@ -14,6 +14,12 @@
 //! concurrently on other channels (Go's `g.selectDone`). A waiter that loses is simply dropped
 //! from this queue; its select removes the rest later.
 //!
+//! An async waiter (`recv_async`, `send_async`) is an `AsyncWaiter`: a `Waiter` with no G and the
+//! task's waker. Whoever dequeues it takes the waker out under the channel lock, into a node of
+//! its own, and wakes it after the lock is released: nothing touches the waiter, which lives in a
+//! future that may be dropped at once, after the lock is gone. Async waiters are readiness-only
+//! (`elem` null): a woken one retries its operation when polled.
+//!
 //! Invariants: a waiter is in at most one queue; `queued`, `next` and `prev` change only under
 //! the lock of the channel whose queue holds it; `success` and `SelectSync::fired` are written by
 //! the waker before it readies the waiter's G and read by the G after it resumes.
@@ -21,6 +27,7 @@
 use std::cell::UnsafeCell;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicPtr, Ordering::*};
+use std::task::Waker;
 
 use crate::util::loom::AtomicU32;
 
@@ -87,6 +94,9 @@ pub(crate) enum Reservation {
     Receiver(*mut Waiter),
     /// A free buffer slot is kept for the value.
     Slot,
+    /// An async receiver is first in line: the value will wait for it in the channel (beyond
+    /// the capacity if need be, see chan::stash), so completing the send cannot fail.
+    Stash,
 }
 
 /// Shared by the waiters of one blocked `select` (and its timeout timer).
@@ -130,7 +140,8 @@ impl SelectSync {
 }
 
 pub(crate) struct Waiter {
-    /// The blocked G. Set in the park commit, before the waiter is enqueued.
+    /// The blocked G. Set in the park commit, before the waiter is enqueued. Null for the
+    /// `Waiter` inside an `AsyncWaiter`.
     pub(crate) g: *mut G,
     /// For a sender: the value to move out. For a receiver: where to move the value in. Null for a
     /// readiness-only sender (a send of the dynamic `Select`): it is woken, but no value moves
@@ -168,6 +179,29 @@ impl Waiter {
 
     pub(crate) fn is_readiness(&self) -> bool {
         self.elem.is_null()
+    }
+
+    /// Whether the waiter is still in its queue (read under the queue's channel lock).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.queued
+    }
+}
+
+/// A waiter for an async task instead of a goroutine (see the module doc).
+#[repr(C)]
+pub(crate) struct AsyncWaiter {
+    /// First, so that a `*mut Waiter` with a null `g` is a `*mut AsyncWaiter`.
+    pub(crate) w: Waiter,
+    /// The task to wake, taken out by whoever dequeues the waiter.
+    pub(crate) waker: Option<Waker>,
+}
+
+impl AsyncWaiter {
+    pub(crate) const fn new() -> AsyncWaiter {
+        AsyncWaiter {
+            w: Waiter::new(null_mut()),
+            waker: None,
+        }
     }
 }
 
@@ -248,28 +282,45 @@ impl WaitQueue {
         }
     }
 
+    /// The first waiter, or null; it stays queued.
+    pub(crate) fn front(&self) -> *mut Waiter {
+        self.first.load(Relaxed)
+    }
+
+    /// Removes the first waiter, `w`, and claims its select if it has one: true if it can be
+    /// woken, false if its select had already fired (it is simply dropped).
+    ///
+    /// # Safety
+    /// `w` is `front()`, not null.
+    pub(crate) unsafe fn pop_front(&mut self, w: *mut Waiter) -> bool {
+        // SAFETY: queued waiters are valid (enqueue's contract).
+        unsafe {
+            self.remove(w);
+            let sel = (*w).sel;
+            sel.is_null() || (*sel).claim((*w).case)
+        }
+    }
+
     /// Go's `dequeue`: pops the first waiter that can be woken — a plain waiter, or a select
     /// waiter whose select this call claims. Select waiters that lost are dropped on the way.
     pub(crate) fn dequeue(&mut self) -> Option<*mut Waiter> {
         loop {
-            let w = self.first.load(Relaxed);
+            let w = self.front();
             if w.is_null() {
                 return None;
             }
-            // SAFETY: queued waiters are valid (enqueue's contract).
-            unsafe {
-                self.remove(w);
-                let sel = (*w).sel;
-                if sel.is_null() || (*sel).claim((*w).case) {
-                    return Some(w);
-                }
+            // SAFETY: `w` is the non-null front.
+            if unsafe { self.pop_front(w) } {
+                return Some(w);
             }
         }
     }
 }
 
-/// A singly linked list of dequeued waiters to ready once the channel lock is released, linked
-/// through `Waiter::next` (free once a waiter left its queue).
+/// Dequeued waiters to wake once the channel lock is released, in a singly linked list through
+/// `Waiter::next` (free once a waiter left its queue). A dequeued async waiter's waker moves to a
+/// node of its own, an `AsyncWaiter` allocated here, since the waiter itself may be gone once
+/// the lock is released; the goroutine path pays one null test for it.
 pub(crate) struct WakeList {
     head: *mut Waiter,
 }
@@ -280,24 +331,65 @@ impl WakeList {
     }
 
     /// # Safety
-    /// `w` was just dequeued (in no queue) and its G is parked.
-    pub(crate) unsafe fn push(&mut self, w: *mut Waiter) {
+    /// `w` was just dequeued (in no queue) under the channel lock, which is still held, and its
+    /// G (if it has one) is parked.
+    pub(crate) unsafe fn push(&mut self, mut w: *mut Waiter) {
         // SAFETY: the caller guarantees `w` is a valid dequeued waiter.
-        unsafe { (*w).next = self.head };
+        unsafe {
+            if (*w).g.is_null() {
+                match Self::task_node(w) {
+                    Some(node) => w = node,
+                    None => return,
+                }
+            }
+            (*w).next = self.head;
+        }
         self.head = w;
     }
 
-    /// Readies every G on the list. Call with no channel lock held.
+    /// Moves the waker of the async waiter `w` to a new node.
+    ///
+    /// # Safety
+    /// `w` is the `Waiter` of a live `AsyncWaiter`, and the lock of its channel is held.
+    #[cold]
+    unsafe fn task_node(w: *mut Waiter) -> Option<*mut Waiter> {
+        // SAFETY: a waiter without a G is the first field of an AsyncWaiter (repr(C)), whose
+        // future cannot go away while the channel lock is held.
+        let waker = unsafe { (*w.cast::<AsyncWaiter>()).waker.take()? };
+        let node = Box::new(AsyncWaiter {
+            w: Waiter::new(null_mut()),
+            waker: Some(waker),
+        });
+        Some(Box::into_raw(node).cast())
+    }
+
+    /// Readies every G on the list and wakes every task. Call with no channel lock held.
     pub(crate) fn wake_all(self) {
         let mut w = self.head;
         while !w.is_null() {
             // SAFETY: listed waiters are valid until their G runs; read `next` and `g` before
             // readying it, since the G may return (ending the waiter's frame) right after.
             let (next, g) = unsafe { ((*w).next, (*w).g) };
-            // SAFETY: the waiter was dequeued (claimed, for a select's) by the lock holder that
-            // built this list: we are its G's one waker.
-            unsafe { crate::rt::ready(g) };
+            if g.is_null() {
+                // SAFETY: a listed waiter without a G is a node made by `task_node`.
+                unsafe { Self::wake_task(w) };
+            } else {
+                // SAFETY: the waiter was dequeued (claimed, for a select's) by the lock holder
+                // that built this list: we are its G's one waker.
+                unsafe { crate::rt::ready(g) };
+            }
             w = next;
+        }
+    }
+
+    /// # Safety
+    /// `w` was made by `task_node` and is woken once.
+    #[cold]
+    unsafe fn wake_task(w: *mut Waiter) {
+        // SAFETY: allocated by `task_node` with Box::into_raw.
+        let node = unsafe { Box::from_raw(w.cast::<AsyncWaiter>()) };
+        if let Some(k) = node.waker {
+            k.wake();
         }
     }
 }

@@ -1,0 +1,302 @@
+//! `recv_async` and `send_async`: channels awaited by async code (the `futures` executor on
+//! plain threads, `block_on` on goroutines) meeting goroutines, `select!` and the dynamic
+//! `Select`; cancel safety (a dropped receive loses no value, a dropped send drops its value, a
+//! dropped woken receiver passes the value on); and a stress run that cancels receives and sends
+//! at random while values flow, at procs 1 and 2.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::executor::block_on as fblock_on;
+use gort::{Receiver, Select, Sender, TryRecvError};
+use gort_test_support::{bounded, go_test, with_procs};
+
+fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn values_cross_between_async_tasks_and_goroutines() {
+    for cap in [0, 1, 16] {
+        bounded(60, move || {
+            // goroutine → async task on a plain thread
+            let (tx, rx) = gort::chan::<u32>(cap);
+            let g = gort::spawn(move || (0..1000).for_each(|i| tx.send(i).unwrap()));
+            let got: Vec<u32> = std::iter::from_fn(|| fblock_on(rx.recv_async())).collect();
+            assert_eq!(got, (0..1000).collect::<Vec<_>>());
+            g.join().unwrap();
+
+            // async task → goroutine
+            let (tx, rx) = gort::chan::<u32>(cap);
+            let g = gort::spawn(move || rx.iter().collect::<Vec<_>>());
+            fblock_on(async {
+                for i in 0..1000 {
+                    tx.send_async(i).await.unwrap();
+                }
+            });
+            drop(tx);
+            assert_eq!(g.join().unwrap(), (0..1000).collect::<Vec<_>>());
+
+            // async task → async task, each on its own thread
+            let (tx, rx) = gort::chan::<u32>(cap);
+            let t = std::thread::spawn(move || {
+                fblock_on(async {
+                    for i in 0..1000 {
+                        tx.send_async(i).await.unwrap();
+                    }
+                })
+            });
+            let mut got = Vec::new();
+            while let Some(v) = fblock_on(rx.recv_async()) {
+                got.push(v);
+            }
+            t.join().unwrap();
+            assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        });
+    }
+}
+
+#[test]
+fn goroutines_await_channels_with_block_on() {
+    go_test(60, || {
+        let (tx, rx) = gort::chan::<u64>(0);
+        let hs: Vec<_> = (0..100)
+            .map(|i| {
+                let tx = tx.clone();
+                gort::spawn(move || gort::block_on(tx.send_async(i)).unwrap())
+            })
+            .collect();
+        drop(tx);
+        let sum: u64 = std::iter::from_fn(|| gort::block_on(rx.recv_async())).sum();
+        assert_eq!(sum, (0..100).sum());
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+#[test]
+fn closing_ends_pending_receives_and_fails_sends() {
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<String>(0);
+        let mut recv = pin!(rx.recv_async());
+        assert!(poll_once(recv.as_mut()).is_pending());
+        let t = std::thread::spawn(move || {
+            let (tx2, rx2) = gort::chan::<String>(0);
+            let mut send = pin!(tx2.send_async("kept".to_string()));
+            assert!(poll_once(send.as_mut()).is_pending());
+            drop(rx2);
+            fblock_on(send)
+        });
+        assert_eq!(t.join().unwrap().unwrap_err().0, "kept");
+        tx.close();
+        assert_eq!(fblock_on(recv), None);
+        let err = fblock_on(tx.send_async("late".to_string())).unwrap_err();
+        assert_eq!(err.0, "late");
+    });
+}
+
+#[test]
+fn a_dropped_receive_loses_no_value() {
+    for cap in [0, 1] {
+        bounded(30, move || {
+            let (tx, rx) = gort::chan::<u32>(cap);
+            {
+                let mut recv = pin!(rx.recv_async());
+                assert!(poll_once(recv.as_mut()).is_pending());
+                // The sender finds the async receiver first in line: it leaves the value in
+                // the channel and returns, even on the unbuffered channel.
+                tx.send(5).unwrap();
+            }
+            assert_eq!(rx.len(), 1);
+            assert_eq!(rx.try_recv(), Ok(5));
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        });
+    }
+}
+
+/// An async receiver woken for a value, then dropped, passes the value on to a goroutine
+/// parked behind it.
+#[test]
+fn a_dropped_woken_receive_passes_the_value_on() {
+    for cap in [0, 1] {
+        go_test(30, move || {
+            let (tx, rx) = gort::chan::<u32>(cap);
+            let rx = Arc::new(rx);
+            let mut recv = Box::pin(rx.recv_async());
+            assert!(poll_once(recv.as_mut()).is_pending());
+            let rx2 = rx.clone();
+            let parked = gort::spawn(move || rx2.recv());
+            while !gort::runtime::goroutines_by_state().contains_key("chan receive") {
+                gort::sleep(Duration::from_millis(1));
+            }
+            tx.send(9).unwrap();
+            drop(recv);
+            assert_eq!(parked.join().unwrap(), Some(9));
+        });
+    }
+}
+
+#[test]
+fn a_dropped_send_drops_its_value() {
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<Arc<()>>(0);
+        let v = Arc::new(());
+        {
+            let mut send = pin!(tx.send_async(v.clone()));
+            assert!(poll_once(send.as_mut()).is_pending());
+            assert_eq!(Arc::strong_count(&v), 2);
+        }
+        assert_eq!(Arc::strong_count(&v), 1, "the unsent value was dropped");
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+/// Every pairing of an async end with a blocking one, a `select!` and a dynamic `Select`, on an
+/// unbuffered channel, where both ends must meet.
+#[test]
+fn async_ends_meet_selects() {
+    go_test(60, || {
+        for round in 0..200 {
+            let (tx, rx) = gort::chan::<u32>(0);
+            let (tx, rx) = (Arc::new(tx), Arc::new(rx));
+            let (tx2, rx2) = (tx.clone(), rx.clone());
+            // recv_async against a dynamic Select's send.
+            let g = gort::spawn(move || {
+                let mut sel = Select::new();
+                sel.send(&tx2);
+                let op = sel.select();
+                op.send(&tx2, round).unwrap();
+            });
+            if round % 2 == 0 {
+                gort::yield_now();
+            }
+            assert_eq!(gort::block_on(rx.recv_async()), Some(round));
+            g.join().unwrap();
+            // send_async against select!'s receive.
+            let g = gort::spawn(move || {
+                gort::select! {
+                    recv(rx2) -> v => v,
+                }
+            });
+            if round % 2 == 1 {
+                gort::yield_now();
+            }
+            gort::block_on(tx.send_async(round)).unwrap();
+            assert_eq!(g.join().unwrap(), Some(round));
+        }
+    });
+}
+
+/// Values flow from blocking and async senders to blocking and async receivers while half of
+/// the async operations are cancelled by a timer: every value sent arrives exactly once, and
+/// every value not sent was dropped.
+fn cancellation_stress(procs: usize) {
+    with_procs(procs, 120, || {
+        const PER: u32 = 5000;
+        for cap in [0, 4] {
+            let (tx, rx) = gort::chan::<Counted>(cap);
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let senders: Vec<_> = (0..4)
+                .map(|s| {
+                    let (tx, dropped) = (tx.clone(), dropped.clone());
+                    gort::spawn(move || send_all(&tx, s, PER, &dropped))
+                })
+                .collect();
+            drop(tx);
+            let receivers: Vec<_> = (0..4)
+                .map(|r| {
+                    let rx = rx.clone();
+                    gort::spawn(move || recv_all(&rx, r % 2 == 0))
+                })
+                .collect();
+            drop(rx);
+            let sent: u32 = senders.into_iter().map(|h| h.join().unwrap()).sum();
+            let mut seen = HashSet::new();
+            for h in receivers {
+                for v in h.join().unwrap() {
+                    assert!(seen.insert(v), "value {v} received twice");
+                }
+            }
+            assert_eq!(seen.len() as u32, sent, "values lost");
+            assert_eq!(dropped.load(Relaxed) as u32 + sent, 4 * PER);
+        }
+    });
+}
+
+#[derive(Debug)]
+struct Counted(u32, Option<Arc<AtomicUsize>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Some(d) = &self.1 {
+            d.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Sends values `s*per ..`, every other one with `send_async` raced against a short timer; returns
+/// how many were sent.
+fn send_all(tx: &Sender<Counted>, s: u32, per: u32, dropped: &Arc<AtomicUsize>) -> u32 {
+    let mut sent = 0;
+    for i in 0..per {
+        let v = Counted(s * per + i, Some(dropped.clone()));
+        if i % 2 == 0 {
+            tx.send(v).unwrap();
+            sent += 1;
+            continue;
+        }
+        let ok = gort::block_on(async {
+            futures::select_biased! {
+                r = tx.send_async(v).fuse() => r.is_ok(),
+                _ = futures_timer::Delay::new(Duration::from_micros(50)).fuse() => false,
+            }
+        });
+        sent += ok as u32;
+    }
+    sent
+}
+
+/// Receives until the channel closes, with `recv_async` raced against a short timer (`racing`)
+/// or with plain `recv`.
+fn recv_all(rx: &Receiver<Counted>, racing: bool) -> Vec<u32> {
+    let mut got = Vec::new();
+    loop {
+        let v = if racing {
+            let r = gort::block_on(async {
+                futures::select_biased! {
+                    v = rx.recv_async().fuse() => Some(v),
+                    _ = futures_timer::Delay::new(Duration::from_micros(30)).fuse() => None,
+                }
+            });
+            match r {
+                None => continue,
+                Some(v) => v,
+            }
+        } else {
+            rx.recv()
+        };
+        match v {
+            Some(mut c) => {
+                c.1 = None;
+                got.push(c.0);
+            }
+            None => return got,
+        }
+    }
+}
+
+use futures::FutureExt;
+
+#[test]
+fn cancellation_stress_procs1() {
+    cancellation_stress(1);
+}
+
+#[test]
+fn cancellation_stress_procs2() {
+    cancellation_stress(2);
+}
