@@ -14,8 +14,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../gort/src"
 
-# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi, future, local;
-# goroutine; time; net, context, runtime.
+# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi, future, local,
+# span; goroutine; time; net, context, runtime, compat.
 declare -A ALLOWED=(
     [sys]=""
     [util]="sys"
@@ -30,11 +30,13 @@ declare -A ALLOWED=(
     [ffi]="sys util rt"
     [future]="sys util rt"
     [local]="sys util rt"
-    [goroutine]="sys util rt chan select sync"
+    [span]="sys util rt"
+    [goroutine]="sys util rt chan select sync span"
     [time]="sys util rt chan goroutine"
     [net]="sys util rt io ffi sync goroutine"
     [context]="sys util chan time goroutine"
     [runtime]="sys util rt"
+    [compat]="sys util future"
 )
 
 # Root re-exports: item -> module, from lib.rs's `pub use MODULE::{...}` lines.

@@ -298,6 +298,8 @@ pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinH
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    #[cfg(feature = "tracing")]
+    span: Option<tracing::Span>,
 }
 
 impl Builder {
@@ -321,6 +323,15 @@ impl Builder {
         self
     }
 
+    /// Runs the goroutine inside `span` (feature `tracing`): the span is entered whenever the
+    /// goroutine runs on a thread and exited whenever it switches out, as with
+    /// [`instrument`](crate::instrument) around its whole body.
+    #[cfg(feature = "tracing")]
+    pub fn span(mut self, span: tracing::Span) -> Builder {
+        self.span = Some(span);
+        self
+    }
+
     /// Starts the goroutine. Fails if no guarded stack can be had (the error says why).
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
@@ -328,6 +339,11 @@ impl Builder {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> io::Result<JoinHandle<T>> {
         let stack = self.stack_size.map_or(0, rt::stack_size);
+        #[cfg(feature = "tracing")]
+        if let Some(span) = self.span {
+            let f = move || crate::span::instrument(span, f);
+            return spawn_packet(f, stack, self.name, Location::caller());
+        }
         spawn_packet(f, stack, self.name, Location::caller())
     }
 }

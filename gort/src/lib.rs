@@ -23,8 +23,15 @@
 //!   guard) across a blocking gort call; use [`lock_os_thread`] when you need the same thread,
 //!   or [`goroutine_local!`] for state that should follow the goroutine instead of the thread.
 //! - Async code: [`block_on`] runs a future on the current goroutine (parking between polls, so
-//!   the processor runs others meanwhile), and a [`JoinHandle`] can be awaited
-//!   (`IntoFuture`).
+//!   the processor runs others meanwhile); async code awaits a [`JoinHandle`] (`IntoFuture`)
+//!   and channels ([`Receiver::recv_async`], [`Sender::send_async`]). With feature `tokio`,
+//!   `compat::tokio::block_on` runs futures that need tokio's reactor (hyper, reqwest).
+//! - `tracing`: a span entered with `span.enter()` and held across a blocking gort call is
+//!   exited on another thread, and stays current on the first one for whatever runs there
+//!   next. With feature `tracing`, run the goroutine inside the span instead: `instrument(span,
+//!   || ..)` or `Builder::span`, which enter the span whenever the goroutine runs and exit it
+//!   whenever it switches out. Without the feature, `span.in_scope(..)` around code that does
+//!   not block is safe.
 //! - Blocking the thread without gort (std::fs, a blocking syscall, a long C call) holds up the
 //!   processor until sysmon notices; wrap such calls in [`blocking`].
 //! - The default stack limit is 256 KiB (`GORT_STACK_SIZE`, [`Builder::stack_size`]).
@@ -88,6 +95,7 @@
 
 mod arch;
 mod chan;
+pub mod compat;
 pub mod context;
 pub mod ffi;
 mod future;
@@ -98,6 +106,8 @@ pub mod net;
 mod rt;
 pub mod runtime;
 mod select;
+#[cfg(feature = "tracing")]
+mod span;
 mod stack;
 pub mod sync;
 mod sys;
@@ -118,4 +128,6 @@ pub use goroutine::{
 pub use gort_macros::{main, select, test};
 pub use local::GoroutineLocal;
 pub use select::{Select, SelectedOperation};
+#[cfg(feature = "tracing")]
+pub use span::instrument;
 pub use time::{after, tick};

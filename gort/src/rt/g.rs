@@ -162,13 +162,27 @@ pub(crate) struct G {
     /// Goroutine-local values (`goroutine_local!`), indexed by key; None until the first one.
     /// Touched only by the G itself while it runs; emptied (dropped) when it exits.
     pub(crate) locals: UnsafeCell<Option<Box<Locals>>>,
+    /// Called when the goroutine switches out of its thread and back in, or null (the only
+    /// cost when unused: one test per switch). Set by `crate::span`; touched only by the G
+    /// itself.
+    #[cfg(feature = "tracing")]
+    pub(crate) hook: UnsafeCell<*const SwitchHook>,
+}
+
+/// What a goroutine runs around its switches (see `G::hook`): `switch_out` on the goroutine's
+/// stack and thread just before it leaves the thread, `switch_in` on the thread it resumes on.
+/// Both get the hook itself, which the setter embeds first in a structure of its own.
+#[cfg(feature = "tracing")]
+pub(crate) struct SwitchHook {
+    pub(crate) switch_out: unsafe fn(*const SwitchHook),
+    pub(crate) switch_in: unsafe fn(*const SwitchHook),
 }
 
 /// A G's goroutine-local values: slot `k` holds the value of key `k`, once initialised.
 pub(crate) type Locals = Vec<Option<Box<dyn std::any::Any>>>;
 
-// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp` and `locals`,
-// accessed only by the M that currently runs the G (documented per field).
+// SAFETY: a G is shared between Ms by design; every field is atomic or, for `sp`, `locals` and
+// `hook`, accessed only by the M that currently runs the G (documented per field).
 unsafe impl Sync for G {}
 // SAFETY: as above.
 unsafe impl Send for G {}
@@ -209,6 +223,8 @@ impl G {
             class: AtomicUsize::new(0),
             sleep_timer: Timer::new(),
             locals: UnsafeCell::new(None),
+            #[cfg(feature = "tracing")]
+            hook: UnsafeCell::new(std::ptr::null()),
         }
     }
 

@@ -45,6 +45,8 @@ use std::sync::atomic::Ordering::*;
 pub(crate) use crate::stack::normalize as stack_size;
 pub(crate) use blocking::run as blocking;
 pub(crate) use cgo::{call as ffi_call, callback as ffi_callback};
+#[cfg(feature = "tracing")]
+pub(crate) use g::SwitchHook;
 pub(crate) use g::{G, WaitReason, thread_panicking};
 pub(crate) use m::current_g;
 pub(crate) use netpoll::PollDesc;
@@ -66,6 +68,23 @@ pub(crate) unsafe fn goroutine_locals() -> &'static mut g::Locals {
     // SAFETY: `gp` is the running G (or this thread's), which only its own code touches; the
     // caller's contract keeps the borrow short.
     unsafe { (*(*gp).locals.get()).get_or_insert_with(Box::default) }
+}
+
+/// The current goroutine's (or plain thread's) switch hook, or null.
+#[cfg(feature = "tracing")]
+pub(crate) fn switch_hook() -> *const SwitchHook {
+    // SAFETY: only the running G touches its own hook.
+    unsafe { *(*current_g()).hook.get() }
+}
+
+/// Sets the current goroutine's (or plain thread's) switch hook (null: none).
+///
+/// # Safety
+/// A non-null `h` stays valid, and its functions may be called, until it is replaced.
+#[cfg(feature = "tracing")]
+pub(crate) unsafe fn set_switch_hook(h: *const SwitchHook) {
+    // SAFETY: only the running G touches its own hook.
+    unsafe { *(*current_g()).hook.get() = h };
 }
 
 /// Live user goroutines.

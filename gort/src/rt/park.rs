@@ -39,6 +39,14 @@ use crate::sys::futex;
 /// owned, or none if sysmon took it from this goroutine while it ran user code. The goroutine
 /// resumes outside any section, so the caller must not be inside one.
 pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'static M {
+    // SAFETY: `gp` is the running G, the only one that touches its hook.
+    #[cfg(feature = "tracing")]
+    let hook = unsafe { *(*gp).hook.get() };
+    #[cfg(feature = "tracing")]
+    if !hook.is_null() {
+        // SAFETY: a set hook is valid until its goroutine replaces it (set_switch_hook).
+        unsafe { ((*hook).switch_out)(hook) };
+    }
     super::hog::enter(m);
     // SAFETY: `m` is the current M and `gp` its running G; `req` is read by this M's g0 right
     // after the switch. The G's saved sp is written before the scheduler can hand the G to
@@ -57,6 +65,11 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
     let m: &'static M = unsafe { &*(arg as *const M) };
     // Back to code that touches no P until its next section.
     m.in_rt.store(false, Release);
+    #[cfg(feature = "tracing")]
+    if !hook.is_null() {
+        // SAFETY: as above; the goroutine did not run (so did not replace it) meanwhile.
+        unsafe { ((*hook).switch_in)(hook) };
+    }
     m
 }
 
