@@ -38,6 +38,7 @@ use crate::sys::futex;
 /// The switch starts a P section (rt::hog) that the scheduler keeps: it finds the M's P still
 /// owned, or none if sysmon took it from this goroutine while it ran user code. The goroutine
 /// resumes outside any section, so the caller must not be inside one.
+#[inline(always)]
 pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'static M {
     // SAFETY: `gp` is the running G, the only one that touches its hook.
     #[cfg(feature = "tracing")]
@@ -45,7 +46,7 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
     #[cfg(feature = "tracing")]
     if !hook.is_null() {
         // SAFETY: a set hook is valid until its goroutine replaces it (set_switch_hook).
-        unsafe { ((*hook).switch_out)(hook) };
+        unsafe { run_hook(hook, false) };
     }
     super::hog::enter(m);
     // SAFETY: `m` is the current M and `gp` its running G; `req` is read by this M's g0 right
@@ -68,9 +69,27 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
     #[cfg(feature = "tracing")]
     if !hook.is_null() {
         // SAFETY: as above; the goroutine did not run (so did not replace it) meanwhile.
-        unsafe { ((*hook).switch_in)(hook) };
+        unsafe { run_hook(hook, true) };
     }
     m
+}
+
+/// Calls a goroutine's switch hook, out of line so that the switch path stays small.
+///
+/// # Safety
+/// `hook` is the running goroutine's, set and valid.
+#[cfg(feature = "tracing")]
+#[cold]
+#[inline(never)]
+unsafe fn run_hook(hook: *const super::g::SwitchHook, switch_in: bool) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if switch_in {
+            ((*hook).switch_in)(hook)
+        } else {
+            ((*hook).switch_out)(hook)
+        }
+    }
 }
 
 /// Parks the calling goroutine (or thread) until `ready` is called for it, as described in the
