@@ -3,10 +3,9 @@
 //! current at every point of the goroutine while it parks and moves between threads, and never
 //! on any other goroutine; nested spans nest; a panic leaves the enclosing span current.
 
-use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use gort_test_support::{bounded, gettid, with_procs};
@@ -24,38 +23,55 @@ fn current() -> Option<Id> {
     Span::current().id()
 }
 
-/// Parks in one of three ways, in turn: yield, sleep, channel receive; every 50th time it also
-/// makes a 10 ms blocking call, long enough for sysmon to hand its processor to another thread
-/// meanwhile, so that the goroutine resumes on another thread.
-fn park(i: usize, ping: &gort::Sender<()>, pong: &gort::Receiver<()>) {
-    if i % 50 == 49 {
-        gort::blocking(|| std::thread::sleep(Duration::from_millis(10)));
-    }
-    match i % 3 {
-        0 => gort::yield_now(),
-        1 => gort::sleep(Duration::from_micros(50)),
-        _ => {
-            ping.send(()).unwrap();
-            pong.recv().unwrap();
+/// The ways the worker parks, in turn: yield, sleep, a round trip through a plain thread, and a
+/// receive readied by one of two relay goroutines (see `follows_its_goroutine`). Every 50th time
+/// it also makes a 10 ms blocking call, long enough for sysmon to hand its processor to another
+/// thread meanwhile.
+struct Parks {
+    ping: gort::Sender<()>,
+    pong: gort::Receiver<()>,
+    relayed: Vec<gort::Receiver<()>>,
+}
+
+impl Parks {
+    fn park(&self, i: usize) {
+        if i % 50 == 49 {
+            gort::blocking(|| std::thread::sleep(Duration::from_millis(10)));
+        }
+        match i % 4 {
+            0 => gort::yield_now(),
+            1 => gort::sleep(Duration::from_micros(50)),
+            2 => {
+                self.ping.send(()).unwrap();
+                self.pong.recv().unwrap();
+            }
+            _ => self.relayed[i / 4 % 2].recv().unwrap(),
         }
     }
 }
 
+/// A worker inside a span parks 1,000 times and changes threads on the way: with two
+/// processors, two relay goroutines spin on them (neither parks, so neither processor idles and
+/// steals), each readying the worker onto its own processor in turn; with one, the blocking
+/// calls move it. The span is current at every point of the worker, and never on the relays or
+/// on the plain thread.
 fn follows_its_goroutine(procs: usize) {
     init();
     with_procs(procs, 120, move || {
         let span = tracing::info_span!("worker");
         let id = span.id().expect("the registry enables every span");
         let stop = Arc::new(AtomicBool::new(false));
-        let busy = Arc::new(Mutex::new(HashSet::new()));
-        let others: Vec<_> = (0..4)
+        let mut relayed = Vec::new();
+        let relays: Vec<_> = (0..2)
             .map(|_| {
-                let (stop, busy) = (stop.clone(), busy.clone());
+                let (tx, rx) = gort::chan::<()>(0);
+                relayed.push(rx);
+                let stop = stop.clone();
                 gort::spawn(move || {
                     let mut checks = 0;
                     while !stop.load(Relaxed) {
                         assert_eq!(current(), None, "another goroutine's span is current");
-                        busy.lock().unwrap().insert(gettid());
+                        let _ = tx.try_send(());
                         gort::yield_now();
                         checks += 1;
                     }
@@ -63,43 +79,48 @@ fn follows_its_goroutine(procs: usize) {
                 })
             })
             .collect();
-        // Every processor has work of its own, so the worker, readied from a plain thread into
-        // the global queue, is taken by whichever processor looks first.
-        while busy.lock().unwrap().len() < procs {
-            gort::sleep(Duration::from_millis(1));
-        }
         let (ping, pinged) = gort::chan::<()>(0);
         let (ponged, pong) = gort::chan::<()>(0);
-        // A plain thread answers: a goroutine it readies goes to the global queue, where
-        // either processor may take it.
         let echo = std::thread::spawn(move || {
             for () in pinged {
                 assert_eq!(current(), None);
                 ponged.send(()).unwrap();
             }
         });
+        let parks = Parks {
+            ping,
+            pong,
+            relayed,
+        };
         let worker_id = id.clone();
         let worker = gort::Builder::new()
             .span(span)
             .spawn(move || {
-                let mut threads = HashSet::new();
+                let (mut moves, mut last) = (0, gettid());
                 for i in 0..1000 {
                     assert_eq!(current(), Some(worker_id.clone()), "before park {i}");
-                    threads.insert(gettid());
-                    park(i, &ping, &pong);
+                    parks.park(i);
                     assert_eq!(current(), Some(worker_id.clone()), "after park {i}");
+                    let tid = gettid();
+                    moves += (tid != last) as usize;
+                    last = tid;
                 }
-                threads.len()
+                moves
             })
             .unwrap();
-        let threads = worker.join().unwrap();
+        let moves = worker.join().unwrap();
         stop.store(true, Relaxed);
         echo.join().unwrap();
-        for o in others {
-            assert!(o.join().unwrap() > 0);
+        for r in relays {
+            assert!(r.join().unwrap() > 0);
         }
         assert_eq!(current(), None);
-        assert!(threads >= 2, "the goroutine never changed threads");
+        let least = if procs > 1 { 100 } else { 1 };
+        assert!(
+            moves >= least,
+            "the worker changed threads only {moves} times"
+        );
+        eprintln!("procs {procs}: the worker changed threads {moves} times in 1,000 parks");
     });
 }
 

@@ -1,11 +1,11 @@
 //! `goroutine_local!`: one value per goroutine, created on first use, carried across threads
 //! with its goroutine, dropped when the goroutine exits; per thread on plain threads.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
-use gort_test_support::{Tracked, bounded, eventually, with_procs};
+use gort_test_support::{Tracked, bounded, eventually, gettid, with_procs};
 
 gort::goroutine_local! {
     static COUNTER: Cell<u64> = Cell::new(0);
@@ -98,5 +98,63 @@ fn initialisers_and_nesting() {
             let v = DERIVED.with(|d| BASE.with(|b| *d + *b));
             assert_eq!(v, 82);
         });
+    });
+}
+
+gort::goroutine_local! {
+    static TRAVELLER: RefCell<Vec<u64>> = RefCell::new(Vec::new());
+}
+
+/// One goroutine's value survives 10,000 moves to another thread. Two relay goroutines spin on
+/// the two processors (neither ever parks, so neither processor goes idle and steals the other's);
+/// the traveller parks on one relay's channel, then the other's, and the relay that readies it
+/// puts it on its own processor, so it alternates threads. It counts the moves (its thread id
+/// changed since its last park) and checks its value after each.
+#[test]
+fn a_value_survives_10000_migrations() {
+    with_procs(2, 120, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut wakes = Vec::new();
+        let relays: Vec<_> = (0..2)
+            .map(|_| {
+                let (tx, rx) = gort::chan::<()>(0);
+                wakes.push(rx);
+                let stop = stop.clone();
+                gort::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        TRAVELLER.with(|t| assert!(t.borrow().is_empty()));
+                        let _ = tx.try_send(());
+                        gort::yield_now();
+                    }
+                })
+            })
+            .collect();
+        let traveller = gort::spawn(move || {
+            TRAVELLER.with(|t| t.borrow_mut().extend(0..100));
+            let (mut moves, mut parks, mut last) = (0, 0u64, gettid());
+            while moves < 10_000 {
+                wakes[parks as usize % 2].recv().unwrap();
+                parks += 1;
+                let tid = gettid();
+                if tid != last {
+                    moves += 1;
+                    last = tid;
+                }
+                TRAVELLER.with(|t| {
+                    let mut t = t.borrow_mut();
+                    assert_eq!(t.len(), 100);
+                    assert_eq!(t[0], parks - 1);
+                    t[0] += 1;
+                });
+                assert!(parks < 1_000_000, "only {moves} moves in {parks} parks");
+            }
+            parks
+        });
+        let parks = traveller.join().unwrap();
+        stop.store(true, Relaxed);
+        for r in relays {
+            r.join().unwrap();
+        }
+        eprintln!("10,000 moves in {parks} parks");
     });
 }
