@@ -128,3 +128,29 @@ fn wakers_woken_after_completion() {
         assert_eq!(n + thread.join().unwrap(), 1000);
     });
 }
+
+/// Goroutines awaited from the `futures` executor on plain threads, several at once with
+/// `join_all`, including one that panics.
+#[test]
+fn join_handles_awaited_from_the_futures_executor() {
+    gort_test_support::bounded(60, || {
+        let hs: Vec<_> = (0..100u64)
+            .map(|i| {
+                gort::spawn(move || {
+                    gort::sleep(Duration::from_micros(i * 10));
+                    i * 2
+                })
+            })
+            .collect();
+        let futs = hs.into_iter().map(std::future::IntoFuture::into_future);
+        let results = futures::executor::block_on(futures::future::join_all(futs));
+        let sum: u64 = results.into_iter().map(|r| r.unwrap()).sum();
+        assert_eq!(sum, 99 * 100);
+        let h = gort::spawn(|| -> u8 { panic!("awaited") });
+        let failed = futures::executor::block_on(std::future::IntoFuture::into_future(h));
+        assert_eq!(
+            gort_test_support::panic_message(&*failed.unwrap_err()),
+            "awaited"
+        );
+    });
+}
