@@ -31,12 +31,15 @@ declare -A ALLOWED=(
     [future]="sys util rt"
     [local]="sys util rt"
     [span]="sys util rt"
+    [fs]="sys util rt"
     [goroutine]="sys util rt chan select sync span"
     [time]="sys util rt chan goroutine"
     [net]="sys util rt io ffi sync goroutine"
     [context]="sys util chan time goroutine"
     [runtime]="sys util rt"
     [compat]="sys util future"
+    [process]="sys util rt io goroutine"
+    [signal]="sys util rt io chan goroutine"
 )
 
 # Root re-exports: item -> module, from lib.rs's `pub use MODULE::{...}` lines.

@@ -12,6 +12,7 @@ mod env;
 mod observe;
 mod overflow;
 mod panics;
+mod signals;
 mod stacks;
 
 /// Every scenario: its name and the function that runs it.
@@ -37,6 +38,13 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("schedtrace", observe::schedtrace),
     ("no_false_deadlock", observe::no_false_deadlock),
     ("thread_limit", observe::thread_limit),
+    ("signal_notify_stop", signals::notify_stop),
+    ("signal_two_receivers", signals::two_receivers),
+    ("signal_storm", signals::storm),
+    ("signal_chained", signals::chained),
+    ("signal_sigint_default", signals::sigint_default),
+    ("signal_sigquit_notified", signals::sigquit_notified),
+    ("signal_bad", signals::bad_signal),
 ];
 
 fn main() {

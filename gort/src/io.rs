@@ -66,16 +66,36 @@ impl<T: AsRawFd> Pollable<T> {
         &self,
         read: bool,
         timeout: Option<Duration>,
-        mut f: impl FnMut(&T) -> io::Result<R>,
+        f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         let deadline = timeout.map(crate::sys::deadline_after);
+        self.io_until(read, &|| deadline, f)
+    }
+
+    /// As `read_with`/`write_with`, failing with `TimedOut` once the deadline (a nanotime, read
+    /// from `deadline` before each wait, and before each attempt, as Go checks a deadline
+    /// before trying the operation) has passed. `kick` makes a waiting call read it again.
+    pub(crate) fn io_until<R>(
+        &self,
+        read: bool,
+        deadline: &dyn Fn() -> Option<i64>,
+        mut f: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
         loop {
+            if deadline().is_some_and(|t| t <= crate::sys::nanotime()) {
+                return Err(crate::rt::timed_out());
+            }
             match f(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.pd.wait(read, deadline)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
         }
+    }
+
+    /// Wakes a call of this direction that waits in `io_until`, to read its deadline again.
+    pub(crate) fn kick(&self, read: bool) {
+        self.pd.kick(read);
     }
 }
 

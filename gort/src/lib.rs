@@ -98,14 +98,17 @@ mod chan;
 pub mod compat;
 pub mod context;
 pub mod ffi;
+pub mod fs;
 mod future;
 mod goroutine;
 pub mod io;
 mod local;
 pub mod net;
+pub mod process;
 mod rt;
 pub mod runtime;
 mod select;
+pub mod signal;
 #[cfg(feature = "tracing")]
 mod span;
 mod stack;

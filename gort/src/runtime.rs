@@ -49,6 +49,9 @@ pub struct Stats {
     /// calling the runtime (it keeps its thread, the processor goes on with the rest);
     /// non-zero means some goroutine hogs its thread.
     pub handoffs: u64,
+    /// Timers waiting to fire: sleeps, timer channels, `after_func`s, and I/O deadlines of
+    /// parked operations. A count that keeps growing means timers that are never stopped.
+    pub timers: usize,
 }
 
 /// Reads the runtime's counters (starts the runtime if needed).
@@ -72,6 +75,7 @@ pub fn stats() -> Stats {
         spinning_threads: s.spinning_threads,
         global_queue: s.global_queue,
         handoffs: s.handoffs,
+        timers: s.timers,
     }
 }
 

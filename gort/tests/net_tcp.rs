@@ -501,7 +501,7 @@ fn listener_details() {
             // From std.
             let std_ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let a2 = std_ln.local_addr().unwrap();
-            let ln3 = TcpListener::try_from(std_ln).unwrap();
+            let ln3 = TcpListener::from(std_ln);
             let h = gort::spawn(move || ln3.accept().unwrap().1);
             let c = TcpStream::connect(a2).unwrap();
             assert_eq!(h.join().unwrap(), c.local_addr().unwrap());

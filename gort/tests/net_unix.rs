@@ -128,7 +128,7 @@ fn a_connect_burst_beyond_the_backlog_parks_and_retries() {
             // SAFETY: listen(2) on the listener's own open fd, shrinking its backlog.
             let r = unsafe { libc::listen(fd, 16) };
             assert_eq!(r, 0);
-            let ln = UnixListener::try_from(std_ln).unwrap();
+            let ln = UnixListener::from(std_ln);
             let clients: Vec<_> = (0..N as u64)
                 .map(|i| {
                     let path = path.clone();

@@ -9,6 +9,7 @@ mod w11_yield;
 mod w12_ffi_call;
 mod w13_ffi_callback;
 mod w14_gls;
+mod w15_exec;
 mod w1_spawn;
 mod w2_idle;
 mod w3_pingpong;
@@ -52,6 +53,7 @@ pub const ALL: &[Workload] = &[
     w12_ffi_call::WORKLOAD,
     w13_ffi_callback::WORKLOAD,
     w14_gls::WORKLOAD,
+    w15_exec::WORKLOAD,
 ];
 
 pub fn find(name: &str) -> Option<&'static Workload> {

@@ -105,6 +105,11 @@ impl<T> Sender<T> {
     }
 
     /// Whether some receiver still exists.
+    /// Whether `rx` receives from this sender's channel.
+    pub(crate) fn same_channel(&self, rx: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.raw, &rx.raw)
+    }
+
     pub(crate) fn has_receivers(&self) -> bool {
         self.raw.receivers.load(Relaxed) > 0
     }

@@ -16,6 +16,13 @@
 //!   non-blocking connect of `fd_unix.go`).
 //! - `udp.rs`: `UdpSocket` (Go's `udpsock*.go`).
 //! - `unix.rs`: `UnixListener`, `UnixStream` (Go's `unixsock*.go`).
+//! - `unix_datagram.rs`: `UnixDatagram`.
+//! - `socket.rs`: `TcpSocket`, a socket configured before it connects or listens (tokio's).
+//!
+//! Deadlines (`set_deadline` and friends) are Go's: absolute, per handle, and they end an
+//! operation that is already parked (see `NetFd::set_deadline`). Sockets convert to and from
+//! std's types (std's in blocking mode) and `OwnedFd`. socket2 builds the sockets gort
+//! creates itself.
 //!
 //! # Differences from std worth knowing
 //! - Name resolution (`ToSocketAddrs`, which may call `getaddrinfo`) runs through
@@ -33,20 +40,24 @@
 //!   registration and locks and shares the timeouts and the non-blocking flag, as std's clones
 //!   share socket options.
 
+mod socket;
 mod tcp;
 mod udp;
 mod unix;
+mod unix_datagram;
 
+pub use socket::TcpSocket;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 use crate::io::Pollable;
 use crate::sync::Mutex;
@@ -71,6 +82,10 @@ pub(crate) struct NetFd<T: AsRawFd> {
     rlock: Mutex<()>,
     wlock: Mutex<()>,
     opts: Arc<Opts>,
+    /// Go's read and write deadlines: nanotimes, 0 for none. Per registration, as Go's are per
+    /// `netFD` (a `try_clone` starts without).
+    rdeadline: AtomicI64,
+    wdeadline: AtomicI64,
 }
 
 impl<T: AsRawFd> NetFd<T> {
@@ -81,6 +96,8 @@ impl<T: AsRawFd> NetFd<T> {
             rlock: Mutex::new(()),
             wlock: Mutex::new(()),
             opts: Arc::default(),
+            rdeadline: AtomicI64::new(0),
+            wdeadline: AtomicI64::new(0),
         })
     }
 
@@ -127,8 +144,16 @@ impl<T: AsRawFd> NetFd<T> {
     }
 
     fn op<R>(&self, read: bool, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let deadline = if read {
+            &self.rdeadline
+        } else {
+            &self.wdeadline
+        };
         if self.opts.nonblocking.load(Relaxed) {
             loop {
+                if passed(deadline.load(SeqCst)) {
+                    return Err(crate::rt::timed_out());
+                }
                 match f(self.get_ref()) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     r => return r,
@@ -140,15 +165,24 @@ impl<T: AsRawFd> NetFd<T> {
         } else {
             (&self.wlock, self.opts.write_timeout.load(Relaxed))
         };
-        if ns == 0 {
-            let _g = lock.lock();
-            return self.io.io_with(read, None, f);
-        }
         // The timeout covers waiting for a concurrent operation on this handle, too.
-        let deadline = nanotime().saturating_add(ns as i64);
+        let op_deadline = (ns != 0).then(|| nanotime().saturating_add(ns as i64));
         let _g = lock.lock();
-        let left = deadline.saturating_sub(nanotime()).max(0) as u64;
-        self.io.io_with(read, Some(Duration::from_nanos(left)), f)
+        self.io
+            .io_until(read, &|| earliest(op_deadline, deadline.load(SeqCst)), f)
+    }
+
+    /// Sets the read (`read`) or write deadline, and wakes an operation waiting in that
+    /// direction to apply it (at once with `TimedOut`, if it has passed).
+    pub(crate) fn set_deadline(&self, read: bool, t: Option<Instant>) {
+        let ns = t.map_or(0, instant_nanotime);
+        let deadline = if read {
+            &self.rdeadline
+        } else {
+            &self.wdeadline
+        };
+        deadline.store(ns, SeqCst);
+        self.io.kick(read);
     }
 
     pub(crate) fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
@@ -180,6 +214,145 @@ impl<T: AsRawFd> AsRawFd for NetFd<T> {
     }
 }
 
+/// Whether the deadline `ns` (a nanotime, 0 for none) has passed.
+fn passed(ns: i64) -> bool {
+    ns != 0 && ns <= nanotime()
+}
+
+/// The earlier of an operation's own deadline and the socket's (`ns`, 0 for none).
+fn earliest(op: Option<i64>, ns: i64) -> Option<i64> {
+    match (op, ns) {
+        (op, 0) => op,
+        (Some(t), ns) => Some(t.min(ns)),
+        (None, ns) => Some(ns),
+    }
+}
+
+/// `t` on the runtime's clock (`nanotime`, the same monotonic clock as `Instant`'s); at least 1,
+/// since 0 means "no deadline".
+fn instant_nanotime(t: Instant) -> i64 {
+    let (now, now_ns) = (Instant::now(), nanotime());
+    let ns = if t >= now {
+        now_ns.saturating_add(i64::try_from((t - now).as_nanos()).unwrap_or(i64::MAX))
+    } else {
+        now_ns.saturating_sub(i64::try_from((now - t).as_nanos()).unwrap_or(i64::MAX))
+    };
+    ns.max(1)
+}
+
+/// The deadline methods (Go's `SetDeadline`, `SetReadDeadline`, `SetWriteDeadline`) of a socket
+/// type with a `fd: NetFd<_>` field.
+macro_rules! deadline_methods {
+    () => {
+        /// Sets both the read and the write deadline (Go's `SetDeadline`): every read and write
+        /// that has not completed by then fails with `io::ErrorKind::TimedOut`, including one
+        /// that is already parked, which a deadline in the past wakes at once. That is how one
+        /// goroutine cancels another's blocked I/O. `None` clears it. The earlier of a deadline
+        /// and the per-operation timeout wins.
+        pub fn set_deadline(&self, t: Option<std::time::Instant>) -> io::Result<()> {
+            self.fd.set_deadline(true, t);
+            self.fd.set_deadline(false, t);
+            Ok(())
+        }
+
+        /// Sets the read deadline; see `set_deadline`.
+        pub fn set_read_deadline(&self, t: Option<std::time::Instant>) -> io::Result<()> {
+            self.fd.set_deadline(true, t);
+            Ok(())
+        }
+
+        /// Sets the write deadline; see `set_deadline`.
+        pub fn set_write_deadline(&self, t: Option<std::time::Instant>) -> io::Result<()> {
+            self.fd.set_deadline(false, t);
+            Ok(())
+        }
+    };
+}
+pub(crate) use deadline_methods;
+
+/// What every socket type with a `fd: NetFd<$std>` field implements: fd access and the
+/// conversions to and from std's type and `OwnedFd`, plus `register`, the fallible
+/// constructor the conversions panic on.
+macro_rules! fd_impls {
+    ($t:ty, $std:ty) => {
+        impl $t {
+            /// Registers a std socket (made non-blocking) with the poller.
+            pub(crate) fn register(s: $std) -> io::Result<$t> {
+                Ok(Self {
+                    fd: super::NetFd::new(s)?,
+                })
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.fd.as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.fd.get_ref().as_fd()
+            }
+        }
+
+        /// Unregisters the socket from the poller; the fd stays in non-blocking mode.
+        impl std::os::fd::IntoRawFd for $t {
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                self.fd.into_inner().into_raw_fd()
+            }
+        }
+
+        /// Registers the socket with the poller, making it non-blocking.
+        ///
+        /// # Panics
+        /// If it cannot be registered (it is not a socket, or the kernel is out of memory).
+        impl std::os::fd::FromRawFd for $t {
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Self {
+                // SAFETY: the caller passes ownership of an open socket fd.
+                <$t>::from(unsafe { <$std>::from_raw_fd(fd) })
+            }
+        }
+
+        /// Registers a std socket with the poller, making it non-blocking.
+        ///
+        /// # Panics
+        /// If it cannot be registered (it is not a socket, or the kernel is out of memory).
+        impl From<$std> for $t {
+            fn from(s: $std) -> $t {
+                <$t>::register(s).unwrap_or_else(|e| {
+                    panic!("gort::net: cannot register the socket with the poller: {e}")
+                })
+            }
+        }
+
+        /// Unregisters the socket and gives std's type back, in blocking mode.
+        impl From<$t> for $std {
+            fn from(s: $t) -> $std {
+                let s = s.fd.into_inner();
+                // Cannot fail on an open socket.
+                let _ = s.set_nonblocking(false);
+                s
+            }
+        }
+
+        /// Registers an owned socket fd with the poller; panics as `From` std's type does.
+        impl From<std::os::fd::OwnedFd> for $t {
+            fn from(fd: std::os::fd::OwnedFd) -> $t {
+                <$t>::from(<$std>::from(fd))
+            }
+        }
+
+        /// Unregisters the socket; the fd stays in non-blocking mode.
+        impl From<$t> for std::os::fd::OwnedFd {
+            fn from(s: $t) -> std::os::fd::OwnedFd {
+                s.fd.into_inner().into()
+            }
+        }
+    };
+}
+pub(crate) use fd_impls;
+
 /// std's rule: `Some(Duration::ZERO)` is an error; anything else is stored as nanoseconds (at
 /// least 1, at most ~292 years), 0 meaning none.
 fn timeout_ns(d: Option<Duration>) -> io::Result<u64> {
@@ -207,6 +380,22 @@ pub(crate) fn zero_timeout() -> io::Error {
 /// processor handed off).
 pub(crate) fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
     crate::ffi::call(|| addr.to_socket_addrs().map(Iterator::collect))
+}
+
+/// Resolves a host name and port (`"example.com:80"`, `("localhost", 8080)`, or an address)
+/// to socket addresses, like `ToSocketAddrs` (Go's `net.LookupHost` with the port joined).
+///
+/// The lookup (`getaddrinfo`: /etc/hosts, then DNS) runs as a hand-off call: the goroutine
+/// keeps its thread while the C resolver blocks, and the processor goes on running other
+/// goroutines. Every gort `connect` and `bind` resolves names the same way. A name that does
+/// not resolve is an `io::Error` from the resolver.
+///
+/// ```
+/// let addrs: Vec<_> = gort::net::lookup_host("localhost:80").unwrap().collect();
+/// assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
+/// ```
+pub fn lookup_host<A: ToSocketAddrs>(host_port: A) -> io::Result<impl Iterator<Item = SocketAddr>> {
+    resolve(host_port).map(Vec::into_iter)
 }
 
 /// Resolves a destination address for a send (std uses the first address).

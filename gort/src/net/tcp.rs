@@ -10,8 +10,10 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
 use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::{NetFd, each_addr, max_backlog, would_block, zero_timeout};
 
@@ -46,7 +48,7 @@ impl TcpListener {
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let ln = each_addr(addr, |a| net::TcpListener::bind(*a))?;
         max_backlog(&ln)?;
-        TcpListener::try_from(ln)
+        TcpListener::register(ln)
     }
 
     /// Accepts a connection, parking until one arrives (or the read timeout, if set, passes).
@@ -85,6 +87,15 @@ impl TcpListener {
         self.fd.read_timeout()
     }
 
+    /// Sets the accept deadline (Go's `SetDeadline` on a listener): an `accept` that has not
+    /// completed by then fails with `io::ErrorKind::TimedOut`, including one already parked,
+    /// which a deadline in the past wakes at once. `None` clears it. The earlier of the
+    /// deadline and the accept timeout wins.
+    pub fn set_deadline(&self, t: Option<std::time::Instant>) -> io::Result<()> {
+        self.fd.set_deadline(true, t);
+        Ok(())
+    }
+
     /// With `true`, `accept` fails with `WouldBlock` instead of parking.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.fd.set_nonblocking(nonblocking);
@@ -104,16 +115,6 @@ impl TcpListener {
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
-    }
-}
-
-/// Registers a std listener (made non-blocking) with the poller.
-impl TryFrom<net::TcpListener> for TcpListener {
-    type Error = io::Error;
-    fn try_from(ln: net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            fd: NetFd::new(ln)?,
-        })
     }
 }
 
@@ -161,7 +162,7 @@ impl TcpStream {
 
     fn from_std_nodelay(s: net::TcpStream) -> io::Result<TcpStream> {
         s.set_nodelay(true)?;
-        TcpStream::try_from(s)
+        TcpStream::register(s)
     }
 
     /// The address of the remote peer.
@@ -198,6 +199,8 @@ impl TcpStream {
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.fd.set_write_timeout(d)
     }
+
+    super::deadline_methods!();
 
     /// The read timeout (`None`: reads wait for ever).
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
@@ -246,35 +249,30 @@ impl TcpStream {
     }
 }
 
-/// Non-blocking connect to one address (Go's `netFD.connect`).
+/// Non-blocking connect to one address (Go's `netFD.connect`) with `TCP_NODELAY` set.
 fn connect(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
-    let family = match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain syscall creating a new descriptor.
-    let raw = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh descriptor nobody else owns.
-    let sock = net::TcpStream::from(unsafe { OwnedFd::from_raw_fd(raw) });
+    let sock = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    sock.set_tcp_nodelay(true)?;
+    connect_socket(sock, addr, timeout)
+}
+
+/// Connects `sock` (non-blocking, options set) to `addr`, parking until the connection is
+/// established or fails, or `timeout` passes.
+pub(super) fn connect_socket(
+    sock: Socket,
+    addr: &SocketAddr,
+    timeout: Option<Duration>,
+) -> io::Result<TcpStream> {
     // Registered before connecting, as Go does: the edge of a fast connect is not missed.
-    let fd = NetFd::new(sock)?;
-    let (sa, len) = SockAddr::new(addr);
-    // SAFETY: `sa` is a valid sockaddr of `len` bytes for the socket's family.
-    let r = unsafe { libc::connect(raw, sa.as_ptr(), len) };
-    if r != 0 {
-        let e = io::Error::last_os_error();
+    let fd = NetFd::new(net::TcpStream::from(sock))?;
+    let sock = SockRef::from(fd.get_ref());
+    if let Err(e) = sock.connect(&(*addr).into()) {
         match e.raw_os_error() {
-            Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
-            Some(libc::EISCONN) => {}
+            Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR | libc::EISCONN) => {}
             _ => return Err(e),
         }
         // Writable means the connect finished, one way or the other.
@@ -290,62 +288,7 @@ fn connect(addr: &SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream
             },
         })?;
     }
-    fd.get_ref().set_nodelay(true)?;
     Ok(TcpStream { fd })
-}
-
-/// A `sockaddr_in` or `sockaddr_in6` for `connect(2)`.
-#[repr(C)]
-union SockAddr {
-    v4: libc::sockaddr_in,
-    v6: libc::sockaddr_in6,
-}
-
-impl SockAddr {
-    fn new(addr: &SocketAddr) -> (SockAddr, libc::socklen_t) {
-        match addr {
-            SocketAddr::V4(a) => (
-                SockAddr {
-                    v4: libc::sockaddr_in {
-                        sin_family: libc::AF_INET as libc::sa_family_t,
-                        sin_port: a.port().to_be(),
-                        sin_addr: libc::in_addr {
-                            s_addr: u32::from_ne_bytes(a.ip().octets()),
-                        },
-                        sin_zero: [0; 8],
-                    },
-                },
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            ),
-            SocketAddr::V6(a) => (
-                SockAddr {
-                    v6: libc::sockaddr_in6 {
-                        sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                        sin6_port: a.port().to_be(),
-                        sin6_flowinfo: a.flowinfo(),
-                        sin6_addr: libc::in6_addr {
-                            s6_addr: a.ip().octets(),
-                        },
-                        sin6_scope_id: a.scope_id(),
-                    },
-                },
-                size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            ),
-        }
-    }
-
-    fn as_ptr(&self) -> *const libc::sockaddr {
-        (self as *const SockAddr).cast()
-    }
-}
-
-/// Registers a std stream (made non-blocking) with the poller. Its `TCP_NODELAY` setting is
-/// left as it is.
-impl TryFrom<net::TcpStream> for TcpStream {
-    type Error = io::Error;
-    fn try_from(s: net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream { fd: NetFd::new(s)? })
-    }
 }
 
 impl Read for &TcpStream {
@@ -402,42 +345,5 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-macro_rules! fd_impls {
-    ($t:ty, $std:ty) => {
-        impl AsRawFd for $t {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.as_raw_fd()
-            }
-        }
-
-        impl AsFd for $t {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.fd.get_ref().as_fd()
-            }
-        }
-
-        /// Unregisters the socket from the poller; the fd stays in non-blocking mode.
-        impl IntoRawFd for $t {
-            fn into_raw_fd(self) -> RawFd {
-                self.fd.into_inner().into_raw_fd()
-            }
-        }
-
-        /// Registers the socket with the poller, making it non-blocking.
-        ///
-        /// # Panics
-        /// If it cannot be registered (it is not a socket, or the kernel is out of memory);
-        /// `TryFrom` the std type reports that as an error instead.
-        impl FromRawFd for $t {
-            unsafe fn from_raw_fd(fd: RawFd) -> Self {
-                // SAFETY: the caller passes ownership of an open socket fd.
-                let s = unsafe { <$std>::from_raw_fd(fd) };
-                <$t>::try_from(s).expect("gort::net: registering an fd with the poller")
-            }
-        }
-    };
-}
-pub(crate) use fd_impls;
-
-fd_impls!(TcpListener, net::TcpListener);
-fd_impls!(TcpStream, net::TcpStream);
+super::fd_impls!(TcpListener, net::TcpListener);
+super::fd_impls!(TcpStream, net::TcpStream);

@@ -5,10 +5,10 @@
 use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use std::time::Duration;
 
-use super::tcp::fd_impls;
 use super::{NetFd, each_addr, first_addr};
 
 /// A UDP socket; like `std::net::UdpSocket`, but a receive with nothing queued parks the
@@ -31,7 +31,7 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr`, trying every address it resolves to in turn, as std does.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        UdpSocket::try_from(each_addr(addr, |a| net::UdpSocket::bind(*a))?)
+        UdpSocket::register(each_addr(addr, |a| net::UdpSocket::bind(*a))?)
     }
 
     /// Sends a datagram to `addr` (the first address it resolves to, as in std).
@@ -92,6 +92,8 @@ impl UdpSocket {
         self.fd.set_write_timeout(d)
     }
 
+    super::deadline_methods!();
+
     /// The read timeout (`None`: reads wait for ever).
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.read_timeout())
@@ -114,6 +116,47 @@ impl UdpSocket {
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.fd.set_nonblocking(nonblocking);
         Ok(())
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface with address `interface`
+    /// (`Ipv4Addr::UNSPECIFIED`: the default one).
+    pub fn join_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.fd.get_ref().join_multicast_v4(multiaddr, interface)
+    }
+
+    /// Leaves an IPv4 multicast group.
+    pub fn leave_multicast_v4(&self, multiaddr: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
+        self.fd.get_ref().leave_multicast_v4(multiaddr, interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on interface index `interface` (0: default).
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.fd.get_ref().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv6 multicast group.
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.fd.get_ref().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Whether this socket receives its own IPv4 multicast datagrams.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.fd.get_ref().set_multicast_loop_v4(on)
+    }
+
+    /// The `IP_MULTICAST_LOOP` setting.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.fd.get_ref().multicast_loop_v4()
+    }
+
+    /// The time-to-live of outgoing IPv4 multicast datagrams.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.fd.get_ref().set_multicast_ttl_v4(ttl)
+    }
+
+    /// Whether this socket receives its own IPv6 multicast datagrams.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.fd.get_ref().set_multicast_loop_v6(on)
     }
 
     /// Sets `SO_BROADCAST`: whether this socket may send to broadcast addresses.
@@ -142,18 +185,10 @@ impl UdpSocket {
     }
 }
 
-/// Registers a std socket (made non-blocking) with the poller.
-impl TryFrom<net::UdpSocket> for UdpSocket {
-    type Error = io::Error;
-    fn try_from(s: net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { fd: NetFd::new(s)? })
-    }
-}
-
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.fd.get_ref().fmt(f)
     }
 }
 
-fd_impls!(UdpSocket, net::UdpSocket);
+super::fd_impls!(UdpSocket, net::UdpSocket);

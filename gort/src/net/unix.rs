@@ -10,13 +10,13 @@
 use std::fmt;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use super::tcp::fd_impls;
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+
 use super::{NetFd, max_backlog, would_block};
 
 /// A Unix-domain socket server; like `std::os::unix::net::UnixListener`, but `accept` parks the
@@ -48,13 +48,13 @@ impl UnixListener {
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         let ln = net::UnixListener::bind(path)?;
         max_backlog(&ln)?;
-        UnixListener::try_from(ln)
+        UnixListener::register(ln)
     }
 
     /// Accepts a connection, parking until one arrives (or the accept timeout passes).
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (s, addr) = self.fd.read(|ln| ln.accept())?;
-        Ok((UnixStream::try_from(s)?, addr))
+        Ok((UnixStream::register(s)?, addr))
     }
 
     /// An iterator over incoming connections; it never returns `None`.
@@ -85,6 +85,15 @@ impl UnixListener {
         self.fd.read_timeout()
     }
 
+    /// Sets the accept deadline (Go's `SetDeadline` on a listener): an `accept` that has not
+    /// completed by then fails with `io::ErrorKind::TimedOut`, including one already parked,
+    /// which a deadline in the past wakes at once. `None` clears it. The earlier of the
+    /// deadline and the accept timeout wins.
+    pub fn set_deadline(&self, t: Option<std::time::Instant>) -> io::Result<()> {
+        self.fd.set_deadline(true, t);
+        Ok(())
+    }
+
     /// With `true`, `accept` fails with `WouldBlock` instead of parking.
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.fd.set_nonblocking(nonblocking);
@@ -94,16 +103,6 @@ impl UnixListener {
     /// Takes the socket's pending error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.fd.get_ref().take_error()
-    }
-}
-
-/// Registers a std listener (made non-blocking) with the poller.
-impl TryFrom<net::UnixListener> for UnixListener {
-    type Error = io::Error;
-    fn try_from(ln: net::UnixListener) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            fd: NetFd::new(ln)?,
-        })
     }
 }
 
@@ -137,28 +136,11 @@ impl UnixStream {
     /// Connects to the socket at `path`, parking (not blocking the thread) while the
     /// listener's backlog is full.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let (sa, len) = sockaddr_un(path.as_ref())?;
-        // SAFETY: plain syscall creating a new descriptor.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor nobody else owns.
-        let fd = NetFd::new(net::UnixStream::from(unsafe { OwnedFd::from_raw_fd(raw) }))?;
+        let addr = SockAddr::unix(path.as_ref())?;
+        let sock = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
+        let fd = NetFd::new(net::UnixStream::from(OwnedFd::from(sock)))?;
         let mut backoff = Duration::from_micros(100);
-        loop {
-            // SAFETY: `sa` is a valid sockaddr_un of `len` bytes.
-            let r = unsafe { libc::connect(raw, (&raw const sa).cast(), len) };
-            if r == 0 {
-                break;
-            }
-            let e = io::Error::last_os_error();
+        while let Err(e) = SockRef::from(fd.get_ref()).connect(&addr) {
             match e.raw_os_error() {
                 Some(libc::EAGAIN) => {
                     crate::sleep(backoff);
@@ -187,7 +169,7 @@ impl UnixStream {
     /// An unnamed pair of connected sockets.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = net::UnixStream::pair()?;
-        Ok((UnixStream::try_from(a)?, UnixStream::try_from(b)?))
+        Ok((UnixStream::register(a)?, UnixStream::register(b)?))
     }
 
     /// The address of the remote peer.
@@ -224,6 +206,8 @@ impl UnixStream {
         self.fd.set_write_timeout(d)
     }
 
+    super::deadline_methods!();
+
     /// The read timeout (`None`: reads wait for ever).
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.fd.read_timeout())
@@ -246,38 +230,6 @@ impl UnixStream {
     }
 }
 
-/// A `sockaddr_un` for `path` and its length, with std's checks.
-fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
-    let bytes = path.as_os_str().as_bytes();
-    let mut sun_path = [0 as libc::c_char; 108];
-    if bytes.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "paths must not contain interior null bytes",
-        ));
-    }
-    if bytes.len() >= sun_path.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "path must be shorter than SUN_LEN",
-        ));
-    }
-    for (d, &s) in sun_path.iter_mut().zip(bytes) {
-        *d = s as libc::c_char;
-    }
-    let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
-    let len = if bytes.is_empty() {
-        base
-    } else {
-        base + bytes.len() + 1
-    };
-    let sa = libc::sockaddr_un {
-        sun_family: libc::AF_UNIX as libc::sa_family_t,
-        sun_path,
-    };
-    Ok((sa, len as libc::socklen_t))
-}
-
 /// `send(2)` with `MSG_NOSIGNAL`: a closed peer is `BrokenPipe`, not `SIGPIPE`.
 fn send(s: &net::UnixStream, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes; the fd is open.
@@ -293,14 +245,6 @@ fn send(s: &net::UnixStream, buf: &[u8]) -> io::Result<usize> {
         Err(io::Error::last_os_error())
     } else {
         Ok(n as usize)
-    }
-}
-
-/// Registers a std stream (made non-blocking) with the poller.
-impl TryFrom<net::UnixStream> for UnixStream {
-    type Error = io::Error;
-    fn try_from(s: net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream { fd: NetFd::new(s)? })
     }
 }
 
@@ -350,5 +294,5 @@ impl fmt::Debug for UnixStream {
     }
 }
 
-fd_impls!(UnixListener, net::UnixListener);
-fd_impls!(UnixStream, net::UnixStream);
+super::fd_impls!(UnixListener, net::UnixListener);
+super::fd_impls!(UnixStream, net::UnixStream);

@@ -172,11 +172,18 @@ pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The SIGQUIT handler: sysmon sees the flag, dumps and exits.
+extern "C" fn on_quit(_: libc::c_int) {
+    QUIT.store(true, SeqCst);
+}
+
+/// The address of the SIGQUIT handler (`crate::signal` does not chain to it).
+pub(crate) fn sigquit_handler() -> usize {
+    on_quit as *const () as usize
+}
+
 /// Installs the SIGQUIT handler (at runtime start).
 pub(crate) fn install_sigquit() {
-    extern "C" fn on_quit(_: libc::c_int) {
-        QUIT.store(true, SeqCst);
-    }
     // SAFETY: a handler that only stores to an atomic is async-signal-safe.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();

@@ -45,11 +45,12 @@ use std::sync::atomic::Ordering::*;
 pub(crate) use crate::stack::normalize as stack_size;
 pub(crate) use blocking::run as blocking;
 pub(crate) use cgo::{call as ffi_call, callback as ffi_callback};
+pub(crate) use dump::sigquit_handler;
 #[cfg(feature = "tracing")]
 pub(crate) use g::SwitchHook;
 pub(crate) use g::{G, WaitReason, thread_panicking};
 pub(crate) use m::current_g;
-pub(crate) use netpoll::PollDesc;
+pub(crate) use netpoll::{PollDesc, timed_out};
 pub(crate) use park::{park, ready, yield_now};
 pub(crate) use preempt::check_preempt;
 pub(crate) use sleep::{add_timer, sleep};
@@ -168,6 +169,7 @@ pub(crate) struct Stats {
     pub(crate) spinning_threads: usize,
     pub(crate) global_queue: usize,
     pub(crate) handoffs: u64,
+    pub(crate) timers: usize,
 }
 
 /// Reads the core's counters (starts the runtime).
@@ -190,6 +192,7 @@ pub(crate) fn stats() -> Stats {
         spinning_threads: s.nmspinning.load(Relaxed),
         global_queue: s.runq_size.load(Relaxed),
         handoffs: hog::HANDOFFS.load(Relaxed),
+        timers: global::allp().map(|p| p.timers.len()).sum(),
     }
 }
 

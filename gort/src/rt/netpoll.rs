@@ -9,7 +9,12 @@
 //! instead (woken early through an eventfd), and sysmon polls if nobody has for 10 ms.
 //!
 //! Deadlines are per-wait timers on the descriptor: when one fires it marks the wait expired and
-//! wakes the goroutine, whose operation then fails with `TimedOut`.
+//! wakes the goroutine, whose operation then fails with `TimedOut`. A deadline that changes while
+//! a goroutine waits (Go's `SetReadDeadline` from another goroutine) kicks the waiter
+//! (`PollDesc::kick`): it wakes as if the fd were ready, and its caller, finding the operation
+//! still blocked, waits again with the new deadline (or fails at once if it has passed). Go resets
+//! the descriptor's timers in place instead; the kick keeps one timer per wait and costs only a
+//! spurious wake when deadlines change, which is rare.
 //!
 //! Invariants: descriptors are never freed (closed ones are reused), so a stale epoll event can
 //! at worst mark a reused descriptor ready, which costs one spurious retry of a non-blocking
@@ -96,6 +101,9 @@ pub(crate) struct PollDesc {
     /// stop the timer).
     rfired: AtomicBool,
     wfired: AtomicBool,
+    /// Set by `kick`: the waiter's deadline changed; it returns to recompute it.
+    rkicked: AtomicBool,
+    wkicked: AtomicBool,
 }
 
 struct PdPtr(&'static PollDesc);
@@ -114,6 +122,8 @@ impl PollDesc {
             wexpired: AtomicBool::new(false),
             rfired: AtomicBool::new(false),
             wfired: AtomicBool::new(false),
+            rkicked: AtomicBool::new(false),
+            wkicked: AtomicBool::new(false),
         }
     }
 
@@ -185,18 +195,36 @@ impl PollDesc {
         }
     }
 
-    /// Parks until the fd is ready for reading (`read`) or writing, or `deadline` (a nanotime)
-    /// passes (`TimedOut`), or the descriptor is closed.
-    pub(crate) fn wait(&'static self, read: bool, deadline: Option<i64>) -> io::Result<()> {
+    /// Wakes the goroutine waiting in `wait` in this direction, if any, to recompute its
+    /// deadline; one that is about to wait does so too.
+    pub(crate) fn kick(&self, read: bool) {
+        let kicked = if read { &self.rkicked } else { &self.wkicked };
+        kicked.store(true, SeqCst);
+        if let Some(g) = self.unblock(read, false) {
+            // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
+            unsafe { ready(g) };
+        }
+    }
+
+    /// Parks until the fd is ready for reading (`read`) or writing (`Ok`), or the deadline (a
+    /// nanotime, from `deadline`) passes (`TimedOut`), or the descriptor is closed, or a `kick`
+    /// says the deadline changed (`Ok`: the caller retries its operation and waits again).
+    pub(crate) fn wait(
+        &'static self,
+        read: bool,
+        deadline: &dyn Fn() -> Option<i64>,
+    ) -> io::Result<()> {
         let slot = self.slot(read);
-        let (timer, expired, fired) = if read {
-            (&self.rtimer, &self.rexpired, &self.rfired)
+        let (timer, expired, fired, kicked) = if read {
+            (&self.rtimer, &self.rexpired, &self.rfired, &self.rkicked)
         } else {
-            (&self.wtimer, &self.wexpired, &self.wfired)
+            (&self.wtimer, &self.wexpired, &self.wfired, &self.wkicked)
         };
+        // Cleared before the deadline is read, so that a kick after the read is seen.
+        kicked.store(false, SeqCst);
         expired.store(false, SeqCst);
         fired.store(false, Relaxed);
-        let armed = match deadline {
+        let armed = match deadline() {
             Some(t) if t <= nanotime() => return Err(timed_out()),
             Some(t) => {
                 let f: super::timers::TimerFn = if read { rdeadline } else { wdeadline };
@@ -207,7 +235,7 @@ impl PollDesc {
             }
             None => false,
         };
-        let r = self.block(slot, expired);
+        let r = self.block(slot, expired, kicked);
         if armed && !timer.stop() {
             while !fired.load(Acquire) {
                 std::hint::spin_loop();
@@ -216,7 +244,12 @@ impl PollDesc {
         r
     }
 
-    fn block(&self, slot: &AtomicUsize, expired: &AtomicBool) -> io::Result<()> {
+    fn block(
+        &self,
+        slot: &AtomicUsize,
+        expired: &AtomicBool,
+        kicked: &AtomicBool,
+    ) -> io::Result<()> {
         loop {
             if slot.compare_exchange(READY, 0, AcqRel, Acquire).is_ok() {
                 return Ok(());
@@ -229,13 +262,16 @@ impl PollDesc {
             if expired.load(SeqCst) {
                 return Err(timed_out());
             }
+            if kicked.load(SeqCst) {
+                return Ok(());
+            }
             match slot.compare_exchange(0, WAIT, AcqRel, Acquire) {
                 Ok(_) => {}
                 Err(READY) => continue,
                 Err(_) => crate::util::fatal!("netpoll: two goroutines wait on one fd direction"),
             }
-            // Re-check after announcing WAIT: close and deadlines unblock with "not ready".
-            if !self.closing.load(SeqCst) && !expired.load(SeqCst) {
+            // Re-check after announcing WAIT: close, deadlines and kicks unblock with "not ready".
+            if !self.closing.load(SeqCst) && !expired.load(SeqCst) && !kicked.load(SeqCst) {
                 WAITERS.fetch_add(1, SeqCst);
                 park(WaitReason::IoWait, &mut |gp| {
                     slot.compare_exchange(WAIT, gp as usize, AcqRel, Acquire)
@@ -250,7 +286,8 @@ impl PollDesc {
     }
 }
 
-fn timed_out() -> io::Error {
+/// The error of an operation whose deadline passed.
+pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "gort: I/O deadline passed")
 }
 

@@ -115,7 +115,7 @@ impl TimerHeap {
         self.next.load(Acquire)
     }
 
-    #[cfg(test)]
+    /// Timers in the heap (takes the lock).
     pub(crate) fn len(&self) -> usize {
         self.lock().0.len()
     }

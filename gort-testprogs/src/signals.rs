@@ -1,0 +1,141 @@
+//! Signal scenarios (`gort::signal`), each in its own process: notify and stop, two receivers,
+//! a storm of 10,000 signals, a handler installed before gort (chained), and SIGINT/SIGQUIT
+//! keeping their default behaviour when nobody is notified.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+fn raise(sig: i32) {
+    // SAFETY: kill(2) to our own process.
+    unsafe { libc::kill(libc::getpid(), sig) };
+}
+
+/// notify delivers; after stop, the signal's default action (termination by SIGUSR1) is back.
+pub fn notify_stop() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGUSR1, libc::SIGUSR2]);
+        raise(libc::SIGUSR1);
+        assert_eq!(rx.recv(), Some(libc::SIGUSR1));
+        raise(libc::SIGUSR2);
+        assert_eq!(rx.recv(), Some(libc::SIGUSR2));
+        println!("delivered");
+        gort::signal::stop(&rx);
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        println!("stopped");
+        raise(libc::SIGUSR1);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still alive: SIGUSR1's default action was not restored");
+    });
+}
+
+/// Two channels for one signal both receive it; stopping one leaves the other.
+pub fn two_receivers() {
+    gort::run(|| {
+        let a = gort::signal::notify(&[libc::SIGUSR1]);
+        let b = gort::signal::notify(&[libc::SIGUSR1, libc::SIGHUP]);
+        raise(libc::SIGUSR1);
+        assert_eq!(a.recv(), Some(libc::SIGUSR1));
+        assert_eq!(b.recv(), Some(libc::SIGUSR1));
+        gort::signal::stop(&a);
+        raise(libc::SIGUSR1);
+        assert_eq!(b.recv(), Some(libc::SIGUSR1));
+        assert!(a.recv_timeout(Duration::from_millis(50)).is_err());
+        raise(libc::SIGHUP);
+        assert_eq!(b.recv(), Some(libc::SIGHUP));
+        println!("both received");
+    });
+}
+
+/// 10,000 signals from another thread while a goroutine receives: they coalesce (fewer
+/// arrive), at least one arrives after the storm ends, and nothing crashes.
+pub fn storm() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGUSR1]);
+        let sender = std::thread::spawn(|| {
+            for _ in 0..10_000 {
+                raise(libc::SIGUSR1);
+            }
+        });
+        let mut got = 0;
+        while !sender.is_finished() {
+            if rx.recv_timeout(Duration::from_millis(10)).is_ok() {
+                got += 1;
+            }
+        }
+        sender.join().unwrap();
+        raise(libc::SIGUSR1);
+        while rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+            got += 1;
+        }
+        assert!((1..=10_001).contains(&got), "{got}");
+        println!("storm: 10000 sent, {got} received");
+    });
+}
+
+/// Polls `cond` for up to 5 s (a process-directed signal is handled on some thread, soon).
+fn wait_until(cond: impl Fn() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        gort::sleep(Duration::from_millis(1));
+    }
+}
+
+static CHAINED: AtomicUsize = AtomicUsize::new(0);
+
+/// A handler installed before gort's still runs (chained), and gort's channel gets the signal.
+pub fn chained() {
+    extern "C" fn before(_: libc::c_int) {
+        CHAINED.fetch_add(1, SeqCst);
+    }
+    // SAFETY: installing a handler that only increments an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = before as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut());
+    }
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGUSR2]);
+        raise(libc::SIGUSR2);
+        assert_eq!(rx.recv(), Some(libc::SIGUSR2));
+        // The handler chains after it wakes the dispatcher, possibly on another thread.
+        wait_until(|| CHAINED.load(SeqCst) == 1, "the chained handler ran");
+        gort::signal::stop(&rx);
+        raise(libc::SIGUSR2);
+        wait_until(|| CHAINED.load(SeqCst) == 2, "the previous handler is back");
+        println!("chained");
+    });
+}
+
+/// SIGINT with nobody notified ends the process as its default action does.
+pub fn sigint_default() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGUSR1]);
+        raise(libc::SIGINT);
+        std::thread::sleep(Duration::from_secs(5));
+        drop(rx);
+        println!("still alive after SIGINT");
+    });
+}
+
+/// Notified of SIGQUIT, the program receives it instead of dumping; stopped, the dump is back.
+pub fn sigquit_notified() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGQUIT]);
+        raise(libc::SIGQUIT);
+        assert_eq!(rx.recv(), Some(libc::SIGQUIT));
+        println!("received SIGQUIT");
+        gort::signal::stop(&rx);
+        raise(libc::SIGQUIT);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still alive after the second SIGQUIT");
+    });
+}
+
+/// Bad input: a panic that names the problem.
+pub fn bad_signal() {
+    let r = std::panic::catch_unwind(|| gort::signal::notify(&[libc::SIGKILL]));
+    let msg = r.unwrap_err();
+    println!("{}", msg.downcast_ref::<String>().unwrap());
+}

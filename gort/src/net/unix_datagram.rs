@@ -1,0 +1,135 @@
+//! `UnixDatagram` (Go's `UnixConn` on a `unixgram` socket): Unix-domain datagram sockets with
+//! std's shape, registered with the poller.
+
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+
+use std::os::unix::net::{self, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use super::NetFd;
+
+/// A Unix-domain datagram socket; like `std::os::unix::net::UnixDatagram`, but a send or
+/// receive that is not ready parks the goroutine.
+///
+/// ```
+/// let (a, b) = gort::net::UnixDatagram::pair().unwrap();
+/// gort::go(move || {
+///     a.send(b"ping").unwrap();
+/// });
+/// let mut buf = [0u8; 8];
+/// let n = b.recv(&mut buf).unwrap();
+/// assert_eq!(&buf[..n], b"ping");
+/// ```
+pub struct UnixDatagram {
+    fd: NetFd<net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// A socket bound to `path`.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        UnixDatagram::register(net::UnixDatagram::bind(path)?)
+    }
+
+    /// A socket bound to no address.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        UnixDatagram::register(net::UnixDatagram::unbound()?)
+    }
+
+    /// An unnamed pair of connected sockets.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = net::UnixDatagram::pair()?;
+        Ok((UnixDatagram::register(a)?, UnixDatagram::register(b)?))
+    }
+
+    /// Sets the default destination (and the only source `recv` accepts).
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        self.fd.get_ref().connect(path)
+    }
+
+    /// Sends `buf` to the socket at `path`, parking while the receiver's queue is full.
+    pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.fd.write(|s| s.send_to(buf, path))
+    }
+
+    /// Sends `buf` to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.fd.write(|s| s.send(buf))
+    }
+
+    /// Receives one datagram and its sender's address, parking until one arrives.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.fd.read(|s| s.recv_from(buf))
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.fd.read(|s| s.recv(buf))
+    }
+
+    /// The address this socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().local_addr()
+    }
+
+    /// The address of the connected peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.fd.get_ref().peer_addr()
+    }
+
+    /// Shuts down reading, writing or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.fd.get_ref().shutdown(how)
+    }
+
+    /// A new handle to the same socket, with its own registration (sharing the timeouts).
+    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            fd: self.fd.try_clone_with(net::UnixDatagram::try_clone)?,
+        })
+    }
+
+    /// The timeout of each receive (`None`: none); a zero duration is an error, as in std.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_read_timeout(d)
+    }
+
+    /// The timeout of each send.
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.fd.set_write_timeout(d)
+    }
+
+    super::deadline_methods!();
+
+    /// The receive timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.read_timeout())
+    }
+
+    /// The send timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.fd.write_timeout())
+    }
+
+    /// Makes operations fail with `WouldBlock` instead of parking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.fd.set_nonblocking(nonblocking);
+        Ok(())
+    }
+
+    /// The pending socket error (`SO_ERROR`), cleared.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.fd.get_ref().take_error()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fd.get_ref().fmt(f)
+    }
+}
+
+super::fd_impls!(UnixDatagram, net::UnixDatagram);

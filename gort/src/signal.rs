@@ -1,0 +1,256 @@
+//! Unix signals delivered on gort channels (Go's os/signal, over the runtime's sigsend and
+//! signal_recv in signal_unix.go and sigqueue.go).
+//!
+//! [`notify`] installs gort's handler for the signals it names and returns a channel that
+//! receives them; [`stop`] ends delivery to a channel. The path from the kernel to the channel:
+//! - The handler is async-signal-safe: it sets the signal's bit in a pending mask, writes one
+//!   byte to a non-blocking pipe (a full pipe already means "look at the mask"), and calls the
+//!   handler that was installed before gort's, if that was a function (chaining). It allocates
+//!   nothing, takes no lock and touches no goroutine.
+//! - A dispatcher goroutine, parked on the pipe's read end in the poller, drains the pipe, swaps
+//!   the mask to zero and sends each pending signal to every channel registered for it, without
+//!   blocking: a channel whose buffer is full misses that signal (Go's non-blocking send).
+//!
+//! As in Go, signals coalesce: a signal that arrives again before the dispatcher has run counts
+//! once. A storm of signals is never lost entirely and never blocks the handler.
+//!
+//! A signal nobody is notified of keeps its default behaviour: gort installs its handler on the
+//! first `notify` for a signal and restores the previous action when the last channel for it
+//! is stopped. So SIGINT and SIGTERM still end the program, and SIGQUIT still prints gort's
+//! goroutine dump and exits, unless a channel asks for them; while one does, gort's dump handler
+//! is not chained.
+//!
+//! Deviation from Go: `notify` with an empty list is an error, not "every signal" (that would
+//! take over signals the runtime needs, such as SIGSEGV for stack overflow).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{FromRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Mutex, OnceLock};
+
+use crate::chan::{Receiver, Sender, chan};
+use crate::io::Pollable;
+
+/// Signals `1..=MAX_SIG` (Linux's 64, real-time signals included).
+const MAX_SIG: i32 = 64;
+
+/// Bit `sig - 1` is set while `sig` is pending for the dispatcher.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+/// The pipe's write end, for the handler; -1 until the dispatcher starts.
+static PIPE_W: AtomicI32 = AtomicI32::new(-1);
+/// The action installed before gort's, per signal, for chaining: its handler address (0 for
+/// none to call) and its `sa_flags`.
+static CHAIN: [(AtomicUsize, AtomicI32); MAX_SIG as usize] =
+    [const { (AtomicUsize::new(0), AtomicI32::new(0)) }; MAX_SIG as usize];
+
+/// Registered channels and the actions gort replaced.
+struct Registry {
+    /// Each channel with the mask of signals it wants.
+    receivers: Vec<(u64, Sender<i32>)>,
+    /// The action each installed signal had before gort's handler.
+    saved: Vec<(i32, libc::sigaction)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    receivers: Vec::new(),
+    saved: Vec::new(),
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn bit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// Delivers the listed signals (libc numbers: `libc::SIGINT`, ...) on a new channel, as Go's
+/// `signal.Notify`. The channel buffers one value per listed signal; a signal that finds it
+/// full is dropped for this channel (signals coalesce; see the module doc). Call [`stop`] to
+/// end delivery.
+///
+/// # Panics
+/// If `signals` is empty, or names a number outside 1..=64, or a signal that cannot be caught
+/// (SIGKILL, SIGSTOP) or that the runtime needs for itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL).
+///
+/// ```
+/// let rx = gort::signal::notify(&[libc::SIGUSR1]);
+/// // SAFETY: raise(3) sends the signal to this process.
+/// unsafe { libc::raise(libc::SIGUSR1) };
+/// assert_eq!(rx.recv(), Some(libc::SIGUSR1));
+/// gort::signal::stop(&rx);
+/// ```
+pub fn notify(signals: &[i32]) -> Receiver<i32> {
+    assert!(
+        !signals.is_empty(),
+        "gort::signal::notify: no signals given (gort does not relay every signal)"
+    );
+    let mut mask = 0;
+    for &sig in signals {
+        check(sig);
+        mask |= bit(sig);
+    }
+    start_dispatcher();
+    let (tx, rx) = chan(signals.len());
+    let mut reg = registry();
+    reg.receivers.push((mask, tx));
+    for sig in 1..=MAX_SIG {
+        if mask & bit(sig) != 0 && !reg.saved.iter().any(|(s, _)| *s == sig) {
+            let old = install(sig);
+            reg.saved.push((sig, old));
+        }
+    }
+    rx
+}
+
+/// Ends delivery to `rx` (Go's `signal.Stop`): once it returns, no more signals are sent to the
+/// channel. A signal no channel wants any more gets back the action it had before `notify`.
+pub fn stop(rx: &Receiver<i32>) {
+    let mut reg = registry();
+    reg.receivers.retain(|(_, tx)| !tx.same_channel(rx));
+    restore_unwanted(&mut reg);
+}
+
+/// Gives every installed signal that no channel wants any more its previous action back.
+fn restore_unwanted(reg: &mut Registry) {
+    let wanted = reg.receivers.iter().fold(0, |m, (mask, _)| m | mask);
+    reg.saved.retain(|(sig, old)| {
+        if wanted & bit(*sig) != 0 {
+            return true;
+        }
+        // SAFETY: restoring the action sigaction gave us for this signal.
+        unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
+        CHAIN[*sig as usize - 1].0.store(0, SeqCst);
+        false
+    });
+}
+
+fn check(sig: i32) {
+    assert!(
+        (1..=MAX_SIG).contains(&sig),
+        "gort::signal::notify: {sig} is not a signal number (1..={MAX_SIG})"
+    );
+    let reserved = [
+        (libc::SIGKILL, "cannot be caught"),
+        (libc::SIGSTOP, "cannot be caught"),
+        (libc::SIGSEGV, "is the runtime's (stack overflow reports)"),
+        (libc::SIGBUS, "is the runtime's (stack overflow reports)"),
+        (
+            libc::SIGFPE,
+            "is synchronous: it cannot be delivered on a channel",
+        ),
+        (
+            libc::SIGILL,
+            "is synchronous: it cannot be delivered on a channel",
+        ),
+    ];
+    if let Some((_, why)) = reserved.iter().find(|(s, _)| *s == sig) {
+        panic!("gort::signal::notify: signal {sig} {why}");
+    }
+}
+
+/// Installs gort's handler for `sig`; returns the action it replaced, and records it for
+/// chaining unless it is a default, an ignore, or gort's own SIGQUIT dump handler.
+fn install(sig: i32) -> libc::sigaction {
+    // SAFETY: sigaction with valid structs; the handler is async-signal-safe (module doc).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+        libc::sigfillset(&mut sa.sa_mask);
+        let mut old: libc::sigaction = std::mem::zeroed();
+        let (h, flags) = &CHAIN[sig as usize - 1];
+        // Record the chain target first: the handler may run as soon as it is installed.
+        libc::sigaction(sig, std::ptr::null(), &mut old);
+        let target = old.sa_sigaction;
+        let chain = target != libc::SIG_DFL
+            && target != libc::SIG_IGN
+            && target != crate::rt::sigquit_handler();
+        flags.store(old.sa_flags, SeqCst);
+        h.store(if chain { target } else { 0 }, SeqCst);
+        libc::sigaction(sig, &sa, &mut old);
+        old
+    }
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; reading and restoring it keeps the interrupted code's.
+    let errno = unsafe { *libc::__errno_location() };
+    if (1..=MAX_SIG).contains(&sig) {
+        PENDING.fetch_or(bit(sig), SeqCst);
+        let fd = PIPE_W.load(SeqCst);
+        if fd >= 0 {
+            let b = 0u8;
+            // SAFETY: write(2) is async-signal-safe; a full pipe (EAGAIN) already wakes the
+            // dispatcher.
+            unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+        }
+        let (h, flags) = &CHAIN[sig as usize - 1];
+        let target = h.load(SeqCst);
+        if target != 0 {
+            // SAFETY: `target` is the handler that was installed before ours, with its flags
+            // telling which signature it has.
+            unsafe {
+                if flags.load(SeqCst) & libc::SA_SIGINFO != 0 {
+                    let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                        std::mem::transmute(target);
+                    f(sig, info, ctx);
+                } else {
+                    let f: extern "C" fn(libc::c_int) = std::mem::transmute(target);
+                    f(sig);
+                }
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Starts the pipe and the dispatcher goroutine, once.
+fn start_dispatcher() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: pipe2 fills `fds` with two new descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            panic!(
+                "gort::signal: cannot create the signal pipe: {}",
+                io::Error::last_os_error()
+            );
+        }
+        // SAFETY: the read end is ours; the write end stays open for the handler for ever.
+        let read = unsafe { File::from_raw_fd(fds[0]) };
+        let read = Pollable::new(read)
+            .unwrap_or_else(|e| panic!("gort::signal: cannot poll the signal pipe: {e}"));
+        PIPE_W.store(fds[1], SeqCst);
+        crate::go(move || dispatch(read));
+    });
+}
+
+/// The dispatcher goroutine: waits for the pipe, then sends every pending signal. Channels
+/// whose receivers are all gone are dropped from the registry, as if stopped.
+fn dispatch(pipe: Pollable<File>) {
+    let mut buf = [0u8; 64];
+    loop {
+        if let Err(e) = pipe.read_with(|mut f| f.read(&mut buf)) {
+            crate::util::fatal!("gort::signal: the signal pipe failed: {e}");
+        }
+        // Drain what else is there: one look at the mask covers every byte written so far.
+        while matches!(pipe.get_ref().read(&mut buf), Ok(n) if n == buf.len()) {}
+        let pending = PENDING.swap(0, SeqCst);
+        let mut reg = registry();
+        for sig in (1..=MAX_SIG).filter(|&s| pending & bit(s) != 0) {
+            for (mask, tx) in &reg.receivers {
+                if mask & bit(sig) != 0 {
+                    let _ = tx.try_send(sig);
+                }
+            }
+        }
+        let before = reg.receivers.len();
+        reg.receivers.retain(|(_, tx)| !tx.is_closed());
+        if reg.receivers.len() != before {
+            restore_unwanted(&mut reg);
+        }
+    }
+}

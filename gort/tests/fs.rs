@@ -1,0 +1,121 @@
+//! gort::fs: std::fs's functions and `File` as hand-off calls. Round trips of every function at
+//! procs 1 and 2 from many goroutines; `File` reads, writes, seeks, syncs and metadata; and a
+//! call that blocks for as long as it likes (opening a FIFO with no writer yet) shows as
+//! "syscall" while the processor runs the goroutine that unblocks it.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use gort::fs;
+use gort_test_support::{wait_for_state, with_procs};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gort-fs-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn round_trips(procs: usize) {
+    let dir = scratch(&format!("rt{procs}"));
+    let d = dir.clone();
+    with_procs(procs, 60, move || {
+        let hs: Vec<_> = (0..50)
+            .map(|i| {
+                let d = d.join(format!("g{i}"));
+                gort::spawn(move || {
+                    fs::create_dir_all(d.join("sub")).unwrap();
+                    let p = d.join("sub/a.txt");
+                    fs::write(&p, format!("file {i}")).unwrap();
+                    assert_eq!(fs::read_to_string(&p).unwrap(), format!("file {i}"));
+                    assert_eq!(fs::read(&p).unwrap(), format!("file {i}").into_bytes());
+                    assert_eq!(
+                        fs::metadata(&p).unwrap().len(),
+                        format!("file {i}").len() as u64
+                    );
+                    let q = d.join("sub/b.txt");
+                    assert_eq!(fs::copy(&p, &q).unwrap(), format!("file {i}").len() as u64);
+                    fs::rename(&q, d.join("c.txt")).unwrap();
+                    let mut names: Vec<_> = fs::read_dir(&d)
+                        .unwrap()
+                        .map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .collect();
+                    names.sort();
+                    assert_eq!(names, ["c.txt", "sub"]);
+                    fs::remove_file(&p).unwrap();
+                    assert_eq!(
+                        fs::metadata(&p).unwrap_err().kind(),
+                        std::io::ErrorKind::NotFound
+                    );
+                    fs::remove_dir_all(&d).unwrap();
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn round_trips_procs1() {
+    round_trips(1);
+}
+
+#[test]
+fn round_trips_procs2() {
+    round_trips(2);
+}
+
+#[test]
+fn files_read_write_seek_and_sync() {
+    let dir = scratch("file");
+    let p = dir.join("f.bin");
+    let p2 = p.clone();
+    with_procs(2, 60, move || {
+        let mut f = fs::File::create(&p2).unwrap();
+        f.write_all(b"hello, world").unwrap();
+        f.sync_all().unwrap();
+        f.set_len(5).unwrap();
+        assert_eq!(f.metadata().unwrap().len(), 5);
+        drop(f);
+        let mut f = fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&p2)
+            .unwrap();
+        f.write_all(b"!").unwrap();
+        f.seek(SeekFrom::Start(1)).unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "ello!");
+        assert!(fs::File::create_new(&p2).is_err());
+        let e = fs::File::open(p2.with_extension("missing")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// At procs 1, a goroutine opens a FIFO for reading, which blocks until a writer opens it: the
+/// call shows as "syscall" (a hand-off call), and the one processor runs the writer meanwhile.
+#[test]
+fn a_blocked_call_does_not_hold_the_processor() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let f2 = fifo.clone();
+    with_procs(1, 60, move || {
+        let reader = {
+            let f = f2.clone();
+            gort::spawn(move || fs::read_to_string(&f).unwrap())
+        };
+        wait_for_state("syscall", 1);
+        let writer = gort::spawn(move || fs::write(&f2, "through the fifo").unwrap());
+        writer.join().unwrap();
+        assert_eq!(reader.join().unwrap(), "through the fifo");
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,170 @@
+//! gort::net's socket options and the remaining types: `TcpSocket` (options set before
+//! connect or listen, SO_REUSEPORT listeners sharing a port), `UnixDatagram` (pair, bound,
+//! deadlines), UDP multicast join/leave, and conversions to and from std's types (std's in
+//! blocking mode) and `OwnedFd`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use gort::net::{TcpListener, TcpSocket, TcpStream, UdpSocket, UnixDatagram};
+use gort_test_support::with_procs;
+
+#[test]
+fn tcp_socket_options_connect_and_listen() {
+    with_procs(2, 60, || {
+        let s = TcpSocket::new_v4().unwrap();
+        s.set_reuseaddr(true).unwrap();
+        assert!(s.reuseaddr().unwrap());
+        s.set_reuseport(true).unwrap();
+        assert!(s.reuseport().unwrap());
+        s.set_keepalive(true).unwrap();
+        assert!(s.keepalive().unwrap());
+        s.set_linger(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(s.linger().unwrap(), Some(Duration::from_secs(1)));
+        s.set_recv_buffer_size(64 * 1024).unwrap();
+        assert!(s.recv_buffer_size().unwrap() >= 64 * 1024);
+        s.set_send_buffer_size(64 * 1024).unwrap();
+        assert!(s.send_buffer_size().unwrap() >= 64 * 1024);
+        s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = s.local_addr().unwrap();
+        let ln = s.listen(128).unwrap();
+
+        // A second listener on the same port, through SO_REUSEPORT.
+        let s2 = TcpSocket::new_v4().unwrap();
+        s2.set_reuseport(true).unwrap();
+        s2.bind(addr).unwrap();
+        let ln2 = s2.listen(0).unwrap();
+        assert_eq!(ln2.local_addr().unwrap(), addr);
+        drop(ln2);
+
+        let server = gort::spawn(move || {
+            let (mut c, _) = ln.accept().unwrap();
+            let mut buf = [0u8; 4];
+            c.read_exact(&mut buf).unwrap();
+            c.write_all(&buf).unwrap();
+        });
+        let client = TcpSocket::new_v4().unwrap();
+        assert!(!client.nodelay().unwrap());
+        client.set_nodelay(true).unwrap();
+        let mut c = client.connect(addr).unwrap();
+        assert!(c.nodelay().unwrap());
+        c.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+        server.join().unwrap();
+
+        // A refused connect is an error, not a hang.
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let e = TcpSocket::new_v4().unwrap().connect(closed).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn unix_datagrams() {
+    with_procs(2, 60, || {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let h = gort::spawn(move || {
+            let mut buf = [0u8; 16];
+            let n = b.recv(&mut buf).unwrap();
+            b.send(&buf[..n]).unwrap();
+            b
+        });
+        a.send(b"datagram").unwrap();
+        let mut buf = [0u8; 16];
+        let n = a.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"datagram");
+        let _b = h.join().unwrap();
+
+        let dir = std::env::temp_dir().join(format!("gort-dgram-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = UnixDatagram::bind(dir.join("s")).unwrap();
+        let client = UnixDatagram::bind(dir.join("c")).unwrap();
+        client.send_to(b"hi", dir.join("s")).unwrap();
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hi");
+        assert_eq!(from.as_pathname(), Some(dir.join("c").as_path()));
+
+        // A deadline cancels a parked receive.
+        let t = Instant::now();
+        server
+            .set_read_deadline(Some(t + Duration::from_millis(30)))
+            .unwrap();
+        assert_eq!(
+            server.recv(&mut buf).unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        std::fs::remove_dir_all(dir).unwrap();
+    });
+}
+
+#[test]
+fn udp_multicast_join_and_leave() {
+    with_procs(2, 60, || {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let group = Ipv4Addr::new(239, 255, 42, 99);
+        s.set_multicast_loop_v4(true).unwrap();
+        assert!(s.multicast_loop_v4().unwrap());
+        s.set_multicast_ttl_v4(1).unwrap();
+        match s.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED) {
+            Ok(()) => s
+                .leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)
+                .unwrap(),
+            // A network namespace without a multicast route: the call itself worked.
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
+            Err(e) => panic!("join_multicast_v4: {e}"),
+        }
+        s.set_broadcast(true).unwrap();
+        assert!(s.broadcast().unwrap());
+    });
+}
+
+#[test]
+fn conversions_to_and_from_std() {
+    with_procs(2, 60, || {
+        let std_ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std_ln.local_addr().unwrap();
+        let ln = TcpListener::from(std_ln);
+        let h = gort::spawn(move || ln.accept().unwrap().0);
+        let c = TcpStream::connect(addr).unwrap();
+        let s = h.join().unwrap();
+
+        // Back to std: blocking again.
+        let mut std_s: std::net::TcpStream = s.into();
+        let mut c2 = c.try_clone().unwrap();
+        c2.write_all(b"abc").unwrap();
+        let mut buf = [0u8; 3];
+        std_s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"abc");
+
+        // Through OwnedFd and back into the poller.
+        let fd: OwnedFd = std_s.into();
+        let s = TcpStream::from(fd);
+        let h = gort::spawn(move || {
+            let mut buf = [0u8; 3];
+            (&s).read_exact(&mut buf).unwrap();
+            buf
+        });
+        c2.write_all(b"xyz").unwrap();
+        assert_eq!(&h.join().unwrap(), b"xyz");
+
+        let u = UdpSocket::from(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        let std_u: std::net::UdpSocket = u.into();
+        std_u
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let e = std_u.recv(&mut buf).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::WouldBlock | ErrorKind::TimedOut
+        ));
+    });
+}

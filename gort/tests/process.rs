@@ -1,0 +1,99 @@
+//! gort::process: std::process's shapes with waits that park the goroutine (pidfd on the
+//! poller) and pipes on the poller. Output capture (large stdout and stderr at once), exit
+//! codes, piped stdin, a child killed by a signal, a waiting goroutine shown as "IO wait", and
+//! 1,000 concurrent short children at procs 1 without a thread each.
+
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Instant;
+
+use gort::process::Command;
+use gort_test_support::{wait_for_state, with_procs};
+
+#[test]
+fn output_status_and_pipes() {
+    with_procs(2, 60, || {
+        let out = Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+
+        assert!(Command::new("true").status().unwrap().success());
+        assert_eq!(Command::new("false").status().unwrap().code(), Some(1));
+        let e = Command::new("/nonexistent/gort-binary")
+            .status()
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+
+        // A megabyte on each of stdout and stderr: both are drained at once, no deadlock.
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!((out.stdout.len(), out.stderr.len()), (1 << 20, 1 << 20));
+
+        // stdin piped through cat.
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = gort::spawn(move || {
+            for _ in 0..1000 {
+                stdin.write_all(&[b'x'; 1000]).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut got).unwrap();
+        writer.join().unwrap();
+        assert_eq!(got.len(), 1_000_000);
+        assert!(child.wait().unwrap().success());
+    });
+}
+
+#[test]
+fn a_child_killed_by_a_signal() {
+    with_procs(2, 60, || {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        assert!(child.try_wait().unwrap().is_none());
+        let waiter = gort::spawn(move || child.wait().unwrap());
+        wait_for_state("IO wait", 1);
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+        let status = waiter.join().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        assert!(!status.success());
+
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    });
+}
+
+/// 1,000 children at once, each started and waited by its own goroutine, at procs 1: all
+/// succeed, and waiting costs no thread per child.
+#[test]
+fn a_thousand_children_at_procs1() {
+    with_procs(1, 120, || {
+        let t = Instant::now();
+        let hs: Vec<_> = (0..1000)
+            .map(|_| gort::spawn(|| Command::new("true").status().unwrap()))
+            .collect();
+        for h in hs {
+            assert!(h.join().unwrap().success());
+        }
+        let threads = gort::runtime::stats().threads;
+        assert!(threads < 100, "{threads} threads for 1,000 children");
+        eprintln!("1,000 children in {:?}, {threads} threads", t.elapsed());
+    });
+}

@@ -1,0 +1,71 @@
+//! gort::signal, each scenario in a child process (gort-testprogs' `signal_*` scenarios):
+//! notify and stop (the default action comes back), two receivers, a storm of 10,000 signals
+//! (coalesced, never lost entirely, no crash), chaining to a handler installed before gort,
+//! SIGINT's default action when nobody is notified, SIGQUIT received instead of dumped while
+//! notified, and a clear panic for a signal that cannot be caught.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::time::Duration;
+
+use gort_test_support::{Artifacts, Output, build_package, run_child};
+
+fn scenario(name: &str) -> Output {
+    let dir = build_package("gort-testprogs", Artifacts::Bins, &["gort-testprogs"]);
+    let mut cmd = Command::new(dir.join("gort-testprogs"));
+    cmd.arg(name);
+    run_child(cmd, Duration::from_secs(60))
+}
+
+#[test]
+fn notify_then_stop_restores_the_default_action() {
+    let out = scenario("signal_notify_stop");
+    assert!(
+        out.stdout.contains("delivered") && out.stdout.contains("stopped"),
+        "{out}"
+    );
+    assert_eq!(out.status.signal(), Some(libc::SIGUSR1), "{out}");
+}
+
+#[test]
+fn two_receivers() {
+    let out = scenario("signal_two_receivers");
+    assert!(out.status.success(), "{out}");
+    assert!(out.stdout.contains("both received"), "{out}");
+}
+
+#[test]
+fn a_storm_of_ten_thousand_signals() {
+    let out = scenario("signal_storm");
+    assert!(out.status.success(), "{out}");
+    assert!(out.stdout.contains("storm: 10000 sent"), "{out}");
+}
+
+#[test]
+fn a_handler_installed_before_gort_is_chained() {
+    let out = scenario("signal_chained");
+    assert!(out.status.success(), "{out}");
+    assert!(out.stdout.contains("chained"), "{out}");
+}
+
+#[test]
+fn sigint_keeps_its_default_action() {
+    let out = scenario("signal_sigint_default");
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{out}");
+    assert!(!out.stdout.contains("still alive"), "{out}");
+}
+
+#[test]
+fn sigquit_is_received_while_notified_and_dumps_after_stop() {
+    let out = scenario("signal_sigquit_notified");
+    assert!(out.stdout.contains("received SIGQUIT"), "{out}");
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("SIGQUIT: quit"), "{out}");
+    assert!(!out.stdout.contains("still alive"), "{out}");
+}
+
+#[test]
+fn a_signal_that_cannot_be_caught_is_a_clear_error() {
+    let out = scenario("signal_bad");
+    assert!(out.stdout.contains("signal 9 cannot be caught"), "{out}");
+}
