@@ -24,8 +24,11 @@ pub struct Stats {
     pub goroutines: usize,
     /// Processors (GOMAXPROCS).
     pub procs: usize,
-    /// OS threads the scheduler has started (Ms), not counting sysmon.
+    /// OS threads the scheduler runs now (Ms), not counting sysmon. Idle ones beyond a
+    /// reserve of four exit after ten seconds with nothing to do.
     pub threads: usize,
+    /// The most scheduler threads there have been at once.
+    pub threads_peak: usize,
     /// Processors with nothing to run.
     pub idle_procs: usize,
     /// Goroutines started since the process began.
@@ -76,6 +79,7 @@ pub fn stats() -> Stats {
         global_queue: s.global_queue,
         handoffs: s.handoffs,
         timers: s.timers,
+        threads_peak: s.threads_peak,
     }
 }
 

@@ -442,13 +442,17 @@ fn relocking_a_held_mutex_is_reported_as_a_deadlock() {
 }
 
 /// Hogs keep their threads after their processors are handed off; past the thread limit the
-/// program stops with a fatal error naming the limit (Go's "thread exhaustion").
+/// program stops with a fatal error naming the limit and what needed the thread (Go's "thread
+/// exhaustion").
 #[test]
 fn thread_limit_is_enforced_with_a_fatal_error() {
     let out = scenario("thread_limit", &[]);
     assert!(
         out.stderr.contains("fatal error: thread exhaustion")
-            && out.stderr.contains("4-thread limit"),
+            && out.stderr.contains("4-thread limit")
+            && out
+                .stderr
+                .contains("ran a whole time slice without calling the runtime"),
         "{out}"
     );
     assert!(!out.stdout.contains("not reached"), "{out}");

@@ -96,7 +96,11 @@ pub(crate) fn retake(p: &'static P) -> bool {
     if !try_retake(p) {
         return false;
     }
-    handoffp(p);
+    super::schedule::needing_thread_for(
+        "the processor of a blocking call (gort::blocking, ffi::call, gort::fs, DNS), whose \
+         thread stays blocked",
+        || handoffp(p),
+    );
     true
 }
 

@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use super::g::G;
 use super::m::{M, m_ref};
 use super::p::{P, P_DEAD, P_IDLE, P_RUNNING, p_ref};
+use crate::sys::nanotime;
 
 /// Most Ps that can ever exist.
 pub(crate) const MAX_P: usize = 256;
@@ -388,6 +389,42 @@ pub(crate) fn stopm(mp: &'static M, deadline: i64) -> Option<&'static P> {
     mp.note.sleep_until(-1);
     mp.note.clear();
     p_ref(mp.nextp.swap(null_mut(), Acquire))
+}
+
+/// How long an M with nothing to do sleeps before it may be released.
+const IDLE_M_NS: i64 = 10_000_000_000;
+/// Idle Ms kept however long they sleep: the reserve that absorbs the next burst of hand-offs.
+const IDLE_M_RESERVE: usize = 4;
+
+/// How `stop_idle` ended.
+pub(crate) enum Idle {
+    /// `startm` handed the M a P.
+    P(&'static P),
+    /// Woken without a P (the caller looks for work again).
+    Woken,
+    /// Idle for `IDLE_M_NS` with `IDLE_M_RESERVE` other idle Ms: the M is released (its
+    /// thread exits) and no longer counted.
+    Release,
+}
+
+/// `stopm` for an M with nothing to do and no timer to wait for. Go keeps idle Ms for ever;
+/// gort releases those beyond a small reserve after ten seconds, as tokio's blocking pool does,
+/// so that a burst of blocking calls does not leave thousands of threads behind.
+pub(crate) fn stop_idle(mp: &'static M) -> Idle {
+    let deadline = nanotime().saturating_add(IDLE_M_NS);
+    if let Some(p) = stopm(mp, deadline) {
+        return Idle::P(p);
+    }
+    if nanotime() < deadline {
+        return Idle::Woken;
+    }
+    // `stopm` took us off the idle list: no `startm` can pick us now.
+    let l = lock();
+    if l.midle.len() >= IDLE_M_RESERVE {
+        SCHED.mcount.fetch_sub(1, Relaxed);
+        return Idle::Release;
+    }
+    Idle::Woken
 }
 
 /// The earliest timer across all Ps.

@@ -167,7 +167,11 @@ pub(crate) fn take(p: &'static P, switchtick: u32) -> bool {
     }
     HANDOFFS.fetch_add(1, Relaxed);
     super::preempt::PREEMPT_HINT.store(true, Relaxed);
-    super::global::handoffp(p);
+    super::schedule::needing_thread_for(
+        "the processor of a goroutine that ran a whole time slice without calling the \
+         runtime, which keeps its thread",
+        || super::global::handoffp(p),
+    );
     true
 }
 

@@ -170,6 +170,7 @@ pub(crate) struct Stats {
     pub(crate) global_queue: usize,
     pub(crate) handoffs: u64,
     pub(crate) timers: usize,
+    pub(crate) threads_peak: usize,
 }
 
 /// Reads the core's counters (starts the runtime).
@@ -193,6 +194,7 @@ pub(crate) fn stats() -> Stats {
         global_queue: s.runq_size.load(Relaxed),
         handoffs: hog::HANDOFFS.load(Relaxed),
         timers: global::allp().map(|p| p.timers.len()).sum(),
+        threads_peak: schedule::M_PEAK.load(Relaxed),
     }
 }
 

@@ -13,7 +13,7 @@ use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
 
 use super::g::{G, RUNNABLE, RUNNING, WAITING};
-use super::global::{self, SCHED, acquirep, lock, stopm, wakep};
+use super::global::{self, Idle, SCHED, acquirep, lock, stopm, wakep};
 use super::m::{M, Request, m_ref, set_current_m};
 use super::p::{P, P_DEAD, P_RUNNING, p_ref};
 use crate::arch;
@@ -27,17 +27,40 @@ const M_STACK_SIZE: usize = 8 << 20;
 pub(crate) static MAX_THREADS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(10_000);
 
+std::thread_local! {
+    /// Why this thread may start an M now, for the thread-exhaustion report (set around
+    /// hand-offs by `needing_thread_for`).
+    static WHY: std::cell::Cell<&'static str> =
+        const { std::cell::Cell::new("waking a processor for runnable goroutines") };
+}
+
+/// Runs `f`, which may start an M, with `why` as the reason a thread-exhaustion report gives.
+pub(crate) fn needing_thread_for<R>(why: &'static str, f: impl FnOnce() -> R) -> R {
+    let old = WHY.replace(why);
+    let r = f();
+    WHY.set(old);
+    r
+}
+
+/// The most Ms that existed at once.
+pub(crate) static M_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Numbers the M threads' names (`gort-mN`); never reused, unlike the count.
+static M_NAMES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Go's newm: starts an OS thread for a new M that will run `pp`.
 pub(crate) fn newm(p: &'static P, spinning: bool) {
-    let id = SCHED.mcount.fetch_add(1, Relaxed) as u64 + 1;
+    let count = SCHED.mcount.fetch_add(1, Relaxed) + 1;
     let limit = MAX_THREADS.load(Relaxed);
-    if id as usize > limit {
+    if count > limit {
+        let why = WHY.get();
         fatal!(
-            "thread exhaustion: the program exceeds its {limit}-thread limit (raise it with \
-             gort::runtime::set_max_threads; each goroutine that blocks its thread or runs \
-             without calling the runtime holds one)"
+            "thread exhaustion: the program exceeds its {limit}-thread limit, starting a thread \
+             for {why} (raise the limit with gort::runtime::set_max_threads; each goroutine \
+             that blocks its thread or runs without calling the runtime holds one)"
         );
     }
+    M_PEAK.fetch_max(count, Relaxed);
+    let id = M_NAMES.fetch_add(1, Relaxed) + 1;
     let mp: &'static M = Box::leak(Box::new(M::new()));
     mp.spinning.store(spinning, Relaxed);
     mp.nextp.store(p as *const P as *mut P, Relaxed);
@@ -51,31 +74,41 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     }
 }
 
-/// Body of every M thread.
+/// Body of every M thread. It returns (and the thread exits) when the M has been idle long
+/// enough to be released (`global::stop_idle`).
 fn m_main(mp: *mut M) {
     set_current_m(mp);
     crate::stack::overflow::on_thread_start();
     let m = m_ref(mp).expect("an M thread starts with its M");
     let p = p_ref(m.nextp.swap(null_mut(), Acquire)).expect("an M starts with a P");
     acquirep(m, p);
-    schedule(m)
+    schedule(m);
+    // Released: nothing refers to this M any more but never-freed pointers that are not
+    // followed (a parked G's last M); the M itself is never freed.
+    crate::stack::overflow::on_thread_exit();
+    set_current_m(null_mut());
 }
 
-/// The scheduler loop. Never returns.
-pub(crate) fn schedule(mp: &'static M) -> ! {
-    // Never returns, so it is dropped only by a panic unwinding out of the loop (a timer
-    // callback or a park commit that panicked).
-    let _guard = crate::util::fatal::AbortOnUnwind("the scheduler loop");
+/// The scheduler loop. Returns only when the M is released for being idle.
+pub(crate) fn schedule(mp: &'static M) {
+    // Dropped by a panic unwinding out of the loop (a timer callback or a park commit that
+    // panicked), or when the M is released, which disarms it first.
+    let guard = crate::util::fatal::AbortOnUnwind("the scheduler loop");
     loop {
         let pp = match mp.p() {
             Some(p) => p,
-            None => get_p(mp),
+            None => match get_p(mp) {
+                Some(p) => p,
+                None => break,
+            },
         };
         if pp.should_retire() {
             retire_p(mp, pp);
             continue;
         }
-        let (gp, inherit) = find_runnable(mp);
+        let Some((gp, inherit)) = find_runnable(mp) else {
+            break;
+        };
         if mp.spinning.load(Relaxed) {
             reset_spinning(mp);
         }
@@ -91,18 +124,25 @@ pub(crate) fn schedule(mp: &'static M) -> ! {
             next = execute(mp, gp, inherit);
         }
     }
+    std::mem::forget(guard);
 }
 
-/// Blocks until this P-less M gets a P.
-fn get_p(mp: &'static M) -> &'static P {
+/// Blocks until this P-less M gets a P; None if it is released instead.
+fn get_p(mp: &'static M) -> Option<&'static P> {
     super::hog::settled(mp);
     loop {
-        // Two statements: the scheduler lock's guard must be gone before `stopm` takes it.
+        // Two statements: the scheduler lock's guard must be gone before `stop_idle` takes it.
         let idle = lock().pidle_get();
-        if let Some(p) = idle.or_else(|| stopm(mp, -1)) {
-            acquirep(mp, p);
-            return p;
-        }
+        let p = match idle {
+            Some(p) => p,
+            None => match global::stop_idle(mp) {
+                Idle::P(p) => p,
+                Idle::Woken => continue,
+                Idle::Release => return None,
+            },
+        };
+        acquirep(mp, p);
+        return Some(p);
     }
 }
 
@@ -211,7 +251,7 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
 
 /// Go's findRunnable. Returns a runnable G and whether it inherits the current time slice.
 /// May give up the P and sleep; on return `mp` holds a P.
-fn find_runnable(mp: &'static M) -> (*mut G, bool) {
+fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
     'top: loop {
         let pp = mp.p().expect("find_runnable runs with a P");
         // Reading the clock costs more than the rest of a context switch: only when a timer
@@ -230,17 +270,17 @@ fn find_runnable(mp: &'static M) -> (*mut G, bool) {
         if let Some(next) = pp.runq.take_next() {
             if !expired {
                 requeue(pp, preempted);
-                return (next, true);
+                return Some((next, true));
             }
             super::global::runq_put(pp, next, false);
         }
         let gp = new_slice(pp, expired);
         if !gp.is_null() {
             requeue(pp, preempted);
-            return (gp, false);
+            return Some((gp, false));
         }
         if !preempted.is_null() {
-            return (preempted, false);
+            return Some((preempted, false));
         }
 
         // Network: a non-blocking poll (Go: before stealing).
@@ -257,7 +297,7 @@ fn find_runnable(mp: &'static M) -> (*mut G, bool) {
                 SCHED.nmspinning.fetch_add(1, SeqCst);
             }
             if let Some(gp) = steal_work(pp) {
-                return (gp, false);
+                return Some((gp, false));
             }
         }
 
@@ -265,7 +305,7 @@ fn find_runnable(mp: &'static M) -> (*mut G, bool) {
         let mut l = lock();
         if SCHED.runq_size.load(Relaxed) > 0 {
             let gp = l.runq_get(pp, 0);
-            return (gp, false);
+            return Some((gp, false));
         }
         mp.p.store(null_mut(), Relaxed);
         l.pidle_put(pp);
@@ -302,7 +342,11 @@ fn find_runnable(mp: &'static M) -> (*mut G, bool) {
                     None
                 }
                 TimerWait::Until(deadline) => stopm(mp, deadline),
-                TimerWait::NotWaiter => stopm(mp, -1),
+                TimerWait::NotWaiter => match global::stop_idle(mp) {
+                    Idle::P(p) => Some(p),
+                    Idle::Woken => None,
+                    Idle::Release => return None,
+                },
             };
             if wait != TimerWait::NotWaiter {
                 SCHED.timer_waiter.store(null_mut(), SeqCst);
@@ -324,9 +368,13 @@ fn find_runnable(mp: &'static M) -> (*mut G, bool) {
                 // Every P is busy: they poll without blocking as they schedule (and sysmon
                 // polls every 10 ms), so stop here rather than block in epoll again and be
                 // woken for each event (Go's findRunnable: netpoll, then stopm).
-                if let Some(p2) = stopm(mp, -1) {
-                    acquirep(mp, p2);
-                    continue 'top;
+                match global::stop_idle(mp) {
+                    Idle::P(p2) => {
+                        acquirep(mp, p2);
+                        continue 'top;
+                    }
+                    Idle::Woken => {}
+                    Idle::Release => return None,
                 }
             }
         }

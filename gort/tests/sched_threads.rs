@@ -1,0 +1,52 @@
+//! Threads come and go: a burst of 2,000 concurrent blocking calls starts hundreds of threads
+//! (each call keeps its own while its processor moves on), and after the burst the idle ones
+//! beyond a small reserve exit after ten seconds, so the count returns near its baseline;
+//! `runtime::stats()` reports the count and the peak.
+
+use std::time::{Duration, Instant};
+
+use gort_test_support::with_procs;
+
+#[test]
+fn idle_threads_are_released_after_a_burst() {
+    with_procs(2, 120, || {
+        let before = gort::runtime::stats();
+        let hs: Vec<_> = (0..2000)
+            .map(|_| {
+                gort::spawn(|| gort::blocking(|| std::thread::sleep(Duration::from_millis(100))))
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let peak = gort::runtime::stats().threads_peak;
+        assert!(
+            peak >= before.threads + 50,
+            "the burst should have needed many threads: peak {peak}, baseline {}",
+            before.threads
+        );
+        let t = Instant::now();
+        let near = before.threads + 6;
+        loop {
+            let now = gort::runtime::stats().threads;
+            if now <= near {
+                eprintln!(
+                    "threads: {} before, peak {peak}, {now} after {:?}",
+                    before.threads,
+                    t.elapsed()
+                );
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(40),
+                "{now} threads 40 s after the burst (baseline {}, peak {peak})",
+                before.threads
+            );
+            gort::sleep(Duration::from_millis(200));
+        }
+        // The runtime still works with the remaining threads.
+        let hs: Vec<_> = (0..100).map(|i| gort::spawn(move || i * 2)).collect();
+        assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 9900);
+        assert!(gort::runtime::stats().threads_peak >= peak);
+    });
+}
