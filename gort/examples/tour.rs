@@ -200,9 +200,40 @@ fn main() {
         ctx.err().unwrap()
     );
 
+    // 11. Clean shutdown, as a Go server does it: signal::notify turns SIGTERM into a channel
+    //     value, and one cancel stops every server goroutine. (The tour sends itself SIGTERM.)
+    let sigs = gort::signal::notify(&[libc::SIGTERM, libc::SIGINT]);
+    let (ctx, cancel) = gort::context::Context::background().with_cancel();
+    let servers: Vec<_> = (0..3)
+        .map(|_| {
+            let ctx = ctx.clone();
+            gort::spawn(move || {
+                let mut ticks = 0u32;
+                let tick = gort::tick(Duration::from_millis(1));
+                loop {
+                    gort::select! {
+                        recv(ctx.done()) -> _ => return ticks,
+                        recv(tick) -> _ => ticks += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    gort::sleep(Duration::from_millis(20));
+    // SAFETY: kill(2) to this process; SIGTERM is notified, so it arrives on `sigs`.
+    unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    let sig = sigs.recv().unwrap();
+    cancel.cancel();
+    let ticks: u32 = servers.into_iter().map(|s| s.join().unwrap()).sum();
+    gort::signal::stop(&sigs);
+    println!(
+        "11. got signal {sig} (SIGTERM), cancelled the context: 3 servers stopped after {ticks} \
+         ticks"
+    );
+
     let s = gort::runtime::stats();
     println!(
-        "runtime: {} threads, {} goroutines spawned, stacks: {}",
-        s.threads, s.spawned_total, s.stack_mechanism
+        "runtime: {} threads (peak {}), {} goroutines spawned, stacks: {}",
+        s.threads, s.threads_peak, s.spawned_total, s.stack_mechanism
     );
 }

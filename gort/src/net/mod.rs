@@ -20,7 +20,24 @@
 //! - `socket.rs`: `TcpSocket`, a socket configured before it connects or listens (tokio's).
 //!
 //! Deadlines (`set_deadline` and friends) are Go's: absolute, per handle, and they end an
-//! operation that is already parked (see `NetFd::set_deadline`). Sockets convert to and from
+//! operation that is already parked, which is how one goroutine cancels another's I/O:
+//!
+//! ```
+//! use std::io::{ErrorKind, Read};
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//!
+//! let (a, _b) = gort::net::UnixStream::pair().unwrap();
+//! let a = Arc::new(a);
+//! let reader = {
+//!     let a = a.clone();
+//!     gort::spawn(move || (&*a).read(&mut [0u8; 16]))
+//! };
+//! gort::sleep(std::time::Duration::from_millis(10)); // the reader parks
+//! a.set_read_deadline(Some(Instant::now())).unwrap(); // wakes it at once
+//! assert_eq!(reader.join().unwrap().unwrap_err().kind(), ErrorKind::TimedOut);
+//! ```
+//! Sockets convert to and from
 //! std's types (std's in blocking mode) and `OwnedFd`. socket2 builds the sockets gort
 //! creates itself.
 //!
