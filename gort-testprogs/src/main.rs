@@ -31,6 +31,8 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("stack_budget_go", stacks::budget_go),
     ("scheduler_stack_panic", stacks::scheduler_stack_panic),
     ("go_panic_continues", panics::go_panic_continues),
+    ("panic_names_goroutine", panics::goroutine_named),
+    ("panic_user_hook", panics::user_hook_chained),
     ("bad_env", env::bad_env),
     ("deadlock", observe::deadlock),
     ("mutex_relock", observe::mutex_relock),

@@ -16,3 +16,32 @@ pub fn go_panic_continues() {
         println!("still running");
     });
 }
+
+/// A named goroutine panics: the report names the goroutine, not the M's thread.
+pub fn goroutine_named() {
+    gort::run(|| {
+        let h = gort::Builder::new()
+            .name("worker".into())
+            .spawn(|| panic!("boom in a goroutine"))
+            .unwrap();
+        assert!(h.join().is_err());
+        let h = gort::spawn(|| panic!("unnamed"));
+        assert!(h.join().is_err());
+    });
+    println!("survived");
+}
+
+/// A hook the user installed before the runtime started still runs, after gort's report.
+pub fn user_hook_chained() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("user hook saw: {}", info.payload_as_str().unwrap_or("?"));
+    }));
+    gort::run(|| {
+        let h = gort::spawn(|| panic!("chained boom"));
+        assert!(h.join().is_err());
+    });
+    std::thread::spawn(|| panic!("plain thread boom"))
+        .join()
+        .unwrap_err();
+    println!("survived");
+}

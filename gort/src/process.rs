@@ -190,18 +190,31 @@ pub struct Child {
 }
 
 impl Child {
+    /// Puts the child's pipes and pidfd on the poller; if that fails, kills and reaps the
+    /// child before returning the error, so that no process is left behind.
     fn new(mut inner: process::Child) -> io::Result<Child> {
-        let stdin = inner.stdin.take().map(ChildStdin::new).transpose()?;
-        let stdout = inner.stdout.take().map(ChildStdout::new).transpose()?;
-        let stderr = inner.stderr.take().map(ChildStderr::new).transpose()?;
-        let pidfd = pidfd_open(inner.id()).map(Pollable::new).transpose()?;
-        Ok(Child {
-            inner,
-            pidfd,
-            stdin,
-            stdout,
-            stderr,
-        })
+        let registered = (|| -> io::Result<_> {
+            Ok((
+                inner.stdin.take().map(ChildStdin::new).transpose()?,
+                inner.stdout.take().map(ChildStdout::new).transpose()?,
+                inner.stderr.take().map(ChildStderr::new).transpose()?,
+                pidfd_open(inner.id()).map(Pollable::new).transpose()?,
+            ))
+        })();
+        match registered {
+            Ok((stdin, stdout, stderr, pidfd)) => Ok(Child {
+                inner,
+                pidfd,
+                stdin,
+                stdout,
+                stderr,
+            }),
+            Err(e) => {
+                let _ = inner.kill();
+                let _ = blocking(|| inner.wait());
+                Err(e)
+            }
+        }
     }
 
     /// The child's process id.

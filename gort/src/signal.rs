@@ -148,6 +148,10 @@ fn check(sig: i32) {
     if let Some((_, why)) = reserved.iter().find(|(s, _)| *s == sig) {
         panic!("gort::signal::notify: signal {sig} {why}");
     }
+    assert!(
+        !(32..libc::SIGRTMIN()).contains(&sig),
+        "gort::signal::notify: signal {sig} is reserved by the C library's threads"
+    );
 }
 
 /// Installs gort's handler for `sig`; returns the action it replaced, and records it for
@@ -169,7 +173,12 @@ fn install(sig: i32) -> libc::sigaction {
             && target != crate::rt::sigquit_handler();
         flags.store(old.sa_flags, SeqCst);
         h.store(if chain { target } else { 0 }, SeqCst);
-        libc::sigaction(sig, &sa, &mut old);
+        if libc::sigaction(sig, &sa, &mut old) != 0 {
+            panic!(
+                "gort::signal::notify: cannot install a handler for signal {sig}: {}",
+                io::Error::last_os_error()
+            );
+        }
         old
     }
 }

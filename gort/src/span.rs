@@ -13,6 +13,10 @@
 //! a switch exits the innermost span first and re-enters the outermost first. The runtime pays
 //! one null test per switch for goroutines without a span, and nothing without the feature.
 //!
+//! The hook runs inside the switch, where a channel operation may still hold its channel's
+//! lock: a subscriber must not block on gort primitives (tracing-subscriber's layers use std
+//! locks and writers, which is fine). A park inside the hook does not run it again.
+//!
 //! Invariants: the hook points to the innermost live `Frame` of the running goroutine; a frame's
 //! span is entered on the goroutine's thread exactly while the goroutine runs inside the call.
 

@@ -300,3 +300,32 @@ fn cancellation_stress_procs1() {
 fn cancellation_stress_procs2() {
     cancellation_stress(2);
 }
+
+/// Values left in the channel for async receivers that were then dropped keep their order:
+/// the stash beyond a full buffer is the buffer's tail.
+#[test]
+fn values_left_for_dropped_receivers_keep_their_order() {
+    for cap in [0, 1, 2] {
+        bounded(30, move || {
+            let (tx, rx) = gort::chan::<u32>(cap);
+            {
+                let mut a = Box::pin(rx.recv_async());
+                let mut b = Box::pin(rx.recv_async());
+                let mut c = Box::pin(rx.recv_async());
+                assert!(poll_once(a.as_mut()).is_pending());
+                assert!(poll_once(b.as_mut()).is_pending());
+                assert!(poll_once(c.as_mut()).is_pending());
+                for v in 1..=3 {
+                    tx.send(v).unwrap();
+                }
+            }
+            assert_eq!(rx.len(), 3);
+            // A sender parked behind the stash comes after it.
+            let tx2 = tx.clone();
+            let h = std::thread::spawn(move || tx2.send(4).unwrap());
+            let got: Vec<u32> = (0..4).map(|_| rx.recv().unwrap()).collect();
+            h.join().unwrap();
+            assert_eq!(got, [1, 2, 3, 4], "cap {cap}");
+        });
+    }
+}

@@ -458,6 +458,46 @@ fn thread_limit_is_enforced_with_a_fatal_error() {
     assert!(!out.stdout.contains("not reached"), "{out}");
 }
 
+/// A goroutine's panic report names the goroutine (id and name), not the M's thread; with
+/// RUST_BACKTRACE it carries a backtrace.
+#[test]
+fn panics_name_the_goroutine() {
+    let out = scenario("panic_names_goroutine", &[("RUST_BACKTRACE", "1")]);
+    assert!(out.status.success(), "{out}");
+    let named = out.stderr_lines("goroutine ");
+    assert!(
+        named
+            .iter()
+            .any(|l| l.contains("\"worker\" panicked at") && l.contains("panics.rs")),
+        "{out}"
+    );
+    assert!(out.stderr.contains("boom in a goroutine"), "{out}");
+    // The unnamed one: `goroutine N panicked at ...`.
+    assert!(
+        named
+            .iter()
+            .any(|l| !l.contains('"') && l.contains(" panicked at ")),
+        "{out}"
+    );
+    assert!(out.stderr.contains("stack backtrace:"), "{out}");
+    assert!(!out.stderr.contains("thread 'gort-m"), "{out}");
+}
+
+/// A panic hook the user set before the runtime started keeps running, after gort's report;
+/// plain threads still get it alone.
+#[test]
+fn a_user_panic_hook_is_chained() {
+    let out = scenario("panic_user_hook", &[]);
+    assert!(out.status.success(), "{out}");
+    assert!(out.stderr.contains("panicked at"), "{out}");
+    assert!(out.stderr.contains("user hook saw: chained boom"), "{out}");
+    assert!(
+        out.stderr.contains("user hook saw: plain thread boom"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("thread 'gort-m"), "{out}");
+}
+
 #[test]
 fn sigquit_dumps_goroutines_and_exits_2() {
     let out = scenario("sigquit", &[]);

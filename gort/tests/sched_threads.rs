@@ -1,7 +1,7 @@
 //! Threads come and go: a burst of 2,000 concurrent blocking calls starts hundreds of threads
 //! (each call keeps its own while its processor moves on), and after the burst the idle ones
-//! beyond a small reserve exit after ten seconds, so the count returns near its baseline;
-//! `runtime::stats()` reports the count and the peak.
+//! beyond a small reserve exit after ten seconds, so the count returns near its baseline; a
+//! second burst reuses the released Ms; `runtime::stats()` reports the count and the peak.
 
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,16 @@ fn idle_threads_are_released_after_a_burst() {
             );
             gort::sleep(Duration::from_millis(200));
         }
-        // The runtime still works with the remaining threads.
+        // A second burst runs on released Ms given new threads.
+        let hs: Vec<_> = (0..500)
+            .map(|_| {
+                gort::spawn(|| gort::blocking(|| std::thread::sleep(Duration::from_millis(50))))
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        // The runtime still works.
         let hs: Vec<_> = (0..100).map(|i| gort::spawn(move || i * 2)).collect();
         assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 9900);
         assert!(gort::runtime::stats().threads_peak >= peak);

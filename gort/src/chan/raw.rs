@@ -188,6 +188,32 @@ impl RawChan {
         }
     }
 
+    /// A receive while values wait in the stash. The stash is the buffer's tail: values go
+    /// there only while the buffer is full (or its free slots are promised to a dynamic
+    /// `Select`), so the buffer's head is the oldest value, and the stash's head moves into the
+    /// slot it frees. Parked senders wait until the stash is empty: their values are newer.
+    ///
+    /// # Safety
+    /// Lock held; the stash is not empty; `elem` has room for one element.
+    #[cold]
+    unsafe fn recv_with_stash(&self, elem: *mut u8) {
+        // SAFETY: lock held (the caller's contract).
+        let st = unsafe { self.state() };
+        if self.qcount.load(Relaxed) == 0 {
+            // SAFETY: forwarded: the stash is not empty.
+            unsafe { self.stash_pop(elem) };
+            return;
+        }
+        // SAFETY: slot `recvx` holds the oldest value (qcount > 0); the freed slot is the
+        // ring's tail, `sendx`, once `recvx` moves past it.
+        unsafe {
+            self.copy(elem, self.slot(st.recvx));
+            st.recvx = self.next_index(st.recvx);
+            self.stash_pop(self.slot(st.sendx));
+        }
+        st.sendx = self.next_index(st.sendx);
+    }
+
     /// Moves the oldest stashed value into `elem`. Caller holds `lock`; the stash is not empty;
     /// `elem` as for `recv`.
     #[cold]
@@ -416,7 +442,7 @@ impl RawChan {
         let st = unsafe { self.state() };
         if self.stashed.load(Relaxed) != 0 {
             // SAFETY: lock held; the stash is not empty; `elem` has room for one element.
-            unsafe { self.stash_pop(elem) };
+            unsafe { self.recv_with_stash(elem) };
             return Some(Status::Done);
         }
         while let Some(w) = st.sendq.dequeue() {
@@ -555,14 +581,20 @@ impl RawChan {
                 // SAFETY: lock held; a dequeued waiter is valid and parked; slot `sendx` is
                 // free (a reserved slot was).
                 unsafe {
-                    if let Some(w) = st.sendq.dequeue() {
+                    // Readiness senders are woken to try again; the first sender with a value
+                    // fills the slot (an async sender woken and then dropped fills nothing).
+                    while let Some(w) = st.sendq.dequeue() {
                         (*w).success = true;
-                        if !(*w).is_readiness() {
+                        let fills = !(*w).is_readiness();
+                        if fills {
                             self.copy(self.slot(st.sendx), (*w).elem);
                             st.sendx = self.next_index(st.sendx);
                             self.qcount.store(self.qcount.load(Relaxed) + 1, Release);
                         }
                         wake.push(w);
+                        if fills {
+                            break;
+                        }
                     }
                 }
                 self.lock.unlock();

@@ -29,6 +29,7 @@ pub(crate) mod hog;
 pub(crate) mod m;
 pub(crate) mod netpoll;
 pub(crate) mod p;
+mod panics;
 pub(crate) mod park;
 pub(crate) mod preempt;
 pub(crate) mod procs;

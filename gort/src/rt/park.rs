@@ -82,13 +82,18 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
 #[cold]
 #[inline(never)]
 unsafe fn run_hook(hook: *const super::g::SwitchHook, switch_in: bool) {
-    // SAFETY: the caller's contract.
+    let gp = super::m::current_g();
+    // SAFETY: the caller's contract; `gp` is the running G, the only one that touches its
+    // hook. The hook is cleared while it runs, so that a park inside it (a subscriber that
+    // blocks on a gort primitive, which it should not) does not run it again.
     unsafe {
+        *(*gp).hook.get() = std::ptr::null();
         if switch_in {
             ((*hook).switch_in)(hook)
         } else {
             ((*hook).switch_out)(hook)
         }
+        *(*gp).hook.get() = hook;
     }
 }
 

@@ -61,7 +61,8 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     }
     M_PEAK.fetch_max(count, Relaxed);
     let id = M_NAMES.fetch_add(1, Relaxed) + 1;
-    let mp: &'static M = Box::leak(Box::new(M::new()));
+    let reused = RELEASED_MS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mp: &'static M = reused.unwrap_or_else(|| Box::leak(Box::new(M::new())));
     mp.spinning.store(spinning, Relaxed);
     mp.nextp.store(p as *const P as *mut P, Relaxed);
     let addr = mp as *const M as usize;
@@ -84,10 +85,19 @@ fn m_main(mp: *mut M) {
     acquirep(m, p);
     schedule(m);
     // Released: nothing refers to this M any more but never-freed pointers that are not
-    // followed (a parked G's last M); the M itself is never freed.
+    // followed (a parked G's last M). It holds no P, runs no G, is on no list, and its note is
+    // clear: as a new M is. The next `newm` gives it a new thread.
     crate::stack::overflow::on_thread_exit();
     set_current_m(null_mut());
+    m.in_rt.store(true, Relaxed);
+    RELEASED_MS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(m);
 }
+
+/// Ms whose threads exited (`global::stop_idle`), for `newm` to reuse: Ms are never freed.
+static RELEASED_MS: std::sync::Mutex<Vec<&'static M>> = std::sync::Mutex::new(Vec::new());
 
 /// The scheduler loop. Returns only when the M is released for being idle.
 pub(crate) fn schedule(mp: &'static M) {

@@ -26,6 +26,7 @@ pub(crate) fn ensure_started() {
         dump::read_debug_env();
         crate::stack::overflow::install();
         dump::install_sigquit();
+        super::panics::install();
         hog::init();
         crate::stack::config();
         crate::stack::pool::init(default_stack_size());
