@@ -34,7 +34,13 @@ pub fn goroutine_named() {
 /// A hook the user installed before the runtime started still runs, after gort's report.
 pub fn user_hook_chained() {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("user hook saw: {}", info.payload_as_str().unwrap_or("?"));
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("?");
+        eprintln!("user hook saw: {msg}");
     }));
     gort::run(|| {
         let h = gort::spawn(|| panic!("chained boom"));

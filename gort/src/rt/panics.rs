@@ -52,7 +52,12 @@ fn running_goroutine() -> *mut G {
 fn report(gp: *mut G, info: &PanicHookInfo<'_>) {
     // SAFETY: `gp` is the running goroutine: alive, and its name cannot be freed under it.
     let (id, name) = unsafe { ((*gp).id(), (*gp).name_cloned()) };
-    let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
+    let payload = info.payload();
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
     let mut out = format!("\ngoroutine {id}");
     if let Some(name) = name {
         out.push_str(&format!(" {name:?}"));
