@@ -69,9 +69,9 @@ pub struct RawChan {
     pub(crate) senders: AtomicUsize,
     /// Live `Receiver`s; when the last one goes, sends fail.
     pub(crate) receivers: AtomicUsize,
-    /// Values kept for async receivers beyond the capacity (under `lock`; rarely used, so
-    /// away from the hot fields).
-    stash: UnsafeCell<Stash>,
+    /// Values kept for async receivers beyond the capacity (under `lock`; allocated on first
+    /// use, which most channels never see, so that it costs a channel one word).
+    stash: UnsafeCell<Option<Box<Stash>>>,
 }
 
 // SAFETY: all mutable state is behind `lock` or atomic (see the module invariants); elements are
@@ -133,7 +133,7 @@ impl RawChan {
             drop_elem: drop_in_place_as::<T>,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
-            stash: UnsafeCell::new(Stash::new(Layout::new::<T>())),
+            stash: UnsafeCell::new(None),
         }
     }
 
@@ -156,11 +156,16 @@ impl RawChan {
         unsafe { &mut *self.st.get() }
     }
 
-    /// The stash. Caller holds `lock`.
+    /// The stash, created on first use. Caller holds `lock`.
     #[allow(clippy::mut_from_ref)]
     unsafe fn stash(&self) -> &mut Stash {
         // SAFETY: the caller holds the lock, which makes this access exclusive.
-        unsafe { &mut *self.stash.get() }
+        let stash = unsafe { &mut *self.stash.get() };
+        stash.get_or_insert_with(|| {
+            let elem = Layout::from_size_align(self.elem_size, self.layout.align())
+                .expect("the element's layout was valid when the channel was made");
+            Box::new(Stash::new(elem))
+        })
     }
 
     /// Moves `elem` into the stash. Caller holds `lock`; `elem` as for `send`.
@@ -729,8 +734,11 @@ impl RawChan {
 
 impl Drop for RawChan {
     fn drop(&mut self) {
-        // SAFETY: the stash holds elements of this channel's type; nobody else can reach them.
-        unsafe { self.stash.get_mut().clear(self.drop_elem) };
+        if let Some(stash) = self.stash.get_mut() {
+            // SAFETY: the stash holds elements of this channel's type; nobody else can reach
+            // them.
+            unsafe { stash.clear(self.drop_elem) };
+        }
         let recvx = self.st.get_mut().recvx;
         let q = *self.qcount.get_mut();
         for i in 0..q {
