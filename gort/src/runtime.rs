@@ -2,6 +2,20 @@
 //! same dump and exits with status 2; `GORT_DEBUG=schedtrace=N` prints a scheduler line every
 //! N ms; a global deadlock is reported as Go does.
 //!
+//! # The deadlock detector's limits
+//! `fatal error: all goroutines are asleep - deadlock!` is reported only when nothing could
+//! ever wake anything, checked twice with no progress in between: every processor idle,
+//! nothing queued, no timer pending, no blocking call or C call in progress, and every OS
+//! thread of the process known to gort (its own, or a plain thread parked in a gort call). So
+//! it stays silent, and the program simply hangs, while:
+//! - a thread gort does not know exists (a thread pool of another crate, a C library's
+//!   thread, the tokio runtime of `compat::tokio`): it might still send on a channel;
+//! - a goroutine waits for I/O or a signal (`gort::net`, `gort::signal`, `Child::wait`): the
+//!   outside world might still wake it;
+//! - a timer is pending, however far away.
+//!
+//! Go's detector has the same blind spots for cgo threads and pending timers.
+//!
 //! ```
 //! let (tx, rx) = gort::chan::<()>(0);
 //! let h = gort::Builder::new().name("waiter".into()).spawn(move || rx.recv()).unwrap();
@@ -52,6 +66,11 @@ pub struct Stats {
     /// calling the runtime (it keeps its thread, the processor goes on with the rest);
     /// non-zero means some goroutine hogs its thread.
     pub handoffs: u64,
+    /// How many goroutines are in each state (as [`goroutines_by_state`]; reading it visits
+    /// every goroutine).
+    pub goroutines_by_state: std::collections::BTreeMap<&'static str, usize>,
+    /// Scheduling latency, from runnable to running, of one wake-up in 64 per thread.
+    pub sched_latency: Histogram,
     /// Timers waiting to fire: sleeps, timer channels, `after_func`s, and I/O deadlines of
     /// parked operations. A count that keeps growing means timers that are never stopped.
     pub timers: usize,
@@ -80,6 +99,50 @@ pub fn stats() -> Stats {
         handoffs: s.handoffs,
         timers: s.timers,
         threads_peak: s.threads_peak,
+        goroutines_by_state: rt::goroutines_by_state(),
+        sched_latency: Histogram {
+            buckets: s.sched_latency.to_vec(),
+        },
+    }
+}
+
+/// A log2 histogram of durations: `buckets[i]` counts durations in [2^i, 2^(i+1))
+/// nanoseconds (the last bucket: that long or longer).
+///
+/// ```
+/// let h = gort::runtime::Histogram { buckets: vec![0, 3, 1] };
+/// assert_eq!(h.count(), 4);
+/// assert_eq!(h.quantile(0.5), Some(std::time::Duration::from_nanos(4)));
+/// assert_eq!(h.quantile(1.0), Some(std::time::Duration::from_nanos(8)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Histogram {
+    /// Counts per power-of-two bucket of nanoseconds.
+    pub buckets: Vec<u64>,
+}
+
+impl Histogram {
+    /// How many durations were recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// An upper bound of the `q` quantile (0.0–1.0): the top of the bucket where the
+    /// cumulative count reaches `q`; None when empty.
+    pub fn quantile(&self, q: f64) -> Option<std::time::Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let want = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return Some(std::time::Duration::from_nanos(1u64 << (i + 1).min(63)));
+            }
+        }
+        None
     }
 }
 

@@ -159,6 +159,8 @@ pub(crate) struct G {
     pub(crate) class: AtomicUsize,
     /// The timer `sleep` parks on.
     pub(crate) sleep_timer: Timer,
+    /// When a sampled wake-up made the G runnable (a nanotime), or 0 (rt::metrics).
+    pub(crate) runnable_at: AtomicI64,
     /// Goroutine-local values (`goroutine_local!`), indexed by key; None until the first one.
     /// Touched only by the G itself while it runs; emptied (dropped) when it exits.
     pub(crate) locals: UnsafeCell<Option<Box<Locals>>>,
@@ -222,6 +224,7 @@ impl G {
             name: AtomicPtr::new(std::ptr::null_mut()),
             class: AtomicUsize::new(0),
             sleep_timer: Timer::new(),
+            runnable_at: AtomicI64::new(0),
             locals: UnsafeCell::new(None),
             #[cfg(feature = "tracing")]
             hook: UnsafeCell::new(std::ptr::null()),

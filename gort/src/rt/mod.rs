@@ -27,6 +27,7 @@ pub(crate) mod g;
 pub(crate) mod global;
 pub(crate) mod hog;
 pub(crate) mod m;
+mod metrics;
 pub(crate) mod netpoll;
 pub(crate) mod p;
 mod panics;
@@ -172,6 +173,7 @@ pub(crate) struct Stats {
     pub(crate) handoffs: u64,
     pub(crate) timers: usize,
     pub(crate) threads_peak: usize,
+    pub(crate) sched_latency: [u64; metrics::BUCKETS],
 }
 
 /// Reads the core's counters (starts the runtime).
@@ -196,6 +198,7 @@ pub(crate) fn stats() -> Stats {
         handoffs: hog::HANDOFFS.load(Relaxed),
         timers: global::allp().map(|p| p.timers.len()).sum(),
         threads_peak: schedule::M_PEAK.load(Relaxed),
+        sched_latency: metrics::latency(),
     }
 }
 

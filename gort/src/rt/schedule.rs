@@ -492,6 +492,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     if g.status.swap(RUNNING, AcqRel) != RUNNABLE {
         fatal!("execute: goroutine {} was not runnable", g.id());
     }
+    super::metrics::running(g);
     g.m.store(mp as *const M as *mut M, Relaxed);
     mp.curg.store(gp, Relaxed);
     // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
