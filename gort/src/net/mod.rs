@@ -257,15 +257,39 @@ fn instant_nanotime(t: Instant) -> i64 {
     ns.max(1)
 }
 
-/// The deadline methods (Go's `SetDeadline`, `SetReadDeadline`, `SetWriteDeadline`) of a socket
-/// type with a `fd: NetFd<_>` field.
-macro_rules! deadline_methods {
+/// The methods every connection and datagram type shares, with a `fd: NetFd<_>` field: std's
+/// per-operation timeouts, Go's deadlines, the non-blocking flag and `take_error`.
+macro_rules! io_methods {
     () => {
+        /// The timeout of each read (`None`: none). `Some(Duration::ZERO)` is an
+        /// `InvalidInput` error, as in std. A read that times out fails with
+        /// `io::ErrorKind::TimedOut`. Shared with `try_clone`s, as std's clones share socket
+        /// options.
+        pub fn set_read_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+            self.fd.set_read_timeout(d)
+        }
+
+        /// The timeout of each write; see `set_read_timeout`.
+        pub fn set_write_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+            self.fd.set_write_timeout(d)
+        }
+
+        /// The read timeout (`None`: reads wait for ever).
+        pub fn read_timeout(&self) -> io::Result<Option<std::time::Duration>> {
+            Ok(self.fd.read_timeout())
+        }
+
+        /// The write timeout (`None`: writes wait for ever).
+        pub fn write_timeout(&self) -> io::Result<Option<std::time::Duration>> {
+            Ok(self.fd.write_timeout())
+        }
+
         /// Sets both the read and the write deadline (Go's `SetDeadline`): every read and write
         /// that has not completed by then fails with `io::ErrorKind::TimedOut`, including one
         /// that is already parked, which a deadline in the past wakes at once. That is how one
         /// goroutine cancels another's blocked I/O. `None` clears it. The earlier of a deadline
-        /// and the per-operation timeout wins.
+        /// and the per-operation timeout wins. Deadlines belong to this handle (a `try_clone`
+        /// has its own), as Go's belong to a `net.Conn`.
         pub fn set_deadline(&self, t: Option<std::time::Instant>) -> io::Result<()> {
             self.fd.set_deadline(true, t);
             self.fd.set_deadline(false, t);
@@ -283,9 +307,21 @@ macro_rules! deadline_methods {
             self.fd.set_deadline(false, t);
             Ok(())
         }
+
+        /// With `true`, operations fail with `WouldBlock` instead of parking (shared with
+        /// `try_clone`s).
+        pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+            self.fd.set_nonblocking(nonblocking);
+            Ok(())
+        }
+
+        /// Takes the socket's pending error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+            self.fd.get_ref().take_error()
+        }
     };
 }
-pub(crate) use deadline_methods;
+pub(crate) use io_methods;
 
 /// What every socket type with a `fd: NetFd<$std>` field implements: fd access and the
 /// conversions to and from std's type and `OwnedFd`, plus `register`, the fallible

@@ -189,28 +189,7 @@ impl TcpStream {
         })
     }
 
-    /// The timeout of each read (`None`: none). `Some(Duration::ZERO)` is an `InvalidInput`
-    /// error, as in std. A read that times out fails with `io::ErrorKind::TimedOut`.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_read_timeout(d)
-    }
-
-    /// The timeout of each write; see [`TcpStream::set_read_timeout`].
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_write_timeout(d)
-    }
-
-    super::deadline_methods!();
-
-    /// The read timeout (`None`: reads wait for ever).
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.read_timeout())
-    }
-
-    /// The write timeout (`None`: writes wait for ever).
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.write_timeout())
-    }
+    super::io_methods!();
 
     /// Receives data without removing it from the queue, parking until some is available.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -235,17 +214,6 @@ impl TcpStream {
     /// The IP time-to-live of outgoing packets.
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.get_ref().ttl()
-    }
-
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.get_ref().take_error()
-    }
-
-    /// With `true`, reads and writes fail with `WouldBlock` instead of parking.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.fd.set_nonblocking(nonblocking);
-        Ok(())
     }
 }
 

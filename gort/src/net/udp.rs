@@ -7,8 +7,6 @@ use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use std::time::Duration;
-
 use super::{NetFd, each_addr, first_addr};
 
 /// A UDP socket; like `std::net::UdpSocket`, but a receive with nothing queued parks the
@@ -81,28 +79,7 @@ impl UdpSocket {
         self.fd.get_ref().peer_addr()
     }
 
-    /// The timeout of each receive (`None`: none); a receive that times out fails with
-    /// `io::ErrorKind::TimedOut`. `Some(Duration::ZERO)` is an `InvalidInput` error, as in std.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_read_timeout(d)
-    }
-
-    /// The timeout of each send; see [`UdpSocket::set_read_timeout`].
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_write_timeout(d)
-    }
-
-    super::deadline_methods!();
-
-    /// The read timeout (`None`: reads wait for ever).
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.read_timeout())
-    }
-
-    /// The write timeout (`None`: writes wait for ever).
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.write_timeout())
-    }
+    super::io_methods!();
 
     /// A new handle (a `dup`, with its own poller registration) to the same socket, sharing
     /// the timeouts and the non-blocking flag.
@@ -110,12 +87,6 @@ impl UdpSocket {
         Ok(UdpSocket {
             fd: self.fd.try_clone_with(net::UdpSocket::try_clone)?,
         })
-    }
-
-    /// With `true`, sends and receives fail with `WouldBlock` instead of parking.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.fd.set_nonblocking(nonblocking);
-        Ok(())
     }
 
     /// Joins the IPv4 multicast group `multiaddr` on the interface with address `interface`
@@ -177,11 +148,6 @@ impl UdpSocket {
     /// The IP time-to-live of outgoing packets.
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.get_ref().ttl()
-    }
-
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.get_ref().take_error()
     }
 }
 

@@ -195,39 +195,7 @@ impl UnixStream {
         })
     }
 
-    /// The timeout of each read (`None`: none); a read that times out fails with
-    /// `io::ErrorKind::TimedOut`. `Some(Duration::ZERO)` is an `InvalidInput` error, as in std.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_read_timeout(d)
-    }
-
-    /// The timeout of each write; see [`UnixStream::set_read_timeout`].
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_write_timeout(d)
-    }
-
-    super::deadline_methods!();
-
-    /// The read timeout (`None`: reads wait for ever).
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.read_timeout())
-    }
-
-    /// The write timeout (`None`: writes wait for ever).
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.write_timeout())
-    }
-
-    /// With `true`, reads and writes fail with `WouldBlock` instead of parking.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.fd.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.get_ref().take_error()
-    }
+    super::io_methods!();
 }
 
 /// `send(2)` with `MSG_NOSIGNAL`: a closed peer is `BrokenPipe`, not `SIGPIPE`.

@@ -7,7 +7,6 @@ use std::net::Shutdown;
 
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
 
 use super::NetFd;
 
@@ -92,38 +91,7 @@ impl UnixDatagram {
         })
     }
 
-    /// The timeout of each receive (`None`: none); a zero duration is an error, as in std.
-    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_read_timeout(d)
-    }
-
-    /// The timeout of each send.
-    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.set_write_timeout(d)
-    }
-
-    super::deadline_methods!();
-
-    /// The receive timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.read_timeout())
-    }
-
-    /// The send timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.write_timeout())
-    }
-
-    /// Makes operations fail with `WouldBlock` instead of parking.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.fd.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
-    /// The pending socket error (`SO_ERROR`), cleared.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.get_ref().take_error()
-    }
+    super::io_methods!();
 }
 
 impl fmt::Debug for UnixDatagram {
