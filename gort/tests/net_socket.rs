@@ -13,7 +13,7 @@ use gort_test_support::with_procs;
 
 #[test]
 fn tcp_socket_options_connect_and_listen() {
-    with_procs(2, 60, || {
+    at_procs_1_and_2(|| {
         let s = TcpSocket::new_v4().unwrap();
         s.set_reuseaddr(true).unwrap();
         assert!(s.reuseaddr().unwrap());
@@ -68,7 +68,7 @@ fn tcp_socket_options_connect_and_listen() {
 
 #[test]
 fn unix_datagrams() {
-    with_procs(2, 60, || {
+    at_procs_1_and_2(|| {
         let (a, b) = UnixDatagram::pair().unwrap();
         let h = gort::spawn(move || {
             let mut buf = [0u8; 16];
@@ -108,7 +108,7 @@ fn unix_datagrams() {
 
 #[test]
 fn udp_multicast_join_and_leave() {
-    with_procs(2, 60, || {
+    at_procs_1_and_2(|| {
         let s = UdpSocket::bind("0.0.0.0:0").unwrap();
         let group = Ipv4Addr::new(239, 255, 42, 99);
         s.set_multicast_loop_v4(true).unwrap();
@@ -129,7 +129,7 @@ fn udp_multicast_join_and_leave() {
 
 #[test]
 fn conversions_to_and_from_std() {
-    with_procs(2, 60, || {
+    at_procs_1_and_2(|| {
         let std_ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = std_ln.local_addr().unwrap();
         let ln = TcpListener::from(std_ln);
@@ -167,4 +167,11 @@ fn conversions_to_and_from_std() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut
         ));
     });
+}
+
+/// Runs `body` as a goroutine at procs 1, then at procs 2.
+fn at_procs_1_and_2(body: fn()) {
+    for procs in [1, 2] {
+        with_procs(procs, 60, body);
+    }
 }

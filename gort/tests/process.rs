@@ -13,7 +13,7 @@ use gort_test_support::{wait_for_state, with_procs};
 
 #[test]
 fn output_status_and_pipes() {
-    with_procs(2, 60, || {
+    at_procs_1_and_2(|| {
         let out = Command::new("sh")
             .args(["-c", "echo out; echo err >&2; exit 3"])
             .output()
@@ -62,7 +62,7 @@ fn output_status_and_pipes() {
 
 #[test]
 fn a_child_killed_by_a_signal() {
-    with_procs(2, 60, || {
+    at_procs_1_and_2(|| {
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id();
         assert!(child.try_wait().unwrap().is_none());
@@ -96,4 +96,11 @@ fn a_thousand_children_at_procs1() {
         assert!(threads < 100, "{threads} threads for 1,000 children");
         eprintln!("1,000 children in {:?}, {threads} threads", t.elapsed());
     });
+}
+
+/// Runs `body` as a goroutine at procs 1, then at procs 2.
+fn at_procs_1_and_2(body: fn()) {
+    for procs in [1, 2] {
+        with_procs(procs, 60, body);
+    }
 }

@@ -7,7 +7,8 @@
 //! runs other goroutines, so a thousand goroutines waiting on HTTP responses hold no processor
 //! and no thread of their own.
 //!
-//! The runtime starts on first use and lives until the process exits.
+//! The runtime starts on first use and lives until the process exits. Go has no counterpart
+//! (its libraries are all goroutine-based); this is the bridge for Rust's async crates.
 
 use std::future::Future;
 use std::pin::pin;
