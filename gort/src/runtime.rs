@@ -30,6 +30,8 @@
 
 use crate::rt;
 
+pub mod trace;
+
 /// A snapshot of the runtime's state.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

@@ -33,6 +33,7 @@ use super::global::{self, acquirep, handoffp};
 use super::m::{M, Request, m_ref};
 use super::p::{P, P_BLOCKING, P_IDLE, P_RETAKING, P_RUNNING, p_ref};
 use super::park::switch_to_scheduler;
+use super::trace;
 use crate::util::loom::spin_loop;
 
 /// Runs `f`, which may block the thread, with the caller's P left behind for sysmon to hand
@@ -65,6 +66,10 @@ pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
 /// sysmon (used when the caller knows it will block: thread-mode parks).
 pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     let gp = m.curg.load(Relaxed);
+    if trace::ON.load(Relaxed) {
+        // SAFETY: the running G is alive.
+        trace::blocking_enter(m, unsafe { &*gp });
+    }
     // SAFETY: the running G is alive.
     unsafe { (*gp).status.store(BLOCKING, Release) };
     // A P section (rt::hog): the P may have been taken from this goroutine while it ran user
@@ -95,6 +100,9 @@ pub(crate) fn enter(m: &'static M, handoff_now: bool) {
 pub(crate) fn retake(p: &'static P) -> bool {
     if !try_retake(p) {
         return false;
+    }
+    if super::trace::ON.load(Relaxed) {
+        super::trace::handoff(p, false);
     }
     super::schedule::needing_thread_for(
         "the processor of a blocking call (gort::blocking, ffi::call, gort::fs, DNS), whose \
@@ -220,6 +228,9 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         m.p.store(oldp, Relaxed);
         count_switch(p);
         g.status.store(RUNNING, Release);
+        if trace::ON.load(Relaxed) {
+            trace::blocking_exit(m, g, Some(p));
+        }
         super::hog::exit(m, prev);
         return m;
     }
@@ -231,6 +242,9 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         acquirep(m, p);
         count_switch(p);
         g.status.store(RUNNING, Release);
+        if trace::ON.load(Relaxed) {
+            trace::blocking_exit(m, g, Some(p));
+        }
         super::hog::exit(m, prev);
         return m;
     }
@@ -239,12 +253,21 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         g.status.store(RUNNABLE, Release);
         l.runq_put(gp);
         drop(l);
+        if trace::ON.load(Relaxed) {
+            trace::blocking_exit(m, g, None);
+        }
         stop_locked_m(m, g);
         g.status.store(RUNNING, Release);
+        if trace::ON.load(Relaxed) {
+            trace::slice_start(m, m.p().expect("a locked M is handed a P"));
+        }
         super::hog::exit(m, prev);
         return m;
     }
     drop(l);
+    if trace::ON.load(Relaxed) {
+        trace::blocking_exit(m, g, None);
+    }
     switch_to_scheduler(m, gp, Request::ExitBlocking)
 }
 

@@ -100,6 +100,18 @@ fn capture(g: &G) -> (Option<Backtrace>, Option<String>) {
     (bt, name)
 }
 
+/// The name of `g` if it is parked (held meanwhile, as a dump holds it, so that it cannot exit
+/// and free the name); None otherwise.
+pub(crate) fn parked_name(g: &G) -> Option<String> {
+    g.status
+        .compare_exchange(WAITING, DUMPING, AcqRel, Relaxed)
+        .ok()?;
+    // SAFETY: a held G cannot exit.
+    let name = unsafe { g.name_cloned() };
+    g.status.store(WAITING, Release);
+    name
+}
+
 /// How many goroutines are in each state: "running", "runnable", "syscall", or the wait
 /// reason of a parked one ("chan receive", "sleep", ...). Reads every goroutine's descriptor.
 pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize> {

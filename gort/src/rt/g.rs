@@ -161,6 +161,10 @@ pub(crate) struct G {
     pub(crate) sleep_timer: Timer,
     /// When a sampled wake-up made the G runnable (a nanotime), or 0 (rt::metrics).
     pub(crate) runnable_at: AtomicI64,
+    /// While a trace runs: when the G was last made runnable, and the flow id of the goroutine
+    /// that did it (rt::trace). Written by its waker, taken by the slice that runs it next.
+    pub(crate) trace_ready: AtomicI64,
+    pub(crate) trace_flow: AtomicU64,
     /// Goroutine-local values (`goroutine_local!`), indexed by key; None until the first one.
     /// Touched only by the G itself while it runs; emptied (dropped) when it exits.
     pub(crate) locals: UnsafeCell<Option<Box<Locals>>>,
@@ -225,6 +229,8 @@ impl G {
             class: AtomicUsize::new(0),
             sleep_timer: Timer::new(),
             runnable_at: AtomicI64::new(0),
+            trace_ready: AtomicI64::new(0),
+            trace_flow: AtomicU64::new(0),
             locals: UnsafeCell::new(None),
             #[cfg(feature = "tracing")]
             hook: UnsafeCell::new(std::ptr::null()),

@@ -171,6 +171,9 @@ impl Locked {
     pub(crate) fn pidle_put(&mut self, pp: &'static P) {
         pp.m.store(null_mut(), Relaxed);
         pp.status.store(P_IDLE, Release);
+        if super::trace::ON.load(Relaxed) {
+            super::trace::proc(pp, None, false);
+        }
         self.pidle.push(pp);
         SCHED.npidle.fetch_add(1, Relaxed);
     }
@@ -284,6 +287,9 @@ pub(crate) fn acquirep(mp: &M, p: &P) {
     p.m.store(mp as *const M as *mut M, Relaxed);
     p.status.store(P_RUNNING, Release);
     mp.p.store(p as *const P as *mut P, Relaxed);
+    if super::trace::ON.load(Relaxed) {
+        super::trace::proc(p, Some(mp), true);
+    }
 }
 
 /// Go's wakep: if there is an idle P and nobody is spinning, start a spinning M.

@@ -166,6 +166,9 @@ pub(crate) fn take(p: &'static P, switchtick: u32) -> bool {
         return false;
     }
     HANDOFFS.fetch_add(1, Relaxed);
+    if super::trace::ON.load(Relaxed) {
+        super::trace::handoff(p, true);
+    }
     super::preempt::PREEMPT_HINT.store(true, Relaxed);
     super::schedule::needing_thread_for(
         "the processor of a goroutine that ran a whole time slice without calling the \

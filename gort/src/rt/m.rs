@@ -13,7 +13,7 @@
 //! switches gets the resuming M back from `switch` as well.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
 use super::g::G;
 use super::p::P;
@@ -75,6 +75,13 @@ pub(crate) struct M {
     /// Set while this M, returning from a blocking call, takes its P back with plain stores;
     /// sysmon retakes a blocking P only while its M's flag is clear (rt::blocking).
     pub(crate) reclaiming: la::AtomicBool,
+    /// The number in this M's thread name (`gort-mN`); 0 for a foreign thread's.
+    pub(crate) id: AtomicU64,
+    /// The tracer's open slice on this M: its start (0: none) and P, and the start of the
+    /// blocking call in progress (rt::trace). Touched only by this M's thread.
+    pub(crate) trace_start: Cell<i64>,
+    pub(crate) trace_p: Cell<u32>,
+    pub(crate) trace_block: Cell<i64>,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -101,6 +108,10 @@ impl M {
             in_rt: la::AtomicBool::new(true),
             taken: la::AtomicBool::new(false),
             reclaiming: la::AtomicBool::new(false),
+            id: AtomicU64::new(0),
+            trace_start: Cell::new(0),
+            trace_p: Cell::new(0),
+            trace_block: Cell::new(0),
         }
     }
 

@@ -41,6 +41,8 @@ pub(crate) mod spawn;
 pub(crate) mod start;
 pub(crate) mod sysmon;
 pub(crate) mod timers;
+pub(crate) mod trace;
+mod trace_file;
 
 use std::sync::atomic::Ordering::*;
 
@@ -59,6 +61,7 @@ pub(crate) use sleep::{add_timer, sleep};
 pub(crate) use spawn::spawn;
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
+pub(crate) use trace_file::{start as trace_start, stop as trace_stop};
 
 /// The current goroutine's (or plain thread's) local values, created empty on first use.
 ///

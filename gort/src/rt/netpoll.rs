@@ -359,6 +359,9 @@ pub(crate) fn poll(timeout_ns: i64) -> usize {
             }
         }
     }
+    if woken > 0 && super::trace::ON.load(Relaxed) {
+        super::trace::netpoll(woken);
+    }
     woken
 }
 

@@ -54,6 +54,8 @@ pub(crate) struct P {
     pub(crate) live: AtomicI64,
     /// Goroutines started on this P.
     pub(crate) spawned: AtomicU64,
+    /// While a trace runs: when sysmon last took this P from a hog (rt::trace).
+    pub(crate) trace_taken: AtomicI64,
 }
 
 // SAFETY: shared fields are atomics or internally locked; `gfree` and `goid` are touched only by
@@ -104,6 +106,7 @@ impl P {
             goid: UnsafeCell::new((0, 0)),
             live: AtomicI64::new(0),
             spawned: AtomicU64::new(0),
+            trace_taken: AtomicI64::new(0),
         }
     }
 

@@ -231,9 +231,14 @@ pub(crate) unsafe fn ready(gp: *mut G) {
     }
     g.make_runnable();
     super::metrics::readied(g);
-    super::hog::with_p(|pp| match pp {
-        Some(p) => runq_put(p, gp, true),
-        None => global::globrunq_put(gp),
+    super::hog::with_p(|pp| {
+        if super::trace::ON.load(Relaxed) {
+            super::trace::readied(g, pp);
+        }
+        match pp {
+            Some(p) => runq_put(p, gp, true),
+            None => global::globrunq_put(gp),
+        }
     });
     wakep();
 }

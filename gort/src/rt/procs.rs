@@ -39,6 +39,9 @@ pub(crate) fn set_procs(n: usize) -> usize {
     let n = n.min(MAX_PROCS);
     let _r = RESIZE.lock().unwrap_or_else(|e| e.into_inner());
     let old = SCHED.procs.swap(n, SeqCst);
+    if super::trace::ON.load(Relaxed) {
+        super::trace::procs(n);
+    }
     for i in 0..n {
         let p = slot(i);
         // Under the lock, where retiring Ps are finally marked dead: a P that a retirer has

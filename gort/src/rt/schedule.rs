@@ -16,6 +16,7 @@ use super::g::{G, RUNNABLE, RUNNING, WAITING};
 use super::global::{self, Idle, SCHED, acquirep, lock, stopm, wakep};
 use super::m::{M, Request, m_ref, set_current_m};
 use super::p::{P, P_DEAD, P_RUNNING, p_ref};
+use super::trace;
 use crate::arch;
 use crate::sys::nanotime;
 use crate::util::fatal;
@@ -63,6 +64,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     let id = M_NAMES.fetch_add(1, Relaxed) + 1;
     let reused = RELEASED_MS.lock().unwrap_or_else(|e| e.into_inner()).pop();
     let mp: &'static M = reused.unwrap_or_else(|| Box::leak(Box::new(M::new())));
+    mp.id.store(id, Relaxed);
     mp.spinning.store(spinning, Relaxed);
     mp.nextp.store(p as *const P as *mut P, Relaxed);
     let addr = mp as *const M as usize;
@@ -482,6 +484,19 @@ pub(crate) fn start_slice(pp: &P, inherit: bool) {
     pp.switchtick.store(t.wrapping_add(1), Relaxed);
 }
 
+/// Why a slice ended, for the tracer.
+fn trace_stop(req: &Request, g: &G) -> trace::Stop {
+    match req {
+        Request::Park(_) => {
+            trace::Stop::Block(super::g::WaitReason::from_u8(g.wait_reason.load(Relaxed)))
+        }
+        Request::Yield => trace::Stop::Yield,
+        Request::Preempted => trace::Stop::Preempted,
+        Request::Exit | Request::None => trace::Stop::Exit,
+        Request::ExitBlocking => trace::Stop::Blocking,
+    }
+}
+
 /// Go's execute: runs `gp` on `mp` until it switches back, then does what it asked. Returns a G
 /// to run at once (a park whose commit declined).
 fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
@@ -495,6 +510,9 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     super::metrics::running(g);
     g.m.store(mp as *const M as *mut M, Relaxed);
     mp.curg.store(gp, Relaxed);
+    if trace::ON.load(Relaxed) {
+        trace::slice_start(mp, pp);
+    }
     // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
     // else; `g0_sp` is this M's own scheduler context, valid until we are resumed.
     unsafe { arch::switch(mp.g0_sp.get(), *g.sp.get(), mp as *const M as usize) };
@@ -503,6 +521,9 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     g.m.store(null_mut(), Relaxed);
     // SAFETY: written by the G just before it switched to this g0; only this M reads it.
     let req = unsafe { std::mem::replace(&mut *mp.req.get(), Request::None) };
+    if mp.trace_start.get() != 0 {
+        trace::slice_end(mp, g, trace_stop(&req, g));
+    }
     // Null if sysmon took the P while the G ran user code (rt::hog): the G's switch noticed,
     // and the G's next stop is the global queue; `schedule` then finds this M a P or parks it.
     let pp = mp.p();

@@ -148,6 +148,9 @@ fn start(
     let id = unsafe { next_goid(pp) };
     g.id.store(id, Relaxed);
     g.spawn_loc.store(loc as *const _ as *mut _, Relaxed);
+    if super::trace::ON.load(Relaxed) {
+        super::trace::created(g, pp, name.as_deref());
+    }
     if let Some(name) = name {
         g.name.store(Box::into_raw(Box::new(name)), Relaxed);
     }

@@ -34,6 +34,7 @@ pub(crate) fn ensure_started() {
         procs::set_procs(if req > 0 { req } else { default_procs() });
         sysmon::start();
         STARTED.store(true, Release);
+        super::trace_file::start_from_env();
     });
 }
 

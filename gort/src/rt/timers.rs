@@ -189,6 +189,9 @@ impl TimerHeap {
             }
             ran += n;
             if n < batch.len() {
+                if ran > 0 && super::trace::ON.load(Relaxed) {
+                    super::trace::timers(ran);
+                }
                 return ran;
             }
         }
