@@ -331,11 +331,7 @@ pub(crate) fn created(gp: &G, p: Option<&P>, name: Option<&str>) {
     gp.trace_ready.store(ts, Relaxed);
     let parent = super::m::current_g();
     // SAFETY: the running G (or thread's G) is alive.
-    let parent = if parent.is_null() {
-        0
-    } else {
-        unsafe { (*parent).id() }
-    };
+    let parent = unsafe { parent.as_ref() }.map_or(0, G::id);
     record(Event::Create {
         p: p_id(p),
         ts,
