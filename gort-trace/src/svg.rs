@@ -251,7 +251,7 @@ fn axis(o: &mut String, span: f64, scale: f64, y: f64) {
             r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
             y + 4.0,
             y + 18.0,
-            human(t)
+            if t == 0.0 { "0".to_string() } else { human(t) }
         );
         t += step;
     }
