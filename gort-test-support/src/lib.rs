@@ -325,6 +325,8 @@ pub const RUNTIME_VARS: &[&str] = &[
     "GORT_STACK_SIZE",
     "GORT_STACK_GUARD",
     "GORT_DEBUG",
+    "GORT_TRACE",
+    "GORT_TRACEBACK",
 ];
 
 /// What a child process did.

@@ -1,6 +1,21 @@
-//! Observability (Go's runtime package introspection): `stats` and `dump`. SIGQUIT prints the
-//! same dump and exits with status 2; `GORT_DEBUG=schedtrace=N` prints a scheduler line every
-//! N ms; a global deadlock is reported as Go does.
+//! Observability (Go's runtime package introspection): `stats`, `dump` and the execution
+//! tracer ([`trace`]). SIGQUIT prints the same dump and exits with status 2;
+//! `GORT_DEBUG=schedtrace=N` prints a scheduler line every N ms; a global deadlock is reported
+//! as Go does.
+//!
+//! # Dumps
+//! Each goroutine is listed with its id (and name), state (the wait reason of a parked one, and
+//! how long it has waited), spawn site, and its backtrace if it is parked. The runtime's own
+//! frames are cut from both ends of a backtrace, so it starts at the gort call the goroutine
+//! blocks in. Goroutines with the same state, spawn site and stack are listed once, under a
+//! count (`1,000 goroutines [chan receive, 3 minutes]:`), with the first ten by id and the rest
+//! as id ranges.
+//!
+//! `GORT_TRACEBACK` works as Go's GOTRACEBACK: `none` prints no goroutines (SIGQUIT, the
+//! deadlock report, fatal errors, and panics, which lose their backtrace); `single`, the
+//! default, dumps every goroutine on SIGQUIT and deadlock; `all` also dumps them after a fatal
+//! error; `crash` also ends SIGQUIT and the deadlock report with SIGABRT (a core dump where
+//! enabled) instead of exit status 2.
 //!
 //! # The deadlock detector's limits
 //! `fatal error: all goroutines are asleep - deadlock!` is reported only when nothing could

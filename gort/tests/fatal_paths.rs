@@ -523,3 +523,47 @@ fn a_thread_unknown_to_the_runtime_prevents_a_false_deadlock() {
     assert_eq!(out.status.code(), Some(0), "{out}");
     assert!(out.stdout.contains("received Some(7)"), "{out}");
 }
+
+/// GORT_TRACEBACK=none: SIGQUIT prints its line and no goroutines.
+#[test]
+fn gort_traceback_none_prints_no_goroutines() {
+    let out = scenario("sigquit", &[("GORT_TRACEBACK", "none")]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("SIGQUIT: quit"), "{out}");
+    assert!(!out.stderr.contains("goroutine "), "{out}");
+}
+
+/// GORT_TRACEBACK=crash: the deadlock report dumps every goroutine, then aborts (SIGABRT).
+#[test]
+fn gort_traceback_crash_aborts_after_the_dump() {
+    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
+        return;
+    }
+    let out = scenario("deadlock", &[("GORT_TRACEBACK", "crash")]);
+    out.assert_signal(libc::SIGABRT);
+    assert!(out.stderr.contains("deadlock!"), "{out}");
+    assert!(out.stderr.contains("[chan receive"), "{out}");
+}
+
+/// GORT_TRACEBACK=all: a fatal error is followed by the dump; the default prints the message
+/// alone. A bad value is a warning, and the default applies.
+#[test]
+fn gort_traceback_all_dumps_on_fatal_errors() {
+    let out = scenario("thread_limit", &[("GORT_TRACEBACK", "all")]);
+    assert!(
+        out.stderr.contains("fatal error: thread exhaustion"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("goroutine 1 "), "{out}");
+    let out = scenario("thread_limit", &[("GORT_TRACEBACK", "sometimes")]);
+    assert!(
+        out.stderr
+            .contains("GORT_TRACEBACK=\"sometimes\" is not one of none, single, all, crash"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("fatal error: thread exhaustion"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("goroutine 1 "), "{out}");
+}

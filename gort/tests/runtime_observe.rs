@@ -69,3 +69,44 @@ fn stats_report_the_runtime() {
         assert!(format!("{s:?}").contains("idle_procs"));
     });
 }
+
+/// Goroutines parked at the same place are listed once, under a count, with the runtime's own
+/// frames trimmed from their stack.
+#[test]
+fn dump_groups_identical_goroutines_and_trims_runtime_frames() {
+    bounded(30, || {
+        gort::run(|| {
+            let (tx, rx) = gort::chan::<u8>(0);
+            let hs: Vec<_> = (0..50)
+                .map(|_| {
+                    let rx = rx.clone();
+                    gort::spawn(move || rx.recv())
+                })
+                .collect();
+            let text = dump_once_it_shows("50 goroutines [chan receive");
+            let at = text
+                .find("50 goroutines [chan receive")
+                .unwrap_or_else(|| panic!("{text}"));
+            let section = &text[at..];
+            let section = &section[..section.find("\n\n").unwrap_or(section.len())];
+            // Ten listed by id, the other forty as ranges; one stack for all.
+            assert_eq!(section.matches("  goroutine ").count(), 10, "{section}");
+            assert!(section.contains("... and 40 more: "), "{section}");
+            assert_eq!(section.matches("spawned at ").count(), 1, "{section}");
+            assert!(section.contains("Receiver"), "{section}");
+            assert!(section.contains("runtime_observe.rs"), "{section}");
+            assert!(
+                !text.contains("gort::rt::"),
+                "runtime frames left in\n{text}"
+            );
+            assert!(
+                !text.contains("catch_unwind"),
+                "entry frames left in\n{text}"
+            );
+            drop(tx);
+            for h in hs {
+                assert_eq!(h.join().unwrap(), None);
+            }
+        });
+    });
+}

@@ -25,6 +25,7 @@ use super::g::{BLOCKING, DUMPING, G, IDLE, RUNNABLE, RUNNING, WAITING, WaitReaso
 use super::global::{self, SCHED};
 use super::m::current_g;
 use super::p::{P_BLOCKING, P_DEAD};
+use super::traceback;
 use crate::arch;
 use crate::sys::nanotime;
 
@@ -132,56 +133,46 @@ pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize
 }
 
 /// Writes every goroutine: id, state and wait reason, for how long, where it was spawned, and its
-/// backtrace when it can be taken.
+/// backtrace when it can be taken, with the runtime's frames trimmed and goroutines that share
+/// a stack grouped (rt::traceback).
 pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
     let _l = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let me = current_g();
     let now = nanotime();
+    let mut entries = Vec::new();
     for gp in crate::stack::pool::all_slots() {
         // SAFETY: slots are never unmapped; a free slot reads as IDLE.
         let g = unsafe { &*gp };
         let status = g.status();
-        if status == IDLE {
-            continue;
-        }
-        let (state, (bt, name)) = match status {
+        let (state, waited, (bt, name)) = match status {
+            IDLE => continue,
             RUNNING if std::ptr::eq(gp, me) => {
                 // SAFETY: our own name, alive while we run.
                 let name = unsafe { g.name_cloned() };
-                (
-                    "running".to_string(),
-                    (Some(Backtrace::force_capture()), name),
-                )
+                ("running", None, (Some(Backtrace::force_capture()), name))
             }
-            RUNNING => ("running".to_string(), (None, None)),
-            RUNNABLE => ("runnable".to_string(), (None, None)),
-            BLOCKING => ("syscall".to_string(), (None, None)),
+            RUNNING => ("running", None, (None, None)),
+            RUNNABLE => ("runnable", None, (None, None)),
+            BLOCKING => ("syscall", None, (None, None)),
             WAITING | DUMPING => {
                 let reason = WaitReason::from_u8(g.wait_reason.load(Relaxed)).as_str();
-                let ms = (now - g.wait_since.load(Relaxed)).max(0) / 1_000_000;
-                (format!("{reason}, {ms} ms"), capture(g))
+                let waited = (now - g.wait_since.load(Relaxed)).max(0);
+                (reason, Some(waited), capture(g))
             }
             _ => continue,
         };
-        match name {
-            Some(name) => writeln!(w, "goroutine {} {name:?} [{state}]:", g.id())?,
-            None => writeln!(w, "goroutine {} [{state}]:", g.id())?,
-        }
-        if let Some(loc) = g.spawn_location() {
-            writeln!(
-                w,
-                "  spawned at {}:{}:{}",
-                loc.file(),
-                loc.line(),
-                loc.column()
-            )?;
-        }
-        match bt {
-            Some(bt) => writeln!(w, "{bt}")?,
-            None => writeln!(w, "  (no stack: the goroutine is not parked)\n")?,
-        }
+        entries.push(traceback::Entry {
+            id: g.id(),
+            name,
+            state,
+            waited,
+            site: g
+                .spawn_location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
+            stack: bt.map(|bt| traceback::trim(&bt.to_string())),
+        });
     }
-    Ok(())
+    traceback::write_grouped(w, entries)
 }
 
 /// The SIGQUIT handler: sysmon sees the flag, dumps and exits.
@@ -206,11 +197,19 @@ pub(crate) fn install_sigquit() {
     }
 }
 
+/// Prints `headline` and, unless GORT_TRACEBACK=none, the dump; then exits with status 2, or
+/// aborts under GORT_TRACEBACK=crash.
 fn die(headline: &str) -> ! {
     let mut out = Vec::new();
     let _ = writeln!(out, "{headline}\n");
-    let _ = dump(&mut out);
+    let level = traceback::level();
+    if level > traceback::NONE {
+        let _ = dump(&mut out);
+    }
     crate::util::write_stderr(&out);
+    if level == traceback::CRASH {
+        std::process::abort();
+    }
     // SAFETY: _exit ends the process at once, as Go's exit(2) after a fatal dump.
     unsafe { libc::_exit(2) }
 }

@@ -43,6 +43,7 @@ pub(crate) mod sysmon;
 pub(crate) mod timers;
 pub(crate) mod trace;
 mod trace_file;
+pub(crate) mod traceback;
 
 use std::sync::atomic::Ordering::*;
 

@@ -67,6 +67,7 @@ fn report(gp: *mut G, info: &PanicHookInfo<'_>) {
         None => out.push_str(&format!(" panicked:\n{msg}\n")),
     }
     match std::env::var_os("RUST_BACKTRACE") {
+        _ if super::traceback::level() == super::traceback::NONE => {}
         Some(v) if v != "0" => {
             let bt = std::backtrace::Backtrace::force_capture();
             out.push_str(&format!("stack backtrace:\n{bt}\n"));

@@ -24,6 +24,7 @@ pub(crate) fn ensure_started() {
     START.call_once(|| {
         START_NANOS.store(crate::sys::nanotime(), Relaxed);
         dump::read_debug_env();
+        super::traceback::read_env();
         crate::stack::overflow::install();
         dump::install_sigquit();
         super::panics::install();

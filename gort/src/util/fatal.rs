@@ -30,12 +30,29 @@ pub(crate) fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// What runs after a fatal error's message, before the abort (the runtime's dump of every
+/// goroutine, under GORT_TRACEBACK=all or crash), or null.
+static ON_FATAL: std::sync::atomic::AtomicPtr<()> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// Sets what runs after a fatal error's message.
+pub(crate) fn set_on_fatal(f: fn()) {
+    ON_FATAL.store(f as *mut (), std::sync::atomic::Ordering::Release);
+}
+
 /// Prints `fatal error: <msg>` and aborts the process. Never unwinds.
 #[cold]
 pub(crate) fn fatal_str(msg: &str) -> ! {
     write_stderr(b"fatal error: ");
     write_stderr(msg.as_bytes());
     write_stderr(b"\n");
+    let f = ON_FATAL.swap(std::ptr::null_mut(), std::sync::atomic::Ordering::AcqRel);
+    if !f.is_null() {
+        // SAFETY: only `set_on_fatal` stores here, from a `fn()`; swapped out so that a fatal
+        // error inside it does not run it again.
+        let f: fn() = unsafe { std::mem::transmute::<*mut (), fn()>(f) };
+        f();
+    }
     std::process::abort()
 }
 
