@@ -83,6 +83,12 @@ pub struct Stats {
     /// calling the runtime (it keeps its thread, the processor goes on with the rest);
     /// non-zero means some goroutine hogs its thread.
     pub handoffs: u64,
+    /// Nanoseconds goroutines have spent in blocking calls (`gort::blocking`, `ffi::call`,
+    /// `gort::fs`, DNS) since the process began. An estimate: sysmon samples which processors
+    /// are in a call each time it looks, and times exactly the rest of any call that outlasts
+    /// a look (it then hands that call's processor off). Calls of a few microseconds, too
+    /// short for the call path to afford a clock read, are counted only through the samples.
+    pub blocking_ns: u64,
     /// How many goroutines are in each state (as [`goroutines_by_state`]; reading it visits
     /// every goroutine).
     pub goroutines_by_state: std::collections::BTreeMap<&'static str, usize>,
@@ -114,6 +120,7 @@ pub fn stats() -> Stats {
         spinning_threads: s.spinning_threads,
         global_queue: s.global_queue,
         handoffs: s.handoffs,
+        blocking_ns: s.blocking_ns,
         timers: s.timers,
         threads_peak: s.threads_peak,
         goroutines_by_state: rt::goroutines_by_state(),

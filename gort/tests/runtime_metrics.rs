@@ -58,3 +58,35 @@ fn latency_blocking_time_and_states() {
         }
     });
 }
+
+/// Time in blocking calls: long calls (timed exactly once sysmon takes their processor) and
+/// many short ones (sampled) both show in `blocking_ns`.
+#[test]
+fn blocking_time_is_counted() {
+    with_procs(2, 60, || {
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let before = gort::runtime::stats().blocking_ns;
+        for _ in 0..5 {
+            gort::blocking(|| std::thread::sleep(Duration::from_millis(20)));
+        }
+        let long = gort::runtime::stats().blocking_ns - before;
+        assert!(
+            (80.0..=1_000.0).contains(&ms(long)),
+            "five 20 ms calls counted as {} ms",
+            ms(long)
+        );
+        // 2,000 calls of 100 µs: 200 ms or more in calls, none of them long enough to lose its
+        // processor for long.
+        let before = gort::runtime::stats().blocking_ns;
+        let t = std::time::Instant::now();
+        for _ in 0..2_000 {
+            gort::blocking(|| std::thread::sleep(Duration::from_micros(100)));
+        }
+        let wall = t.elapsed().as_secs_f64() * 1e3;
+        let short = ms(gort::runtime::stats().blocking_ns - before);
+        assert!(
+            short >= 0.3 * 200.0 && short <= 1.5 * wall,
+            "2,000 calls of 100 µs in {wall:.0} ms counted as {short:.0} ms"
+        );
+    });
+}

@@ -132,10 +132,19 @@ fn try_retake(p: &P) -> bool {
             .compare_exchange(P_RETAKING, P_BLOCKING, AcqRel, Relaxed);
         return false;
     }
+    // From now on the call is timed exactly (rt::metrics): stamped before the P is released,
+    // so that the M, which leaves `reclaim` only once it sees the verdict, reads the stamp.
+    let m = m_ref(mp);
+    if let Some(m) = m {
+        m.retaken_at.store(crate::sys::nanotime(), Relaxed);
+    }
     if p.status
         .compare_exchange(P_RETAKING, P_IDLE, AcqRel, Relaxed)
         .is_err()
     {
+        if let Some(m) = m {
+            m.retaken_at.store(0, Relaxed);
+        }
         return false;
     }
     p.m.store(null_mut(), Relaxed);
@@ -234,6 +243,7 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         super::hog::exit(m, prev);
         return m;
     }
+    super::metrics::retaken_call_ended(m);
     // Any idle P; if none, queue the G (atomically with the check, so a P freed meanwhile
     // sees it).
     let mut l = global::lock();

@@ -13,7 +13,7 @@
 //! switches gets the resuming M back from `switch` as well.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
 
 use super::g::G;
 use super::p::P;
@@ -82,6 +82,8 @@ pub(crate) struct M {
     pub(crate) trace_start: Cell<i64>,
     pub(crate) trace_p: Cell<u32>,
     pub(crate) trace_block: Cell<i64>,
+    /// When sysmon retook the P of this M's blocking call (a nanotime), or 0 (rt::metrics).
+    pub(crate) retaken_at: AtomicI64,
 }
 
 // SAFETY: fields shared between threads are atomics or notes; `g0_sp` and `req` are accessed only
@@ -112,6 +114,7 @@ impl M {
             trace_start: Cell::new(0),
             trace_p: Cell::new(0),
             trace_block: Cell::new(0),
+            retaken_at: AtomicI64::new(0),
         }
     }
 

@@ -4,8 +4,12 @@
 //! a log2 histogram. The switch path pays one load and test of the stamp; the wake-up path a
 //! thread-local counter. Go stamps every wake-up with `nanotime`.
 //!
-//! Time spent in blocking calls is not measured: even a sampled count on `ffi::call`'s path
-//! (about 11 ns) cost it 11–16%.
+//! Time spent in blocking calls (`gort::blocking`, `ffi::call`, `gort::fs`, DNS) is measured
+//! off the call's path, which is 11 ns for `ffi::call` (even a sampled count on it cost 11–16%).
+//! Sysmon, each time it looks at the processors, adds the time since it last looked for each P
+//! that is in a blocking call: a sampling estimate, unbiased as long as calls do not keep step
+//! with sysmon's ticks. A call that outlasts a tick loses its P to sysmon (`blocking::retake`),
+//! which stamps the M; the call's end adds the time from the stamp exactly.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -52,6 +56,25 @@ fn record_latency(at: &AtomicI64) {
     let waited = nanotime().saturating_sub(at.swap(0, Relaxed)).max(1) as u64;
     let bucket = (63 - waited.leading_zeros() as usize).min(BUCKETS - 1);
     LATENCY[bucket].fetch_add(1, Relaxed);
+}
+
+/// Estimated nanoseconds spent in blocking calls (module doc).
+pub(crate) static BLOCKING_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Sysmon saw `n` processors in blocking calls, `dt` ns after its previous look.
+pub(crate) fn blocking_sampled(n: u64, dt: i64) {
+    if n > 0 && dt > 0 {
+        BLOCKING_NS.fetch_add(n * dt as u64, Relaxed);
+    }
+}
+
+/// The blocking call on `m` ended without getting its P back: add the time since sysmon took
+/// it, if it did.
+pub(crate) fn retaken_call_ended(m: &super::m::M) {
+    let at = m.retaken_at.swap(0, Relaxed);
+    if at != 0 {
+        BLOCKING_NS.fetch_add(nanotime().saturating_sub(at).max(0) as u64, Relaxed);
+    }
 }
 
 /// The latency histogram's buckets.

@@ -102,6 +102,7 @@ fn run() {
     let mut idle = 0u32;
     let mut delay_us = 20u64;
     let mut last_scavenge = nanotime();
+    let mut last_look = last_scavenge;
     let mut flagged = false;
     let mut shortest: Option<i64> = None;
     loop {
@@ -123,7 +124,8 @@ fn run() {
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
         let busy;
-        (busy, flagged, shortest) = retake(now, &mut seen);
+        (busy, flagged, shortest) = retake(now, now - last_look, &mut seen);
+        last_look = now;
         idle = if busy { 0 } else { idle + 1 };
 
         if SCHED.npidle.load(Relaxed) > 0 && global::earliest_timer() <= now {
@@ -144,11 +146,13 @@ fn run() {
 
 /// Go's retake. Returns whether a P was handed off, whether a slice is flagged, and the shortest
 /// slice of the Ps running a goroutine (none if no goroutine runs).
-fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
+fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     let mut busy = false;
     let mut flagged = false;
     let mut shortest: Option<i64> = None;
     let share = global::global_share();
+    // Processors in blocking calls, for the blocking-time estimate (rt::metrics).
+    let mut in_calls = 0;
     for p in global::allp() {
         let s = &mut seen[p.id];
         let status = p.status.load(Acquire);
@@ -163,6 +167,9 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
         }
         if status == P_IDLE || status == P_DEAD {
             continue;
+        }
+        if status == P_BLOCKING {
+            in_calls += 1;
         }
         let slice = slice_ns(p, share);
         // `mp` was loaded once: the P may change hands meanwhile.
@@ -218,5 +225,6 @@ fn retake(now: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     // a global otherwise.
     let pless = super::hog::PLESS.load(Relaxed) > 0;
     super::preempt::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
+    super::metrics::blocking_sampled(in_calls, dt);
     (busy, flagged, shortest)
 }
