@@ -66,12 +66,13 @@ pub(crate) fn run<R>(f: impl FnOnce() -> R) -> R {
 /// sysmon (used when the caller knows it will block: thread-mode parks).
 pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     let gp = m.curg.load(Relaxed);
-    if trace::ON.load(Relaxed) {
+    // SAFETY: the running G is alive.
+    unsafe { (*gp).status.store(BLOCKING, Release) };
+    // A slice is open only while a trace runs (rt::trace).
+    if m.trace_start.get() != 0 {
         // SAFETY: the running G is alive.
         trace::blocking_enter(m, unsafe { &*gp });
     }
-    // SAFETY: the running G is alive.
-    unsafe { (*gp).status.store(BLOCKING, Release) };
     // A P section (rt::hog): the P may have been taken from this goroutine while it ran user
     // code, in which case there is nothing to leave behind and `exit` finds a P.
     let (pp, prev) = super::hog::enter(m);
@@ -237,7 +238,7 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         m.p.store(oldp, Relaxed);
         count_switch(p);
         g.status.store(RUNNING, Release);
-        if trace::ON.load(Relaxed) {
+        if m.trace_block.get() != 0 {
             trace::blocking_exit(m, g, Some(p));
         }
         super::hog::exit(m, prev);
