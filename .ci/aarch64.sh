@@ -65,7 +65,7 @@ GORT_TESTS=(
     sched_basic sched_migration sched_set_procs sched_procs1
     chan_semantics select_semantics golang_chan_test golang_chan_programs
     sync_mutex sync_cond sync_once sync_rwlock sync_semaphore sync_waitgroup sync_procs1
-    context time_semantics net_tcp net_udp net_unix net_procs1 async_bridge goroutine_local
+    context time_semantics net_tcp net_udp net_unix net_procs1 async_bridge goroutine_local trace
 )
 args=()
 for t in "${GORT_TESTS[@]}"; do args+=(--test "$t"); done

@@ -198,6 +198,10 @@ fn the_svg_is_well_formed_with_every_lane() {
         assert_eq!(width, 1400);
         std::fs::remove_file(&png).unwrap();
     } else {
+        assert!(
+            std::env::var_os("GORT_TRACE_TEST_RENDER").is_none(),
+            "GORT_TRACE_TEST_RENDER is set but rsvg-convert is not installed"
+        );
         eprintln!("rsvg-convert is not installed: the rendering check is skipped");
     }
     std::fs::remove_file(&svg).unwrap();
