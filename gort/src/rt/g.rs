@@ -161,10 +161,6 @@ pub(crate) struct G {
     pub(crate) sleep_timer: Timer,
     /// When a sampled wake-up made the G runnable (a nanotime), or 0 (rt::metrics).
     pub(crate) runnable_at: AtomicI64,
-    /// While a trace runs: when the G was last made runnable, and the flow id of the goroutine
-    /// that did it (rt::trace). Written by its waker, taken by the slice that runs it next.
-    pub(crate) trace_ready: AtomicI64,
-    pub(crate) trace_flow: AtomicU64,
     /// Goroutine-local values (`goroutine_local!`), indexed by key; None until the first one.
     /// Touched only by the G itself while it runs; emptied (dropped) when it exits.
     pub(crate) locals: UnsafeCell<Option<Box<Locals>>>,
@@ -173,6 +169,11 @@ pub(crate) struct G {
     /// itself.
     #[cfg(feature = "tracing")]
     pub(crate) hook: UnsafeCell<*const SwitchHook>,
+    /// While a trace runs: when the G was last made runnable, and the flow id of the goroutine
+    /// that did it (rt::trace). Written by its waker, taken by the slice that runs it next.
+    /// Last, so that the fields every spawn and exit touch keep their cache lines.
+    pub(crate) trace_ready: AtomicI64,
+    pub(crate) trace_flow: AtomicU64,
 }
 
 /// What a goroutine runs around its switches (see `G::hook`): `switch_out` on the goroutine's

@@ -484,9 +484,11 @@ pub(crate) fn start_slice(pp: &P, inherit: bool) {
     pp.switchtick.store(t.wrapping_add(1), Relaxed);
 }
 
-/// Why a slice ended, for the tracer.
-fn trace_stop(req: &Request, g: &G) -> trace::Stop {
-    match req {
+/// Ends the tracer's slice for why `g` switched out (out of line: `execute` stays small).
+#[cold]
+#[inline(never)]
+fn trace_slice_end(mp: &M, g: &G, req: &Request) {
+    let why = match req {
         Request::Park(_) => {
             trace::Stop::Block(super::g::WaitReason::from_u8(g.wait_reason.load(Relaxed)))
         }
@@ -494,7 +496,8 @@ fn trace_stop(req: &Request, g: &G) -> trace::Stop {
         Request::Preempted => trace::Stop::Preempted,
         Request::Exit | Request::None => trace::Stop::Exit,
         Request::ExitBlocking => trace::Stop::Blocking,
-    }
+    };
+    trace::slice_end(mp, g, why);
 }
 
 /// Go's execute: runs `gp` on `mp` until it switches back, then does what it asked. Returns a G
@@ -510,7 +513,9 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     super::metrics::running(g);
     g.m.store(mp as *const M as *mut M, Relaxed);
     mp.curg.store(gp, Relaxed);
-    if trace::ON.load(Relaxed) {
+    // Read once: the switch preserves it in a register for the check after.
+    let tracing = trace::ON.load(Relaxed);
+    if tracing {
         trace::slice_start(mp, pp);
     }
     // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
@@ -521,8 +526,8 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     g.m.store(null_mut(), Relaxed);
     // SAFETY: written by the G just before it switched to this g0; only this M reads it.
     let req = unsafe { std::mem::replace(&mut *mp.req.get(), Request::None) };
-    if mp.trace_start.get() != 0 {
-        trace::slice_end(mp, g, trace_stop(&req, g));
+    if tracing {
+        trace_slice_end(mp, g, &req);
     }
     // Null if sysmon took the P while the G ran user code (rt::hog): the G's switch noticed,
     // and the G's next stop is the global queue; `schedule` then finds this M a P or parks it.
