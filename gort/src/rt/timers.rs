@@ -16,6 +16,7 @@
 //! moves it). A callback runs after its timer left the heap
 //! and with no heap lock held, so it may add timers and ready goroutines.
 
+use std::mem::MaybeUninit;
 use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
 
@@ -165,7 +166,8 @@ impl TimerHeap {
             return 0;
         }
         loop {
-            let mut batch = [(std::ptr::null::<Timer>(), 0u64); 32];
+            // Uninitialised: zeroing it was 5% of a sleep's instructions (W8 under callgrind).
+            let mut batch = [const { MaybeUninit::<(*const Timer, u64)>::uninit() }; 32];
             let mut n = 0;
             {
                 let mut v = self.lock();
@@ -175,11 +177,13 @@ impl TimerHeap {
                     }
                     let t = self.remove_at(&mut v, 0);
                     // SAFETY: `t` was just in the heap, so it is alive.
-                    batch[n] = (t, unsafe { (*t).arming() });
+                    batch[n].write((t, unsafe { (*t).arming() }));
                     n += 1;
                 }
             }
-            for &(t, arming) in &batch[..n] {
+            for slot in &batch[..n] {
+                // SAFETY: the first `n` entries were written above.
+                let (t, arming) = unsafe { slot.assume_init() };
                 // SAFETY: the timer just left the heap; its owner keeps it alive until the
                 // callback has run (contract of `add`), and `f` was stored from a `TimerFn`.
                 unsafe {
