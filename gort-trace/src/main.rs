@@ -1,4 +1,6 @@
-//! gort-trace: reads a trace written by `gort::runtime::trace` (or `GORT_TRACE=path`).
+//! gort-trace: reads a trace written by `gort::runtime::trace` (or `GORT_TRACE=path`); gort's
+//! counterpart of Go's `go tool trace` (cmd/trace), as a summary and a picture instead of a
+//! web UI (Perfetto opens the same file for browsing).
 //!
 //! ```text
 //! gort-trace summary FILE [--top N]   per-goroutine times, scheduling latency, blocking reasons
@@ -84,7 +86,7 @@ fn main() -> ExitCode {
                 || file.display().to_string(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            std::fs::write(&out, svg::render(&t, &name))
+            std::fs::write(&out, svg::render(&t, &summary::compute(&t), &name))
                 .map_err(|e| format!("{}: {e}", out.display()))
         }),
     };

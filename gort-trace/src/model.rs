@@ -103,7 +103,9 @@ impl Trace {
         let args = ev.args.unwrap_or_default();
         match (ev.ph.as_str(), ev.pid.unwrap_or(0)) {
             ("X", 1) => {
-                let p = lane(ev.tid)?;
+                let p = lane(ev.tid).ok_or_else(|| {
+                    format!("a time slice is on no processor's track: {:?}", ev.tid)
+                })?;
                 let g = goroutine_of(ev.name.as_deref())
                     .ok_or_else(|| format!("a time slice has no goroutine: {:?}", ev.name))?;
                 let end = self.intern(args.end.as_deref().unwrap_or("?"));
@@ -134,15 +136,17 @@ impl Trace {
                 }
             }
             ("i", _) if ev.cat.as_deref() == Some("handoff") => {
-                self.handoffs.push(Handoff {
-                    p: lane(ev.tid)?,
-                    ts,
-                    hog: args.kind.as_deref() == Some("hog"),
-                });
+                if let Some(p) = lane(ev.tid) {
+                    self.handoffs.push(Handoff {
+                        p,
+                        ts,
+                        hog: args.kind.as_deref() == Some("hog"),
+                    });
+                }
             }
             ("f", _) => self.flows += 1,
             ("M", 1) if ev.name.as_deref() == Some("thread_name") => {
-                if let Ok(p) = lane(ev.tid) {
+                if let Some(p) = lane(ev.tid) {
                     self.procs.insert(p);
                 }
             }
@@ -152,13 +156,12 @@ impl Trace {
     }
 }
 
+/// The track gort's writer gives events recorded without a processor.
+const NO_P_TID: u64 = 100_000;
+
 /// The processor of a track on the processors' side (the "no P" track is not one).
-fn lane(tid: Option<u64>) -> Result<u32, String> {
-    match tid {
-        Some(t) if t < 100_000 => Ok(t as u32),
-        Some(_) => Err("no P".into()),
-        None => Err("an event on the processors' side has no track (tid)".into()),
-    }
+fn lane(tid: Option<u64>) -> Option<u32> {
+    tid.filter(|&t| t < NO_P_TID).map(|t| t as u32)
 }
 
 /// The goroutine id in a label: "G17 worker" → 17.

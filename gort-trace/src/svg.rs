@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::model::Trace;
-use crate::summary::human;
+use crate::summary::{Summary, human};
 
 const WIDTH: f64 = 1400.0;
 const LEFT: f64 = 120.0;
@@ -25,10 +25,11 @@ struct Item {
     start: f64,
     dur: f64,
     g: u64,
-    title: String,
+    /// Its index in `Trace::slices` (processor lanes) or `Trace::blocking` (the blocking lane).
+    idx: usize,
 }
 
-pub fn render(t: &Trace, source: &str) -> String {
+pub fn render(t: &Trace, sum: &Summary, source: &str) -> String {
     let plot = WIDTH - LEFT - RIGHT;
     let span = t.end.max(1e-3);
     let scale = plot / span;
@@ -49,25 +50,21 @@ pub fn render(t: &Trace, source: &str) -> String {
         human(t.end),
         procs.len(),
         t.slices.len(),
-        t.goroutines.len().max(distinct(t))
+        sum.per_g.len()
     );
     axis(&mut o, span, scale, height - 100.0);
     let mut by_p: HashMap<u32, Vec<Item>> = HashMap::new();
-    for s in &t.slices {
+    for (idx, s) in t.slices.iter().enumerate() {
         by_p.entry(s.p).or_default().push(Item {
             start: s.start,
             dur: s.dur,
             g: s.g,
-            title: String::new(),
+            idx,
         });
-    }
-    let mut busy_total = HashMap::new();
-    for s in &t.slices {
-        *busy_total.entry(s.p).or_insert(0.0) += s.dur;
     }
     for (i, &p) in procs.iter().enumerate() {
         let y = TOP + i as f64 * (LANE + GAP);
-        let busy = busy_total.get(&p).copied().unwrap_or(0.0);
+        let busy = sum.busy.iter().find(|b| b.0 == p).map_or(0.0, |b| b.1);
         let _ = writeln!(
             o,
             r##"<g id="lane-P{p}"><text x="8" y="{:.1}" font-weight="bold">P{p}</text><text x="8" y="{:.1}" fill="#555">busy {:.0}%</text>"##,
@@ -81,8 +78,8 @@ pub fn render(t: &Trace, source: &str) -> String {
         );
         let mut items = by_p.remove(&p).unwrap_or_default();
         items.sort_by(|a, b| a.start.partial_cmp(&b.start).unwrap());
-        draw_lane(&mut o, t, &mut items, y, scale, |o, item| {
-            slice_title(o, t, item);
+        draw_lane(&mut o, t, &items, y, scale, |o, item| {
+            slice_title(o, t, item.idx);
         });
         for h in t.handoffs.iter().filter(|h| h.p == p) {
             let x = LEFT + h.ts * scale;
@@ -109,36 +106,29 @@ pub fn render(t: &Trace, source: &str) -> String {
     let mut calls: Vec<Item> = t
         .blocking
         .iter()
-        .map(|b| Item {
+        .enumerate()
+        .map(|(idx, b)| Item {
             start: b.start,
             dur: b.dur,
             g: b.g,
-            title: format!("M{}", b.m),
+            idx,
         })
         .collect();
     calls.sort_by(|a, b| a.start.partial_cmp(&b.start).unwrap());
-    draw_lane(&mut o, t, &mut calls, y, scale, |o, item| {
+    draw_lane(&mut o, t, &calls, y, scale, |o, item| {
         let _ = write!(
             o,
-            "{} in a blocking call on {}\n{} from {}",
+            "{} in a blocking call on M{}\n{} from {}",
             esc(&t.label(item.g)),
-            item.title,
+            t.blocking[item.idx].m,
             human(item.dur),
             human(item.start)
         );
     });
     let _ = writeln!(o, "</g>");
-    legend(&mut o, t, height - 60.0);
+    legend(&mut o, t, sum, height - 60.0);
     o.push_str("</svg>\n");
     o
-}
-
-/// Goroutines with at least one slice.
-fn distinct(t: &Trace) -> usize {
-    let mut gs: Vec<u64> = t.slices.iter().map(|s| s.g).collect();
-    gs.sort_unstable();
-    gs.dedup();
-    gs.len()
 }
 
 /// Draws a lane's boxes: one per item at least a pixel wide, and per pixel column for the
@@ -146,7 +136,7 @@ fn distinct(t: &Trace) -> usize {
 fn draw_lane(
     o: &mut String,
     t: &Trace,
-    items: &mut [Item],
+    items: &[Item],
     y: f64,
     scale: f64,
     title: impl Fn(&mut String, &Item),
@@ -210,23 +200,17 @@ fn draw_lane(
     }
 }
 
-fn slice_title(o: &mut String, t: &Trace, item: &Item) {
-    let s = t
-        .slices
-        .iter()
-        .find(|s| s.start == item.start && s.g == item.g);
-    let site = t.goroutines.get(&item.g).and_then(|g| g.site.as_deref());
-    let _ = write!(o, "{}", esc(&t.label(item.g)));
-    if let Some(site) = site {
+fn slice_title(o: &mut String, t: &Trace, idx: usize) {
+    let s = &t.slices[idx];
+    let _ = write!(o, "{}", esc(&t.label(s.g)));
+    if let Some(site) = t.goroutines.get(&s.g).and_then(|g| g.site.as_deref()) {
         let _ = write!(o, "\nspawned at {}", esc(site));
     }
-    let _ = write!(o, "\nran {} from {}", human(item.dur), human(item.start));
-    if let Some(s) = s {
-        if let Some(r) = s.ready.filter(|&r| r <= s.start) {
-            let _ = write!(o, "\nwaited runnable {}", human(s.start - r));
-        }
-        let _ = write!(o, "\nthen: {}", esc(t.reason(s.end)));
+    let _ = write!(o, "\nran {} from {}", human(s.dur), human(s.start));
+    if let Some(r) = s.ready.filter(|&r| r <= s.start) {
+        let _ = write!(o, "\nwaited runnable {}", human(s.start - r));
     }
+    let _ = write!(o, "\nthen: {}", esc(t.reason(s.end)));
 }
 
 /// The time axis, with about ten labelled ticks.
@@ -259,12 +243,8 @@ fn axis(o: &mut String, span: f64, scale: f64, y: f64) {
 }
 
 /// The goroutines that ran longest, with their colours.
-fn legend(o: &mut String, t: &Trace, y: f64) {
-    let mut run: HashMap<u64, f64> = HashMap::new();
-    for s in &t.slices {
-        *run.entry(s.g).or_default() += s.dur;
-    }
-    let mut top: Vec<(u64, f64)> = run.into_iter().collect();
+fn legend(o: &mut String, t: &Trace, sum: &Summary, y: f64) {
+    let mut top: Vec<(u64, f64)> = sum.per_g.iter().map(|(g, x)| (*g, x.run)).collect();
     top.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
     let _ = writeln!(
         o,

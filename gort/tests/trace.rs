@@ -185,6 +185,26 @@ fn hog_hand_offs_and_netpoll_wakeups() {
             });
             gort::sleep(Duration::from_millis(1));
             hog.join().unwrap();
+            // A goroutine locked to its thread leaves a long blocking call while another keeps
+            // the only P busy: it waits for the P to be handed to its thread.
+            let yielder = gort::spawn(|| {
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_millis(60) {
+                    // Busy 50 µs at a time: a yield each time would make a million slices.
+                    let s = Instant::now();
+                    while s.elapsed() < Duration::from_micros(50) {
+                        std::hint::spin_loop();
+                    }
+                    gort::yield_now();
+                }
+            });
+            let locked = gort::spawn(|| {
+                gort::lock_os_thread();
+                gort::blocking(|| std::thread::sleep(Duration::from_millis(20)));
+                gort::yield_now();
+            });
+            locked.join().unwrap();
+            yielder.join().unwrap();
             // A read that parks until the peer writes.
             let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = ln.local_addr().unwrap();
@@ -208,6 +228,12 @@ fn hog_hand_offs_and_netpoll_wakeups() {
             "the hog's slice does not end at the hand-off"
         );
         assert!(!named(&events, "netpoll").is_empty());
+        assert!(
+            events
+                .iter()
+                .any(|e| is(e, "X", 2) && e["dur"].as_f64().unwrap() >= 19_000.0),
+            "the locked goroutine's blocking call is missing"
+        );
         assert!(
             events
                 .iter()

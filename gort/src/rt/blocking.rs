@@ -253,7 +253,7 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         acquirep(m, p);
         count_switch(p);
         g.status.store(RUNNING, Release);
-        if trace::ON.load(Relaxed) {
+        if m.trace_block.get() != 0 {
             trace::blocking_exit(m, g, Some(p));
         }
         super::hog::exit(m, prev);
@@ -264,19 +264,20 @@ pub(crate) fn exit(m: &'static M) -> &'static M {
         g.status.store(RUNNABLE, Release);
         l.runq_put(gp);
         drop(l);
-        if trace::ON.load(Relaxed) {
+        let traced = m.trace_block.get() != 0;
+        if traced {
             trace::blocking_exit(m, g, None);
         }
         stop_locked_m(m, g);
         g.status.store(RUNNING, Release);
-        if trace::ON.load(Relaxed) {
+        if traced {
             trace::slice_start(m, m.p().expect("a locked M is handed a P"));
         }
         super::hog::exit(m, prev);
         return m;
     }
     drop(l);
-    if trace::ON.load(Relaxed) {
+    if m.trace_block.get() != 0 {
         trace::blocking_exit(m, g, None);
     }
     switch_to_scheduler(m, gp, Request::ExitBlocking)

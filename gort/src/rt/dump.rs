@@ -137,6 +137,22 @@ pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize
 /// a stack grouped (rt::traceback).
 pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
     let _l = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    dump_locked(w)
+}
+
+/// `dump`, unless a dump is in progress (None then): for a fatal error, which may strike in
+/// the middle of one.
+pub(crate) fn try_dump(w: &mut dyn Write) -> Option<io::Result<()>> {
+    let _l = match DUMP_LOCK.try_lock() {
+        Ok(l) => l,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    Some(dump_locked(w))
+}
+
+/// `dump`'s body; the caller holds DUMP_LOCK.
+fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
     let me = current_g();
     let now = nanotime();
     let mut entries = Vec::new();

@@ -181,6 +181,10 @@ impl TimerHeap {
                     n += 1;
                 }
             }
+            // Recorded before the callbacks: a goroutine they wake may stop the trace at once.
+            if n > 0 && super::trace::ON.load(Relaxed) {
+                super::trace::timers(n);
+            }
             for slot in &batch[..n] {
                 // SAFETY: the first `n` entries were written above.
                 let (t, arming) = unsafe { slot.assume_init() };
@@ -193,9 +197,6 @@ impl TimerHeap {
             }
             ran += n;
             if n < batch.len() {
-                if ran > 0 && super::trace::ON.load(Relaxed) {
-                    super::trace::timers(ran);
-                }
                 return ran;
             }
         }

@@ -23,8 +23,9 @@
 //! writer needs no state to pair them.
 //!
 //! Invariants: a slice is open on an M (`M::trace_start` non-zero) only while a goroutine runs
-//! on that M holding `M::trace_p`; a blocking call closes it, and the call's end opens a new one
-//! on whatever P the goroutine gets. A P taken from a hog records when (`P::trace_taken`), so
+//! on that M holding `M::trace_p`, from an `execute` that saw the trace running. A blocking call
+//! closes it and stamps `M::trace_block`, and only a stamped call's end opens a new one, on
+//! whatever P the goroutine gets; so the call path tests the M's own fields, not `ON`. A P taken from a hog records when (`P::trace_taken`), so
 //! the hog's slice ends there and never overlaps the next M's on the same P.
 
 use std::cell::{Cell, UnsafeCell};
@@ -286,7 +287,8 @@ pub(crate) fn slice_end(m: &M, g: &G, why: Stop) {
     // A P taken from a hog ended its slice then (module doc).
     let taken = m.p().is_none_or(|pp| pp.id as u32 != p);
     let mut why = why;
-    if taken && let Some(pp) = super::global::allp().find(|pp| pp.id as u32 == p) {
+    if taken && let Some(pp) = super::p::p_ref(super::global::SCHED.allp[p as usize].load(Acquire))
+    {
         let at = pp.trace_taken.load(Relaxed);
         if at > start && at < end {
             end = at;
@@ -382,7 +384,7 @@ pub(crate) fn handoff(p: &P, hog: bool) {
     });
 }
 
-/// `n` timers fired on the calling thread.
+/// `n` timers are firing on the calling thread.
 #[cold]
 pub(crate) fn timers(n: usize) {
     record(Event::Timers {

@@ -12,7 +12,7 @@
 //! blocking calls made on it. `gort-trace` reads the same file.
 //!
 //! A file whose name ends in `.gz` is gzip-compressed as it is written (Perfetto and
-//! `gort-trace` open those directly): trace JSON compresses about tenfold.
+//! `gort-trace` open those directly): trace JSON compresses about fivefold.
 //!
 //! A writer thread collects the buffers while the trace runs; `stop` has it sort the events by
 //! time and write the file, so the file is ordered and written once.
@@ -63,7 +63,7 @@ pub(crate) fn start(path: &Path) -> io::Result<()> {
     );
     super::trace::snapshot(super::dump::parked_name);
     let gzip = path.extension().is_some_and(|e| e == "gz");
-    let thread = std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("gort-trace".into())
         .spawn(move || {
             let file = BufWriter::with_capacity(1 << 20, file);
@@ -74,7 +74,15 @@ pub(crate) fn start(path: &Path) -> io::Result<()> {
             } else {
                 write_trace(rx, file, t0)
             }
-        })?;
+        });
+    let thread = match spawned {
+        Ok(t) => t,
+        Err(e) => {
+            // No writer: stop recording, so that a later `start` can begin afresh.
+            super::trace::end();
+            return Err(e);
+        }
+    };
     *w = Some((thread, path.to_path_buf()));
     Ok(())
 }
@@ -224,27 +232,22 @@ impl<W: Write> Formatter<'_, W> {
         Micros((self.ns(end) - self.ns(start)).max(0))
     }
 
-    /// The track of P `p`, named on first use.
+    /// The track of P `p` (or of no P), named on first use.
     fn p_track(&mut self, p: u32) -> io::Result<u64> {
-        if p == NO_P {
-            if !self.p_seen.contains(&p) {
-                self.p_seen.push(p);
-                writeln!(
-                    self.out,
-                    "{{\"ph\":\"M\",\"pid\":1,\"tid\":{NO_P_TID},\"name\":\"thread_name\",\"args\":{{\"name\":\"no P\"}}}},"
-                )?;
-            }
-            return Ok(NO_P_TID);
-        }
+        let (tid, name) = if p == NO_P {
+            (NO_P_TID, "no P".to_string())
+        } else {
+            (p as u64, format!("P{p}"))
+        };
         if !self.p_seen.contains(&p) {
             self.p_seen.push(p);
             writeln!(
                 self.out,
-                "{{\"ph\":\"M\",\"pid\":1,\"tid\":{p},\"name\":\"thread_name\",\"args\":{{\"name\":\"P{p}\"}}}},\n\
-                 {{\"ph\":\"M\",\"pid\":1,\"tid\":{p},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{p}}}}},"
+                "{{\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"name\":\"thread_name\",\"args\":{{\"name\":\"{name}\"}}}},\n\
+                 {{\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{tid}}}}},"
             )?;
         }
-        Ok(p as u64)
+        Ok(tid)
     }
 
     fn event(&mut self, ev: &Event) -> io::Result<()> {
@@ -342,17 +345,16 @@ impl<W: Write> Formatter<'_, W> {
                     ts,
                     &format!("hand-off ({kind})"),
                     "handoff",
-                    "kind",
-                    kind,
+                    &format!("\"kind\":\"{kind}\""),
                 )
             }
             Event::Timers { p, ts, n } => {
                 let tid = self.p_track(p)?;
-                self.instant(tid, ts, "timers", "timer", "n", &n.to_string())
+                self.instant(tid, ts, "timers", "timer", &format!("\"n\":{n}"))
             }
             Event::Netpoll { p, ts, n } => {
                 let tid = self.p_track(p)?;
-                self.instant(tid, ts, "netpoll", "netpoll", "n", &n.to_string())
+                self.instant(tid, ts, "netpoll", "netpoll", &format!("\"n\":{n}"))
             }
             Event::Procs { ts, n } => writeln!(
                 self.out,
@@ -361,31 +363,17 @@ impl<W: Write> Formatter<'_, W> {
             ),
             Event::Proc { p, ts, m, start } => {
                 let tid = self.p_track(p)?;
-                if start {
-                    self.instant(tid, ts, "proc start", "proc", "m", &m.to_string())
-                } else {
-                    self.instant(tid, ts, "proc stop", "proc", "m", "0")
-                }
+                let name = if start { "proc start" } else { "proc stop" };
+                self.instant(tid, ts, name, "proc", &format!("\"m\":{m}"))
             }
         }
     }
 
-    /// An instant event on track `tid` with one argument (`value` is a number, or a string
-    /// that needs no escaping).
-    fn instant(
-        &mut self,
-        tid: u64,
-        ts: i64,
-        name: &str,
-        cat: &str,
-        key: &str,
-        value: &str,
-    ) -> io::Result<()> {
-        let quoted = value.parse::<u64>().is_err();
-        let q = if quoted { "\"" } else { "" };
+    /// An instant event on track `tid`; `args` is the inside of its JSON arguments object.
+    fn instant(&mut self, tid: u64, ts: i64, name: &str, cat: &str, args: &str) -> io::Result<()> {
         writeln!(
             self.out,
-            "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{tid},\"ts\":{},\"name\":\"{name}\",\"cat\":\"{cat}\",\"args\":{{\"{key}\":{q}{value}{q}}}}},",
+            "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{tid},\"ts\":{},\"name\":\"{name}\",\"cat\":\"{cat}\",\"args\":{{{args}}}}},",
             self.ts(ts)
         )
     }
