@@ -159,6 +159,7 @@ fn slices_flows_names_and_reasons() {
             .collect();
         assert_eq!(procs, [2, 1, 2]);
         assert!(!named(&events, "proc start").is_empty());
+        assert!(!named(&events, "proc stop").is_empty());
         for p in ["P0", "P1"] {
             assert!(
                 events
@@ -189,7 +190,7 @@ fn hog_hand_offs_and_netpoll_wakeups() {
             // the only P busy: it waits for the P to be handed to its thread.
             let yielder = gort::spawn(|| {
                 let t = Instant::now();
-                while t.elapsed() < Duration::from_millis(60) {
+                while t.elapsed() < Duration::from_millis(100) {
                     // Busy 50 µs at a time: a yield each time would make a million slices.
                     let s = Instant::now();
                     while s.elapsed() < Duration::from_micros(50) {
@@ -200,7 +201,7 @@ fn hog_hand_offs_and_netpoll_wakeups() {
             });
             let locked = gort::spawn(|| {
                 gort::lock_os_thread();
-                gort::blocking(|| std::thread::sleep(Duration::from_millis(20)));
+                gort::blocking(|| std::thread::sleep(Duration::from_millis(50)));
                 gort::yield_now();
             });
             locked.join().unwrap();
@@ -231,8 +232,14 @@ fn hog_hand_offs_and_netpoll_wakeups() {
         assert!(
             events
                 .iter()
-                .any(|e| is(e, "X", 2) && e["dur"].as_f64().unwrap() >= 19_000.0),
+                .any(|e| is(e, "X", 2) && e["dur"].as_f64().unwrap() >= 49_000.0),
             "the locked goroutine's blocking call is missing"
+        );
+        // Its 50 ms call outlasts two of sysmon's looks (10 ms apart at most) while the yielder
+        // waits: the P is retaken.
+        assert!(
+            !named(&events, "hand-off (blocking call)").is_empty(),
+            "no hand-off of a blocking call's processor"
         );
         assert!(
             events
