@@ -102,12 +102,14 @@ pub(crate) enum Event {
         ready: i64,
         flow: u64,
     },
-    /// Goroutine `g` was created by `parent` (0: a thread, or it existed when the trace began).
+    /// Goroutine `g` was created by `parent` (0: a plain thread), or already `existed` when the
+    /// trace began.
     Create {
         p: u32,
         ts: i64,
         g: u64,
         parent: u64,
+        existed: bool,
         name: Option<Box<str>>,
         site: Option<&'static Location<'static>>,
     },
@@ -339,6 +341,7 @@ pub(crate) fn created(gp: &G, p: Option<&P>, name: Option<&str>) {
         ts,
         g: gp.id(),
         parent,
+        existed: false,
         name: name.map(Box::from),
         site: gp.spawn_location(),
     });
@@ -439,6 +442,7 @@ pub(crate) fn snapshot(name_of: impl Fn(&G) -> Option<String>) {
             ts,
             g: g.id(),
             parent: 0,
+            existed: true,
             name: name_of(g).map(Box::from),
             site: g.spawn_location(),
         });

@@ -285,16 +285,13 @@ impl<W: Write> Formatter<'_, W> {
                 ts,
                 g,
                 parent,
+                existed,
                 ref name,
                 site,
             } => {
                 let tid = self.p_track(p)?;
                 let ts = self.ts(ts);
-                let what = if parent == 0 && p == NO_P {
-                    "existing"
-                } else {
-                    "create"
-                };
+                let what = if existed { "existing" } else { "create" };
                 write!(
                     self.out,
                     "{{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":{tid},\"ts\":{ts},\"name\":\"{what} G{g}\",\"cat\":\"create\",\"args\":{{\"g\":{g},\"parent\":{parent}"

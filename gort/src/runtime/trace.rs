@@ -18,6 +18,10 @@
 //! - a track per scheduler thread with the blocking calls made on it (`gort::blocking`,
 //!   `ffi::call`, `gort::fs`, DNS).
 //!
+//! What happens while `stop` runs is not recorded: a goroutine's last slice, if it ends after a
+//! goroutine it woke (say, its joiner) stopped the trace, is not in the file. `stop` does not
+//! stop the world, as Go's does.
+//!
 //! Cost: with no trace running, each recording site is one load and a branch. A running trace
 //! costs a clock read and a buffer write per event, and keeps every event in memory (about
 //! 64 bytes each) until `stop`.
@@ -31,7 +35,7 @@
 //! h.join().unwrap().unwrap();
 //! gort::runtime::trace::stop().unwrap();
 //! let json = std::fs::read_to_string(&path).unwrap();
-//! assert!(json.contains("\"G") && json.contains("sender"));
+//! assert!(json.contains("\"create G") && json.contains("\"name\":\"sender\""));
 //! # std::fs::remove_file(&path).unwrap();
 //! ```
 
