@@ -33,3 +33,19 @@ compile_error!(
      the arch contract (`switch`, `init_stack`, `call_on_stack`; ARCHITECTURE.md, \"The arch \
      contract\") in gort/src/arch/, plus the target's signal and memory details."
 );
+
+/// Hints that the cache line at `p` is about to be written (a hint only: any address is fine,
+/// nothing is read or faulted in).
+#[inline(always)]
+pub(crate) fn prefetch_write(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no architectural effect.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(p.cast())
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above: `prfm` never faults and changes no architectural state.
+    unsafe {
+        core::arch::asm!("prfm pstl1keep, [{0}]", in(reg) p, options(nostack, preserves_flags))
+    };
+}

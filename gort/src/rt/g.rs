@@ -228,7 +228,7 @@ impl G {
             spawn_loc: AtomicPtr::new(std::ptr::null_mut()),
             name: AtomicPtr::new(std::ptr::null_mut()),
             class: AtomicUsize::new(0),
-            sleep_timer: Timer::new(),
+            sleep_timer: Timer::fire_only(),
             runnable_at: AtomicI64::new(0),
             trace_ready: AtomicI64::new(0),
             trace_flow: AtomicU64::new(0),

@@ -12,7 +12,8 @@
 //! timer simple (in exactly one heap, or in none) at a small cost in lock traffic.
 //!
 //! Invariants: `Timer::heap` is non-null exactly while the timer is in that heap, and it and
-//! `Timer::idx` change only under that heap's lock (both heaps' locks while `move_all_to`
+//! `Timer::idx` change only under that heap's lock; `idx` is the timer's position in the heap
+//! whenever the timer is stoppable (a slot's `tracked` bit mirrors `Timer::stoppable`) (both heaps' locks while `move_all_to`
 //! moves it). A callback runs after its timer left the heap
 //! and with no heap lock held, so it may add timers and ready goroutines.
 
@@ -37,16 +38,30 @@ pub(crate) struct Timer {
     idx: AtomicUsize,
     heap: AtomicPtr<TimerHeap>,
     f: AtomicUsize,
+    /// Whether `stop` may be called: fixed at creation. A heap keeps only stoppable timers'
+    /// `idx` current.
+    stoppable: bool,
 }
 
 impl Timer {
+    /// A timer that can be stopped.
     pub(crate) fn new() -> Timer {
+        Timer::with_stop(true)
+    }
+
+    /// A timer that is never stopped once added (a sleep's): it only fires.
+    pub(crate) fn fire_only() -> Timer {
+        Timer::with_stop(false)
+    }
+
+    fn with_stop(stoppable: bool) -> Timer {
         Timer {
             when: AtomicI64::new(0),
             arming: AtomicU64::new(0),
             idx: AtomicUsize::new(0),
             heap: AtomicPtr::new(null_mut()),
             f: AtomicUsize::new(0),
+            stoppable,
         }
     }
 
@@ -62,6 +77,7 @@ impl Timer {
     /// Removes the timer from whichever heap holds it. Returns whether it was pending (so its
     /// callback will not run for that arming).
     pub(crate) fn stop(&self) -> bool {
+        assert!(self.stoppable, "stop called on a fire-only timer");
         loop {
             let h = self.heap.load(Acquire);
             if h.is_null() {
@@ -84,7 +100,25 @@ impl Timer {
 #[derive(Clone, Copy)]
 struct Slot {
     when: i64,
-    t: *const Timer,
+    /// The timer's address, with bit 0 set if the timer is stoppable (its `idx` is tracked).
+    tagged: usize,
+}
+
+impl Slot {
+    fn new(when: i64, t: &Timer) -> Slot {
+        Slot {
+            when,
+            tagged: t as *const Timer as usize | usize::from(t.stoppable),
+        }
+    }
+
+    fn timer(self) -> *const Timer {
+        (self.tagged & !1) as *const Timer
+    }
+
+    fn tracked(self) -> bool {
+        self.tagged & 1 != 0
+    }
 }
 
 struct Slots(Vec<Slot>);
@@ -135,16 +169,16 @@ impl TimerHeap {
         tr.f.store(f as usize, Relaxed);
         tr.heap.store(self as *const _ as *mut _, Release);
         let i = v.0.len();
-        v.0.push(Slot { when, t });
-        sift_up(&mut v.0, i);
+        v.0.push(Slot::new(when, tr));
+        let at = sift_up(&mut v.0, i);
         self.next.store(first_when(&v.0), Release);
-        tr.idx.load(Relaxed) == 0
+        at == 0
     }
 
     fn remove_at(&self, v: &mut Slots, i: usize) -> *const Timer {
         let last = v.0.len() - 1;
         v.0.swap(i, last);
-        let t = v.0.pop().expect("heap not empty").t;
+        let t = v.0.pop().expect("heap not empty").timer();
         if i < last {
             // The entry moved into the hole goes one way only.
             if i > 0 && v.0[(i - 1) / ARITY].when > v.0[i].when {
@@ -176,6 +210,9 @@ impl TimerHeap {
                         break;
                     }
                     let t = self.remove_at(&mut v, 0);
+                    if let Some(s) = v.0.first() {
+                        crate::arch::prefetch_write(s.timer().cast());
+                    }
                     // SAFETY: `t` was just in the heap, so it is alive.
                     batch[n].write((t, unsafe { (*t).arming() }));
                     n += 1;
@@ -222,8 +259,8 @@ impl TimerHeap {
             let i = w.0.len();
             w.0.push(s);
             sift_up(&mut w.0, i);
-            // SAFETY: `s.t` was in `self`, so it is alive; it moves under both locks.
-            unsafe { (*s.t).heap.store(to as *const _ as *mut _, Release) };
+            // SAFETY: the timer was in `self`, so it is alive; it moves under both locks.
+            unsafe { (*s.timer()).heap.store(to as *const _ as *mut _, Release) };
         }
         self.next.store(i64::MAX, Release);
         to.next.store(first_when(&w.0), Release);
@@ -238,15 +275,19 @@ fn first_when(v: &[Slot]) -> i64 {
 /// the four children of a node share a cache line or two.
 const ARITY: usize = 4;
 
-/// Puts `s` at `i` and records the position in its timer.
+/// Puts `s` at `i` and, for a stoppable timer, records the position in it.
 fn place(v: &mut [Slot], i: usize, s: Slot) {
     v[i] = s;
-    // SAFETY: timers in the heap are alive; idx is written under the heap lock held by the caller.
-    unsafe { (*s.t).idx.store(i, Relaxed) };
+    if s.tracked() {
+        // SAFETY: timers in the heap are alive; idx is written under the heap lock held by the
+        // caller.
+        unsafe { (*s.timer()).idx.store(i, Relaxed) };
+    }
 }
 
-/// Moves the entry at `i` up to its place (a hole travels up; each entry moved is written once).
-fn sift_up(v: &mut [Slot], mut i: usize) {
+/// Moves the entry at `i` up to its place (a hole travels up; each entry moved is written
+/// once). Returns where it ends.
+fn sift_up(v: &mut [Slot], mut i: usize) -> usize {
     let s = v[i];
     while i > 0 {
         let parent = (i - 1) / ARITY;
@@ -257,6 +298,7 @@ fn sift_up(v: &mut [Slot], mut i: usize) {
         i = parent;
     }
     place(v, i, s);
+    i
 }
 
 /// Moves the entry at `i` down to its place.
@@ -323,12 +365,33 @@ mod tests {
         ORDER.lock().unwrap().push(unsafe { (*t).when() });
     }
 
-    /// Random adds, stops and re-adds: timers fire in deadline order, each exactly once, and
-    /// `stop` finds every timer where the heap says it is.
+    /// Every stoppable timer's `idx` is its position in the heap.
+    fn check_indices(h: &TimerHeap) {
+        let v = h.lock();
+        for (i, s) in v.0.iter().enumerate() {
+            // SAFETY: timers in the heap are alive.
+            let t = unsafe { &*s.timer() };
+            assert_eq!(s.tracked(), t.stoppable);
+            if t.stoppable {
+                assert_eq!(t.idx.load(Relaxed), i, "stale index");
+            }
+        }
+    }
+
+    /// Random adds, stops and re-adds among fire-only timers: timers fire in deadline order,
+    /// each exactly once, and `stop` finds every stoppable timer where the heap says it is.
     #[test]
     fn random_operations_keep_the_heap_ordered() {
         let h = TimerHeap::new();
-        let timers: Vec<Timer> = (0..2000).map(|_| Timer::new()).collect();
+        let timers: Vec<Timer> = (0..2000)
+            .map(|i| {
+                if i % 3 == 0 {
+                    Timer::fire_only()
+                } else {
+                    Timer::new()
+                }
+            })
+            .collect();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rand = move || {
             seed ^= seed << 13;
@@ -341,8 +404,14 @@ mod tests {
             unsafe { h.add(t, (rand() % 10_000) as i64, record) };
         }
         let mut live = timers.len();
-        for _ in 0..3000 {
+        for k in 0..3000 {
             let t = &timers[(rand() % timers.len() as u64) as usize];
+            if k % 100 == 0 {
+                check_indices(&h);
+            }
+            if !t.stoppable {
+                continue;
+            }
             if t.stop() {
                 live -= 1;
             }
@@ -352,6 +421,7 @@ mod tests {
                 live += 1;
             }
         }
+        check_indices(&h);
         assert_eq!(h.len(), live);
         ORDER.lock().unwrap().clear();
         let mut now = 0;
