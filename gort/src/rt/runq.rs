@@ -151,6 +151,13 @@ impl RunQueue {
                 .compare_exchange(h, h.wrapping_add(1), Release, Relaxed)
                 .is_ok()
             {
+                if t.wrapping_sub(h) > 1 {
+                    // Start loading the G likely to run after this one while this one runs
+                    // (a hint only: a thief may take it first).
+                    let after = self.buf[(h.wrapping_add(1) % RUNQ_SIZE) as usize].load(Relaxed);
+                    crate::arch::prefetch_write(after.cast());
+                    crate::arch::prefetch_write(after.cast::<u8>().wrapping_add(64));
+                }
                 return Some(gp);
             }
         }
