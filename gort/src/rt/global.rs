@@ -255,6 +255,7 @@ pub(crate) fn move_p_state(pp: &P) {
 
 /// Queues `gp` on `pp` (owned by the caller; `next`: in `runnext`); a full local queue spills
 /// half of itself to the global queue.
+#[inline]
 pub(crate) fn runq_put(pp: &P, gp: *mut G, next: bool) {
     pp.runq
         .put(gp, next, &mut |batch| lock().runq_put_spilled(batch));

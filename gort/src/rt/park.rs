@@ -28,7 +28,7 @@ use super::blocking;
 use super::g::{BLOCKING, G, RUNNING, WAITING, WaitReason};
 use super::global::{self, runq_put, wakep};
 use super::m::{M, Request, current_m};
-use super::p::p_ref;
+use super::p::{P, p_ref};
 use crate::arch;
 use crate::sys::futex;
 
@@ -269,6 +269,33 @@ pub(crate) fn yield_now() {
         }
         return;
     }
+    // A first look at the queue outside a P section (a P is never freed, so a stale one is
+    // only a wrong guess): a goroutine with company goes straight to the scheduler.
+    if m.p().is_some_and(|p| p.runq.only_next())
+        && super::hog::with_p(|pp| pp.is_some_and(yield_in_place))
+    {
+        return;
+    }
     // The flag, if set, is answered by the new time slice `execute` gives the G.
     switch_to_scheduler(m, gp, Request::Yield);
+}
+
+/// Whether a yield on `p` can skip the scheduler because the scheduler would choose the yielding
+/// goroutine again: nothing is queued on `p` or globally, `p` has no timers to run, no goroutine
+/// waits for the network (the scheduler would poll), its slice has not run out and `p` is not
+/// retiring. Then the yield starts a new slice here, as the scheduler would have (so sysmon sees
+/// the switch and takes no hog's P), and costs no context switch. Go's Gosched always goes
+/// through the global queue.
+fn yield_in_place(p: &P) -> bool {
+    let alone = p.runq.is_empty()
+        && global::SCHED.runq_size.load(Relaxed) == 0
+        && p.timers.next_when() == i64::MAX
+        && !p.preempt.load(Relaxed)
+        && !p.should_retire()
+        && !super::trace::ON.load(Relaxed)
+        && !super::netpoll::has_waiters();
+    if alone {
+        super::schedule::start_slice(p, false);
+    }
+    alone
 }

@@ -64,6 +64,7 @@ impl RunQueue {
     /// Owner only. Queues `gp`; with `next`, puts it in the `next` slot and queues the G it
     /// displaces. When the ring is full, `overflow` receives half the ring plus the G, in order,
     /// for the global queue.
+    #[inline]
     pub(crate) fn put(&self, mut gp: *mut G, next: bool, overflow: &mut dyn FnMut(&[*mut G])) {
         if next {
             let old = self.next.swap(gp, AcqRel);
@@ -87,6 +88,8 @@ impl RunQueue {
     }
 
     /// Go's `runqputslow`: moves half of a full ring and `gp` out in one batch.
+    #[cold]
+    #[inline(never)]
     fn put_slow(&self, gp: *mut G, h: u32, t: u32, overflow: &mut dyn FnMut(&[*mut G])) -> bool {
         const HALF: usize = (RUNQ_SIZE / 2) as usize;
         let mut batch = [null_mut(); HALF + 1];

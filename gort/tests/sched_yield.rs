@@ -1,0 +1,139 @@
+//! `yield_now` with nothing else to run returns without a context switch. These tests check that
+//! the shortcut changes nothing a program can observe: a lone yielder is not taken for a hog, and
+//! timers, the network and a shrinking processor count all still get their turn.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::*};
+use std::time::{Duration, Instant};
+
+use gort_test_support::{gettid, with_procs};
+
+/// A goroutine that yields in a loop, alone on its processor, starts a time slice at each
+/// yield: sysmon never hands its processor off as a hog's.
+#[test]
+fn lone_yielder_is_not_a_hog() {
+    with_procs(1, 30, || {
+        let before = gort::runtime::stats().handoffs;
+        gort::spawn(|| {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(100) {
+                gort::yield_now();
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            gort::runtime::stats().handoffs,
+            before,
+            "a yielder's processor was handed off"
+        );
+    });
+}
+
+/// A yield loop on the only processor lets a sleeping goroutine wake on time.
+#[test]
+fn yield_loop_lets_timers_fire() {
+    with_procs(1, 30, || {
+        let woke = Arc::new(AtomicBool::new(false));
+        let w = woke.clone();
+        let sleeper = gort::spawn(move || {
+            gort::sleep(Duration::from_millis(5));
+            w.store(true, SeqCst);
+        });
+        let start = Instant::now();
+        let yielder = gort::spawn(move || {
+            while !woke.load(SeqCst) {
+                gort::yield_now();
+            }
+        });
+        yielder.join().unwrap();
+        sleeper.join().unwrap();
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "the sleeper woke after {took:?}"
+        );
+    });
+}
+
+/// A yield loop on the only processor lets a goroutine blocked on a socket read its data.
+#[test]
+fn yield_loop_lets_network_in() {
+    with_procs(1, 30, || {
+        let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = ln.local_addr().unwrap();
+        let got = Arc::new(AtomicBool::new(false));
+        let g = got.clone();
+        let reader = gort::spawn(move || {
+            let (mut c, _) = ln.accept().unwrap();
+            let mut b = [0u8; 4];
+            c.read_exact(&mut b).unwrap();
+            assert_eq!(&b, b"ping");
+            g.store(true, SeqCst);
+        });
+        let yielder = gort::spawn(move || {
+            while !got.load(SeqCst) {
+                gort::yield_now();
+            }
+        });
+        let start = Instant::now();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(b"ping").unwrap();
+        yielder.join().unwrap();
+        reader.join().unwrap();
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "the read finished after {took:?}"
+        );
+    });
+}
+
+/// Two goroutines yielding in loops, each alone on one of two processors, end up on one thread
+/// when the processor count drops to one: the retiring processor's yielder moves.
+#[test]
+fn yielders_move_off_a_retiring_processor() {
+    with_procs(2, 60, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tids: Vec<Arc<AtomicI64>> = (0..2).map(|_| Arc::new(AtomicI64::new(0))).collect();
+        let hs: Vec<_> = tids
+            .iter()
+            .map(|tid| {
+                let (stop, tid) = (stop.clone(), tid.clone());
+                gort::spawn(move || {
+                    while !stop.load(SeqCst) {
+                        tid.store(gettid(), SeqCst);
+                        gort::yield_now();
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        gort::set_procs(1);
+        // Both run on the one remaining processor's thread within a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let same = loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let a = tids[0].swap(0, SeqCst);
+            let b = tids[1].swap(0, SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            let (a2, b2) = (tids[0].load(SeqCst), tids[1].load(SeqCst));
+            if a != 0 && a == b && a2 == a && b2 == a {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+        };
+        stop.store(true, SeqCst);
+        for h in hs {
+            h.join().unwrap();
+        }
+        gort::set_procs(2);
+        assert!(
+            same,
+            "a yielder kept running on a retired processor's thread"
+        );
+    });
+}
