@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use gort_test_support::{gettid, with_procs};
 
-/// A goroutine that yields in a loop, alone on its processor, starts a time slice at each
-/// yield: sysmon never hands its processor off as a hog's.
+/// A goroutine that yields in a loop, alone on its processor, keeps it: sysmon hands nothing
+/// off (each yield starts a new slice, and nothing else waits to run).
 #[test]
 fn lone_yielder_is_not_a_hog() {
     with_procs(1, 30, || {
