@@ -176,6 +176,14 @@ impl TimerHeap {
     }
 
     fn remove_at(&self, v: &mut Slots, i: usize) -> *const Timer {
+        let t = Self::take(v, i);
+        self.next.store(first_when(&v.0), Release);
+        t
+    }
+
+    /// Takes the entry at `i` out of the heap without updating `next` (the caller does, before
+    /// it unlocks).
+    fn take(v: &mut Slots, i: usize) -> *const Timer {
         let last = v.0.len() - 1;
         v.0.swap(i, last);
         let t = v.0.pop().expect("heap not empty").timer();
@@ -189,7 +197,6 @@ impl TimerHeap {
         }
         // SAFETY: `t` was in the heap, so it is alive.
         unsafe { (*t).heap.store(null_mut(), Release) };
-        self.next.store(first_when(&v.0), Release);
         t
     }
 
@@ -209,7 +216,7 @@ impl TimerHeap {
                     if v.0[0].when > now {
                         break;
                     }
-                    let t = self.remove_at(&mut v, 0);
+                    let t = Self::take(&mut v, 0);
                     if let Some(s) = v.0.first() {
                         crate::arch::prefetch_write(s.timer().cast());
                     }
@@ -217,6 +224,9 @@ impl TimerHeap {
                     batch[n].write((t, unsafe { (*t).arming() }));
                     n += 1;
                 }
+                // Once per batch: until here it only lagged (an earlier `when` than the heap's,
+                // which sends a reader to the lock for nothing, never past a due timer).
+                self.next.store(first_when(&v.0), Release);
             }
             // Recorded before the callbacks: a goroutine they wake may stop the trace at once.
             if n > 0 && super::trace::ON.load(Relaxed) {
@@ -274,6 +284,8 @@ fn first_when(v: &[Slot]) -> i64 {
 /// Children per node: a 4-ary heap (as Go's timer heap) is half as deep as a binary one, and
 /// the four children of a node share a cache line or two.
 const ARITY: usize = 4;
+// `sift_down` compares the four children in two pairs.
+const _: () = assert!(ARITY == 4);
 
 /// Puts `s` at `i` and, for a stoppable timer, records the position in it.
 fn place(v: &mut [Slot], i: usize, s: Slot) {
@@ -301,18 +313,34 @@ fn sift_up(v: &mut [Slot], mut i: usize) -> usize {
     i
 }
 
-/// Moves the entry at `i` down to its place.
+/// Moves the entry at `i` down to its place (Go's `timers.siftDown`: the smaller of each pair of
+/// children, then the smaller of the two; a third of the instructions of a generic minimum).
 fn sift_down(v: &mut [Slot], mut i: usize) {
+    let n = v.len();
     let s = v[i];
     loop {
-        let first = ARITY * i + 1;
-        if first >= v.len() {
+        let mut c = ARITY * i + 1;
+        let mut c3 = c + 2;
+        if c >= n {
             break;
         }
-        let c = (first..(first + ARITY).min(v.len()))
-            .min_by_key(|&c| v[c].when)
-            .expect("at least one child");
-        if s.when <= v[c].when {
+        let mut w = v[c].when;
+        if c + 1 < n && v[c + 1].when < w {
+            w = v[c + 1].when;
+            c += 1;
+        }
+        if c3 < n {
+            let mut w3 = v[c3].when;
+            if c3 + 1 < n && v[c3 + 1].when < w3 {
+                w3 = v[c3 + 1].when;
+                c3 += 1;
+            }
+            if w3 < w {
+                w = w3;
+                c = c3;
+            }
+        }
+        if s.when <= w {
             break;
         }
         place(v, i, v[c]);
