@@ -5,17 +5,19 @@
 //! while looking for work, and the one M that sleeps for timers sleeps until the earliest `when`
 //! across all heaps. Add, stop and reset are O(log n): a timer knows its heap and its index.
 //! As Go's, the heap is 4-ary and keeps each deadline beside the timer's pointer (`timerWhen`),
-//! so sifting reads only the heap's own array.
+//! so sifting reads only the heap's own array. Only stoppable timers have their index kept up
+//! to date: a sleep's timer is never stopped, and writing the index into every timer a sift
+//! moves costs a cache miss per level (each timer lives in its own G).
 //!
 //! Deviation from Go: Go 1.23 keeps timers in a heap per P with lazy deletion and per-timer
 //! locks; here each heap has one short lock and deletion is eager, which keeps the state of a
 //! timer simple (in exactly one heap, or in none) at a small cost in lock traffic.
 //!
 //! Invariants: `Timer::heap` is non-null exactly while the timer is in that heap, and it and
-//! `Timer::idx` change only under that heap's lock; `idx` is the timer's position in the heap
-//! whenever the timer is stoppable (a slot's `tracked` bit mirrors `Timer::stoppable`) (both heaps' locks while `move_all_to`
-//! moves it). A callback runs after its timer left the heap
-//! and with no heap lock held, so it may add timers and ready goroutines.
+//! `Timer::idx` change only under that heap's lock (both heaps' locks while `move_all_to` moves
+//! it). A stoppable timer's `idx` is its position in the heap; a slot's tag bit says whether its
+//! timer is stoppable. A callback runs after its timer left the heap and with no heap lock held,
+//! so it may add timers and ready goroutines.
 
 use std::mem::MaybeUninit;
 use std::ptr::null_mut;
