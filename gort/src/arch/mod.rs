@@ -9,7 +9,9 @@
 //! `call_on_stack` runs a function on another stack and comes back (C calls on the system stack,
 //! callbacks back on the goroutine's). ARCHITECTURE.md, "The arch contract", states what a port
 //! must provide; every port implements exactly these four functions (`signal_sp` reads the
-//! interrupted stack pointer for the overflow handler) and `EntryFn`.
+//! interrupted stack pointer for the overflow handler) and `EntryFn`. `prefetch_write`, a cache
+//! hint the scheduler and timers use, lives here with one line per target; a new target may
+//! make it do nothing.
 //!
 //! Supported: x86-64 (System V) and AArch64 (AAPCS64), both on Linux. Other targets fail to
 //! compile with a message naming the contract.

@@ -25,8 +25,9 @@
 //! Invariants: a slice is open on an M (`M::trace_start` non-zero) only while a goroutine runs
 //! on that M holding `M::trace_p`, from an `execute` that saw the trace running. A blocking call
 //! closes it and stamps `M::trace_block`, and only a stamped call's end opens a new one, on
-//! whatever P the goroutine gets; so the call path tests the M's own fields, not `ON`. A P taken from a hog records when (`P::trace_taken`), so
-//! the hog's slice ends there and never overlaps the next M's on the same P.
+//! whatever P the goroutine gets; so the call path tests the M's own fields, not `ON`. A P
+//! taken from a hog records when (`P::trace_taken`), so the hog's slice ends there and never
+//! overlaps the next M's on the same P.
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;

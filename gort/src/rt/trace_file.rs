@@ -234,13 +234,14 @@ impl<W: Write> Formatter<'_, W> {
 
     /// The track of P `p` (or of no P), named on first use.
     fn p_track(&mut self, p: u32) -> io::Result<u64> {
-        let (tid, name) = if p == NO_P {
-            (NO_P_TID, "no P".to_string())
-        } else {
-            (p as u64, format!("P{p}"))
-        };
+        let tid = if p == NO_P { NO_P_TID } else { p as u64 };
         if !self.p_seen.contains(&p) {
             self.p_seen.push(p);
+            let name = if p == NO_P {
+                "no P".to_string()
+            } else {
+                format!("P{p}")
+            };
             writeln!(
                 self.out,
                 "{{\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"name\":\"thread_name\",\"args\":{{\"name\":\"{name}\"}}}},\n\

@@ -61,10 +61,10 @@ pub(crate) fn read_env() {
 fn dump_on_fatal() {
     let mut out = Vec::new();
     let _ = writeln!(out);
-    match super::dump::try_dump(&mut out) {
-        Some(_) => {}
-        // The error struck inside a dump: waiting for the dump's lock would hang the abort.
-        None => out.extend_from_slice(b"(no goroutine dump: the error struck inside one)\n"),
+    // An error that struck inside a dump must not wait for the dump's lock: that would hang
+    // the abort.
+    if super::dump::try_dump(&mut out).is_none() {
+        out.extend_from_slice(b"(no goroutine dump: the error struck inside one)\n");
     }
     crate::util::write_stderr(&out);
 }
