@@ -28,6 +28,57 @@ const FRAME: usize = 176;
 /// to the `switch` that started it and `data` the word given to `init_stack`. Never returns.
 pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: usize) -> !;
 
+/// Stores the saved frame (module doc) of the current context below sp: the callee-saved
+/// registers (x29/x30 too: `ret` after a restore goes back through x30) and FPCR. Shared by
+/// `switch` and `switch_call`, which must save exactly the same frame. sp stays 16-byte aligned
+/// (FRAME is a multiple of 16).
+macro_rules! save_frame {
+    () => {
+        concat!(
+            "sub sp, sp, #176\n",
+            "stp x19, x20, [sp, #0]\n",
+            "stp x21, x22, [sp, #16]\n",
+            "stp x23, x24, [sp, #32]\n",
+            "stp x25, x26, [sp, #48]\n",
+            "stp x27, x28, [sp, #64]\n",
+            "stp x29, x30, [sp, #80]\n",
+            "stp d8, d9, [sp, #96]\n",
+            "stp d10, d11, [sp, #112]\n",
+            "stp d12, d13, [sp, #128]\n",
+            "stp d14, d15, [sp, #144]\n",
+            "mrs x9, fpcr\n",
+            "str x9, [sp, #160]\n",
+        )
+    };
+}
+
+/// Loads the saved frame at sp and pops it (the inverse of `save_frame`). Writing FPCR can stall
+/// the pipeline, and it nearly always holds the same value already: it is written only when it
+/// differs. Uses x9 and x10 (caller-saved scratch).
+macro_rules! restore_frame {
+    () => {
+        concat!(
+            "ldr x9, [sp, #160]\n",
+            "mrs x10, fpcr\n",
+            "cmp x9, x10\n",
+            "b.eq 2f\n",
+            "msr fpcr, x9\n",
+            "2:\n",
+            "ldp d14, d15, [sp, #144]\n",
+            "ldp d12, d13, [sp, #128]\n",
+            "ldp d10, d11, [sp, #112]\n",
+            "ldp d8, d9, [sp, #96]\n",
+            "ldp x29, x30, [sp, #80]\n",
+            "ldp x27, x28, [sp, #64]\n",
+            "ldp x25, x26, [sp, #48]\n",
+            "ldp x23, x24, [sp, #32]\n",
+            "ldp x21, x22, [sp, #16]\n",
+            "ldp x19, x20, [sp, #0]\n",
+            "add sp, sp, #176\n",
+        )
+    };
+}
+
 /// Saves the current context into `*save`, resumes the context whose stack pointer is `to`, and
 /// hands it `arg` (returned from its own `switch` call, or passed to its entry on first run).
 /// Returns the `arg` of whichever `switch` later resumes this context.
@@ -40,54 +91,51 @@ pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: usize) -> !;
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
     core::arch::naked_asm!(
-        // Make room for the frame (sp stays 16-byte aligned: FRAME is a multiple of 16).
-        "sub sp, sp, #176",
-        // The general callee-saved registers, in pairs.
-        "stp x19, x20, [sp, #0]",
-        "stp x21, x22, [sp, #16]",
-        "stp x23, x24, [sp, #32]",
-        "stp x25, x26, [sp, #48]",
-        "stp x27, x28, [sp, #64]",
-        // Frame pointer and return address: `ret` below goes back to our caller through x30.
-        "stp x29, x30, [sp, #80]",
-        // The low halves of v8–v15.
-        "stp d8, d9, [sp, #96]",
-        "stp d10, d11, [sp, #112]",
-        "stp d12, d13, [sp, #128]",
-        "stp d14, d15, [sp, #144]",
-        // The floating-point control register.
-        "mrs x9, fpcr",
-        "str x9, [sp, #160]",
+        save_frame!(),
         // Publish our sp (sp cannot be stored directly: go through x9), then move to the other
         // stack.
         "mov x9, sp",
         "str x9, [x0]",
         "mov sp, x1",
-        // Its FPCR. Writing FPCR can stall the pipeline, and it nearly always holds the same
-        // value already: write it only when it differs.
-        "ldr x9, [sp, #160]",
-        "mrs x10, fpcr",
-        "cmp x9, x10",
-        "b.eq 2f",
-        "msr fpcr, x9",
-        "2:",
-        // Its callee-saved registers.
-        "ldp d14, d15, [sp, #144]",
-        "ldp d12, d13, [sp, #128]",
-        "ldp d10, d11, [sp, #112]",
-        "ldp d8, d9, [sp, #96]",
-        "ldp x29, x30, [sp, #80]",
-        "ldp x27, x28, [sp, #64]",
-        "ldp x25, x26, [sp, #48]",
-        "ldp x23, x24, [sp, #32]",
-        "ldp x21, x22, [sp, #16]",
-        "ldp x19, x20, [sp, #0]",
-        // Pop the frame.
-        "add sp, sp, #176",
+        restore_frame!(),
         // The resumed side sees `arg` as switch's return value; a fresh context's trampoline
         // finds it in x0 as its first argument.
         "mov x0, x2",
         // To the resumed context's caller (or, for a fresh one, the trampoline).
+        "ret",
+    )
+}
+
+/// Saves the current context into `*save` as `switch` does, then calls `f(data)` on the stack
+/// whose top is `top` (16-byte aligned), and resumes the context `f` returns, handing it the
+/// argument `f` returns with it. Returns the `arg` of whichever `switch` later resumes this
+/// context (see x86_64.rs).
+///
+/// # Safety
+/// `save` as for `switch`; `[top - n, top)` must be unused stack memory large enough for `f`;
+/// `f` must not unwind and must return a context that `switch` could resume.
+// ABI contract: x0 = save, x1 = data, x2 = f, x3 = top; `f` returns `Resume` in x0 (sp) and x1
+// (arg). The frame saved is exactly `switch`'s, so either primitive resumes a context the other
+// saved.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn switch_call(
+    save: *mut usize,
+    data: usize,
+    f: unsafe extern "C" fn(usize) -> super::Resume,
+    top: usize,
+) -> usize {
+    core::arch::naked_asm!(
+        save_frame!(),
+        "mov x9, sp",
+        "str x9, [x0]",
+        // f(data) on the other stack.
+        "mov sp, x3",
+        "mov x0, x1",
+        "blr x2",
+        // Into the context it chose (x0), as `switch` enters one; x1 holds its argument.
+        "mov sp, x0",
+        restore_frame!(),
+        "mov x0, x1",
         "ret",
     )
 }

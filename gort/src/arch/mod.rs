@@ -7,8 +7,11 @@
 //! goroutine entry; the trampoline's CFI marks the end of the call chain, so unwinders and
 //! backtraces stop there and a panic can never unwind across a switch (the entry catches it).
 //! `call_on_stack` runs a function on another stack and comes back (C calls on the system stack,
-//! callbacks back on the goroutine's). ARCHITECTURE.md, "The arch contract", states what a port
-//! must provide; every port implements exactly these four functions (`signal_sp` reads the
+//! callbacks back on the goroutine's). `switch_call` is a switch with a call in the middle: it
+//! saves the current context, runs a function on another stack, and resumes the context that
+//! function returns (`Resume`); a goroutine hands over to the next one through it without a
+//! second switch (rt::handoff). ARCHITECTURE.md, "The arch contract", states what a port must
+//! provide; every port implements exactly these five functions (`signal_sp` reads the
 //! interrupted stack pointer for the overflow handler) and `EntryFn`. `prefetch_write`, a cache
 //! hint the scheduler and timers use, lives here with one line per target; a new target may
 //! make it do nothing.
@@ -19,12 +22,12 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod x86_64;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub(crate) use x86_64::{call_on_stack, init_stack, signal_sp, switch};
+pub(crate) use x86_64::{call_on_stack, init_stack, signal_sp, switch, switch_call};
 
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
 mod aarch64;
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
-pub(crate) use aarch64::{call_on_stack, init_stack, signal_sp, switch};
+pub(crate) use aarch64::{call_on_stack, init_stack, signal_sp, switch, switch_call};
 
 #[cfg(not(all(
     any(target_arch = "x86_64", target_arch = "aarch64"),
@@ -35,6 +38,14 @@ compile_error!(
      the arch contract (`switch`, `init_stack`, `call_on_stack`; ARCHITECTURE.md, \"The arch \
      contract\") in gort/src/arch/, plus the target's signal and memory details."
 );
+
+/// What the function given to `switch_call` returns: the stack pointer of the context to resume
+/// and the argument it gets (two words: returned in registers on both targets).
+#[repr(C)]
+pub(crate) struct Resume {
+    pub(crate) sp: usize,
+    pub(crate) arg: usize,
+}
 
 /// Hints that the cache line at `p` is about to be written (a hint only: any address is fine,
 /// nothing is read or faulted in).

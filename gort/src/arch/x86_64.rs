@@ -20,6 +20,42 @@
 /// to the `switch` that started it and `data` the word given to `init_stack`. Never returns.
 pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: usize) -> !;
 
+/// Pushes the saved frame (module doc) of the current context: the callee-saved registers and
+/// the floating-point control words. Shared by `switch` and `switch_call`, which must save
+/// exactly the same frame.
+macro_rules! save_frame {
+    () => {
+        concat!(
+            "push rbp\n",
+            "push rbx\n",
+            "push r12\n",
+            "push r13\n",
+            "push r14\n",
+            "push r15\n",
+            "sub rsp, 8\n",
+            "stmxcsr [rsp]\n",
+            "fnstcw [rsp + 4]\n",
+        )
+    };
+}
+
+/// Pops the saved frame at rsp (the inverse of `save_frame`).
+macro_rules! restore_frame {
+    () => {
+        concat!(
+            "ldmxcsr [rsp]\n",
+            "fldcw [rsp + 4]\n",
+            "add rsp, 8\n",
+            "pop r15\n",
+            "pop r14\n",
+            "pop r13\n",
+            "pop r12\n",
+            "pop rbx\n",
+            "pop rbp\n",
+        )
+    };
+}
+
 /// Saves the current context into `*save`, resumes the context whose stack pointer is `to`, and
 /// hands it `arg` (returned from its own `switch` call, or passed to its entry on first run).
 /// Returns the `arg` of whichever `switch` later resumes this context.
@@ -32,29 +68,48 @@ pub(crate) type EntryFn = unsafe extern "C" fn(arg: usize, data: usize) -> !;
 #[unsafe(naked)]
 pub(crate) unsafe extern "C" fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
     core::arch::naked_asm!(
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        "sub rsp, 8",
-        "stmxcsr [rsp]",
-        "fnstcw [rsp + 4]",
+        save_frame!(),
         // Publish our sp, then move to the other stack.
         "mov [rdi], rsp",
         "mov rsp, rsi",
-        "ldmxcsr [rsp]",
-        "fldcw [rsp + 4]",
-        "add rsp, 8",
-        "pop r15",
-        "pop r14",
-        "pop r13",
-        "pop r12",
-        "pop rbx",
-        "pop rbp",
+        restore_frame!(),
         // The resumed side sees `arg` as switch's return value; a fresh context's trampoline
         // finds it in rdi.
+        "mov rax, rdx",
+        "mov rdi, rdx",
+        "ret",
+    )
+}
+
+/// Saves the current context into `*save` as `switch` does, then calls `f(data)` on the stack
+/// whose top is `top` (16-byte aligned), and resumes the context `f` returns, handing it the
+/// argument `f` returns with it. Returns the `arg` of whichever `switch` later resumes this
+/// context. One context switch with a function call in the middle: the function runs after this
+/// context is saved and before the next one is chosen for good (rt::handoff).
+///
+/// # Safety
+/// `save` as for `switch`; `[top - n, top)` must be unused stack memory large enough for `f`;
+/// `f` must not unwind and must return a context that `switch` could resume.
+// ABI contract: rdi = save, rsi = data, rdx = f, rcx = top; `f` returns `Resume` in rax (sp) and
+// rdx (arg). The frame pushed is exactly `switch`'s, so either primitive resumes a context the
+// other saved. `top` is ≡ 0 (mod 16), so `f` starts with rsp ≡ 8 after the call.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn switch_call(
+    save: *mut usize,
+    data: usize,
+    f: unsafe extern "C" fn(usize) -> super::Resume,
+    top: usize,
+) -> usize {
+    core::arch::naked_asm!(
+        save_frame!(),
+        "mov [rdi], rsp",
+        // f(data) on the other stack.
+        "mov rsp, rcx",
+        "mov rdi, rsi",
+        "call rdx",
+        // Into the context it chose, as `switch` enters one.
+        "mov rsp, rax",
+        restore_frame!(),
         "mov rax, rdx",
         "mov rdi, rdx",
         "ret",

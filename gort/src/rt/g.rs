@@ -108,6 +108,9 @@ impl WaitReason {
     }
 }
 
+/// A goroutine's descriptor, at the top of its stack slot. The fields every park, wake-up and
+/// switch touch fill the first cache line (up to `runnable_at`), so that a switch to a goroutine
+/// whose descriptor has gone cold misses once, not twice; spawn-time and diagnostic fields follow.
 #[repr(C, align(64))]
 pub(crate) struct G {
     /// Saved stack pointer while the G is not running. Written only by `arch::switch` on the
@@ -115,27 +118,15 @@ pub(crate) struct G {
     pub(crate) sp: UnsafeCell<usize>,
     /// One of the status constants above.
     pub(crate) status: AtomicU32,
-    /// Goroutine id (never reused); 0 for a plain thread's G.
-    pub(crate) id: AtomicU64,
-    /// Lowest usable stack address (the guard region lies just below). 0 for thread Gs.
-    pub(crate) stack_lo: AtomicUsize,
-    /// Usable stack size in bytes, as requested (rounded); the G itself sits at `stack_lo + limit`
-    /// or above.
-    pub(crate) limit: AtomicUsize,
+    /// Futex word for thread-mode parking: `WAKE_WAITING`, `WAKE_READY` once readied, or
+    /// `WAKE_QUEUE` while the parked thread has given its P away and waits for one instead.
+    pub(crate) wake: AtomicU32,
     /// True for the G of a plain OS thread: parking blocks the thread.
     pub(crate) is_thread: AtomicBool,
     /// Set while the G is parked by blocking its OS thread (plain thread, locked or unwinding
     /// goroutine); `ready` then wakes `wake` instead of queueing the G.
     pub(crate) parks_thread: AtomicBool,
-    /// Futex word for thread-mode parking: `WAKE_WAITING`, `WAKE_READY` once readied, or
-    /// `WAKE_QUEUE` while the parked thread has given its P away and waits for one instead.
-    pub(crate) wake: AtomicU32,
-    /// The body's start function (`rt::spawn::RunFn`, 0 once taken on first run).
-    pub(crate) entry_run: AtomicUsize,
-    /// The body's data for `entry_run`. Both written by the spawner before the G is published.
-    pub(crate) entry_data: AtomicUsize,
-    /// The M running this G (null when not running).
-    pub(crate) m: AtomicPtr<M>,
+    pub(crate) wait_reason: AtomicU8,
     /// lock_os_thread nesting count; only the G itself touches it.
     pub(crate) locked: AtomicU32,
     /// The runtime's own pins to the thread (ffi callbacks), kept apart from the user's
@@ -145,11 +136,25 @@ pub(crate) struct G {
     /// How many `ffi::call`s this goroutine is inside: it runs on its M's system stack, in the
     /// blocking state, so it must not switch stacks and has no P.
     pub(crate) in_cgo: AtomicU32,
+    /// The M running this G (null when not running).
+    pub(crate) m: AtomicPtr<M>,
     /// The M this G is locked to while it waits for a P to be handed to that M (Go's lockedm).
     pub(crate) locked_m: AtomicPtr<M>,
-    pub(crate) wait_reason: AtomicU8,
     /// nanotime when the G last parked.
     pub(crate) wait_since: AtomicI64,
+    /// When a sampled wake-up made the G runnable (a nanotime), or 0 (rt::metrics).
+    pub(crate) runnable_at: AtomicI64,
+    /// Goroutine id (never reused); 0 for a plain thread's G.
+    pub(crate) id: AtomicU64,
+    /// Lowest usable stack address (the guard region lies just below). 0 for thread Gs.
+    pub(crate) stack_lo: AtomicUsize,
+    /// Usable stack size in bytes, as requested (rounded); the G itself sits at `stack_lo + limit`
+    /// or above.
+    pub(crate) limit: AtomicUsize,
+    /// The body's start function (`rt::spawn::RunFn`, 0 once taken on first run).
+    pub(crate) entry_run: AtomicUsize,
+    /// The body's data for `entry_run`. Both written by the spawner before the G is published.
+    pub(crate) entry_data: AtomicUsize,
     /// Where the G was spawned (`&'static Location`), or null.
     pub(crate) spawn_loc: AtomicPtr<std::panic::Location<'static>>,
     /// The name given with `Builder::name` (a leaked `Box<String>`), or null. Set before the G
@@ -159,8 +164,6 @@ pub(crate) struct G {
     pub(crate) class: AtomicUsize,
     /// The timer `sleep` parks on.
     pub(crate) sleep_timer: Timer,
-    /// When a sampled wake-up made the G runnable (a nanotime), or 0 (rt::metrics).
-    pub(crate) runnable_at: AtomicI64,
     /// Goroutine-local values (`goroutine_local!`), indexed by key; None until the first one.
     /// Touched only by the G itself while it runs; emptied (dropped) when it exits.
     pub(crate) locals: UnsafeCell<Option<Box<Locals>>>,
@@ -175,6 +178,8 @@ pub(crate) struct G {
     pub(crate) trace_ready: AtomicI64,
     pub(crate) trace_flow: AtomicU64,
 }
+
+const _: () = assert!(std::mem::offset_of!(G, runnable_at) + 8 <= 64);
 
 /// What a goroutine runs around its switches (see `G::hook`): `switch_out` on the goroutine's
 /// stack and thread just before it leaves the thread, `switch_in` on the thread it resumes on.

@@ -70,6 +70,10 @@ pub(crate) struct M {
     /// A goroutine whose time slice ran out, on its way to the back of the local queue:
     /// `find_runnable` first picks the next goroutine without it. Touched only by this M's g0.
     pub(crate) preempted: Cell<*mut G>,
+    /// A clock reading (nanotime) taken by a switch that found a timer due (rt::handoff) and so
+    /// went to the scheduler, which runs the timers with it instead of reading the clock again;
+    /// 0 if none. Touched only by this M's thread; cleared before `execute` runs a goroutine.
+    pub(crate) now: Cell<i64>,
     /// Whether code on this M may touch its P now: always on g0, and inside P sections on a
     /// goroutine. Sysmon takes a P from a hog only while this is false (rt::hog).
     pub(crate) in_rt: la::AtomicBool,
@@ -111,6 +115,7 @@ impl M {
             cgo_sys_sp: UnsafeCell::new(0),
             extra_g: UnsafeCell::new(std::ptr::null_mut()),
             preempted: Cell::new(std::ptr::null_mut()),
+            now: Cell::new(0),
             in_rt: la::AtomicBool::new(true),
             taken: la::AtomicBool::new(false),
             reclaiming: la::AtomicBool::new(false),

@@ -25,6 +25,7 @@ pub(crate) mod cgo;
 pub(crate) mod dump;
 pub(crate) mod g;
 pub(crate) mod global;
+mod handoff;
 pub(crate) mod hog;
 pub(crate) mod m;
 mod metrics;

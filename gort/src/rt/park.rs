@@ -2,8 +2,10 @@
 //!
 //! Protocol ("switch first, commit after", Go's park_m): the waiting side calls
 //! `park(reason, commit)`. The G switches to its M's scheduler, which marks it WAITING and only
-//! then runs `commit(gp)`; `commit` publishes the G where a waker can find it (typically: push
-//! it on a wait list and unlock). If `commit` returns false the G runs again at once. A waker
+//! then runs `commit(gp)` (a direct switch to the next goroutine does the same in the middle of
+//! the switch, on the same stack: rt::handoff); `commit` publishes the G where a waker can find
+//! it (typically: push it on a wait list and unlock). If `commit` returns false the G runs again
+//! at once. A waker
 //! that found the G calls `ready(gp)`, which queues it on the waker's P (`runnext`, so a woken
 //! peer runs next) and wakes an idle P if there is one.
 //!
@@ -27,6 +29,7 @@ use std::sync::atomic::Ordering::*;
 use super::blocking;
 use super::g::{BLOCKING, G, RUNNING, WAITING, WaitReason};
 use super::global::{self, runq_put, wakep};
+use super::handoff;
 use super::m::{M, Request, current_m};
 use super::p::{P, p_ref};
 use crate::arch;
@@ -48,13 +51,18 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
         // SAFETY: a set hook is valid until its goroutine replaces it (set_switch_hook).
         unsafe { run_hook(hook, false) };
     }
-    super::hog::enter(m);
-    // SAFETY: `m` is the current M and `gp` its running G; `req` is read by this M's g0 right
-    // after the switch. The G's saved sp is written before the scheduler can hand the G to
-    // anyone (only after the request is processed).
+    let (pp, _) = super::hog::enter(m);
+    let direct = pp.and_then(|p| Some((p, handoff::pick(m, p, &req)?)));
+    // SAFETY: `m` is the current M and `gp` its running G; `req` is read right after the switch
+    // by this M's g0, or in the middle of a direct switch (rt::handoff) inside the P section
+    // entered above. The G's saved sp is written before the request is processed, and
+    // so before anyone else can run the G.
     let mut arg = unsafe {
         *m.req.get() = req;
-        arch::switch((*gp).sp.get(), *m.g0_sp.get(), 0)
+        match direct {
+            Some((p, (next, inherit))) => handoff::switch(m, p, gp, next, inherit),
+            None => arch::switch((*gp).sp.get(), *m.g0_sp.get(), 0),
+        }
     };
     // A dumper may borrow the parked G to capture its backtrace here (see rt::dump).
     while arg == super::dump::DUMP_ARG {

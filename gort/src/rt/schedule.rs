@@ -267,9 +267,13 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
     'top: loop {
         let pp = mp.p().expect("find_runnable runs with a P");
         // Reading the clock costs more than the rest of a context switch: only when a timer
-        // exists here.
+        // exists here, and not again if the switch that brought us here just did.
         if pp.timers.next_when() != i64::MAX {
-            pp.timers.run_expired(nanotime());
+            let now = match mp.now.replace(0) {
+                0 => nanotime(),
+                now => now,
+            };
+            pp.timers.run_expired(now);
         }
 
         // A slice that ran out (sysmon's flag, inherited along runnext hand-offs) ends here:
@@ -500,19 +504,37 @@ fn trace_slice_end(mp: &M, g: &G, req: &Request) {
     trace::slice_end(mp, g, why);
 }
 
+/// The start of Go's execute, shared with direct switches (rt::handoff): a new slice (or the
+/// current one, with `inherit`), RUNNABLE → RUNNING, and the M and the G naming each other.
+///
+/// # Safety
+/// This M owns `gp` (taken from a run queue, or kept by a park whose commit declined) and holds
+/// `pp`.
+#[inline(always)]
+pub(crate) unsafe fn begin_run<'g>(mp: &M, pp: &P, gp: *mut G, inherit: bool) -> &'g G {
+    // SAFETY: Gs are never freed; the caller's contract makes this M its only user.
+    let g = unsafe { &*gp };
+    start_slice(pp, inherit);
+    // A load and a store, not a swap: a RUNNABLE G changes state only at its owner's hands (the
+    // dumper borrows only WAITING ones), and a locked swap costs as much as the rest of this.
+    if g.status.load(Acquire) != RUNNABLE {
+        fatal!("execute: goroutine {} was not runnable", g.id());
+    }
+    g.status.store(RUNNING, Release);
+    super::metrics::running(g);
+    g.m.store(mp as *const M as *mut M, Relaxed);
+    mp.curg.store(gp, Relaxed);
+    g
+}
+
 /// Go's execute: runs `gp` on `mp` until it switches back, then does what it asked. Returns a G
 /// to run at once (a park whose commit declined).
 fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     let pp = mp.p().expect("execute runs with a P");
     // SAFETY: the G was taken from a run queue, so this M now owns it.
-    let g = unsafe { &*gp };
-    start_slice(pp, inherit);
-    if g.status.swap(RUNNING, AcqRel) != RUNNABLE {
-        fatal!("execute: goroutine {} was not runnable", g.id());
-    }
-    super::metrics::running(g);
-    g.m.store(mp as *const M as *mut M, Relaxed);
-    mp.curg.store(gp, Relaxed);
+    let g = unsafe { begin_run(mp, pp, gp, inherit) };
+    // A clock reading left by a switch is only as fresh as that switch.
+    mp.now.set(0);
     // Read once: the switch preserves it in a register for the check after.
     let tracing = trace::ON.load(Relaxed);
     if tracing {
@@ -521,7 +543,11 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     // SAFETY: `g.sp` was saved by `switch` (or made by `init_stack`) and the G runs nowhere
     // else; `g0_sp` is this M's own scheduler context, valid until we are resumed.
     unsafe { arch::switch(mp.g0_sp.get(), *g.sp.get(), mp as *const M as usize) };
-    // Back on g0: the G switched to us and left a request.
+    // Back on g0: a G switched to us and left a request. Not necessarily `gp`: that one may
+    // have switched directly to another (rt::handoff), and so on.
+    let gp = mp.curg.load(Relaxed);
+    // SAFETY: the running G, which just switched here; Gs are never freed.
+    let g = unsafe { &*gp };
     mp.curg.store(null_mut(), Relaxed);
     g.m.store(null_mut(), Relaxed);
     // SAFETY: written by the G just before it switched to this g0; only this M reads it.

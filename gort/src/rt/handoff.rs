@@ -1,0 +1,165 @@
+//! Direct switches: a goroutine that parks, yields or exits switches straight to the goroutine
+//! its M's scheduler would run next, instead of to the scheduler (g0) and from there to that
+//! goroutine.
+//!
+//! Go always goes through g0 (proc.go: `park_m`, `gosched_m` and `goexit0` run on g0 and call
+//! `schedule`). Here the round trip costs a second context switch and, worse, a second run of
+//! mispredicted returns (a switch empties the return predictor's view of the stack), on the path
+//! of every channel hand-off between goroutines. The deviation keeps the scheduler's order: the
+//! goroutine taken is the one `find_runnable` would return first, and only when nothing else
+//! would come before it there (see `pick`); in every other case the switch goes to g0 as before.
+//!
+//! "Switch first, commit after" still holds. The switch is `arch::switch_call`: it saves the
+//! leaving goroutine's context, then runs `finish` on the M's system stack below the suspended
+//! scheduler frame, where g0 would have run the same steps (the request in `M::req`: queue a
+//! yielder, or mark a parker waiting and run its commit), and only then enters the next
+//! goroutine. So a commit publishes the parked goroutine only after its context is saved, runs
+//! on the same stack with the same room as before, and releases its locks as soon after the
+//! switch as through g0 (running it on the next goroutine's stack, after that goroutine's cold
+//! frames were loaded, held a select's channel locks long enough to slow the select benchmark
+//! at two processors by a fifth). A commit that declines resumes the parker at once, as g0
+//! does, and puts the taken goroutine back in `runnext`.
+//!
+//! Invariants: a direct switch happens inside the P section of the leaving goroutine's switch
+//! (`M::in_rt` set until the next goroutine returns to its own code), so sysmon cannot take the
+//! P in between, and the goroutine taken is owned by this M from `pick` to its switch-in. g0
+//! stays suspended in `execute` meanwhile and reads the goroutine that comes back to it from
+//! `M::curg`.
+
+use std::ptr::null_mut;
+use std::sync::atomic::Ordering::*;
+
+use super::g::{G, RUNNABLE, WAITING};
+use super::global::{SCHED, runq_put};
+use super::m::{M, Request};
+use super::p::P;
+use crate::arch::{self, Resume};
+use crate::sys::nanotime;
+use crate::util::fatal;
+
+/// The goroutine to switch to directly from a goroutine on `p` that asks `req`, and whether it
+/// inherits the time slice; None if the switch must go to the scheduler. It is the goroutine
+/// `find_runnable` would pick first after g0 processed the request: `runnext`, or else, when the
+/// global queue is empty (so that no fairness rule would serve it first), the head of the local
+/// queue with a new slice. The scheduler keeps every case that needs it: a timer on `p` that is
+/// due, a slice that ran out, a retiring P, the tracer, and a goroutine locked to another thread
+/// (put back in `runnext`, where the scheduler finds it). Requests other than a park, a yield
+/// or an exit always go to the scheduler.
+#[inline(always)]
+pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<(*mut G, bool)> {
+    if !matches!(req, Request::Park(_) | Request::Yield | Request::Exit)
+        || p.preempt.load(Relaxed)
+        || super::trace::ON.load(Relaxed)
+        || p.should_retire()
+    {
+        return None;
+    }
+    // The clock only when a timer exists here (as `find_runnable` reads it), and read once per
+    // switch: the scheduler that runs a due timer uses this reading.
+    let when = p.timers.next_when();
+    if when != i64::MAX {
+        let now = nanotime();
+        if when <= now {
+            m.now.set(now);
+            return None;
+        }
+    }
+    let (gp, inherit) = match p.runq.take_next() {
+        Some(gp) => (gp, true),
+        None if SCHED.runq_size.load(Relaxed) == 0 => (p.runq.get_ring()?, false),
+        None => return None,
+    };
+    // SAFETY: Gs are never freed; taking `gp` from the queue made this M its owner.
+    if !unsafe { (*gp).locked_m.load(Acquire) }.is_null() {
+        runq_put(p, gp, true);
+        return None;
+    }
+    Some((gp, inherit))
+}
+
+/// What `finish` needs, in the leaving goroutine's frame: `finish` copies it out before it
+/// publishes that goroutine, whose frame may be gone right after.
+#[derive(Clone, Copy)]
+struct Handoff {
+    m: *const M,
+    p: *const P,
+    prev: *mut G,
+    next: *mut G,
+    inherit: bool,
+}
+
+/// Switches from `gp` to `next` (from `pick`) on `m`, which owns `p`, with the request already in
+/// `M::req`. Returns the argument of the switch that later resumes `gp`, as `arch::switch` does.
+///
+/// # Safety
+/// `gp` is the running G of `m`, inside the P section of its switch; `next` was taken from `p`'s
+/// queue by `pick` in that section.
+#[inline(always)]
+pub(crate) unsafe fn switch(m: &M, p: &P, gp: *mut G, next: *mut G, inherit: bool) -> usize {
+    let h = Handoff {
+        m,
+        p,
+        prev: gp,
+        next,
+        inherit,
+    };
+    // SAFETY: `gp` is running here and stops with this switch. The system stack below the
+    // suspended scheduler frame (`g0_sp`) is unused while a goroutine runs on this M: C calls
+    // run there only from `ffi::call`, whose goroutines cannot switch at all. `finish` does not
+    // unwind and returns a context `switch` can resume.
+    unsafe {
+        let top = (*m.g0_sp.get() - 256) & !15;
+        arch::switch_call((*gp).sp.get(), &h as *const Handoff as usize, finish, top)
+    }
+}
+
+/// The scheduler's half of a direct switch, on the system stack: what `execute` does for the
+/// request the leaving goroutine left (queue a yielder, run a parker's commit, recycle a
+/// finished goroutine's slot), then what it does to start the next one.
+unsafe extern "C" fn finish(data: usize) -> Resume {
+    let guard = fatal::AbortOnUnwind("a park commit");
+    // SAFETY: `data` is the `Handoff` in the leaving goroutine's frame, which cannot run before
+    // the request below publishes it; copied out first.
+    let h = unsafe { *(data as *const Handoff) };
+    // SAFETY: Ms and Ps are never freed; this M's thread runs us.
+    let (m, p) = unsafe { (&*h.m, &*h.p) };
+    // SAFETY: written by the leaving goroutine just before the switch; only code on this M
+    // touches it.
+    let req = unsafe { std::mem::replace(&mut *m.req.get(), Request::None) };
+    // SAFETY: `prev` is off its stack now, owned by this M until published below.
+    let prev = unsafe { &*h.prev };
+    prev.m.store(null_mut(), Relaxed);
+    let (gp, inherit) = match req {
+        Request::Yield => {
+            prev.status.store(RUNNABLE, Release);
+            runq_put(p, h.prev, false);
+            (h.next, h.inherit)
+        }
+        Request::Park(commit) => {
+            prev.status.store(WAITING, Release);
+            // SAFETY: the closure lives on the parked goroutine's stack, which cannot run
+            // before the closure publishes it (see Request::Park).
+            if unsafe { (*commit)(h.prev) } {
+                (h.next, h.inherit)
+            } else {
+                prev.make_runnable();
+                runq_put(p, h.next, true);
+                (h.prev, true)
+            }
+        }
+        Request::Exit => {
+            super::spawn::gfree(m, h.prev);
+            (h.next, h.inherit)
+        }
+        _ => fatal!("handoff: only parks, yields and exits switch directly"),
+    };
+    std::mem::forget(guard);
+    // SAFETY: this M owns `gp` (taken by `pick`, or the parker it kept) and holds `p`.
+    let g = unsafe { super::schedule::begin_run(m, p, gp, inherit) };
+    Resume {
+        // SAFETY: `gp` is runnable, owned by this M and runs nowhere else; its sp was saved by
+        // a switch or made by `init_stack`.
+        sp: unsafe { *g.sp.get() },
+        arg: h.m as usize,
+    }
+}
