@@ -41,7 +41,7 @@ use crate::util::fatal;
 
 /// Bytes left untouched below a saved stack pointer before running on that stack again (the
 /// SysV red zone is 128 bytes).
-const RED_ZONE: usize = 256;
+pub(crate) const RED_ZONE: usize = 256;
 
 /// Extra Ms ever created.
 pub(crate) static EXTRA_MS: AtomicUsize = AtomicUsize::new(0);

@@ -108,7 +108,7 @@ pub(crate) unsafe fn switch(m: &M, p: &P, gp: *mut G, next: *mut G, inherit: boo
     // run there only from `ffi::call`, whose goroutines cannot switch at all. `finish` does not
     // unwind and returns a context `switch` can resume.
     unsafe {
-        let top = (*m.g0_sp.get() - 256) & !15;
+        let top = (*m.g0_sp.get() - super::cgo::RED_ZONE) & !15;
         arch::switch_call((*gp).sp.get(), &h as *const Handoff as usize, finish, top)
     }
 }
