@@ -42,14 +42,16 @@ use crate::util::fatal;
 /// `find_runnable` would pick first after g0 processed the request: `runnext`, or else, when the
 /// global queue is empty (so that no fairness rule would serve it first), the head of the local
 /// queue with a new slice. The scheduler keeps every case that needs it: a timer on `p` that is
-/// due, a slice that ran out, a retiring P, the tracer, and a goroutine locked to another thread
-/// (put back in `runnext`, where the scheduler finds it). Requests other than a park, a yield
+/// due, a slice that ran out, a retiring P, the tracer (running, or with a slice still open on
+/// this M after it stopped: `execute` ends that slice for the goroutine that comes back), and a
+/// goroutine locked to another thread (put back in `runnext`, where the scheduler finds it). Requests other than a park, a yield
 /// or an exit always go to the scheduler.
 #[inline(always)]
 pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<(*mut G, bool)> {
     if !matches!(req, Request::Park(_) | Request::Yield | Request::Exit)
         || p.preempt.load(Relaxed)
         || super::trace::ON.load(Relaxed)
+        || m.trace_start.get() != 0
         || p.should_retire()
     {
         return None;
@@ -116,6 +118,10 @@ pub(crate) unsafe fn switch(m: &M, p: &P, gp: *mut G, next: *mut G, inherit: boo
 /// The scheduler's half of a direct switch, on the system stack: what `execute` does for the
 /// request the leaving goroutine left (queue a yielder, run a parker's commit, recycle a
 /// finished goroutine's slot), then what it does to start the next one.
+///
+/// # Safety
+/// Only as the function of the `switch_call` in `switch`: `data` is that call's `Handoff`, the
+/// leaving goroutine's context is saved, and this runs on this M's system stack.
 unsafe extern "C" fn finish(data: usize) -> Resume {
     let guard = fatal::AbortOnUnwind("a park commit");
     // SAFETY: `data` is the `Handoff` in the leaving goroutine's frame, which cannot run before

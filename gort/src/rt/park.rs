@@ -5,9 +5,8 @@
 //! then runs `commit(gp)` (a direct switch to the next goroutine does the same in the middle of
 //! the switch, on the same stack: rt::handoff); `commit` publishes the G where a waker can find
 //! it (typically: push it on a wait list and unlock). If `commit` returns false the G runs again
-//! at once. A waker
-//! that found the G calls `ready(gp)`, which queues it on the waker's P (`runnext`, so a woken
-//! peer runs next) and wakes an idle P if there is one.
+//! at once. A waker that found the G calls `ready(gp)`, which queues it on the waker's P
+//! (`runnext`, so a woken peer runs next) and wakes an idle P if there is one.
 //!
 //! Because the G is off its stack before anyone can find it, a waker never sees a G that is still
 //! running, and no lock is held across the switch.
