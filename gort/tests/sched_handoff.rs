@@ -2,8 +2,10 @@
 //! scheduler would run next, finishing the park (status, commit) or yield on the system stack in
 //! between. These tests drive every branch of that path: hand-offs around a ring, commits that
 //! decline (the parked goroutine must run again), strict round-robin yields, a goroutine locked
-//! to its thread in `runnext` (it must stay on its thread), timers that need the scheduler, and
-//! goroutine dumps borrowing parked goroutines while hand-offs go on.
+//! to its thread in `runnext` (it must stay on its thread), timers that come due at a switch (run
+//! in its middle, with the goroutine they wake taken next, or with a return to the scheduler when
+//! they wake none), timer callbacks that spawn there, and goroutine dumps borrowing parked
+//! goroutines while hand-offs go on.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -184,6 +186,93 @@ fn sleeper_wakes_beside_a_ping_pong() {
             "the sleeper woke after {took:?}"
         );
     });
+}
+
+/// Spins the calling goroutine for `d` without parking.
+fn spin(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// A sleep parks while another timer is due that wakes no goroutine: the switch runs that timer
+/// in its middle, finds nothing to switch to and returns to the scheduler with the park done
+/// (the scheduler must not process it again), which then wakes the sleeper on time.
+#[test]
+fn due_timer_waking_nobody_returns_to_the_scheduler() {
+    for procs in [1, 2] {
+        with_procs(procs, 60, || {
+            for _ in 0..20 {
+                let t = gort::time::Timer::new(Duration::from_millis(1));
+                spin(Duration::from_millis(2));
+                let start = Instant::now();
+                gort::sleep(Duration::from_millis(3));
+                assert!(start.elapsed() >= Duration::from_millis(3), "woke early");
+                assert!(
+                    t.receiver().try_recv().is_ok(),
+                    "the due timer did not fire"
+                );
+            }
+        });
+    }
+}
+
+/// Timers fired in the middle of a direct switch spawn goroutines (after_func) and wake
+/// sleepers, while a ping-pong pair keeps every switch direct: all of them run, and the
+/// ping-pong goes on.
+#[test]
+fn timers_fired_mid_switch_spawn_and_wake() {
+    for procs in [1, 2] {
+        with_procs(procs, 60, || {
+            const N: usize = 200;
+            let fired = Arc::new(AtomicUsize::new(0));
+            let (done_tx, done_rx) = gort::chan::<()>(N);
+            let mut sleepers = Vec::new();
+            for i in 0..N {
+                let f = fired.clone();
+                let d = done_tx.clone();
+                let after = Duration::from_micros(200 + 10 * i as u64);
+                gort::time::after_func(after, move || {
+                    f.fetch_add(1, SeqCst);
+                    d.send(()).unwrap();
+                });
+                sleepers.push(gort::spawn(move || {
+                    let start = Instant::now();
+                    gort::sleep(after);
+                    start.elapsed() >= after
+                }));
+            }
+            let (ping_tx, ping_rx) = gort::chan::<()>(0);
+            let (pong_tx, pong_rx) = gort::chan::<()>(0);
+            let ponger = gort::spawn(move || {
+                for () in ping_rx.iter() {
+                    if pong_tx.send(()).is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            let mut got = 0;
+            while got < N {
+                ping_tx.send(()).unwrap();
+                pong_rx.recv().unwrap();
+                while done_rx.try_recv().is_ok() {
+                    got += 1;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "{got} of {N} after_func callbacks ran"
+                );
+            }
+            drop(ping_tx);
+            ponger.join().unwrap();
+            for s in sleepers {
+                assert!(s.join().unwrap(), "a sleeper woke early");
+            }
+            assert_eq!(fired.load(SeqCst), N);
+        });
+    }
 }
 
 /// Goroutine dumps borrow parked goroutines (their status says so) while a ring hands tokens on

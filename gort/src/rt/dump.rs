@@ -62,6 +62,9 @@ pub(crate) static BORROWED: std::sync::atomic::AtomicPtr<G> =
 ///
 /// # Safety
 /// Only on a goroutine that the dumper switched to with `DUMP_ARG`.
+// Out of line: inlined, its locals widened the frame of every switch.
+#[cold]
+#[inline(never)]
 pub(crate) unsafe fn capture_and_return(gp: *mut G) -> usize {
     let bt = Backtrace::force_capture();
     // SAFETY: the dumper holds DUMP_LOCK and waits in `switch` for us (same thread).

@@ -37,17 +37,32 @@ use crate::arch::{self, Resume};
 use crate::sys::nanotime;
 use crate::util::fatal;
 
-/// The goroutine to switch to directly from a goroutine on `p` that asks `req`, and whether it
-/// inherits the time slice; None if the switch must go to the scheduler. It is the goroutine
-/// `find_runnable` would pick first after g0 processed the request: `runnext`, or else, when the
-/// global queue is empty (so that no fairness rule would serve it first), the head of the local
-/// queue with a new slice. The scheduler keeps every case that needs it: a timer on `p` that is
-/// due, a slice that ran out, a retiring P, the tracer (running, or with a slice still open on
-/// this M after it stopped: `execute` ends that slice for the goroutine that comes back), and a
-/// goroutine locked to another thread (put back in `runnext`, where the scheduler finds it). Requests other than a park, a yield
-/// or an exit always go to the scheduler.
+/// Where a direct switch goes (from `pick`).
+#[derive(Clone, Copy)]
+pub(crate) enum Next {
+    /// This goroutine, taken from the P's queue, and whether it inherits the time slice.
+    G(*mut G, bool),
+    /// A timer on the P is due at this clock reading: `finish` runs the due timers after the
+    /// request, as `find_runnable` would first, then takes the goroutine `queued` finds, or
+    /// returns to the scheduler if there is none.
+    AfterTimers(i64),
+}
+
+/// Where a goroutine on `p` that asks `req` switches directly; None if the switch must go to the
+/// scheduler. It is what `find_runnable` would do first after g0 processed the request: run the
+/// P's due timers, then take `runnext`, or else, when the global queue is empty (so that no
+/// fairness rule would serve it first), the head of the local queue with a new slice. The
+/// scheduler keeps every case that needs it: a slice that ran out, a retiring P, the tracer
+/// (running, or with a slice still open on this M after it stopped: `execute` ends that slice
+/// for the goroutine that comes back), and a goroutine locked to another thread (put back in
+/// `runnext`, where the scheduler finds it). Requests other than a park, a yield or an exit
+/// always go to the scheduler.
+///
+/// A clock reading the caller left in `M::now` (a sleep's) stands for the clock here: it is
+/// older by a few instructions, so a timer can only fire later by as much, never early. Either
+/// this consumes it or the scheduler does, in this switch.
 #[inline(always)]
-pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<(*mut G, bool)> {
+pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<Next> {
     if !matches!(req, Request::Park(_) | Request::Yield | Request::Exit)
         || p.preempt.load(Relaxed)
         || super::trace::ON.load(Relaxed)
@@ -56,16 +71,27 @@ pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<(*mut G, bool)> {
     {
         return None;
     }
-    // The clock only when a timer exists here (as `find_runnable` reads it), and read once per
-    // switch: the scheduler that runs a due timer uses this reading.
+    // Read before cleared: most switches find none, and then store nothing.
+    let now = m.now.get();
+    if now != 0 {
+        m.now.set(0);
+    }
+    // The clock only when a timer exists here (as `find_runnable` reads it).
     let when = p.timers.next_when();
     if when != i64::MAX {
-        let now = nanotime();
+        let now = if now == 0 { nanotime() } else { now };
         if when <= now {
-            m.now.set(now);
-            return None;
+            return Some(Next::AfterTimers(now));
         }
     }
+    let (gp, inherit) = queued(p)?;
+    Some(Next::G(gp, inherit))
+}
+
+/// The queue half of `pick`: `runnext`, or the local queue's head when the global queue is empty;
+/// None (with nothing taken) when the scheduler must choose.
+#[inline(always)]
+fn queued(p: &P) -> Option<(*mut G, bool)> {
     let (gp, inherit) = match p.runq.take_next() {
         Some(gp) => (gp, true),
         None if SCHED.runq_size.load(Relaxed) == 0 => (p.runq.get_ring()?, false),
@@ -86,24 +112,22 @@ struct Handoff {
     m: *const M,
     p: *const P,
     prev: *mut G,
-    next: *mut G,
-    inherit: bool,
+    next: Next,
 }
 
 /// Switches from `gp` to `next` (from `pick`) on `m`, which owns `p`, with the request already in
 /// `M::req`. Returns the argument of the switch that later resumes `gp`, as `arch::switch` does.
 ///
 /// # Safety
-/// `gp` is the running G of `m`, inside the P section of its switch; `next` was taken from `p`'s
-/// queue by `pick` in that section.
+/// `gp` is the running G of `m`, inside the P section of its switch; `next` came from `pick` in
+/// that section (a goroutine it took from `p`'s queue is owned by this M).
 #[inline(always)]
-pub(crate) unsafe fn switch(m: &M, p: &P, gp: *mut G, next: *mut G, inherit: bool) -> usize {
+pub(crate) unsafe fn switch(m: &M, p: &P, gp: *mut G, next: Next) -> usize {
     let h = Handoff {
         m,
         p,
         prev: gp,
         next,
-        inherit,
     };
     // SAFETY: `gp` is running here and stops with this switch. The system stack below the
     // suspended scheduler frame (`g0_sp`) is unused while a goroutine runs on this M: C calls
@@ -117,50 +141,77 @@ pub(crate) unsafe fn switch(m: &M, p: &P, gp: *mut G, next: *mut G, inherit: boo
 
 /// The scheduler's half of a direct switch, on the system stack: what `execute` does for the
 /// request the leaving goroutine left (queue a yielder, run a parker's commit, recycle a
-/// finished goroutine's slot), then what it does to start the next one.
+/// finished goroutine's slot), then what `find_runnable` and `execute` do to start the next one:
+/// run the due timers if `pick` found some, take the next goroutine and start it. When the
+/// timers leave nothing to take here, this returns to the scheduler's context instead, with no
+/// goroutine current on the M, which tells `execute` that the request is done.
 ///
 /// # Safety
 /// Only as the function of the `switch_call` in `switch`: `data` is that call's `Handoff`, the
 /// leaving goroutine's context is saved, and this runs on this M's system stack.
 unsafe extern "C" fn finish(data: usize) -> Resume {
-    let guard = fatal::AbortOnUnwind("a park commit");
+    let guard = fatal::AbortOnUnwind("a park commit or a timer callback");
     // SAFETY: `data` is the `Handoff` in the leaving goroutine's frame, which cannot run before
     // the request below publishes it; copied out first.
     let h = unsafe { *(data as *const Handoff) };
     // SAFETY: Ms and Ps are never freed; this M's thread runs us.
     let (m, p) = unsafe { (&*h.m, &*h.p) };
+    let prev_gp = h.prev;
     // SAFETY: written by the leaving goroutine just before the switch; only code on this M
     // touches it.
     let req = unsafe { std::mem::replace(&mut *m.req.get(), Request::None) };
-    // SAFETY: `prev` is off its stack now, owned by this M until published below.
-    let prev = unsafe { &*h.prev };
+    // SAFETY: `prev_gp` is off its stack now, owned by this M until published below.
+    let prev = unsafe { &*prev_gp };
     prev.m.store(null_mut(), Relaxed);
-    let (gp, inherit) = match req {
+    let next = match req {
         Request::Yield => {
             prev.status.store(RUNNABLE, Release);
-            runq_put(p, h.prev, false);
-            (h.next, h.inherit)
+            runq_put(p, prev_gp, false);
+            h.next
         }
         Request::Park(commit) => {
             prev.status.store(WAITING, Release);
             // SAFETY: the closure lives on the parked goroutine's stack, which cannot run
             // before the closure publishes it (see Request::Park).
-            if unsafe { (*commit)(h.prev) } {
-                (h.next, h.inherit)
+            if unsafe { (*commit)(prev_gp) } {
+                h.next
             } else {
                 prev.make_runnable();
-                runq_put(p, h.next, true);
-                (h.prev, true)
+                if let Next::G(gp, _) = h.next {
+                    runq_put(p, gp, true);
+                }
+                Next::G(prev_gp, true)
             }
         }
         Request::Exit => {
-            super::spawn::gfree(m, h.prev);
-            (h.next, h.inherit)
+            super::spawn::gfree(m, prev_gp);
+            h.next
         }
         _ => fatal!("handoff: only parks, yields and exits switch directly"),
     };
+    let (gp, inherit) = match next {
+        Next::G(gp, inherit) => (gp, inherit),
+        Next::AfterTimers(now) => {
+            // The callbacks run as on the scheduler, with no goroutine current.
+            m.curg.store(null_mut(), Relaxed);
+            p.timers.run_expired(now);
+            match queued_unless_expired(p) {
+                Some(next) => next,
+                None => {
+                    std::mem::forget(guard);
+                    return Resume {
+                        // SAFETY: g0 is suspended in `execute`'s switch on this M, and
+                        // `finish` runs below its frame.
+                        sp: unsafe { *m.g0_sp.get() },
+                        arg: h.m as usize,
+                    };
+                }
+            }
+        }
+    };
     std::mem::forget(guard);
-    // SAFETY: this M owns `gp` (taken by `pick`, or the parker it kept) and holds `p`.
+    // SAFETY: this M owns `gp` (taken by `pick` or `queued`, or the parker it kept) and holds
+    // `p`.
     let g = unsafe { super::schedule::begin_run(m, p, gp, inherit) };
     Resume {
         // SAFETY: `gp` is runnable, owned by this M and runs nowhere else; its sp was saved by
@@ -168,4 +219,13 @@ unsafe extern "C" fn finish(data: usize) -> Resume {
         sp: unsafe { *g.sp.get() },
         arg: h.m as usize,
     }
+}
+
+/// `queued`, after timer callbacks ran: None also when the slice ran out meanwhile (sysmon's
+/// flag), which the scheduler handles.
+fn queued_unless_expired(p: &P) -> Option<(*mut G, bool)> {
+    if p.preempt.load(Relaxed) {
+        return None;
+    }
+    queued(p)
 }

@@ -70,9 +70,11 @@ pub(crate) struct M {
     /// A goroutine whose time slice ran out, on its way to the back of the local queue:
     /// `find_runnable` first picks the next goroutine without it. Touched only by this M's g0.
     pub(crate) preempted: Cell<*mut G>,
-    /// A clock reading (nanotime) taken by a switch that found a timer due (rt::handoff) and so
-    /// went to the scheduler, which runs the timers with it instead of reading the clock again;
-    /// 0 if none. Touched only by this M's thread; cleared before `execute` runs a goroutine.
+    /// A clock reading (nanotime) a parking goroutine took just before its switch (a sleep's),
+    /// which the switch (rt::handoff) or the scheduler uses instead of reading the clock again;
+    /// 0 if none. A park that blocks the thread instead clears it. Touched only by this M's
+    /// thread; consumed in that switch, and cleared before `execute` runs a goroutine or the M
+    /// waits for a P.
     pub(crate) now: Cell<i64>,
     /// Whether code on this M may touch its P now: always on g0, and inside P sections on a
     /// goroutine. Sysmon takes a P from a hog only while this is false (rt::hog).
@@ -169,6 +171,7 @@ pub(crate) fn current_g() -> *mut G {
 
 /// The G running on `m` (the current M, or `None` on a plain thread): its goroutine, or the
 /// plain thread's own G.
+#[inline]
 pub(crate) fn g_of(m: Option<&M>) -> *mut G {
     if let Some(gp) = m.map(|m| m.curg.load(Relaxed)).filter(|gp| !gp.is_null()) {
         return gp;

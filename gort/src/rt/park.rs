@@ -59,7 +59,7 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
     let mut arg = unsafe {
         *m.req.get() = req;
         match direct {
-            Some((p, (next, inherit))) => handoff::switch(m, p, gp, next, inherit),
+            Some((p, next)) => handoff::switch(m, p, gp, next),
             None => arch::switch((*gp).sp.get(), *m.g0_sp.get(), 0),
         }
     };
@@ -114,6 +114,10 @@ pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
     g.wait_reason.store(reason as u8, Relaxed);
     g.wait_since.store(super::sysmon::coarse_now(), Relaxed);
     let Some(m) = m.filter(|_| !g.cannot_switch()) else {
+        if let Some(m) = m {
+            // A sleep's clock reading is for a switch; this park is not one.
+            m.now.set(0);
+        }
         park_thread(m, g, commit);
         return;
     };

@@ -109,10 +109,14 @@ pub(crate) fn schedule(mp: &'static M) {
     loop {
         let pp = match mp.p() {
             Some(p) => p,
-            None => match get_p(mp) {
-                Some(p) => p,
-                None => break,
-            },
+            None => {
+                // A clock reading left by the last switch goes stale while this M waits.
+                mp.now.set(0);
+                match get_p(mp) {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
         };
         if pp.should_retire() {
             retire_p(mp, pp);
@@ -267,7 +271,7 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
     'top: loop {
         let pp = mp.p().expect("find_runnable runs with a P");
         // Reading the clock costs more than the rest of a context switch: only when a timer
-        // exists here, and not again if the switch that brought us here just did.
+        // exists here, and not again if the goroutine that switched here just did (M::now).
         if pp.timers.next_when() != i64::MAX {
             let now = match mp.now.replace(0) {
                 0 => nanotime(),
@@ -546,6 +550,11 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     // Back on g0: a G switched to us and left a request. Not necessarily `gp`: that one may
     // have switched directly to another (rt::handoff), and so on.
     let gp = mp.curg.load(Relaxed);
+    if gp.is_null() {
+        // A direct switch ran the due timers, found nothing to switch to and came back here
+        // with its request done (rt::handoff).
+        return None;
+    }
     // SAFETY: the running G, which just switched here; Gs are never freed.
     let g = unsafe { &*gp };
     mp.curg.store(null_mut(), Relaxed);
