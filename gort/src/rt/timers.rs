@@ -35,7 +35,8 @@ pub(crate) type TimerFn = unsafe fn(*const Timer, u64);
 /// and unmoved while it is in a heap or its callback may run.
 pub(crate) struct Timer {
     when: AtomicI64,
-    /// Incremented by every `add`, under the heap lock.
+    /// Incremented by every `add`, under the heap lock (written only by `add`, whose callers
+    /// never add one timer twice at once).
     arming: AtomicU64,
     idx: AtomicUsize,
     heap: AtomicPtr<TimerHeap>,
@@ -167,7 +168,11 @@ impl TimerHeap {
         let tr = unsafe { &*t };
         let mut v = self.lock();
         tr.when.store(when, Relaxed);
-        tr.arming.fetch_add(1, Release);
+        // A load and a store, not a locked add: every `add` of a timer holds a heap lock and
+        // comes from its one owner (the contract above), so writes never race; and the
+        // locked add stalled on the timer's cold line in every sleep.
+        tr.arming
+            .store(tr.arming.load(Relaxed).wrapping_add(1), Release);
         tr.f.store(f as usize, Relaxed);
         tr.heap.store(self as *const _ as *mut _, Release);
         let i = v.0.len();
@@ -286,7 +291,7 @@ fn first_when(v: &[Slot]) -> i64 {
 /// Children per node: a 4-ary heap (as Go's timer heap) is half as deep as a binary one, and
 /// the four children of a node share a cache line or two.
 const ARITY: usize = 4;
-// `sift_down` compares the four children in two pairs.
+// `sift_down` compares the four children in two pairs (`min_of_four`).
 const _: () = assert!(ARITY == 4);
 
 /// Puts `s` at `i` and, for a stoppable timer, records the position in it.
@@ -316,32 +321,22 @@ fn sift_up(v: &mut [Slot], mut i: usize) -> usize {
 }
 
 /// Moves the entry at `i` down to its place (Go's `timers.siftDown`: the smaller of each pair of
-/// children, then the smaller of the two; a third of the instructions of a generic minimum).
+/// children, then the smaller of the two). Where all four children exist, the choice is made
+/// with selects rather than branches: which child is smallest is data, and a mispredicted
+/// branch at every level was most of a sleep's mispredictions (W8 under cachegrind's branch
+/// model: 1.8 of 2.6 per sleep).
 fn sift_down(v: &mut [Slot], mut i: usize) {
     let n = v.len();
     let s = v[i];
     loop {
-        let mut c = ARITY * i + 1;
-        let mut c3 = c + 2;
-        if c >= n {
+        let c = ARITY * i + 1;
+        let (c, w) = if c + 3 < n {
+            min_of_four(v, c)
+        } else if c < n {
+            min_of_tail(v, c, n)
+        } else {
             break;
-        }
-        let mut w = v[c].when;
-        if c + 1 < n && v[c + 1].when < w {
-            w = v[c + 1].when;
-            c += 1;
-        }
-        if c3 < n {
-            let mut w3 = v[c3].when;
-            if c3 + 1 < n && v[c3 + 1].when < w3 {
-                w3 = v[c3 + 1].when;
-                c3 += 1;
-            }
-            if w3 < w {
-                w = w3;
-                c = c3;
-            }
-        }
+        };
         if s.when <= w {
             break;
         }
@@ -349,6 +344,34 @@ fn sift_down(v: &mut [Slot], mut i: usize) {
         i = c;
     }
     place(v, i, s);
+}
+
+/// The smallest of the four entries from `c` and its deadline, without data-dependent branches.
+#[inline(always)]
+fn min_of_four(v: &[Slot], c: usize) -> (usize, i64) {
+    let (w0, w1, w2, w3) = (v[c].when, v[c + 1].when, v[c + 2].when, v[c + 3].when);
+    let (a, wa) = select(w1 < w0, (c + 1, w1), (c, w0));
+    let (b, wb) = select(w3 < w2, (c + 3, w3), (c + 2, w2));
+    select(wb < wa, (b, wb), (a, wa))
+}
+
+/// `if cond { x } else { y }` for an index and a deadline, as selects (cmov) rather than a branch.
+#[inline(always)]
+fn select(cond: bool, x: (usize, i64), y: (usize, i64)) -> (usize, i64) {
+    let m = (cond as usize).wrapping_neg();
+    let mw = m as i64;
+    ((x.0 & m) | (y.0 & !m), (x.1 & mw) | (y.1 & !mw))
+}
+
+/// The smallest of the one to three entries from `c` to the end of the heap, and its deadline.
+fn min_of_tail(v: &[Slot], c: usize, n: usize) -> (usize, i64) {
+    let mut best = (c, v[c].when);
+    for k in c + 1..n {
+        if v[k].when < best.1 {
+            best = (k, v[k].when);
+        }
+    }
+    best
 }
 
 #[cfg(test)]
