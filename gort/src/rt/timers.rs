@@ -366,9 +366,9 @@ fn select(cond: bool, x: (usize, i64), y: (usize, i64)) -> (usize, i64) {
 /// The smallest of the one to three entries from `c` to the end of the heap, and its deadline.
 fn min_of_tail(v: &[Slot], c: usize, n: usize) -> (usize, i64) {
     let mut best = (c, v[c].when);
-    for k in c + 1..n {
-        if v[k].when < best.1 {
-            best = (k, v[k].when);
+    for (k, s) in v[..n].iter().enumerate().skip(c + 1) {
+        if s.when < best.1 {
+            best = (k, s.when);
         }
     }
     best
