@@ -152,6 +152,20 @@ fn locked_goroutine_in_runnext_keeps_its_thread() {
     }
 }
 
+/// Starts a goroutine that answers every ping with a pong, until the ping sender is dropped.
+fn ponger() -> (gort::Sender<()>, gort::Receiver<()>, gort::JoinHandle<()>) {
+    let (ping_tx, ping_rx) = gort::chan::<()>(0);
+    let (pong_tx, pong_rx) = gort::chan::<()>(0);
+    let h = gort::spawn(move || {
+        for () in ping_rx.iter() {
+            if pong_tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    (ping_tx, pong_rx, h)
+}
+
 /// A sleeper wakes on time while a pair of goroutines hands a value back and forth on the only
 /// processor (the timer makes each hand-off go through the scheduler, which runs it).
 #[test]
@@ -164,15 +178,7 @@ fn sleeper_wakes_beside_a_ping_pong() {
             gort::sleep(Duration::from_millis(5));
             w.store(true, SeqCst);
         });
-        let (ping_tx, ping_rx) = gort::chan::<()>(0);
-        let (pong_tx, pong_rx) = gort::chan::<()>(0);
-        let ponger = gort::spawn(move || {
-            for () in ping_rx.iter() {
-                if pong_tx.send(()).is_err() {
-                    break;
-                }
-            }
-        });
+        let (ping_tx, pong_rx, ponger) = ponger();
         while !woke.load(SeqCst) {
             ping_tx.send(()).unwrap();
             pong_rx.recv().unwrap();
@@ -243,15 +249,7 @@ fn timers_fired_mid_switch_spawn_and_wake() {
                     start.elapsed() >= after
                 }));
             }
-            let (ping_tx, ping_rx) = gort::chan::<()>(0);
-            let (pong_tx, pong_rx) = gort::chan::<()>(0);
-            let ponger = gort::spawn(move || {
-                for () in ping_rx.iter() {
-                    if pong_tx.send(()).is_err() {
-                        break;
-                    }
-                }
-            });
+            let (ping_tx, pong_rx, ponger) = ponger();
             let start = Instant::now();
             let mut got = 0;
             while got < N {
