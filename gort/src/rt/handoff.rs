@@ -8,6 +8,8 @@
 //! of every channel hand-off between goroutines. The deviation keeps the scheduler's order: the
 //! goroutine taken is the one `find_runnable` would return first, and only when nothing else
 //! would come before it there (see `pick`); in every other case the switch goes to g0 as before.
+//! Timers due at the switch are run in its middle, as `find_runnable` runs them first; when they
+//! leave nothing to take, the switch ends in g0 after all.
 //!
 //! "Switch first, commit after" still holds. The switch is `arch::switch_call`: it saves the
 //! leaving goroutine's context, then runs `finish` on the M's system stack below the suspended
@@ -22,9 +24,10 @@
 //!
 //! Invariants: a direct switch happens inside the P section of the leaving goroutine's switch
 //! (`M::in_rt` set until the next goroutine returns to its own code), so sysmon cannot take the
-//! P in between, and the goroutine taken is owned by this M from `pick` to its switch-in. g0
-//! stays suspended in `execute` meanwhile and reads the goroutine that comes back to it from
-//! `M::curg`.
+//! P in between, and the goroutine taken is owned by this M from `pick` (or from `queued`, after
+//! the timers) to its switch-in. g0 stays suspended in `execute` meanwhile and reads the
+//! goroutine that comes back to it from `M::curg`; null there means a direct switch came back
+//! with its request already done.
 
 use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
@@ -58,9 +61,9 @@ pub(crate) enum Next {
 /// `runnext`, where the scheduler finds it). Requests other than a park, a yield or an exit
 /// always go to the scheduler.
 ///
-/// A clock reading the caller left in `M::now` (a sleep's) stands for the clock here: it is
-/// older by a few instructions, so a timer can only fire later by as much, never early. Either
-/// this consumes it or the scheduler does, in this switch.
+/// A clock reading the caller left in `M::now` (a sleep's) stands for the clock here: it was
+/// taken before this switch began, so a timer can only fire later by as much, never early.
+/// Either this consumes it or the scheduler does, in this switch.
 #[inline(always)]
 pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<Next> {
     if !matches!(req, Request::Park(_) | Request::Yield | Request::Exit)
@@ -221,10 +224,10 @@ unsafe extern "C" fn finish(data: usize) -> Resume {
     }
 }
 
-/// `queued`, after timer callbacks ran: None also when the slice ran out meanwhile (sysmon's
-/// flag), which the scheduler handles.
+/// `queued`, after timer callbacks ran: None also when, meanwhile, the slice ran out (sysmon's
+/// flag), the tracer started or the P began to retire, all of which the scheduler handles.
 fn queued_unless_expired(p: &P) -> Option<(*mut G, bool)> {
-    if p.preempt.load(Relaxed) {
+    if p.preempt.load(Relaxed) || super::trace::ON.load(Relaxed) || p.should_retire() {
         return None;
     }
     queued(p)

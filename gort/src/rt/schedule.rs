@@ -271,12 +271,11 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
     'top: loop {
         let pp = mp.p().expect("find_runnable runs with a P");
         // Reading the clock costs more than the rest of a context switch: only when a timer
-        // exists here, and not again if the goroutine that switched here just did (M::now).
+        // exists here, and not again if the goroutine that switched here just did (M::now,
+        // taken on every pass: a later pass may come after this M slept).
+        let hint = mp.now.replace(0);
         if pp.timers.next_when() != i64::MAX {
-            let now = match mp.now.replace(0) {
-                0 => nanotime(),
-                now => now,
-            };
+            let now = if hint == 0 { nanotime() } else { hint };
             pp.timers.run_expired(now);
         }
 

@@ -56,7 +56,8 @@ unsafe fn wake_sleeper(t: *const Timer, _: u64) {
 /// will wake for it.
 ///
 /// # Safety
-/// As `TimerHeap::add`: `t` is in no heap and stays alive until stopped or fired.
+/// As `TimerHeap::add`: `t` is in no heap, stays alive until stopped or fired, and is not
+/// being added by another thread.
 pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
     super::ensure_started();
     let first = super::hog::with_p(|pp| {

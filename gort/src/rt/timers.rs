@@ -1,9 +1,9 @@
 //! Per-P timer heaps, run by the scheduler: no timer thread (Go's `time.go`, simplified).
 //!
 //! Each P owns a min-heap of `Timer`s ordered by `when` (monotonic nanoseconds). Schedulers run the
-//! expired timers of their own P on every scheduling round, idle Ms run other Ps' expired timers
-//! while looking for work, and the one M that sleeps for timers sleeps until the earliest `when`
-//! across all heaps. Add, stop and reset are O(log n): a timer knows its heap and its index.
+//! expired timers of their own P on every scheduling round (a direct switch does, in its middle:
+//! rt::handoff), idle Ms run other Ps' expired timers while looking for work, and the one M that
+//! sleeps for timers sleeps until the earliest `when` across all heaps. Add, stop and reset are O(log n): a timer knows its heap and its index.
 //! As Go's, the heap is 4-ary and keeps each deadline beside the timer's pointer (`timerWhen`),
 //! so sifting reads only the heap's own array. Only stoppable timers have their index kept up
 //! to date: a sleep's timer is never stopped, and writing the index into every timer a sift
@@ -25,7 +25,8 @@ use std::sync::atomic::Ordering::*;
 
 use crate::util::loom::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Mutex};
 
-/// What a timer does when it fires. Runs on a scheduler, with no lock held; must not block.
+/// What a timer does when it fires. Runs on a scheduler (or in the middle of a direct switch, on
+/// the same system stack), with no goroutine current and no lock held; must not block.
 /// The second argument is the timer's arming number at the moment it left the heap: a callback
 /// that can race with re-arming (`time::Timer::reset`) compares it with `Timer::arming()` to
 /// tell a current firing from a stale one.
@@ -162,7 +163,8 @@ impl TimerHeap {
     ///
     /// # Safety
     /// `t` must not be in any heap, and must stay alive and unmoved until it is stopped or its
-    /// callback has run.
+    /// callback has run. Adds of one timer are ordered (each happens after the previous one
+    /// ended): its owner arms it, never two threads at once.
     pub(crate) unsafe fn add(&self, t: *const Timer, when: i64, f: TimerFn) -> bool {
         // SAFETY: the caller guarantees `t` is alive.
         let tr = unsafe { &*t };

@@ -34,7 +34,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
 
 use super::sema::{semacquire, semrelease};
 use crate::rt::{WaitReason, check_preempt};
@@ -244,7 +244,7 @@ impl RawMutex {
 /// machine, with other processors busy (the holder is likely running) and nothing else queued
 /// on our processor that could use the time instead.
 fn can_spin(iter: u32) -> bool {
-    if iter >= ACTIVE_SPIN || ncpu() <= 1 {
+    if iter >= ACTIVE_SPIN || crate::util::ncpu() <= 1 {
         return false;
     }
     crate::rt::spin_worthwhile()
@@ -255,18 +255,6 @@ fn do_spin() {
     for _ in 0..ACTIVE_SPIN_CNT {
         std::hint::spin_loop();
     }
-}
-
-/// Online CPUs, read once.
-fn ncpu() -> usize {
-    static NCPU: AtomicUsize = AtomicUsize::new(0);
-    let n = NCPU.load(Relaxed);
-    if n != 0 {
-        return n;
-    }
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-    NCPU.store(n, Relaxed);
-    n
 }
 
 /// A mutual exclusion lock that parks goroutines (Go's `sync.Mutex`, with std's API).

@@ -12,3 +12,16 @@ pub(crate) use fatal::{fatal, write_stderr};
 pub(crate) const fn round_up(n: usize, align: usize) -> usize {
     (n + align - 1) & !(align - 1)
 }
+
+/// CPUs this process may run on (read once).
+pub(crate) fn ncpu() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static NCPU: AtomicUsize = AtomicUsize::new(0);
+    let n = NCPU.load(Relaxed);
+    if n != 0 {
+        return n;
+    }
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    NCPU.store(n, Relaxed);
+    n
+}
