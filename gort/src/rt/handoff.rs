@@ -32,7 +32,7 @@
 use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
 
-use super::g::{G, RUNNABLE, WAITING};
+use super::g::G;
 use super::global::{SCHED, runq_put};
 use super::m::{M, Request};
 use super::p::P;
@@ -163,34 +163,18 @@ unsafe extern "C" fn finish(data: usize) -> Resume {
     // SAFETY: written by the leaving goroutine just before the switch; only code on this M
     // touches it.
     let req = unsafe { std::mem::replace(&mut *m.req.get(), Request::None) };
-    // SAFETY: `prev_gp` is off its stack now, owned by this M until published below.
-    let prev = unsafe { &*prev_gp };
-    prev.m.store(null_mut(), Relaxed);
-    let next = match req {
-        Request::Yield => {
-            prev.status.store(RUNNABLE, Release);
-            runq_put(p, prev_gp, false);
-            h.next
+    // SAFETY: `prev_gp` is off its stack now, owned by this M until the request publishes it.
+    unsafe { (*prev_gp).m.store(null_mut(), Relaxed) };
+    // Only parks, yields and exits come here (`pick`), and only with the P.
+    let next = if super::schedule::run_request(m, Some(p), prev_gp, req) {
+        // A declined commit: the parker runs again at once, and the goroutine taken for it goes
+        // back to `runnext`.
+        if let Next::G(gp, _) = h.next {
+            runq_put(p, gp, true);
         }
-        Request::Park(commit) => {
-            prev.status.store(WAITING, Release);
-            // SAFETY: the closure lives on the parked goroutine's stack, which cannot run
-            // before the closure publishes it (see Request::Park).
-            if unsafe { (*commit)(prev_gp) } {
-                h.next
-            } else {
-                prev.make_runnable();
-                if let Next::G(gp, _) = h.next {
-                    runq_put(p, gp, true);
-                }
-                Next::G(prev_gp, true)
-            }
-        }
-        Request::Exit => {
-            super::spawn::gfree(m, prev_gp);
-            h.next
-        }
-        _ => fatal!("handoff: only parks, yields and exits switch directly"),
+        Next::G(prev_gp, true)
+    } else {
+        h.next
     };
     let (gp, inherit) = match next {
         Next::G(gp, inherit) => (gp, inherit),

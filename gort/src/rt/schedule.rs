@@ -566,6 +566,26 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
     // Null if sysmon took the P while the G ran user code (rt::hog): the G's switch noticed,
     // and the G's next stop is the global queue; `schedule` then finds this M a P or parks it.
     let pp = mp.p();
+    if run_request(mp, pp, gp, req) {
+        if pp.is_none() {
+            global::globrunq_put(gp);
+            return None;
+        }
+        return Some((gp, true));
+    }
+    None
+}
+
+/// What the scheduler does for the request `gp` left as it switched out (Go's park_m,
+/// gosched_m, gopreempt_m, goexit0, exitsyscall0): on g0 in `execute`, or in the middle of a
+/// direct switch (rt::handoff). `pp` is the M's P, or None if sysmon took it while the goroutine
+/// ran user code. Returns true if `gp` must run again at once: a park whose commit declined,
+/// which leaves it RUNNABLE and still owned by this M.
+#[inline(always)]
+pub(crate) fn run_request(mp: &M, pp: Option<&P>, gp: *mut G, req: Request) -> bool {
+    // SAFETY: Gs are never freed; `gp` just switched out on this M, which owns it until the
+    // request publishes it.
+    let g = unsafe { &*gp };
     match req {
         Request::Park(commit) => {
             g.status.store(WAITING, Release);
@@ -573,11 +593,7 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
             // closure publishes it (see Request::Park).
             if !unsafe { (*commit)(gp) } {
                 g.make_runnable();
-                if pp.is_none() {
-                    global::globrunq_put(gp);
-                    return None;
-                }
-                return Some((gp, true));
+                return true;
             }
         }
         Request::Yield => {
@@ -603,5 +619,5 @@ fn execute(mp: &M, gp: *mut G, inherit: bool) -> Option<(*mut G, bool)> {
         }
         Request::None => fatal!("goroutine switched to the scheduler without a request"),
     }
-    None
+    false
 }

@@ -11,7 +11,7 @@ use super::m::{current_m, g_of};
 use super::p::{P_DEAD, p_ref};
 use super::park::{park, ready};
 use super::timers::{Timer, TimerFn};
-use crate::sys::nanotime;
+use crate::sys::{deadline_from, nanotime};
 
 /// Pauses the current goroutine for at least `d` (Go's time.Sleep): the goroutine parks with a
 /// timer on its P; the thread runs other goroutines. On a plain thread, sleeps the thread.
@@ -30,7 +30,7 @@ pub(crate) fn sleep(d: Duration) {
         return;
     }
     let now = nanotime();
-    let when = now.saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let when = deadline_from(now, d);
     // The park's switch checks the P's timers against this reading instead of reading the
     // clock again (M::now; a read costs about as much as the rest of the switch).
     if let Some(m) = m {

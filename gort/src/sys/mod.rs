@@ -19,8 +19,12 @@ pub(crate) fn nanotime() -> i64 {
 
 /// Adds a duration to a nanotime without overflowing: a huge duration saturates to "never".
 pub(crate) fn deadline_after(d: std::time::Duration) -> i64 {
-    let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-    nanotime().saturating_add(d)
+    deadline_from(nanotime(), d)
+}
+
+/// `now` (a nanotime) plus `d`, saturating to "never" as `deadline_after`.
+pub(crate) fn deadline_from(now: i64, d: std::time::Duration) -> i64 {
+    now.saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The page size (4 KiB on x86-64 Linux; read once).
