@@ -3,11 +3,12 @@
 //! Each P owns a min-heap of `Timer`s ordered by `when` (monotonic nanoseconds). Schedulers run the
 //! expired timers of their own P on every scheduling round (a direct switch does, in its middle:
 //! rt::handoff), idle Ms run other Ps' expired timers while looking for work, and the one M that
-//! sleeps for timers sleeps until the earliest `when` across all heaps. Add, stop and reset are O(log n): a timer knows its heap and its index.
-//! As Go's, the heap is 4-ary and keeps each deadline beside the timer's pointer (`timerWhen`),
-//! so sifting reads only the heap's own array. Only stoppable timers have their index kept up
-//! to date: a sleep's timer is never stopped, and writing the index into every timer a sift
-//! moves costs a cache miss per level (each timer lives in its own G).
+//! sleeps for timers sleeps until the earliest `when` across all heaps. Add, stop and reset are
+//! O(log n): a timer knows its heap and its index. As Go's, the heap is 4-ary and keeps each
+//! deadline beside the timer's pointer (`timerWhen`), so sifting reads only the heap's own
+//! array. Only stoppable timers have their index kept up to date: a sleep's timer is never
+//! stopped, and writing the index into every timer a sift moves costs a cache miss per level
+//! (each timer lives in its own G).
 //!
 //! Deviation from Go: Go 1.23 keeps timers in a heap per P with lazy deletion and per-timer
 //! locks; here each heap has one short lock and deletion is eager, which keeps the state of a
