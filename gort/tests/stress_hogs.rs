@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use gort_test_support::serial_go_test;
+use gort_test_support::{bounded, serial, serial_go_test};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -250,4 +250,45 @@ fn blocking_calls_racing_retake_procs1() {
 #[test]
 fn blocking_calls_racing_retake_procs2() {
     blocking_calls_racing_retake(2);
+}
+
+/// A goroutine that turns into a hog right after a long idle stretch (sysmon asleep until a
+/// second from now) is still handed off within a few slices: taking the idle processor woke
+/// sysmon. A sleeper beside the hog at procs 1 measures it.
+#[test]
+fn hog_after_a_long_idle_is_still_seen() {
+    let _serial = serial();
+    bounded(60, || {
+        gort::set_procs(1);
+        let mut worst = Duration::ZERO;
+        for _ in 0..3 {
+            // Idle long enough for sysmon's deep sleep.
+            std::thread::sleep(Duration::from_millis(300));
+            let stop = Arc::new(AtomicBool::new(false));
+            let s = stop.clone();
+            let hog = gort::spawn(move || {
+                while !s.load(Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+            let started = Instant::now();
+            let slept = Arc::new(AtomicBool::new(false));
+            let s = slept.clone();
+            gort::spawn(move || {
+                gort::sleep(Duration::from_millis(1));
+                s.store(true, Relaxed);
+            });
+            // Polled, not joined: a thread parked in `join` would wake sysmon itself.
+            while !slept.load(Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            worst = worst.max(started.elapsed());
+            stop.store(true, Relaxed);
+            hog.join().unwrap();
+        }
+        assert!(
+            worst < Duration::from_millis(300),
+            "a 1 ms sleep beside a hog took {worst:?} after the runtime idled"
+        );
+    });
 }

@@ -197,6 +197,12 @@ fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
 /// The SIGQUIT handler: sysmon sees the flag, dumps and exits.
 extern "C" fn on_quit(_: libc::c_int) {
     QUIT.store(true, SeqCst);
+    super::sysmon::wake();
+}
+
+/// Whether SIGQUIT has arrived.
+pub(crate) fn quitting() -> bool {
+    QUIT.load(SeqCst)
 }
 
 /// The address of the SIGQUIT handler (`crate::signal` does not chain to it).
@@ -206,7 +212,8 @@ pub(crate) fn sigquit_handler() -> usize {
 
 /// Installs the SIGQUIT handler (at runtime start).
 pub(crate) fn install_sigquit() {
-    // SAFETY: a handler that only stores to an atomic is async-signal-safe.
+    // SAFETY: the handler is async-signal-safe: it stores to an atomic and wakes sysmon
+    // (atomics and a futex wake).
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = on_quit as *const () as usize;
@@ -311,6 +318,21 @@ fn progress() -> u64 {
         .wrapping_add(SCHED.goid_gen.load(Relaxed) << 20)
         .wrapping_add(SCHED.spawned_nop.load(Relaxed) << 40)
         | 1
+}
+
+/// Whether sysmon may sleep deeply at `now`: no schedtrace line is due (Go's sysmon never sleeps
+/// deeply under schedtrace either), and the deadlock detector, looking now, suspects nothing. A
+/// suspicion is confirmed by a second look 50 ms later, which a deep sleep would put off.
+pub(crate) fn lets_sysmon_sleep(now: i64) -> bool {
+    if TRACE_EVERY_MS.load(Relaxed) > 0 || DEAD_SEEN.load(Relaxed) != 0 {
+        return false;
+    }
+    if looks_dead() {
+        DEAD_LAST_CHECK.store(now, Relaxed);
+        DEAD_SEEN.store(progress(), Relaxed);
+        return false;
+    }
+    true
 }
 
 fn check_dead(now: i64) {

@@ -33,6 +33,9 @@ pub(crate) struct Locked {
     /// move their timers and free Gs elsewhere.
     retiring: Vec<&'static P>,
     pub(crate) midle: Vec<&'static M>,
+    /// Ps taken off `pidle` so far: sysmon sleeps only after a round in which this stayed put
+    /// with every P idle (rt::sysmon).
+    pub(crate) pidle_gets: u64,
 }
 
 // SAFETY: the raw pointers refer to Gs, Ps and Ms, which are shared by design and never freed
@@ -70,6 +73,7 @@ pub(crate) static SCHED: Sched = Sched {
         pidle: Vec::new(),
         retiring: Vec::new(),
         midle: Vec::new(),
+        pidle_gets: 0,
     }),
     runq_size: AtomicUsize::new(0),
     runq_head_since: AtomicI64::new(i64::MAX),
@@ -178,7 +182,9 @@ impl Locked {
         SCHED.npidle.fetch_add(1, Relaxed);
     }
 
-    /// Go's pidleget. Ps that must retire are set aside on the way (see `retire_idle`).
+    /// Go's pidleget. Ps that must retire are set aside on the way (see `retire_idle`). A P
+    /// leaving the idle list ends sysmon's sleep, if it sleeps: the P may run a goroutine that
+    /// needs watching (Go wakes sysmon only where a goroutine leaves a system call).
     pub(crate) fn pidle_get(&mut self) -> Option<&'static P> {
         while let Some(p) = self.pidle.pop() {
             SCHED.npidle.fetch_sub(1, Relaxed);
@@ -187,6 +193,8 @@ impl Locked {
                 SCHED.nretiring.fetch_add(1, Relaxed);
                 continue;
             }
+            self.pidle_gets += 1;
+            super::sysmon::wake();
             return Some(p);
         }
         None

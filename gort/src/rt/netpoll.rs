@@ -376,6 +376,12 @@ pub(crate) fn wake() {
     }
 }
 
+/// Whether someone will see I/O readiness without sysmon: no goroutine waits for I/O, or an M
+/// blocks in the poller.
+pub(crate) fn watched() -> bool {
+    !has_waiters() || BLOCKED.load(SeqCst)
+}
+
 /// sysmon: poll if nobody has for 10 ms.
 pub(crate) fn sysmon_poll(now: i64) {
     if has_waiters() && now - LAST_POLL.load(Relaxed) > 10_000_000 {

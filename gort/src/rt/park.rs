@@ -202,10 +202,12 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
         blocking::stop_locked_m(m, g);
         return true;
     }
-    // A plain thread parked here is one the deadlock detector knows cannot act.
+    // A plain thread parked here is one the deadlock detector knows cannot act (and so wakes
+    // sysmon, whose detector looks only while it is awake).
     let plain = m.is_none();
     if plain {
         super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
+        super::sysmon::wake();
     }
     while g.wake.load(Acquire) == WAKE_WAITING {
         futex::wait(&g.wake, WAKE_WAITING, -1);

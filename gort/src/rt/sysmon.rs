@@ -12,10 +12,21 @@
 //!   `set_procs` removed.
 //!
 //! It sleeps 20 µs per round, doubling after 50 idle rounds up to 10 ms, as Go's does. As in Go,
-//! only hand-offs count as activity: flags alone let it back off, so a program whose only
-//! goroutine sits in a plain `std::thread::sleep` costs about 100 wake-ups a second. While a
-//! goroutine runs on some P it looks at least every 2 ms (every 1 ms while a slice is flagged or
-//! slices are short), so that slices end close to their length.
+//! only hand-offs count as activity: flags alone let it back off. Unlike Go, a hand-off that only
+//! ends a long blocking call, with nothing waiting for the P, does not count either: it is no sign
+//! of load, and a goroutine that loops on long blocking calls would otherwise restart the 20 µs
+//! rounds at each call. While a goroutine runs on some P it looks at least every 2 ms (every
+//! 1 ms while a slice is flagged or slices are short), so that slices end close to their length.
+//!
+//! Deep sleep (Go's `sysmonwait`): once every P has stayed idle for a whole round (and the
+//! deadlock detector, looking then, suspects nothing), sysmon sleeps until the earliest timer,
+//! the scavenger's next pass or a second from now, whichever is first, instead of every 10 ms.
+//! Whatever could need it sooner wakes it (`wake`): a P leaving the idle list (so a goroutine
+//! that turns into a hog is still seen within a round), a plain thread parking (the deadlock
+//! detector's business), and SIGQUIT. Go wakes its sysmon only where a goroutine leaves a system
+//! call, and sleeps up to a minute. The whole round must be quiet, not only its start, so that
+//! a program whose Ps idle between short bursts keeps the ordinary rounds and pays no futex
+//! wake per burst.
 //!
 //! Slice length (a deviation from Go, whose slice is always 10 ms): a goroutine behind N others
 //! that each use a whole slice waits N slices, so with 10 ms slices twenty CPU-bound goroutines
@@ -25,12 +36,14 @@
 //! at most one goroutine waiting it is Go's 10 ms; a shorter slice costs one more preemption
 //! (a requeue and a switch, about a microsecond) per slice, nothing on the hot paths.
 
-use std::sync::atomic::{AtomicI64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::*};
 
+use super::dump::{self, PARKED_THREADS};
 use super::global::{self, SCHED, lock, wakep};
 use super::m::M;
 use super::p::{P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
 use crate::stack::pool;
+use crate::sys::futex::Note;
 use crate::sys::nanotime;
 
 /// The longest time slice (Go's forcePreemptNS): a goroutine running longer is flagged.
@@ -47,13 +60,92 @@ fn slice_ns(p: &super::p::P, share: usize) -> i64 {
     (ROUND_NS / round).clamp(MIN_SLICE_NS, HOG_NS)
 }
 
-/// nanotime as of sysmon's last round (it rounds at least every 10 ms): a clock for
-/// bookkeeping that must not cost a clock read per park (`G::wait_since`).
+/// How often the scavenger runs.
+const SCAVENGE_EVERY_NS: i64 = 100_000_000;
+/// The longest deep sleep. Some changes reach no P and so do not wake sysmon (a plain thread
+/// that stops the last timer, or an unknown thread that exits and leaves a deadlock behind):
+/// it sees them within a second.
+const DEEP_MAX_NS: i64 = 1_000_000_000;
+
+/// nanotime as of sysmon's last round (it rounds at least every 10 ms), or 0 while it sleeps
+/// deeply: a clock for bookkeeping that must not cost a clock read per park (`G::wait_since`).
 static COARSE_NOW: AtomicI64 = AtomicI64::new(0);
 
 pub(crate) fn coarse_now() -> i64 {
     let t = COARSE_NOW.load(Relaxed);
     if t == 0 { nanotime() } else { t }
+}
+
+/// Set while sysmon sleeps deeply (Go's `sched.sysmonwait`); `wake` clears it.
+static DEEP: AtomicBool = AtomicBool::new(false);
+/// What sysmon sleeps deeply on (Go's `sched.sysmonnote`).
+static NOTE: Note = Note::new();
+
+/// Ends sysmon's deep sleep, if it is in one. One load when it is not. Async-signal-safe (two
+/// atomics and a futex wake): the SIGQUIT handler calls it.
+pub(crate) fn wake() {
+    if DEEP.load(SeqCst) && DEEP.swap(false, SeqCst) {
+        NOTE.wakeup();
+    }
+}
+
+/// A stretch of rounds in which every P stayed idle.
+#[derive(Clone, Copy)]
+struct Quiet {
+    /// The round that first saw it.
+    since: i64,
+    /// `Locked::pidle_gets` and `PARKED_THREADS` then: the stretch ends when either moves.
+    gets: u64,
+    parked: usize,
+}
+
+/// Whether every P is idle with nothing queued. The caller holds the scheduler lock.
+fn all_idle() -> bool {
+    SCHED.npidle.load(SeqCst) == SCHED.procs.load(SeqCst) && SCHED.runq_size.load(SeqCst) == 0
+}
+
+/// The quiet stretch this round (at `now`) is part of, if any; `before` is last round's.
+fn quiet_stretch(now: i64, before: Option<Quiet>) -> Option<Quiet> {
+    if SCHED.npidle.load(Relaxed) != SCHED.procs.load(Relaxed) {
+        return None;
+    }
+    let l = lock();
+    if !all_idle() {
+        return None;
+    }
+    let seen = Quiet {
+        since: now,
+        gets: l.pidle_gets,
+        parked: PARKED_THREADS.load(SeqCst),
+    };
+    drop(l);
+    match before {
+        Some(b) if b.gets == seen.gets && b.parked == seen.parked => Some(b),
+        _ => Some(seen),
+    }
+}
+
+/// Sleeps until `deadline` or `wake`, if the runtime is still as quiet as `q` once the sleep is
+/// published.
+fn sleep_deeply(q: Quiet, deadline: i64) {
+    NOTE.clear();
+    {
+        let l = lock();
+        if !all_idle() || l.pidle_gets != q.gets {
+            return;
+        }
+        // Published under the scheduler lock, as Go's sysmon does: a `pidle_get` (which holds
+        // it) either came before and moved `pidle_gets`, or comes after and sees the flag.
+        DEEP.store(true, SeqCst);
+    }
+    // A plain thread that parks bumps PARKED_THREADS and then looks at DEEP; SIGQUIT's handler
+    // sets its flag and then looks. Sysmon stores DEEP and then looks at both (all SeqCst), so
+    // one side sees the other.
+    if PARKED_THREADS.load(SeqCst) == q.parked && !dump::quitting() {
+        COARSE_NOW.store(0, Relaxed);
+        NOTE.sleep_until(deadline);
+    }
+    DEEP.store(false, SeqCst);
 }
 
 /// What sysmon saw of one P in earlier rounds.
@@ -105,6 +197,7 @@ fn run() {
     let mut last_look = last_scavenge;
     let mut flagged = false;
     let mut shortest: Option<i64> = None;
+    let mut quiet: Option<Quiet> = None;
     loop {
         if idle == 0 {
             delay_us = 20;
@@ -118,7 +211,18 @@ fn run() {
             // Goroutines are running: slices must end close to their length, not up to twice it.
             delay_us = delay_us.min((slice as u64 / 2_000).clamp(1_000, 2_000));
         }
-        std::thread::sleep(std::time::Duration::from_micros(delay_us));
+        let deep = quiet.filter(|q| {
+            q.since < last_look && super::netpoll::watched() && dump::lets_sysmon_sleep(last_look)
+        });
+        if let Some(q) = deep {
+            let scavenge = pool::next_scavenge().max(last_scavenge + SCAVENGE_EVERY_NS);
+            let deadline = global::earliest_timer()
+                .min(scavenge)
+                .min(last_look + DEEP_MAX_NS);
+            sleep_deeply(q, deadline);
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(delay_us));
+        }
         let now = nanotime();
         COARSE_NOW.store(now, Relaxed);
         super::dump::sysmon_tick(now);
@@ -131,7 +235,7 @@ fn run() {
         if SCHED.npidle.load(Relaxed) > 0 && global::earliest_timer() <= now {
             wakep();
         }
-        if now - last_scavenge >= 100_000_000 {
+        if now - last_scavenge >= SCAVENGE_EVERY_NS {
             last_scavenge = now;
             if pool::scavenge(now, 8192) == 8192 {
                 // More to do: come back soon.
@@ -141,14 +245,16 @@ fn run() {
             lock().pidle_reap();
         }
         global::retire_idle();
+        quiet = quiet_stretch(now, quiet);
     }
 }
 
-/// Go's retake. Returns whether a P was handed off, whether a slice is flagged, and the shortest
-/// slice of the Ps running a goroutine (none if no goroutine runs).
+/// Go's retake. Returns whether a P was handed off, whether a running P's slice is flagged, and
+/// the shortest slice of the Ps running a goroutine (none if no goroutine runs).
 fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     let mut busy = false;
     let mut flagged = false;
+    let mut hint = false;
     let mut shortest: Option<i64> = None;
     let share = global::global_share();
     // Processors in blocking calls, for the blocking-time estimate (rt::metrics).
@@ -188,7 +294,10 @@ fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
             // runnext, or one looping on short blocking calls, as Go's retake also flags
             // _Psyscall Ps): yield at the next runtime call (Go's preemptone).
             p.preempt.store(true, Relaxed);
-            flagged = true;
+            hint = true;
+            // A P in a blocking call is handed off by the rules below, however often sysmon
+            // looks: only a running one needs the next look soon.
+            flagged |= status == P_RUNNING;
         }
         let t = p.switchtick.load(Relaxed);
         if s.switchtick != t {
@@ -209,14 +318,14 @@ fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
                 s.blockwhen = now;
                 continue;
             }
-            // Nothing else to run and someone is free to pick up new work: leave it (Go).
-            if p.runq.is_empty()
-                && SCHED.nmspinning.load(Relaxed) + SCHED.npidle.load(Relaxed) > 0
-                && now - s.blockwhen < HOG_NS
-            {
+            // Nothing else to run and someone is free to pick up new work: leave it (Go), until
+            // the call has lasted a whole slice. Such a hand-off is not activity (see above).
+            let wanted = !p.runq.is_empty()
+                || SCHED.nmspinning.load(Relaxed) + SCHED.npidle.load(Relaxed) == 0;
+            if !wanted && now - s.blockwhen < HOG_NS {
                 continue;
             }
-            if super::blocking::retake(p) {
+            if super::blocking::retake(p) && wanted {
                 busy = true;
             }
         }
@@ -224,7 +333,7 @@ fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     // Raised while some slice is flagged, so that the check at runtime calls costs one load of
     // a global otherwise.
     let pless = super::hog::PLESS.load(Relaxed) > 0;
-    super::preempt::PREEMPT_HINT.store(flagged || busy || pless, Relaxed);
+    super::preempt::PREEMPT_HINT.store(hint || busy || pless, Relaxed);
     super::metrics::blocking_sampled(in_calls, dt);
     (busy, flagged, shortest)
 }

@@ -262,6 +262,17 @@ pub(crate) fn flush_p_cache(cache: &mut SlotCache) {
         .extend(cache.drain(..).map(|gp| Hot { gp, since: now }));
 }
 
+/// When the oldest unused slot becomes the scavenger's to take (`i64::MAX` if there is none).
+pub(crate) fn next_scavenge() -> i64 {
+    classes()
+        .0
+        .iter()
+        .filter_map(|k| k.hot.front())
+        .map(|h| h.since + SCAVENGE_AFTER_NS)
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
 /// One scavenger step (called by sysmon): moves up to `max` slots that sat unused for ~1 s from
 /// `hot` to `cold`, returning their memory. Returns how many were scavenged.
 pub(crate) fn scavenge(now: i64, max: usize) -> usize {
