@@ -34,6 +34,8 @@ pub(crate) const DUMP_ARG: usize = 1;
 
 /// Plain threads parked in a gort call right now.
 pub(crate) static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Parks of plain threads so far: sysmon's deep sleep ends when one parks (rt::sysmon).
+pub(crate) static THREAD_PARKS: AtomicU64 = AtomicU64::new(0);
 /// Set by the SIGQUIT handler; sysmon dumps and exits.
 static QUIT: AtomicBool = AtomicBool::new(false);
 
@@ -197,7 +199,13 @@ fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
 /// The SIGQUIT handler: sysmon sees the flag, dumps and exits.
 extern "C" fn on_quit(_: libc::c_int) {
     QUIT.store(true, SeqCst);
-    super::sysmon::wake();
+    // SAFETY: errno is this thread's; the interrupted code must find it as it left it, and
+    // the futex wake in `wake` could change it.
+    unsafe {
+        let errno = *libc::__errno_location();
+        super::sysmon::wake();
+        *libc::__errno_location() = errno;
+    }
 }
 
 /// Whether SIGQUIT has arrived.
@@ -326,6 +334,10 @@ fn progress() -> u64 {
 pub(crate) fn lets_sysmon_sleep(now: i64) -> bool {
     if TRACE_EVERY_MS.load(Relaxed) > 0 || DEAD_SEEN.load(Relaxed) != 0 {
         return false;
+    }
+    // `check_dead` has just looked, this round.
+    if DEAD_LAST_CHECK.load(Relaxed) == now {
+        return true;
     }
     if looks_dead() {
         DEAD_LAST_CHECK.store(now, Relaxed);

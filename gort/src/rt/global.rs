@@ -200,6 +200,15 @@ impl Locked {
         None
     }
 
+    /// Whether every P is idle or dead with nothing queued (under the lock, where Ps enter and
+    /// leave the idle list). Statuses, not `npidle` against `procs`: after `set_procs` shrinks,
+    /// a P that must retire can sit in the idle list, or still run, and make the counts match
+    /// while a live P runs.
+    pub(crate) fn all_idle(&self) -> bool {
+        SCHED.runq_size.load(SeqCst) == 0
+            && allp().all(|p| matches!(p.status.load(SeqCst), P_IDLE | P_DEAD))
+    }
+
     /// Sets aside the idle Ps that must retire (after `set_procs` shrinks).
     pub(crate) fn pidle_reap(&mut self) {
         let mut i = 0;

@@ -207,6 +207,7 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
     let plain = m.is_none();
     if plain {
         super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
+        super::dump::THREAD_PARKS.fetch_add(1, SeqCst);
         super::sysmon::wake();
     }
     while g.wake.load(Acquire) == WAKE_WAITING {

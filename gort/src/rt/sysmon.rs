@@ -16,15 +16,18 @@
 //! ends a long blocking call, with nothing waiting for the P, does not count either: it is no sign
 //! of load, and a goroutine that loops on long blocking calls would otherwise restart the 20 µs
 //! rounds at each call. While a goroutine runs on some P it looks at least every 2 ms (every
-//! 1 ms while a slice is flagged or slices are short), so that slices end close to their length.
+//! 1 ms while a running goroutine's slice is flagged or slices are short), so that slices end
+//! close to their length.
 //!
 //! Deep sleep (Go's `sysmonwait`): once every P has stayed idle for a whole round (and the
-//! deadlock detector, looking then, suspects nothing), sysmon sleeps until the earliest timer,
-//! the scavenger's next pass or a second from now, whichever is first, instead of every 10 ms.
+//! deadlock detector, looking then, suspects nothing), sysmon sleeps until shortly after the
+//! earliest timer (whose own waiter runs it), the scavenger's next pass or a second from now,
+//! whichever is first, instead of every 10 ms.
 //! Whatever could need it sooner wakes it (`wake`): a P leaving the idle list (so a goroutine
 //! that turns into a hog is still seen within a round), a plain thread parking (the deadlock
 //! detector's business), and SIGQUIT. Go wakes its sysmon only where a goroutine leaves a system
-//! call, and sleeps up to a minute. The whole round must be quiet, not only its start, so that
+//! call (and when the world restarts after a stop, which gort never does), and sleeps until the
+//! next timer or up to a minute. The whole round must be quiet, not only its start, so that
 //! a program whose Ps idle between short bursts keeps the ordinary rounds and pays no futex
 //! wake per burst.
 //!
@@ -38,7 +41,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::*};
 
-use super::dump::{self, PARKED_THREADS};
+use super::dump::{self, THREAD_PARKS};
 use super::global::{self, SCHED, lock, wakep};
 use super::m::M;
 use super::p::{P_BLOCKING, P_DEAD, P_IDLE, P_RUNNING};
@@ -66,6 +69,10 @@ const SCAVENGE_EVERY_NS: i64 = 100_000_000;
 /// that stops the last timer, or an unknown thread that exits and leaves a deadlock behind):
 /// it sees them within a second.
 const DEEP_MAX_NS: i64 = 1_000_000_000;
+/// How long after the earliest timer a deep sleep ends. The M waiting for that timer runs it
+/// (and takes a P, which wakes sysmon); sysmon's look is the fallback for a late one, and
+/// waking with it would start a second M for the same timer.
+const TIMER_SLACK_NS: i64 = 10_000_000;
 
 /// nanotime as of sysmon's last round (it rounds at least every 10 ms), or 0 while it sleeps
 /// deeply: a clock for bookkeeping that must not cost a clock read per park (`G::wait_since`).
@@ -94,58 +101,55 @@ pub(crate) fn wake() {
 struct Quiet {
     /// The round that first saw it.
     since: i64,
-    /// `Locked::pidle_gets` and `PARKED_THREADS` then: the stretch ends when either moves.
+    /// `Locked::pidle_gets` and `THREAD_PARKS` then: the stretch ends when either moves.
     gets: u64,
-    parked: usize,
-}
-
-/// Whether every P is idle with nothing queued. The caller holds the scheduler lock.
-fn all_idle() -> bool {
-    SCHED.npidle.load(SeqCst) == SCHED.procs.load(SeqCst) && SCHED.runq_size.load(SeqCst) == 0
+    parks: u64,
 }
 
 /// The quiet stretch this round (at `now`) is part of, if any; `before` is last round's.
 fn quiet_stretch(now: i64, before: Option<Quiet>) -> Option<Quiet> {
-    if SCHED.npidle.load(Relaxed) != SCHED.procs.load(Relaxed) {
+    if SCHED.npidle.load(Relaxed) < SCHED.procs.load(Relaxed) {
         return None;
     }
     let l = lock();
-    if !all_idle() {
+    if !l.all_idle() {
         return None;
     }
     let seen = Quiet {
         since: now,
         gets: l.pidle_gets,
-        parked: PARKED_THREADS.load(SeqCst),
+        parks: THREAD_PARKS.load(SeqCst),
     };
     drop(l);
     match before {
-        Some(b) if b.gets == seen.gets && b.parked == seen.parked => Some(b),
+        Some(b) if b.gets == seen.gets && b.parks == seen.parks => Some(b),
         _ => Some(seen),
     }
 }
 
 /// Sleeps until `deadline` or `wake`, if the runtime is still as quiet as `q` once the sleep is
-/// published.
-fn sleep_deeply(q: Quiet, deadline: i64) {
+/// published. Returns whether it slept.
+fn sleep_deeply(q: Quiet, deadline: i64) -> bool {
     NOTE.clear();
     {
         let l = lock();
-        if !all_idle() || l.pidle_gets != q.gets {
-            return;
+        if !l.all_idle() || l.pidle_gets != q.gets {
+            return false;
         }
         // Published under the scheduler lock, as Go's sysmon does: a `pidle_get` (which holds
         // it) either came before and moved `pidle_gets`, or comes after and sees the flag.
         DEEP.store(true, SeqCst);
     }
-    // A plain thread that parks bumps PARKED_THREADS and then looks at DEEP; SIGQUIT's handler
+    // A plain thread that parks bumps THREAD_PARKS and then looks at DEEP; SIGQUIT's handler
     // sets its flag and then looks. Sysmon stores DEEP and then looks at both (all SeqCst), so
     // one side sees the other.
-    if PARKED_THREADS.load(SeqCst) == q.parked && !dump::quitting() {
+    let slept = THREAD_PARKS.load(SeqCst) == q.parks && !dump::quitting();
+    if slept {
         COARSE_NOW.store(0, Relaxed);
         NOTE.sleep_until(deadline);
     }
     DEEP.store(false, SeqCst);
+    slept
 }
 
 /// What sysmon saw of one P in earlier rounds.
@@ -214,16 +218,22 @@ fn run() {
         let deep = quiet.filter(|q| {
             q.since < last_look && super::netpoll::watched() && dump::lets_sysmon_sleep(last_look)
         });
+        let mut slept = false;
         if let Some(q) = deep {
             let scavenge = pool::next_scavenge().max(last_scavenge + SCAVENGE_EVERY_NS);
             let deadline = global::earliest_timer()
+                .saturating_add(TIMER_SLACK_NS)
                 .min(scavenge)
                 .min(last_look + DEEP_MAX_NS);
-            sleep_deeply(q, deadline);
+            slept = sleep_deeply(q, deadline);
         } else {
             std::thread::sleep(std::time::Duration::from_micros(delay_us));
         }
         let now = nanotime();
+        if slept {
+            // No P was in a blocking call while sysmon slept: none is charged for the sleep.
+            last_look = now;
+        }
         COARSE_NOW.store(now, Relaxed);
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
