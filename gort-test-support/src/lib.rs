@@ -233,6 +233,14 @@ pub fn rss_kib() -> u64 {
         .unwrap()
 }
 
+/// Spins for `d` without calling the runtime (a goroutine doing this is a hog to the scheduler).
+pub fn spin_for(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
 /// CPU time of this process so far (user + system).
 pub fn cpu_time() -> Duration {
     // SAFETY: getrusage writes into the zeroed struct we pass.

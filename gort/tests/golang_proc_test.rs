@@ -19,7 +19,7 @@
 //! Goroutines that spin stop when their test ends, even when it failed on its time bound.
 
 use gort_test_support::{
-    EPOCH, eventually, gettid, perpetuum_mobile, progress, scaled, with_procs,
+    EPOCH, eventually, gettid, perpetuum_mobile, progress, scaled, spin_for, with_procs,
 };
 
 use std::collections::HashSet;
@@ -61,14 +61,6 @@ impl Stop {
 fn preempt() -> i64 {
     let a = black_box([0i64; 128]);
     a.iter().sum()
-}
-
-/// Spins (no runtime call) for `d`.
-fn spin_for(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
-        spin_loop();
-    }
 }
 
 /// A goroutine that spins without calling the runtime until `stop`; counts its iterations.

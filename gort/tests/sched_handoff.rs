@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use gort_test_support::{gettid, with_procs};
+use gort_test_support::{gettid, spin_for, with_procs};
 
 /// Passes a counter `hops` times around a ring of `n` goroutines joined by unbuffered channels;
 /// returns what arrives back and how many hops each goroutine made.
@@ -194,14 +194,6 @@ fn sleeper_wakes_beside_a_ping_pong() {
     });
 }
 
-/// Spins the calling goroutine for `d` without parking.
-fn spin(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
-        std::hint::spin_loop();
-    }
-}
-
 /// A sleep parks while another timer is due that wakes no goroutine: the switch runs that timer
 /// in its middle, finds nothing to switch to and returns to the scheduler with the park done
 /// (the scheduler must not process it again), which then wakes the sleeper on time.
@@ -211,7 +203,7 @@ fn due_timer_waking_nobody_returns_to_the_scheduler() {
         with_procs(procs, 60, || {
             for _ in 0..20 {
                 let t = gort::time::Timer::new(Duration::from_millis(1));
-                spin(Duration::from_millis(2));
+                spin_for(Duration::from_millis(2));
                 let start = Instant::now();
                 gort::sleep(Duration::from_millis(3));
                 assert!(start.elapsed() >= Duration::from_millis(3), "woke early");

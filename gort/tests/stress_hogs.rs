@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
-use gort_test_support::{bounded, serial, serial_go_test};
+use gort_test_support::{bounded, serial, serial_go_test, spin_for};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -175,14 +175,6 @@ fn spinner_waiting_for_another_goroutine_completes() {
             spinner.join().unwrap();
         }
     });
-}
-
-/// Spins for `d` without calling the runtime.
-fn spin_for(d: Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < d {
-        std::hint::spin_loop();
-    }
 }
 
 /// Blocking calls and C calls that end just as sysmon decides to retake their processor (they

@@ -335,31 +335,29 @@ pub(crate) fn lets_sysmon_sleep(now: i64) -> bool {
     if TRACE_EVERY_MS.load(Relaxed) > 0 || DEAD_SEEN.load(Relaxed) != 0 {
         return false;
     }
-    // `check_dead` has just looked, this round.
-    if DEAD_LAST_CHECK.load(Relaxed) == now {
-        return true;
-    }
-    if looks_dead() {
-        DEAD_LAST_CHECK.store(now, Relaxed);
-        DEAD_SEEN.store(progress(), Relaxed);
-        return false;
-    }
-    true
+    // No suspicion yet, so this look cannot confirm one; skipped if `check_dead` just looked.
+    DEAD_LAST_CHECK.load(Relaxed) == now || !look_for_deadlock(now)
 }
 
 fn check_dead(now: i64) {
-    if now - DEAD_LAST_CHECK.load(Relaxed) < 50_000_000 {
-        return;
+    if now - DEAD_LAST_CHECK.load(Relaxed) >= 50_000_000 {
+        look_for_deadlock(now);
     }
+}
+
+/// One look of the deadlock detector: returns whether the runtime looks dead, and dies if it
+/// looked dead with no progress at the previous look too.
+fn look_for_deadlock(now: i64) -> bool {
     DEAD_LAST_CHECK.store(now, Relaxed);
     if !looks_dead() {
         DEAD_SEEN.store(0, Relaxed);
-        return;
+        return false;
     }
     let p = progress();
     if DEAD_SEEN.swap(p, Relaxed) == p {
         die("fatal error: all goroutines are asleep - deadlock!");
     }
+    true
 }
 
 fn looks_dead() -> bool {

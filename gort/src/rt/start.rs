@@ -55,7 +55,7 @@ pub(crate) fn warn(msg: &str) {
 
 /// GOMAXPROCS from the environment, else the available parallelism.
 fn default_procs() -> usize {
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ncpu = crate::util::ncpu();
     match std::env::var("GOMAXPROCS") {
         Ok(v) => match v.trim().parse::<usize>() {
             Ok(n) if n >= 1 => n.min(procs::MAX_PROCS),
