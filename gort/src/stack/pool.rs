@@ -9,6 +9,10 @@
 //! page to the kernel. So after a burst of a million goroutines the pool keeps at most
 //! `WARM_KEEP` pages plus the P caches, not gigabytes.
 //!
+//! New slots are carved from the class's slab (see `carve`): one at a time at first, then in
+//! batches as the number of slots grows, each batch's guards and top pages set up with a system
+//! call apiece.
+//!
 //! Invariant: a slot in any free list belongs to no G and is referenced by nothing else, so its
 //! memory may be discarded and its G rewritten on reuse.
 
@@ -110,7 +114,7 @@ pub(crate) fn alloc(cache: Option<&mut SlotCache>, usable: usize) -> io::Result<
     let usable = if usable == 0 { default } else { usable };
     if let Some(cache) = cache.filter(|_| usable == default) {
         if cache.is_empty() {
-            refill(cache);
+            refill(cache)?;
         }
         if let Some(gp) = cache.pop() {
             // SAFETY: a slot from the P's cache is free (pool invariant).
@@ -125,7 +129,8 @@ pub(crate) fn alloc(cache: Option<&mut SlotCache>, usable: usize) -> io::Result<
         (i, k.slot, gp.unwrap_or(null_mut()))
     };
     if gp.is_null() {
-        gp = new_slot(class, slot)?;
+        let (base, _) = carve(class, slot, 1)?;
+        gp = top_g(base, slot);
     }
     // SAFETY: `gp` came from a free list or was just carved (pool invariant).
     Ok(unsafe { fresh(gp, class, slot, usable) })
@@ -148,23 +153,46 @@ unsafe fn fresh(gp: *mut G, class: usize, slot: usize, usable: usize) -> *mut G 
     gp
 }
 
-/// Moves up to half a cache's worth of default-class slots from the pool into `cache`.
-fn refill(cache: &mut SlotCache) {
-    let mut c = classes();
-    let k = &mut c.0[0];
-    while cache.len() < GFREE_MAX / 2 {
-        match k.hot.pop_back().map(|h| h.gp).or_else(|| k.cold.pop()) {
-            Some(gp) => cache.push(gp),
-            None => break,
+/// Moves up to half a cache's worth of default-class slots from the pool into `cache`; with the
+/// pool empty, carves new ones: as many as half the slots made so far, up to half a cache, so a
+/// program with a few goroutines commits no more than before and a burst soon carves in bulk.
+fn refill(cache: &mut SlotCache) -> io::Result<()> {
+    let slot = {
+        let mut c = classes();
+        let k = &mut c.0[0];
+        while cache.len() < GFREE_MAX / 2 {
+            match k.hot.pop_back().map(|h| h.gp).or_else(|| k.cold.pop()) {
+                Some(gp) => cache.push(gp),
+                None => break,
+            }
         }
+        k.slot
+    };
+    if cache.is_empty() {
+        let want = (SLOTS.load(Relaxed) / 2).clamp(1, GFREE_MAX / 2);
+        let (base, n) = carve(0, slot, want)?;
+        // Popped from the back: the lowest slot first, as one at a time would be carved.
+        cache.extend((0..n).rev().map(|i| top_g(base + i * slot, slot)));
     }
+    Ok(())
 }
 
-/// Carves a new slot and installs its guard.
-fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
-    let base = match config().mechanism {
+/// The G of the slot at `base`.
+fn top_g(base: usize, slot: usize) -> *mut G {
+    (base + slot - G_AREA) as *mut G
+}
+
+/// Carves at least one and at most `want` new slots of `class`, adjacent, with their guards
+/// installed; returns the first one's base and how many there are.
+///
+/// Several at once means a burst of spawns is under way (the pool and the P's cache are
+/// empty), so each new slot's top page will be touched within moments: one `process_madvise`
+/// installs all the guards and one commits all the top pages. Measured on a million spawns,
+/// that is about a quarter less time than a `madvise` and a page fault per slot.
+fn carve(class: usize, slot: usize, want: usize) -> io::Result<(usize, usize)> {
+    let (base, n) = match config().mechanism {
         Mechanism::GuardMarkers => {
-            let base = {
+            let (base, n) = {
                 let mut c = classes();
                 let k = &mut c.0[class];
                 let full = k.slab.as_ref().is_none_or(|s| s.next == s.slots);
@@ -191,14 +219,23 @@ fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
                     });
                 }
                 let s = k.slab.as_mut().expect("slab just ensured");
+                let n = want.min(s.slots - s.next);
                 let base = s.base + s.next * slot;
-                s.next += 1;
-                base
+                s.next += n;
+                (base, n)
             };
-            // SAFETY: the slot was just carved from our slab; nothing uses it yet.
-            unsafe { mem::guard_install(base as *mut u8, GUARD) }
+            let guards: Vec<_> = (0..n).map(|i| (base + i * slot, GUARD)).collect();
+            // SAFETY: the slots were just carved from our slab; nothing uses them yet.
+            unsafe { mem::guard_install_many(&guards) }
                 .map_err(|e| exhausted(&format!("installing a guard marker failed: {e}")))?;
-            base
+            if n > 1 {
+                let page = page_size();
+                let tops: Vec<_> = (1..=n).map(|i| (base + i * slot - page, page)).collect();
+                // SAFETY: each top page is ordinary memory of a slot carved just now, above
+                // its guard.
+                unsafe { mem::populate_many(&tops) };
+            }
+            (base, n)
         }
         Mechanism::Mprotect => {
             let budget = config().budget;
@@ -219,16 +256,15 @@ fn new_slot(class: usize, slot: usize) -> io::Result<*mut G> {
                 MAPPED.fetch_sub(1, Relaxed);
                 return Err(exhausted(&format!("mprotect of a guard failed: {e}")));
             }
-            p as usize
+            (p as usize, 1)
         }
     };
-    SLOTS.fetch_add(1, Relaxed);
-    let gp = (base + slot - G_AREA) as *mut G;
+    SLOTS.fetch_add(n, Relaxed);
     ALL_SLOTS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push(gp as usize);
-    Ok(gp)
+        .extend((0..n).map(|i| top_g(base + i * slot, slot) as usize));
+    Ok((base, n))
 }
 
 /// Returns a finished G's slot to the pool (Go's gfput).
@@ -347,4 +383,47 @@ pub(crate) fn pooled() -> (usize, usize) {
     let c = classes();
     c.0.iter()
         .fold((0, 0), |(h, k), c| (h + c.hot.len(), k + c.cold.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{DEFAULT_STACK, guard_faults};
+
+    /// Carves a batch and checks every slot: both ends of its guard fault, and (when the batch
+    /// took more than one slot and the kernel takes vectored advice) its top page is committed.
+    fn check_batch(want: usize, vectored: bool) {
+        let slot = slot_size(DEFAULT_STACK);
+        let (base, n) = carve(0, slot, want).expect("carve");
+        if config().mechanism == Mechanism::GuardMarkers {
+            assert_eq!(n, want, "a fresh slab has room for the whole batch");
+        }
+        let page = page_size();
+        for i in 0..n {
+            let lo = base + i * slot;
+            assert!(guard_faults(lo as *mut u8), "slot {i}: guard's first page");
+            assert!(
+                guard_faults((lo + GUARD - page) as *mut u8),
+                "slot {i}: guard's last page"
+            );
+            assert!(!guard_faults((lo + GUARD) as *mut u8), "slot {i}: stack");
+            if n > 1 && vectored {
+                assert!(mem::resident(lo + slot - page), "slot {i}: top page");
+            }
+        }
+    }
+
+    #[test]
+    fn a_carved_batch_guards_every_slot_and_commits_its_top_pages() {
+        init(DEFAULT_STACK);
+        // A refusal of the vectored call turns it off; the probe carve finds out.
+        check_batch(1, false);
+        let vectored = mem::set_vectored(true);
+        mem::set_vectored(vectored);
+        check_batch(GFREE_MAX / 2, vectored);
+        // The fallback: one madvise per guard, pages faulted in on first touch.
+        let before = mem::set_vectored(false);
+        check_batch(GFREE_MAX / 2, false);
+        mem::set_vectored(before);
+    }
 }

@@ -1,6 +1,7 @@
 //! mmap/madvise/mprotect wrappers for goroutine stacks.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Reserves `len` bytes of private anonymous read-write memory that is committed lazily
 /// (`MAP_NORESERVE`), with transparent huge pages off for the range.
@@ -47,6 +48,103 @@ pub(crate) unsafe fn guard_install(p: *mut u8, len: usize) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `PIDFD_SELF_THREAD_GROUP` (Linux 6.15): the pidfd sentinel for the calling process, so
+/// `process_madvise` needs no descriptor of ours (and cannot name a parent after a fork).
+const PIDFD_SELF: libc::c_int = -10001;
+/// Most ranges one `process_madvise` call takes (`UIO_MAXIOV`).
+const MAX_RANGES: usize = 1024;
+/// Whether `process_madvise` on ourselves has worked (cleared for good at its first refusal).
+static VECTORED: AtomicBool = AtomicBool::new(true);
+
+/// Applies `advice` to every range with one `process_madvise` call (Linux 6.13 lets a process
+/// give itself any advice this way). False if the kernel refused the call or did not advise
+/// every byte; after a refusal of the call itself it is not tried again.
+///
+/// # Safety
+/// The ranges must be owned by the caller, and `advice` must be harmless to their contents.
+unsafe fn advise_many(ranges: &[(usize, usize)], advice: libc::c_int) -> bool {
+    assert!(
+        ranges.len() <= MAX_RANGES,
+        "too many ranges for one process_madvise"
+    );
+    if ranges.is_empty() || !VECTORED.load(Relaxed) {
+        return ranges.is_empty();
+    }
+    let iov: Vec<libc::iovec> = ranges
+        .iter()
+        .map(|&(p, len)| libc::iovec {
+            iov_base: p as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    // SAFETY: `iov` holds `iov.len()` valid entries; the caller owns the ranges and vouches
+    // for the advice.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            iov.as_ptr(),
+            iov.len(),
+            advice,
+            0,
+        )
+    };
+    if done < 0 {
+        let refused = matches!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::EBADF | libc::EINVAL | libc::ENOSYS | libc::EPERM)
+        );
+        if refused {
+            VECTORED.store(false, Relaxed);
+        }
+        return false;
+    }
+    done as usize == ranges.iter().map(|r| r.1).sum::<usize>()
+}
+
+/// Turns the vectored calls off or back on (tests of the one-range-per-call fallback).
+#[cfg(test)]
+pub(crate) fn set_vectored(on: bool) -> bool {
+    VECTORED.swap(on, Relaxed)
+}
+
+/// Whether the page at `p` is resident (`mincore`).
+#[cfg(test)]
+pub(crate) fn resident(p: usize) -> bool {
+    let mut v = 0u8;
+    // SAFETY: one page-aligned page; `v` has room for its one status byte.
+    let r = unsafe { libc::mincore(p as *mut libc::c_void, 1, &mut v) };
+    r == 0 && v & 1 == 1
+}
+
+/// Installs guard markers over every range, with one system call when the kernel allows.
+///
+/// # Safety
+/// As `guard_install`, for every range.
+pub(crate) unsafe fn guard_install_many(ranges: &[(usize, usize)]) -> io::Result<()> {
+    // SAFETY: the caller's contract; guard markers only make the ranges fault on access.
+    if unsafe { advise_many(ranges, MADV_GUARD_INSTALL) } {
+        return Ok(());
+    }
+    // Installing a marker twice is harmless, so a partial vectored call is simply redone.
+    for &(p, len) in ranges {
+        // SAFETY: the caller's contract.
+        unsafe { guard_install(p as *mut u8, len) }?;
+    }
+    Ok(())
+}
+
+/// Commits the RAM behind every range now (`MADV_POPULATE_WRITE`), with one system call,
+/// instead of a page fault per page later. Best effort: whatever is not committed is faulted in
+/// on first touch as usual.
+///
+/// # Safety
+/// The ranges must be owned by the caller and be ordinary read-write memory (no guards).
+pub(crate) unsafe fn populate_many(ranges: &[(usize, usize)]) {
+    // SAFETY: the caller's contract; populating writable memory does not change its contents.
+    unsafe { advise_many(ranges, libc::MADV_POPULATE_WRITE) };
 }
 
 /// Makes `[p, p+len)` inaccessible with `mprotect` (splits the mapping).
