@@ -53,8 +53,9 @@ pub(crate) enum Next {
 
 /// Where a goroutine on `p` that asks `req` switches directly; None if the switch must go to the
 /// scheduler. It is what `find_runnable` would do first after g0 processed the request: run the
-/// P's due timers, then take `runnext`, or else, when the global queue is empty (so that no
-/// fairness rule would serve it first), the head of the local queue with a new slice. The
+/// P's due timers, then take `runnext`, or else, unless a fairness rule gives the next slice to
+/// the global queue (its 61st-slice turn, or a head that waited too long: `global_turn`), the
+/// head of the local queue with a new slice. The
 /// scheduler keeps every case that needs it: a slice that ran out, a retiring P, the tracer
 /// (running, or with a slice still open on this M after it stopped: `execute` ends that slice
 /// for the goroutine that comes back), and a goroutine locked to another thread (put back in
@@ -91,13 +92,16 @@ pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<Next> {
     Some(Next::G(gp, inherit))
 }
 
-/// The queue half of `pick`: `runnext`, or the local queue's head when the global queue is empty;
-/// None (with nothing taken) when the scheduler must choose.
+/// The queue half of `pick`: `runnext`, or the local queue's head unless it is the global
+/// queue's turn (as `new_slice` would choose for a slice that did not run out); None (with
+/// nothing taken) when the scheduler must choose.
 #[inline(always)]
 fn queued(p: &P) -> Option<(*mut G, bool)> {
     let (gp, inherit) = match p.runq.take_next() {
         Some(gp) => (gp, true),
-        None if SCHED.runq_size.load(Relaxed) == 0 => (p.runq.get_ring()?, false),
+        None if SCHED.runq_size.load(Relaxed) == 0 || !super::schedule::global_turn(p) => {
+            (p.runq.get_ring()?, false)
+        }
         None => return None,
     };
     // SAFETY: Gs are never freed; taking `gp` from the queue made this M its owner.

@@ -242,8 +242,7 @@ const GLOBAL_WAIT_NS: i64 = 10_000_000;
 fn new_slice(pp: &P, expired: bool) -> *mut G {
     let global = SCHED.runq_size.load(Relaxed);
     if global > 0 {
-        let mut global_first = pp.schedtick.load(Relaxed).is_multiple_of(61)
-            || global::global_head_waited() >= GLOBAL_WAIT_NS;
+        let mut global_first = global_turn(pp);
         if expired {
             let t = pp.fair_tick.load(Relaxed);
             pp.fair_tick.store(t.wrapping_add(1), Relaxed);
@@ -263,6 +262,13 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
         return lock().runq_get(pp, 0);
     }
     null_mut()
+}
+
+/// Whether the global queue, not empty, goes before the local one in the next slice of an
+/// unexpired slice (`new_slice`): on every 61st slice, or when its head has waited too long.
+#[inline(never)]
+pub(crate) fn global_turn(pp: &P) -> bool {
+    pp.schedtick.load(Relaxed).is_multiple_of(61) || global::global_head_waited() >= GLOBAL_WAIT_NS
 }
 
 /// Go's findRunnable. Returns a runnable G and whether it inherits the current time slice.
