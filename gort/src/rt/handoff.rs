@@ -55,12 +55,11 @@ pub(crate) enum Next {
 /// scheduler. It is what `find_runnable` would do first after g0 processed the request: run the
 /// P's due timers, then take `runnext`, or else, unless a fairness rule gives the next slice to
 /// the global queue (its 61st-slice turn, or a head that waited too long: `global_turn`), the
-/// head of the local queue with a new slice. The
-/// scheduler keeps every case that needs it: a slice that ran out, a retiring P, the tracer
-/// (running, or with a slice still open on this M after it stopped: `execute` ends that slice
-/// for the goroutine that comes back), and a goroutine locked to another thread (put back in
-/// `runnext`, where the scheduler finds it). Requests other than a park, a yield or an exit
-/// always go to the scheduler.
+/// head of the local queue with a new slice. The scheduler keeps every case that needs it: a
+/// slice that ran out, a retiring P, the tracer (running, or with a slice still open on this M
+/// after it stopped: `execute` ends that slice for the goroutine that comes back), and a
+/// goroutine locked to another thread (put back in `runnext`, where the scheduler finds it).
+/// Requests other than a park, a yield or an exit always go to the scheduler.
 ///
 /// A clock reading the caller left in `M::now` (a sleep's) stands for the clock here: it was
 /// taken before this switch began, so a timer can only fire later by as much, never early.

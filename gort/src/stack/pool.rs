@@ -155,7 +155,8 @@ unsafe fn fresh(gp: *mut G, class: usize, slot: usize, usable: usize) -> *mut G 
 
 /// Moves up to half a cache's worth of default-class slots from the pool into `cache`; with the
 /// pool empty, carves new ones: as many as half the slots made so far, up to half a cache, so a
-/// program with a few goroutines commits no more than before and a burst soon carves in bulk.
+/// program with a few goroutines commits a few pages ahead at most and a burst soon carves in
+/// bulk.
 fn refill(cache: &mut SlotCache) -> io::Result<()> {
     let slot = {
         let mut c = classes();
@@ -226,8 +227,10 @@ fn carve(class: usize, slot: usize, want: usize) -> io::Result<(usize, usize)> {
             };
             let guards: Vec<_> = (0..n).map(|i| (base + i * slot, GUARD)).collect();
             // SAFETY: the slots were just carved from our slab; nothing uses them yet.
-            unsafe { mem::guard_install_many(&guards) }
-                .map_err(|e| exhausted(&format!("installing a guard marker failed: {e}")))?;
+            if let Err(e) = unsafe { mem::guard_install_many(&guards) } {
+                uncarve(class, slot, base, n);
+                return Err(exhausted(&format!("installing a guard marker failed: {e}")));
+            }
             if n > 1 {
                 let page = page_size();
                 let tops: Vec<_> = (1..=n).map(|i| (base + i * slot - page, page)).collect();
@@ -265,6 +268,17 @@ fn carve(class: usize, slot: usize, want: usize) -> io::Result<(usize, usize)> {
         .unwrap_or_else(|e| e.into_inner())
         .extend((0..n).map(|i| top_g(base + i * slot, slot) as usize));
     Ok((base, n))
+}
+
+/// Gives slots that failed to get their guards back to the slab, if nobody carved after them
+/// (else their address space stays unused; no slot is handed out unguarded either way).
+fn uncarve(class: usize, slot: usize, base: usize, n: usize) {
+    let mut c = classes();
+    if let Some(s) = c.0[class].slab.as_mut()
+        && s.base + s.next * slot == base + n * slot
+    {
+        s.next -= n;
+    }
 }
 
 /// Returns a finished G's slot to the pool (Go's gfput).
@@ -396,7 +410,12 @@ mod tests {
         let slot = slot_size(DEFAULT_STACK);
         let (base, n) = carve(0, slot, want).expect("carve");
         if config().mechanism == Mechanism::GuardMarkers {
-            assert_eq!(n, want, "a fresh slab has room for the whole batch");
+            // Fewer only at the end of a slab (other tests carve from the same one).
+            let slab_end = classes().0[0]
+                .slab
+                .as_ref()
+                .is_some_and(|s| s.base + s.next * slot == base + n * slot && s.next == s.slots);
+            assert!(n == want || slab_end, "carved {n} of {want}");
         }
         let page = page_size();
         for i in 0..n {

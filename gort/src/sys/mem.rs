@@ -50,9 +50,12 @@ pub(crate) unsafe fn guard_install(p: *mut u8, len: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// `PIDFD_SELF_THREAD_GROUP` (Linux 6.15): the pidfd sentinel for the calling process, so
-/// `process_madvise` needs no descriptor of ours (and cannot name a parent after a fork).
-const PIDFD_SELF: libc::c_int = -10001;
+/// `PIDFD_SELF_THREAD`: the pidfd sentinel for the calling thread, whose memory is the
+/// process's, so `process_madvise` needs no descriptor of ours (and cannot name a parent after a
+/// fork). Recent kernels only; older ones fail the call with EBADF and the callers fall back to
+/// one `madvise` per range. Its value is the same in every kernel that has it (the thread-group
+/// sentinel's changed once).
+const PIDFD_SELF: libc::c_int = -10000;
 /// Most ranges one `process_madvise` call takes (`UIO_MAXIOV`).
 const MAX_RANGES: usize = 1024;
 /// Whether `process_madvise` on ourselves has worked (cleared for good at its first refusal).
