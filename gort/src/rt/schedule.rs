@@ -264,8 +264,9 @@ fn new_slice(pp: &P, expired: bool) -> *mut G {
     null_mut()
 }
 
-/// Whether the global queue, not empty, goes before the local one in the next slice of an
-/// unexpired slice (`new_slice`): on every 61st slice, or when its head has waited too long.
+/// Whether the global queue (when not empty) is served before the local one by a new slice that
+/// follows one that did not run out (`new_slice`, and the direct switch's `queued`): on every
+/// 61st slice, or when its head has waited too long.
 #[inline(never)]
 pub(crate) fn global_turn(pp: &P) -> bool {
     pp.schedtick.load(Relaxed).is_multiple_of(61) || global::global_head_waited() >= GLOBAL_WAIT_NS

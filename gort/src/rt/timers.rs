@@ -16,9 +16,10 @@
 //! deadline is the clock plus the same amount; they go to the back of the run and leave from
 //! its front, with no sift either way. Any other timer goes to the heap, and the earliest of the
 //! two heads fires first. (A long sleep at the back of the run sends shorter ones to the heap
-//! until it fires: the run helps where durations repeat, and costs nothing where they do not.) W8 (10,000 goroutines sleeping 1 ms) at one processor: 10% less CPU
-//! a sleep. tokio's hashed wheel gets the same O(1) for every timer by rounding deadlines to the
-//! millisecond, which Go's timers (and ours) do not do.
+//! until it fires: the run helps where durations repeat, and costs nothing where they do not.)
+//! W8 (10,000 goroutines sleeping 1 ms) at one processor: 10% less CPU a sleep. tokio's hashed
+//! wheel gets the same O(1) for every timer by rounding deadlines to the millisecond, which Go's
+//! timers (and ours) do not do.
 //!
 //! Deviation from Go: Go 1.23 keeps timers in a heap per P with lazy deletion and per-timer
 //! locks; here each heap has one short lock and deletion is eager, which keeps the state of a
@@ -163,6 +164,18 @@ impl Slots {
     fn first_when(&self) -> i64 {
         self.first().map_or(i64::MAX, |(s, _)| s.when)
     }
+
+    /// Adds an entry: to the back of the run if it is fire-only and no earlier than the run's
+    /// last, else to the heap.
+    fn push(&mut self, s: Slot) {
+        if !s.tracked() && self.run.back().is_none_or(|b| b.when <= s.when) {
+            self.run.push_back(s);
+        } else {
+            let i = self.heap.len();
+            self.heap.push(s);
+            sift_up(&mut self.heap, i);
+        }
+    }
 }
 // SAFETY: the pointers are only dereferenced under the heap lock, and every Timer in a heap is
 // kept alive by its owner (see `Timer`).
@@ -220,14 +233,7 @@ impl TimerHeap {
         tr.f.store(f as usize, Relaxed);
         tr.heap.store(self as *const _ as *mut _, Release);
         let earliest = when < v.first_when();
-        let s = Slot::new(when, tr);
-        if !tr.stoppable && v.run.back().is_none_or(|b| b.when <= when) {
-            v.run.push_back(s);
-        } else {
-            let i = v.heap.len();
-            v.heap.push(s);
-            sift_up(&mut v.heap, i);
-        }
+        v.push(Slot::new(when, tr));
         self.next.store(v.first_when(), Release);
         earliest
     }
@@ -335,13 +341,7 @@ impl TimerHeap {
         let Slots { heap, run } = &mut *v;
         // The run first: it is sorted, so it can stay a run; the heap's array is not.
         for s in run.drain(..).chain(heap.drain(..)) {
-            if !s.tracked() && w.run.back().is_none_or(|b| b.when <= s.when) {
-                w.run.push_back(s);
-            } else {
-                let i = w.heap.len();
-                w.heap.push(s);
-                sift_up(&mut w.heap, i);
-            }
+            w.push(s);
             // SAFETY: the timer was in `self`, so it is alive; it moves under both locks.
             unsafe { (*s.timer()).heap.store(to as *const _ as *mut _, Release) };
         }
@@ -473,10 +473,32 @@ mod tests {
         assert_eq!(h.next_when(), i64::MAX);
     }
 
-    static ORDER: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+    thread_local! {
+        /// The deadlines `record` saw fire, on this test's thread (callbacks run on the thread
+        /// that calls `run_expired`), so tests running at once do not mix their records.
+        static ORDER: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     unsafe fn record(t: *const Timer, _: u64) {
         // SAFETY: the test keeps its timers alive.
-        ORDER.lock().unwrap().push(unsafe { (*t).when() });
+        ORDER.with_borrow_mut(|o| o.push(unsafe { (*t).when() }));
+    }
+
+    /// Takes what `record` saw so far.
+    fn fired() -> Vec<i64> {
+        ORDER.take()
+    }
+
+    /// `n` timers, those at indices `stoppable` picks stoppable, the rest fire-only.
+    fn timers(n: usize, stoppable: impl Fn(usize) -> bool) -> Vec<Timer> {
+        (0..n)
+            .map(|i| {
+                if stoppable(i) {
+                    Timer::new()
+                } else {
+                    Timer::fire_only()
+                }
+            })
+            .collect()
     }
 
     /// Every stoppable timer's `idx` is its position in the heap.
@@ -497,15 +519,7 @@ mod tests {
     #[test]
     fn random_operations_keep_the_heap_ordered() {
         let h = TimerHeap::new();
-        let timers: Vec<Timer> = (0..2000)
-            .map(|i| {
-                if i % 3 == 0 {
-                    Timer::fire_only()
-                } else {
-                    Timer::new()
-                }
-            })
-            .collect();
+        let timers = timers(2000, |i| i % 3 != 0);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rand = move || {
             seed ^= seed << 13;
@@ -537,21 +551,15 @@ mod tests {
         }
         check_indices(&h);
         assert_eq!(h.len(), live);
-        ORDER.lock().unwrap().clear();
+        fired();
         let mut now = 0;
         while h.next_when() != i64::MAX {
             now += 500;
             h.run_expired(now);
         }
-        let order = std::mem::take(&mut *ORDER.lock().unwrap());
+        let order = fired();
         assert_eq!(order.len(), live);
         assert!(order.windows(2).all(|w| w[0] <= w[1]), "fired out of order");
-    }
-
-    static RUN_ORDER: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
-    unsafe fn record_run(t: *const Timer, _: u64) {
-        // SAFETY: the test keeps its timers alive.
-        RUN_ORDER.lock().unwrap().push(unsafe { (*t).when() });
     }
 
     /// In-order sleeps (the run) mixed with out-of-order and stoppable timers (the heap), then
@@ -559,20 +567,12 @@ mod tests {
     #[test]
     fn the_run_and_the_heap_fire_in_one_order() {
         let (a, b) = (TimerHeap::new(), TimerHeap::new());
-        let timers: Vec<Timer> = (0..3000)
-            .map(|i| {
-                if i % 4 == 0 {
-                    Timer::new()
-                } else {
-                    Timer::fire_only()
-                }
-            })
-            .collect();
+        let timers = timers(3000, |i| i % 4 == 0);
         for (i, t) in timers.iter().enumerate() {
             // Mostly rising, every fifth one early, as a shorter sleep would be.
             let when = if i % 5 == 0 { i as i64 / 2 } else { i as i64 };
             // SAFETY: `timers` outlives both heaps' use of them.
-            unsafe { a.add(t, when, record_run) };
+            unsafe { a.add(t, when, record) };
         }
         {
             let v = a.lock();
@@ -587,18 +587,16 @@ mod tests {
         }
         let live = a.len();
         assert_eq!(live, 3000 - 375);
-        RUN_ORDER.lock().unwrap().clear();
+        fired();
         a.run_expired(999);
+        let early = fired();
         a.move_all_to(&b);
-        assert_eq!(
-            (a.len(), b.len()),
-            (0, live - RUN_ORDER.lock().unwrap().len())
-        );
+        assert_eq!((a.len(), b.len()), (0, live - early.len()));
         assert!(b.lock().run.len() > 500, "the moved run stays a run");
         while b.next_when() != i64::MAX {
             b.run_expired(b.next_when() + 7);
         }
-        let order = std::mem::take(&mut *RUN_ORDER.lock().unwrap());
+        let order = [early, fired()].concat();
         assert_eq!(order.len(), live);
         assert!(order.windows(2).all(|w| w[0] <= w[1]), "fired out of order");
     }

@@ -437,9 +437,7 @@ mod tests {
         init(DEFAULT_STACK);
         // A refusal of the vectored call turns it off; the probe carve finds out.
         check_batch(1, false);
-        let vectored = mem::set_vectored(true);
-        mem::set_vectored(vectored);
-        check_batch(GFREE_MAX / 2, vectored);
+        check_batch(GFREE_MAX / 2, mem::vectored());
         // The fallback: one madvise per guard, pages faulted in on first touch.
         let before = mem::set_vectored(false);
         check_batch(GFREE_MAX / 2, false);

@@ -1,4 +1,6 @@
-//! mmap/madvise/mprotect wrappers for goroutine stacks.
+//! mmap/madvise/mprotect wrappers for goroutine stacks (the part of Go's mem_linux.go that
+//! stacks need: reserve, discard, and here guards, which Go's moving stacks do without), and
+//! `process_madvise` to give many ranges the same advice in one call.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -105,6 +107,12 @@ unsafe fn advise_many(ranges: &[(usize, usize)], advice: libc::c_int) -> bool {
         return false;
     }
     done as usize == ranges.iter().map(|r| r.1).sum::<usize>()
+}
+
+/// Whether vectored calls are still tried (tests).
+#[cfg(test)]
+pub(crate) fn vectored() -> bool {
+    VECTORED.load(Relaxed)
 }
 
 /// Turns the vectored calls off or back on (tests of the one-range-per-call fallback).
