@@ -129,6 +129,11 @@ impl<T: AsRawFd> NetFd<T> {
         self.io.get_ref()
     }
 
+    /// Moves the socket to its connection's poller shard, once it has connected.
+    pub(crate) fn rehome(&self) {
+        self.io.rehome();
+    }
+
     /// Unregisters the socket and returns it (still in non-blocking mode).
     pub(crate) fn into_inner(self) -> T {
         self.io.into_inner()

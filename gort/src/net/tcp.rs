@@ -256,6 +256,7 @@ pub(super) fn connect_socket(
             },
         })?;
     }
+    fd.rehome();
     Ok(TcpStream { fd })
 }
 

@@ -309,8 +309,8 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             return Some((preempted, false));
         }
 
-        // Network: a non-blocking poll (Go: before stealing).
-        if super::netpoll::has_waiters() && super::netpoll::poll(0) > 0 {
+        // Network: a non-blocking poll of this P's shards (Go: before stealing).
+        if super::netpoll::has_waiters() && super::netpoll::poll_shards(pp.id, false) > 0 {
             continue 'top;
         }
 
@@ -325,6 +325,10 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             if let Some(gp) = steal_work(pp) {
                 return Some((gp, false));
             }
+        }
+        // Nothing to steal: the other Ps' shards, whose owners may be busy.
+        if super::netpoll::has_waiters() && super::netpoll::poll_shards(pp.id, true) > 0 {
+            continue 'top;
         }
 
         // Nothing to do: give up the P.
