@@ -93,12 +93,12 @@ impl<T: AsRawFd> Pollable<T> {
         }
     }
 
-    /// Wakes a call of this direction that waits in `io_until`, to read its deadline again.
     /// Moves the fd to its connection's poller shard, once it has connected.
     pub(crate) fn rehome(&self) {
         self.pd.rehome();
     }
 
+    /// Wakes a call of this direction that waits in `io_until`, to read its deadline again.
     pub(crate) fn kick(&self, read: bool) {
         self.pd.kick(read);
     }

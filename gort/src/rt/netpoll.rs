@@ -12,19 +12,20 @@
 //! P polls it readies every goroutine whose fd is ready, so a connection's goroutine runs on a
 //! different CPU from one event to the next, and the socket's kernel state (buffers, locks, the
 //! skb slabs it frees into) moves with it. Here there is one instance per P the runtime had when
-//! the poller was created; P `i` polls the shards `j` with `j % procs == i` (so every shard has
-//! a poller whatever `set_procs` does later), and the readied goroutines go to that P's queue.
-//! A connected socket's shard is a hash of its two addresses, ordered so that both ends agree,
-//! as a NIC's symmetric receive-side hash does: connections spread over the Ps, and the two ends
-//! of a loopback connection inside one process run on one P, where the kernel processes the
-//! packets of both. A socket registered before it connected (`connect`) moves to its shard
-//! once connected (`rehome`); anything else (a listener, a pipe) goes by `fd % shards`. A P
-//! whose queues are empty and that found nothing to steal polls the other Ps' shards too, the
-//! M that sleeps in the poller waits on all of them (poll(2) on the epoll descriptors), and
-//! sysmon polls each shard nobody has polled for 10 ms, so no shard depends on its owner alone.
-//! Measured on the TCP echo benchmark at two Ps: 44% of a goroutine's runs were on another P
-//! than its previous one with a single instance, 2% with the shards; with the pairs hashed
-//! together the round trip went from 3.55 to 2.40 µs.
+//! the poller was created (at most `MAX_SHARDS`); P `i` polls the shards `j` with
+//! `j % procs == i` (so every shard has an owner whatever `set_procs` does later), and the
+//! goroutines it readies go to its own queue. A connected socket's shard is a hash of its two
+//! addresses, ordered so that both ends agree, as a NIC's symmetric receive-side hash does:
+//! connections spread over the Ps, and the two ends of a loopback connection inside one process
+//! run on one P, where the kernel processes the packets of both. A TCP socket registered before
+//! it connected moves to its shard once connected (`rehome`); anything else (a listener, a
+//! connected UDP socket, a pipe) goes by `fd % shards`. No shard depends on its owner alone: a
+//! P with empty queues also polls the shards nobody has polled for `STALE_NS`, and after finding
+//! nothing to steal those not polled in the last `FRESH_NS`; the M that sleeps in the poller
+//! waits on all of them (poll(2) on the epoll descriptors); sysmon polls each shard nobody has
+//! polled for 10 ms. Measured on the TCP echo benchmark at two Ps: 44% of a goroutine's runs
+//! were on another P than its previous one with a single instance, 2% with the shards; with the
+//! two ends of each connection hashed together, a round trip went from 3,587 to 2,415 ns.
 //!
 //! Deadlines are per-wait timers on the descriptor: when one fires it marks the wait expired and
 //! wakes the goroutine, whose operation then fails with `TimedOut`. A deadline that changes while
@@ -54,11 +55,20 @@ const READY: usize = 1;
 const WAIT: usize = 2;
 /// epoll `data` of the break eventfd.
 const BREAK_TOKEN: u64 = 0;
+/// The most shards a poller has (the M that sleeps in the poller waits on all of them).
+const MAX_SHARDS: usize = 64;
+/// A P polls another P's shard before stealing once nobody has polled it for this long: its
+/// owner is busy, and its goroutines should not wait for sysmon.
+const STALE_NS: i64 = 1_000_000;
+/// After finding nothing to steal, a P polls the other shards except those polled this
+/// recently (their owners are polling them).
+const FRESH_NS: i64 = 20_000;
 
 struct Poller {
-    /// One epoll instance per P the runtime had when the poller was created (at least one). A
-    /// descriptor lives in `shards[fd % len]`; P `i` polls the shards `j` with
-    /// `j % procs == i`, so a connection's goroutine is readied on the same P every time.
+    /// One epoll instance per P the runtime had when the poller was created (at least one, at
+    /// most `MAX_SHARDS`); a descriptor is in the one `shard_index` picks. P `i` polls the
+    /// shards `j` with `j % procs == i` first, so a connection's goroutine is usually readied
+    /// on the same P.
     shards: Box<[Shard]>,
     breakfd: i32,
 }
@@ -79,7 +89,12 @@ fn poller() -> io::Result<&'static Poller> {
     if let Some(p) = POLLER.get() {
         return Ok(p);
     }
-    let p = Poller::new(super::global::SCHED.procs.load(Relaxed).max(1))?;
+    let p = Poller::new(
+        super::global::SCHED
+            .procs
+            .load(Relaxed)
+            .clamp(1, MAX_SHARDS),
+    )?;
     if let Err(p) = POLLER.set(p) {
         // Another thread won the race; close ours.
         p.close();
@@ -225,6 +240,13 @@ fn addr_key(
             // SAFETY: the family says the storage holds a sockaddr_in6.
             let a =
                 unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let v6 = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            // A dual-stack listener sees an IPv4 client as ::ffff:a.b.c.d: key it as the
+            // client's end does.
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                ip[..4].copy_from_slice(&v4.octets());
+                return Some((4, ip, a.sin6_port));
+            }
             Some((6, a.sin6_addr.s6_addr, a.sin6_port))
         }
         _ => None,
@@ -497,54 +519,71 @@ pub(crate) fn poll(timeout_ns: i64) -> usize {
         // Round up so that a sub-millisecond timer does not turn into a busy loop.
         ((timeout_ns.min(1 << 40) + 999_999) / 1_000_000) as i32
     };
-    if timeout_ms != 0 {
+    let blocking = timeout_ms != 0;
+    if blocking {
         BLOCKED.store(true, SeqCst);
     }
-    let woken = if let [only] = &p.shards[..] {
-        harvest(p, only, timeout_ms)
-    } else {
-        if timeout_ms != 0 {
-            wait_any(p, timeout_ms);
+    if let [only] = &p.shards[..] {
+        return harvest(p, only, timeout_ms, blocking);
+    }
+    let mut fds = [libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    }; MAX_SHARDS];
+    let fds = &mut fds[..p.shards.len()];
+    for (f, s) in fds.iter_mut().zip(&p.shards[..]) {
+        f.fd = s.epfd;
+    }
+    if blocking {
+        // An epoll descriptor is readable while it has events.
+        // SAFETY: `fds` is a writable array of the length we pass.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        BLOCKED.store(false, SeqCst);
+    }
+    let mut woken = 0;
+    for (f, s) in fds.iter().zip(&p.shards[..]) {
+        if !blocking || f.revents != 0 {
+            woken += harvest(p, s, 0, blocking);
         }
-        p.shards.iter().map(|s| harvest(p, s, 0)).sum()
-    };
-    BLOCKED.store(false, SeqCst);
+    }
     woken
 }
 
-/// Polls, without blocking, the shards that P `id` owns (`others`: the ones it does not).
-pub(crate) fn poll_shards(id: usize, others: bool) -> usize {
+/// Polls, without blocking, the shards that P `id` owns, and the others nobody has polled for
+/// `STALE_NS` (before stealing, `after_steal` false), or for `FRESH_NS` (after finding nothing
+/// to steal). Returns how many goroutines it readied.
+pub(crate) fn poll_shards(id: usize, after_steal: bool) -> usize {
     let Some(p) = POLLER.get() else {
         return 0;
     };
     let procs = super::global::SCHED.procs.load(Relaxed).max(1);
     let mut woken = 0;
-    for (j, s) in p.shards.iter().enumerate() {
-        if (j % procs == id) != others {
-            woken += harvest(p, s, 0);
+    let mut now = 0;
+    if !after_steal {
+        for s in p.shards.iter().skip(id).step_by(procs) {
+            woken += harvest(p, s, 0, false);
+            now = s.last.load(Relaxed);
+        }
+    }
+    if p.shards.len() > 1 {
+        if now == 0 {
+            now = nanotime();
+        }
+        let age = if after_steal { FRESH_NS } else { STALE_NS };
+        for (j, s) in p.shards.iter().enumerate() {
+            if j % procs != id && now - s.last.load(Relaxed) >= age {
+                woken += harvest(p, s, 0, false);
+            }
         }
     }
     woken
 }
 
-/// Sleeps until some shard has an event (poll(2) on the epoll descriptors: a shard is
-/// readable while it has events) or the timeout passes.
-fn wait_any(p: &Poller, timeout_ms: i32) {
-    let mut fds: Vec<libc::pollfd> = p
-        .shards
-        .iter()
-        .map(|s| libc::pollfd {
-            fd: s.epfd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: `fds` is a writable array of the length we pass.
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-}
-
-/// One `epoll_wait` on `shard`; readies the goroutines whose I/O is ready.
-fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32) -> usize {
+/// One `epoll_wait` on `shard`; readies the goroutines whose I/O is ready. Only the M that
+/// sleeps in the poller (`blocking`) drains the break eventfd, as Go's netpoll does only when
+/// it blocks: a non-blocking poll that drained it could swallow a `wake` meant for that M.
+fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32, blocking: bool) -> usize {
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 128];
     // SAFETY: `events` is a writable array of the length we pass.
     let n = unsafe {
@@ -555,11 +594,17 @@ fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32) -> usize {
             timeout_ms,
         )
     };
+    if timeout_ms != 0 {
+        BLOCKED.store(false, SeqCst);
+    }
     shard.last.store(nanotime(), Relaxed);
     let mut woken = 0;
     for ev in events.iter().take(n.max(0) as usize) {
         let (bits, token) = (ev.events, ev.u64);
         if token == BREAK_TOKEN {
+            if !blocking {
+                continue;
+            }
             let mut buf = 0u64;
             // SAFETY: draining our own non-blocking eventfd into an 8-byte buffer.
             unsafe { libc::read(p.breakfd, (&mut buf as *mut u64).cast(), 8) };
@@ -609,7 +654,7 @@ pub(crate) fn sysmon_poll(now: i64) {
     if has_waiters() {
         for s in &p.shards[..] {
             if now - s.last.load(Relaxed) > 10_000_000 {
-                harvest(p, s, 0);
+                harvest(p, s, 0, false);
             }
         }
     }
@@ -658,6 +703,22 @@ mod tests {
             fd as usize % SHARDS,
             "a listener goes by fd"
         );
+        // A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1 (where IPv6 exists).
+        if let Ok(ln6) = TcpListener::bind("[::]:0") {
+            let port = ln6.local_addr().unwrap().port();
+            for _ in 0..8 {
+                let Ok(c) = TcpStream::connect(("127.0.0.1", port)) else {
+                    break;
+                };
+                let (s, _) = ln6.accept().unwrap();
+                assert!(s.local_addr().unwrap().is_ipv6());
+                assert_eq!(
+                    conn_key(c.as_raw_fd()),
+                    conn_key(s.as_raw_fd()),
+                    "a v4-mapped end keys differently"
+                );
+            }
+        }
         p.close();
     }
 

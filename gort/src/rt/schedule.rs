@@ -309,7 +309,8 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             return Some((preempted, false));
         }
 
-        // Network: a non-blocking poll of this P's shards (Go: before stealing).
+        // Network: a non-blocking poll of this P's shards, and of stale ones (Go: before
+        // stealing).
         if super::netpoll::has_waiters() && super::netpoll::poll_shards(pp.id, false) > 0 {
             continue 'top;
         }
