@@ -75,7 +75,7 @@ struct Poller {
 
 struct Shard {
     epfd: i32,
-    /// nanotime of this shard's last poll (for sysmon).
+    /// nanotime of this shard's last poll (`poll_shards` and sysmon poll stale shards).
     last: AtomicI64,
 }
 
@@ -519,12 +519,12 @@ pub(crate) fn poll(timeout_ns: i64) -> usize {
         // Round up so that a sub-millisecond timer does not turn into a busy loop.
         ((timeout_ns.min(1 << 40) + 999_999) / 1_000_000) as i32
     };
-    let blocking = timeout_ms != 0;
-    if blocking {
-        BLOCKED.store(true, SeqCst);
+    if timeout_ms == 0 {
+        return p.shards.iter().map(|s| harvest(p, s, 0, false)).sum();
     }
+    BLOCKED.store(true, SeqCst);
     if let [only] = &p.shards[..] {
-        return harvest(p, only, timeout_ms, blocking);
+        return harvest(p, only, timeout_ms, true);
     }
     let mut fds = [libc::pollfd {
         fd: -1,
@@ -535,19 +535,15 @@ pub(crate) fn poll(timeout_ns: i64) -> usize {
     for (f, s) in fds.iter_mut().zip(&p.shards[..]) {
         f.fd = s.epfd;
     }
-    if blocking {
-        // An epoll descriptor is readable while it has events.
-        // SAFETY: `fds` is a writable array of the length we pass.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        BLOCKED.store(false, SeqCst);
-    }
-    let mut woken = 0;
-    for (f, s) in fds.iter().zip(&p.shards[..]) {
-        if !blocking || f.revents != 0 {
-            woken += harvest(p, s, 0, blocking);
-        }
-    }
-    woken
+    // An epoll descriptor is readable while it has events.
+    // SAFETY: `fds` is a writable array of the length we pass.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    BLOCKED.store(false, SeqCst);
+    fds.iter()
+        .zip(&p.shards[..])
+        .filter(|(f, _)| f.revents != 0)
+        .map(|(_, s)| harvest(p, s, 0, true))
+        .sum()
 }
 
 /// Polls, without blocking, the shards that P `id` owns, and the others nobody has polled for
@@ -566,15 +562,16 @@ pub(crate) fn poll_shards(id: usize, after_steal: bool) -> usize {
             now = s.last.load(Relaxed);
         }
     }
-    if p.shards.len() > 1 {
+    let age = if after_steal { FRESH_NS } else { STALE_NS };
+    for (j, s) in p.shards.iter().enumerate() {
+        if j % procs == id {
+            continue;
+        }
         if now == 0 {
             now = nanotime();
         }
-        let age = if after_steal { FRESH_NS } else { STALE_NS };
-        for (j, s) in p.shards.iter().enumerate() {
-            if j % procs != id && now - s.last.load(Relaxed) >= age {
-                woken += harvest(p, s, 0, false);
-            }
+        if now - s.last.load(Relaxed) >= age {
+            woken += harvest(p, s, 0, false);
         }
     }
     woken
