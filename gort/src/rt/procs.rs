@@ -8,13 +8,17 @@
 //! world, and it ends at their next runtime call.
 
 use std::sync::Mutex;
-use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicBool, Ordering::*};
 
 use super::global::{self, MAX_P, SCHED, lock, wakep};
 use super::p::{P, P_DEAD};
 
 /// Serialises set_procs.
 static RESIZE: Mutex<()> = Mutex::new(());
+
+/// Whether GOMAXPROCS is 1: read on fast paths that guess differently with one P (a read-mostly
+/// word of its own, unlike `SCHED.procs`, whose line the schedulers write).
+pub(crate) static ONE_P: AtomicBool = AtomicBool::new(false);
 
 /// Most GOMAXPROCS accepted.
 pub(crate) const MAX_PROCS: usize = MAX_P;
@@ -39,6 +43,7 @@ pub(crate) fn set_procs(n: usize) -> usize {
     let n = n.min(MAX_PROCS);
     let _r = RESIZE.lock().unwrap_or_else(|e| e.into_inner());
     let old = SCHED.procs.swap(n, SeqCst);
+    ONE_P.store(n == 1, Relaxed);
     if super::trace::ON.load(Relaxed) {
         super::trace::procs(n);
     }
