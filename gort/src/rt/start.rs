@@ -29,6 +29,7 @@ pub(crate) fn ensure_started() {
         dump::install_sigquit();
         super::panics::install();
         hog::init();
+        crate::sys::membarrier::init();
         crate::stack::config();
         crate::stack::pool::init(default_stack_size());
         let req = REQUESTED_PROCS.load(Relaxed);

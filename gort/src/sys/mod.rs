@@ -1,10 +1,12 @@
-//! Thin wrappers over the Linux system calls the runtime uses: futex, monotonic time, memory
-//! mapping, thread helpers. No policy lives here; callers decide what to do with errors. The
-//! counterpart of Go's os_linux.go / sys_linux_amd64.s (futexsleep, nanotime, sysMmap), plus
-//! per-thread CPU time and state, which sysmon reads to tell a hog from a descheduled thread.
+//! Thin wrappers over the Linux system calls the runtime uses: futex, membarrier, monotonic
+//! time, memory mapping, thread helpers. No policy lives here; callers decide what to do with
+//! errors. The counterpart of Go's os_linux.go / sys_linux_amd64.s (futexsleep, nanotime,
+//! sysMmap), plus per-thread CPU time and state, which sysmon reads to tell a hog from a
+//! descheduled thread.
 
 pub(crate) mod futex;
 pub(crate) mod mem;
+pub(crate) mod membarrier;
 
 /// Monotonic clock in nanoseconds (CLOCK_MONOTONIC via the vDSO: no syscall).
 pub(crate) fn nanotime() -> i64 {
