@@ -353,7 +353,7 @@ impl RawChan {
             // Everything we need from the parked frame is read before the unlock: once it is
             // released, a peer may wake us and the frame may be gone.
             let wake = std::mem::replace(&mut wake, WakeList::new());
-            self.lock.unlock();
+            self.lock.unlock_final();
             wake.wake_all();
             true
         });
@@ -763,6 +763,10 @@ unsafe impl Selectable for RawChan {
 
     fn unlock(&self) {
         self.lock.unlock();
+    }
+
+    fn unlock_final(&self) {
+        self.lock.unlock_final();
     }
 
     unsafe fn waiters(&self, send: bool) -> &mut WaitQueue {

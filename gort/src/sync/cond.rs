@@ -149,7 +149,7 @@ impl Cond {
                 _ => self.head.set(wp),
             }
             self.tail.set(wp);
-            self.lock.unlock();
+            self.lock.unlock_final();
             true
         });
     }

@@ -28,14 +28,14 @@
 //!   whatever the waiter and WOKEN bits say (Go's CAS from 0 fails then, and lockSlow does the
 //!   same CAS a second time). Same semantics, one atomic read-modify-write less per lock while
 //!   waiters are parked, and a held lock's line is not pulled from its holder by a CAS bound to
-//!   fail. Measured on W9 (medians of 9 alternating runs): 45 -> 33 ns/op at procs=1, 51 -> 35
-//!   ns/op at procs=2.
+//!   fail. Measured on W9 when it replaced Go's CAS from 0 (medians of 9 alternating runs):
+//!   45 -> 33 ns/op at procs=1, 51 -> 35 ns/op at procs=2.
 //! - With one processor the fast path is Go's CAS from 0, and the value a failed CAS read serves
-//!   as that load. A holder loses its processor only by blocking, so the word is almost always 0
-//!   when a goroutine asks; and a load of the word right after the last unlock's locked subtract
-//!   waits for that subtract to drain before the CAS can start, a quarter of an uncontended
-//!   lock/unlock pair. W9 at procs=1 (medians of 7 alternating runs): 16.1 -> 12.9 ns/op; procs=2
-//!   unchanged (33.7 -> 32.7).
+//!   as that load. A holder seldom loses the processor inside its critical section (only if it
+//!   blocks or yields there), so the word is almost always 0 when a goroutine asks; and a load
+//!   of the word right after the last unlock's locked subtract waits for that subtract to drain
+//!   before the CAS can start, a quarter of an uncontended lock/unlock pair. W9 at procs=1
+//!   (medians of 7 alternating runs): 16.1 -> 12.9 ns/op; procs=2 unchanged (33.7 -> 32.7).
 
 use std::cell::UnsafeCell;
 use std::fmt;

@@ -150,7 +150,7 @@ impl Semaphore {
                 _ => s.head.set(wp),
             }
             s.tail.set(wp);
-            self.lock.unlock();
+            self.lock.unlock_final();
             true
         });
         // Woken by `release`, which counted our permits in `cur` (or the park was declined

@@ -29,11 +29,18 @@ pub(crate) fn wait(word: &AtomicU32, val: u32, timeout_ns: i64) {
 
 /// Wakes up to `n` threads sleeping on `word`.
 pub(crate) fn wake(word: &AtomicU32, n: i32) {
-    // SAFETY: `word` is a valid aligned u32; FUTEX_WAKE does not dereference anything else.
+    wake_addr(word.as_ptr(), n);
+}
+
+/// Wakes up to `n` threads sleeping on the word at `addr`, which may be gone by now: the kernel
+/// only hashes the address (a reused address gets a spurious wakeup, which every sleeper
+/// tolerates).
+pub(crate) fn wake_addr(addr: *const u32, n: i32) {
+    // SAFETY: FUTEX_WAKE dereferences nothing; it looks the address up among the sleepers.
     unsafe {
         libc::syscall(
             libc::SYS_futex,
-            word.as_ptr(),
+            addr,
             libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
             n,
         )

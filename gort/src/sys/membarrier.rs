@@ -13,8 +13,8 @@
 //!
 //! Invariant: `light` is a compiler barrier only once `heavy` is known to work (registration
 //! succeeded), and that never changes afterwards. A `heavy` that cannot use membarrier (kernels
-//! before 4.14, a seccomp filter, an emulator without it) is a full fence, and `light` is then a
-//! full fence too: the pattern stays correct, only slower. Go has no counterpart; its runtime
+//! before 4.14, a process-wide seccomp filter, an emulator without it) is a full fence, and
+//! `light` is then a full fence too: the pattern stays correct, only slower. Go has no counterpart; its runtime
 //! lock pays a full read-modify-write to unlock.
 
 use std::sync::atomic::{AtomicU8, Ordering::*, compiler_fence, fence};
@@ -46,12 +46,16 @@ pub(crate) fn init() -> u8 {
     if state == UNKNOWN {
         // Registration is per process and idempotent: threads racing here all succeed or all
         // fail. Only after it succeeded may `light` skip the fence.
-        state = if call(CMD_REGISTER_PRIVATE_EXPEDITED) {
+        let mine = if call(CMD_REGISTER_PRIVATE_EXPEDITED) {
             READY
         } else {
             MISSING
         };
-        STATE.store(state, Release);
+        // The first answer stands, so READY never turns back.
+        state = match STATE.compare_exchange(UNKNOWN, mine, AcqRel, Acquire) {
+            Ok(_) => mine,
+            Err(first) => first,
+        };
     }
     state
 }

@@ -1,27 +1,35 @@
 //! `Lock`: the runtime's small mutex for short critical sections (Go's lock_futex.go).
 //!
-//! `key` is 0 unlocked or 1 locked; `sleepers` counts the threads asleep (or about to sleep) on
-//! `key`. `lock` tries a CAS, spins briefly (the holder is running on another CPU and will be
-//! done in nanoseconds), then sleeps on a futex; `unlock` wakes one sleeper only if there may be
-//! one. It blocks the OS thread, never the scheduler: critical sections under it never park a
-//! goroutine (a goroutine's park commit may release it from the scheduler, which is the one place
-//! a lock crosses a switch, exactly as in Go's gopark(chanparkcommit)).
+//! `key` is 0 unlocked, 1 locked, or 2 locked with a thread asleep on it; `sleepers` counts the
+//! threads asleep (or about to sleep) on `key`. `lock` tries a CAS, spins briefly (the holder is
+//! running on another CPU and will be done in nanoseconds), yields, then sleeps on a futex;
+//! `unlock` wakes one sleeper only if there may be one. It blocks the OS thread, never the
+//! scheduler: critical sections under it never park a goroutine (a goroutine's park commit may
+//! release it from the scheduler, which is the one place a lock crosses a switch, exactly as in
+//! Go's gopark(chanparkcommit)).
 //!
 //! # Deviation from Go: an unlock without a read-modify-write
-//! ARCHITECTURE.md, decision "Runtime locks unlock with a plain store". Go keeps the sleepers in the key (state 2) and unlocks with an atomic exchange, which is how
-//! the unlocker learns there is someone to wake. That exchange and the locking CAS are the two
-//! locked instructions of every channel operation, and on x86 each costs about as much as the
-//! rest of a buffered send. Here the unlock is a plain release store of 0 followed by a load of
-//! `sleepers`, and a thread about to sleep increments `sleepers` before it tries the key a last
-//! time. That is Dekker's pattern: without a fence between each side's store and load, the
-//! unlocker could miss the new sleeper while the sleeper misses the unlock, and sleep forever.
-//! The fence is asymmetric (`sys::membarrier`): a compiler barrier in `unlock`, a membarrier(2)
-//! call on the way to sleep, which is rare and slow anyway. Measured on an uncontended
-//! lock/unlock pair: 12 -> 7 ns.
+//! ARCHITECTURE.md, decision "Runtime locks unlock with a plain store". Go keeps the sleepers in
+//! the key (state 2) and unlocks with an atomic exchange, which is how the unlocker learns there
+//! is someone to wake. That exchange and the locking CAS are the two locked instructions of
+//! every channel operation, and on x86 each costs about as much as the rest of a buffered send.
+//! Here `unlock` is a plain release store of 0 followed by a load of `sleepers`, and a thread
+//! about to sleep increments `sleepers` before it tries the key a last time. That is Dekker's
+//! pattern: without a fence between each side's store and load, the unlocker could miss the new
+//! sleeper while the sleeper misses the unlock, and sleep forever. The fence is asymmetric
+//! (`sys::membarrier`): a compiler barrier in `unlock`, a membarrier(2) call on the way to sleep,
+//! which is rare and slow anyway. Measured on an uncontended lock/unlock pair: 12 -> 7 ns.
 //!
-//! Invariant: a thread sleeps on `key` only after counting itself in `sleepers`, fencing with
-//! `membarrier::heavy`, and finding the key locked; `unlock` stores 0, fences with
-//! `membarrier::light` and then reads `sleepers`.
+//! `unlock` reads the lock after releasing it, so its caller must keep the lock alive until it
+//! returns, as a borrow does. A park commit cannot: once it releases the lock a waker may ready
+//! the parked goroutine, which may return and free the lock's owner before the commit's next
+//! instruction. Commits use `unlock_final`, Go's exchange: a sleeper also marks the key 2, so
+//! the exchange alone tells whether to wake, and the wake passes only the key's address.
+//!
+//! Invariants: a thread sleeps on `key` only after counting itself in `sleepers`, fencing with
+//! `membarrier::heavy`, and then setting the key to 2 while it was held; `unlock` stores 0,
+//! fences with `membarrier::light` and then reads `sleepers`; `unlock_final` touches nothing but
+//! the key's address after its exchange.
 
 use std::sync::atomic::{AtomicU32, Ordering::*};
 
@@ -29,6 +37,7 @@ use crate::sys::{futex, membarrier};
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
+const SLEEPING: u32 = 2;
 
 /// How long one spin round of `lock_slow` waits before it looks at the lock again.
 ///
@@ -42,9 +51,10 @@ const ROUND_NS: u64 = 1_000;
 
 /// Yields before a waiter sleeps (Go yields once).
 ///
-/// A holder never blocks under this lock, so one that keeps it for microseconds has lost its
-/// CPU to another thread (sysmon waking, a thread leaving a system call); yielding lets it back
-/// on, and the lock is usually free within a few yields. Sleeping costs the sleeper a membarrier
+/// A holder never parks or makes a system call under this lock (at most it waits for another
+/// runtime lock, held as briefly), so one that keeps it for microseconds has lost its CPU to
+/// another thread (sysmon waking, a thread leaving a system call); yielding lets it back on,
+/// and the lock is usually free within a few yields. Sleeping costs the sleeper a membarrier
 /// (see the module doc) and the unlocker a futex wake, and lets the preempted holder's peers
 /// sleep in turn. Measured on the 4 -> 4 channel benchmark at two processors: with one yield,
 /// about 10,000 of 78,000 contended acquisitions slept and membarrier's cross-CPU calls took a
@@ -133,11 +143,11 @@ impl Lock {
     /// Counts itself among the sleepers and sleeps until it takes the lock.
     fn sleep(&self) {
         self.sleepers.fetch_add(1, Relaxed);
-        // Pairs with `unlock`'s light fence: either that unlock sees us counted, or our CAS
-        // below sees its store of 0.
+        // Pairs with `unlock`'s light fence: either that unlock sees us counted, or our
+        // exchange below sees its store of 0. An `unlock_final` needs no fence: it finds the 2.
         membarrier::heavy();
-        while !self.try_take() {
-            futex::wait(&self.key, LOCKED, -1);
+        while self.key.swap(SLEEPING, Acquire) != UNLOCKED {
+            futex::wait(&self.key, SLEEPING, -1);
         }
         self.sleepers.fetch_sub(1, Relaxed);
     }
@@ -156,6 +166,15 @@ impl Lock {
         membarrier::light();
         if self.sleepers.load(Relaxed) != 0 {
             futex::wake(&self.key, 1);
+        }
+    }
+
+    /// Unlocks without touching the lock afterwards (Go's unlock2), for a park commit whose
+    /// release may let the lock's owner be freed at once (see the module doc).
+    pub(crate) fn unlock_final(&self) {
+        let key = self.key.as_ptr();
+        if self.key.swap(UNLOCKED, Release) == SLEEPING {
+            futex::wake_addr(key, 1);
         }
     }
 }
@@ -197,7 +216,8 @@ mod tests {
 
     /// A thread that goes to sleep on the lock just as its holder unlocks is never left asleep:
     /// in every round one thread holds the lock, both threads meet, and then the holder unlocks
-    /// while the other heads straight for `sleep`; the holder then waits for it to take the lock.
+    /// (with `unlock` and `unlock_final` in turn) after a varying delay while the other heads
+    /// straight for `sleep`; the holder then waits for it to take the lock.
     #[test]
     fn a_sleeper_is_not_missed_by_a_racing_unlock() {
         use std::sync::atomic::{AtomicU32, Ordering::*};
@@ -223,7 +243,17 @@ mod tests {
         for r in 1..=ROUNDS {
             LOCK.lock();
             meet(r);
-            LOCK.unlock();
+            // From at once to well after the sleeper's membarrier: it races the unlock in
+            // some rounds and is asleep in others.
+            let hold = Instant::now();
+            while hold.elapsed() < Duration::from_micros(u64::from(r % 8) * 8) {
+                std::hint::spin_loop();
+            }
+            if r % 2 == 0 {
+                LOCK.unlock();
+            } else {
+                LOCK.unlock_final();
+            }
             let start = Instant::now();
             while TAKEN.load(Acquire) != r {
                 assert!(

@@ -48,6 +48,9 @@ pub(crate) unsafe trait Selectable {
     fn lock(&self);
     /// Releases it.
     fn unlock(&self);
+    /// Releases it without touching the channel afterwards, for a park commit, after which the
+    /// channel may be freed at once (util::lock).
+    fn unlock_final(&self);
     /// The queue of blocked senders (`send`) or receivers.
     ///
     /// # Safety

@@ -107,7 +107,7 @@ pub(crate) fn select<C: Selectable + ?Sized>(
             let c = &cases[i];
             // SAFETY: all locks held; elems are valid per `Case`'s contract.
             if let Some(st) = unsafe { try_case(c, &mut wake) } {
-                unlock_all(cases, lock);
+                unlock_all(cases, lock, C::unlock);
                 wake.wake_all();
                 let ok = st == Status::Done;
                 set_result(c, ok);
@@ -115,7 +115,7 @@ pub(crate) fn select<C: Selectable + ?Sized>(
             }
         }
         if let Mode::NonBlock = mode {
-            unlock_all(cases, lock);
+            unlock_all(cases, lock, C::unlock);
             wake.wake_all();
             return None;
         }
@@ -156,7 +156,7 @@ pub(crate) fn select<C: Selectable + ?Sized>(
             if let Some(t) = deadline {
                 timer.arm(t);
             }
-            unlock_all(cases, lock);
+            unlock_all(cases, lock, C::unlock_final);
             wake.wake_all();
             true
         });
@@ -177,7 +177,7 @@ pub(crate) fn select<C: Selectable + ?Sized>(
             || (!waiters[fired].retry
                 // SAFETY: all locks held.
                 && (!cases[fired].elem.is_null() || unsafe { try_case(&cases[fired], &mut wake) }.is_some()));
-        unlock_all(cases, lock);
+        unlock_all(cases, lock, C::unlock);
         wake.wake_all();
         timer.disarm();
         if !settled {
@@ -268,13 +268,15 @@ fn lock_all<C: Selectable + ?Sized>(cases: &[Case<'_, C>], order: &[usize]) {
 /// final unlock is the last access to `cases` and `order`, which live in the parked goroutine's
 /// frames: a waker may run the goroutine, and reuse its stack, the moment a lock is released,
 /// although it blocks in pass 3's `lock_all` until the lowest channel, released last, is free.
-fn unlock_all<C: Selectable + ?Sized>(cases: &[Case<'_, C>], order: &[usize]) {
+/// A park commit passes `Selectable::unlock_final`, which touches no channel after releasing
+/// it (once the last is released the goroutine may return and drop them); others pass `unlock`.
+fn unlock_all<C: Selectable + ?Sized>(cases: &[Case<'_, C>], order: &[usize], unlock: fn(&C)) {
     for k in (0..order.len()).rev() {
         let c = cases[order[k]].chan;
         if k > 0 && addr(c) == addr(cases[order[k - 1]].chan) {
             continue;
         }
-        c.unlock();
+        unlock(c);
     }
 }
 
