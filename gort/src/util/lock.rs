@@ -150,7 +150,9 @@ impl Lock {
         ASLEEP.fetch_add(1, Relaxed);
         // Pairs with the unlocks' light fence: either such an unlock sees us counted, or our
         // CAS below sees its store of 0.
-        membarrier::heavy();
+        if !membarrier::heavy() {
+            super::fatal!("membarrier(PRIVATE_EXPEDITED) failed after registration");
+        }
         while !self.try_take() {
             futex::wait(&self.key, LOCKED, -1);
         }
