@@ -14,7 +14,10 @@
 //! Rule for commit callbacks: the step that publishes the G (an unlock, a CAS) must be the last
 //! access to anything in the parked goroutine's frame. The moment the G is published another M
 //! may ready it, run it, and return from the frame the callback borrows from; so take what is
-//! needed (wake lists, timers to arm) out of the frame first.
+//! needed (wake lists, timers to arm) out of the frame first. The same goes for what the
+//! goroutine may free once it runs (a channel, a `Cond`, a `Semaphore`): a runtime lock guarding
+//! it is released with `Lock::unlock_final`, since a plain `unlock` reads the lock after
+//! releasing it (util::lock).
 //!
 //! Thread mode: plain OS threads, goroutines locked to their thread, and goroutines that are
 //! unwinding park by blocking their thread on the G's futex word (`wake`) instead: `commit` runs

@@ -14,8 +14,8 @@
 //! Invariant: `light` is a compiler barrier only once `heavy` is known to work (registration
 //! succeeded), and that never changes afterwards. A `heavy` that cannot use membarrier (kernels
 //! before 4.14, a process-wide seccomp filter, an emulator without it) is a full fence, and
-//! `light` is then a full fence too: the pattern stays correct, only slower. Go has no counterpart; its runtime
-//! lock pays a full read-modify-write to unlock.
+//! `light` is then a full fence too: the pattern stays correct, only slower. Go has no
+//! counterpart; its runtime lock pays a full read-modify-write to unlock.
 
 use std::sync::atomic::{AtomicU8, Ordering::*, compiler_fence, fence};
 
@@ -62,8 +62,9 @@ pub(crate) fn init() -> u8 {
 
 /// The rare side's fence between its store and its load: every running thread of the process
 /// executes a full barrier before this returns. False if the kernel refused the barrier after
-/// registering the process: `light` callers already skip their fence then, and nothing can
-/// restore the ordering they rely on (the caller reports it as fatal).
+/// registering the process (a forked child inherits the registration with `STATE`, as checked
+/// on Linux 6.18): `light` callers already skip their fence then, and nothing can restore the
+/// ordering they rely on (the caller reports it as fatal).
 #[cold]
 #[must_use]
 pub(crate) fn heavy() -> bool {
@@ -97,10 +98,18 @@ mod tests {
         static ARRIVED: AtomicU32 = AtomicU32::new(0);
         static A: AtomicU32 = AtomicU32::new(0);
         static B: AtomicU32 = AtomicU32::new(0);
+        /// Both threads leave together; a partner that lost its CPU gets it back (the test
+        /// threads may outnumber the CPUs).
         fn meet(r: u32) {
             ARRIVED.fetch_add(1, AcqRel);
+            let mut spins = 0;
             while ARRIVED.load(Acquire) < 2 * r {
-                std::hint::spin_loop();
+                spins += 1;
+                if spins < 1_000 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         }
         assert!(matches!(super::init(), READY | MISSING));

@@ -236,10 +236,18 @@ mod tests {
         static ARRIVED: AtomicU32 = AtomicU32::new(0);
         static TAKEN: AtomicU32 = AtomicU32::new(0);
         static LOCK: Lock = Lock::new();
+        /// Both threads leave together; a partner that lost its CPU gets it back (the test
+        /// threads may outnumber the CPUs).
         fn meet(r: u32) {
             ARRIVED.fetch_add(1, AcqRel);
+            let mut spins = 0;
             while ARRIVED.load(Acquire) < 2 * r {
-                std::hint::spin_loop();
+                spins += 1;
+                if spins < 1_000 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         }
         let sleeper = std::thread::spawn(|| {

@@ -148,10 +148,10 @@ pub(crate) fn select<C: Selectable + ?Sized>(
         };
         let lock: &[usize] = lock;
         park(WaitReason::Select, &mut |_| {
-            // Take what we need from this (parked) frame before releasing the locks: once they
-            // are released, a case may fire and the frame may be gone. The timer may fire at
-            // once and ready us, but we then block in pass 3 until every lock below is
-            // released.
+            // Take what we need from this (parked) frame before releasing the locks: once the
+            // last (lowest) is released, the goroutine may run on and the frame may be gone,
+            // and so may the channels (hence `unlock_final`). A case or the timer may ready us
+            // earlier, but we then block in pass 3 until every lock below is released.
             let wake = std::mem::replace(&mut wake, WakeList::new());
             if let Some(t) = deadline {
                 timer.arm(t);
