@@ -42,3 +42,21 @@ pub(crate) fn page_size() -> usize {
     PAGE.store(p, Ordering::Relaxed);
     p
 }
+
+/// Test helper: the `r`th meeting of two threads counting on `arrived` (from 0, one call per
+/// thread per round); both leave together, so that what each does next races the other's. A
+/// partner that lost its CPU gets it back (test threads may outnumber the CPUs).
+#[cfg(test)]
+pub(crate) fn meet(arrived: &std::sync::atomic::AtomicU32, r: u32) {
+    use std::sync::atomic::Ordering::{AcqRel, Acquire};
+    arrived.fetch_add(1, AcqRel);
+    let mut spins = 0;
+    while arrived.load(Acquire) < 2 * r {
+        spins += 1;
+        if spins < 1_000 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}

@@ -236,19 +236,8 @@ mod tests {
         static ARRIVED: AtomicU32 = AtomicU32::new(0);
         static TAKEN: AtomicU32 = AtomicU32::new(0);
         static LOCK: Lock = Lock::new();
-        /// Both threads leave together; a partner that lost its CPU gets it back (the test
-        /// threads may outnumber the CPUs).
         fn meet(r: u32) {
-            ARRIVED.fetch_add(1, AcqRel);
-            let mut spins = 0;
-            while ARRIVED.load(Acquire) < 2 * r {
-                spins += 1;
-                if spins < 1_000 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
+            crate::sys::meet(&ARRIVED, r);
         }
         let sleeper = std::thread::spawn(|| {
             for r in 1..=ROUNDS {
