@@ -45,20 +45,108 @@ fn idle_runtime_uses_under_20ms_cpu_per_second() {
 /// The voluntary context switches of the runtime's monitor thread so far: each is one of its
 /// sleeps, so their rate is its wake-up rate.
 fn sysmon_sleeps() -> u64 {
+    let (n, threads) = sleeps_of(|comm| comm == "gort-sysmon");
+    assert!(threads == 1, "no gort-sysmon thread");
+    n
+}
+
+/// The voluntary context switches so far of the threads whose name `pick` accepts, and how
+/// many threads that is.
+fn sleeps_of(pick: impl Fn(&str) -> bool) -> (u64, usize) {
+    let (mut n, mut threads) = (0, 0);
     for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
         let dir = task.expect("a task").path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.trim_end() != "gort-sysmon" {
+        if !pick(comm.trim_end()) {
             continue;
         }
-        let status = std::fs::read_to_string(dir.join("status")).expect("task status");
-        return status
+        // The thread may have exited since the listing.
+        let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
+            continue;
+        };
+        n += status
             .lines()
             .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
             .expect("voluntary_ctxt_switches");
+        threads += 1;
     }
-    panic!("no gort-sysmon thread")
+    (n, threads)
+}
+
+/// A timer that fires while every processor is idle wakes one thread, the one waiting for it,
+/// which takes the idle processor and runs the timer there. Running the timer first, without
+/// a processor, would queue the sleeper globally and wake a second thread to run it.
+#[test]
+fn a_timer_on_an_idle_runtime_wakes_one_thread() {
+    let _serial = serial();
+    const SLEEPS: u64 = 200;
+    let per_sleep = bounded(60, || {
+        gort::set_procs(1);
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let h = gort::spawn(|| {
+                let m = |c: &str| c.starts_with("gort-m");
+                let before = sleeps_of(m).0;
+                for _ in 0..SLEEPS {
+                    gort::sleep(Duration::from_millis(1));
+                }
+                sleeps_of(m).0 - before
+            });
+            best = best.min(h.join().unwrap() as f64 / SLEEPS as f64);
+            if best < 1.4 {
+                break;
+            }
+        }
+        best
+    });
+    assert!(
+        per_sleep < 1.4,
+        "{per_sleep:.2} thread sleeps per gort::sleep at procs=1 (one thread should wake)"
+    );
+}
+
+/// An event that arrives while every processor is idle wakes one thread, the one sleeping in
+/// the poller, which takes the idle processor and runs the goroutine that waited for it. The
+/// writer is a plain thread, so only the poller's wake-ups count.
+#[test]
+fn io_on_an_idle_runtime_wakes_one_thread() {
+    use std::io::{Read, Write};
+    let _serial = serial();
+    const MSGS: u64 = 200;
+    let per_msg = bounded(60, || {
+        gort::set_procs(1);
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let (r, mut w) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+            let mut r = gort::net::UnixStream::from(r);
+            let writer = std::thread::spawn(move || {
+                for _ in 0..MSGS {
+                    std::thread::sleep(Duration::from_millis(1));
+                    w.write_all(b"x").expect("write");
+                }
+            });
+            let h = gort::spawn(move || {
+                let m = |c: &str| c.starts_with("gort-m");
+                let before = sleeps_of(m).0;
+                let mut buf = [0u8; 1];
+                for _ in 0..MSGS {
+                    r.read_exact(&mut buf).expect("read");
+                }
+                sleeps_of(m).0 - before
+            });
+            best = best.min(h.join().unwrap() as f64 / MSGS as f64);
+            writer.join().unwrap();
+            if best < 1.4 {
+                break;
+            }
+        }
+        best
+    });
+    assert!(
+        per_msg < 1.4,
+        "{per_msg:.2} thread sleeps per message at procs=1 (one thread should wake)"
+    );
 }
 
 /// What an idle window cost: process CPU, and how often the monitor thread woke.

@@ -459,8 +459,8 @@ pub(crate) fn earliest_timer() -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// Runs every expired timer of every P (from an M without a P: readied Gs go to the global
-/// queue). Returns how many ran.
+/// Runs every expired timer of every P. Readied Gs go to the calling M's P, or to the global
+/// queue from an M without one. Returns how many ran.
 pub(crate) fn run_all_timers(now: i64) -> usize {
     allp().map(|p| p.timers.run_expired(now)).sum()
 }

@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering:
 use std::sync::{Mutex, OnceLock};
 
 use super::g::{G, WaitReason};
-use super::park::{park, ready};
+use super::park::{park, ready, ready_quietly};
 use super::timers::Timer;
 use crate::sys::nanotime;
 
@@ -507,6 +507,8 @@ unsafe fn wdeadline(t: *const Timer, _: u64) {
 
 /// Polls every shard for I/O readiness, blocking up to `timeout_ns` (0: don't block; negative:
 /// until an event or `wake`), and readies the goroutines whose I/O is ready. Returns how many.
+/// A blocking poll (made by an M without a P) wakes no M for them: its caller takes a P for
+/// them or wakes one.
 pub(crate) fn poll(timeout_ns: i64) -> usize {
     let Some(p) = POLLER.get() else {
         return 0;
@@ -615,7 +617,13 @@ fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32, blocking: bool) -> usize 
         for (on, read) in [(r, true), (w, false)] {
             if on && let Some(g) = pd.unblock(read, true) {
                 // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
-                unsafe { ready(g) };
+                unsafe {
+                    if blocking {
+                        ready_quietly(g);
+                    } else {
+                        ready(g);
+                    }
+                }
                 woken += 1;
             }
         }

@@ -231,6 +231,21 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
 /// once per park.
 pub(crate) unsafe fn ready(gp: *mut G) {
     // SAFETY: the caller's contract.
+    if unsafe { ready_quietly(gp) } {
+        wakep();
+    }
+}
+
+/// `ready` without waking an M to run `gp`, for an M without a P that readies a batch and then
+/// takes a P for them itself (the network poller's sleeper): woken at once, a second M would
+/// take the P this one is about to take. Returns whether `gp` was queued (a plain thread's G is
+/// woken directly instead).
+///
+/// # Safety
+/// As for `ready`.
+#[inline(always)]
+pub(crate) unsafe fn ready_quietly(gp: *mut G) -> bool {
+    // SAFETY: the caller's contract.
     let g = unsafe { &*gp };
     if g.parks_thread.load(Acquire) {
         match g
@@ -239,11 +254,11 @@ pub(crate) unsafe fn ready(gp: *mut G) {
         {
             Ok(_) => {
                 futex::wake(&g.wake, 1);
-                return;
+                return false;
             }
             // Its thread waits for a P to be handed to it: queue it (see `wait_woken`).
             Err(WAKE_QUEUE) => {}
-            Err(_) => return,
+            Err(_) => return false,
         }
     }
     g.make_runnable();
@@ -257,7 +272,7 @@ pub(crate) unsafe fn ready(gp: *mut G) {
             None => global::globrunq_put(gp),
         }
     });
-    wakep();
+    true
 }
 
 /// Go's Gosched: let other goroutines run. On a plain thread, yields the thread.

@@ -363,13 +363,14 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
         loop {
             let poll = super::netpoll::has_waiters();
             let wait = become_timer_waiter(mp, poll);
+            let mut io = 0;
             let pp2 = match wait {
                 TimerWait::PollForever => {
-                    super::netpoll::poll(-1);
+                    io = super::netpoll::poll(-1);
                     None
                 }
                 TimerWait::Until(deadline) if poll => {
-                    super::netpoll::poll((deadline - nanotime()).max(0));
+                    io = super::netpoll::poll((deadline - nanotime()).max(0));
                     None
                 }
                 TimerWait::Until(deadline) => stopm(mp, deadline),
@@ -387,14 +388,25 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
                 acquirep(mp, p2);
                 continue 'top;
             }
-            // Woken for timers or I/O: run the timers without a P (readied Gs go to the global
-            // queue and wake Ms), then look for a P.
-            global::run_all_timers(nanotime());
+            // Woken for timers or I/O: take an idle P first and run the timers with it, so that
+            // the readied goroutines land in its queue (Go's findRunnable, which runs timers
+            // only with a P). Run without a P, each would go to the global queue and wake
+            // another M for the P this one is about to take. The poll queued its goroutines
+            // globally without waking anyone (Go's netpoll returns a list for the same reason):
+            // this M runs one, and wakes an M for the rest (Go's injectglist).
             let idle = lock().pidle_get();
             if let Some(p2) = idle {
                 acquirep(mp, p2);
+                global::run_all_timers(nanotime());
+                if io > 1 {
+                    wakep();
+                }
                 continue 'top;
             }
+            if io > 0 {
+                wakep();
+            }
+            global::run_all_timers(nanotime());
             if poll {
                 // Every P is busy: they poll without blocking as they schedule (and sysmon
                 // polls every 10 ms), so stop here rather than block in epoll again and be
