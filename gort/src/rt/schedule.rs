@@ -7,7 +7,9 @@
 //! is due (`new_slice`; Go looks at the global queue first only every 61st slice) → steal from
 //! other Ps (four rounds in random order; the last round also takes `runnext` and runs other Ps'
 //! timers) → give up the P, re-check everything once more, and sleep. The one M that sleeps with
-//! a deadline sleeps until the earliest timer (there is no timer thread).
+//! a deadline sleeps until the earliest timer (there is no timer thread). Woken, it takes an idle
+//! P before it runs the timers or queues what its poll found, as Go does, so that a wake-up from
+//! idle costs one thread wake-up, not two.
 
 use std::ptr::null_mut;
 use std::sync::atomic::Ordering::*;
@@ -403,6 +405,9 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
                 }
                 continue 'top;
             }
+            // No idle P a moment ago. Most Ps that go idle look at the global queue first, but a
+            // retiring P that `set_procs` kept returns to the idle list without looking
+            // (`retire_idle`); with no idle P this is one load.
             if io > 0 {
                 wakep();
             }

@@ -98,14 +98,11 @@ mod tests {
         static ARRIVED: AtomicU32 = AtomicU32::new(0);
         static A: AtomicU32 = AtomicU32::new(0);
         static B: AtomicU32 = AtomicU32::new(0);
-        fn meet(r: u32) {
-            crate::sys::meet(&ARRIVED, r);
-        }
         assert!(matches!(super::init(), READY | MISSING));
         let fast = std::thread::spawn(|| {
             (1..=ROUNDS)
                 .map(|r| {
-                    meet(r);
+                    crate::sys::meet(&ARRIVED, r);
                     A.store(r, Relaxed);
                     light();
                     B.load(Relaxed) >= r
@@ -114,7 +111,7 @@ mod tests {
         });
         let slow: Vec<bool> = (1..=ROUNDS)
             .map(|r| {
-                meet(r);
+                crate::sys::meet(&ARRIVED, r);
                 B.store(r, Relaxed);
                 assert!(heavy());
                 A.load(Relaxed) >= r

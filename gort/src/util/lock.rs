@@ -236,12 +236,9 @@ mod tests {
         static ARRIVED: AtomicU32 = AtomicU32::new(0);
         static TAKEN: AtomicU32 = AtomicU32::new(0);
         static LOCK: Lock = Lock::new();
-        fn meet(r: u32) {
-            crate::sys::meet(&ARRIVED, r);
-        }
         let sleeper = std::thread::spawn(|| {
             for r in 1..=ROUNDS {
-                meet(r);
+                crate::sys::meet(&ARRIVED, r);
                 LOCK.sleep();
                 LOCK.unlock();
                 TAKEN.store(r, Release);
@@ -249,7 +246,7 @@ mod tests {
         });
         for r in 1..=ROUNDS {
             LOCK.lock();
-            meet(r);
+            crate::sys::meet(&ARRIVED, r);
             // From at once to well after the sleeper's membarrier: it races the unlock in
             // some rounds and is asleep in others.
             let hold = Instant::now();
