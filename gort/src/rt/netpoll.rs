@@ -71,6 +71,9 @@ struct Poller {
     /// on the same P.
     shards: Box<[Shard]>,
     breakfd: i32,
+    /// A write to `breakfd` is pending: set by `wake`, cleared by the blocking poll that drains
+    /// it (Go's netpollWakeSig).
+    wake_pending: AtomicBool,
 }
 
 struct Shard {
@@ -82,7 +85,7 @@ struct Shard {
 static POLLER: OnceLock<Poller> = OnceLock::new();
 /// Goroutines parked in `wait` now.
 static WAITERS: AtomicUsize = AtomicUsize::new(0);
-/// Set while an M blocks in the poller and has not yet been woken through the eventfd.
+/// Set while an M blocks in the poller (sysmon leaves polling to it).
 static BLOCKED: AtomicBool = AtomicBool::new(false);
 
 fn poller() -> io::Result<&'static Poller> {
@@ -113,6 +116,7 @@ impl Poller {
         let mut p = Poller {
             shards: Box::default(),
             breakfd,
+            wake_pending: AtomicBool::new(false),
         };
         let mut shards = Vec::with_capacity(n);
         for _ in 0..n {
@@ -170,6 +174,22 @@ impl Poller {
                     std::ptr::null_mut(),
                 )
             };
+        }
+    }
+
+    /// Go's netpollBreak. It writes whether or not an M blocks yet: the M about to block has
+    /// published itself as the timer waiter before it computed its timeout, so a wake that
+    /// found nobody blocked would otherwise be lost (a timer added in that window slept through
+    /// until sysmon). A write pending from an earlier wake makes this one a no-op.
+    fn wake(&self) {
+        if self
+            .wake_pending
+            .compare_exchange(false, true, SeqCst, Relaxed)
+            .is_ok()
+        {
+            let one = 1u64;
+            // SAFETY: writing 8 bytes to our own eventfd.
+            unsafe { libc::write(self.breakfd, (&one as *const u64).cast(), 8) };
         }
     }
 
@@ -607,6 +627,7 @@ fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32, blocking: bool) -> usize 
             let mut buf = 0u64;
             // SAFETY: draining our own non-blocking eventfd into an 8-byte buffer.
             unsafe { libc::read(p.breakfd, (&mut buf as *mut u64).cast(), 8) };
+            p.wake_pending.store(false, SeqCst);
             continue;
         }
         // SAFETY: tokens other than BREAK_TOKEN are descriptors, which are never freed.
@@ -636,12 +657,8 @@ fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32, blocking: bool) -> usize 
 
 /// Interrupts an M blocked in `poll` (Go's netpollBreak).
 pub(crate) fn wake() {
-    if let Some(p) = POLLER.get()
-        && BLOCKED.swap(false, SeqCst)
-    {
-        let one = 1u64;
-        // SAFETY: writing 8 bytes to our own eventfd.
-        unsafe { libc::write(p.breakfd, (&one as *const u64).cast(), 8) };
+    if let Some(p) = POLLER.get() {
+        p.wake();
     }
 }
 
@@ -764,6 +781,24 @@ mod tests {
             drop(sock);
         }
         assert!(moved > 0, "16 connections and none changed shard");
+        p.close();
+    }
+
+    #[test]
+    fn a_wake_before_the_poller_blocks_is_not_lost() {
+        let p = Poller::new(1).unwrap();
+        for round in 0..3 {
+            // The M about to sleep in the poller has published itself as the timer waiter, and
+            // a goroutine adds an earlier timer before the M reaches epoll_wait.
+            p.wake();
+            let t = std::time::Instant::now();
+            harvest(&p, &p.shards[0], 2_000, true);
+            let took = t.elapsed();
+            assert!(
+                took < std::time::Duration::from_millis(1_000),
+                "round {round}: the poll slept {took:?} through a wake made before it blocked"
+            );
+        }
         p.close();
     }
 }
