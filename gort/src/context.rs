@@ -192,7 +192,7 @@ impl Context {
             return (ctx, cancel);
         }
         let weak = Arc::downgrade(&ctx.inner);
-        let timer = crate::time::after_func(left, move || {
+        let timer = crate::time::after_func_system(left, move || {
             if let Some(inner) = weak.upgrade() {
                 inner.cancel(Error::DeadlineExceeded, true);
             }

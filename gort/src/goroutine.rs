@@ -259,23 +259,58 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
+/// `f` as the body of a joinable goroutine, which counts itself out of `num_goroutines` and
+/// then publishes its result; and the handle's half of the packet it publishes in.
+fn packet_body<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> (impl FnOnce() + Send + 'static, Arc<Packet<T>>) {
+    let packet = Packet::new(None);
+    let theirs = packet.clone();
+    let body = move || {
+        let r = catch_unwind(AssertUnwindSafe(f));
+        rt::count_out();
+        theirs.complete(r);
+    };
+    (body, packet)
+}
+
 fn spawn_packet<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
     stack: usize,
     name: Option<String>,
     loc: &'static Location<'static>,
 ) -> io::Result<JoinHandle<T>> {
-    let packet = Packet::new(None);
-    let theirs = packet.clone();
-    let body = move || {
-        let r = catch_unwind(AssertUnwindSafe(f));
-        theirs.complete(r);
-    };
+    let (body, packet) = packet_body(f);
     let id = rt::spawn(body, stack, name, loc)?;
     Ok(JoinHandle {
         packet,
         id: GoroutineId::from_raw(id),
     })
+}
+
+/// `spawn` for a goroutine of the runtime's own, which `num_goroutines` does not count (a
+/// helper inside a library call).
+#[track_caller]
+pub(crate) fn spawn_system<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let (body, packet) = packet_body(f);
+    let id = rt::spawn_system(body, Location::caller()).unwrap_or_else(|e| panic!("{e}"));
+    JoinHandle {
+        packet,
+        id: GoroutineId::from_raw(id),
+    }
+}
+
+/// `go` for a goroutine of the runtime's own (the signal dispatcher).
+#[track_caller]
+pub(crate) fn go_system(f: impl FnOnce() + Send + 'static) {
+    let body = move || {
+        let _ = catch_unwind(AssertUnwindSafe(f));
+    };
+    if let Err(e) = rt::spawn_system(body, Location::caller()) {
+        panic!("{e}");
+    }
 }
 
 /// Starts a goroutine and returns a handle to join it.
@@ -471,6 +506,7 @@ impl<'scope> Scope<'scope, '_> {
         data.running.add(1);
         let body = move || {
             let r = catch_unwind(AssertUnwindSafe(f));
+            rt::count_out();
             theirs.complete(r);
             drop(theirs);
             data.running.done();
@@ -510,7 +546,11 @@ pub fn current_id() -> Option<GoroutineId> {
     rt::current_id().map(GoroutineId::from_raw)
 }
 
-/// Live user goroutines, the caller included.
+/// Live user goroutines, the caller included (Go's NumGoroutine). Never the runtime's own: the
+/// goroutine that relays signals, one that cancels a context at its deadline, or one that reads
+/// a child's stderr during `Command::output`. A goroutine is counted out before its result
+/// reaches `join`, so once `join` returns it is no longer counted, as a std thread is gone once
+/// its `join` returns.
 pub fn num_goroutines() -> usize {
     rt::num_goroutines()
 }

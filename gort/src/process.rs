@@ -252,7 +252,7 @@ impl Child {
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         let err_reader = self.stderr.take().map(|mut e| {
-            crate::spawn(move || {
+            crate::goroutine::spawn_system(move || {
                 let mut buf = Vec::new();
                 e.read_to_end(&mut buf).map(|_| buf)
             })

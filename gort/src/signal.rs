@@ -233,7 +233,7 @@ fn start_dispatcher() {
         let read = Pollable::new(read)
             .unwrap_or_else(|e| panic!("gort::signal: cannot poll the signal pipe: {e}"));
         PIPE_W.store(fds[1], SeqCst);
-        crate::go(move || dispatch(read));
+        crate::goroutine::go_system(move || dispatch(read));
     });
 }
 

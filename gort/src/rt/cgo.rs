@@ -307,7 +307,7 @@ unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) 
     // `exit` returned with a P held by this M, which stays in the runtime (its `in_rt` is
     // never cleared: sysmon does not take Ps from callbacks).
     let p = m.p().expect("blocking::exit returns with a P");
-    p.count_spawn();
+    p.count_spawn(true);
     // SAFETY: the callback's G, set up by `foreign`, runs here.
     let g = unsafe { &*m.curg.load(Relaxed) };
     // SAFETY: this M holds `p` (see above).

@@ -126,6 +126,10 @@ pub(crate) struct G {
     /// Set while the G is parked by blocking its OS thread (plain thread, locked or unwinding
     /// goroutine); `ready` then wakes `wake` instead of queueing the G.
     pub(crate) parks_thread: AtomicBool,
+    /// Not in `num_goroutines`: a goroutine of the runtime's own (`spawn_system`), or one that
+    /// counted itself out before publishing its result (`count_out`), which its exit then does
+    /// not count out again. Written before the G is published or by the G itself.
+    pub(crate) uncounted: AtomicBool,
     pub(crate) wait_reason: AtomicU8,
     /// lock_os_thread nesting count; only the G itself touches it.
     pub(crate) locked: AtomicU32,
@@ -220,6 +224,7 @@ impl G {
             limit: AtomicUsize::new(0),
             is_thread: AtomicBool::new(false),
             parks_thread: AtomicBool::new(false),
+            uncounted: AtomicBool::new(false),
             wake: AtomicU32::new(0),
             entry_run: AtomicUsize::new(0),
             entry_data: AtomicUsize::new(0),

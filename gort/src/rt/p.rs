@@ -83,11 +83,14 @@ impl P {
             .store(self.live.load(Relaxed).wrapping_add(delta), Relaxed);
     }
 
-    /// Counts a spawn (holder of the P only).
-    pub(crate) fn count_spawn(&self) {
+    /// Counts a spawn, and unless it is a runtime goroutine (`live` false) one more live
+    /// goroutine (holder of the P only).
+    pub(crate) fn count_spawn(&self, live: bool) {
         self.spawned
             .store(self.spawned.load(Relaxed).wrapping_add(1), Relaxed);
-        self.add_live(1);
+        if live {
+            self.add_live(1);
+        }
     }
 
     pub(crate) fn new(id: usize) -> P {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 mod timer;
 
+pub(crate) use timer::after_func_system;
 pub use timer::{AfterFunc, Ticker, Timer, after, after_func, tick};
 
 /// Pauses the current goroutine for at least `d` (Go's time.Sleep): the goroutine parks with a

@@ -306,14 +306,27 @@ pub struct AfterFunc {
 struct AfterInner {
     node: TimerNode,
     f: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'static>>>,
+    /// `f` runs in a goroutine of the runtime's own (`after_func_system`).
+    system: bool,
 }
 
 /// Runs `f` in a new goroutine once `d` has passed. Returns a handle that can stop it.
 pub fn after_func(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+    after_func_as(false, d, f)
+}
+
+/// `after_func` whose goroutine is the runtime's own, which `num_goroutines` does not count
+/// (a context's deadline).
+pub(crate) fn after_func_system(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+    after_func_as(true, d, f)
+}
+
+fn after_func_as(system: bool, d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
     crate::rt::ensure_started();
     let inner = Arc::new(AfterInner {
         node: TimerNode::new(),
         f: std::sync::Mutex::new(Some(Box::new(f))),
+        system,
     });
     let p = Arc::into_raw(inner.clone());
     // SAFETY: the heap's strong reference (`p`) keeps the node alive until the callback or a
@@ -351,7 +364,9 @@ unsafe fn after_fire(t: *const TimerNode, _: u64) {
     // (leaked by `after_func`) is reclaimed here.
     let inner = unsafe { Arc::from_raw(t as *const AfterInner) };
     let f = inner.f.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(f) = f {
-        crate::go(f);
+    match f {
+        Some(f) if inner.system => crate::goroutine::go_system(f),
+        Some(f) => crate::go(f),
+        None => {}
     }
 }
