@@ -192,7 +192,7 @@ impl File {
 
     /// A new handle to the same open file (sharing its cursor), as std's `try_clone`.
     pub fn try_clone(&self) -> io::Result<File> {
-        self.inner.try_clone().map(File::from)
+        blocking(|| self.inner.try_clone()).map(File::from)
     }
 
     /// The std file (its operations then hold the processor while they block).

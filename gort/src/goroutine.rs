@@ -14,7 +14,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use crate::rt::{self, G, WaitReason};
 
@@ -533,12 +532,6 @@ impl<'scope> Scope<'scope, '_> {
 pub fn yield_now() {
     rt::ensure_started();
     rt::yield_now();
-}
-
-/// Pauses the current goroutine for at least `d` (Go's time.Sleep). On a plain thread, sleeps
-/// the thread.
-pub fn sleep(d: Duration) {
-    rt::sleep(d)
 }
 
 /// The current goroutine's id; `None` on a thread that is not running a goroutine.

@@ -125,7 +125,7 @@ pub use chan::{
 pub use future::block_on;
 pub use goroutine::{
     __private, Builder, GoroutineId, JoinFuture, JoinHandle, Scope, ScopedJoinHandle, blocking,
-    current_id, go, lock_os_thread, num_goroutines, procs, run, scope, set_procs, sleep, spawn,
+    current_id, go, lock_os_thread, num_goroutines, procs, run, scope, set_procs, spawn,
     unlock_os_thread, yield_now,
 };
 pub use gort_macros::{main, select, test};
@@ -133,4 +133,4 @@ pub use local::GoroutineLocal;
 pub use select::{Select, SelectedOperation};
 #[cfg(feature = "tracing")]
 pub use span::instrument;
-pub use time::{after, tick};
+pub use time::{after, sleep, tick};
