@@ -143,7 +143,7 @@ impl UnixStream {
         while let Err(e) = SockRef::from(fd.get_ref()).connect(&addr) {
             match e.raw_os_error() {
                 Some(libc::EAGAIN) => {
-                    crate::sleep(backoff);
+                    crate::rt::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_millis(20));
                 }
                 Some(libc::EINTR) => {}
