@@ -143,6 +143,15 @@ impl<T> Sender<T> {
 
     /// Sends `v` if that can be done without blocking.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        // A preemption point like every channel operation: a goroutine that polls with
+        // `try_send` in a loop must still give way when its time slice is up.
+        crate::rt::check_preempt();
+        self.send_now(v)
+    }
+
+    /// `try_send` without the preemption check, for runtime code that must not switch
+    /// goroutines (a timer firing under its lock).
+    pub(crate) fn send_now(&self, v: T) -> Result<(), TrySendError<T>> {
         let mut v = ManuallyDrop::new(v);
         // SAFETY: as in `send`.
         match unsafe { self.raw.send((&mut *v as *mut T).cast(), false) } {
@@ -217,6 +226,8 @@ impl<T> Receiver<T> {
 
     /// Receives a value if one is available now.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        // A preemption point, as in `try_send`.
+        crate::rt::check_preempt();
         let mut slot = MaybeUninit::<T>::uninit();
         // SAFETY: as in `recv`.
         match unsafe { self.raw.recv(slot.as_mut_ptr().cast(), false) } {

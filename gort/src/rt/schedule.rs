@@ -334,7 +334,16 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             continue 'top;
         }
 
-        // Nothing to do: give up the P.
+        // Nothing to do: give up the P. Its cached slots go back to the pool first, where the
+        // scavenger returns the memory of those that stay unused: a P that stays idle after a
+        // burst would otherwise keep up to `GFREE_MAX` deep stacks committed for good. (Go
+        // frees a stack that grew when its goroutine exits; ours never move, so a cached slot
+        // keeps whatever its last goroutine touched.)
+        // SAFETY: this M owns `pp`.
+        let cache = unsafe { pp.slot_cache() };
+        if !cache.is_empty() {
+            crate::stack::pool::flush_p_cache(cache);
+        }
         let mut l = lock();
         if SCHED.runq_size.load(Relaxed) > 0 {
             let gp = l.runq_get(pp, 0);

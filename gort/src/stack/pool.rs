@@ -3,11 +3,12 @@
 //!
 //! A slot holds a G at its top (see `stack`), so a slot and its G are pooled together. Free slots
 //! of the default class sit first in the P's cache (no lock; at most `GFREE_MAX`, half spills to
-//! the class pool), then in the class pool: `hot` (LIFO, pages still committed) and `cold`
-//! (scavenged). The scavenger moves slots that sat in `hot` for ~1 s to `cold`: the most recent
-//! `WARM_KEEP` keep their top page (the G page that a spawn touches first), the rest return every
-//! page to the kernel. So after a burst of a million goroutines the pool keeps at most
-//! `WARM_KEEP` pages plus the P caches, not gigabytes.
+//! the class pool, and all of it when the P goes idle), then in the class pool: `hot` (LIFO,
+//! pages still committed) and `cold` (scavenged). The scavenger moves slots that sat in `hot`
+//! for ~1 s to `cold`: the most recent `WARM_KEEP` keep their top page (the G page that a spawn
+//! touches first), the rest return every page to the kernel. So after a burst of a million
+//! goroutines the pool keeps at most `WARM_KEEP` pages plus the caches of busy Ps, not
+//! gigabytes.
 //!
 //! New slots are carved from the class's slab (see `carve`): one at a time at first, then in
 //! batches as the number of slots grows, each batch's guards and top pages set up with a system
@@ -303,7 +304,7 @@ pub(crate) fn free(cache: Option<&mut SlotCache>, gp: *mut G) {
     });
 }
 
-/// Empties a P's cache into the pool (the P is being retired).
+/// Empties a P's cache into the pool (the P is going idle or being retired).
 pub(crate) fn flush_p_cache(cache: &mut SlotCache) {
     let now = nanotime();
     let mut c = classes();

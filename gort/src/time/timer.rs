@@ -96,7 +96,7 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
     // heap again and must not be touched.
     if s.armed.get() == s.seq.get() && s.node.arming() == arming {
         s.fired.set(true);
-        let _ = s.tx.try_send(Instant::now());
+        let _ = s.tx.send_now(Instant::now());
         let period = s.period.get();
         let nobody = !s.tx.has_receivers();
         if period > 0 && !nobody {

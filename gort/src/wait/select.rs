@@ -74,9 +74,9 @@ pub(crate) fn select<C: Selectable + ?Sized>(
     if n == 0 {
         return select_nothing(mode);
     }
-    if !matches!(mode, Mode::NonBlock) {
-        crate::rt::check_preempt();
-    }
+    // Every select is a preemption point, one with a default arm too: a goroutine that polls in
+    // a loop must still give way when its time slice is up.
+    crate::rt::check_preempt();
     let mut inline_orders = [0usize; 2 * INLINE];
     let mut heap_orders = Vec::new();
     let orders: &mut [usize] = if n <= INLINE {
