@@ -10,19 +10,18 @@ use gort_test_support::{bounded, rss_kib};
 
 /// Goroutines in the burst, all alive at once.
 const BURST: usize = 256;
-/// Stack each one touches: 40 frames of 4 KiB.
-const DEPTH: usize = 40;
+/// Stack each one touches, in KiB: one frame, the same size in debug and release builds.
+const DEEP_KIB: usize = 160;
 /// What may stay: the scavenger keeps the top page of up to 1,024 slots (1 MiB here), and the
 /// heap may keep a little.
 const KEEPS_KIB: u64 = 8 << 10;
 
-/// Touches `depth` frames of 4 KiB of stack.
-fn dig(depth: usize) -> u64 {
-    let frame = black_box([depth as u8; 4096]);
-    if depth == 0 {
-        return frame[0] as u64;
-    }
-    dig(depth - 1) + black_box(&frame)[4095] as u64
+/// Touches `DEEP_KIB` of stack.
+#[inline(never)]
+fn dig() -> u8 {
+    let mut frame = [1u8; DEEP_KIB << 10];
+    black_box(&mut frame);
+    frame[DEEP_KIB << 9]
 }
 
 #[test]
@@ -41,7 +40,7 @@ fn deep_stacks_are_returned_after_a_burst() {
             for _ in 0..BURST {
                 let (dug, done, gate) = (dug.clone(), done.clone(), gate_rx.clone());
                 gort::go(move || {
-                    black_box(dig(DEPTH));
+                    black_box(dig());
                     dug.done();
                     // Stay alive until every stack is deep, so no slot serves twice.
                     let _ = gate.recv();
@@ -54,7 +53,7 @@ fn deep_stacks_are_returned_after_a_burst() {
         });
         let peak = rss_kib();
         assert!(
-            peak > start + (BURST * DEPTH * 4 / 2) as u64,
+            peak > start + (BURST * DEEP_KIB / 2) as u64,
             "the burst did not touch its stacks: RSS {start} -> {peak} KiB"
         );
         let limit = start + KEEPS_KIB;
