@@ -11,60 +11,87 @@ use gort_test_support::with_procs;
 /// How long the poller polls before its value arrives: ten time slices and more.
 const POLL_FOR: Duration = Duration::from_millis(150);
 
-/// Runs `poll` (which returns true once it got its value) in a loop in one goroutine, while
-/// another sleeps `POLL_FOR` and then delivers through `deliver`; at one processor. Returns the
-/// hand-offs sysmon made meanwhile.
-fn handoffs_while_polling(
-    poll: impl FnMut() -> bool + Send + 'static,
-    deliver: impl FnOnce() + Send + 'static,
-) -> u64 {
+/// A poll (true once it got its value) and the delivery that ends it.
+type Round = (Box<dyn FnMut() -> bool + Send>, Box<dyn FnOnce() + Send>);
+
+/// Runs a round of `setup` at one processor: one goroutine polls in a loop, while another sleeps
+/// `POLL_FOR` and then delivers. Returns the fewest hand-offs sysmon made in a round, of up to
+/// three: the poller has until sysmon's next look (about 1 ms) to answer its flag, and an OS
+/// that deschedules its thread for longer on a loaded machine spoils a round (a poller that
+/// never checks is handed off in every round).
+fn handoffs_while_polling(setup: impl Fn() -> Round + Send + 'static) -> u64 {
     with_procs(1, 60, move || {
-        let before = gort::runtime::stats().handoffs;
-        let poller = gort::spawn(move || {
-            let mut poll = poll;
-            let t = Instant::now();
-            while !poll() {
-                assert!(
-                    t.elapsed() < Duration::from_secs(20),
-                    "the value never came"
-                );
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let (mut poll, deliver) = setup();
+            let before = gort::runtime::stats().handoffs;
+            let poller = gort::spawn(move || {
+                let t = Instant::now();
+                while !poll() {
+                    assert!(
+                        t.elapsed() < Duration::from_secs(20),
+                        "the value never came"
+                    );
+                }
+            });
+            gort::sleep(POLL_FOR);
+            deliver();
+            poller.join().unwrap();
+            fewest = fewest.min(gort::runtime::stats().handoffs - before);
+            if fewest == 0 {
+                break;
             }
-        });
-        gort::sleep(POLL_FOR);
-        deliver();
-        poller.join().unwrap();
-        gort::runtime::stats().handoffs - before
+        }
+        fewest
     })
 }
 
 #[test]
 fn a_goroutine_polling_with_try_recv_gives_way() {
-    let (tx, rx) = gort::chan::<u32>(1);
-    let n = handoffs_while_polling(move || rx.try_recv().is_ok(), move || tx.send(7).unwrap());
-    assert_eq!(n, 0, "sysmon handed the poller's processor off {n} times");
+    let n = handoffs_while_polling(|| {
+        let (tx, rx) = gort::chan::<u32>(1);
+        (
+            Box::new(move || rx.try_recv().is_ok()),
+            Box::new(move || tx.send(7).unwrap()),
+        )
+    });
+    assert_eq!(
+        n, 0,
+        "sysmon handed the poller's processor off in every round"
+    );
 }
 
 #[test]
 fn a_goroutine_polling_with_try_send_gives_way() {
-    let (tx, rx) = gort::chan::<u32>(0);
-    let n = handoffs_while_polling(
-        move || tx.try_send(7).is_ok(),
-        move || assert_eq!(rx.recv(), Some(7)),
+    let n = handoffs_while_polling(|| {
+        let (tx, rx) = gort::chan::<u32>(0);
+        (
+            Box::new(move || tx.try_send(7).is_ok()),
+            Box::new(move || assert_eq!(rx.recv(), Some(7))),
+        )
+    });
+    assert_eq!(
+        n, 0,
+        "sysmon handed the poller's processor off in every round"
     );
-    assert_eq!(n, 0, "sysmon handed the poller's processor off {n} times");
 }
 
 #[test]
 fn a_goroutine_polling_with_a_default_select_gives_way() {
-    let (tx, rx) = gort::chan::<u32>(1);
-    let n = handoffs_while_polling(
-        move || {
-            gort::select! {
-                recv(rx) -> v => v.is_some(),
-                default => false,
-            }
-        },
-        move || tx.send(7).unwrap(),
+    let n = handoffs_while_polling(|| {
+        let (tx, rx) = gort::chan::<u32>(1);
+        (
+            Box::new(move || {
+                gort::select! {
+                    recv(rx) -> v => v.is_some(),
+                    default => false,
+                }
+            }),
+            Box::new(move || tx.send(7).unwrap()),
+        )
+    });
+    assert_eq!(
+        n, 0,
+        "sysmon handed the poller's processor off in every round"
     );
-    assert_eq!(n, 0, "sysmon handed the poller's processor off {n} times");
 }
