@@ -8,24 +8,24 @@
 //! that sleeps for timers sleeps in the poller instead (woken early through an eventfd), and
 //! sysmon polls what nobody has for 10 ms.
 //!
-//! Where this deviates from Go: the poller is sharded. Go has one epoll instance, and whichever
-//! P polls it readies every goroutine whose fd is ready, so a connection's goroutine runs on a
-//! different CPU from one event to the next, and the socket's kernel state (buffers, locks, the
-//! skb slabs it frees into) moves with it. Here there is one instance per P the runtime had when
-//! the poller was created (at most `MAX_SHARDS`); P `i` polls the shards `j` with
-//! `j % procs == i` (so every shard has an owner whatever `set_procs` does later), and the
-//! goroutines it readies go to its own queue. A connected socket's shard is a hash of its two
-//! addresses, ordered so that both ends agree, as a NIC's symmetric receive-side hash does:
-//! connections spread over the Ps, and the two ends of a loopback connection inside one process
-//! run on one P, where the kernel processes the packets of both. A TCP socket registered before
-//! it connected moves to its shard once connected (`rehome`); anything else (a listener, a
-//! connected UDP socket, a pipe) goes by `fd % shards`. No shard depends on its owner alone: a
-//! P with empty queues also polls the shards nobody has polled for `STALE_NS`, and after finding
-//! nothing to steal those not polled in the last `FRESH_NS`; the M that sleeps in the poller
-//! waits on all of them (poll(2) on the epoll descriptors); sysmon polls each shard nobody has
-//! polled for 10 ms. Measured on the TCP echo benchmark at two Ps: 44% of a goroutine's runs
-//! were on another P than its previous one with a single instance, 2% with the shards; with the
-//! two ends of each connection hashed together, a round trip went from 3,587 to 2,415 ns.
+//! Where this deviates from Go: the poller is sharded. Go has one epoll instance, and whichever P
+//! polls it readies every goroutine whose fd is ready, so a connection's goroutine runs on a
+//! different CPU from one event to the next, and the socket's kernel state (buffers, locks, the skb
+//! slabs it frees into) moves with it. Here there is one instance per P the runtime had when the
+//! poller was created (at most `MAX_SHARDS`); P `i` polls the shards `j` with `j % procs == i` (so
+//! every shard has an owner whatever `set_procs` does later), and the goroutines it readies go to
+//! its own queue. A connected socket's shard is a hash of its two addresses (`conn_key`), ordered
+//! so that both ends agree, as a NIC's symmetric receive-side hash does: connections spread over
+//! the Ps, and the two ends of a loopback connection inside one process run on one P, where the
+//! kernel processes the packets of both. A TCP socket registered before it connected moves to its
+//! shard once connected (`rehome`); anything else (a listener, a connected UDP socket, a pipe) goes
+//! by `fd % shards`. No shard depends on its owner alone: a P with empty queues also polls the
+//! shards nobody has polled for `STALE_NS`, and after finding nothing to steal those not polled in
+//! the last `FRESH_NS`; the M that sleeps in the poller waits on all of them (poll(2) on the epoll
+//! descriptors); sysmon polls each shard nobody has polled for 10 ms. Measured on the TCP echo
+//! benchmark at two Ps: 44% of a goroutine's runs were on another P than its previous one with a
+//! single instance, 2% with the shards; with the two ends of each connection hashed together, a
+//! round trip went from 3,587 to 2,415 ns.
 //!
 //! Deadlines are per-wait timers on the descriptor: when one fires it marks the wait expired and
 //! wakes the goroutine, whose operation then fails with `TimedOut`. A deadline that changes while
@@ -41,10 +41,13 @@
 //! one shard, the one its `PollDesc::shard` names, except inside `rehome`, where it is briefly
 //! in two (an edge reported twice is one spurious READY).
 
-use std::hash::{Hash, Hasher};
+mod conn_key;
+
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, OnceLock};
+
+use conn_key::conn_key;
 
 use super::g::{G, WaitReason};
 use super::park::{park, ready, ready_quietly};
@@ -215,61 +218,6 @@ impl Poller {
             Some(k) => (k % n as u64) as usize,
             None => fd as usize % n,
         }
-    }
-}
-
-/// An address in a form that orders and hashes: family, IP bytes, port.
-type AddrKey = (u16, [u8; 16], u16);
-
-/// A hash of a connected inet socket's two addresses, ordered so that both ends agree.
-fn conn_key(fd: i32) -> Option<u64> {
-    let peer = addr_key(fd, libc::getpeername)?;
-    let local = addr_key(fd, libc::getsockname)?;
-    let mut h = std::hash::DefaultHasher::new();
-    (peer.min(local), peer.max(local)).hash(&mut h);
-    Some(h.finish())
-}
-
-fn addr_key(
-    fd: i32,
-    get: unsafe extern "C" fn(i32, *mut libc::sockaddr, *mut libc::socklen_t) -> i32,
-) -> Option<AddrKey> {
-    // SAFETY: all-zero bytes are a valid sockaddr_storage.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of_val(&ss) as libc::socklen_t;
-    // SAFETY: `ss` is writable for `len` bytes; the call fails harmlessly on other fds.
-    if unsafe {
-        get(
-            fd,
-            (&mut ss as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        )
-    } != 0
-    {
-        return None;
-    }
-    let mut ip = [0u8; 16];
-    match i32::from(ss.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let a = unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            ip[..4].copy_from_slice(&a.sin_addr.s_addr.to_ne_bytes());
-            Some((4, ip, a.sin_port))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let a =
-                unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let v6 = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
-            // A dual-stack listener sees an IPv4 client as ::ffff:a.b.c.d: key it as the
-            // client's end does.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                ip[..4].copy_from_slice(&v4.octets());
-                return Some((4, ip, a.sin6_port));
-            }
-            Some((6, a.sin6_addr.s6_addr, a.sin6_port))
-        }
-        _ => None,
     }
 }
 
@@ -683,122 +631,4 @@ pub(crate) fn sysmon_poll(now: i64) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use socket2::{Domain, Socket, Type};
-    use std::io::Write;
-    use std::net::{TcpListener, TcpStream};
-    use std::os::fd::AsRawFd;
-
-    const SHARDS: usize = 4;
-
-    /// The tokens `epoll_wait` reports on `epfd` within `ms`.
-    fn tokens(epfd: i32, ms: i32) -> Vec<(u64, u32)> {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
-        // SAFETY: `events` is a writable array of the length we pass.
-        let n = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), 8, ms) };
-        events[..n.max(0) as usize]
-            .iter()
-            .map(|e| (e.u64, e.events))
-            .collect()
-    }
-
-    #[test]
-    fn both_ends_of_a_connection_hash_to_one_shard() {
-        let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = Poller::new(SHARDS).unwrap();
-        let mut spread = [0usize; SHARDS];
-        for _ in 0..32 {
-            let c = TcpStream::connect(ln.local_addr().unwrap()).unwrap();
-            let (s, _) = ln.accept().unwrap();
-            let shard = p.shard_index(c.as_raw_fd());
-            assert_eq!(shard, p.shard_index(s.as_raw_fd()), "the two ends disagree");
-            spread[shard] += 1;
-        }
-        assert!(
-            spread.iter().filter(|&&n| n > 0).count() > 1,
-            "32 connections in one shard: {spread:?}"
-        );
-        let fd = ln.as_raw_fd();
-        assert_eq!(
-            p.shard_index(fd),
-            fd as usize % SHARDS,
-            "a listener goes by fd"
-        );
-        // A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1 (where IPv6 exists).
-        if let Ok(ln6) = TcpListener::bind("[::]:0") {
-            let port = ln6.local_addr().unwrap().port();
-            for _ in 0..8 {
-                let Ok(c) = TcpStream::connect(("127.0.0.1", port)) else {
-                    break;
-                };
-                let (s, _) = ln6.accept().unwrap();
-                assert!(s.local_addr().unwrap().is_ipv6());
-                assert_eq!(
-                    conn_key(c.as_raw_fd()),
-                    conn_key(s.as_raw_fd()),
-                    "a v4-mapped end keys differently"
-                );
-            }
-        }
-        p.close();
-    }
-
-    #[test]
-    fn a_socket_that_connects_moves_to_its_connections_shard() {
-        let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = ln.local_addr().unwrap().into();
-        let p = Poller::new(SHARDS).unwrap();
-        let mut moved = 0;
-        for _ in 0..16 {
-            let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-            let fd = sock.as_raw_fd();
-            let pd: &'static PollDesc = Box::leak(Box::new(PollDesc::new()));
-            pd.fd.store(fd, Relaxed);
-            p.add(pd).unwrap();
-            let old = pd.shard.load(Relaxed);
-            assert_eq!(old, fd as usize % SHARDS, "not yet connected: by fd");
-            sock.connect(&addr).unwrap();
-            let (mut peer, _) = ln.accept().unwrap();
-            p.rehome(pd);
-            let new = pd.shard.load(Relaxed);
-            assert_eq!(new, p.shard_index(peer.as_raw_fd()), "not with its peer");
-            peer.write_all(b"x").unwrap();
-            let token = pd as *const PollDesc as u64;
-            let got = tokens(p.shards[new].epfd, 1000);
-            assert!(
-                got.iter()
-                    .any(|&(t, ev)| t == token && ev & libc::EPOLLIN as u32 != 0),
-                "the readable edge did not reach the new shard: {got:?}"
-            );
-            if old != new {
-                moved += 1;
-                assert!(
-                    tokens(p.shards[old].epfd, 0).is_empty(),
-                    "still in the old shard"
-                );
-            }
-            drop(sock);
-        }
-        assert!(moved > 0, "16 connections and none changed shard");
-        p.close();
-    }
-
-    #[test]
-    fn a_wake_before_the_poller_blocks_is_not_lost() {
-        let p = Poller::new(1).unwrap();
-        for round in 0..3 {
-            // The M about to sleep in the poller has published itself as the timer waiter, and
-            // a goroutine adds an earlier timer before the M reaches epoll_wait.
-            p.wake();
-            let t = std::time::Instant::now();
-            harvest(&p, &p.shards[0], 2_000, true);
-            let took = t.elapsed();
-            assert!(
-                took < std::time::Duration::from_millis(1_000),
-                "round {round}: the poll slept {took:?} through a wake made before it blocked"
-            );
-        }
-        p.close();
-    }
-}
+mod tests;
