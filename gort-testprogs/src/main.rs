@@ -41,6 +41,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("no_false_deadlock", observe::no_false_deadlock),
     ("thread_limit", observe::thread_limit),
     ("signal_notify_stop", signals::notify_stop),
+    ("signal_notify_all", signals::notify_all),
     ("signal_two_receivers", signals::two_receivers),
     ("signal_storm", signals::storm),
     ("signal_chained", signals::chained),

@@ -1,6 +1,6 @@
-//! Signal scenarios (`gort::signal`), each in its own process: notify and stop, two receivers,
-//! a storm of 10,000 signals, a handler installed before gort (chained), and SIGINT/SIGQUIT
-//! keeping their default behaviour when nobody is notified.
+//! Signal scenarios (`gort::signal`), each in its own process: notify and stop, notify with no
+//! signals (every signal), two receivers, a storm of 10,000 signals, a handler installed before
+//! gort (chained), and SIGINT/SIGQUIT keeping their default behaviour when nobody is notified.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
@@ -73,6 +73,32 @@ pub fn storm() {
         }
         assert!((1..=10_001).contains(&got), "{got}");
         println!("storm: 10000 sent, {got} received");
+    });
+}
+
+/// An empty list relays every signal Go's does with no arguments: a user signal, one whose
+/// default is to be ignored, one whose default is to stop the process, a real-time signal and
+/// SIGTERM all arrive, on one channel with room for each. After stop, SIGTERM ends the process.
+pub fn notify_all() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[]);
+        assert!(rx.capacity() >= 50, "room for {} signals", rx.capacity());
+        let sent = [
+            libc::SIGUSR1,
+            libc::SIGWINCH,
+            libc::SIGTSTP,
+            libc::SIGRTMIN() + 2,
+            libc::SIGTERM,
+        ];
+        for sig in sent {
+            raise(sig);
+            assert_eq!(rx.recv(), Some(sig));
+        }
+        println!("all relayed");
+        gort::signal::stop(&rx);
+        raise(libc::SIGTERM);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still alive: SIGTERM's default action was not restored");
     });
 }
 

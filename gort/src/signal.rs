@@ -20,8 +20,12 @@
 //! goroutine dump and exits, unless a channel asks for them; while one does, gort's dump handler
 //! is not chained.
 //!
-//! Deviation from Go: `notify` with an empty list is an error, not "every signal" (that would
-//! take over signals the runtime needs, such as SIGSEGV for stack overflow).
+//! `notify` with an empty list relays every signal Go's `signal.Notify` relays with no arguments
+//! (the signals marked `_SigNotify` in Go's sigtab_linux_generic.go): all but the synchronous
+//! faults the runtime handles itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSTKFLT,
+//! SIGSYS), the two that cannot be caught, and the C library's thread signals (32 up to
+//! SIGRTMIN). Naming one of those explicitly is an error; SIGTRAP, SIGSTKFLT and SIGSYS may
+//! still be named.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -66,13 +70,14 @@ fn bit(sig: i32) -> u64 {
 }
 
 /// Delivers the listed signals (libc numbers: `libc::SIGINT`, ...) on a new channel, as Go's
-/// `signal.Notify`. The channel buffers one value per listed signal; a signal that finds it
-/// full is dropped for this channel (signals coalesce; see the module doc). Call [`stop`] to
-/// end delivery.
+/// `signal.Notify`; an empty list means every signal that can be relayed (see the module doc).
+/// The channel buffers one value per signal; a signal that finds it full is dropped for this
+/// channel (signals coalesce; see the module doc). Call [`stop`] to end delivery.
 ///
 /// # Panics
-/// If `signals` is empty, or names a number outside 1..=64, or a signal that cannot be caught
-/// (SIGKILL, SIGSTOP) or that the runtime needs for itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL).
+/// If `signals` names a number outside 1..=64, or a signal that cannot be caught (SIGKILL,
+/// SIGSTOP) or that the runtime needs for itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, and the C
+/// library's 32 up to SIGRTMIN).
 ///
 /// ```
 /// let rx = gort::signal::notify(&[libc::SIGUSR1]);
@@ -82,17 +87,20 @@ fn bit(sig: i32) -> u64 {
 /// gort::signal::stop(&rx);
 /// ```
 pub fn notify(signals: &[i32]) -> Receiver<i32> {
-    assert!(
-        !signals.is_empty(),
-        "gort::signal::notify: no signals given (gort does not relay every signal)"
-    );
     let mut mask = 0;
     for &sig in signals {
-        check(sig);
+        if let Some(why) = refusal(sig) {
+            panic!("gort::signal::notify: {why}");
+        }
         mask |= bit(sig);
     }
+    if signals.is_empty() {
+        mask = (1..=MAX_SIG)
+            .filter(|&sig| refusal(sig).is_none() && !FAULTS.contains(&sig))
+            .fold(0, |m, sig| m | bit(sig));
+    }
     start_dispatcher();
-    let (tx, rx) = chan(signals.len());
+    let (tx, rx) = chan(mask.count_ones() as usize);
     let mut reg = registry();
     reg.receivers.push((mask, tx));
     for sig in 1..=MAX_SIG {
@@ -126,11 +134,15 @@ fn restore_unwanted(reg: &mut Registry) {
     });
 }
 
-fn check(sig: i32) {
-    assert!(
-        (1..=MAX_SIG).contains(&sig),
-        "gort::signal::notify: {sig} is not a signal number (1..={MAX_SIG})"
-    );
+/// Faults that may be named but that an empty list leaves alone, as Go's does: they report a
+/// bug in the program (or a debugger's breakpoint) on the thread that caused it.
+const FAULTS: [i32; 3] = [libc::SIGTRAP, libc::SIGSTKFLT, libc::SIGSYS];
+
+/// Why `sig` cannot be delivered on a channel, or None if it can.
+fn refusal(sig: i32) -> Option<String> {
+    if !(1..=MAX_SIG).contains(&sig) {
+        return Some(format!("{sig} is not a signal number (1..={MAX_SIG})"));
+    }
     let reserved = [
         (libc::SIGKILL, "cannot be caught"),
         (libc::SIGSTOP, "cannot be caught"),
@@ -146,12 +158,14 @@ fn check(sig: i32) {
         ),
     ];
     if let Some((_, why)) = reserved.iter().find(|(s, _)| *s == sig) {
-        panic!("gort::signal::notify: signal {sig} {why}");
+        return Some(format!("signal {sig} {why}"));
     }
-    assert!(
-        !(32..libc::SIGRTMIN()).contains(&sig),
-        "gort::signal::notify: signal {sig} is reserved by the C library's threads"
-    );
+    if (32..libc::SIGRTMIN()).contains(&sig) {
+        return Some(format!(
+            "signal {sig} is reserved by the C library's threads"
+        ));
+    }
+    None
 }
 
 /// Installs gort's handler for `sig`; returns the action it replaced, and records it for

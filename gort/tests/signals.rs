@@ -1,8 +1,8 @@
-//! gort::signal, each scenario in a child process (gort-testprogs' `signal_*` scenarios):
-//! notify and stop (the default action comes back), two receivers, a storm of 10,000 signals
-//! (coalesced, never lost entirely, no crash), chaining to a handler installed before gort,
-//! SIGINT's default action when nobody is notified, SIGQUIT received instead of dumped while
-//! notified, and a clear panic for a signal that cannot be caught.
+//! gort::signal, each scenario in a child process (gort-testprogs' `signal_*` scenarios): notify
+//! and stop (the default action comes back), an empty list (every signal), two receivers, a storm
+//! of 10,000 signals (coalesced, never lost entirely, no crash), chaining to a handler installed
+//! before gort, SIGINT's default action when nobody is notified, SIGQUIT received instead of dumped
+//! while notified, and a clear panic for a signal that cannot be caught.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -25,6 +25,13 @@ fn notify_then_stop_restores_the_default_action() {
         "{out}"
     );
     assert_eq!(out.status.signal(), Some(libc::SIGUSR1), "{out}");
+}
+
+#[test]
+fn an_empty_list_relays_every_signal() {
+    let out = scenario("signal_notify_all");
+    assert!(out.stdout.contains("all relayed"), "{out}");
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{out}");
 }
 
 #[test]
