@@ -39,6 +39,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("sigquit", observe::sigquit),
     ("schedtrace", observe::schedtrace),
     ("no_false_deadlock", observe::no_false_deadlock),
+    ("runtime_goroutines", observe::runtime_goroutines),
     ("thread_limit", observe::thread_limit),
     ("signal_notify_stop", signals::notify_stop),
     ("signal_notify_all", signals::notify_all),

@@ -92,3 +92,17 @@ pub fn thread_limit() {
         println!("not reached");
     });
 }
+
+/// The signal dispatcher is the runtime's own goroutine: the dump and `goroutines_by_state`
+/// leave it out, unless GORT_TRACEBACK asks for the runtime's goroutines.
+pub fn runtime_goroutines() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGUSR1]);
+        let mut out = Vec::new();
+        gort::runtime::dump(&mut out).unwrap();
+        print!("{}", String::from_utf8_lossy(&out));
+        let counted: usize = gort::runtime::goroutines_by_state().values().sum();
+        println!("by state: {counted}");
+        gort::signal::stop(&rx);
+    });
+}

@@ -14,8 +14,9 @@
 //! `GORT_TRACEBACK` works as Go's GOTRACEBACK: `none` prints no goroutines (SIGQUIT, the
 //! deadlock report, fatal errors, and panics, which lose their backtrace); `single`, the
 //! default, dumps every goroutine on SIGQUIT and deadlock; `all` also dumps them after a fatal
-//! error; `crash` also ends SIGQUIT and the deadlock report with SIGABRT (a core dump where
-//! enabled) instead of exit status 2.
+//! error; `system` is `all` with the runtime's own goroutines listed too; `crash` is `system`
+//! that also ends SIGQUIT and the deadlock report with SIGABRT (a core dump where enabled)
+//! instead of exit status 2.
 //!
 //! # The deadlock detector's limits
 //! `fatal error: all goroutines are asleep - deadlock!` is reported only when nothing could
@@ -173,8 +174,9 @@ impl Histogram {
 /// How many goroutines are in each state: `"running"`, `"runnable"`, `"syscall"` (in
 /// `blocking` or `ffi::call`), or, for a parked goroutine, its wait reason as the dump prints
 /// it (`"chan receive"`, `"chan send"`, `"select"`, `"sleep"`, `"sync.Mutex.Lock"`, ...).
-/// States with no goroutine are absent. It reads every goroutine's descriptor, so it costs
-/// time in proportion to the goroutines that exist: meant for tests and diagnostics, for
+/// States with no goroutine are absent. Like [`crate::num_goroutines`], it counts the
+/// program's goroutines, not the runtime's own. It reads every goroutine's descriptor, so it
+/// costs time in proportion to the goroutines that exist: meant for tests and diagnostics, for
 /// example to wait until a goroutine has parked instead of sleeping and hoping it has.
 ///
 /// ```
@@ -194,6 +196,8 @@ pub fn goroutines_by_state() -> std::collections::BTreeMap<&'static str, usize> 
 
 /// Writes every goroutine: id, state and wait reason, how long, where it was spawned, and its
 /// stack backtrace (for parked goroutines and the caller; running ones are listed without one).
+/// The runtime's own goroutines (the signal dispatcher, for one) are left out, as Go leaves out
+/// system goroutines, unless `GORT_TRACEBACK` is `system` or `crash`.
 pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
     rt::dump(w)
 }

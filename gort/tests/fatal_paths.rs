@@ -524,6 +524,22 @@ fn a_thread_unknown_to_the_runtime_prevents_a_false_deadlock() {
     assert!(out.stdout.contains("received Some(7)"), "{out}");
 }
 
+/// The runtime's own goroutines (here the signal dispatcher) are left out of dumps and of the
+/// count by state, as Go leaves out system goroutines; GORT_TRACEBACK=system lists them.
+#[test]
+fn dumps_leave_out_the_runtimes_goroutines_unless_asked() {
+    let out = scenario("runtime_goroutines", &[]);
+    assert!(out.stdout.contains("goroutine 1 [running]"), "{out}");
+    assert!(!out.stdout.contains("src/signal.rs"), "{out}");
+    assert!(out.stdout.contains("by state: 1\n"), "{out}");
+    let out = scenario("runtime_goroutines", &[("GORT_TRACEBACK", "system")]);
+    assert!(
+        out.stdout.contains("spawned at gort/src/signal.rs"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("by state: 1\n"), "{out}");
+}
+
 /// GORT_TRACEBACK=none: SIGQUIT prints its line and no goroutines.
 #[test]
 fn gort_traceback_none_prints_no_goroutines() {
@@ -557,8 +573,9 @@ fn gort_traceback_all_dumps_on_fatal_errors() {
     assert!(out.stderr.contains("goroutine 1 "), "{out}");
     let out = scenario("thread_limit", &[("GORT_TRACEBACK", "sometimes")]);
     assert!(
-        out.stderr
-            .contains("GORT_TRACEBACK=\"sometimes\" is not one of none, single, all, crash"),
+        out.stderr.contains(
+            "GORT_TRACEBACK=\"sometimes\" is not one of none, single, all, system, crash"
+        ),
         "{out}"
     );
     assert!(

@@ -119,12 +119,16 @@ pub(crate) fn parked_name(g: &G) -> Option<String> {
 }
 
 /// How many goroutines are in each state: "running", "runnable", "syscall", or the wait
-/// reason of a parked one ("chan receive", "sleep", ...). Reads every goroutine's descriptor.
+/// reason of a parked one ("chan receive", "sleep", ...). Reads every goroutine's descriptor;
+/// the runtime's own goroutines are not counted, as in `num_goroutines`.
 pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize> {
     let mut counts = std::collections::BTreeMap::new();
     for gp in crate::stack::pool::all_slots() {
         // SAFETY: slots are never unmapped; a free slot reads as IDLE.
         let g = unsafe { &*gp };
+        if g.uncounted.load(Relaxed) {
+            continue;
+        }
         let state = match g.status() {
             IDLE => continue,
             RUNNING => "running",
@@ -139,7 +143,8 @@ pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize
 
 /// Writes every goroutine: id, state and wait reason, for how long, where it was spawned, and its
 /// backtrace when it can be taken, with the runtime's frames trimmed and goroutines that share
-/// a stack grouped (rt::traceback).
+/// a stack grouped (rt::traceback). The runtime's own goroutines are left out unless
+/// GORT_TRACEBACK asks for them.
 pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
     let _l = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     dump_locked(w)
@@ -164,6 +169,9 @@ fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
     for gp in crate::stack::pool::all_slots() {
         // SAFETY: slots are never unmapped; a free slot reads as IDLE.
         let g = unsafe { &*gp };
+        if g.uncounted.load(Relaxed) && !traceback::shows_runtime_goroutines() {
+            continue;
+        }
         let status = g.status();
         let (state, waited, (bt, name)) = match status {
             IDLE => continue,

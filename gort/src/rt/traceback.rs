@@ -17,9 +17,13 @@
 //! default) dumps every goroutine on SIGQUIT and deadlock as Go does, `all` adds the dump to
 //! fatal errors, and `crash` also ends SIGQUIT and the deadlock report with SIGABRT (a core
 //! dump, where enabled) instead of exit status 2.
+//!
+//! Dumps leave out the runtime's own goroutines (the signal dispatcher, a context's deadline
+//! canceller: those `num_goroutines` does not count), as Go's traceback leaves out system
+//! goroutines, unless the level is `system` (`all` with them) or `crash`.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 /// GORT_TRACEBACK levels.
 pub(crate) const NONE: u8 = 0;
@@ -28,10 +32,17 @@ pub(crate) const ALL: u8 = 2;
 pub(crate) const CRASH: u8 = 3;
 
 static LEVEL: AtomicU8 = AtomicU8::new(SINGLE);
+/// Whether dumps list the runtime's own goroutines (`system` and `crash`).
+static SYSTEM: AtomicBool = AtomicBool::new(false);
 
 /// The GORT_TRACEBACK level.
 pub(crate) fn level() -> u8 {
     LEVEL.load(Relaxed)
+}
+
+/// Whether dumps list the runtime's own goroutines.
+pub(crate) fn shows_runtime_goroutines() -> bool {
+    SYSTEM.load(Relaxed)
 }
 
 /// Reads GORT_TRACEBACK (at runtime start).
@@ -42,11 +53,19 @@ pub(crate) fn read_env() {
     let level = match v.trim() {
         "none" | "0" => NONE,
         "single" | "" => SINGLE,
-        "all" | "1" | "system" | "2" => ALL,
-        "crash" => CRASH,
+        "all" | "1" => ALL,
+        "system" | "2" => {
+            SYSTEM.store(true, Relaxed);
+            ALL
+        }
+        "crash" => {
+            SYSTEM.store(true, Relaxed);
+            CRASH
+        }
         other => {
             super::start::warn(&format!(
-                "GORT_TRACEBACK={other:?} is not one of none, single, all, crash; using single"
+                "GORT_TRACEBACK={other:?} is not one of none, single, all, system, crash; \
+                 using single"
             ));
             SINGLE
         }
