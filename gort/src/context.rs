@@ -2,10 +2,21 @@
 //! (src/context/context.go).
 //!
 //! A context's `done()` channel is closed when it is cancelled, by its `CancelFn`, by its
-//! deadline, or by the cancellation of an ancestor; `err()` then says why. Children register
-//! with their cancellable parent (weakly), so cancelling a parent cancels every descendant with
-//! the parent's error. Deadlines are `time::after_func` timers, stopped when the context is
-//! cancelled early. `background()` is never cancelled; its `done()` never becomes ready.
+//! deadline, or by the cancellation of an ancestor; `err()` then says why, and nothing else
+//! closes it. Deadlines are `time::after_func` timers, stopped when the context is cancelled
+//! early. `background()` is never cancelled; its `done()` never becomes ready.
+//!
+//! Ownership follows Go's references, so that whatever could still cancel a context keeps it
+//! alive: its `CancelFn`, its pending deadline timer, and its cancellable parent (which holds its
+//! children until they are cancelled, Go's `children` map) each hold it strongly, as do its
+//! `Context` clones. A child points back to its parent weakly (only to leave the parent's map
+//! when cancelled), so parent and child form no reference cycle. A context that nothing can
+//! cancel any more is freed, and its `done()` stays open for ever (`Sender::leave_open`), as in
+//! Go, where such a context is merely unreachable. As in Go, a child that is never cancelled
+//! stays in its parent's map until the parent is cancelled or freed.
+//!
+//! Cancelling and freeing walk the tree with a work list, not by recursion: a chain of contexts
+//! may be deeper than a goroutine stack allows frames (Go's stacks grow; ours do not).
 //!
 //! Semantics as Go's: a child's deadline is never later than its parent's; a child of a
 //! cancelled parent starts cancelled with the parent's error; cancelling is idempotent.
@@ -59,14 +70,16 @@ struct State {
     err: Option<Error>,
     /// Closed (dropped) on cancellation.
     tx: Option<Sender<()>>,
-    children: HashMap<usize, Weak<Inner>>,
+    /// The children registered with this context, until they are cancelled.
+    children: HashMap<usize, Arc<Inner>>,
     timer: Option<crate::time::AfterFunc>,
 }
 
 struct Inner {
     done: Receiver<()>,
     deadline: Option<Instant>,
-    parent: Option<Arc<Inner>>,
+    /// The nearest cancellable ancestor, whose child map holds this context.
+    parent: Option<Weak<Inner>>,
     /// None for `background()`, which can never be cancelled.
     state: Option<Mutex<State>>,
 }
@@ -80,7 +93,7 @@ pub struct Context {
 /// Cancels the context it was returned with, and all its descendants (Go's CancelFunc).
 #[derive(Clone)]
 pub struct CancelFn {
-    inner: Weak<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for Context {
@@ -109,48 +122,63 @@ impl Inner {
         Arc::as_ptr(self) as usize
     }
 
-    /// Go's cancelCtx.cancel: records `err`, closes `done`, cancels the children, and (when
-    /// asked) leaves the parent's child list.
+    /// Go's cancelCtx.cancel: records `err`, closes `done`, cancels the descendants, and (when
+    /// asked) leaves the parent's child map.
     fn cancel(self: &Arc<Self>, err: Error, remove_from_parent: bool) {
-        let Some(mut st) = self.lock() else {
-            return;
-        };
-        if st.err.is_some() {
-            return;
-        }
-        st.err = Some(err);
-        let tx = st.tx.take();
-        let children = std::mem::take(&mut st.children);
-        let timer = st.timer.take();
-        drop(st);
-        if let Some(t) = timer {
-            t.stop();
-        }
-        drop(tx);
-        for child in children.values().filter_map(Weak::upgrade) {
-            child.cancel(err, false);
+        let mut work = vec![self.clone()];
+        while let Some(ctx) = work.pop() {
+            let Some(mut st) = ctx.lock() else {
+                continue;
+            };
+            if st.err.is_some() {
+                continue;
+            }
+            st.err = Some(err);
+            let tx = st.tx.take();
+            let children = std::mem::take(&mut st.children);
+            let timer = st.timer.take();
+            drop(st);
+            if let Some(t) = timer {
+                t.stop();
+            }
+            drop(tx);
+            work.extend(children.into_values());
         }
         if remove_from_parent
-            && let Some(p) = self.nearest_cancellable_parent()
+            && let Some(p) = self.parent.as_ref().and_then(Weak::upgrade)
             && let Some(mut ps) = p.lock()
         {
             ps.children.remove(&self.key());
         }
     }
 
-    fn nearest_cancellable_parent(&self) -> Option<&Arc<Inner>> {
-        let mut p = self.parent.as_ref();
-        while let Some(inner) = p {
-            if inner.state.is_some() {
-                return Some(inner);
+    /// For a context being freed: leaves `done` open for ever and moves its children to `work`.
+    fn release(&mut self, work: &mut Vec<Arc<Inner>>) {
+        if let Some(m) = self.state.as_mut() {
+            let st = m.get_mut().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = st.tx.take() {
+                tx.leave_open();
             }
-            p = inner.parent.as_ref();
+            work.extend(st.children.drain().map(|(_, c)| c));
         }
-        None
     }
 
     fn err(&self) -> Option<Error> {
         self.lock().and_then(|s| s.err)
+    }
+}
+
+impl Drop for Inner {
+    /// Nothing can cancel this context any more. Its children are freed here too, with a work
+    /// list (each child's own drop then finds no children).
+    fn drop(&mut self) {
+        let mut work = Vec::new();
+        self.release(&mut work);
+        while let Some(child) = work.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(child) {
+                inner.release(&mut work);
+            }
+        }
     }
 }
 
@@ -191,11 +219,10 @@ impl Context {
             ctx.inner.cancel(Error::DeadlineExceeded, true);
             return (ctx, cancel);
         }
-        let weak = Arc::downgrade(&ctx.inner);
+        // The timer holds the context until it fires or is stopped, as Go's does.
+        let inner = ctx.inner.clone();
         let timer = crate::time::after_func_system(left, move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.cancel(Error::DeadlineExceeded, true);
-            }
+            inner.cancel(Error::DeadlineExceeded, true);
         });
         match ctx.inner.lock() {
             Some(mut st) if st.err.is_none() => st.timer = Some(timer),
@@ -208,10 +235,12 @@ impl Context {
 
     fn child(&self, deadline: Option<Instant>) -> (Context, CancelFn) {
         let (tx, rx) = crate::chan::<()>(0);
+        // The nearest cancellable ancestor: this context, unless it is `background()`.
+        let parent = self.inner.state.is_some().then_some(&self.inner);
         let inner = Arc::new(Inner {
             done: rx,
             deadline,
-            parent: Some(self.inner.clone()),
+            parent: parent.map(Arc::downgrade),
             state: Some(Mutex::new(State {
                 err: None,
                 tx: Some(tx),
@@ -219,9 +248,8 @@ impl Context {
                 timer: None,
             })),
         });
-        // Go's propagateCancel: register with the nearest cancellable ancestor, or start
-        // cancelled if it already is.
-        if let Some(p) = inner.nearest_cancellable_parent() {
+        // Go's propagateCancel: register with the parent, or start cancelled if it already is.
+        if let Some(p) = parent {
             let mut ps = p.lock().expect("cancellable parent has state");
             match ps.err {
                 Some(err) => {
@@ -229,13 +257,12 @@ impl Context {
                     inner.cancel(err, false);
                 }
                 None => {
-                    ps.children.retain(|_, w| w.strong_count() > 0);
-                    ps.children.insert(inner.key(), Arc::downgrade(&inner));
+                    ps.children.insert(inner.key(), inner.clone());
                 }
             }
         }
         let cancel = CancelFn {
-            inner: Arc::downgrade(&inner),
+            inner: inner.clone(),
         };
         (Context { inner }, cancel)
     }
@@ -265,9 +292,7 @@ impl Default for Context {
 impl CancelFn {
     /// Cancels the context and its descendants; later calls do nothing.
     pub fn cancel(&self) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.cancel(Error::Canceled, true);
-        }
+        self.inner.cancel(Error::Canceled, true);
     }
 }
 

@@ -304,6 +304,18 @@ impl<T> Clone for Receiver<T> {
     }
 }
 
+impl<T> Sender<T> {
+    /// Gives up this sender without closing the channel, even if it is the last one: the
+    /// channel then stays open with nobody to send, as `never()` is (a context that nothing
+    /// can cancel any more).
+    pub(crate) fn leave_open(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so its reference to the channel is released once,
+        // here; the sender count keeps this sender, so the channel never closes.
+        drop(unsafe { std::ptr::read(&this.raw) });
+    }
+}
+
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if self.raw.senders.fetch_sub(1, AcqRel) == 1 {
