@@ -149,10 +149,12 @@ pub fn after(d: Duration) -> crate::Receiver<Instant> {
 /// assert!(start.elapsed() >= Duration::from_millis(15));
 /// ```
 ///
-/// # Panics
-/// If `d` is zero.
+/// A zero `d` gives a channel that never fires, as Go's `time.Tick` returns a nil channel for a
+/// non-positive interval (`Ticker::new` panics instead, as Go's `NewTicker` does).
 pub fn tick(d: Duration) -> crate::Receiver<Instant> {
-    assert!(!d.is_zero(), "gort::tick: the interval must be positive");
+    if d.is_zero() {
+        return crate::never();
+    }
     crate::rt::ensure_started();
     let (s, rx) = new_shared(nanos(d));
     s.lock.lock();
