@@ -507,6 +507,63 @@ fn zero_sized_values() {
     });
 }
 
+/// Dropping the last Receiver drops the values still buffered, as std's and crossbeam's
+/// channels do: nobody can receive them, and one may own a Sender that someone waits on.
+#[test]
+fn dropping_the_last_receiver_drops_the_buffered_values() {
+    bounded(30, || {
+        let v = Arc::new(());
+        let (tx, rx) = gort::chan::<Arc<()>>(4);
+        tx.send(v.clone()).unwrap();
+        tx.send(v.clone()).unwrap();
+        let rx2 = rx.clone();
+        drop(rx);
+        assert_eq!(
+            Arc::strong_count(&v),
+            3,
+            "a receiver is left: the values stay"
+        );
+        drop(rx2);
+        assert_eq!(Arc::strong_count(&v), 1, "the buffered values were kept");
+        assert!(tx.send(v.clone()).is_err());
+        assert_eq!(Arc::strong_count(&v), 1);
+
+        // The reply pattern: an unserved request's reply Sender goes with the request.
+        let (req_tx, req_rx) = gort::chan::<Sender<i32>>(4);
+        let (reply_tx, reply_rx) = gort::chan::<i32>(0);
+        req_tx.send(reply_tx).unwrap();
+        drop(req_rx);
+        assert_eq!(
+            reply_rx.recv_timeout(5000 * MS),
+            Err(RecvTimeoutError::Closed)
+        );
+
+        // A value that owns the channel's own last Sender: dropping it closes the channel
+        // whose values are being dropped, without deadlocking on its lock.
+        let (tx, rx) = gort::chan::<Box<dyn std::any::Any + Send>>(2);
+        tx.send(Box::new(tx.clone())).unwrap();
+        drop(tx);
+        drop(rx);
+
+        // Zero-sized values with a Drop of their own are dropped too, once each.
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Counted;
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, SeqCst);
+            }
+        }
+        let (tx, rx) = gort::chan::<Counted>(8);
+        for _ in 0..3 {
+            tx.send(Counted).unwrap();
+        }
+        drop(rx);
+        assert_eq!(DROPS.load(SeqCst), 3);
+        drop(tx);
+        assert_eq!(DROPS.load(SeqCst), 3);
+    });
+}
+
 #[test]
 fn capacity_too_large_panics_naming_the_capacity() {
     go_test(30, || {

@@ -1,9 +1,10 @@
 //! Channels (Go's `chan T`): typed, multi-producer multi-consumer, buffered or unbuffered.
 //!
 //! The typed `Sender`/`Receiver` own the values and the handle counts; `raw` is the
-//! type-erased core after Go's chan.go (its waiter queues are in `crate::wait`). A channel closes when `close`
-//! is called or the last `Sender` is dropped; dropping the last `Receiver` also closes it, so
-//! blocked and future sends fail and return their value (nobody could ever receive it).
+//! type-erased core after Go's chan.go (its waiter queues are in `crate::wait`). A channel
+//! closes when `close` is called or the last `Sender` is dropped; dropping the last `Receiver`
+//! also closes it, so blocked and future sends fail and return their value, and drops the
+//! values still buffered, as std's channels do (nobody could ever receive them).
 
 mod error;
 mod future;
@@ -327,7 +328,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if self.raw.receivers.fetch_sub(1, AcqRel) == 1 {
-            self.raw.close();
+            self.raw.close_unreceivable();
         }
     }
 }

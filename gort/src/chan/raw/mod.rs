@@ -41,6 +41,8 @@ use crate::rt::{WaitReason, check_preempt, park};
 use crate::util::lock::Lock;
 use crate::wait::{AsyncWaiter, Reservation, Selectable, Status, WaitQueue, Waiter, WakeList};
 
+mod discard;
+
 pub(crate) struct State {
     sendx: usize,
     recvx: usize,
@@ -708,14 +710,24 @@ impl RawChan {
     /// Go's closechan, except that closing twice is harmless: marks the channel closed and wakes
     /// every blocked receiver (they get "closed") and sender (their value comes back).
     pub(crate) fn close(&self) {
+        let mut wake = WakeList::new();
         self.lock.lock();
+        // SAFETY: lock held.
+        unsafe { self.close_locked(&mut wake) };
+        self.lock.unlock();
+        wake.wake_all();
+    }
+
+    /// `close` under the lock, leaving the wake-ups in `wake`.
+    ///
+    /// # Safety
+    /// The caller holds `lock`.
+    unsafe fn close_locked(&self, wake: &mut WakeList) {
         if self.closed.load(Relaxed) {
-            self.lock.unlock();
             return;
         }
         self.closed.store(true, Release);
-        let mut wake = WakeList::new();
-        // SAFETY: lock held; dequeued waiters are valid and parked.
+        // SAFETY: lock held (the caller's contract); dequeued waiters are valid and parked.
         unsafe {
             let st = self.state();
             while let Some(w) = st.recvq.dequeue() {
@@ -726,30 +738,6 @@ impl RawChan {
                 (*w).success = (*w).is_readiness();
                 wake.push(w);
             }
-        }
-        self.lock.unlock();
-        wake.wake_all();
-    }
-}
-
-impl Drop for RawChan {
-    fn drop(&mut self) {
-        if let Some(stash) = self.stash.get_mut() {
-            // SAFETY: the stash holds elements of this channel's type; nobody else can reach
-            // them.
-            unsafe { stash.clear(self.drop_elem) };
-        }
-        let recvx = self.st.get_mut().recvx;
-        let q = *self.qcount.get_mut();
-        for i in 0..q {
-            let s = self.slot((recvx + i) % self.cap.max(1));
-            // SAFETY: slots [recvx, recvx+qcount) hold initialised values that nobody else can
-            // reach any more (we are being dropped).
-            unsafe { (self.drop_elem)(s) };
-        }
-        if self.layout.size() != 0 {
-            // SAFETY: allocated in `new` with this layout.
-            unsafe { std::alloc::dealloc(self.buf, self.layout) };
         }
     }
 }

@@ -1,0 +1,109 @@
+//! The end of a channel's values: dropping the ones nobody can receive any more once the last
+//! `Receiver` is gone (as std's and crossbeam's channels do), and freeing the channel.
+//!
+//! A value can own anything, a `Sender` of this same channel or of a channel someone waits on
+//! for a reply included, so values are moved out under the lock and dropped after it is
+//! released.
+
+use std::alloc::Layout;
+
+use super::RawChan;
+use crate::chan::stash::Stash;
+use crate::wait::WakeList;
+
+/// Values taken out of a channel under its lock, dropped (in FIFO order) when this is.
+struct Orphans {
+    buf: *mut u8,
+    layout: Layout,
+    n: usize,
+    elem_size: usize,
+    drop_elem: unsafe fn(*mut u8),
+    stash: Option<Box<Stash>>,
+}
+
+impl Drop for Orphans {
+    fn drop(&mut self) {
+        for i in 0..self.n {
+            // SAFETY: `buf` holds `n` initialised values moved out of the channel, which own
+            // them now; each is dropped once.
+            unsafe { (self.drop_elem)(self.buf.add(i * self.elem_size)) };
+        }
+        if self.layout.size() != 0 {
+            // SAFETY: allocated in `close_unreceivable` with this layout.
+            unsafe { std::alloc::dealloc(self.buf, self.layout) };
+        }
+        if let Some(stash) = self.stash.as_mut() {
+            // SAFETY: the stash holds values of the channel's type, moved out with it.
+            unsafe { stash.clear(self.drop_elem) };
+        }
+    }
+}
+
+impl RawChan {
+    /// The last `Receiver` is gone: closes the channel (blocked senders get their values back,
+    /// later sends fail) and drops the values it still holds, after releasing the lock.
+    pub(crate) fn close_unreceivable(&self) {
+        let mut wake = WakeList::new();
+        self.lock.lock();
+        // SAFETY: lock held.
+        unsafe { self.close_locked(&mut wake) };
+        let n = self.qcount.load(std::sync::atomic::Ordering::Relaxed);
+        let layout = Layout::from_size_align(n * self.elem_size, self.layout.align())
+            .expect("a part of the buffer's layout is a valid layout");
+        let buf = if layout.size() == 0 {
+            self.buf
+        } else {
+            // SAFETY: the layout has a non-zero size.
+            let p = unsafe { std::alloc::alloc(layout) };
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            p
+        };
+        // SAFETY: the lock is held; slots [recvx, recvx+n) hold initialised values, moved out
+        // (by copy) to `buf`, after which the buffer counts them no more; the stash likewise.
+        let stash = unsafe {
+            let st = self.state();
+            for i in 0..n {
+                let src = self.slot((st.recvx + i) % self.cap.max(1));
+                std::ptr::copy_nonoverlapping(src, buf.add(i * self.elem_size), self.elem_size);
+            }
+            st.recvx = st.sendx;
+            self.qcount.store(0, std::sync::atomic::Ordering::Relaxed);
+            self.stashed.store(0, std::sync::atomic::Ordering::Relaxed);
+            (*self.stash.get()).take()
+        };
+        self.lock.unlock();
+        wake.wake_all();
+        drop(Orphans {
+            buf,
+            layout,
+            n,
+            elem_size: self.elem_size,
+            drop_elem: self.drop_elem,
+            stash,
+        });
+    }
+}
+
+impl Drop for RawChan {
+    fn drop(&mut self) {
+        if let Some(stash) = self.stash.get_mut() {
+            // SAFETY: the stash holds elements of this channel's type; nobody else can reach
+            // them.
+            unsafe { stash.clear(self.drop_elem) };
+        }
+        let recvx = self.st.get_mut().recvx;
+        let q = *self.qcount.get_mut();
+        for i in 0..q {
+            let s = self.slot((recvx + i) % self.cap.max(1));
+            // SAFETY: slots [recvx, recvx+qcount) hold initialised values that nobody else can
+            // reach any more (we are being dropped).
+            unsafe { (self.drop_elem)(s) };
+        }
+        if self.layout.size() != 0 {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.buf, self.layout) };
+        }
+    }
+}
