@@ -40,7 +40,12 @@ use slot::{RecvSlot, SendSlot};
 /// assert_eq!(rx.recv(), Some(42));
 /// ```
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    let raw = Arc::new(RawChan::new::<T>(cap));
+    pair(RawChan::new::<T>(cap))
+}
+
+/// The first Sender and Receiver of `raw`, a channel of `T`.
+fn pair<T>(raw: RawChan) -> (Sender<T>, Receiver<T>) {
+    let raw = Arc::new(raw);
     (
         Sender {
             raw: raw.clone(),
@@ -92,12 +97,14 @@ impl<T> std::panic::UnwindSafe for Receiver<T> {}
 impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 /// A channel whose senders never close it, even when all are dropped (Go's timer channels,
-/// which stay open after their timer is gone): it closes only if every receiver is dropped.
-pub(crate) fn chan_never_closing<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = chan(cap);
+/// which stay open after their timer is gone): it closes only if every receiver is dropped,
+/// and then runs `hook` (see `raw::Hook`).
+pub(crate) fn chan_never_closing<T>(cap: usize, hook: raw::Hook) -> (Sender<T>, Receiver<T>) {
+    let mut raw = RawChan::new::<T>(cap);
+    raw.set_on_unreceivable(hook);
     // One sender that is never dropped.
-    tx.raw.senders.fetch_add(1, Relaxed);
-    (tx, rx)
+    raw.senders.fetch_add(1, Relaxed);
+    pair(raw)
 }
 
 impl<T> Sender<T> {
@@ -105,12 +112,12 @@ impl<T> Sender<T> {
         &self.raw
     }
 
-    /// Whether some receiver still exists.
     /// Whether `rx` receives from this sender's channel.
     pub(crate) fn same_channel(&self, rx: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.raw, &rx.raw)
     }
 
+    /// Whether some receiver still exists.
     pub(crate) fn has_receivers(&self) -> bool {
         self.raw.receivers.load(Relaxed) > 0
     }

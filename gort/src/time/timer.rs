@@ -2,9 +2,10 @@
 //! per-P timer heaps: a timer is a heap node whose callback does a non-blocking send of the
 //! current time on a one-slot channel.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use crate::chan::raw::Hook;
 use crate::rt::{Timer as TimerNode, add_timer};
 use crate::sys::deadline_after;
 
@@ -36,18 +37,42 @@ unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
 fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
-    // The channel never closes, even when the timer is gone (Go's timer channels don't close).
-    let (tx, rx) = crate::chan::chan_never_closing(1);
-    let s = Arc::new(Shared {
-        node: TimerNode::new(),
-        lock: crate::util::lock::Lock::new(),
-        seq: std::cell::Cell::new(0),
-        armed: std::cell::Cell::new(0),
-        fired: std::cell::Cell::new(false),
-        period: std::cell::Cell::new(period),
-        tx,
+    let mut rx = None;
+    let s = Arc::new_cyclic(|weak: &Weak<Shared>| {
+        // The channel never closes, even when the timer is gone (Go's timer channels don't
+        // close); when its last receiver goes, nobody can see the timer fire: it stops.
+        let hook = Hook {
+            run: stop_unreceivable,
+            data: Weak::into_raw(weak.clone()).cast(),
+        };
+        let (tx, r) = crate::chan::chan_never_closing(1, hook);
+        rx = Some(r);
+        Shared {
+            node: TimerNode::new(),
+            lock: crate::util::lock::Lock::new(),
+            seq: std::cell::Cell::new(0),
+            armed: std::cell::Cell::new(0),
+            fired: std::cell::Cell::new(false),
+            period: std::cell::Cell::new(period),
+            tx,
+        }
     });
-    (s, rx)
+    (s, rx.expect("the channel is made with the timer"))
+}
+
+/// The channel's hook: its last receiver is gone (`run`), so the timer leaves its heap now
+/// instead of when it would have fired; or the channel is freed (`!run`).
+///
+/// # Safety
+/// `data` is a `Weak<Shared>` from `Weak::into_raw`, passed here once.
+unsafe fn stop_unreceivable(data: *const (), run: bool) {
+    // SAFETY: the caller's contract.
+    let weak = unsafe { Weak::from_raw(data.cast::<Shared>()) };
+    if run && let Some(s) = weak.upgrade() {
+        s.lock.lock();
+        s.disarm();
+        s.lock.unlock();
+    }
 }
 
 impl Shared {

@@ -11,6 +11,15 @@ use super::RawChan;
 use crate::chan::stash::Stash;
 use crate::wait::WakeList;
 
+/// What to do when the last `Receiver` of a channel goes: `run(data, true)` then, or
+/// `run(data, false)` if the channel is freed first (to release `data`). Timer channels stop
+/// their timer with it, so that a dropped `after` does not stay in a timer heap until it fires
+/// (Go 1.23 collects unreferenced timers). `data` must be safe to use from any thread.
+pub(crate) struct Hook {
+    pub(crate) run: unsafe fn(*const (), bool),
+    pub(crate) data: *const (),
+}
+
 /// Values taken out of a channel under its lock, dropped (in FIFO order) when this is.
 struct Orphans {
     buf: *mut u8,
@@ -40,13 +49,21 @@ impl Drop for Orphans {
 }
 
 impl RawChan {
+    /// Installs the hook for when the last `Receiver` goes, before the channel is shared.
+    pub(crate) fn set_on_unreceivable(&mut self, hook: Hook) {
+        *self.on_unreceivable.get_mut() = Some(hook);
+    }
+
     /// The last `Receiver` is gone: closes the channel (blocked senders get their values back,
     /// later sends fail) and drops the values it still holds, after releasing the lock.
     pub(crate) fn close_unreceivable(&self) {
         let mut wake = WakeList::new();
         self.lock.lock();
-        // SAFETY: lock held.
-        unsafe { self.close_locked(&mut wake) };
+        // SAFETY: lock held; the hook is taken once, under it.
+        let hook = unsafe {
+            self.close_locked(&mut wake);
+            (*self.on_unreceivable.get()).take()
+        };
         let n = self.qcount.load(std::sync::atomic::Ordering::Relaxed);
         let layout = Layout::from_size_align(n * self.elem_size, self.layout.align())
             .expect("a part of the buffer's layout is a valid layout");
@@ -75,6 +92,10 @@ impl RawChan {
         };
         self.lock.unlock();
         wake.wake_all();
+        if let Some(h) = hook {
+            // SAFETY: the hook's contract; it runs once, with no lock of ours held.
+            unsafe { (h.run)(h.data, true) };
+        }
         drop(Orphans {
             buf,
             layout,
@@ -88,6 +109,10 @@ impl RawChan {
 
 impl Drop for RawChan {
     fn drop(&mut self) {
+        if let Some(h) = self.on_unreceivable.get_mut().take() {
+            // SAFETY: the hook's contract: called once, to release its data.
+            unsafe { (h.run)(h.data, false) };
+        }
         if let Some(stash) = self.stash.get_mut() {
             // SAFETY: the stash holds elements of this channel's type; nobody else can reach
             // them.

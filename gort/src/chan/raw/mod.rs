@@ -43,6 +43,8 @@ use crate::wait::{AsyncWaiter, Reservation, Selectable, Status, WaitQueue, Waite
 
 mod discard;
 
+pub(crate) use discard::Hook;
+
 pub(crate) struct State {
     sendx: usize,
     recvx: usize,
@@ -74,6 +76,9 @@ pub struct RawChan {
     /// Values kept for async receivers beyond the capacity (under `lock`; allocated on first
     /// use, which most channels never see, so that it costs a channel one word).
     stash: UnsafeCell<Option<Box<Stash>>>,
+    /// Run when the last `Receiver` goes (a timer channel's: it stops the timer); set before the
+    /// channel is shared, taken under `lock` or by the channel's drop (see `discard`).
+    on_unreceivable: UnsafeCell<Option<discard::Hook>>,
 }
 
 // SAFETY: all mutable state is behind `lock` or atomic (see the module invariants); elements are
@@ -136,6 +141,7 @@ impl RawChan {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             stash: UnsafeCell::new(None),
+            on_unreceivable: UnsafeCell::new(None),
         }
     }
 

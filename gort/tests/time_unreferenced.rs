@@ -1,0 +1,40 @@
+//! Timers nobody can observe leave the timer heaps at once, as Go 1.23 collects unreferenced
+//! timers: the select-timeout idiom in a loop must not pile up an `after` per iteration until
+//! each would have fired. Alone in its binary, since it counts every timer of the process.
+
+use std::time::Duration;
+
+use gort_test_support::go_test;
+
+/// 10,000 selects whose `after(1 h)` loses, and 1,000 dropped `tick(1 h)`: the count of
+/// pending timers is back where it started.
+#[test]
+fn a_dropped_after_or_tick_leaves_the_timer_heap() {
+    go_test(60, || {
+        let before = gort::runtime::stats().timers;
+        let (tx, rx) = gort::chan::<i32>(1);
+        for i in 0..10_000 {
+            tx.send(i).unwrap();
+            gort::select! {
+                recv(rx) -> v => assert_eq!(v, Some(i)),
+                recv(gort::after(Duration::from_secs(3600))) -> _ => unreachable!(),
+            }
+        }
+        for _ in 0..1_000 {
+            drop(gort::tick(Duration::from_secs(3600)));
+        }
+        let timers = gort::runtime::stats().timers;
+        assert!(timers <= before + 10, "timers {before} -> {timers}");
+    });
+}
+
+/// A clone of the channel keeps the timer: it still fires.
+#[test]
+fn a_receiver_left_keeps_the_timer() {
+    go_test(60, || {
+        let rx = gort::after(Duration::from_millis(5));
+        let kept = rx.clone();
+        drop(rx);
+        assert!(kept.recv_timeout(Duration::from_secs(5)).is_ok());
+    });
+}
