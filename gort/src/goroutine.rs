@@ -567,7 +567,10 @@ pub fn set_procs(n: usize) -> usize {
 
 /// Pins the calling goroutine to its OS thread until a matching `unlock_os_thread` (calls nest,
 /// as in Go). While pinned, its blocking calls block the thread (with its processor handed to
-/// another thread), so thread-local state stays valid. No effect on a plain thread.
+/// another thread), so thread-local state stays valid. A goroutine that exits while still
+/// pinned ends its thread, as in Go: it may have changed the thread's state (`setns`,
+/// `unshare`, thread-locals) in ways no other goroutine should inherit. No effect on a plain
+/// thread.
 ///
 /// ```
 /// use std::time::Duration;

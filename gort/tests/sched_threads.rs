@@ -1,11 +1,12 @@
 //! Threads come and go: a burst of 2,000 concurrent blocking calls starts hundreds of threads
 //! (each call keeps its own while its processor moves on), and after the burst the idle ones
 //! beyond a small reserve exit after ten seconds, so the count returns near its baseline; a
-//! second burst reuses the released Ms; `runtime::stats()` reports the count and the peak.
+//! second burst reuses the released Ms; `runtime::stats()` reports the count and the peak. A
+//! goroutine that exits while locked to its thread ends the thread, as in Go.
 
 use std::time::{Duration, Instant};
 
-use gort_test_support::with_procs;
+use gort_test_support::{eventually, gettid, with_procs};
 
 #[test]
 fn idle_threads_are_released_after_a_burst() {
@@ -58,4 +59,51 @@ fn idle_threads_are_released_after_a_burst() {
         assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 9900);
         assert!(gort::runtime::stats().threads_peak >= peak);
     });
+}
+
+/// Go's goexit0: a goroutine that exits still locked to its thread (here locked twice and
+/// unlocked once) may have changed the thread's state, so the thread ends with it. No later
+/// goroutine runs there, the thread leaves the process, and the runtime carries on. A goroutine
+/// that unlocked before exiting leaves its thread in service.
+#[test]
+fn a_goroutine_that_exits_locked_ends_its_thread() {
+    for procs in [1, 2] {
+        with_procs(procs, 60, || {
+            for _ in 0..3 {
+                let tid = gort::spawn(|| {
+                    gort::lock_os_thread();
+                    gort::lock_os_thread();
+                    gort::unlock_os_thread();
+                    gort::sleep(Duration::from_millis(2));
+                    gettid()
+                })
+                .join()
+                .unwrap();
+                let later: Vec<i64> = (0..20)
+                    .map(|_| {
+                        gort::spawn(|| {
+                            gort::yield_now();
+                            gettid()
+                        })
+                        .join()
+                        .unwrap()
+                    })
+                    .collect();
+                assert!(!later.contains(&tid), "thread {tid} ran {later:?}");
+                let task = format!("/proc/self/task/{tid}");
+                eventually("the locked goroutine's thread ends", || {
+                    !std::path::Path::new(&task).exists()
+                });
+            }
+            let tid = gort::spawn(|| {
+                gort::lock_os_thread();
+                gort::unlock_os_thread();
+                gettid()
+            })
+            .join()
+            .unwrap();
+            gort::sleep(Duration::from_millis(20));
+            assert!(std::path::Path::new(&format!("/proc/self/task/{tid}")).exists());
+        });
+    }
 }

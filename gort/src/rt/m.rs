@@ -34,6 +34,9 @@ pub(crate) enum Request {
     Preempted,
     /// Go's goexit0: the G finished; recycle it.
     Exit,
+    /// Go's goexit0 for a G that finished locked to its thread: recycle it, and end the thread
+    /// (the goroutine may have changed the thread's state: setns, unshare, thread-locals).
+    ExitLocked,
     /// Go's exitsyscall0: the G left a blocking call and found no P; queue it globally.
     ExitBlocking,
 }
@@ -92,6 +95,9 @@ pub(crate) struct M {
     pub(crate) trace_start: Cell<i64>,
     pub(crate) trace_p: Cell<u32>,
     pub(crate) trace_block: Cell<i64>,
+    /// Set when a goroutine exited locked to this M: its thread exits instead of scheduling
+    /// again. Touched only by this M's g0.
+    pub(crate) exit_thread: Cell<bool>,
     /// When sysmon retook the P of this M's blocking call (a nanotime), or 0 (rt::metrics).
     pub(crate) retaken_at: AtomicI64,
 }
@@ -125,6 +131,7 @@ impl M {
             trace_start: Cell::new(0),
             trace_p: Cell::new(0),
             trace_block: Cell::new(0),
+            exit_thread: Cell::new(false),
             retaken_at: AtomicI64::new(0),
         }
     }

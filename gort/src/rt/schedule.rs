@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering::*;
 use super::g::{G, RUNNABLE, RUNNING, WAITING};
 use super::global::{self, Idle, SCHED, acquirep, lock, stopm, wakep};
 use super::m::{M, Request, m_ref, set_current_m};
-use super::p::{P, P_DEAD, P_RUNNING, p_ref};
+use super::p::{P, P_DEAD, P_IDLE, P_RUNNING, p_ref};
 use super::trace;
 use crate::arch;
 use crate::sys::nanotime;
@@ -141,8 +141,27 @@ pub(crate) fn schedule(mp: &'static M) {
         while let Some((gp, inherit)) = next {
             next = execute(mp, gp, inherit);
         }
+        if mp.exit_thread.replace(false) {
+            end_thread(mp);
+            break;
+        }
     }
     std::mem::forget(guard);
+}
+
+/// Go's mexit after a goroutine exited locked to this M: hands the M's P (if sysmon has not
+/// taken it) to another M and stops counting this one; `m_main` then ends the thread.
+fn end_thread(mp: &M) {
+    if let Some(p) = p_ref(mp.p.swap(null_mut(), Relaxed)) {
+        let preempted = mp.preempted.replace(null_mut());
+        if !preempted.is_null() {
+            global::runq_put(p, preempted, false);
+        }
+        p.m.store(null_mut(), Relaxed);
+        p.status.store(P_IDLE, Release);
+        global::handoffp(p);
+    }
+    SCHED.mcount.fetch_sub(1, Relaxed);
 }
 
 /// Blocks until this P-less M gets a P; None if it is released instead.
@@ -539,7 +558,7 @@ fn trace_slice_end(mp: &M, g: &G, req: &Request) {
         }
         Request::Yield => trace::Stop::Yield,
         Request::Preempted => trace::Stop::Preempted,
-        Request::Exit | Request::None => trace::Stop::Exit,
+        Request::Exit | Request::ExitLocked | Request::None => trace::Stop::Exit,
         Request::ExitBlocking => trace::Stop::Blocking,
     };
     trace::slice_end(mp, g, why);
@@ -651,6 +670,10 @@ pub(crate) fn run_request(mp: &M, pp: Option<&P>, gp: *mut G, req: Request) -> b
             }
         }
         Request::Exit => super::spawn::gfree(mp, gp),
+        Request::ExitLocked => {
+            super::spawn::gfree(mp, gp);
+            mp.exit_thread.set(true);
+        }
         Request::ExitBlocking => {
             g.status.store(RUNNABLE, Release);
             global::globrunq_put(gp);

@@ -281,11 +281,21 @@ fn uncount(pp: Option<&P>) {
 /// Finishes the running goroutine (Go's goexit1 → goexit0).
 fn goexit(gp: *mut G) -> ! {
     let m = current_m().expect("a goroutine runs on an M");
-    // SAFETY: our own G.
-    unsafe {
-        (*gp).locked.store(0, Relaxed);
+    // SAFETY: our own G; only it writes `locked` (a load and a store: a swap would be a locked
+    // instruction on every exit).
+    let locked = unsafe { (*gp).locked.load(Relaxed) } > 0;
+    if locked {
+        // SAFETY: as above.
+        unsafe { (*gp).locked.store(0, Relaxed) };
     }
-    switch_to_scheduler(m, gp, Request::Exit);
+    // As Go's goexit0: a goroutine that exits still locked to its thread may have left the
+    // thread in a state no other goroutine should inherit, so the thread ends with it.
+    let req = if locked {
+        Request::ExitLocked
+    } else {
+        Request::Exit
+    };
+    switch_to_scheduler(m, gp, req);
     fatal!("a finished goroutine was resumed");
 }
 
