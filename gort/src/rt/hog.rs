@@ -294,3 +294,35 @@ mod loom_tests {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::{Duration, Instant};
+
+    /// A goroutine locked to its thread runs a whole slice without a runtime call (sysmon takes
+    /// its P) and then exits, ending its thread: the thread's M is settled on the way out, so
+    /// the count of P-less Ms (which keeps the preemption hint raised) comes back down.
+    #[test]
+    fn a_locked_hog_that_exits_leaves_no_pless_m() {
+        let handoffs = super::HANDOFFS.load(Relaxed);
+        crate::spawn(|| {
+            crate::lock_os_thread();
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(60) {
+                std::hint::spin_loop();
+            }
+        })
+        .join()
+        .unwrap();
+        assert!(super::HANDOFFS.load(Relaxed) > handoffs, "sysmon took no P");
+        let t = Instant::now();
+        while super::PLESS.load(Relaxed) != 0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "a P-less M was never settled"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}

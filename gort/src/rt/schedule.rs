@@ -152,6 +152,10 @@ pub(crate) fn schedule(mp: &'static M) {
 /// Go's mexit after a goroutine exited locked to this M: hands the M's P (if sysmon has not
 /// taken it) to another M and stops counting this one; `m_main` then ends the thread.
 fn end_thread(mp: &M) {
+    // A P that sysmon took from the goroutine (it ran a whole slice locked) is settled here, as
+    // `get_p` would settle it; and the M stops counting before a hand-off may start another.
+    super::hog::settled(mp);
+    SCHED.mcount.fetch_sub(1, Relaxed);
     if let Some(p) = p_ref(mp.p.swap(null_mut(), Relaxed)) {
         let preempted = mp.preempted.replace(null_mut());
         if !preempted.is_null() {
@@ -161,7 +165,6 @@ fn end_thread(mp: &M) {
         p.status.store(P_IDLE, Release);
         global::handoffp(p);
     }
-    SCHED.mcount.fetch_sub(1, Relaxed);
 }
 
 /// Blocks until this P-less M gets a P; None if it is released instead.
