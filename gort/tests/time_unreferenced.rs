@@ -1,8 +1,11 @@
 //! Timers nobody can observe leave the timer heaps at once, as Go 1.23 collects unreferenced
 //! timers: the select-timeout idiom in a loop must not pile up an `after` per iteration until
-//! each would have fired. Alone in its binary, since it counts every timer of the process.
+//! each would have fired; and a timer whose receiver is still alive keeps firing. Alone in its
+//! binary, since it counts every timer of the process.
 
 use std::time::Duration;
+
+use gort::time::{Ticker, Timer};
 
 use gort_test_support::go_test;
 
@@ -36,5 +39,27 @@ fn a_receiver_left_keeps_the_timer() {
         let kept = rx.clone();
         drop(rx);
         assert!(kept.recv_timeout(Duration::from_secs(5)).is_ok());
+    });
+}
+
+/// A `Timer` or `Ticker` whose receiver was cloned keeps firing after it is dropped (Go 1.23:
+/// `time.NewTimer(d).C` works); dropped with no clone, each leaves the heap.
+#[test]
+fn a_timer_lives_as_long_as_a_receiver() {
+    go_test(60, || {
+        let rx = Timer::new(Duration::from_millis(5)).receiver().clone();
+        assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok());
+        let ticks = Ticker::new(Duration::from_millis(2)).receiver().clone();
+        for _ in 0..3 {
+            assert!(ticks.recv_timeout(Duration::from_secs(5)).is_ok());
+        }
+        drop(ticks);
+        let before = gort::runtime::stats().timers;
+        for _ in 0..1_000 {
+            drop(Timer::new(Duration::from_secs(3600)));
+            drop(Ticker::new(Duration::from_secs(3600)));
+        }
+        let timers = gort::runtime::stats().timers;
+        assert!(timers <= before + 10, "timers {before} -> {timers}");
     });
 }

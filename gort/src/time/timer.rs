@@ -1,6 +1,12 @@
 //! Timer channels (Go's time.Timer, time.Ticker, time.After, time.Tick), on the scheduler's
 //! per-P timer heaps: a timer is a heap node whose callback does a non-blocking send of the
 //! current time on a one-slot channel.
+//!
+//! A timer lives as long as something can receive from it, as Go 1.23 collects unreferenced
+//! timers: when its channel's last `Receiver` goes, a hook on the channel stops it. So a lost
+//! `after` in a select loop leaves its heap at once instead of when it would have fired, a
+//! dropped `Timer` or `Ticker` stops (it holds a receiver), and one whose receiver was cloned
+//! keeps firing into the clone.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -189,7 +195,8 @@ pub fn tick(d: Duration) -> crate::Receiver<Instant> {
 }
 
 /// A single event in the future (Go's time.Timer): the current time arrives on `receiver()`
-/// once, after the duration. Dropping the timer stops it.
+/// once, after the duration. As in Go 1.23, a timer stops when nothing can receive from it any
+/// more: dropping it stops it, unless a clone of its receiver is still alive.
 ///
 /// ```
 /// use std::time::Duration;
@@ -243,12 +250,6 @@ impl Timer {
     }
 }
 
-impl Drop for Timer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Timer").finish_non_exhaustive()
@@ -256,7 +257,7 @@ impl std::fmt::Debug for Timer {
 }
 
 /// Delivers the current time every period (Go's time.Ticker). A slow reader loses ticks: at most
-/// one is queued. Dropping the ticker stops it.
+/// one is queued. As a `Timer`, it stops when it and every clone of its receiver are dropped.
 pub struct Ticker {
     shared: Arc<Shared>,
     rx: crate::Receiver<Instant>,
@@ -308,12 +309,6 @@ impl Ticker {
         s.period.set(nanos(d));
         s.arm(deadline_after(d));
         s.lock.unlock();
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
