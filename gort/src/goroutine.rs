@@ -553,7 +553,8 @@ pub fn procs() -> usize {
     rt::procs()
 }
 
-/// Sets the number of processors; returns the previous value.
+/// Sets the number of processors; returns the previous value. At most 256 processors run
+/// goroutines: a larger `n` sets 256 (as `procs()` then says).
 ///
 /// # Panics
 /// If `n` is 0.

@@ -28,6 +28,10 @@ pub struct Pollable<T: AsRawFd> {
 
 impl<T: AsRawFd> Pollable<T> {
     /// Puts `io`'s fd in non-blocking mode and registers it with the poller.
+    ///
+    /// # Errors
+    /// If the fd cannot be polled: a regular file or a directory (always ready; use
+    /// `gort::fs` or `gort::blocking`), or an fd that is already registered.
     pub fn new(io: T) -> io::Result<Pollable<T>> {
         set_nonblocking(io.as_raw_fd())?;
         let pd = PollDesc::open(io.as_raw_fd())?;

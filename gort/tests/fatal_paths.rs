@@ -364,6 +364,12 @@ fn gomaxprocs_zero_warns() {
     check_bad_env(&[("GOMAXPROCS", "0")], &ncpu(), &["GOMAXPROCS="]);
 }
 
+/// A GOMAXPROCS above the runtime's 256 processors warns and uses 256.
+#[test]
+fn gomaxprocs_above_the_limit_warns() {
+    check_bad_env(&[("GOMAXPROCS", "100000")], "256", &["GOMAXPROCS="]);
+}
+
 #[test]
 fn bad_stack_guard_warns() {
     check_bad_env(

@@ -1,7 +1,8 @@
 //! gort::fs: std::fs's functions and `File` as hand-off calls. Round trips of every function at
 //! procs 1 and 2 from many goroutines; `File` reads, writes, seeks, syncs and metadata; and a
 //! call that blocks for as long as it likes (opening a FIFO with no writer yet) shows as
-//! "syscall" while the processor runs the goroutine that unblocks it.
+//! "syscall" while the processor runs the goroutine that unblocks it. A regular file given to
+//! `Pollable` is a clear error.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -118,4 +119,19 @@ fn a_blocked_call_does_not_hold_the_processor() {
         assert_eq!(reader.join().unwrap(), "through the fifo");
     });
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A regular file cannot go on the poller: `Pollable::new` says so and what to use instead,
+/// rather than a bare "Operation not permitted".
+#[test]
+fn a_regular_file_is_not_pollable_and_the_error_says_why() {
+    let dir = scratch("pollable");
+    let path = dir.join("f");
+    std::fs::write(&path, b"x").unwrap();
+    let Err(e) = gort::io::Pollable::new(std::fs::File::open(&path).unwrap()) else {
+        panic!("a regular file is not pollable");
+    };
+    assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("cannot be polled"), "{e}");
+    assert!(e.to_string().contains("gort::fs"), "{e}");
 }

@@ -84,6 +84,36 @@ fn wait_group_misuse_in_goroutine() {
     });
 }
 
+/// Go: src/sync/waitgroup_test.go, TestWaitGroupMisuse3, made deterministic: a waiter is woken
+/// by the round's last `done`, and before it runs (one processor) the next round's `add`
+/// reuses the group. The waiter panics, naming the misuse, instead of returning into a round
+/// that has not finished.
+#[test]
+fn reuse_before_wait_returned_panics() {
+    with_procs(1, 30, || {
+        let wg = WaitGroup::new();
+        wg.add(1);
+        let waiter = {
+            let wg = wg.clone();
+            gort::spawn(move || wg.wait())
+        };
+        // One processor: the waiter runs when we yield, until it parks.
+        gort::yield_now();
+        gort_test_support::wait_for_state("sync.WaitGroup.Wait", 1);
+        wg.done();
+        wg.add(1);
+        let e = waiter
+            .join()
+            .expect_err("the waiter returned into an unfinished round");
+        assert!(
+            gort_test_support::panic_message(&*e).contains("reused"),
+            "{}",
+            gort_test_support::panic_message(&*e)
+        );
+        wg.done();
+    });
+}
+
 /// Go: src/sync/waitgroup_test.go, TestWaitGroupRace: no spurious wakeup from wait.
 #[test]
 fn go_test_wait_group_race() {

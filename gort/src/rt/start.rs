@@ -59,7 +59,15 @@ fn default_procs() -> usize {
     let ncpu = crate::util::ncpu();
     match std::env::var("GOMAXPROCS") {
         Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(procs::MAX_PROCS),
+            Ok(n) if n > procs::MAX_PROCS => {
+                warn(&format!(
+                    "GOMAXPROCS={n} is above gort's limit of {} processors; using {}",
+                    procs::MAX_PROCS,
+                    procs::MAX_PROCS
+                ));
+                procs::MAX_PROCS
+            }
+            Ok(n) if n >= 1 => n,
             _ => {
                 warn(&format!(
                     "GOMAXPROCS={v:?} is not a positive integer; using {ncpu}"

@@ -229,7 +229,17 @@ fn register(epfd: i32, fd: i32, pd: &PollDesc) -> io::Result<()> {
     };
     // SAFETY: registering the caller's fd; `pd` lives forever.
     if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) } != 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EPERM) {
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "fd {fd} cannot be polled (epoll: {e}); regular files and directories are \
+                     always ready: use them through gort::fs or gort::blocking"
+                ),
+            ));
+        }
+        return Err(e);
     }
     Ok(())
 }
