@@ -325,39 +325,33 @@ fn chan_ticker() {
     });
 }
 
-/// TestAfterTimes: `after(10ms)` read 500 ms later carries the time it fired, not the time it
-/// was read. Ten tries before failing, for very long scheduling delays.
+/// TestAfterTimes and TestTickTimes: a channel made by `make(10ms)` and read 500 ms later
+/// carries the time it fired, not the time it was read. Ten tries before failing, for very long
+/// scheduling delays.
+fn carries_the_time_it_fired(make: fn(Duration) -> Receiver<Instant>, what: &str) {
+    for _ in 0..10 {
+        let start = Instant::now();
+        let c = make(10 * MS);
+        gort::sleep(500 * MS);
+        if c.recv().unwrap() - start < 400 * MS {
+            return;
+        }
+    }
+    panic!("{what}(10ms) carried the time it was read");
+}
+
+/// TestAfterTimes.
 #[test]
 fn after_times() {
     bounded(60, || {
-        gort::run(|| {
-            for _ in 0..10 {
-                let start = Instant::now();
-                let c = gort::after(10 * MS);
-                gort::sleep(500 * MS);
-                if c.recv().unwrap() - start < 400 * MS {
-                    return;
-                }
-            }
-            panic!("after(10ms) carried the time it was read");
-        })
+        gort::run(|| carries_the_time_it_fired(gort::after, "after"))
     });
 }
 
-/// TestTickTimes: the same for `tick`.
+/// TestTickTimes.
 #[test]
 fn tick_times() {
     bounded(60, || {
-        gort::run(|| {
-            for _ in 0..10 {
-                let start = Instant::now();
-                let c = gort::tick(10 * MS);
-                gort::sleep(500 * MS);
-                if c.recv().unwrap() - start < 400 * MS {
-                    return;
-                }
-            }
-            panic!("tick(10ms) carried the time it was read");
-        })
+        gort::run(|| carries_the_time_it_fired(gort::tick, "tick"))
     });
 }
