@@ -1,10 +1,11 @@
 //! `yield_now` with nothing else to run returns without a context switch. These tests check that
 //! the shortcut changes nothing a program can observe: a lone yielder is not taken for a hog, and
-//! timers, the network and a shrinking processor count all still get their turn.
+//! timers, the network and a shrinking processor count all still get their turn. A yield with
+//! company wakes an idle processor, as Go's Gosched does, so yielders spread out.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering::*};
 use std::time::{Duration, Instant};
 
 use gort_test_support::{gettid, with_procs};
@@ -135,5 +136,51 @@ fn yielders_move_off_a_retiring_processor() {
             same,
             "a yielder kept running on a retired processor's thread"
         );
+    });
+}
+
+/// Two goroutines that yield in turn, started together on one processor while the other
+/// sleeps, come to run at the same time on both (Go's Gosched wakes a processor for the
+/// goroutine it queues). Without the wake-up they stayed on one processor for good in about
+/// half the runs; here each of ten rounds must see them overlap after 100,000 quick yields.
+#[test]
+fn yielders_with_company_spread_to_an_idle_processor() {
+    with_procs(2, 60, || {
+        for round in 0..10 {
+            // Let the second processor go idle.
+            gort::sleep(Duration::from_millis(5));
+            let inside = Arc::new(AtomicU32::new(0));
+            let overlapped = Arc::new(AtomicBool::new(false));
+            let hs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (inside, overlapped) = (inside.clone(), overlapped.clone());
+                    gort::spawn(move || {
+                        for _ in 0..100_000 {
+                            gort::yield_now();
+                        }
+                        let start = Instant::now();
+                        while !overlapped.load(Relaxed) && start.elapsed() < Duration::from_secs(2)
+                        {
+                            inside.fetch_add(1, SeqCst);
+                            for _ in 0..200 {
+                                std::hint::spin_loop();
+                            }
+                            if inside.load(SeqCst) == 2 {
+                                overlapped.store(true, Relaxed);
+                            }
+                            inside.fetch_sub(1, SeqCst);
+                            gort::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            assert!(
+                overlapped.load(Relaxed),
+                "round {round}: the yielders never ran at once"
+            );
+        }
     });
 }

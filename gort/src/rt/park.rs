@@ -308,6 +308,12 @@ pub(crate) fn yield_now() {
     {
         return;
     }
+    // Go's goschedImpl wakes a P for the goroutine it queues. Here only when another goroutine
+    // will run first, so that an idle P can take this one: two goroutines that yield in turn on
+    // one P while another P sleeps spread out, and a goroutine yielding alone wakes nobody.
+    if global::SCHED.npidle.load(Relaxed) != 0 && m.p().is_some_and(|p| !p.runq.is_empty()) {
+        global::wakep();
+    }
     // The flag, if set, is answered by the new time slice `execute` gives the G.
     switch_to_scheduler(m, gp, Request::Yield);
 }
