@@ -306,15 +306,17 @@ mod tests {
     #[test]
     fn a_locked_hog_that_exits_leaves_no_pless_m() {
         let handoffs = super::HANDOFFS.load(Relaxed);
-        crate::spawn(|| {
-            crate::lock_os_thread();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let body = move || {
+            crate::rt::lock_os_thread();
             let t = Instant::now();
             while t.elapsed() < Duration::from_millis(60) {
                 std::hint::spin_loop();
             }
-        })
-        .join()
-        .unwrap();
+            tx.send(()).unwrap();
+        };
+        crate::rt::spawn::spawn(body, 0, None, std::panic::Location::caller()).unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(super::HANDOFFS.load(Relaxed) > handoffs, "sysmon took no P");
         let t = Instant::now();
         while super::PLESS.load(Relaxed) != 0 {
