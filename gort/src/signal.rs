@@ -266,7 +266,7 @@ fn dispatch(pipe: Pollable<File>) {
         for sig in (1..=MAX_SIG).filter(|&s| pending & bit(s) != 0) {
             for (mask, tx) in &reg.receivers {
                 if mask & bit(sig) != 0 {
-                    let _ = tx.try_send(sig);
+                    let _ = tx.send_now(sig);
                 }
             }
         }

@@ -283,14 +283,11 @@ fn goexit(gp: *mut G) -> ! {
     let m = current_m().expect("a goroutine runs on an M");
     // SAFETY: our own G; only it writes `locked` (a load and a store: a swap would be a locked
     // instruction on every exit).
-    let locked = unsafe { (*gp).locked.load(Relaxed) } > 0;
-    if locked {
-        // SAFETY: as above.
-        unsafe { (*gp).locked.store(0, Relaxed) };
-    }
+    let g = unsafe { &*gp };
     // As Go's goexit0: a goroutine that exits still locked to its thread may have left the
     // thread in a state no other goroutine should inherit, so the thread ends with it.
-    let req = if locked {
+    let req = if g.locked.load(Relaxed) > 0 {
+        g.locked.store(0, Relaxed);
         Request::ExitLocked
     } else {
         Request::Exit

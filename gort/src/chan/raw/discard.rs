@@ -3,7 +3,8 @@
 //!
 //! A value can own anything, a `Sender` of this same channel or of a channel someone waits on
 //! for a reply included, so values are moved out under the lock and dropped after it is
-//! released.
+//! released. Go's chan.go has no counterpart: its garbage collector frees what nobody can
+//! reach (ARCHITECTURE.md, "Lifetimes without a garbage collector").
 
 use std::alloc::Layout;
 

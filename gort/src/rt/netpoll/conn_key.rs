@@ -1,5 +1,6 @@
 //! Which shard a connected socket belongs to: a hash of its two addresses, ordered so that both
-//! ends of a connection agree (a NIC's symmetric receive-side hash does the same).
+//! ends of a connection agree (a NIC's symmetric receive-side hash does the same). Go has one
+//! epoll instance and no such key; see the sharding deviation in the poller's module doc.
 
 use std::hash::{Hash, Hasher};
 
