@@ -15,7 +15,9 @@
 //!
 //! The hook runs inside the switch, where a channel operation may still hold its channel's
 //! lock: a subscriber must not block on gort primitives (tracing-subscriber's layers use std
-//! locks and writers, which is fine). A park inside the hook does not run it again.
+//! locks and writers, which is fine); one that does may deadlock on that lock, though the switch
+//! stays sound (a park inside the hook does not run it again). A panic in a subscriber stops at
+//! the hook (the panic hook reports it) and never unwinds out of the switch.
 //!
 //! Invariants: the hook points to the innermost live `Frame` of the running goroutine; a frame's
 //! span is entered on the goroutine's thread exactly while the goroutine runs inside the call.

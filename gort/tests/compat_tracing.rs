@@ -1,11 +1,12 @@
 //! Feature `tracing`: goroutines run inside spans (`Builder::span`, `gort::instrument`). With
 //! tracing-subscriber's registry, which keeps the current span per thread, a goroutine's span is
 //! current at every point of the goroutine while it parks and moves between threads, and never
-//! on any other goroutine; nested spans nest; a panic leaves the enclosing span current.
+//! on any other goroutine; nested spans nest; a panic leaves the enclosing span current. A
+//! subscriber that yields or panics inside the switch hook leaves the goroutine sound.
 
 use std::sync::Arc;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use gort_test_support::{bounded, gettid, with_procs};
@@ -184,4 +185,116 @@ fn instrument_on_a_plain_thread_is_in_scope() {
         assert_eq!(v, 5);
         assert_eq!(current(), None);
     });
+}
+
+/// A subscriber that misbehaves on goroutines: every `exit` yields if `yields` (a park inside
+/// the switch hook), and one `enter` in `panic_every` (if set) panics (inside the switch back
+/// in, after a park).
+struct Misbehaves {
+    yields: bool,
+    panic_every: Option<usize>,
+    enters: AtomicUsize,
+    panics: AtomicUsize,
+}
+
+impl tracing::Subscriber for Misbehaves {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &Id) {
+        let n = self.enters.fetch_add(1, Relaxed);
+        if self.panic_every.is_some_and(|k| n % k == k - 1) && gort::current_id().is_some() {
+            self.panics.fetch_add(1, Relaxed);
+            panic!("this subscriber panics in enter");
+        }
+    }
+    fn exit(&self, _: &Id) {
+        if self.yields && gort::current_id().is_some() {
+            gort::yield_now();
+        }
+    }
+}
+
+/// With two processors kept busy by spinners, four workers move between threads at their parks,
+/// and so at the yields inside their hooks too: the switch that follows must be from the thread
+/// it runs on then. Panics in `enter` (if `panic_every`) must not unwind out of a select's park.
+fn misbehaving_subscriber(yields: bool, panic_every: Option<usize>) {
+    with_procs(2, 60, move || {
+        let sub = Arc::new(Misbehaves {
+            yields,
+            panic_every,
+            enters: AtomicUsize::new(0),
+            panics: AtomicUsize::new(0),
+        });
+        let dispatch = tracing::Dispatch::from(sub.clone());
+        let span = tracing::dispatcher::with_default(&dispatch, || tracing::info_span!("w"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                gort::spawn(move || {
+                    while !stop.load(Relaxed) {
+                        gort::yield_now();
+                    }
+                })
+            })
+            .collect();
+        let (tx, rx) = gort::chan::<u32>(0);
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let rx = rx.clone();
+                gort::Builder::new()
+                    .span(span.clone())
+                    .spawn(move || {
+                        let mut got = 0;
+                        for i in 0..5_000u32 {
+                            match i % 3 {
+                                0 => gort::yield_now(),
+                                1 => gort::sleep(Duration::from_micros(20)),
+                                // A select parks with its channels locked: only a subscriber
+                                // that does not park in the hook may see one.
+                                _ if yields => gort::yield_now(),
+                                _ => gort::select! {
+                                    recv(rx) -> v => got += v.unwrap_or(0),
+                                    recv(gort::after(Duration::from_micros(30))) -> _ => {}
+                                },
+                            }
+                        }
+                        got
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let feeder = gort::spawn(move || {
+            let mut sent = 0;
+            for _ in 0..200 {
+                if tx.send_timeout(1, Duration::from_millis(5)).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        });
+        let sent = feeder.join().unwrap();
+        let got: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+        stop.store(true, Relaxed);
+        spinners.into_iter().for_each(|s| s.join().unwrap());
+        assert_eq!(got, sent, "every value sent was received once");
+        assert_eq!(sub.panics.load(Relaxed) > 0, panic_every.is_some());
+    });
+}
+
+#[test]
+fn a_subscriber_that_yields_in_the_hook_leaves_the_goroutine_sound() {
+    misbehaving_subscriber(true, None);
+}
+
+#[test]
+fn a_subscriber_that_panics_in_the_hook_leaves_the_goroutine_sound() {
+    misbehaving_subscriber(false, Some(10));
 }

@@ -69,6 +69,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(gort::block_on(rx.recv_async()), Some(7));
     /// ```
     pub fn recv_async(&self) -> RecvFuture<'_, T> {
+        crate::wait::task_wake::start();
         RecvFuture {
             rx: self,
             waiter: AsyncWaiter::new(),
@@ -91,6 +92,7 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv(), Some(7));
     /// ```
     pub fn send_async(&self, v: T) -> SendFuture<'_, T> {
+        crate::wait::task_wake::start();
         SendFuture {
             tx: self,
             value: MaybeUninit::new(v),

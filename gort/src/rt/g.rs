@@ -328,6 +328,21 @@ impl Drop for ThreadG {
     }
 }
 
+/// Whether the calling plain thread's G is waiting, which a thread that runs code only is
+/// inside its park's commit. False for a thread that never parked and for one that is exiting
+/// (its thread-locals gone).
+pub(crate) fn thread_waiting() -> bool {
+    THREAD_G
+        .try_with(|t| {
+            // SAFETY: the cell is only accessed from its own thread; a non-null G is this
+            // thread's, alive while the thread runs.
+            let gp = unsafe { *t.0.get() };
+            // SAFETY: as above.
+            !gp.is_null() && unsafe { (*gp).status() } == WAITING
+        })
+        .unwrap_or(false)
+}
+
 /// The G representing the calling plain OS thread (created on first use).
 pub(crate) fn thread_g() -> *mut G {
     THREAD_G.with(|t| {

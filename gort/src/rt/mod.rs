@@ -11,6 +11,7 @@
 //!
 //! - **park / ready:** [`park`], [`ready`], [`yield_now`], [`check_preempt`], the [`G`] handle
 //!   (outside the core a `*mut G` is only an identity to pass back) and its [`WaitReason`].
+//! - **wakers:** [`Signal`] (the runtime's own waker) and [`waker_may_run_here`].
 //! - **goroutines:** [`spawn`], [`stack_size`], [`current_g`], [`current_id`], [`lock_os_thread`],
 //!   [`unlock_os_thread`], [`can_yield`], [`thread_panicking`].
 //! - **blocking calls:** [`blocking`], [`ffi_call`], [`ffi_callback`].
@@ -45,6 +46,7 @@ pub(crate) mod timers;
 pub(crate) mod trace;
 mod trace_file;
 pub(crate) mod traceback;
+mod waker;
 
 use std::sync::atomic::Ordering::*;
 
@@ -64,6 +66,7 @@ pub(crate) use spawn::{count_out, spawn, spawn_system};
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
 pub(crate) use trace_file::{start as trace_start, stop as trace_stop};
+pub(crate) use waker::{Signal, waker_may_run_here};
 
 /// The current goroutine's (or plain thread's) local values, created empty on first use.
 ///

@@ -48,11 +48,16 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
     // SAFETY: `gp` is the running G, the only one that touches its hook.
     #[cfg(feature = "tracing")]
     let hook = unsafe { *(*gp).hook.get() };
+    // A subscriber that parks inside the hook (which it should not) may resume the goroutine
+    // on another M: the switch below is from whichever M runs it now.
     #[cfg(feature = "tracing")]
-    if !hook.is_null() {
+    let m = if hook.is_null() {
+        m
+    } else {
         // SAFETY: a set hook is valid until its goroutine replaces it (set_switch_hook).
         unsafe { run_hook(hook, false) };
-    }
+        current_m().expect("a goroutine runs on an M")
+    };
     let (pp, _) = super::hog::enter(m);
     let direct = pp.and_then(|p| Some((p, handoff::pick(m, p, &req)?)));
     // SAFETY: `m` is the current M and `gp` its running G; `req` is read right after the switch
@@ -84,7 +89,9 @@ pub(crate) fn switch_to_scheduler(m: &'static M, gp: *mut G, req: Request) -> &'
     m
 }
 
-/// Calls a goroutine's switch hook, out of line so that the switch path stays small.
+/// Calls a goroutine's switch hook, out of line so that the switch path stays small. A panic
+/// in the subscriber stops here (the panic hook reports it): it must not unwind out of a
+/// switch, past a park whose waits are still published.
 ///
 /// # Safety
 /// `hook` is the running goroutine's, set and valid.
@@ -98,10 +105,15 @@ unsafe fn run_hook(hook: *const super::g::SwitchHook, switch_in: bool) {
     // blocks on a gort primitive, which it should not) does not run it again.
     unsafe {
         *(*gp).hook.get() = std::ptr::null();
-        if switch_in {
-            ((*hook).switch_in)(hook)
-        } else {
-            ((*hook).switch_out)(hook)
+        let run = std::panic::AssertUnwindSafe(|| {
+            if switch_in {
+                ((*hook).switch_in)(hook)
+            } else {
+                ((*hook).switch_out)(hook)
+            }
+        });
+        if let Err(payload) = std::panic::catch_unwind(run) {
+            std::mem::forget(payload);
         }
         *(*gp).hook.get() = hook;
     }

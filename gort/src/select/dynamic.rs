@@ -297,8 +297,8 @@ impl Value {
             layout,
             drop,
         };
-        if layout.size() > 64 || layout.align() > 16 {
-            // SAFETY: a non-zero size (above 64).
+        if layout.size() > 0 && (layout.size() > 64 || layout.align() > 16) {
+            // SAFETY: a non-zero size.
             v.heap = unsafe { std::alloc::alloc(layout) };
             if v.heap.is_null() {
                 std::alloc::handle_alloc_error(layout);
@@ -310,7 +310,10 @@ impl Value {
     }
 
     fn ptr(&mut self) -> *mut u8 {
-        if self.heap.is_null() {
+        if self.layout.size() == 0 {
+            // Dangling but aligned, as a zero-sized value of any alignment needs.
+            std::ptr::without_provenance_mut(self.layout.align())
+        } else if self.heap.is_null() {
             self.inline.0.as_mut_ptr().cast()
         } else {
             self.heap

@@ -18,13 +18,17 @@
 //! task's waker. Whoever dequeues it takes the waker out under the channel lock, into a node of
 //! its own, and wakes it after the lock is released: nothing touches the waiter, which lives in a
 //! future that may be dropped at once, after the lock is gone. Async waiters are readiness-only
-//! (`elem` null): a woken one retries its operation when polled.
+//! (`elem` null): a woken one retries its operation when polled. A waker is code the runtime does
+//! not control: where it may not run (inside a park commit, in a timer callback) the wake goes to
+//! the runtime's task-wake goroutine (`task_wake`), and a waker's panic never unwinds through a
+//! channel operation.
 //!
 //! Invariants: a waiter is in at most one queue; `queued`, `next` and `prev` change only under
 //! the lock of the channel whose queue holds it; `success` and `SelectSync::fired` are written by
 //! the waker before it readies the waiter's G and read by the G after it resumes.
 
 use std::cell::UnsafeCell;
+use std::panic::AssertUnwindSafe;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicPtr, Ordering::*};
 use std::task::Waker;
@@ -34,6 +38,7 @@ use crate::util::loom::AtomicU32;
 use crate::rt::G;
 
 pub(crate) mod select;
+pub(crate) mod task_wake;
 
 /// What `select` needs of a channel (crossbeam-channel's `SelectHandle`, for channels with a
 /// lock): one lock around its state, its two wait queues, and the non-blocking halves of its
@@ -385,14 +390,39 @@ impl WakeList {
         }
     }
 
+    /// Wakes the task of node `w`: here, if its waker may run here (rt::waker), else through
+    /// the goroutine that runs task wakes (`task_wake`).
+    ///
     /// # Safety
     /// `w` was made by `task_node` and is woken once.
     #[cold]
     unsafe fn wake_task(w: *mut Waiter) {
+        // SAFETY: a node made by `task_node` is an AsyncWaiter, whose waker is set.
+        let here = unsafe { (*w.cast::<AsyncWaiter>()).waker.as_ref() }
+            .is_none_or(crate::rt::waker_may_run_here);
+        if here {
+            // SAFETY: the caller's contract.
+            unsafe { Self::wake_task_here(w) };
+        } else {
+            // SAFETY: the caller's contract; the node is in no list now.
+            unsafe { task_wake::defer(w) };
+        }
+    }
+
+    /// Wakes the task of node `w` on the caller's stack. A panic in the waker stops here: the
+    /// panic hook has reported it, and the channel operation that found the task is complete
+    /// and must stay so (its value already moved, other waiters still to wake).
+    ///
+    /// # Safety
+    /// `w` was made by `task_node` and is woken once.
+    pub(crate) unsafe fn wake_task_here(w: *mut Waiter) {
         // SAFETY: allocated by `task_node` with Box::into_raw.
-        let node = unsafe { Box::from_raw(w.cast::<AsyncWaiter>()) };
-        if let Some(k) = node.waker {
-            k.wake();
+        let mut node = unsafe { Box::from_raw(w.cast::<AsyncWaiter>()) };
+        if let Some(k) = node.waker.take()
+            && let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| k.wake()))
+        {
+            // Its drop could panic too; the hook already said what happened.
+            std::mem::forget(payload);
         }
     }
 }

@@ -108,9 +108,9 @@ pub(crate) fn select<C: Selectable + ?Sized>(
             // SAFETY: all locks held; elems are valid per `Case`'s contract.
             if let Some(st) = unsafe { try_case(c, &mut wake) } {
                 unlock_all(cases, lock, C::unlock);
-                wake.wake_all();
                 let ok = st == Status::Done;
                 set_result(c, ok);
+                wake.wake_all();
                 return Some((i, ok));
             }
         }

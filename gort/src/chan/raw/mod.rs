@@ -631,10 +631,12 @@ impl RawChan {
         send: bool,
         cx: &Context<'_>,
     ) -> Poll<Status> {
+        // A waker's clone and drop are the task's code: neither runs under the lock.
+        let mut waker = Some(cx.waker().clone());
         self.lock.lock();
         // SAFETY: lock held, which orders every access to the waiter with its dequeuer's;
         // `w` stays valid while queued (the caller's contract).
-        unsafe {
+        let r = unsafe {
             let w: *mut Waiter = &raw mut (*aw).w;
             if (*w).is_queued() {
                 if !(*aw)
@@ -642,9 +644,10 @@ impl RawChan {
                     .as_ref()
                     .is_some_and(|k| k.will_wake(cx.waker()))
                 {
-                    (*aw).waker = Some(cx.waker().clone());
+                    std::mem::swap(&mut (*aw).waker, &mut waker);
                 }
                 self.lock.unlock();
+                drop(waker);
                 return Poll::Pending;
             }
             let mut wake = WakeList::new();
@@ -654,16 +657,20 @@ impl RawChan {
                 self.try_recv_locked(elem, &mut wake)
             };
             if r.is_none() {
+                let old = (*aw).waker.take();
                 *aw = AsyncWaiter::new();
-                (*aw).waker = Some(cx.waker().clone());
+                (*aw).waker = waker;
+                waker = old;
                 let st = self.state();
                 let q = if send { &mut st.sendq } else { &mut st.recvq };
                 q.enqueue(w);
             }
             self.lock.unlock();
             wake.wake_all();
-            r.map_or(Poll::Pending, Poll::Ready)
-        }
+            r
+        };
+        drop(waker);
+        r.map_or(Poll::Pending, Poll::Ready)
     }
 
     /// The future of a pending async operation is going away: its waiter leaves the queue, or,

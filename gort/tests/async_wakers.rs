@@ -1,0 +1,261 @@
+//! Wakers that misbehave: a task's `Waker` is code the runtime does not control, and channels
+//! and timers call it. A waker that panics, blocks on a gort channel, or touches the channel
+//! that holds it (from its `wake`, `clone` or `drop`) must leave every channel consistent: no
+//! value dropped twice or lost, no goroutine woken for the wrong wait, no deadlock on a
+//! runtime lock. Each case runs from a plain thread and from goroutines, at procs 1 and 2.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use gort::{Receiver, Sender};
+use gort_test_support::{Tracked, bounded, with_procs};
+
+/// Counts allocations of zero bytes, which `GlobalAlloc` forbids.
+struct NoZeroSize;
+
+static ZERO_SIZED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, with the caller's layouts.
+unsafe impl GlobalAlloc for NoZeroSize {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() == 0 {
+            ZERO_SIZED.fetch_add(1, SeqCst);
+        }
+        // SAFETY: the caller's contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: NoZeroSize = NoZeroSize;
+
+fn poll_with<F: Future + ?Sized>(f: Pin<&mut F>, w: &Waker) -> Poll<F::Output> {
+    f.poll(&mut Context::from_waker(w))
+}
+
+/// A waker whose wake panics.
+struct Boom;
+
+impl Wake for Boom {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
+}
+
+/// A waker whose wake blocks: it sends on an unbuffered gort channel.
+struct Blocks(Sender<u8>);
+
+impl Wake for Blocks {
+    fn wake(self: Arc<Self>) {
+        let _ = self.0.send(1);
+    }
+}
+
+/// Runs `f` at procs 1 and 2, from a goroutine and from a plain thread.
+fn everywhere(secs: u64, f: fn()) {
+    for procs in [1, 2] {
+        with_procs(procs, secs, move || {
+            f();
+            gort::blocking(|| std::thread::spawn(f).join().unwrap());
+        });
+    }
+}
+
+#[test]
+fn a_panicking_waker_leaves_a_selected_send_delivered_once() {
+    everywhere(30, || {
+        for _ in 0..10 {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = gort::chan::<Tracked>(0);
+            let boom = Waker::from(Arc::new(Boom));
+            let mut r = Box::pin(rx.recv_async());
+            assert!(poll_with(r.as_mut(), &boom).is_pending());
+            let v = Tracked::new(7, &drops);
+            let sent = catch_unwind(AssertUnwindSafe(|| {
+                gort::select! { send(tx, v) -> res => res.is_ok() }
+            }));
+            assert!(
+                matches!(sent, Ok(true)),
+                "the send completed and reported it"
+            );
+            assert_eq!(
+                drops.load(SeqCst),
+                0,
+                "the sent value is the receiver's now"
+            );
+            let got = gort::block_on(r.as_mut()).expect("the value waits for the receiver");
+            assert_eq!(got.id, 7);
+            drop(got);
+            assert_eq!(drops.load(SeqCst), 1);
+        }
+    });
+}
+
+#[test]
+fn a_panicking_waker_leaves_an_async_send_delivered_once() {
+    everywhere(30, || {
+        for _ in 0..10 {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = gort::chan::<Tracked>(0);
+            let boom = Waker::from(Arc::new(Boom));
+            let mut r = Box::pin(rx.recv_async());
+            assert!(poll_with(r.as_mut(), &boom).is_pending());
+            let mut s = Box::pin(tx.send_async(Tracked::new(9, &drops)));
+            let sent = catch_unwind(AssertUnwindSafe(|| {
+                poll_with(s.as_mut(), Waker::noop()).map(|r| r.is_ok())
+            }));
+            assert!(matches!(sent, Ok(Poll::Ready(true))));
+            drop(s);
+            assert_eq!(
+                drops.load(SeqCst),
+                0,
+                "the sent value is the receiver's now"
+            );
+            let got = gort::block_on(r.as_mut()).expect("the value waits for the receiver");
+            assert_eq!(got.id, 9);
+            drop(got);
+            assert_eq!(drops.load(SeqCst), 1);
+        }
+    });
+}
+
+/// A receive that parks finds an async sender waiting for readiness and wakes its task: a
+/// waker that blocks there must not run inside the park, where the receive's own wait is
+/// already published.
+#[test]
+fn a_waker_that_blocks_does_not_run_inside_a_park() {
+    everywhere(30, || {
+        for _ in 0..50 {
+            let (a_tx, a_rx) = gort::chan::<u8>(0);
+            let (b_tx, b_rx) = gort::chan::<u8>(0);
+            let blocks = Waker::from(Arc::new(Blocks(b_tx)));
+            let send = Arc::new(Mutex::new(Box::pin(
+                async move { a_tx.send_async(7).await },
+            )));
+            assert!(poll_with(send.lock().unwrap().as_mut(), &blocks).is_pending());
+            let poller = send.clone();
+            let g = gort::spawn(move || {
+                assert_eq!(b_rx.recv(), Some(1), "the waker ran");
+                let mut f = poller.lock().unwrap();
+                assert!(matches!(
+                    poll_with(f.as_mut(), Waker::noop()),
+                    Poll::Ready(Ok(()))
+                ));
+            });
+            assert_eq!(a_rx.recv(), Some(7));
+            g.join().unwrap();
+        }
+    });
+}
+
+/// The same from `select!`, whose park publishes a wait on every arm.
+#[test]
+fn a_waker_that_blocks_does_not_run_inside_a_select_park() {
+    everywhere(30, || {
+        for _ in 0..50 {
+            let (a_tx, a_rx) = gort::chan::<u8>(0);
+            let (b_tx, b_rx) = gort::chan::<u8>(0);
+            let (_c_tx, c_rx) = gort::chan::<u8>(0);
+            let blocks = Waker::from(Arc::new(Blocks(b_tx)));
+            let send = Arc::new(Mutex::new(Box::pin(
+                async move { a_tx.send_async(7).await },
+            )));
+            assert!(poll_with(send.lock().unwrap().as_mut(), &blocks).is_pending());
+            let poller = send.clone();
+            let g = gort::spawn(move || {
+                assert_eq!(b_rx.recv(), Some(1), "the waker ran");
+                let mut f = poller.lock().unwrap();
+                assert!(matches!(
+                    poll_with(f.as_mut(), Waker::noop()),
+                    Poll::Ready(Ok(()))
+                ));
+            });
+            let got = gort::select! {
+                recv(a_rx) -> v => v,
+                recv(c_rx) -> _ => None,
+            };
+            assert_eq!(got, Some(7));
+            g.join().unwrap();
+        }
+    });
+}
+
+/// A timer fires on a scheduler, where nothing may block: a waker that blocks runs elsewhere.
+#[test]
+fn a_waker_that_blocks_does_not_run_inside_a_timer() {
+    everywhere(30, || {
+        for _ in 0..20 {
+            let (b_tx, b_rx) = gort::chan::<u8>(0);
+            let blocks = Waker::from(Arc::new(Blocks(b_tx)));
+            let t = gort::after(Duration::from_millis(1));
+            let mut r = Box::pin(t.recv_async());
+            assert!(poll_with(r.as_mut(), &blocks).is_pending());
+            assert_eq!(b_rx.recv(), Some(1), "the waker ran");
+            assert!(matches!(
+                poll_with(r.as_mut(), Waker::noop()),
+                Poll::Ready(Some(_))
+            ));
+        }
+    });
+}
+
+/// A waker whose `drop` (and `clone`) sends on the channel that holds it.
+struct Touches(Sender<u8>);
+
+impl Wake for Touches {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for Touches {
+    fn drop(&mut self) {
+        let _ = self.0.try_send(1);
+    }
+}
+
+#[test]
+fn a_waker_dropped_by_a_channel_may_use_that_channel() {
+    everywhere(30, || {
+        let (tx, rx): (Sender<u8>, Receiver<u8>) = gort::chan(1);
+        let mut r = Box::pin(rx.recv_async());
+        let first = Waker::from(Arc::new(Touches(tx.clone())));
+        assert!(poll_with(r.as_mut(), &first).is_pending());
+        drop(first);
+        // A second poll with another waker replaces (drops) the first one.
+        let second = Waker::from(Arc::new(Touches(tx.clone())));
+        let got = poll_with(r.as_mut(), &second);
+        drop(second);
+        let got = match got {
+            Poll::Ready(v) => v,
+            Poll::Pending => gort::block_on(r.as_mut()),
+        };
+        assert_eq!(got, Some(1), "the dropped waker's value arrived");
+    });
+}
+
+#[repr(align(64))]
+#[derive(Debug, PartialEq)]
+struct AlignedZst;
+
+#[test]
+fn the_dynamic_select_moves_an_over_aligned_zero_sized_value() {
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<AlignedZst>(1);
+        tx.send(AlignedZst).unwrap();
+        let mut sel = gort::Select::new();
+        let i = sel.recv(&rx);
+        let op = sel.select();
+        assert_eq!(op.index(), i);
+        assert_eq!(op.recv(&rx), Some(AlignedZst));
+        assert_eq!(ZERO_SIZED.load(SeqCst), 0, "no allocation of zero bytes");
+    });
+}
