@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../gort/src"
 
-# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io, ffi, future, local,
+# Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io (on sync), ffi, future, local,
 # span; goroutine; time; net, context, runtime, compat.
 declare -A ALLOWED=(
     [sys]=""
@@ -26,7 +26,7 @@ declare -A ALLOWED=(
     [chan]="sys util rt wait"
     [select]="sys util rt wait chan"
     [sync]="sys util rt"
-    [io]="sys util rt"
+    [io]="sys util rt sync"
     [ffi]="sys util rt"
     [future]="sys util rt"
     [local]="sys util rt"

@@ -134,7 +134,9 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
         quote! {
             #(#attrs)*
             #vis fn #name() #ret {
-                ::gort::__private::main(#procs, move || #ret #body)
+                let __gort_body = move || #ret #body;
+                // SAFETY: the body of a `fn` without arguments captures nothing.
+                unsafe { ::gort::__private::main(#procs, __gort_body) }
             }
         }
     } else {
@@ -143,7 +145,9 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
             #[::core::prelude::v1::test]
             #(#attrs)*
             #vis fn #name() #ret {
-                ::gort::__private::test(#procs, #timeout, move || #ret #body)
+                let __gort_body = move || #ret #body;
+                // SAFETY: the body of a `fn` without arguments captures nothing.
+                unsafe { ::gort::__private::test(#procs, #timeout, __gort_body) }
             }
         }
     };

@@ -35,6 +35,8 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("panic_user_hook", panics::user_hook_chained),
     ("bad_env", env::bad_env),
     ("deadlock", observe::deadlock),
+    ("plain_thread_deadlock", observe::plain_thread_deadlock),
+    ("deadlock_locked", observe::deadlock_locked),
     ("mutex_relock", observe::mutex_relock),
     ("sigquit", observe::sigquit),
     ("schedtrace", observe::schedtrace),

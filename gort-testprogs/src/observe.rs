@@ -16,6 +16,22 @@ pub fn deadlock() {
     });
 }
 
+/// A goroutine locked to its thread deadlocks: it parks by blocking that thread.
+pub fn deadlock_locked() {
+    gort::run(|| {
+        gort::lock_os_thread();
+        let (_tx, rx) = gort::chan::<u32>(0);
+        rx.recv();
+    });
+}
+
+/// The process's main thread, outside any goroutine, waits on a channel nobody else holds: its
+/// first blocking call starts the runtime, whose detector reports the deadlock.
+pub fn plain_thread_deadlock() {
+    let (_tx, rx) = gort::chan::<u32>(0);
+    rx.recv();
+}
+
 /// A misuse the type system allows: a goroutine locks a Mutex it already holds (Go's sync.Mutex
 /// is not reentrant either). It does not hang silently: the deadlock is reported.
 pub fn mutex_relock() {

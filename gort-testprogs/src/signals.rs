@@ -20,7 +20,13 @@ pub fn notify_stop() {
         assert_eq!(rx.recv(), Some(libc::SIGUSR2));
         println!("delivered");
         gort::signal::stop(&rx);
-        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        // As Go's signal.Stop: no more signals, and the channel stays open (a select that
+        // still lists it must not fire on it).
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(50)),
+            Err(gort::RecvTimeoutError::Timeout)
+        );
+        assert!(!rx.is_closed());
         println!("stopped");
         raise(libc::SIGUSR1);
         std::thread::sleep(Duration::from_secs(5));

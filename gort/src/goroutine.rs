@@ -258,8 +258,9 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// `f` as the body of a joinable goroutine, which counts itself out of `num_goroutines` and
-/// then publishes its result; and the handle's half of the packet it publishes in.
+/// `f` as the body of a joinable goroutine, which drops its goroutine-local values, counts
+/// itself out of `num_goroutines` and then publishes its result; and the handle's half of the
+/// packet it publishes in.
 fn packet_body<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> (impl FnOnce() + Send + 'static, Arc<Packet<T>>) {
@@ -267,6 +268,7 @@ fn packet_body<T: Send + 'static>(
     let theirs = packet.clone();
     let body = move || {
         let r = catch_unwind(AssertUnwindSafe(f));
+        rt::drop_own_locals();
         rt::count_out();
         theirs.complete(r);
     };
@@ -615,7 +617,11 @@ pub mod __private {
     /// Body of `#[gort::main]`: sets GOMAXPROCS if given (0: default) and runs `f` as the first
     /// goroutine. The result may be `!Send` (e.g. `Box<dyn Error>`); it only crosses from the
     /// finished goroutine to the main thread.
-    pub fn main<R: 'static>(procs: usize, f: impl FnOnce() -> R + 'static) -> R {
+    ///
+    /// # Safety
+    /// `f` captures nothing that must stay on the calling thread: the macro passes the body of
+    /// a `fn` without arguments, which captures nothing at all.
+    pub unsafe fn main<R: 'static>(procs: usize, f: impl FnOnce() -> R + 'static) -> R {
         struct AssertSend<T>(T);
         // SAFETY: a goroutine may run on any OS thread; moving the main goroutine's closure and
         // result to another thread is what running it as a goroutine means. Thread-local
@@ -638,7 +644,14 @@ pub mod __private {
     /// Body of `#[gort::test]`: runs `f` as a goroutine; with `procs` > 0, alone among the
     /// binary's gort tests and with that many processors (restored afterwards); with
     /// `timeout_secs` > 0, fails with a goroutine dump if `f` has not returned by then.
-    pub fn test<R: 'static>(procs: usize, timeout_secs: u64, f: impl FnOnce() -> R + 'static) -> R {
+    ///
+    /// # Safety
+    /// As for `main`.
+    pub unsafe fn test<R: 'static>(
+        procs: usize,
+        timeout_secs: u64,
+        f: impl FnOnce() -> R + 'static,
+    ) -> R {
         struct AssertSend<T>(T);
         // SAFETY: as in `main`: the closure and its result move to the goroutine's thread and
         // back, which is what running a test body as a goroutine means.
@@ -663,7 +676,8 @@ pub mod __private {
             )
         };
         if timeout_secs == 0 {
-            return main(0, f);
+            // SAFETY: the caller's contract.
+            return unsafe { main(0, f) };
         }
         let f = AssertSend(f);
         let (tx, rx) = crate::chan::<AssertSend<std::thread::Result<R>>>(1);

@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use crate::rt::PollDesc;
+use crate::sync::{Mutex, MutexGuard};
 
 /// A file descriptor registered with the runtime's poller. Operations that would block park the
 /// calling goroutine (or block a plain thread) until the fd is ready, instead of blocking an OS
@@ -24,6 +25,11 @@ use crate::rt::PollDesc;
 pub struct Pollable<T: AsRawFd> {
     io: Option<T>,
     pd: &'static PollDesc,
+    /// Held by `read_with` (`rlock`) and `write_with` (`wlock`) while they run (`turn`): the
+    /// poller keeps one waiter per direction, so goroutines sharing a `Pollable` take turns,
+    /// as Go's `fdMutex` makes them. The net types take the same turns.
+    rlock: Mutex<()>,
+    wlock: Mutex<()>,
 }
 
 impl<T: AsRawFd> Pollable<T> {
@@ -35,7 +41,12 @@ impl<T: AsRawFd> Pollable<T> {
     pub fn new(io: T) -> io::Result<Pollable<T>> {
         set_nonblocking(io.as_raw_fd())?;
         let pd = PollDesc::open(io.as_raw_fd())?;
-        Ok(Pollable { io: Some(io), pd })
+        Ok(Pollable {
+            io: Some(io),
+            pd,
+            rlock: Mutex::new(()),
+            wlock: Mutex::new(()),
+        })
     }
 
     /// The wrapped I/O object.
@@ -56,16 +67,27 @@ impl<T: AsRawFd> Pollable<T> {
     /// Runs `f` until it does not fail with `WouldBlock`, parking until the fd is readable in
     /// between.
     pub fn read_with<R>(&self, f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let _turn = self.turn(true);
         self.io_with(true, None, f)
     }
 
     /// Runs `f` until it does not fail with `WouldBlock`, parking until the fd is writable in
     /// between.
     pub fn write_with<R>(&self, f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let _turn = self.turn(false);
         self.io_with(false, None, f)
     }
 
     /// As `read_with`/`write_with`, failing with `TimedOut` once `timeout` has passed.
+    /// The read (`read`) or write side's turn, held while an operation on it may park.
+    pub(crate) fn turn(&self, read: bool) -> MutexGuard<'_, ()> {
+        if read {
+            self.rlock.lock()
+        } else {
+            self.wlock.lock()
+        }
+    }
+
     pub(crate) fn io_with<R>(
         &self,
         read: bool,

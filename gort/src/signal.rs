@@ -116,8 +116,16 @@ pub fn notify(signals: &[i32]) -> Receiver<i32> {
 /// channel. A signal no channel wants any more gets back the action it had before `notify`.
 pub fn stop(rx: &Receiver<i32>) {
     let mut reg = registry();
-    reg.receivers.retain(|(_, tx)| !tx.same_channel(rx));
+    let stopped: Vec<_> = reg
+        .receivers
+        .extract_if(.., |(_, tx)| tx.same_channel(rx))
+        .collect();
     restore_unwanted(&mut reg);
+    drop(reg);
+    // As Go's: the channel stays open, with nobody to send on it.
+    for (_, tx) in stopped {
+        tx.leave_open();
+    }
 }
 
 /// Gives every installed signal that no channel wants any more its previous action back.

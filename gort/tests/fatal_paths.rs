@@ -364,6 +364,20 @@ fn gomaxprocs_zero_warns() {
     check_bad_env(&[("GOMAXPROCS", "0")], &ncpu(), &["GOMAXPROCS="]);
 }
 
+/// Empty variables are unset, as an empty GOMAXPROCS is in Go: no warning.
+#[test]
+fn empty_variables_are_unset() {
+    check_bad_env(
+        &[
+            ("GOMAXPROCS", ""),
+            ("GORT_STACK_SIZE", ""),
+            ("GORT_STACK_GUARD", ""),
+        ],
+        &ncpu(),
+        &[],
+    );
+}
+
 /// A GOMAXPROCS above the runtime's 256 processors warns and uses 256.
 #[test]
 fn gomaxprocs_above_the_limit_warns() {
@@ -432,6 +446,57 @@ fn global_deadlock_is_reported_with_a_dump() {
     assert!(out.stderr.contains("[chan receive"), "{out}");
     assert!(out.stderr.contains("[sync.WaitGroup.Wait"), "{out}");
     assert!(out.stderr.contains("spawned at "), "{out}");
+}
+
+/// A goroutine locked to its thread parks by blocking the thread: the dump says why it shows no
+/// stack, instead of calling it not parked.
+#[test]
+fn a_locked_goroutines_deadlock_says_why_it_has_no_stack() {
+    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
+        return;
+    }
+    let out = scenario("deadlock_locked", &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(out.stderr.contains("[chan receive"), "{out}");
+    assert!(
+        out.stderr
+            .contains("(no stack: the goroutine waits on its own OS thread"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("not parked"), "{out}");
+}
+
+/// A plain thread's blocking call starts the runtime (nothing else did here), so its deadlock
+/// is reported as a goroutine's is.
+#[test]
+fn a_plain_threads_deadlock_is_reported() {
+    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
+        return;
+    }
+    let out = scenario("plain_thread_deadlock", &[]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{out}"
+    );
+}
+
+/// The trace writer's thread is the runtime's own: a traced program's deadlock is reported too.
+#[test]
+fn global_deadlock_is_reported_while_tracing() {
+    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("gort-deadlock-{}.json", std::process::id()));
+    let out = scenario("deadlock", &[("GORT_TRACE", path.to_str().unwrap())]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr
+            .contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{out}"
+    );
 }
 
 /// Bad input: relocking a held Mutex does not deadlock silently.

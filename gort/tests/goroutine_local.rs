@@ -158,3 +158,79 @@ fn a_value_survives_10000_migrations() {
         eprintln!("10,000 moves in {parks} parks");
     });
 }
+
+static A_DROPS: AtomicUsize = AtomicUsize::new(0);
+static B_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+/// A value whose drop reads another goroutine-local.
+struct UsesB;
+
+impl Drop for UsesB {
+    fn drop(&mut self) {
+        A_DROPS.fetch_add(1, SeqCst);
+        LOCAL_B.with(|b| assert_eq!(b.0, 2));
+    }
+}
+
+struct B(u8);
+
+impl Drop for B {
+    fn drop(&mut self) {
+        B_DROPS.fetch_add(1, SeqCst);
+    }
+}
+
+gort::goroutine_local! {
+    static LOCAL_A: UsesB = UsesB;
+    static LOCAL_B: B = B(2);
+}
+
+/// A value's drop may use another goroutine-local, on a plain thread (whose values go when its
+/// thread-locals do) as on a goroutine; the order of creation does not matter.
+#[test]
+fn a_drop_may_use_another_goroutine_local() {
+    bounded(30, || {
+        let use_both = |b_first: bool| {
+            if b_first {
+                LOCAL_B.with(|_| ());
+            }
+            LOCAL_A.with(|_| ());
+            LOCAL_B.with(|_| ());
+        };
+        for b_first in [true, false] {
+            let (a, b) = (A_DROPS.load(SeqCst), B_DROPS.load(SeqCst));
+            std::thread::spawn(move || use_both(b_first))
+                .join()
+                .unwrap();
+            assert_eq!(A_DROPS.load(SeqCst) - a, 1);
+            assert!(B_DROPS.load(SeqCst) - b >= 1);
+            let (a, b) = (A_DROPS.load(SeqCst), B_DROPS.load(SeqCst));
+            gort::spawn(move || use_both(b_first)).join().unwrap();
+            assert_eq!(A_DROPS.load(SeqCst) - a, 1);
+            assert!(B_DROPS.load(SeqCst) - b >= 1);
+        }
+    });
+}
+
+/// Two values whose drops each create the other again: the goroutine's (and the thread's) exit
+/// still ends, leaving what its drops keep creating.
+struct Recreates(&'static gort::GoroutineLocal<Recreates>);
+
+impl Drop for Recreates {
+    fn drop(&mut self) {
+        self.0.with(|_| ());
+    }
+}
+
+gort::goroutine_local! {
+    static PING: Recreates = Recreates(&PONG);
+    static PONG: Recreates = Recreates(&PING);
+}
+
+#[test]
+fn values_that_recreate_each_other_do_not_hang_an_exit() {
+    bounded(30, || {
+        gort::spawn(|| PING.with(|_| ())).join().unwrap();
+        std::thread::spawn(|| PING.with(|_| ())).join().unwrap();
+    });
+}

@@ -30,11 +30,13 @@ fn procs_and_timeout_combine() {
 
 #[test]
 fn procs_are_restored_after_the_test() {
-    let before = gort::__private::test(0, 0, gort::procs);
-    let during = gort::__private::test(before + 1, 0, gort::procs);
+    // SAFETY: a function item captures nothing.
+    let run = |procs| unsafe { gort::__private::test(procs, 0, gort::procs) };
+    let before = run(0);
+    let during = run(before + 1);
     assert_eq!(during, before + 1);
     // Restored before the next test body (which holds the shared side) can look.
-    assert_eq!(gort::__private::test(0, 0, gort::procs), before);
+    assert_eq!(run(0), before);
 }
 
 #[gort::test(timeout = 10)]

@@ -175,3 +175,31 @@ fn at_procs_1_and_2(body: fn()) {
         with_procs(procs, 60, body);
     }
 }
+
+/// Goroutines sharing one `Pollable` read in turn (the poller keeps one waiter per direction),
+/// as Go's net types serialise their readers.
+#[test]
+fn goroutines_sharing_a_pollable_read_in_turn() {
+    with_procs(2, 30, || {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a = std::sync::Arc::new(gort::io::Pollable::new(a).unwrap());
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let a = a.clone();
+                gort::spawn(move || {
+                    let mut byte = [0u8; 1];
+                    a.read_with(|s| (&*s).read(&mut byte)).unwrap();
+                    byte[0]
+                })
+            })
+            .collect();
+        gort::sleep(Duration::from_millis(20));
+        for c in b"wxyz" {
+            (&b).write_all(&[*c]).unwrap();
+            gort::sleep(Duration::from_millis(5));
+        }
+        let mut got: Vec<u8> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, b"wxyz");
+    });
+}

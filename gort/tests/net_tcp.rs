@@ -110,6 +110,28 @@ fn read_timeout_fires_with_timed_out() {
     });
 }
 
+/// A zero-byte read returns at once, as Go's does, with no data and with a timeout set; data
+/// that arrives later is still read whole.
+#[test]
+fn a_zero_byte_read_returns_at_once() {
+    bounded(30, || {
+        gort::run(|| {
+            let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut s = TcpStream::connect(ln.local_addr().unwrap()).unwrap();
+            let (mut peer, _) = ln.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let t = Instant::now();
+            assert_eq!((&s).read(&mut []).unwrap(), 0);
+            assert_eq!(s.read_vectored(&mut []).unwrap(), 0);
+            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+            peer.write_all(b"abc").unwrap();
+            let mut buf = [0u8; 3];
+            s.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"abc");
+        })
+    });
+}
+
 #[test]
 fn write_blocks_until_the_peer_reads() {
     const TOTAL: usize = 64 << 20;

@@ -42,6 +42,16 @@ const ONE_THREAD: &[(&str, &str, &str)] = &[
     ),
     ("rt/g.rs", "thread_g", "plain threads only"),
     (
+        "rt/g.rs",
+        "thread_waiting",
+        "plain threads only (its caller has no M)",
+    ),
+    (
+        "rt/g.rs",
+        "drop",
+        "a plain thread's G, dropped as the thread exits",
+    ),
+    (
         "rt/m.rs",
         "set_current_m",
         "binds the calling thread, before any switch",

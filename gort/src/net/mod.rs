@@ -77,7 +77,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed, Ord
 use std::time::{Duration, Instant};
 
 use crate::io::Pollable;
-use crate::sync::Mutex;
 use crate::sys::nanotime;
 
 /// Options shared by a socket and its `try_clone`s (std: they are options of the one socket).
@@ -93,11 +92,9 @@ struct Opts {
 
 /// A registered socket: what Go's `internal/poll.FD` is to its `net` types.
 pub(crate) struct NetFd<T: AsRawFd> {
+    /// Its turns (`Pollable::turn`) are held for the duration of an operation that may park:
+    /// the poller has one waiter slot per direction (Go's `fdMutex`).
     io: Pollable<T>,
-    /// Held for the duration of a read-side (`rlock`) or write-side (`wlock`) operation that
-    /// may park: the poller has one waiter slot per direction (Go's `fdMutex`).
-    rlock: Mutex<()>,
-    wlock: Mutex<()>,
     opts: Arc<Opts>,
     /// Go's read and write deadlines: nanotimes, 0 for none. Per registration, as Go's are per
     /// `netFD` (a `try_clone` starts without).
@@ -110,8 +107,6 @@ impl<T: AsRawFd> NetFd<T> {
     pub(crate) fn new(io: T) -> io::Result<NetFd<T>> {
         Ok(NetFd {
             io: Pollable::new(io)?,
-            rlock: Mutex::new(()),
-            wlock: Mutex::new(()),
             opts: Arc::default(),
             rdeadline: AtomicI64::new(0),
             wdeadline: AtomicI64::new(0),
@@ -157,11 +152,7 @@ impl<T: AsRawFd> NetFd<T> {
         timeout: Option<Duration>,
         f: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        let _g = if read {
-            self.rlock.lock()
-        } else {
-            self.wlock.lock()
-        };
+        let _turn = self.io.turn(read);
         self.io.io_with(read, timeout, f)
     }
 
@@ -182,14 +173,14 @@ impl<T: AsRawFd> NetFd<T> {
                 }
             }
         }
-        let (lock, ns) = if read {
-            (&self.rlock, self.opts.read_timeout.load(Relaxed))
+        let ns = if read {
+            self.opts.read_timeout.load(Relaxed)
         } else {
-            (&self.wlock, self.opts.write_timeout.load(Relaxed))
+            self.opts.write_timeout.load(Relaxed)
         };
         // The timeout covers waiting for a concurrent operation on this handle, too.
         let op_deadline = (ns != 0).then(|| nanotime().saturating_add(ns as i64));
-        let _g = lock.lock();
+        let _turn = self.io.turn(read);
         self.io
             .io_until(read, &|| earliest(op_deadline, deadline.load(SeqCst)), f)
     }

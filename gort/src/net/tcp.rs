@@ -261,11 +261,19 @@ pub(super) fn connect_socket(
 }
 
 impl Read for &TcpStream {
+    /// An empty `buf` returns `Ok(0)` at once, as Go's zero-byte read does (a non-blocking
+    /// socket would otherwise wait for data it cannot take).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         self.fd.read(|mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Ok(0);
+        }
         self.fd.read(|mut s| s.read_vectored(bufs))
     }
 }

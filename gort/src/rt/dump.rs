@@ -394,9 +394,13 @@ fn looks_dead() -> bool {
     if !all_parked {
         return false;
     }
-    // No thread we do not know about could act: every OS thread is a runtime thread (Ms and
-    // sysmon) or a plain thread parked in gort.
-    let known = SCHED.mcount.load(SeqCst) + 1 + parked_threads + super::cgo::threads_in_callback();
+    // No thread we do not know about could act: every OS thread is a runtime thread (Ms,
+    // sysmon, a trace writer) or a plain thread parked in gort.
+    let known = SCHED.mcount.load(SeqCst)
+        + 1
+        + super::trace_file::WRITER_THREADS.load(SeqCst)
+        + parked_threads
+        + super::cgo::threads_in_callback();
     os_threads() == Some(known)
 }
 

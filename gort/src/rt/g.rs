@@ -18,7 +18,7 @@
 //!                                       BLOCKING
 //! ```
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
 };
@@ -312,6 +312,10 @@ pub(crate) fn thread_panicking() -> bool {
 
 thread_local! {
     static THREAD_G: ThreadG = const { ThreadG(UnsafeCell::new(std::ptr::null_mut())) };
+    /// The same G, in a thread-local without a destructor: readable while `THREAD_G`'s
+    /// destructor drops the thread's goroutine-local values (a value's drop may use another),
+    /// and after it.
+    static THREAD_G_PTR: Cell<*mut G> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Owns a plain thread's G; freed when the thread exits.
@@ -321,6 +325,10 @@ impl Drop for ThreadG {
     fn drop(&mut self) {
         let p = *self.0.get_mut();
         if !p.is_null() {
+            // SAFETY: the thread's own G, still reachable through THREAD_G_PTR while its
+            // values drop.
+            unsafe { super::spawn::drop_locals(p) };
+            THREAD_G_PTR.with(|c| c.set(std::ptr::null_mut()));
             // SAFETY: allocated by `thread_g` with Box::into_raw; the thread is exiting, so no
             // blocking call of its own can still reference it.
             drop(unsafe { Box::from_raw(p) });
@@ -332,28 +340,35 @@ impl Drop for ThreadG {
 /// inside its park's commit. False for a thread that never parked and for one that is exiting
 /// (its thread-locals gone).
 pub(crate) fn thread_waiting() -> bool {
-    THREAD_G
-        .try_with(|t| {
-            // SAFETY: the cell is only accessed from its own thread; a non-null G is this
-            // thread's, alive while the thread runs.
-            let gp = unsafe { *t.0.get() };
-            // SAFETY: as above.
-            !gp.is_null() && unsafe { (*gp).status() } == WAITING
-        })
-        .unwrap_or(false)
+    let gp = THREAD_G_PTR.with(Cell::get);
+    // SAFETY: a non-null G is this thread's, alive while the thread runs.
+    !gp.is_null() && unsafe { (*gp).status() } == WAITING
 }
 
-/// The G representing the calling plain OS thread (created on first use).
+/// The G representing the calling plain OS thread (created on first use). A thread that uses
+/// gort once its thread-locals are gone (from another thread-local's destructor) gets one that
+/// is never freed.
 pub(crate) fn thread_g() -> *mut G {
-    THREAD_G.with(|t| {
-        // SAFETY: the cell is only accessed from its own thread, here.
-        let slot = unsafe { &mut *t.0.get() };
-        if slot.is_null() {
-            let g = G::new_zeroed();
-            g.is_thread.store(true, Relaxed);
-            g.status.store(RUNNING, Relaxed);
-            *slot = Box::into_raw(Box::new(g));
-        }
-        *slot
-    })
+    let gp = THREAD_G_PTR.with(Cell::get);
+    if !gp.is_null() {
+        return gp;
+    }
+    let fresh = || {
+        let g = G::new_zeroed();
+        g.is_thread.store(true, Relaxed);
+        g.status.store(RUNNING, Relaxed);
+        Box::into_raw(Box::new(g))
+    };
+    let gp = THREAD_G
+        .try_with(|t| {
+            // SAFETY: the cell is only accessed from its own thread, here.
+            let slot = unsafe { &mut *t.0.get() };
+            if slot.is_null() {
+                *slot = fresh();
+            }
+            *slot
+        })
+        .unwrap_or_else(|_| fresh());
+    THREAD_G_PTR.with(|c| c.set(gp));
+    gp
 }

@@ -62,7 +62,7 @@ pub(crate) use netpoll::{PollDesc, timed_out};
 pub(crate) use park::{park, ready, yield_now};
 pub(crate) use preempt::check_preempt;
 pub(crate) use sleep::{add_timer, sleep};
-pub(crate) use spawn::{count_out, spawn, spawn_system};
+pub(crate) use spawn::{count_out, drop_own_locals, spawn, spawn_system};
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
 pub(crate) use trace_file::{start as trace_start, stop as trace_stop};

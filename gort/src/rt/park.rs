@@ -218,9 +218,12 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
         return true;
     }
     // A plain thread parked here is one the deadlock detector knows cannot act (and so wakes
-    // sysmon, whose detector looks only while it is awake).
+    // sysmon, whose detector looks only while it is awake). Its first park starts the runtime
+    // if nothing else has (a program of plain threads and channels): the detector, and the
+    // SIGQUIT dump, then cover it too. (After the commit: no channel lock is held here.)
     let plain = m.is_none();
     if plain {
+        super::ensure_started();
         super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
         super::dump::THREAD_PARKS.fetch_add(1, SeqCst);
         super::sysmon::wake();

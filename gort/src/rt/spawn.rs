@@ -244,14 +244,32 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
 /// # Safety
 /// `gp` is the running G (nothing else touches its `locals`).
 pub(crate) unsafe fn drop_locals(gp: *mut G) {
-    // SAFETY: the caller's contract.
-    while let Some(mut locals) = unsafe { (*(*gp).locals.get()).take() } {
+    // A drop may create values again (it used a goroutine-local already dropped): they are
+    // dropped in the next round. Values that keep creating each other would never end; after
+    // a few rounds what is left is leaked, as std may leak thread-locals made during teardown.
+    const ROUNDS: usize = 8;
+    for _ in 0..ROUNDS {
+        // SAFETY: the caller's contract.
+        let Some(mut locals) = (unsafe { (*(*gp).locals.get()).take() }) else {
+            return;
+        };
         while let Some(v) = locals.pop() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(v))).is_err() {
                 fatal!("a goroutine-local value panicked while it was dropped");
             }
         }
     }
+    // SAFETY: as above.
+    std::mem::forget(unsafe { (*(*gp).locals.get()).take() });
+}
+
+/// Drops the running goroutine's goroutine-local values before its body's end: a joinable
+/// goroutine does so before it publishes its result, so that a `join` that returns finds them
+/// dropped, as std's finds a thread's thread-locals. (`g_entry` then finds none left.)
+pub(crate) fn drop_own_locals() {
+    let gp = super::m::current_g();
+    // SAFETY: the running G, whose body calls this once it is done with its values.
+    unsafe { drop_locals(gp) };
 }
 
 /// Counts the running goroutine out of `num_goroutines` before it publishes its result, so that

@@ -58,6 +58,8 @@ pub(crate) fn warn(msg: &str) {
 fn default_procs() -> usize {
     let ncpu = crate::util::ncpu();
     match std::env::var("GOMAXPROCS") {
+        // Set but empty is unset, as in Go.
+        Ok(v) if v.trim().is_empty() => ncpu,
         Ok(v) => match v.trim().parse::<usize>() {
             Ok(n) if n > procs::MAX_PROCS => {
                 warn(&format!(
@@ -85,6 +87,9 @@ fn default_stack_size() -> usize {
     let Ok(v) = std::env::var("GORT_STACK_SIZE") else {
         return default;
     };
+    if v.trim().is_empty() {
+        return default;
+    }
     match parse_size(&v) {
         Some(n) if n > crate::stack::MAX_STACK => {
             warn(&format!(

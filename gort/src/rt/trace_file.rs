@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 
@@ -76,7 +77,10 @@ pub(crate) fn start(path: &Path) -> io::Result<()> {
             }
         });
     let thread = match spawned {
-        Ok(t) => t,
+        Ok(t) => {
+            WRITER_THREADS.fetch_add(1, SeqCst);
+            t
+        }
         Err(e) => {
             // No writer: stop recording, so that a later `start` can begin afresh.
             super::trace::end();
@@ -87,6 +91,10 @@ pub(crate) fn start(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Writer threads alive: the deadlock detector counts them among the runtime's own threads
+/// (a writer waiting for events is no thread that could wake a goroutine).
+pub(crate) static WRITER_THREADS: AtomicUsize = AtomicUsize::new(0);
+
 /// `runtime::trace::stop`.
 pub(crate) fn stop() -> io::Result<()> {
     let Some((thread, path)) = WRITER.lock().unwrap_or_else(|e| e.into_inner()).take() else {
@@ -95,7 +103,9 @@ pub(crate) fn stop() -> io::Result<()> {
         ));
     };
     super::trace::end();
-    match thread.join() {
+    let joined = thread.join();
+    WRITER_THREADS.fetch_sub(1, SeqCst);
+    match joined {
         Ok(r) => r.map_err(|e| {
             io::Error::new(
                 e.kind(),

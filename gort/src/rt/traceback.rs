@@ -111,12 +111,14 @@ const RUNTIME: &[&str] = &[
     "gort::util::",
     "gort::chan::raw::",
     "gort::chan::stash::",
+    "gort::goroutine::Packet",
     "std::backtrace",
     "std::sys::backtrace",
 ];
 
-/// Frames below a goroutine's body: its entry, and the wrappers that catch its panic.
-const ENTRY: &[&str] = &["gort::rt::spawn::", "gort::goroutine::"];
+/// Frames below a goroutine's body: its entry, and the wrappers that catch its panic. Cut from
+/// the bottom up, so that a `gort::goroutine` frame the body called (`JoinHandle::join`) stays.
+const ENTRY: &[&str] = &["gort::rt::spawn::", "gort::goroutine::", "gort::arch::"];
 const WRAPPERS: &[&str] = &[
     "std::panicking::",
     "std::panic::",
@@ -148,11 +150,10 @@ pub(crate) fn trim(bt: &str) -> String {
         .iter()
         .position(|f| !starts(f.0, RUNTIME))
         .unwrap_or(frames.len());
-    let mut last = frames[first..]
-        .iter()
-        .position(|f| starts(f.0, ENTRY))
-        .map_or(frames.len(), |i| first + i);
-    while last > first && starts(frames[last - 1].0, WRAPPERS) {
+    let mut last = frames.len();
+    while last > first
+        && (starts(frames[last - 1].0, ENTRY) || starts(frames[last - 1].0, WRAPPERS))
+    {
         last -= 1;
     }
     if first >= last {
@@ -244,6 +245,12 @@ pub(crate) fn write_grouped(w: &mut dyn Write, entries: Vec<Entry>) -> io::Resul
         }
         match &first.stack {
             Some(s) => writeln!(w, "{s}")?,
+            // Parked by blocking its own thread (locked to it, unwinding, or a callback on a
+            // foreign thread): only switched-out stacks can be borrowed.
+            None if first.waited.is_some() => writeln!(
+                w,
+                "  (no stack: the goroutine waits on its own OS thread, whose stack a dump cannot borrow)\n"
+            )?,
             None => writeln!(w, "  (no stack: the goroutine is not parked)\n")?,
         }
     }
@@ -295,6 +302,26 @@ mod tests {
              at ./gort/src/chan/mod.rs:211:33
    1: app::worker::{{closure}}
              at ./src/main.rs:34:16
+"
+        );
+        // A join: the join's own frame stays, the entry below the body goes.
+        let join = "   0: gort::rt::park::park
+   1: gort::goroutine::Packet<T>::join
+   2: gort::goroutine::JoinHandle<T>::join
+             at ./gort/src/goroutine.rs:191:21
+   3: app::main::{{closure}}
+   4: std::panicking::catch_unwind
+   5: gort::goroutine::packet_body::{{closure}}
+   6: gort::rt::spawn::run_inline
+   7: std::panic::catch_unwind
+   8: gort::rt::spawn::g_entry
+   9: gort::arch::x86_64::trampoline
+";
+        assert_eq!(
+            trim(join),
+            "   0: gort::goroutine::JoinHandle<T>::join
+             at ./gort/src/goroutine.rs:191:21
+   1: app::main::{{closure}}
 "
         );
         // Nothing but runtime: kept whole.

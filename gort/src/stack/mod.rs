@@ -76,7 +76,9 @@ static CONFIG: OnceLock<Config> = OnceLock::new();
 pub(crate) fn config() -> &'static Config {
     CONFIG.get_or_init(|| {
         let max_map_count = mem::read_proc_usize("/proc/sys/vm/max_map_count").unwrap_or(65530);
-        let forced = std::env::var("GORT_STACK_GUARD").ok();
+        let forced = std::env::var("GORT_STACK_GUARD")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
         let mechanism = match forced.as_deref() {
             Some("mprotect") => Mechanism::Mprotect,
             Some("markers") | None => {
