@@ -107,9 +107,9 @@ fn a_dropped_receive_loses_no_value() {
             {
                 let mut recv = pin!(rx.recv_async());
                 assert!(poll_once(recv.as_mut()).is_pending());
-                // The sender finds the async receiver first in line: it leaves the value in
-                // the channel and returns, even on the unbuffered channel.
-                tx.send(5).unwrap();
+                // A `try_send` that finds the async receiver first in line leaves the value in
+                // the channel for it, even on the unbuffered channel.
+                tx.try_send(5).unwrap();
             }
             assert_eq!(rx.len(), 1);
             assert_eq!(rx.try_recv(), Ok(5));
@@ -118,8 +118,8 @@ fn a_dropped_receive_loses_no_value() {
     }
 }
 
-/// An async receiver woken for a value, then dropped, passes the value on to a goroutine
-/// parked behind it.
+/// An async receiver woken for a value left for it, then dropped, passes the value on to a
+/// goroutine parked behind it.
 #[test]
 fn a_dropped_woken_receive_passes_the_value_on() {
     for cap in [0, 1] {
@@ -133,7 +133,7 @@ fn a_dropped_woken_receive_passes_the_value_on() {
             while !gort::runtime::goroutines_by_state().contains_key("chan receive") {
                 gort::sleep(Duration::from_millis(1));
             }
-            tx.send(9).unwrap();
+            tx.try_send(9).unwrap();
             drop(recv);
             assert_eq!(parked.join().unwrap(), Some(9));
         });
@@ -315,8 +315,9 @@ fn values_left_for_dropped_receivers_keep_their_order() {
                 assert!(poll_once(a.as_mut()).is_pending());
                 assert!(poll_once(b.as_mut()).is_pending());
                 assert!(poll_once(c.as_mut()).is_pending());
+                // Async sends: they cannot wait for the receivers' tasks to come for the values.
                 for v in 1..=3 {
-                    tx.send(v).unwrap();
+                    fblock_on(tx.send_async(v)).unwrap();
                 }
             }
             assert_eq!(rx.len(), 3);
@@ -328,4 +329,119 @@ fn values_left_for_dropped_receivers_keep_their_order() {
             assert_eq!(got, [1, 2, 3, 4], "cap {cap}");
         });
     }
+}
+
+/// A waker that counts its wakes.
+struct Counts(AtomicUsize);
+
+impl std::task::Wake for Counts {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// An unbuffered send completes only when the value is taken, by an async receiver too: the
+/// sender wakes it and waits (a blocking `send`, `send_timeout` and a `select!` without
+/// `default` alike), from a goroutine and from a plain thread.
+#[test]
+fn an_unbuffered_send_waits_until_an_async_receiver_takes_the_value() {
+    type SendFn = fn(&Sender<u32>, u32) -> bool;
+    let sends: [SendFn; 3] = [
+        |tx, v| tx.send(v).is_ok(),
+        |tx, v| tx.send_timeout(v, Duration::from_secs(20)).is_ok(),
+        |tx, v| gort::select! { send(tx, v) -> r => r.is_ok() },
+    ];
+    for (i, send) in sends.into_iter().enumerate() {
+        for on_thread in [false, true] {
+            bounded(30, move || {
+                let (tx, rx) = gort::chan::<u32>(0);
+                let mut recv = Box::pin(rx.recv_async());
+                assert!(poll_once(recv.as_mut()).is_pending());
+                let done = Arc::new(AtomicUsize::new(0));
+                let d = done.clone();
+                let sender = move || {
+                    assert!(send(&tx, 7));
+                    d.store(1, SeqCst);
+                };
+                let h = if on_thread {
+                    std::thread::spawn(sender)
+                } else {
+                    let g = gort::spawn(sender);
+                    std::thread::spawn(move || g.join().unwrap())
+                };
+                std::thread::sleep(Duration::from_millis(30));
+                assert_eq!(
+                    done.load(SeqCst),
+                    0,
+                    "send {i} returned before the value was taken"
+                );
+                assert_eq!(rx.len(), 0, "send {i} left its value in the channel");
+                assert_eq!(fblock_on(recv.as_mut()), Some(7));
+                h.join().unwrap();
+                assert_eq!(done.load(SeqCst), 1);
+            });
+        }
+    }
+}
+
+/// A sender waiting for the async receiver it woke: if that receiver goes away, the next async
+/// receiver is woken and takes the value; if the last receiver goes, the send fails and gives
+/// the value back.
+#[test]
+fn a_waiting_send_outlives_the_async_receiver_it_woke() {
+    bounded(30, || {
+        let wait_for = |c: &Counts| {
+            let t = std::time::Instant::now();
+            while c.0.load(SeqCst) == 0 {
+                assert!(
+                    t.elapsed() < Duration::from_secs(10),
+                    "a receiver was not woken"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let (tx, rx) = gort::chan::<u32>(0);
+        let (a, b) = (
+            Arc::new(Counts(AtomicUsize::new(0))),
+            Arc::new(Counts(AtomicUsize::new(0))),
+        );
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut first = Box::pin(rx.recv_async());
+        let mut second = Box::pin(rx.recv_async());
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(&wa))
+                .is_pending()
+        );
+        assert!(
+            second
+                .as_mut()
+                .poll(&mut Context::from_waker(&wb))
+                .is_pending()
+        );
+        let h = gort::spawn(move || tx.send(3).map_err(|e| e.0));
+        // The sender woke the first receiver from its park, once it waited in the channel.
+        wait_for(&a);
+        assert_eq!(b.0.load(SeqCst), 0);
+        drop(first);
+        wait_for(&b);
+        assert_eq!(fblock_on(second.as_mut()), Some(3));
+        assert_eq!(h.join().unwrap(), Ok(()));
+
+        let (tx, rx) = gort::chan::<u32>(0);
+        let c = Arc::new(Counts(AtomicUsize::new(0)));
+        let wc = Waker::from(c.clone());
+        let mut only = Box::pin(rx.recv_async());
+        assert!(
+            only.as_mut()
+                .poll(&mut Context::from_waker(&wc))
+                .is_pending()
+        );
+        let h = gort::spawn(move || tx.send(4).map_err(|e| e.0));
+        wait_for(&c);
+        drop(only);
+        drop(rx);
+        assert_eq!(h.join().unwrap(), Err(4), "the value came back");
+    });
 }

@@ -8,8 +8,9 @@
 //!
 //! Cancel safety follows from never letting a value sit inside a pending future:
 //! - a receive takes its value in the poll that returns it; a sender that finds an async
-//!   receiver waiting leaves the value in the channel (chan::stash), so dropping a pending
-//!   `recv_async` loses no value, and passes on a wake-up it was given;
+//!   receiver waiting either wakes it and waits for it to come for the value (a sender that can
+//!   wait) or leaves the value in the channel (chan::stash), so dropping a pending `recv_async`
+//!   loses no value, and passes on a wake-up it was given;
 //! - a send gives its value up in the poll that returns `Ok`, so dropping a pending
 //!   `send_async` drops the value, which nobody received.
 //!

@@ -171,11 +171,8 @@ impl<T> Sender<T> {
 
     /// Sends `v`, waiting at most `d`.
     pub fn send_timeout(&self, v: T, d: Duration) -> Result<(), SendTimeoutError<T>> {
-        let v = match self.try_send(v) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(v)) => return Err(SendTimeoutError::Closed(v)),
-            Err(TrySendError::Full(v)) => v,
-        };
+        // No `try_send` first: it would leave the value for an async receiver, where this send
+        // must wait until the value is taken (the select tries at once anyway).
         let mut slot = SendSlot::new(v);
         let r = select(&[slot.case(self)], Mode::Until(deadline_after(d)));
         match r {

@@ -63,10 +63,17 @@ pub(crate) unsafe trait Selectable {
     #[allow(clippy::mut_from_ref)]
     unsafe fn waiters(&self, send: bool) -> &mut WaitQueue;
     /// Sends the value at `elem` if that can be done without blocking (moved out on `Done`).
+    /// `blocking`: the sender will wait if this fails, so an async receiver is woken to come
+    /// for the value rather than handed it (see `RawChan::try_send_locked`).
     ///
     /// # Safety
     /// The lock is held; `elem` points to an initialised value of the channel's element type.
-    unsafe fn try_send_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status>;
+    unsafe fn try_send_locked(
+        &self,
+        elem: *mut u8,
+        wake: &mut WakeList,
+        blocking: bool,
+    ) -> Option<Status>;
     /// Receives into `elem` if that can be done without blocking.
     ///
     /// # Safety
@@ -295,11 +302,11 @@ impl WaitQueue {
         self.first.load(Relaxed)
     }
 
-    /// Removes the first waiter, `w`, and claims its select if it has one: true if it can be
-    /// woken, false if its select had already fired (it is simply dropped).
+    /// Removes the waiter `w` (usually the first) and claims its select if it has one: true if
+    /// it can be woken, false if its select had already fired (it is simply dropped).
     ///
     /// # Safety
-    /// `w` is `front()`, not null.
+    /// `w` is queued here.
     pub(crate) unsafe fn pop_front(&mut self, w: *mut Waiter) -> bool {
         // SAFETY: queued waiters are valid (enqueue's contract).
         unsafe {
@@ -307,6 +314,24 @@ impl WaitQueue {
             let sel = (*w).sel;
             sel.is_null() || (*sel).claim((*w).case)
         }
+    }
+
+    /// Dequeues the first goroutine's waiter (claimed, if a select's; losing select waiters are
+    /// dropped on the way), passing over async waiters, which stay queued.
+    pub(crate) fn dequeue_goroutine(&mut self) -> Option<*mut Waiter> {
+        let mut w = self.front();
+        while !w.is_null() {
+            // SAFETY: queued waiters are valid (enqueue's contract); `next` is read before `w`
+            // may leave the queue.
+            unsafe {
+                let next = (*w).next;
+                if !(*w).is_readiness() && self.pop_front(w) {
+                    return Some(w);
+                }
+                w = next;
+            }
+        }
+        None
     }
 
     /// Go's `dequeue`: pops the first waiter that can be woken — a plain waiter, or a select

@@ -333,7 +333,7 @@ impl RawChan {
         // SAFETY: lock held; `elem` per the caller.
         let r = unsafe {
             if send {
-                self.try_send_locked(elem, &mut wake)
+                self.try_send_locked(elem, &mut wake, block)
             } else {
                 self.try_recv_locked(elem, &mut wake)
             }
@@ -376,12 +376,21 @@ impl RawChan {
 
     /// The non-blocking part of a send, under the lock. Returns None if it would block.
     ///
+    /// An async receiver (a readiness waiter) cannot take a value under the lock: it is woken
+    /// to come for one. A sender that would otherwise wait (`blocking`) then hands the value to
+    /// a goroutine's receiver queued behind it if there is one, else (on an unbuffered channel)
+    /// returns None, to wait in the send queue until the woken task comes for the value: a send
+    /// completes only when the value is taken. One that may not wait (`try_send`, a `select!`
+    /// with `default`, an async sender) leaves the value in the channel for it, beyond the
+    /// capacity if need be.
+    ///
     /// # Safety
     /// Lock held; `elem` as for `send`.
     pub(crate) unsafe fn try_send_locked(
         &self,
         elem: *mut u8,
         wake: &mut WakeList,
+        blocking: bool,
     ) -> Option<Status> {
         if self.closed.load(Relaxed) {
             return Some(Status::Closed);
@@ -389,21 +398,49 @@ impl RawChan {
         // SAFETY: lock held.
         let st = unsafe { self.state() };
         if let Some(w) = st.recvq.dequeue() {
-            // SAFETY: a dequeued waiter is valid and its G parked until readied; a receiver
-            // without a destination is async: the value waits for it in the channel.
+            // SAFETY: a dequeued waiter is valid and its G parked until readied (an async one's
+            // future alive until it is woken).
             unsafe {
                 (*w).success = true;
                 if (*w).is_readiness() {
-                    self.keep_for_async_receiver(elem);
-                } else {
-                    self.copy((*w).elem, elem);
+                    wake.push(w);
+                    return self.send_to_async_locked(elem, wake, blocking);
                 }
+                self.copy((*w).elem, elem);
                 wake.push(w);
             }
             return Some(Status::Done);
         }
         // SAFETY: lock held; `elem` per the caller.
         unsafe { self.buffer_locked(elem) }.then_some(Status::Done)
+    }
+
+    /// `try_send_locked` for a sender that found an async receiver first in line, and woke it
+    /// (see there).
+    ///
+    /// # Safety
+    /// As `try_send_locked`.
+    #[cold]
+    unsafe fn send_to_async_locked(
+        &self,
+        elem: *mut u8,
+        wake: &mut WakeList,
+        blocking: bool,
+    ) -> Option<Status> {
+        // SAFETY: lock held; `elem` per the caller; a dequeued waiter is valid and parked.
+        unsafe {
+            if !blocking {
+                self.keep_for_async_receiver(elem);
+                return Some(Status::Done);
+            }
+            if let Some(w) = self.state().recvq.dequeue_goroutine() {
+                (*w).success = true;
+                self.copy((*w).elem, elem);
+                wake.push(w);
+                return Some(Status::Done);
+            }
+            self.buffer_locked(elem).then_some(Status::Done)
+        }
     }
 
     /// Appends the value at `elem` to the buffer if a slot is free (and not promised to a
@@ -549,7 +586,7 @@ impl RawChan {
                 let mut wake = WakeList::new();
                 // SAFETY: lock held; `elem` per the caller. The slot was kept free for us, so
                 // this completes (or finds the channel closed).
-                let r = unsafe { self.try_send_locked(elem, &mut wake) };
+                let r = unsafe { self.try_send_locked(elem, &mut wake, false) };
                 self.lock.unlock();
                 wake.wake_all();
                 r.unwrap_or_else(|| crate::util::fatal!("a reserved channel slot was taken"))
@@ -560,10 +597,11 @@ impl RawChan {
                 // SAFETY: lock held; `elem` per the caller. If the async receiver is gone and
                 // nobody else can take the value now, it waits in the stash as promised.
                 let r = unsafe {
-                    self.try_send_locked(elem, &mut wake).unwrap_or_else(|| {
-                        self.stash_push(elem);
-                        Status::Done
-                    })
+                    self.try_send_locked(elem, &mut wake, false)
+                        .unwrap_or_else(|| {
+                            self.stash_push(elem);
+                            Status::Done
+                        })
                 };
                 self.lock.unlock();
                 wake.wake_all();
@@ -652,7 +690,7 @@ impl RawChan {
             }
             let mut wake = WakeList::new();
             let r = if send {
-                self.try_send_locked(elem, &mut wake)
+                self.try_send_locked(elem, &mut wake, false)
             } else {
                 self.try_recv_locked(elem, &mut wake)
             };
@@ -697,15 +735,26 @@ impl RawChan {
         wake.wake_all();
     }
 
-    /// Wakes the first waiting receiver if a value waits in the channel: an async one to try
-    /// again, a parked one with the value itself. (A receive only waits while the channel holds
-    /// no value, except after an async receiver was woken for a value it did not take.)
+    /// Wakes the first waiting receiver if a value waits in the channel or in a blocked
+    /// sender: an async one to try again, a parked one with the value itself. (A receive only
+    /// waits while no value does, except after an async receiver was woken for a value it did
+    /// not take.)
     ///
     /// # Safety
     /// Lock held.
     unsafe fn pass_on_locked(&self, wake: &mut WakeList) {
         if self.stashed.load(Relaxed) == 0 && self.qcount.load(Relaxed) == 0 {
-            return;
+            // Only a blocked sender may hold a value (it waited for an async receiver that
+            // went away): the next async receiver comes for it. A goroutine's receiver never
+            // waits behind such a sender (the sender took it instead).
+            // SAFETY: lock held; queued waiters are valid.
+            unsafe {
+                let st = self.state();
+                let front = st.recvq.front();
+                if st.sendq.front().is_null() || front.is_null() || !(*front).is_readiness() {
+                    return;
+                }
+            }
         }
         // SAFETY: lock held; a dequeued waiter is valid and parked until woken.
         unsafe {
@@ -776,9 +825,14 @@ unsafe impl Selectable for RawChan {
         if send { &mut st.sendq } else { &mut st.recvq }
     }
 
-    unsafe fn try_send_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status> {
+    unsafe fn try_send_locked(
+        &self,
+        elem: *mut u8,
+        wake: &mut WakeList,
+        blocking: bool,
+    ) -> Option<Status> {
         // SAFETY: forwarded.
-        unsafe { RawChan::try_send_locked(self, elem, wake) }
+        unsafe { RawChan::try_send_locked(self, elem, wake, blocking) }
     }
 
     unsafe fn try_recv_locked(&self, elem: *mut u8, wake: &mut WakeList) -> Option<Status> {
