@@ -431,18 +431,27 @@ fn overflow_while_a_dump_captures_is_reported() {
     }
 }
 
-#[test]
-fn global_deadlock_is_reported_with_a_dump() {
+/// Runs `scenario` with `env` unless under emulation (see `QEMU_THREADS`), and checks that it
+/// died of a reported deadlock; returns its output for the caller's own checks.
+fn deadlock_report(scenario_name: &str, env: &[(&str, &str)]) -> Option<Output> {
     if gort_test_support::skip_if_emulated(QEMU_THREADS) {
-        return;
+        return None;
     }
-    let out = scenario("deadlock", &[]);
+    let out = scenario(scenario_name, env);
     assert_eq!(out.status.code(), Some(2), "{out}");
     assert!(
         out.stderr
             .contains("fatal error: all goroutines are asleep - deadlock!"),
         "{out}"
     );
+    Some(out)
+}
+
+#[test]
+fn global_deadlock_is_reported_with_a_dump() {
+    let Some(out) = deadlock_report("deadlock", &[]) else {
+        return;
+    };
     assert!(out.stderr.contains("[chan receive"), "{out}");
     assert!(out.stderr.contains("[sync.WaitGroup.Wait"), "{out}");
     assert!(out.stderr.contains("spawned at "), "{out}");
@@ -452,11 +461,9 @@ fn global_deadlock_is_reported_with_a_dump() {
 /// stack, instead of calling it not parked.
 #[test]
 fn a_locked_goroutines_deadlock_says_why_it_has_no_stack() {
-    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
+    let Some(out) = deadlock_report("deadlock_locked", &[]) else {
         return;
-    }
-    let out = scenario("deadlock_locked", &[]);
-    assert_eq!(out.status.code(), Some(2), "{out}");
+    };
     assert!(out.stderr.contains("[chan receive"), "{out}");
     assert!(
         out.stderr
@@ -470,33 +477,15 @@ fn a_locked_goroutines_deadlock_says_why_it_has_no_stack() {
 /// is reported as a goroutine's is.
 #[test]
 fn a_plain_threads_deadlock_is_reported() {
-    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
-        return;
-    }
-    let out = scenario("plain_thread_deadlock", &[]);
-    assert_eq!(out.status.code(), Some(2), "{out}");
-    assert!(
-        out.stderr
-            .contains("fatal error: all goroutines are asleep - deadlock!"),
-        "{out}"
-    );
+    deadlock_report("plain_thread_deadlock", &[]);
 }
 
 /// The trace writer's thread is the runtime's own: a traced program's deadlock is reported too.
 #[test]
 fn global_deadlock_is_reported_while_tracing() {
-    if gort_test_support::skip_if_emulated(QEMU_THREADS) {
-        return;
-    }
     let path = std::env::temp_dir().join(format!("gort-deadlock-{}.json", std::process::id()));
-    let out = scenario("deadlock", &[("GORT_TRACE", path.to_str().unwrap())]);
+    deadlock_report("deadlock", &[("GORT_TRACE", path.to_str().unwrap())]);
     let _ = std::fs::remove_file(&path);
-    assert_eq!(out.status.code(), Some(2), "{out}");
-    assert!(
-        out.stderr
-            .contains("fatal error: all goroutines are asleep - deadlock!"),
-        "{out}"
-    );
 }
 
 /// Bad input: relocking a held Mutex does not deadlock silently.
