@@ -78,7 +78,6 @@ impl<T: AsRawFd> Pollable<T> {
         self.io_with(false, None, f)
     }
 
-    /// As `read_with`/`write_with`, failing with `TimedOut` once `timeout` has passed.
     /// The read (`read`) or write side's turn, held while an operation on it may park.
     pub(crate) fn turn(&self, read: bool) -> MutexGuard<'_, ()> {
         if read {
@@ -88,6 +87,7 @@ impl<T: AsRawFd> Pollable<T> {
         }
     }
 
+    /// As `read_with`/`write_with`, failing with `TimedOut` once `timeout` has passed.
     pub(crate) fn io_with<R>(
         &self,
         read: bool,

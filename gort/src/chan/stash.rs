@@ -5,8 +5,9 @@
 //! value written into it would be lost with it. A sender that cannot wait (`try_send`, a select
 //! with a default, an async sender) and finds such a receiver first in line therefore leaves the
 //! value in the channel and wakes the receiver, which takes it when it is polled. (A sender that
-//! can wait wakes the receiver and waits for it instead: `RawChan::try_send_locked`.) A buffered channel keeps the value in its buffer; an unbuffered channel (or a buffer
-//! whose free slots are promised to a dynamic `Select`) keeps it here. Receivers take stashed
+//! can wait wakes the receiver and waits for it instead: `RawChan::try_send_locked`.) A buffered
+//! channel keeps the value in its buffer; an unbuffered channel (or a buffer whose free slots
+//! are promised to a dynamic `Select`) keeps it here. Receivers take stashed
 //! values before buffered ones. No value is ever in flight inside a future, so a dropped
 //! `recv_async` loses nothing.
 //!

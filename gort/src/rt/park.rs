@@ -105,16 +105,13 @@ unsafe fn run_hook(hook: *const super::g::SwitchHook, switch_in: bool) {
     // blocks on a gort primitive, which it should not) does not run it again.
     unsafe {
         *(*gp).hook.get() = std::ptr::null();
-        let run = std::panic::AssertUnwindSafe(|| {
+        crate::util::fatal::contain_panic(|| {
             if switch_in {
                 ((*hook).switch_in)(hook)
             } else {
                 ((*hook).switch_out)(hook)
             }
         });
-        if let Err(payload) = std::panic::catch_unwind(run) {
-            std::mem::forget(payload);
-        }
         *(*gp).hook.get() = hook;
     }
 }

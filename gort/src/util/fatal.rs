@@ -2,7 +2,9 @@
 //! write(2) and aborts. User mistakes never come here: they panic or return errors.
 //!
 //! Also holds the async-signal-safe output helpers the signal handlers use: no allocation, no
-//! locks, no formatting machinery.
+//! locks, no formatting machinery; and the two ways a panic is kept from unwinding through the
+//! runtime: `AbortOnUnwind` (our own code) and `contain_panic` (code the runtime calls but does
+//! not own).
 
 /// Writes `bytes` to fd 2, retrying on partial writes. Async-signal-safe.
 pub(crate) fn write_stderr(bytes: &[u8]) {
@@ -68,6 +70,16 @@ impl Drop for AbortOnUnwind {
             "panic on the scheduler stack ({}); the panic message is above",
             self.0
         ))
+    }
+}
+
+/// Runs `f`, code the runtime calls but does not own (a task's waker, a tracing subscriber),
+/// and stops a panic in it here: the panic hook has already reported it, and it must not unwind
+/// through the channel operation or switch that called `f`. The payload is leaked, since its
+/// own drop could panic.
+pub(crate) fn contain_panic(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
     }
 }
 

@@ -28,7 +28,6 @@
 //! the waker before it readies the waiter's G and read by the G after it resumes.
 
 use std::cell::UnsafeCell;
-use std::panic::AssertUnwindSafe;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicPtr, Ordering::*};
 use std::task::Waker;
@@ -443,11 +442,8 @@ impl WakeList {
     pub(crate) unsafe fn wake_task_here(w: *mut Waiter) {
         // SAFETY: allocated by `task_node` with Box::into_raw.
         let mut node = unsafe { Box::from_raw(w.cast::<AsyncWaiter>()) };
-        if let Some(k) = node.waker.take()
-            && let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| k.wake()))
-        {
-            // Its drop could panic too; the hook already said what happened.
-            std::mem::forget(payload);
+        if let Some(k) = node.waker.take() {
+            crate::util::fatal::contain_panic(|| k.wake());
         }
     }
 }
