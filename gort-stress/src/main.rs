@@ -46,7 +46,9 @@
 //! (a plain std thread) does the same if a round runs longer than `--watchdog-secs` (default
 //! 20, or the round length + 15 s if longer). A crash (the process killed by a signal) is a
 //! failure too: each round's line is printed up to its seed before the round starts, so the
-//! seed is on the terminal.
+//! seed is on the terminal. Run with `GORT_DEBUG=scheddetail=1` and each dump starts with the
+//! scheduler's state (every processor's queue, timers and slice, every thread), which is what
+//! a liveness failure usually needs.
 
 mod check;
 mod live;

@@ -1,7 +1,8 @@
 //! Observability (Go's runtime package introspection): `stats`, `dump` and the execution
 //! tracer ([`trace`]). SIGQUIT prints the same dump and exits with status 2;
-//! `GORT_DEBUG=schedtrace=N` prints a scheduler line every N ms; a global deadlock is reported
-//! as Go does.
+//! `GORT_DEBUG=schedtrace=N` prints a scheduler line every N ms, and with `scheddetail=1` a
+//! line per processor, thread and goroutine, which then also heads every dump; a global
+//! deadlock is reported as Go does.
 //!
 //! # Dumps
 //! Each goroutine is listed with its id (and name), state (the wait reason of a parked one, and

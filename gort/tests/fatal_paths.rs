@@ -577,6 +577,49 @@ fn schedtrace_prints_scheduler_lines() {
     assert!(lines[0].contains("gomaxprocs="), "{out}");
 }
 
+/// GORT_DEBUG=scheddetail=1 (Go's): each schedtrace line becomes a block with a line per P, per
+/// M and per goroutine; fatal reports and `runtime::dump` start with that block.
+#[test]
+fn scheddetail_shows_every_p_m_and_goroutine() {
+    let out = scenario(
+        "schedtrace",
+        &[("GORT_DEBUG", "schedtrace=50,scheddetail=1")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(out.stderr_lines("SCHED ").len() >= 2, "{out}");
+    assert!(out.stderr.contains("  P0: status="), "{out}");
+    assert!(out.stderr.contains(" timerslen="), "{out}");
+    assert!(out.stderr.contains(": p="), "{out}");
+    assert!(out.stderr.contains("  G1: status="), "{out}");
+
+    let out = scenario("deadlock", &[("GORT_DEBUG", "scheddetail=1")]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    let detail = out
+        .stderr
+        .find("  P0: status=idle")
+        .expect("the scheduler's state");
+    let dump = out
+        .stderr
+        .find("[chan receive")
+        .expect("the goroutine dump");
+    assert!(detail < dump, "{out}");
+
+    let out = scenario("runtime_goroutines", &[("GORT_DEBUG", "scheddetail=1")]);
+    let running_p = |l: &str| l.starts_with("  P") && l.contains(" status=running ");
+    assert!(out.stdout.lines().any(running_p), "{out}");
+    assert!(out.stdout.contains("goroutine 1 [running]"), "{out}");
+    let out = scenario("runtime_goroutines", &[]);
+    assert!(!out.stdout.contains("SCHED "), "{out}");
+
+    let out = scenario("schedtrace", &[("GORT_DEBUG", "scheddetail=yes")]);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(
+        out.stderr.contains("scheddetail=\"yes\" is not 0 or 1"),
+        "{out}"
+    );
+    assert!(!out.stderr.contains("SCHED "), "{out}");
+}
+
 #[test]
 fn a_thread_unknown_to_the_runtime_prevents_a_false_deadlock() {
     let out = scenario("no_false_deadlock", &[]);

@@ -230,6 +230,7 @@ fn bound_m() -> *mut M {
                 None => {
                     EXTRA_MS.fetch_add(1, Relaxed);
                     let m: &'static M = Box::leak(Box::new(M::new()));
+                    super::schedtrace::register_m(m);
                     let gp = crate::stack::pool::alloc(None, 0)
                         .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
                     // SAFETY: the M is new; only this thread uses it.

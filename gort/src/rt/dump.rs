@@ -1,6 +1,6 @@
-//! Goroutine dumps, the global deadlock detector, SIGQUIT, and schedtrace (Go's traceback.go
-//! goroutine headers, `checkdead` in proc.go, the SIGQUIT path of signal_unix.go, and
-//! `schedtrace`).
+//! Goroutine dumps, the global deadlock detector and SIGQUIT (Go's traceback.go goroutine
+//! headers, `checkdead` in proc.go, the SIGQUIT path of signal_unix.go); sysmon's tick for them
+//! and for `GORT_DEBUG` (rt::schedtrace).
 //!
 //! Backtraces of parked goroutines: the dumper borrows a WAITING goroutine (status DUMPING, so
 //! `ready` waits a moment), switches onto its stack with `DUMP_ARG`, and the goroutine — still
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering:
 use super::g::{BLOCKING, DUMPING, G, IDLE, RUNNABLE, RUNNING, WAITING, WaitReason};
 use super::global::{self, SCHED};
 use super::m::current_g;
-use super::p::{P_BLOCKING, P_DEAD};
+use super::p::P_BLOCKING;
 use super::traceback;
 use crate::arch;
 use crate::sys::nanotime;
@@ -244,6 +244,7 @@ pub(crate) fn install_sigquit() {
 fn die(headline: &str) -> ! {
     let mut out = Vec::new();
     let _ = writeln!(out, "{headline}\n");
+    super::schedtrace::before_fatal(&mut out);
     let level = traceback::level();
     if level > traceback::NONE {
         let _ = dump(&mut out);
@@ -261,65 +262,8 @@ pub(crate) fn sysmon_tick(now: i64) {
     if QUIT.load(Relaxed) {
         die("SIGQUIT: quit");
     }
-    schedtrace(now);
+    super::schedtrace::tick(now);
     check_dead(now);
-}
-
-static TRACE_EVERY_MS: AtomicI64 = AtomicI64::new(-1);
-static TRACE_LAST: AtomicI64 = AtomicI64::new(0);
-
-/// Reads GORT_DEBUG (`schedtrace=N`: one scheduler line every N ms on stderr).
-pub(crate) fn read_debug_env() {
-    let Ok(v) = std::env::var("GORT_DEBUG") else {
-        return;
-    };
-    for kv in v.split(',') {
-        match kv.split_once('=') {
-            Some(("schedtrace", n)) => match n.trim().parse::<i64>() {
-                Ok(ms) if ms > 0 => TRACE_EVERY_MS.store(ms, Relaxed),
-                _ => super::start::warn(&format!(
-                    "GORT_DEBUG: schedtrace={n:?} is not a positive number of milliseconds"
-                )),
-            },
-            _ => super::start::warn(&format!(
-                "GORT_DEBUG: unknown setting {kv:?} (known: schedtrace=N)"
-            )),
-        }
-    }
-}
-
-fn schedtrace(now: i64) {
-    let every = TRACE_EVERY_MS.load(Relaxed);
-    if every <= 0 {
-        return;
-    }
-    let last = TRACE_LAST.load(Relaxed);
-    if last == 0 {
-        TRACE_LAST.store(now, Relaxed);
-        return;
-    }
-    if now - last < every * 1_000_000 {
-        return;
-    }
-    TRACE_LAST.store(now, Relaxed);
-    let start = super::start::START_NANOS.load(Relaxed);
-    let queues: Vec<String> = global::allp()
-        .filter(|p| p.status.load(Relaxed) != P_DEAD)
-        .map(|p| p.runq.len().to_string())
-        .collect();
-    let line = format!(
-        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} goroutines={} [{}]\n",
-        (now - start) / 1_000_000,
-        SCHED.procs.load(Relaxed),
-        SCHED.npidle.load(Relaxed),
-        SCHED.mcount.load(Relaxed) + 1,
-        SCHED.nmspinning.load(Relaxed),
-        global::lock().midle.len(),
-        SCHED.runq_size.load(Relaxed),
-        super::num_goroutines(),
-        queues.join(" ")
-    );
-    crate::util::write_stderr(line.as_bytes());
 }
 
 static DEAD_SEEN: AtomicU64 = AtomicU64::new(0);
@@ -340,7 +284,7 @@ fn progress() -> u64 {
 /// deeply under schedtrace either), and the deadlock detector, looking now, suspects nothing. A
 /// suspicion is confirmed by a second look 50 ms later, which a deep sleep would put off.
 pub(crate) fn lets_sysmon_sleep(now: i64) -> bool {
-    if TRACE_EVERY_MS.load(Relaxed) > 0 || DEAD_SEEN.load(Relaxed) != 0 {
+    if super::schedtrace::on() || DEAD_SEEN.load(Relaxed) != 0 {
         return false;
     }
     // No suspicion yet, so this look cannot confirm one; skipped if `check_dead` just looked.

@@ -37,6 +37,7 @@ pub(crate) mod park;
 pub(crate) mod preempt;
 pub(crate) mod procs;
 pub(crate) mod runq;
+pub(crate) mod schedtrace;
 pub(crate) mod schedule;
 pub(crate) mod sleep;
 pub(crate) mod spawn;
@@ -212,9 +213,11 @@ pub(crate) fn stats() -> Stats {
     }
 }
 
-/// Writes every goroutine (see rt::dump); starts the runtime.
+/// Writes every goroutine (see rt::dump), after the scheduler's state under
+/// `GORT_DEBUG=scheddetail=1` (rt::schedtrace); starts the runtime.
 pub(crate) fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
     ensure_started();
+    schedtrace::before_dump(w)?;
     dump::dump(w)
 }
 

@@ -65,7 +65,11 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     M_PEAK.fetch_max(count, Relaxed);
     let id = M_NAMES.fetch_add(1, Relaxed) + 1;
     let reused = RELEASED_MS.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let mp: &'static M = reused.unwrap_or_else(|| Box::leak(Box::new(M::new())));
+    let mp: &'static M = reused.unwrap_or_else(|| {
+        let m = Box::leak(Box::new(M::new()));
+        super::schedtrace::register_m(m);
+        m
+    });
     mp.id.store(id, Relaxed);
     mp.spinning.store(spinning, Relaxed);
     mp.nextp.store(p as *const P as *mut P, Relaxed);

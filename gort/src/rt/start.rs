@@ -7,7 +7,7 @@
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering::*};
 
-use super::{dump, hog, procs, sysmon};
+use super::{dump, hog, procs, schedtrace, sysmon};
 
 static START: Once = Once::new();
 /// nanotime when the runtime started (for schedtrace).
@@ -23,7 +23,7 @@ pub(crate) fn ensure_started() {
     }
     START.call_once(|| {
         START_NANOS.store(crate::sys::nanotime(), Relaxed);
-        dump::read_debug_env();
+        schedtrace::read_env();
         super::traceback::read_env();
         crate::stack::overflow::install();
         dump::install_sigquit();
