@@ -30,6 +30,30 @@ fn big_c_frame_from_1000_goroutines() {
     });
 }
 
+/// The closure's own frame is on the system stack too: a Rust closure with a 1 MiB local array
+/// (four times the default goroutine stack) runs in `call` from goroutines, nested in another
+/// `call`, and on a plain thread.
+#[test]
+fn big_rust_frame_in_the_closure() {
+    fn big(i: usize) -> u8 {
+        let mut a = [0u8; 1 << 20];
+        a[i % a.len()] = i as u8;
+        black_box(&mut a)[i % (1 << 20)]
+    }
+    bounded(60, || {
+        gort::run(|| {
+            let hs: Vec<_> = (0..20usize)
+                .map(|i| gort::spawn(move || gort::ffi::call(|| big(i * 4099))))
+                .collect();
+            for (i, h) in hs.into_iter().enumerate() {
+                assert_eq!(h.join().unwrap(), (i * 4099) as u8);
+            }
+            assert_eq!(gort::ffi::call(|| gort::ffi::call(|| big(7))), 7);
+        });
+        assert_eq!(gort::ffi::call(|| big(9)), 9);
+    });
+}
+
 /// `call` returns f's value, runs f on the calling goroutine (current_id unchanged), and a panic
 /// in f comes back out of `call` on the goroutine, which can go on calling C.
 #[test]

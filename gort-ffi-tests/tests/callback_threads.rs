@@ -136,3 +136,40 @@ fn exiting_threads_are_unbound_and_their_m_reused() {
         }
     });
 }
+
+/// A thread-local destructor of a thread that made callbacks before (so its extra M was just
+/// given back) can still call back, as a C library's thread-exit cleanup may: the callback binds
+/// an M for itself, runs as a goroutine (here it sleeps and receives), and gives the M back.
+#[test]
+fn a_callback_from_a_thread_local_destructor_after_earlier_callbacks() {
+    struct AtExit(gort::Sender<i64>);
+    impl Drop for AtExit {
+        fn drop(&mut self) {
+            let v = gort::ffi::callback(|| {
+                gort::sleep(std::time::Duration::from_millis(1));
+                assert!(gort::current_id().is_some());
+                7
+            });
+            self.0.send(v).unwrap();
+        }
+    }
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<Option<AtExit>> = const { std::cell::RefCell::new(None) };
+    }
+    let _g = serial();
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<i64>(1);
+        let before = extra_ms();
+        for _ in 0..3 {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                AT_EXIT.with(|a| *a.borrow_mut() = Some(AtExit(tx)));
+                assert_eq!(gort::ffi::callback(|| 1), 1);
+            })
+            .join()
+            .unwrap();
+            assert_eq!(rx.recv(), Some(7));
+        }
+        assert!(extra_ms() <= before + 1, "the extra Ms were not reused");
+    });
+}

@@ -111,6 +111,15 @@ fn connect_errors() {
                 UnixStream::connect(&long).unwrap_err().kind(),
                 ErrorKind::InvalidInput
             );
+            // A NUL byte would end the path early for the kernel: refused, as std refuses it,
+            // not connected to the listener at the shorter path.
+            let live = sock_path("nul");
+            let _l = UnixListener::bind(&live).unwrap();
+            let mut with_nul = live.clone().into_os_string();
+            with_nul.push("\0more");
+            let e = UnixStream::connect(&with_nul).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            std::fs::remove_file(&live).unwrap();
         })
     });
 }

@@ -136,7 +136,7 @@ impl UnixStream {
     /// Connects to the socket at `path`, parking (not blocking the thread) while the
     /// listener's backlog is full.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let addr = SockAddr::unix(path.as_ref())?;
+        let addr = path_addr(path.as_ref())?;
         let sock = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         let fd = NetFd::new(net::UnixStream::from(OwnedFd::from(sock)))?;
         let mut backoff = Duration::from_micros(100);
@@ -272,3 +272,16 @@ impl fmt::Debug for UnixStream {
 
 super::fd_impls!(UnixListener, net::UnixListener);
 super::fd_impls!(UnixStream, net::UnixStream);
+
+/// The address of the socket at `path`, refused as std refuses it if the path holds a NUL byte
+/// (the kernel would read the path only up to it: another socket, or the abstract namespace).
+fn path_addr(path: &Path) -> io::Result<SockAddr> {
+    use std::os::unix::ffi::OsStrExt;
+    if path.as_os_str().as_bytes().contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "paths must not contain interior null bytes",
+        ));
+    }
+    SockAddr::unix(path)
+}

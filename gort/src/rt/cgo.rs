@@ -88,13 +88,13 @@ unsafe extern "C" fn run_ctx<F: FnOnce() -> R, R>(data: usize) {
 /// Go's cgocall: runs `f` on the system stack in the blocking state.
 pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     let Some(m) = current_m().filter(|m| !m.curg.load(Relaxed).is_null()) else {
-        return f();
+        return out_of_line(f);
     };
     // SAFETY: the running G is alive.
     let g = unsafe { &*m.curg.load(Relaxed) };
     if g.in_cgo.load(Relaxed) > 0 {
         // Already on the system stack: a nested call, or C calling Rust that calls C.
-        return f();
+        return out_of_line(f);
     }
     // Inside `gort::blocking` the P is already released; otherwise release it now.
     let enter = g.status() != BLOCKING;
@@ -136,6 +136,15 @@ pub(crate) fn call<F: FnOnce() -> R, R>(f: F) -> R {
     finish(ctx.r)
 }
 
+/// Calls `f` in a frame of its own. The paths of `call` and `callback` that run `f` where they
+/// are use it: inlined there, `f`'s locals would be laid out in their frame, which they enter on
+/// the stack they are about to leave (a closure with a 1 MiB local array overflowed a 256 KiB
+/// goroutine stack in `call`, before the switch to the system stack it exists for).
+#[inline(never)]
+fn out_of_line<F: FnOnce() -> R, R>(f: F) -> R {
+    f()
+}
+
 /// Go's cgocallback: see the module doc for the three cases.
 #[track_caller]
 pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
@@ -146,7 +155,7 @@ pub(crate) fn callback<F: FnOnce() -> R, R>(f: F) -> R {
     let gp = m.curg.load(Relaxed);
     // SAFETY: a non-null curg is alive.
     if gp.is_null() || unsafe { (*gp).in_cgo.load(Relaxed) } == 0 {
-        return f();
+        return out_of_line(f);
     }
     // Case 1: back onto the goroutine's stack, below the frames of its `call`.
     let mut ctx = Ctx {
@@ -194,16 +203,8 @@ impl Drop for Bound {
             return;
         }
         let _ = BOUND_FAST.try_with(|f| f.set(std::ptr::null_mut()));
-        // SAFETY: Ms are never freed; no callback is running on this exiting thread.
-        let m = unsafe { &*mp };
-        if let Some(p) = super::p::p_ref(m.oldp.swap(std::ptr::null_mut(), Relaxed)) {
-            blocking::release_own(p);
-        }
-        EXTRA_POOL
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(MPtr(mp));
-        crate::stack::overflow::on_thread_exit();
+        // SAFETY: no callback is running on this exiting thread.
+        unsafe { unbind(mp) };
     }
 }
 
@@ -215,40 +216,67 @@ thread_local! {
     static BOUND_FAST: Cell<*mut M> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// This thread's extra M, binding one on first use (Go's needm).
-fn bound_m() -> *mut M {
+/// This thread's extra M, binding one on first use (Go's needm); None once the thread's
+/// binding was given back as it exits (a thread-local destructor calling back into Rust).
+fn bound_m() -> Option<*mut M> {
     let mp = BOUND_FAST.with(Cell::get);
     if !mp.is_null() {
-        return mp;
+        return Some(mp);
     }
-    BOUND.with(|b| {
-        if b.0.get().is_null() {
-            super::ensure_started();
-            let pooled = EXTRA_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mp = match pooled {
-                Some(MPtr(mp)) => mp,
-                None => {
-                    EXTRA_MS.fetch_add(1, Relaxed);
-                    let m: &'static M = Box::leak(Box::new(M::new()));
-                    super::schedtrace::register_m(m);
-                    let gp = crate::stack::pool::alloc(None, 0)
-                        .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
-                    // SAFETY: the M is new; only this thread uses it.
-                    unsafe { *m.extra_g.get() = gp };
-                    EXTRA_ALL
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(MPtr(m as *const M as *mut M));
-                    m as *const M as *mut M
-                }
-            };
-            b.0.set(mp);
-            BOUND_FAST.with(|f| f.set(mp));
-            crate::stack::overflow::on_thread_start();
-            unblock_fault_signals();
+    BOUND
+        .try_with(|b| {
+            if b.0.get().is_null() {
+                let mp = bind();
+                b.0.set(mp);
+                BOUND_FAST.with(|f| f.set(mp));
+            }
+            b.0.get()
+        })
+        .ok()
+}
+
+/// Takes an extra M for this thread (a pooled one, or a new one with its G) and readies the
+/// thread for goroutine code.
+fn bind() -> *mut M {
+    super::ensure_started();
+    let pooled = EXTRA_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mp = match pooled {
+        Some(MPtr(mp)) => mp,
+        None => {
+            EXTRA_MS.fetch_add(1, Relaxed);
+            let m: &'static M = Box::leak(Box::new(M::new()));
+            super::schedtrace::register_m(m);
+            let gp = crate::stack::pool::alloc(None, 0)
+                .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
+            // SAFETY: the M is new; only this thread uses it.
+            unsafe { *m.extra_g.get() = gp };
+            EXTRA_ALL
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(MPtr(m as *const M as *mut M));
+            m as *const M as *mut M
         }
-        b.0.get()
-    })
+    };
+    crate::stack::overflow::on_thread_start();
+    unblock_fault_signals();
+    mp
+}
+
+/// Gives back the extra M `bind` took (Go's dropm).
+///
+/// # Safety
+/// `mp` is this thread's extra M, and no callback runs on it.
+unsafe fn unbind(mp: *mut M) {
+    // SAFETY: Ms are never freed.
+    let m = unsafe { &*mp };
+    if let Some(p) = super::p::p_ref(m.oldp.swap(std::ptr::null_mut(), Relaxed)) {
+        blocking::release_own(p);
+    }
+    EXTRA_POOL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(MPtr(mp));
+    crate::stack::overflow::on_thread_exit();
 }
 
 /// The runtime's fault handlers must be able to run on this thread.
@@ -265,7 +293,11 @@ fn unblock_fault_signals() {
 
 /// Case 2: run `f` as a goroutine locked to this foreign thread.
 fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
-    let mp = bound_m();
+    // A thread whose binding is gone (it is exiting) binds an M for this callback only.
+    let (mp, once) = match bound_m() {
+        Some(mp) => (mp, false),
+        None => (bind(), true),
+    };
     // SAFETY: Ms are never freed; this thread owns the extra M and its G while bound.
     let m = unsafe { &*mp };
     // SAFETY: as above.
@@ -298,6 +330,10 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
     g.m.store(std::ptr::null_mut(), Relaxed);
     g.status.store(IDLE, Release);
     set_current_m(std::ptr::null_mut());
+    if once {
+        // SAFETY: this thread's M, whose callback has returned.
+        unsafe { unbind(mp) };
+    }
     finish(ctx.r)
 }
 
