@@ -217,6 +217,28 @@ fn timer_never_delivers_a_stale_value_after_stop_or_reset() {
     });
 }
 
+/// Timer channels look unbuffered, as Go 1.23's (`len` and `cap` of `t.C` are 0), also while
+/// a fired value waits to be received; other channels report what they hold.
+#[test]
+fn timer_channels_report_no_length_or_capacity() {
+    go_test(30, || {
+        let timer = Timer::new(MS);
+        let ticker = Ticker::new(MS);
+        let after = gort::after(MS);
+        gort::sleep(20 * MS);
+        for rx in [timer.receiver(), ticker.receiver(), &after] {
+            assert_eq!((rx.len(), rx.capacity(), rx.is_empty()), (0, 0, true));
+            assert!(rx.try_recv().is_ok(), "the fired value waits all the same");
+        }
+        let (tx, rx) = gort::chan::<u8>(1);
+        tx.send(1).unwrap();
+        assert_eq!(
+            (rx.len(), rx.capacity(), tx.len(), tx.capacity()),
+            (1, 1, 1, 1)
+        );
+    });
+}
+
 /// `reset` racing with a firing that is already under way (taken off the heap, callback not yet
 /// run): no value from before the reset is received after it (Go 1.23), and the timer heaps stay
 /// intact, so the timers of other goroutines still fire.

@@ -96,12 +96,14 @@ impl<T> std::panic::RefUnwindSafe for Sender<T> {}
 impl<T> std::panic::UnwindSafe for Receiver<T> {}
 impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
-/// A channel whose senders never close it, even when all are dropped (Go's timer channels,
-/// which stay open after their timer is gone): it closes only if every receiver is dropped,
-/// and then runs `hook` (see `raw::Hook`).
-pub(crate) fn chan_never_closing<T>(cap: usize, hook: raw::Hook) -> (Sender<T>, Receiver<T>) {
-    let mut raw = RawChan::new::<T>(cap);
+/// A timer's channel: its senders never close it, even when all are dropped (Go's timer
+/// channels stay open after their timer is gone); it closes only if every receiver is dropped,
+/// and then runs `hook` (see `raw::Hook`). It holds one value, and reports a length and a
+/// capacity of 0, as Go 1.23's timer channels do.
+pub(crate) fn timer_chan<T>(hook: raw::Hook) -> (Sender<T>, Receiver<T>) {
+    let mut raw = RawChan::new::<T>(1);
     raw.set_on_unreceivable(hook);
+    raw.look_unbuffered();
     // One sender that is never dropped.
     raw.senders.fetch_add(1, Relaxed);
     pair(raw)

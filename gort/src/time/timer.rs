@@ -51,7 +51,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
             run: stop_unreceivable,
             data: Weak::into_raw(weak.clone()).cast(),
         };
-        let (tx, r) = crate::chan::chan_never_closing(1, hook);
+        let (tx, r) = crate::chan::timer_chan(hook);
         rx = Some(r);
         Shared {
             node: TimerNode::new(),

@@ -64,6 +64,9 @@ pub struct RawChan {
     /// `stash.len()`, readable without the lock.
     stashed: AtomicUsize,
     closed: AtomicBool,
+    /// Reports a length and capacity of 0 whatever it holds: a timer channel, one slot inside,
+    /// unbuffered to its users, as Go 1.23's (its chanlen and chancap).
+    looks_unbuffered: bool,
     cap: usize,
     elem_size: usize,
     buf: *mut u8,
@@ -133,6 +136,7 @@ impl RawChan {
             qcount: AtomicUsize::new(0),
             stashed: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            looks_unbuffered: false,
             cap,
             elem_size,
             buf,
@@ -145,12 +149,22 @@ impl RawChan {
         }
     }
 
+    /// The capacity users see (`Sender::capacity`).
     pub(crate) fn cap(&self) -> usize {
-        self.cap
+        if self.looks_unbuffered { 0 } else { self.cap }
     }
 
+    /// The length users see (`Sender::len`).
     pub(crate) fn len(&self) -> usize {
+        if self.looks_unbuffered {
+            return 0;
+        }
         self.qcount.load(Relaxed) + self.stashed.load(Relaxed)
+    }
+
+    /// Makes `cap` and `len` report 0 (see `looks_unbuffered`); before the channel is shared.
+    pub(crate) fn look_unbuffered(&mut self) {
+        self.looks_unbuffered = true;
     }
 
     pub(crate) fn is_closed(&self) -> bool {
