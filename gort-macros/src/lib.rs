@@ -37,6 +37,12 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   with each other (with the processors the runtime has).
 /// - `#[gort::test(timeout = S)]` fails the test if it has not finished after S seconds,
 ///   printing a goroutine dump (every goroutine with its backtrace) to stderr first.
+///
+/// A panic in the body is reported as libtest reports a `#[test]`'s: in that test's section of
+/// the failure list, and not at all when `should_panic` expects it. Output printed by the
+/// goroutines themselves is captured per OS thread, as libtest captures a thread's: the
+/// runtime's threads are shared by the tests of a binary, so it may show under another test,
+/// or not at all (run with `--nocapture` to see it all as it happens).
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, Kind::Test)

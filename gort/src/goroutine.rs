@@ -675,21 +675,37 @@ pub mod __private {
                 None,
             )
         };
-        if timeout_secs == 0 {
-            // SAFETY: the caller's contract.
-            return unsafe { main(0, f) };
-        }
+        // A panic's report comes back to this thread, which prints it where libtest captures
+        // this test's output (see rt::DeferredPanicReport); the payload is resumed unchanged.
+        let report = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = report.clone();
         let f = AssertSend(f);
         let (tx, rx) = crate::chan::<AssertSend<std::thread::Result<R>>>(1);
         crate::go(move || {
             let f = f;
+            let deferred = crate::rt::DeferredPanicReport::new(slot);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f.0));
+            drop(deferred);
             let _ = tx.send(AssertSend(r));
         });
-        match rx.recv_timeout(std::time::Duration::from_secs(timeout_secs)) {
+        let r = if timeout_secs == 0 {
+            rx.recv().ok_or(())
+        } else {
+            rx.recv_timeout(std::time::Duration::from_secs(timeout_secs))
+                .map_err(drop)
+        };
+        match r {
             Ok(AssertSend(Ok(v))) => v,
-            Ok(AssertSend(Err(payload))) => std::panic::resume_unwind(payload),
-            Err(_) => {
+            Ok(AssertSend(Err(payload))) => {
+                if let Some(text) = report.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    eprint!("{text}");
+                }
+                std::panic::resume_unwind(payload)
+            }
+            Err(()) if timeout_secs == 0 => {
+                panic!("gort::test: the test's goroutine ended without a result")
+            }
+            Err(()) => {
                 let mut dump = Vec::new();
                 let _ = crate::rt::dump(&mut dump);
                 eprintln!(

@@ -33,6 +33,7 @@ mod metrics;
 pub(crate) mod netpoll;
 pub(crate) mod p;
 mod panics;
+pub(crate) use panics::Deferred as DeferredPanicReport;
 pub(crate) mod park;
 pub(crate) mod preempt;
 pub(crate) mod procs;

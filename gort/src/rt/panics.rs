@@ -7,6 +7,9 @@
 //! one; a panic on any other thread goes to the previous hook alone. std's default hook is not
 //! chained for goroutines (it would print the M's thread name a second time).
 //!
+//! The report of a `#[gort::test]` body's panic is not printed here but handed to the test's
+//! thread (`Deferred`), which prints it into libtest's capture of that test.
+//!
 //! std cannot say whether a hook is its default. `take_hook` twice does: the first call returns
 //! the installed hook and puts the default back, the second returns the default, and the two
 //! are the same hook exactly when nothing else had been installed. They are compared as trait
@@ -16,6 +19,8 @@
 
 use std::io::Write;
 use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use super::g::G;
 
@@ -33,11 +38,74 @@ pub(crate) fn install() {
         if gp.is_null() {
             return chained(info);
         }
-        report(gp, info);
+        let text = report(gp, info);
+        if DEFERRING.load(Relaxed) > 0 && defer(gp, &text) {
+            return;
+        }
+        // Not eprint!: a failed write (a closed pipe) must not panic inside the panic hook.
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
         if user_set {
             chained(info);
         }
     }));
+}
+
+/// Where a goroutine's panic report goes instead of stderr (`Deferred`).
+type Slot = Arc<Mutex<Option<String>>>;
+
+/// Goroutines whose panic report is handed to the thread that waits for them, with where it
+/// goes; `DEFERRING` is its length, so that other panics pay one load.
+static DEFERRED: Mutex<Vec<(u64, Slot)>> = Mutex::new(Vec::new());
+static DEFERRING: AtomicUsize = AtomicUsize::new(0);
+
+/// Stores the report of `gp`'s panic if its report is deferred; returns whether it was.
+fn defer(gp: *mut G, text: &str) -> bool {
+    // SAFETY: `gp` is the running goroutine, alive.
+    let id = unsafe { (*gp).id() };
+    let list = DEFERRED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((_, slot)) = list.iter().find(|(g, _)| *g == id) else {
+        return false;
+    };
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.to_string());
+    true
+}
+
+/// While alive, the panic report of the goroutine that made it is kept for the thread waiting
+/// for that goroutine, instead of going to stderr: a `#[gort::test]` body's, which the test's
+/// own thread then prints where libtest captures that test's output (a goroutine's thread is an
+/// M, whose output libtest attributes to whichever test started the M).
+pub(crate) struct Deferred {
+    id: u64,
+    slot: Slot,
+}
+
+impl Deferred {
+    /// Defers the reports of the calling goroutine's panics to `slot`.
+    pub(crate) fn new(slot: Slot) -> Deferred {
+        let gp = running_goroutine();
+        assert!(!gp.is_null(), "Deferred::new runs on a goroutine");
+        // SAFETY: the running goroutine, alive.
+        let id = unsafe { (*gp).id() };
+        DEFERRED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, slot.clone()));
+        DEFERRING.fetch_add(1, Relaxed);
+        Deferred { id, slot }
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        let mut list = DEFERRED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = list
+            .iter()
+            .position(|(g, s)| *g == self.id && Arc::ptr_eq(s, &self.slot))
+        {
+            list.swap_remove(i);
+            DEFERRING.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 /// The goroutine running on this thread, or null (a plain thread, or the scheduler's stack).
@@ -48,8 +116,8 @@ fn running_goroutine() -> *mut G {
     m.curg.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Prints std's panic report with the goroutine in place of the thread.
-fn report(gp: *mut G, info: &PanicHookInfo<'_>) {
+/// std's panic report with the goroutine in place of the thread.
+fn report(gp: *mut G, info: &PanicHookInfo<'_>) -> String {
     // SAFETY: `gp` is the running goroutine: alive, and its name cannot be freed under it.
     let (id, name) = unsafe { ((*gp).id(), (*gp).name_cloned()) };
     let payload = info.payload();
@@ -76,6 +144,5 @@ fn report(gp: *mut G, info: &PanicHookInfo<'_>) {
             "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
         ),
     }
-    // Not eprint!: a failed write (a closed pipe) must not panic inside the panic hook.
-    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+    out
 }
