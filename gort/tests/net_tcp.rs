@@ -197,6 +197,19 @@ fn write_blocks_until_the_peer_reads() {
     });
 }
 
+/// Each `write` sends its whole buffer and concurrent writes never interleave, as Go's.
+#[test]
+fn concurrent_writes_on_one_stream_stay_whole() {
+    bounded(60, || {
+        gort::run(|| {
+            let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+            let s = TcpStream::connect(ln.local_addr().unwrap()).unwrap();
+            let (peer, _) = ln.accept().unwrap();
+            gort_test_support::concurrent_writes_stay_whole(Arc::new(s), peer);
+        })
+    });
+}
+
 #[test]
 fn connect_to_a_closed_port_is_refused() {
     bounded(30, || {

@@ -93,6 +93,17 @@ fn pair_shutdown_timeout_and_clone() {
     });
 }
 
+/// As for TCP: each `write` is whole, and concurrent writes never interleave.
+#[test]
+fn concurrent_writes_on_one_stream_stay_whole() {
+    bounded(60, || {
+        gort::run(|| {
+            let (a, b) = UnixStream::pair().unwrap();
+            gort_test_support::concurrent_writes_stay_whole(std::sync::Arc::new(a), b);
+        })
+    });
+}
+
 #[test]
 fn connect_errors() {
     bounded(30, || {

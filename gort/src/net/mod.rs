@@ -145,6 +145,34 @@ impl<T: AsRawFd> NetFd<T> {
         self.op(false, f)
     }
 
+    /// A stream socket's `write` (Go's `FD.Write`): sends all of `buf` with `send`, parking
+    /// while the socket's buffer is full, in one turn of the write side, so that concurrent
+    /// writes on the socket never interleave. Stops early only on an error: a deadline or
+    /// timeout, or a peer that is gone, after some bytes went out returns their count (the next
+    /// call reports the error), and so does a non-blocking socket that fills up.
+    pub(crate) fn write_stream(
+        &self,
+        buf: &[u8],
+        mut send: impl FnMut(&T, &[u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut done = 0;
+        let r = self.op(false, |s| {
+            while done < buf.len() {
+                match send(s, &buf[done..]) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        });
+        match r {
+            Err(_) if done > 0 => Ok(done),
+            r => r.map(|()| done),
+        }
+    }
+
     /// Like `read`/`write` with an explicit timeout instead of the configured one (connect).
     pub(crate) fn wait_with<R>(
         &self,

@@ -138,7 +138,9 @@ impl Iterator for Incoming<'_> {
 }
 
 /// A TCP connection; like `std::net::TcpStream`, but I/O that is not ready parks the goroutine.
-/// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`.
+/// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`. As Go's `Conn.Write`,
+/// `write` sends the whole buffer (parking while the socket is full) unless an error or a
+/// deadline stops it, and concurrent writes on one connection never interleave.
 pub struct TcpStream {
     fd: NetFd<net::TcpStream>,
 }
@@ -280,7 +282,7 @@ impl Read for &TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write(|mut s| s.write(buf))
+        self.fd.write_stream(buf, |mut s, b| s.write(b))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

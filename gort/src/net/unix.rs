@@ -127,7 +127,8 @@ impl Iterator for UnixIncoming<'_> {
 
 /// A Unix-domain stream connection; like `std::os::unix::net::UnixStream`, but I/O that is not
 /// ready parks the goroutine. `Read` and `Write` are implemented for `UnixStream` and
-/// `&UnixStream`.
+/// `&UnixStream`; `write` sends the whole buffer unless an error or a deadline stops it, and
+/// concurrent writes never interleave (as for `TcpStream`).
 pub struct UnixStream {
     fd: NetFd<net::UnixStream>,
 }
@@ -236,7 +237,7 @@ impl Read for &UnixStream {
 
 impl Write for &UnixStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write(|s| send(s, buf))
+        self.fd.write_stream(buf, send)
     }
 
     fn flush(&mut self) -> io::Result<()> {
