@@ -92,7 +92,7 @@ pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     super::hog::exit(m, prev);
     if handoff_now {
         m.oldp.store(null_mut(), Relaxed);
-        release_own(p);
+        release_own(m, p);
     }
 }
 
@@ -154,28 +154,27 @@ fn try_retake(p: &P) -> bool {
 
 /// The M in a blocking call on `p` gives it up now, for another M to run its goroutines (a
 /// thread-mode park, a yield of a pinned goroutine, an exiting foreign thread). The caller has
-/// cleared its `oldp`. If sysmon is retaking `p` meanwhile, its verdict stands: the flag of
-/// this M is clear, so the P is handed off either way.
-pub(crate) fn release_own(p: &'static P) {
-    loop {
-        match p
-            .status
-            .compare_exchange(P_BLOCKING, P_IDLE, AcqRel, Acquire)
-        {
-            Ok(_) => {
-                p.m.store(null_mut(), Relaxed);
-                handoffp(p);
-                return;
-            }
-            Err(P_RETAKING) => spin_loop(),
-            Err(_) => return,
-        }
+/// cleared its `oldp`. Only if `p` is still in this M's call: sysmon may have retaken it
+/// meanwhile and handed it to another M, which may be in a blocking call of its own on it now.
+pub(crate) fn release_own(m: &M, p: &'static P) {
+    let ours = if_still_ours(m, p, || {
+        store_over_mark(p, P_IDLE);
+        p.m.store(null_mut(), Relaxed);
+    });
+    if ours {
+        handoffp(p);
     }
 }
 
 /// The M's half of the handshake: takes back `oldp` if it is still in this M's blocking call,
 /// with plain stores. Returns false if sysmon retook it.
 fn reclaim(m: &M, oldp: &P) -> bool {
+    if_still_ours(m, oldp, || store_over_mark(oldp, P_RUNNING))
+}
+
+/// Runs `then` if `oldp` is still in this M's blocking call, with sysmon's retake held off
+/// meanwhile (`M::reclaiming`, see the module doc); returns whether it ran.
+fn if_still_ours(m: &M, oldp: &P, then: impl FnOnce()) -> bool {
     m.reclaiming.store(true, Relaxed);
     super::hog::owner_barrier();
     let mut st = oldp.status.load(Acquire);
@@ -184,19 +183,26 @@ fn reclaim(m: &M, oldp: &P) -> bool {
         st = oldp.status.load(Acquire);
     }
     // `P::m` tells this M's blocking call from another M's on a P that was retaken meanwhile:
-    // only this M stores itself there, and it is in `exit`.
+    // only this M stores itself there, and it is here.
     let ours = st == P_BLOCKING && std::ptr::eq(oldp.m.load(Acquire), m);
     if ours {
-        #[cfg(not(loom))]
-        oldp.status.store(P_RUNNING, Release);
-        // loom lets a plain store land between the read and the write of sysmon's CAS
-        // (tokio-rs/loom#254), which C11's RMW atomicity forbids; a swap is ordered the same
-        // way here and loom models it correctly.
-        #[cfg(loom)]
-        oldp.status.swap(P_RUNNING, Release);
+        then();
     }
     m.reclaiming.store(false, Release);
     ours
+}
+
+/// Moves a P out of this M's blocking call with a plain store (under `if_still_ours`): sysmon
+/// may mark it meanwhile, but then sees the M's flag and puts its mark back with a CAS, which
+/// fails once this store has landed.
+fn store_over_mark(p: &P, status: u32) {
+    #[cfg(not(loom))]
+    p.status.store(status, Release);
+    // loom lets a plain store land between the read and the write of sysmon's CAS
+    // (tokio-rs/loom#254), which C11's RMW atomicity forbids; a swap is ordered the same way
+    // here and loom models it correctly.
+    #[cfg(loom)]
+    p.status.swap(status, Release);
 }
 
 /// Go's stoplockedm: the locked goroutine `g` of `m` is queued (with `locked_m` set) or will be
@@ -348,6 +354,45 @@ mod loom_tests {
                 (false, true) => assert_eq!(st, P_IDLE),
                 other => panic!("kept/took {other:?} with status {st}"),
             }
+        });
+    }
+
+    /// An M giving up the P of its blocking call (`release_own`) races sysmon retaking it and
+    /// handing it to another M, which enters a blocking call of its own on it: the first M
+    /// gives it up only if it was still its own, never the second M's.
+    #[test]
+    fn loom_giving_up_a_p_never_takes_it_from_the_m_it_was_handed_to() {
+        loom::model(|| {
+            let p = Arc::new(P::new(0));
+            let (m1, m2) = (Arc::new(M::new()), Arc::new(M::new()));
+            let m2_ptr = &*m2 as *const M as *mut M;
+            p.m.store(&*m1 as *const M as *mut M, Relaxed);
+            p.status.store(P_BLOCKING, Relaxed);
+            let p2 = p.clone();
+            let sysmon = loom::thread::spawn(move || {
+                let took = try_retake(&p2);
+                if took {
+                    // Handed to the second M, which enters a blocking call on it.
+                    p2.m.store(m2_ptr, Relaxed);
+                    p2.status.store(P_BLOCKING, Release);
+                }
+                took
+            });
+            let gave_up = if_still_ours(&m1, &p, || {
+                store_over_mark(&p, P_IDLE);
+                p.m.store(null_mut(), Relaxed);
+            });
+            let took = sysmon.join().unwrap();
+            let st = p.status.load(Acquire);
+            match (gave_up, took) {
+                (true, false) => assert_eq!(st, P_IDLE),
+                (false, true) => {
+                    assert_eq!(st, P_BLOCKING);
+                    assert_eq!(p.m.load(Relaxed), m2_ptr);
+                }
+                other => panic!("gave up/took {other:?} with status {st}"),
+            }
+            drop(m2);
         });
     }
 }

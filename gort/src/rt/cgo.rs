@@ -270,7 +270,7 @@ unsafe fn unbind(mp: *mut M) {
     // SAFETY: Ms are never freed.
     let m = unsafe { &*mp };
     if let Some(p) = super::p::p_ref(m.oldp.swap(std::ptr::null_mut(), Relaxed)) {
-        blocking::release_own(p);
+        blocking::release_own(m, p);
     }
     EXTRA_POOL
         .lock()

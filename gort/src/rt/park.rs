@@ -200,7 +200,7 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
     if let Some(m) = holding {
         // `oldp` was set by `blocking::enter` above.
         if let Some(p) = p_ref(m.oldp.swap(std::ptr::null_mut(), Relaxed)) {
-            blocking::release_own(p);
+            blocking::release_own(m, p);
         }
         g.locked_m.store(m as *const M as *mut M, Release);
         if g.wake
