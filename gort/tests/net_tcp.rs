@@ -210,6 +210,30 @@ fn concurrent_writes_on_one_stream_stay_whole() {
     });
 }
 
+/// A gathering write is whole too: several large slices, more than the socket buffers hold,
+/// in one `write_vectored` that returns their total once the peer has read enough.
+#[test]
+fn a_vectored_write_sends_every_slice() {
+    bounded(60, || {
+        gort::run(|| {
+            let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+            let s = TcpStream::connect(ln.local_addr().unwrap()).unwrap();
+            let (mut peer, _) = ln.accept().unwrap();
+            let reader = gort::spawn(move || {
+                let mut all = Vec::new();
+                peer.read_to_end(&mut all).unwrap();
+                all
+            });
+            let parts: Vec<Vec<u8>> = (1..=3u8).map(|b| vec![b; 4 << 20]).collect();
+            let slices: Vec<std::io::IoSlice<'_>> =
+                parts.iter().map(|p| std::io::IoSlice::new(p)).collect();
+            assert_eq!((&s).write_vectored(&slices).unwrap(), 12 << 20);
+            drop(s);
+            assert_eq!(reader.join().unwrap(), parts.concat());
+        })
+    });
+}
+
 #[test]
 fn connect_to_a_closed_port_is_refused() {
     bounded(30, || {
@@ -309,6 +333,9 @@ fn shutdown_write_gives_the_peer_eof() {
             assert_eq!(s.local_addr().unwrap().ip(), addr.ip());
             s.write_all(b"half-closed").unwrap();
             s.shutdown(Shutdown::Write).unwrap();
+            // Even an empty write reports it, as std's and Go's do (one send either way).
+            let e = (&s).write(&[]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
             let mut back = Vec::new();
             s.read_to_end(&mut back).unwrap(); // the server's drop gives us EOF too
             assert_eq!(back, b"half-closed!");

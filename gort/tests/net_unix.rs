@@ -131,6 +131,12 @@ fn connect_errors() {
             let e = UnixStream::connect(&with_nul).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
             std::fs::remove_file(&live).unwrap();
+            // A leading NUL is Linux's abstract namespace, which connect reaches.
+            use std::os::linux::net::SocketAddrExt;
+            let name = format!("gort-test-abstract-{}", std::process::id());
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+            let _abstract = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+            UnixStream::connect(format!("\0{name}")).unwrap();
         })
     });
 }

@@ -147,9 +147,10 @@ impl<T: AsRawFd> NetFd<T> {
 
     /// A stream socket's `write` (Go's `FD.Write`): sends all of `buf` with `send`, parking
     /// while the socket's buffer is full, in one turn of the write side, so that concurrent
-    /// writes on the socket never interleave. Stops early only on an error: a deadline or
-    /// timeout, or a peer that is gone, after some bytes went out returns their count (the next
-    /// call reports the error), and so does a non-blocking socket that fills up.
+    /// blocking writes through one handle never interleave. Stops early only on an error: a
+    /// deadline or timeout, or a peer that is gone, after some bytes went out returns their
+    /// count (the next call reports the error), and so does a non-blocking socket that fills
+    /// up. An empty `buf` still makes one `send`, which reports a broken connection.
     pub(crate) fn write_stream(
         &self,
         buf: &[u8],
@@ -157,15 +158,51 @@ impl<T: AsRawFd> NetFd<T> {
     ) -> io::Result<usize> {
         let mut done = 0;
         let r = self.op(false, |s| {
-            while done < buf.len() {
+            loop {
                 match send(s, &buf[done..]) {
-                    Ok(0) => break,
-                    Ok(n) => done += n,
+                    Ok(n) => {
+                        done += n;
+                        if n == 0 || done == buf.len() {
+                            return Ok(());
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
             }
-            Ok(())
+        });
+        match r {
+            Err(_) if done > 0 => Ok(done),
+            r => r.map(|()| done),
+        }
+    }
+
+    /// `write_stream` for a gathering write: all of `bufs`, in one turn of the write side.
+    pub(crate) fn write_stream_vectored(
+        &self,
+        bufs: &[io::IoSlice<'_>],
+        mut send: impl FnMut(&T, &[io::IoSlice<'_>]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut done = 0;
+        let r = self.op(false, |s| {
+            loop {
+                let sent = if done == 0 {
+                    send(s, bufs)
+                } else {
+                    send(s, &unsent(bufs, done))
+                };
+                match sent {
+                    Ok(n) => {
+                        done += n;
+                        if n == 0 || done == total {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
         });
         match r {
             Err(_) if done > 0 => Ok(done),
@@ -253,6 +290,20 @@ impl<T: AsRawFd> AsRawFd for NetFd<T> {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.get_ref().as_raw_fd()
     }
+}
+
+/// What is left of `bufs` after its first `skip` bytes.
+fn unsent<'a>(bufs: &'a [io::IoSlice<'a>], mut skip: usize) -> Vec<io::IoSlice<'a>> {
+    let mut out = Vec::with_capacity(bufs.len());
+    for b in bufs {
+        if skip >= b.len() {
+            skip -= b.len();
+        } else {
+            out.push(io::IoSlice::new(&b[skip..]));
+            skip = 0;
+        }
+    }
+    out
 }
 
 /// Whether the deadline `ns` (a nanotime, 0 for none) has passed.

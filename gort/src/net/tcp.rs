@@ -139,8 +139,9 @@ impl Iterator for Incoming<'_> {
 
 /// A TCP connection; like `std::net::TcpStream`, but I/O that is not ready parks the goroutine.
 /// `Read` and `Write` are implemented for `TcpStream` and `&TcpStream`. As Go's `Conn.Write`,
-/// `write` sends the whole buffer (parking while the socket is full) unless an error or a
-/// deadline stops it, and concurrent writes on one connection never interleave.
+/// `write` (and `write_vectored`) sends the whole buffer, parking while the socket is full,
+/// unless an error or a deadline stops it; and blocking writes through one handle (not a
+/// `try_clone` of it) never interleave.
 pub struct TcpStream {
     fd: NetFd<net::TcpStream>,
 }
@@ -286,7 +287,8 @@ impl Write for &TcpStream {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.fd.write(|mut s| s.write_vectored(bufs))
+        self.fd
+            .write_stream_vectored(bufs, |mut s, b| s.write_vectored(b))
     }
 
     fn flush(&mut self) -> io::Result<()> {

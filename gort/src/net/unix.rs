@@ -128,7 +128,7 @@ impl Iterator for UnixIncoming<'_> {
 /// A Unix-domain stream connection; like `std::os::unix::net::UnixStream`, but I/O that is not
 /// ready parks the goroutine. `Read` and `Write` are implemented for `UnixStream` and
 /// `&UnixStream`; `write` sends the whole buffer unless an error or a deadline stops it, and
-/// concurrent writes never interleave (as for `TcpStream`).
+/// blocking writes through one handle never interleave (as for `TcpStream`).
 pub struct UnixStream {
     fd: NetFd<net::UnixStream>,
 }
@@ -274,11 +274,12 @@ impl fmt::Debug for UnixStream {
 super::fd_impls!(UnixListener, net::UnixListener);
 super::fd_impls!(UnixStream, net::UnixStream);
 
-/// The address of the socket at `path`, refused as std refuses it if the path holds a NUL byte
-/// (the kernel would read the path only up to it: another socket, or the abstract namespace).
+/// The address of the socket at `path`, refused as std refuses it if a NUL byte follows the
+/// first (the kernel would read the path only up to it: another socket).
 fn path_addr(path: &Path) -> io::Result<SockAddr> {
     use std::os::unix::ffi::OsStrExt;
-    if path.as_os_str().as_bytes().contains(&0) {
+    // A leading NUL names a socket in Linux's abstract namespace (socket2 keeps its length).
+    if path.as_os_str().as_bytes().iter().skip(1).any(|&b| b == 0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "paths must not contain interior null bytes",

@@ -38,9 +38,12 @@ pub(crate) fn install() {
         if gp.is_null() {
             return chained(info);
         }
-        let text = report(gp, info);
-        if DEFERRING.load(Relaxed) > 0 && defer(gp, &text) {
-            return;
+        let mut text = report(gp, info);
+        if DEFERRING.load(Relaxed) > 0 {
+            match defer(gp, text) {
+                None => return,
+                Some(t) => text = t,
+            }
         }
         // Not eprint!: a failed write (a closed pipe) must not panic inside the panic hook.
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -58,22 +61,33 @@ type Slot = Arc<Mutex<Option<String>>>;
 static DEFERRED: Mutex<Vec<(u64, Slot)>> = Mutex::new(Vec::new());
 static DEFERRING: AtomicUsize = AtomicUsize::new(0);
 
-/// Stores the report of `gp`'s panic if its report is deferred; returns whether it was.
-fn defer(gp: *mut G, text: &str) -> bool {
+/// Keeps the report of `gp`'s panic if its reports are deferred and none is kept yet; else
+/// returns what to print now. A second panic is printed at once, after the first's report: it
+/// may be one that cannot unwind (a panic in a destructor during unwinding), which ends the
+/// process before the waiting thread could print anything.
+fn defer(gp: *mut G, text: String) -> Option<String> {
     // SAFETY: `gp` is the running goroutine, alive.
     let id = unsafe { (*gp).id() };
     let list = DEFERRED.lock().unwrap_or_else(|e| e.into_inner());
     let Some((_, slot)) = list.iter().find(|(g, _)| *g == id) else {
-        return false;
+        return Some(text);
     };
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.to_string());
-    true
+    let mut kept = slot.lock().unwrap_or_else(|e| e.into_inner());
+    match kept.take() {
+        None => {
+            *kept = Some(text);
+            None
+        }
+        Some(first) => Some(first + &text),
+    }
 }
 
 /// While alive, the panic report of the goroutine that made it is kept for the thread waiting
 /// for that goroutine, instead of going to stderr: a `#[gort::test]` body's, which the test's
 /// own thread then prints where libtest captures that test's output (a goroutine's thread is an
-/// M, whose output libtest attributes to whichever test started the M).
+/// M, whose output libtest attributes to whichever test started the M). The hook chained behind
+/// this one is not called for them either: under libtest it is libtest's, which would print the
+/// report again into that M's capture.
 pub(crate) struct Deferred {
     id: u64,
     slot: Slot,
