@@ -12,7 +12,8 @@
 //! Everything here is read racily, as Go's `schedtrace` reads it: the numbers of one line may
 //! come from slightly different moments. Timer heaps are counted under their own locks, which
 //! nothing here holds with another lock (the scheduler lock is taken once, for the idle M list,
-//! and released before).
+//! and released before). Ahead of a fatal report no lock is waited for (a stuck thread may hold
+//! one, and the report is how the user finds it): what sits behind a held lock prints as `?`.
 
 use std::io::{self, Write};
 use std::sync::Mutex;
@@ -87,7 +88,7 @@ pub(crate) fn tick(now: i64) {
     }
     LAST.store(now, Relaxed);
     let mut out = Vec::new();
-    let _ = write(&mut out, now, DETAIL.load(Relaxed));
+    let _ = write(&mut out, now, DETAIL.load(Relaxed), false);
     crate::util::write_stderr(&out);
 }
 
@@ -95,7 +96,7 @@ pub(crate) fn tick(now: i64) {
 /// startpanic_m).
 pub(crate) fn before_fatal(w: &mut dyn Write) {
     if on() || DETAIL.load(Relaxed) {
-        let _ = write(w, nanotime(), true);
+        let _ = write(w, nanotime(), true, true);
         let _ = writeln!(w);
     }
 }
@@ -103,16 +104,21 @@ pub(crate) fn before_fatal(w: &mut dyn Write) {
 /// Writes the detailed block ahead of a dump, if `scheddetail` is on.
 pub(crate) fn before_dump(w: &mut dyn Write) -> io::Result<()> {
     if DETAIL.load(Relaxed) {
-        write(w, nanotime(), true)?;
+        write(w, nanotime(), true, false)?;
         writeln!(w)?;
     }
     Ok(())
 }
 
-/// The summary line, and with `detailed` the P, M and goroutine lines.
-fn write(w: &mut dyn Write, now: i64, detailed: bool) -> io::Result<()> {
+/// The summary line, and with `detailed` the P, M and goroutine lines; with `fatal`, without
+/// waiting for any lock.
+fn write(w: &mut dyn Write, now: i64, detailed: bool, fatal: bool) -> io::Result<()> {
     let start = super::start::START_NANOS.load(Relaxed);
-    let idle_ms = global::lock().midle.clone();
+    let idle_ms = if fatal {
+        SCHED.lock.try_lock().ok().map(|l| l.midle.clone())
+    } else {
+        Some(global::lock().midle.clone())
+    };
     write!(
         w,
         "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} goroutines={}",
@@ -121,7 +127,7 @@ fn write(w: &mut dyn Write, now: i64, detailed: bool) -> io::Result<()> {
         SCHED.npidle.load(Relaxed),
         SCHED.mcount.load(Relaxed) + 1,
         SCHED.nmspinning.load(Relaxed),
-        idle_ms.len(),
+        unknown(idle_ms.as_ref().map(Vec::len)),
         SCHED.runq_size.load(Relaxed),
         super::num_goroutines(),
     )?;
@@ -149,17 +155,33 @@ fn write(w: &mut dyn Write, now: i64, detailed: bool) -> io::Result<()> {
         },
     )?;
     for p in global::allp() {
-        write_p(w, p, now)?;
+        write_p(w, p, now, fatal)?;
     }
-    let ms = ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for m in ms {
-        let idle = idle_ms.iter().any(|i| std::ptr::eq(*i, m));
-        write_m(w, m, idle)?;
+    let ms = if fatal {
+        ALL_MS.try_lock().ok().map(|l| l.clone())
+    } else {
+        Some(ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    };
+    match ms {
+        Some(ms) => {
+            for m in ms {
+                let idle = idle_ms
+                    .as_ref()
+                    .map(|l| l.iter().any(|i| std::ptr::eq(*i, m)));
+                write_m(w, m, idle)?;
+            }
+        }
+        None => writeln!(w, "  M?: (the list of threads is locked)")?,
     }
     write_gs(w)
 }
 
-fn write_p(w: &mut dyn Write, p: &P, now: i64) -> io::Result<()> {
+/// A number, or `?` when it sits behind a lock a fatal report does not wait for.
+fn unknown(n: Option<usize>) -> String {
+    n.map_or_else(|| "?".to_string(), |n| n.to_string())
+}
+
+fn write_p(w: &mut dyn Write, p: &P, now: i64, fatal: bool) -> io::Result<()> {
     let status = match p.status.load(Relaxed) {
         P_IDLE => "idle",
         P_RUNNING | P_TAKING => "running",
@@ -177,7 +199,11 @@ fn write_p(w: &mut dyn Write, p: &P, now: i64) -> io::Result<()> {
         p.blocktick.load(Relaxed),
         m_ref(p.m.load(Relaxed)).map_or(-1, |m| m.id.load(Relaxed) as i64),
         p.runq.len(),
-        p.timers.len(),
+        unknown(if fatal {
+            p.timers.try_len()
+        } else {
+            Some(p.timers.len())
+        }),
         if next_timer == i64::MAX {
             "-".to_string()
         } else {
@@ -188,7 +214,7 @@ fn write_p(w: &mut dyn Write, p: &P, now: i64) -> io::Result<()> {
     )
 }
 
-fn write_m(w: &mut dyn Write, m: &M, idle: bool) -> io::Result<()> {
+fn write_m(w: &mut dyn Write, m: &M, idle: Option<bool>) -> io::Result<()> {
     let id = m.id.load(Relaxed);
     let p = super::p::p_ref(m.p.load(Relaxed)).map_or(-1, |p| p.id as i64);
     // SAFETY: Gs are never freed.
@@ -200,8 +226,9 @@ fn write_m(w: &mut dyn Write, m: &M, idle: bool) -> io::Result<()> {
     }
     writeln!(
         w,
-        " p={p} curg={curg} spinning={} idle={idle} taken={}",
+        " p={p} curg={curg} spinning={} idle={} taken={}",
         m.spinning.load(Relaxed),
+        idle.map_or_else(|| "?".to_string(), |i| i.to_string()),
         m.taken.load(Relaxed),
     )
 }

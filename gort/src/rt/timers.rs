@@ -208,6 +208,12 @@ impl TimerHeap {
         self.next.load(Acquire)
     }
 
+    /// Timers in the heap, or None if its lock is held (for a report that must not wait).
+    pub(crate) fn try_len(&self) -> Option<usize> {
+        let v = self.slots.try_lock().ok()?;
+        Some(v.heap.len() + v.run.len())
+    }
+
     /// Timers in the heap (takes the lock).
     pub(crate) fn len(&self) -> usize {
         let v = self.lock();
