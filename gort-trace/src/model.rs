@@ -60,6 +60,8 @@ pub struct Trace {
     pub slices: Vec<Slice>,
     /// Processor numbers with a track.
     pub procs: BTreeSet<u32>,
+    /// The most processors (GOMAXPROCS) the trace recorded at any time, if it recorded any.
+    pub gomaxprocs: Option<u32>,
     pub goroutines: HashMap<u64, Goroutine>,
     pub blocking: Vec<Blocking>,
     pub handoffs: Vec<Handoff>,
@@ -145,6 +147,11 @@ impl Trace {
                 }
             }
             ("f", _) => self.flows += 1,
+            ("C", 1) if ev.name.as_deref() == Some("procs") => {
+                if let Some(n) = args.procs {
+                    self.gomaxprocs = Some(self.gomaxprocs.map_or(n, |m| m.max(n)));
+                }
+            }
             ("M", 1) if ev.name.as_deref() == Some("thread_name") => {
                 if let Some(p) = lane(ev.tid) {
                     self.procs.insert(p);
@@ -191,6 +198,7 @@ struct RawArgs {
     name: Option<String>,
     site: Option<String>,
     kind: Option<String>,
+    procs: Option<u32>,
 }
 
 /// Why a trace could not be read.
@@ -227,7 +235,8 @@ pub fn parse(r: impl Read) -> Result<Trace, String> {
     if !found {
         return Err("no \"traceEvents\" array".into());
     }
-    if trace.procs.is_empty() {
+    // An empty trace (stopped before anything ran) still records the processor count.
+    if trace.procs.is_empty() && trace.gomaxprocs.is_none() {
         return Err("no processor tracks (is this a gort trace?)".into());
     }
     Ok(trace)

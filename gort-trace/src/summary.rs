@@ -102,6 +102,8 @@ pub fn compute(t: &Trace) -> Summary {
 
 /// A duration given in µs, in the unit that reads best.
 pub fn human(us: f64) -> String {
+    // No "-0.00": a sum of nothing, or rounding below the nanosecond.
+    let us = us.max(0.0);
     if us >= 1e6 {
         format!("{:.2} s", us / 1e6)
     } else if us >= 1e3 {
@@ -125,7 +127,7 @@ pub fn render(t: &Trace, s: &Summary, top: usize) -> String {
         o,
         "duration {}, {} processors, {} goroutines, {} time slices, {} events",
         human(t.end),
-        t.procs.len(),
+        t.gomaxprocs.map_or(t.procs.len(), |n| n as usize),
         s.per_g.len(),
         t.slices.len(),
         t.events

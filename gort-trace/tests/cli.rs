@@ -254,3 +254,28 @@ fn bad_input_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     std::fs::remove_file(&junk).unwrap();
 }
+
+/// A trace stopped before anything ran (written by gort itself, plain and compressed) reads as
+/// an empty summary, with the processor count the trace recorded, not the tracks it drew.
+#[test]
+fn an_empty_trace_reads_as_an_empty_summary() {
+    gort::set_procs(3);
+    for name in ["empty.json", "empty.json.gz"] {
+        let path = tmp(name);
+        gort::runtime::trace::start(&path).unwrap();
+        gort::runtime::trace::stop().unwrap();
+        let out = gort_trace(&["summary", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(", 3 processors, 0 goroutines"),
+            "{name}: {text}"
+        );
+        assert!(text.contains("total run time 0.00 µs"), "{name}: {text}");
+        let svg = tmp(&format!("{name}.svg"));
+        let out = gort_trace(&["svg", path.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        std::fs::remove_file(&svg).unwrap();
+        std::fs::remove_file(&path).unwrap();
+    }
+}

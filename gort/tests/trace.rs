@@ -157,7 +157,8 @@ fn slices_flows_names_and_reasons() {
             .filter(|e| e["ph"] == "C" && e["name"] == "procs")
             .map(|e| e["args"]["procs"].as_u64().unwrap())
             .collect();
-        assert_eq!(procs, [2, 1, 2]);
+        // At the start, the two changes, and at the stop.
+        assert_eq!(procs, [2, 1, 2, 2]);
         assert!(!named(&events, "proc start").is_empty());
         assert!(!named(&events, "proc stop").is_empty());
         for p in ["P0", "P1"] {
@@ -268,4 +269,65 @@ fn one_trace_at_a_time_and_clear_errors() {
     gort::runtime::trace::stop().unwrap();
     assert!(!temp("other.json").exists());
     std::fs::remove_file(&path).unwrap();
+}
+
+/// What runs when the trace stops is in it, cut at the stop ("trace end"), and the trace's last
+/// event (the processor count) marks the stop, so that its length is the time it ran.
+#[test]
+fn goroutines_running_at_the_stop_are_in_the_trace() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    with_procs(2, 60, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut spinner = None;
+        let events = traced("running-at-stop.json", || {
+            let s = stop.clone();
+            spinner = Some(gort::spawn(move || {
+                let mut n = 0u64;
+                while !s.load(Relaxed) {
+                    n = std::hint::black_box(n + 1);
+                }
+                n
+            }));
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        stop.store(true, Relaxed);
+        spinner.unwrap().join().unwrap();
+        let cut: Vec<_> = events
+            .iter()
+            .filter(|e| is(e, "X", 1) && e["args"]["end"] == "trace end")
+            .collect();
+        let hog: f64 = events
+            .iter()
+            .filter(|e| is(e, "X", 1))
+            .filter(|e| {
+                matches!(
+                    e["args"]["end"].as_str(),
+                    Some("trace end" | "hog hand-off")
+                )
+            })
+            .map(|e| e["dur"].as_f64().unwrap())
+            .sum();
+        assert!(!cut.is_empty(), "no slice was cut at the stop");
+        assert!(
+            hog >= 50_000.0,
+            "the spinner ran {hog} µs of the 100 ms traced"
+        );
+        let last = events
+            .iter()
+            .filter_map(|e| e["ts"].as_f64())
+            .fold(0.0, f64::max);
+        assert!(
+            last >= 90_000.0,
+            "the trace ends at {last} µs, not after 100 ms"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| is(e, "C", 1) && e["name"] == "procs" && e["args"]["procs"] == 2),
+            "no processor count"
+        );
+        assert_no_overlap(&events);
+    });
 }

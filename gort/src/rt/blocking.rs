@@ -69,7 +69,7 @@ pub(crate) fn enter(m: &'static M, handoff_now: bool) {
     // SAFETY: the running G is alive.
     unsafe { (*gp).status.store(BLOCKING, Release) };
     // A slice is open only while a trace runs (rt::trace).
-    if m.trace_start.get() != 0 {
+    if m.trace_start.load(Relaxed) != 0 {
         // SAFETY: the running G is alive.
         trace::blocking_enter(m, unsafe { &*gp });
     }

@@ -69,7 +69,7 @@ pub(crate) fn pick(m: &M, p: &P, req: &Request) -> Option<Next> {
     if !matches!(req, Request::Park(_) | Request::Yield | Request::Exit)
         || p.preempt.load(Relaxed)
         || super::trace::ON.load(Relaxed)
-        || m.trace_start.get() != 0
+        || m.trace_start.load(Relaxed) != 0
         || p.should_retire()
     {
         return None;

@@ -13,7 +13,7 @@
 //! switches gets the resuming M back from `switch` as well.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
 use super::g::G;
 use super::p::P;
@@ -91,9 +91,11 @@ pub(crate) struct M {
     /// The number in this M's thread name (`gort-mN`); 0 for a foreign thread's.
     pub(crate) id: AtomicU64,
     /// The tracer's open slice on this M: its start (0: none) and P, and the start of the
-    /// blocking call in progress (rt::trace). Touched only by this M's thread.
-    pub(crate) trace_start: Cell<i64>,
-    pub(crate) trace_p: Cell<u32>,
+    /// blocking call in progress (rt::trace). Written only by this M's thread; the slice is
+    /// atomic (relaxed: plain moves) because stopping a trace reads it from another thread, to
+    /// record the slices still running then.
+    pub(crate) trace_start: AtomicI64,
+    pub(crate) trace_p: AtomicU32,
     pub(crate) trace_block: Cell<i64>,
     /// Set when a goroutine exited locked to this M: its thread exits instead of scheduling
     /// again. Touched only by this M's g0.
@@ -128,8 +130,8 @@ impl M {
             taken: la::AtomicBool::new(false),
             reclaiming: la::AtomicBool::new(false),
             id: AtomicU64::new(0),
-            trace_start: Cell::new(0),
-            trace_p: Cell::new(0),
+            trace_start: AtomicI64::new(0),
+            trace_p: AtomicU32::new(0),
             trace_block: Cell::new(0),
             exit_thread: Cell::new(false),
             retaken_at: AtomicI64::new(0),

@@ -36,9 +36,14 @@ static DETAIL: AtomicBool = AtomicBool::new(false);
 /// ones bound to foreign threads for callbacks.
 static ALL_MS: Mutex<Vec<&'static M>> = Mutex::new(Vec::new());
 
-/// Records a new M for the detailed listing.
+/// Records a new M for the detailed listing (and the tracer's stop, rt::trace).
 pub(crate) fn register_m(m: &'static M) {
     ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+}
+
+/// Every M made so far.
+pub(crate) fn all_ms() -> Vec<&'static M> {
+    ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Reads GORT_DEBUG (comma-separated `name=value` settings); unknown or malformed settings are

@@ -20,7 +20,9 @@
 //! Deviations from Go: events are kept as Rust values and formatted by the writer, not encoded
 //! into a binary stream; and a time slice is recorded once, when it ends, with its start time
 //! (Go records GoStart and GoStop separately), so each event is complete on its own and the
-//! writer needs no state to pair them.
+//! writer needs no state to pair them. Slices still open when the trace stops are recorded by
+//! `end`, cut at the stop ("trace end"), as Go's tracer emits the running goroutines when it
+//! stops; `end` also records the processor count then, which marks where the trace ends.
 //!
 //! Invariants: a slice is open on an M (`M::trace_start` non-zero) only while a goroutine runs
 //! on that M holding `M::trace_p`, from an `execute` that saw the trace running. A blocking call
@@ -86,6 +88,8 @@ pub(crate) enum Stop {
     Blocking,
     /// Sysmon took its P while it ran without calling the runtime.
     Hog,
+    /// Still running when the trace stopped.
+    TraceEnd,
 }
 
 /// One recorded event. Times are trace-clock readings (`now`).
@@ -177,7 +181,9 @@ pub(crate) fn begin(sink: Sender<Vec<Event>>) -> bool {
     true
 }
 
-/// Stops recording and sends every buffer's remaining events to the sink, then drops it.
+/// Stops recording and sends every buffer's remaining events to the sink, then drops it; last,
+/// the slices still running now, cut at this moment, and the processor count, which marks
+/// when the trace ended.
 pub(crate) fn end() {
     ON.store(false, SeqCst);
     super::hog::taker_barrier();
@@ -187,7 +193,11 @@ pub(crate) fn end() {
             std::hint::spin_loop();
         }
     }
+    let last = still_running();
     let sink = SINK.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(s) = &sink {
+        let _ = s.send(last);
+    }
     for b in bufs {
         // SAFETY: `ON` is clear and `busy` was seen clear afterwards, so its thread no longer
         // touches the events (module doc).
@@ -198,6 +208,40 @@ pub(crate) fn end() {
             let _ = s.send(events);
         }
     }
+}
+
+/// The slices open when the trace stopped, ending now (Go's tracer, stopping, emits the
+/// running goroutines' state the same way), then the processor count at the end. An M whose
+/// slice ends meanwhile records nothing (the trace is off), so none is counted twice; one that
+/// ended just before the stop was recorded then.
+fn still_running() -> Vec<Event> {
+    let end = now();
+    let mut out = Vec::new();
+    for m in super::schedtrace::all_ms() {
+        let start = m.trace_start.load(Relaxed);
+        // SAFETY: Gs are never freed.
+        let g = unsafe { m.curg.load(Relaxed).as_ref() };
+        if start != 0
+            && let Some(g) = g
+        {
+            let p = m.trace_p.load(Relaxed);
+            let (end, why) = cut(m, start, p, end.max(start), Stop::TraceEnd);
+            out.push(Event::Run {
+                p,
+                g: g.id(),
+                start,
+                end,
+                why,
+                ready: 0,
+                flow: 0,
+            });
+        }
+    }
+    out.push(Event::Procs {
+        ts: end,
+        n: super::global::SCHED.procs.load(Relaxed) as u32,
+    });
+    out
 }
 
 /// This thread's buffer, created on first use.
@@ -274,30 +318,21 @@ fn current_p() -> u32 {
 /// Goroutine `g` starts a slice on `p` (the scheduler's `execute`, or a blocking call's end).
 #[cold]
 pub(crate) fn slice_start(m: &M, p: &P) {
-    m.trace_start.set(now());
-    m.trace_p.set(p.id as u32);
+    m.trace_p.store(p.id as u32, Relaxed);
+    m.trace_start.store(now(), Relaxed);
 }
 
 /// The slice open on `m` (if any) ends now, for `why`.
 #[cold]
 pub(crate) fn slice_end(m: &M, g: &G, why: Stop) {
-    let start = m.trace_start.replace(0);
+    // A load and a store: only this thread writes it (`end` only reads it).
+    let start = m.trace_start.load(Relaxed);
     if start == 0 {
         return;
     }
-    let p = m.trace_p.get();
-    let mut end = now();
-    // A P taken from a hog ended its slice then (module doc).
-    let taken = m.p().is_none_or(|pp| pp.id as u32 != p);
-    let mut why = why;
-    if taken && let Some(pp) = super::p::p_ref(super::global::SCHED.allp[p as usize].load(Acquire))
-    {
-        let at = pp.trace_taken.load(Relaxed);
-        if at > start && at < end {
-            end = at;
-            why = Stop::Hog;
-        }
-    }
+    m.trace_start.store(0, Relaxed);
+    let p = m.trace_p.load(Relaxed);
+    let (end, why) = cut(m, start, p, now(), why);
     // A goroutine that stays runnable waits for a P from now.
     let runnable = matches!(why, Stop::Yield | Stop::Preempted | Stop::Hog);
     let ready = g.trace_ready.swap(if runnable { end } else { 0 }, Relaxed);
@@ -310,6 +345,20 @@ pub(crate) fn slice_end(m: &M, g: &G, why: Stop) {
         ready,
         flow: g.trace_flow.swap(0, Relaxed),
     });
+}
+
+/// Where the slice of `m` that began at `start` on P `p` ends, if it ends at `end` for `why`:
+/// there, unless sysmon took the P from a hog before, which ended the slice then (module doc).
+fn cut(m: &M, start: i64, p: u32, end: i64, why: Stop) -> (i64, Stop) {
+    let taken = m.p().is_none_or(|pp| pp.id as u32 != p);
+    if taken && let Some(pp) = super::p::p_ref(super::global::SCHED.allp[p as usize].load(Acquire))
+    {
+        let at = pp.trace_taken.load(Relaxed);
+        if at > start && at < end {
+            return (at, Stop::Hog);
+        }
+    }
+    (end, why)
 }
 
 /// `gp` was made runnable by the caller (`ready`), which runs on `p`.
