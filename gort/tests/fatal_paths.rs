@@ -541,6 +541,12 @@ fn panics_name_the_goroutine() {
     );
     assert!(out.stderr.contains("stack backtrace:"), "{out}");
     assert!(!out.stderr.contains("thread 'gort-m"), "{out}");
+    // std's short form: from the panic down to the goroutine's body, no runtime frames.
+    assert!(out.stderr.contains("goroutine_named::{{closure}}"), "{out}");
+    assert!(out.stderr.contains("RUST_BACKTRACE=full"), "{out}");
+    assert!(!out.stderr.contains("gort::rt::"), "{out}");
+    let out = scenario("panic_names_goroutine", &[("RUST_BACKTRACE", "full")]);
+    assert!(out.stderr.contains("gort::rt::panics::report"), "{out}");
 }
 
 /// A panic hook the user set before the runtime started keeps running, after gort's report;

@@ -150,9 +150,18 @@ fn report(gp: *mut G, info: &PanicHookInfo<'_>) -> String {
     }
     match std::env::var_os("RUST_BACKTRACE") {
         _ if super::traceback::level() == super::traceback::NONE => {}
-        Some(v) if v != "0" => {
+        Some(v) if v == "full" => {
             let bt = std::backtrace::Backtrace::force_capture();
             out.push_str(&format!("stack backtrace:\n{bt}\n"));
+        }
+        Some(v) if v != "0" => {
+            // std's short form: the panic machinery and the goroutine's entry are left out.
+            let bt = std::backtrace::Backtrace::force_capture().to_string();
+            out.push_str(&format!(
+                "stack backtrace:\n{}note: Some details are omitted, run with \
+                 `RUST_BACKTRACE=full` for a verbose backtrace.\n",
+                super::traceback::trim_panic(&bt)
+            ));
         }
         _ => out.push_str(
             "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",

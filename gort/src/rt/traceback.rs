@@ -131,6 +131,29 @@ const WRAPPERS: &[&str] = &[
 /// `bt` (std's Display of a backtrace) with the runtime's frames cut from both ends and the
 /// rest renumbered. The whole backtrace if nothing would be left.
 pub(crate) fn trim(bt: &str) -> String {
+    let starts = |name: &str, set: &[&str]| set.iter().any(|p| name.starts_with(p));
+    trim_with(bt, |frames| {
+        frames
+            .iter()
+            .position(|f| !starts(f.0, RUNTIME))
+            .unwrap_or(frames.len())
+    })
+}
+
+/// A panicking goroutine's backtrace (`bt`, taken in the panic hook) in std's short form: from
+/// the frame after std's `__rust_end_short_backtrace` marker (the panic machinery and the hook
+/// are above it) down to the goroutine's body (its entry frames cut, as in `trim`).
+pub(crate) fn trim_panic(bt: &str) -> String {
+    trim_with(bt, |frames| {
+        frames
+            .iter()
+            .rposition(|f| f.0.contains("__rust_end_short_backtrace"))
+            .map_or(0, |i| i + 1)
+    })
+}
+
+/// The frames of `bt` from the one `first` picks down to the goroutine's body, renumbered.
+fn trim_with(bt: &str, first: impl Fn(&[(&str, Vec<&str>)]) -> usize) -> String {
     // Frames: a "  N: name" line followed by "at file:line" lines.
     let mut frames: Vec<(&str, Vec<&str>)> = Vec::new();
     for line in bt.lines() {
@@ -146,10 +169,7 @@ pub(crate) fn trim(bt: &str) -> String {
         }
     }
     let starts = |name: &str, set: &[&str]| set.iter().any(|p| name.starts_with(p));
-    let first = frames
-        .iter()
-        .position(|f| !starts(f.0, RUNTIME))
-        .unwrap_or(frames.len());
+    let first = first(&frames);
     let mut last = frames.len();
     while last > first
         && (starts(frames[last - 1].0, ENTRY) || starts(frames[last - 1].0, WRAPPERS))
