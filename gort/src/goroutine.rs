@@ -621,6 +621,7 @@ pub mod __private {
     /// # Safety
     /// `f` captures nothing that must stay on the calling thread: the macro passes the body of
     /// a `fn` without arguments, which captures nothing at all.
+    #[track_caller]
     pub unsafe fn main<R: 'static>(procs: usize, f: impl FnOnce() -> R + 'static) -> R {
         struct AssertSend<T>(T);
         // SAFETY: a goroutine may run on any OS thread; moving the main goroutine's closure and
@@ -647,6 +648,7 @@ pub mod __private {
     ///
     /// # Safety
     /// As for `main`.
+    #[track_caller]
     pub unsafe fn test<R: 'static>(
         procs: usize,
         timeout_secs: u64,

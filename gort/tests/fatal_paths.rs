@@ -308,7 +308,8 @@ fn main_exit_code_is_the_exit_status() {
 fn main_panic_exits_101() {
     let out = run("main_panic", None, &[]);
     out.assert_exit(101)
-        .assert_stderr_has("main goroutine panicked on purpose");
+        .assert_stderr_has("main goroutine panicked on purpose")
+        .assert_stdout_has("spawned at gort-testprogs/src/bin/main_panic.rs:5:");
 }
 
 fn ncpu() -> String {
