@@ -156,25 +156,7 @@ impl<T: AsRawFd> NetFd<T> {
         buf: &[u8],
         mut send: impl FnMut(&T, &[u8]) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let mut done = 0;
-        let r = self.op(false, |s| {
-            loop {
-                match send(s, &buf[done..]) {
-                    Ok(n) => {
-                        done += n;
-                        if n == 0 || done == buf.len() {
-                            return Ok(());
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        });
-        match r {
-            Err(_) if done > 0 => Ok(done),
-            r => r.map(|()| done),
-        }
+        self.write_all_of(buf.len(), |s, done| send(s, &buf[done..]))
     }
 
     /// `write_stream` for a gathering write: all of `bufs`, in one turn of the write side.
@@ -183,16 +165,23 @@ impl<T: AsRawFd> NetFd<T> {
         bufs: &[io::IoSlice<'_>],
         mut send: impl FnMut(&T, &[io::IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let total = bufs.iter().map(|b| b.len()).sum();
+        self.write_all_of(total, |s, done| match done {
+            0 => send(s, bufs),
+            _ => send(s, &unsent(bufs, done)),
+        })
+    }
+
+    /// The loop of `write_stream`: `send(s, done)` sends from byte `done` of `total` on.
+    fn write_all_of(
+        &self,
+        total: usize,
+        mut send: impl FnMut(&T, usize) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         let mut done = 0;
         let r = self.op(false, |s| {
             loop {
-                let sent = if done == 0 {
-                    send(s, bufs)
-                } else {
-                    send(s, &unsent(bufs, done))
-                };
-                match sent {
+                match send(s, done) {
                     Ok(n) => {
                         done += n;
                         if n == 0 || done == total {
