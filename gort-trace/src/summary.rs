@@ -102,8 +102,9 @@ pub fn compute(t: &Trace) -> Summary {
 
 /// A duration given in µs, in the unit that reads best.
 pub fn human(us: f64) -> String {
-    // No "-0.00": a sum of nothing, or rounding below the nanosecond.
-    let us = us.max(0.0);
+    // No "-0.00": a sum of nothing is -0.0 (and `max` may keep it), or rounding below the
+    // nanosecond.
+    let us = if us > 0.0 { us } else { 0.0 };
     if us >= 1e6 {
         format!("{:.2} s", us / 1e6)
     } else if us >= 1e3 {
