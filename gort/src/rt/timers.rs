@@ -227,6 +227,9 @@ impl TimerHeap {
     /// callback has run. Adds of one timer are ordered (each happens after the previous one
     /// ended): its owner arms it, never two threads at once.
     pub(crate) unsafe fn add(&self, t: *const Timer, when: i64, f: TimerFn) -> bool {
+        // `i64::MAX` is "no timer" to the readers of `next`: a timer that never fires (a sleep
+        // of `Duration::MAX`, saturated) still is one, which the deadlock detector must see.
+        let when = when.min(i64::MAX - 1);
         // SAFETY: the caller guarantees `t` is alive.
         let tr = unsafe { &*t };
         let mut v = self.lock();
@@ -476,6 +479,21 @@ mod tests {
         assert_eq!(h.next_when(), 50);
         assert_eq!(h.run_expired(1000), 25);
         assert_eq!(FIRED.load(SeqCst) - before, 50);
+        assert_eq!(h.next_when(), i64::MAX);
+    }
+
+    /// A timer that never fires (a sleep of `Duration::MAX`, saturated to `i64::MAX`) is still
+    /// a pending timer: `next_when` is not the empty heap's `i64::MAX`, which the deadlock
+    /// detector and the timer waiter read as "no timer".
+    #[test]
+    fn a_timer_at_the_end_of_time_is_still_pending() {
+        let h = TimerHeap::new();
+        let t = Timer::new();
+        // SAFETY: `t` outlives the heap's use of it.
+        unsafe { h.add(&t, i64::MAX, count) };
+        assert_ne!(h.next_when(), i64::MAX);
+        assert_eq!(h.run_expired(i64::MAX - 2), 0);
+        assert!(t.stop());
         assert_eq!(h.next_when(), i64::MAX);
     }
 
