@@ -12,7 +12,8 @@
 //!   [`cpu_time`], [`Tracked`] (a value that counts its drops) and [`Chan`] (a channel for the
 //!   `sync` tests that does not depend on gort's own primitives).
 //! - Workloads more than one test file runs: [`yielders`], [`perpetuum_mobile`] (Go's spawn
-//!   chain) and the select fairness bound [`fair`].
+//!   chain), the select fairness bound [`fair`], and [`concurrent_writes_stay_whole`] (stream
+//!   sockets' whole, exclusive writes).
 //! - Child processes: [`run_child`] / [`run_limited`] spawn a command with no stdin, no core
 //!   dumps and the runtime's environment variables cleared, drain its pipes ([`drain`]), wait for
 //!   it with a time bound ([`wait_bounded`]) and return its [`Output`].
@@ -25,8 +26,11 @@
 //!   processes then run under the same emulator and sibling crates build for the same target.
 #![warn(missing_docs)]
 
+mod net;
+pub use net::concurrent_writes_stay_whole;
+
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -434,47 +438,6 @@ impl Output {
             .lines()
             .filter(|l| l.starts_with(prefix))
             .collect()
-    }
-}
-
-/// Four goroutines each write 8 records of 1 MiB (a byte value of their own) through one shared
-/// stream with `write`, while `reader` reads everything: each `write` sends its whole record and
-/// no two records interleave (a stream socket's `write` is whole and exclusive, as Go's
-/// `Conn.Write`).
-pub fn concurrent_writes_stay_whole<W, R>(writer: Arc<W>, mut reader: R)
-where
-    W: Send + Sync + 'static,
-    for<'a> &'a W: Write,
-    R: Read,
-{
-    const RECORD: usize = 1 << 20;
-    const WRITERS: u8 = 4;
-    const EACH: usize = 8;
-    let hs: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let writer = writer.clone();
-            gort::spawn(move || {
-                let record = vec![w + 1; RECORD];
-                for _ in 0..EACH {
-                    assert_eq!(
-                        (&*writer).write(&record).unwrap(),
-                        RECORD,
-                        "a partial write"
-                    );
-                }
-            })
-        })
-        .collect();
-    let mut buf = vec![0u8; RECORD];
-    for i in 0..WRITERS as usize * EACH {
-        reader.read_exact(&mut buf).unwrap();
-        assert!(
-            buf.iter().all(|&b| b == buf[0]),
-            "record {i} is made of two writers' bytes"
-        );
-    }
-    for h in hs {
-        h.join().unwrap();
     }
 }
 
