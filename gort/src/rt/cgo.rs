@@ -45,16 +45,16 @@ pub(crate) const RED_ZONE: usize = 256;
 
 /// Extra Ms ever created.
 pub(crate) static EXTRA_MS: AtomicUsize = AtomicUsize::new(0);
-/// Every extra M ever created (for the deadlock detector).
-static EXTRA_ALL: Mutex<Vec<MPtr>> = Mutex::new(Vec::new());
-
 /// Foreign threads inside a callback now: their extra M's goroutine is not idle.
 pub(crate) fn threads_in_callback() -> usize {
-    let all = EXTRA_ALL.lock().unwrap_or_else(|e| e.into_inner());
-    all.iter()
+    super::m::all_ms()
+        .into_iter()
         .filter(|m| {
-            // SAFETY: Ms and their extra Gs are never freed.
-            unsafe { (**(*m.0).extra_g.get()).status() != IDLE }
+            // SAFETY: an M's extra G is set before the M is registered (`bind`) and never
+            // changes after; Gs are never freed. Scheduler Ms have none (null).
+            let gp = unsafe { *m.extra_g.get() };
+            // SAFETY: as above.
+            !gp.is_null() && unsafe { (*gp).status() } != IDLE
         })
         .count()
 }
@@ -245,15 +245,11 @@ fn bind() -> *mut M {
         None => {
             EXTRA_MS.fetch_add(1, Relaxed);
             let m: &'static M = Box::leak(Box::new(M::new()));
-            super::schedtrace::register_m(m);
             let gp = crate::stack::pool::alloc(None, 0)
                 .unwrap_or_else(|e| panic!("gort::ffi::callback: {e}"));
             // SAFETY: the M is new; only this thread uses it.
             unsafe { *m.extra_g.get() = gp };
-            EXTRA_ALL
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(MPtr(m as *const M as *mut M));
+            super::m::register(m);
             m as *const M as *mut M
         }
     };

@@ -144,6 +144,25 @@ impl M {
     }
 }
 
+/// Every M made, in order (Go's `allm`; Ms are never freed): the scheduler's threads and the
+/// extra Ms bound to foreign threads for callbacks. Pushed once each, after the M is set up.
+static ALLM: std::sync::Mutex<Vec<&'static M>> = std::sync::Mutex::new(Vec::new());
+
+/// Records a new M, once it is set up (its extra G included, for an extra M).
+pub(crate) fn register(m: &'static M) {
+    ALLM.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+}
+
+/// Every M made so far (the scheduler detail, the tracer's stop, the deadlock detector).
+pub(crate) fn all_ms() -> Vec<&'static M> {
+    ALLM.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `all_ms`, or None if the list is locked (for a report that must not wait).
+pub(crate) fn try_all_ms() -> Option<Vec<&'static M>> {
+    ALLM.try_lock().ok().map(|l| l.clone())
+}
+
 /// `mp` as a reference, for a pointer read from an atomic (`P::m`, `SCHED.timer_waiter`) or
 /// handed over by `switch`.
 pub(crate) fn m_ref(mp: *mut M) -> Option<&'static M> {

@@ -16,7 +16,6 @@
 //! one, and the report is how the user finds it): what sits behind a held lock prints as `?`.
 
 use std::io::{self, Write};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 
 use super::g::{BLOCKING, DUMPING, IDLE, RUNNABLE, RUNNING, WAITING, WaitReason};
@@ -31,20 +30,6 @@ static EVERY_MS: AtomicI64 = AtomicI64::new(-1);
 static LAST: AtomicI64 = AtomicI64::new(0);
 /// `scheddetail=1`.
 static DETAIL: AtomicBool = AtomicBool::new(false);
-
-/// Every M the runtime made, in order (Ms are never freed): the scheduler's threads and the
-/// ones bound to foreign threads for callbacks.
-static ALL_MS: Mutex<Vec<&'static M>> = Mutex::new(Vec::new());
-
-/// Records a new M for the detailed listing (and the tracer's stop, rt::trace).
-pub(crate) fn register_m(m: &'static M) {
-    ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).push(m);
-}
-
-/// Every M made so far.
-pub(crate) fn all_ms() -> Vec<&'static M> {
-    ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
 
 /// Reads GORT_DEBUG (comma-separated `name=value` settings); unknown or malformed settings are
 /// reported on stderr and ignored.
@@ -163,9 +148,9 @@ fn write(w: &mut dyn Write, now: i64, detailed: bool, fatal: bool) -> io::Result
         write_p(w, p, now, fatal)?;
     }
     let ms = if fatal {
-        ALL_MS.try_lock().ok().map(|l| l.clone())
+        super::m::try_all_ms()
     } else {
-        Some(ALL_MS.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        Some(super::m::all_ms())
     };
     match ms {
         Some(ms) => {

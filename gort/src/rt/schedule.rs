@@ -67,7 +67,7 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     let reused = RELEASED_MS.lock().unwrap_or_else(|e| e.into_inner()).pop();
     let mp: &'static M = reused.unwrap_or_else(|| {
         let m = Box::leak(Box::new(M::new()));
-        super::schedtrace::register_m(m);
+        super::m::register(m);
         m
     });
     mp.id.store(id, Relaxed);

@@ -217,7 +217,7 @@ pub(crate) fn end() {
 fn still_running() -> Vec<Event> {
     let end = now();
     let mut out = Vec::new();
-    for m in super::schedtrace::all_ms() {
+    for m in super::m::all_ms() {
         let start = m.trace_start.load(Relaxed);
         // SAFETY: Gs are never freed.
         let g = unsafe { m.curg.load(Relaxed).as_ref() };
