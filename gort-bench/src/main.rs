@@ -1,4 +1,5 @@
-//! gort-bench: the benchmark workloads (W1-W13, which also exist as Go, may and tokio programs; W14, gort only) on gort.
+//! gort-bench: the benchmark workloads on gort. W1-W13 and W15 also exist as Go programs, W1-W11
+//! as may and tokio ones too; W14 and W16 are gort only.
 //!
 //! ```text
 //! gort-bench [WORKLOAD...] [--procs 1,2] [--n N] [--quick] [--sweep] [--timeout S]

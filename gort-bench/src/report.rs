@@ -208,9 +208,16 @@ pub fn cpu_ns() -> i64 {
 
 /// Current resident set (VmRSS from /proc/self/status) in bytes.
 pub fn vm_rss_bytes() -> Option<i64> {
+    proc_status_bytes("VmRSS")
+}
+
+/// A size field of /proc/self/status (VmRSS, VmPTE, ...) in bytes.
+pub fn proc_status_bytes(field: &str) -> Option<i64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: i64 = line["VmRSS:".len()..]
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    let kib: i64 = line[field.len() + 1..]
         .split_whitespace()
         .next()?
         .parse()

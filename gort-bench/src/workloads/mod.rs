@@ -10,6 +10,7 @@ mod w12_ffi_call;
 mod w13_ffi_callback;
 mod w14_gls;
 mod w15_exec;
+mod w16_stack_floor;
 mod w1_spawn;
 mod w2_idle;
 mod w3_pingpong;
@@ -54,6 +55,7 @@ pub const ALL: &[Workload] = &[
     w13_ffi_callback::WORKLOAD,
     w14_gls::WORKLOAD,
     w15_exec::WORKLOAD,
+    w16_stack_floor::WORKLOAD,
 ];
 
 pub fn find(name: &str) -> Option<&'static Workload> {
