@@ -238,3 +238,56 @@ fn setter_and_spinner_threads() -> (i64, i64) {
     spinner.join().unwrap();
     (setter_tid, spinner_tid.load(SeqCst))
 }
+
+/// A receive from a timer's channel fires the timer if it is due (Go 1.23's maybeRunChan), so
+/// a goroutine that computes past a deadline without a scheduling point, the only one on its
+/// processor, then polls, finds the value: no scheduler has run the timer heap meanwhile. The
+/// value is the time the timer was due, not the time of the receive (Go's sendTime).
+#[test]
+fn due_timer_is_received_without_a_scheduling_point() {
+    const D: Duration = Duration::from_millis(1);
+    with_procs(1, 30, || {
+        type Poll = fn(&gort::Receiver<Instant>) -> Option<Instant>;
+        let polls: [(&str, Poll); 4] = [
+            ("try_recv", |c| c.try_recv().ok()),
+            ("recv_timeout(0)", |c| c.recv_timeout(Duration::ZERO).ok()),
+            ("select! with default", |c| {
+                gort::select! { recv(c) -> v => v, default => None }
+            }),
+            ("Select::try_select", |c| {
+                let mut sel = gort::Select::new();
+                sel.recv(c);
+                sel.try_select().and_then(|op| op.recv(c))
+            }),
+        ];
+        for (what, poll) in polls {
+            for kind in ["Timer", "Ticker", "after"] {
+                for _ in 0..20 {
+                    let start = Instant::now();
+                    let (_timer, _ticker, c) = match kind {
+                        "Timer" => {
+                            let t = gort::time::Timer::new(D);
+                            let c = t.receiver().clone();
+                            (Some(t), None, c)
+                        }
+                        "Ticker" => {
+                            let t = gort::time::Ticker::new(D);
+                            let c = t.receiver().clone();
+                            (None, Some(t), c)
+                        }
+                        _ => (None, None, gort::after(D)),
+                    };
+                    gort_test_support::spin_for(3 * D);
+                    let polled = Instant::now();
+                    let v = poll(&c).unwrap_or_else(|| panic!("{what} on a due {kind}: empty"));
+                    assert!(
+                        v >= start + D && v + D <= polled,
+                        "{what} on a due {kind}: carries {:?} after the start, polled at {:?}",
+                        v - start,
+                        polled - start
+                    );
+                }
+            }
+        }
+    });
+}

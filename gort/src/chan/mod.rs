@@ -102,8 +102,7 @@ impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 /// capacity of 0, as Go 1.23's timer channels do.
 pub(crate) fn timer_chan<T>(hook: raw::Hook) -> (Sender<T>, Receiver<T>) {
     let mut raw = RawChan::new::<T>(1);
-    raw.set_on_unreceivable(hook);
-    raw.look_unbuffered();
+    raw.make_timer_chan(hook);
     // One sender that is never dropped.
     raw.senders.fetch_add(1, Relaxed);
     pair(raw)

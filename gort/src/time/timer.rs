@@ -8,6 +8,7 @@
 //! dropped `Timer` or `Ticker` stops (it holds a receiver), and one whose receiver was cloned
 //! keeps firing into the clone.
 
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
         // close); when its last receiver goes, nobody can see the timer fire: it stops.
         let hook = Hook {
             run: stop_unreceivable,
+            due: fire_if_due,
             data: Weak::into_raw(weak.clone()).cast(),
         };
         let (tx, r) = crate::chan::timer_chan(hook);
@@ -81,7 +83,50 @@ unsafe fn stop_unreceivable(data: *const (), run: bool) {
     }
 }
 
+/// The channel's `due` hook (Go 1.23's maybeRunChan): a receive fires the timer now if its time
+/// has come, instead of leaving it to the scheduler that runs its heap. A firing already in
+/// flight (out of the heap, its callback waiting for `lock`) is left to that callback.
+///
+/// # Safety
+/// `data` is the hook's `Weak<Shared>` from `Weak::into_raw`, still owned by the channel.
+unsafe fn fire_if_due(data: *const ()) {
+    // SAFETY: the caller's contract; the channel keeps its reference (not released here).
+    let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Shared>()) });
+    let Some(s) = weak.upgrade() else { return };
+    // An unlocked hint first: most receives find the timer not due, or in no heap.
+    let now = crate::sys::nanotime();
+    if !s.node.is_pending() || s.node.when() > now {
+        return;
+    }
+    s.lock.lock();
+    // Under `lock` nobody arms the node, so `when` is the current arming's if it is current.
+    if s.armed.get() == s.seq.get() && !s.fired.get() && s.node.when() <= now && s.node.stop() {
+        // SAFETY: the node left its heap before firing, so the heap's reference is ours to
+        // release (`s` holds another).
+        unsafe { Arc::decrement_strong_count(Arc::as_ptr(&s)) };
+        s.deliver();
+    }
+    s.lock.unlock();
+}
+
 impl Shared {
+    /// Delivers the current arming's firing: sends the time it was due (as Go's sendTime) and
+    /// re-arms a ticker that someone can still receive from. Caller holds `lock`; the node is in
+    /// no heap.
+    fn deliver(self: &Arc<Self>) {
+        self.fired.set(true);
+        let when = self.node.when();
+        let now = crate::sys::nanotime();
+        let late = Duration::from_nanos(now.saturating_sub(when).max(0) as u64);
+        let sent = Instant::now();
+        let _ = self.tx.send_now(sent.checked_sub(late).unwrap_or(sent));
+        let period = self.period.get();
+        if period > 0 && self.tx.has_receivers() {
+            let next = when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period));
+            self.arm(next);
+        }
+    }
+
     /// Arms the node at `when` for the current generation. Caller holds `lock`.
     fn arm(self: &Arc<Self>, when: i64) {
         self.armed.set(self.seq.get());
@@ -126,16 +171,7 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
     // between the node leaving the heap and this callback (`arming`): then the node may be in a
     // heap again and must not be touched.
     if s.armed.get() == s.seq.get() && s.node.arming() == arming {
-        s.fired.set(true);
-        let _ = s.tx.send_now(Instant::now());
-        let period = s.period.get();
-        let nobody = !s.tx.has_receivers();
-        if period > 0 && !nobody {
-            let now = crate::sys::nanotime();
-            let when = s.node.when();
-            let next = when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period));
-            s.arm(next);
-        }
+        s.deliver();
     }
     s.lock.unlock();
 }

@@ -84,6 +84,9 @@ pub(crate) unsafe trait Selectable {
     /// # Safety
     /// The lock is held.
     unsafe fn reserve_send_locked(&self) -> Option<Reservation>;
+    /// Before the cases are polled, without the lock: a timer's channel fires its timer if it
+    /// is due (`RawChan::run_due_timer`).
+    fn run_due_timer(&self);
 }
 
 /// Outcome of a channel operation.

@@ -90,7 +90,10 @@ pub(crate) fn select<C: Selectable + ?Sized>(
     let mut inline_waiters: [Waiter; INLINE];
     let mut heap_waiters = Vec::new();
     loop {
-        for i in 0..n {
+        for (i, c) in cases.iter().enumerate() {
+            // Before anything is locked, a due timer fires into its channel (only receive
+            // cases can be on one: a timer's channel has no `Sender` outside its timer).
+            c.chan.run_due_timer();
             let j = crate::util::rand::below(i as u32 + 1) as usize;
             poll[i] = poll[j];
             poll[j] = i;

@@ -12,12 +12,15 @@ use super::RawChan;
 use crate::chan::stash::Stash;
 use crate::wait::WakeList;
 
-/// What to do when the last `Receiver` of a channel goes: `run(data, true)` then, or
-/// `run(data, false)` if the channel is freed first (to release `data`). Timer channels stop
-/// their timer with it, so that a dropped `after` does not stay in a timer heap until it fires
-/// (Go 1.23 collects unreferenced timers). `data` must be safe to use from any thread.
+/// A timer channel's link to its timer. When the last `Receiver` of the channel goes:
+/// `run(data, true)`, or `run(data, false)` if the channel is freed first (to release `data`);
+/// the timer stops then, so that a dropped `after` does not stay in a timer heap until it fires
+/// (Go 1.23 collects unreferenced timers). Until then, `due(data)` may run at any time, from
+/// any thread, any number of times: a receive fires the timer with it if it is due. `data`
+/// must be safe to use from any thread.
 pub(crate) struct Hook {
     pub(crate) run: unsafe fn(*const (), bool),
+    pub(crate) due: unsafe fn(*const ()),
     pub(crate) data: *const (),
 }
 
@@ -50,11 +53,6 @@ impl Drop for Orphans {
 }
 
 impl RawChan {
-    /// Installs the hook for when the last `Receiver` goes, before the channel is shared.
-    pub(crate) fn set_on_unreceivable(&mut self, hook: Hook) {
-        *self.on_unreceivable.get_mut() = Some(hook);
-    }
-
     /// The last `Receiver` is gone: closes the channel (blocked senders get their values back,
     /// later sends fail) and drops the values it still holds, after releasing the lock.
     pub(crate) fn close_unreceivable(&self) {

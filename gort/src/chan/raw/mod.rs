@@ -65,9 +65,10 @@ pub struct RawChan {
     /// `stash.len()`, readable without the lock.
     stashed: AtomicUsize,
     closed: AtomicBool,
-    /// Reports a length and capacity of 0 whatever it holds: a timer channel, one slot inside,
-    /// unbuffered to its users, as Go 1.23's (its chanlen and chancap).
-    looks_unbuffered: bool,
+    /// A timer's channel (Go 1.23's): it reports a length and capacity of 0 whatever its one
+    /// slot holds (Go's chanlen and chancap), and a receive first fires the timer if it is due
+    /// (`run_due_timer`).
+    timer: bool,
     cap: usize,
     elem_size: usize,
     buf: *mut u8,
@@ -80,8 +81,8 @@ pub struct RawChan {
     /// Values kept for async receivers beyond the capacity (under `lock`; allocated on first
     /// use, which most channels never see, so that it costs a channel one word).
     stash: UnsafeCell<Option<Box<Stash>>>,
-    /// Run when the last `Receiver` goes (a timer channel's: it stops the timer); set before the
-    /// channel is shared, taken under `lock` or by the channel's drop (see `discard`).
+    /// A timer channel's link to its timer (see `discard::Hook`): set before the channel is
+    /// shared, taken under `lock` when the last `Receiver` goes or by the channel's drop.
     on_unreceivable: UnsafeCell<Option<discard::Hook>>,
 }
 
@@ -137,7 +138,7 @@ impl RawChan {
             qcount: AtomicUsize::new(0),
             stashed: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            looks_unbuffered: false,
+            timer: false,
             cap,
             elem_size,
             buf,
@@ -152,20 +153,40 @@ impl RawChan {
 
     /// The capacity users see (`Sender::capacity`).
     pub(crate) fn cap(&self) -> usize {
-        if self.looks_unbuffered { 0 } else { self.cap }
+        if self.timer { 0 } else { self.cap }
     }
 
     /// The length users see (`Sender::len`).
     pub(crate) fn len(&self) -> usize {
-        if self.looks_unbuffered {
+        if self.timer {
             return 0;
         }
         self.qcount.load(Relaxed) + self.stashed.load(Relaxed)
     }
 
-    /// Makes `cap` and `len` report 0 (see `looks_unbuffered`); before the channel is shared.
-    pub(crate) fn look_unbuffered(&mut self) {
-        self.looks_unbuffered = true;
+    /// Makes this a timer's channel (see `timer`), whose `hook` stops the timer when the last
+    /// `Receiver` goes and fires it when a receive finds it due; before the channel is shared.
+    pub(crate) fn make_timer_chan(&mut self, hook: discard::Hook) {
+        self.timer = true;
+        *self.on_unreceivable.get_mut() = Some(hook);
+    }
+
+    /// On a timer's channel, fires the timer now if its time has come (Go 1.23's
+    /// maybeRunChan), so a receive never misses a due timer because no scheduler has run its
+    /// heap yet: at one processor, a goroutine that computes without a scheduling point and
+    /// then polls its timer with `try_recv` would otherwise find it empty. Called by every
+    /// receive before it takes the channel's lock.
+    #[inline]
+    pub(crate) fn run_due_timer(&self) {
+        if !self.timer {
+            return;
+        }
+        // SAFETY: a receive borrows a `Receiver`, so the hook is in place: it is taken only when
+        // the last `Receiver` goes or the channel is freed, and nothing writes the cell before.
+        if let Some(h) = unsafe { (*self.on_unreceivable.get()).as_ref() } {
+            // SAFETY: the hook's contract: `due` may run while the hook is in place.
+            unsafe { (h.due)(h.data) };
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -482,6 +503,7 @@ impl RawChan {
     /// # Safety
     /// `elem` points to writable, uninitialised space for one element.
     pub(crate) unsafe fn recv(&self, elem: *mut u8, block: bool) -> Status {
+        self.run_due_timer();
         if !block && self.empty() {
             if !self.closed.load(Acquire) {
                 return Status::WouldBlock;
@@ -563,6 +585,9 @@ impl RawChan {
         send: bool,
         cx: &Context<'_>,
     ) -> Poll<Status> {
+        if !send {
+            self.run_due_timer();
+        }
         // A waker's clone and drop are the task's code: neither runs under the lock.
         let mut waker = Some(cx.waker().clone());
         self.lock.lock();
@@ -736,5 +761,9 @@ unsafe impl Selectable for RawChan {
 
     unsafe fn reserve_send_locked(&self) -> Option<Reservation> {
         RawChan::reserve_send_locked(self)
+    }
+
+    fn run_due_timer(&self) {
+        RawChan::run_due_timer(self);
     }
 }
