@@ -7,6 +7,11 @@
 //! `after` in a select loop leaves its heap at once instead of when it would have fired, a
 //! dropped `Timer` or `Ticker` stops (it holds a receiver), and one whose receiver was cloned
 //! keeps firing into the clone.
+//!
+//! A receive does not wait for a scheduler to run the heap: as Go 1.23's (maybeRunChan), every
+//! receive from a timer's channel, a select case included, first fires the timer itself if it
+//! is due (`fire_if_due`), so a goroutine that computed past the deadline and then polls sees
+//! the value. What is sent is the time the timer was due, as Go's sendTime.
 
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, Weak};
