@@ -41,6 +41,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("sigquit", observe::sigquit),
     ("schedtrace", observe::schedtrace),
     ("no_false_deadlock", observe::no_false_deadlock),
+    (
+        "woken_thread_is_not_parked",
+        observe::woken_thread_is_not_parked,
+    ),
     ("runtime_goroutines", observe::runtime_goroutines),
     ("thread_limit", observe::thread_limit),
     ("signal_notify_stop", signals::notify_stop),

@@ -91,6 +91,27 @@ pub fn no_false_deadlock() {
     println!("received {v:?}");
 }
 
+/// The main thread, at the lowest priority (the test keeps every CPU busy meanwhile), waits in
+/// `gort::run` again and again: each time it is woken, it may not run for a long while, and
+/// it must not count as parked then (the deadlock detector would see every goroutine gone and
+/// every known thread parked).
+pub fn woken_thread_is_not_parked() {
+    gort::run(|| ());
+    // SAFETY: setpriority on the calling thread (Linux: a TID of 0 is this thread).
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    let start = std::time::Instant::now();
+    let mut runs = 0;
+    while start.elapsed() < Duration::from_secs(4) {
+        let v = gort::run(move || {
+            gort::sleep(Duration::from_micros(100));
+            runs
+        });
+        assert_eq!(v, runs);
+        runs += 1;
+    }
+    println!("{runs} runs");
+}
+
 /// More hogs than the thread limit allows: each goroutine that runs without calling the runtime
 /// keeps a thread once its processor is handed off, so the program must stop with a fatal error
 /// that names the limit instead of starting threads without bound.

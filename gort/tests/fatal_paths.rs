@@ -634,6 +634,30 @@ fn a_thread_unknown_to_the_runtime_prevents_a_false_deadlock() {
     assert!(out.stdout.contains("received Some(7)"), "{out}");
 }
 
+/// A plain thread woken from a gort call is not counted as parked while it waits for a CPU:
+/// the child's main thread runs at the lowest priority while this process keeps every CPU busy,
+/// so a woken main thread can wait far longer than the detector's two looks, 50 ms apart.
+#[test]
+fn a_woken_thread_that_has_not_run_yet_prevents_a_false_deadlock() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hogs: Vec<_> = (0..cpus + 1)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let out = scenario("woken_thread_is_not_parked", &[]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    hogs.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(out.stdout.contains(" runs"), "{out}");
+}
+
 /// The runtime's own goroutines (here the signal dispatcher) are left out of dumps and of the
 /// count by state, as Go leaves out system goroutines; GORT_TRACEBACK=system lists them.
 #[test]

@@ -118,8 +118,9 @@ pub(crate) struct G {
     pub(crate) sp: UnsafeCell<usize>,
     /// One of the status constants above.
     pub(crate) status: AtomicU32,
-    /// Futex word for thread-mode parking: `WAKE_WAITING`, `WAKE_READY` once readied, or
-    /// `WAKE_QUEUE` while the parked thread has given its P away and waits for one instead.
+    /// Futex word for thread-mode parking: `WAKE_WAITING`, `WAKE_READY` once readied,
+    /// `WAKE_QUEUE` while the parked thread has given its P away and waits for one instead, or
+    /// `WAKE_COUNTED` while a plain thread waits counted among the parked threads.
     pub(crate) wake: AtomicU32,
     /// True for the G of a plain OS thread: parking blocks the thread.
     pub(crate) is_thread: AtomicBool,

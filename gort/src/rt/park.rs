@@ -145,6 +145,9 @@ pub(crate) fn park(reason: WaitReason, commit: &mut dyn FnMut(*mut G) -> bool) {
 const WAKE_WAITING: u32 = 0;
 const WAKE_READY: u32 = 1;
 const WAKE_QUEUE: u32 = 2;
+/// A plain thread waiting, counted in `PARKED_THREADS`: its waker uncounts it as it wakes it,
+/// so the deadlock detector never counts a woken thread that has yet to run as parked.
+const WAKE_COUNTED: u32 = 3;
 
 /// Thread-mode park (see module doc).
 fn park_thread(m: Option<&'static M>, g: &G, commit: &mut dyn FnMut(*mut G) -> bool) {
@@ -218,18 +221,24 @@ fn wait_woken(m: Option<&'static M>, g: &G, holding: Option<&'static M>) -> bool
     // sysmon, whose detector looks only while it is awake). Its first park starts the runtime
     // if nothing else has (a program of plain threads and channels): the detector, and the
     // SIGQUIT dump, then cover it too. (After the commit: no channel lock is held here.)
-    let plain = m.is_none();
-    if plain {
+    let mut waiting = WAKE_WAITING;
+    if m.is_none() {
         super::ensure_started();
         super::dump::PARKED_THREADS.fetch_add(1, SeqCst);
+        if g.wake
+            .compare_exchange(WAKE_WAITING, WAKE_COUNTED, AcqRel, Acquire)
+            .is_err()
+        {
+            // Readied already: nobody else will uncount us.
+            super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
+            return false;
+        }
         super::dump::THREAD_PARKS.fetch_add(1, SeqCst);
         super::sysmon::wake();
+        waiting = WAKE_COUNTED;
     }
-    while g.wake.load(Acquire) == WAKE_WAITING {
-        futex::wait(&g.wake, WAKE_WAITING, -1);
-    }
-    if plain {
-        super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
+    while g.wake.load(Acquire) == waiting {
+        futex::wait(&g.wake, waiting, -1);
     }
     false
 }
@@ -260,17 +269,23 @@ pub(crate) unsafe fn ready_quietly(gp: *mut G) -> bool {
     // SAFETY: the caller's contract.
     let g = unsafe { &*gp };
     if g.parks_thread.load(Acquire) {
-        match g
-            .wake
-            .compare_exchange(WAKE_WAITING, WAKE_READY, AcqRel, Acquire)
-        {
-            Ok(_) => {
-                futex::wake(&g.wake, 1);
-                return false;
+        let mut from = WAKE_WAITING;
+        loop {
+            match g.wake.compare_exchange(from, WAKE_READY, AcqRel, Acquire) {
+                Ok(_) => {
+                    if from == WAKE_COUNTED {
+                        // Before the wake-up: from now on the thread may act.
+                        super::dump::PARKED_THREADS.fetch_sub(1, SeqCst);
+                    }
+                    futex::wake(&g.wake, 1);
+                    return false;
+                }
+                // A plain thread that counted itself parked (see `wait_woken`).
+                Err(WAKE_COUNTED) => from = WAKE_COUNTED,
+                // Its thread waits for a P to be handed to it: queue it (see `wait_woken`).
+                Err(WAKE_QUEUE) => break,
+                Err(_) => return false,
             }
-            // Its thread waits for a P to be handed to it: queue it (see `wait_woken`).
-            Err(WAKE_QUEUE) => {}
-            Err(_) => return false,
         }
     }
     g.make_runnable();
