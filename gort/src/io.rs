@@ -152,10 +152,20 @@ impl<T: AsRawFd + std::fmt::Debug> std::fmt::Debug for Pollable<T> {
 
 /// Sets O_NONBLOCK on `fd`.
 pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    set_o_nonblock(fd, true)
+}
+
+/// Sets or clears O_NONBLOCK on `fd`.
+pub(crate) fn set_o_nonblock(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: fcntl on a caller-owned fd; no memory is passed.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+        let want = if on {
+            flags | libc::O_NONBLOCK
+        } else {
+            flags & !libc::O_NONBLOCK
+        };
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, want) < 0 {
             return Err(io::Error::last_os_error());
         }
     }

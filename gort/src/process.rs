@@ -25,9 +25,11 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::process::{self, ExitStatus, Output, Stdio};
+use std::process;
+
+pub use std::process::{ExitStatus, Output, Stdio};
 
 use crate::io::Pollable;
 use crate::rt::blocking;
@@ -38,12 +40,19 @@ pub struct Command {
     /// Whether stdin, stdout and stderr were set: `output` captures the unset outputs and gives
     /// the child a null stdin, as std's does.
     set: [bool; 3],
+    /// The std command may have streams set that `set` does not know of (it came from std, or
+    /// was lent out by `as_std_mut`): `output` then leaves the defaults to std.
+    foreign: bool,
 }
 
 impl Command {
     /// A command to run `program`, with std's defaults (see std::process::Command::new).
     pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
-        Command::from(process::Command::new(program))
+        Command {
+            inner: process::Command::new(program),
+            set: [false; 3],
+            foreign: false,
+        }
     }
 
     /// Adds an argument.
@@ -119,6 +128,7 @@ impl Command {
     /// The std command, for settings this type does not mirror (`CommandExt`: `uid`,
     /// `process_group`, `pre_exec`, ...).
     pub fn as_std_mut(&mut self) -> &mut process::Command {
+        self.foreign = true;
         &mut self.inner
     }
 
@@ -130,7 +140,14 @@ impl Command {
 
     /// Runs the child to completion, capturing its output (stdout and stderr, unless set
     /// otherwise; stdin is null unless set).
+    ///
+    /// A command made from a std one, or changed through `as_std_mut`, may have streams set
+    /// that this type cannot see; its output is std's `output`, run as a hand-off call (the
+    /// wait then holds a thread, not just the goroutine).
     pub fn output(&mut self) -> io::Result<Output> {
+        if self.foreign {
+            return blocking(|| self.inner.output());
+        }
         if !self.set[0] {
             self.inner.stdin(Stdio::null());
         }
@@ -166,6 +183,7 @@ impl From<process::Command> for Command {
         Command {
             inner,
             set: [false; 3],
+            foreign: true,
         }
     }
 }
@@ -305,7 +323,8 @@ macro_rules! pipe_type {
                 })
             }
 
-            /// The pipe's descriptor, still in non-blocking mode.
+            /// The pipe's descriptor, off the poller and still in non-blocking mode (as
+            /// gort's sockets give theirs).
             pub fn into_fd(self) -> OwnedFd {
                 self.io.into_inner().into()
             }
@@ -314,6 +333,33 @@ macro_rules! pipe_type {
         impl AsRawFd for $name {
             fn as_raw_fd(&self) -> RawFd {
                 self.io.as_raw_fd()
+            }
+        }
+
+        impl AsFd for $name {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.io.get_ref().as_fd()
+            }
+        }
+
+        impl From<$name> for OwnedFd {
+            /// As [`into_fd`]($name::into_fd): still in non-blocking mode.
+            fn from(p: $name) -> OwnedFd {
+                p.into_fd()
+            }
+        }
+
+        impl From<$name> for Stdio {
+            /// The pipe as another child's stream, as std's: `cmd.stdin(child.stdout.take()
+            /// .unwrap())` pipes one child into the next. The descriptor goes back to blocking
+            /// mode, which the other child expects (the mode belongs to the pipe, not to
+            /// this handle).
+            fn from(p: $name) -> Stdio {
+                let fd = p.into_fd();
+                // A pipe descriptor takes F_SETFL; were it refused, the child would see
+                // `EAGAIN` on an empty pipe, as it would from any non-blocking stream.
+                let _ = crate::io::set_o_nonblock(fd.as_raw_fd(), false);
+                Stdio::from(fd)
             }
         }
 

@@ -98,6 +98,55 @@ fn a_thousand_children_at_procs1() {
     });
 }
 
+/// One child's output piped into another's input, as with std (`Stdio: From<ChildStdout>`):
+/// the pipe goes back to blocking mode for the second child, which would otherwise read
+/// `EAGAIN` while the first has not written yet.
+#[test]
+fn a_childs_output_is_another_childs_input() {
+    at_procs_1_and_2(|| {
+        let mut producer = Command::new("sh")
+            .args(["-c", "sleep 0.2; seq 5"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = Command::new("wc")
+            .arg("-l")
+            .stdin(producer.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(producer.wait().unwrap().success());
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5", "{out:?}");
+    });
+}
+
+/// Streams set on the std command (made from one, or through `as_std_mut`) are kept by
+/// `output`, as std's `output` keeps them, and the next `status` still uses them.
+#[test]
+fn output_keeps_streams_set_on_the_std_command() {
+    at_procs_1_and_2(|| {
+        let mut std_cmd = std::process::Command::new("sh");
+        std_cmd
+            .args(["-c", "echo out; echo err >&2"])
+            .stderr(Stdio::null());
+        let mut cmd = Command::from(std_cmd);
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b""[..])
+        );
+        let out = cmd.output().unwrap();
+        assert_eq!(out.stderr, b"", "the second output");
+
+        let mut cmd = Command::new("echo");
+        cmd.arg("hidden");
+        cmd.as_std_mut().stdout(Stdio::null());
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"");
+    });
+}
+
 /// Runs `body` as a goroutine at procs 1, then at procs 2.
 fn at_procs_1_and_2(body: fn()) {
     for procs in [1, 2] {
