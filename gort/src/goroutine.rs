@@ -352,8 +352,9 @@ impl Builder {
     }
 
     /// The usable stack limit in bytes, rounded up to whole pages and to the runtime's minimum
-    /// (32 KiB); at most 1 GiB. The default is 256 KiB (or `GORT_STACK_SIZE`). Overflow past the
-    /// limit is always reported, never silent.
+    /// (32 KiB). The default is 256 KiB (or `GORT_STACK_SIZE`). The largest is 1 GiB, Go's
+    /// limit: `spawn` fails with `InvalidInput` above it. Overflow past the limit is always
+    /// reported, never silent.
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
         self
@@ -368,12 +369,23 @@ impl Builder {
         self
     }
 
-    /// Starts the goroutine. Fails if no guarded stack can be had (the error says why).
+    /// Starts the goroutine. Fails if no guarded stack can be had (the error says why), or
+    /// if the stack size asked for is above the largest.
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
         self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> io::Result<JoinHandle<T>> {
+        if let Some(size) = self.stack_size.filter(|&s| s > crate::stack::MAX_STACK) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "gort::Builder::stack_size: {size} bytes is more than the largest goroutine \
+                     stack, {} bytes (1 GiB)",
+                    crate::stack::MAX_STACK
+                ),
+            ));
+        }
         let stack = self.stack_size.map_or(0, rt::stack_size);
         #[cfg(feature = "tracing")]
         if let Some(span) = self.span {

@@ -459,6 +459,18 @@ fn builder_stack_size_and_name() {
             .spawn(|| 3)
             .unwrap();
         assert_eq!(h.join().unwrap(), 3);
+        // The largest stack is 1 GiB (Go's limit); more is refused, not quietly cut.
+        let h = gort::Builder::new()
+            .stack_size(1 << 30)
+            .spawn(|| 4)
+            .unwrap();
+        assert_eq!(h.join().unwrap(), 4);
+        let err = gort::Builder::new()
+            .stack_size((1 << 30) + 1)
+            .spawn(|| ())
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("1073741825 bytes"), "{err}");
     });
 }
 
