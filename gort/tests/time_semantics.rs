@@ -474,3 +474,25 @@ fn sleepers_lateness(n: usize) -> Vec<u64> {
     late.sort_unstable();
     late
 }
+
+/// A due timer is never missed by a non-blocking receive, even while another thread is halfway
+/// through firing it (out of its heap, not yet sent): the receive delivers it itself, and the
+/// firing thread then sends nothing (no second value). From a goroutine and from a plain thread.
+#[test]
+fn due_timer_is_never_missed_while_another_thread_fires_it() {
+    fn polls(what: &str) {
+        for i in 0..1000 {
+            let t = Timer::new(Duration::from_micros(100));
+            gort_test_support::spin_for(Duration::from_micros(300));
+            let got = gort::select! { recv(t.receiver()) -> v => v.is_some(), default => false };
+            assert!(got, "{what}: poll {i} missed an expired timer");
+            assert_eq!(
+                t.receiver().try_recv(),
+                Err(TryRecvError::Empty),
+                "{what}: second value"
+            );
+        }
+    }
+    go_test(60, || polls("goroutine"));
+    bounded(60, || polls("plain thread"));
+}

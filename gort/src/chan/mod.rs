@@ -125,12 +125,13 @@ impl<T> Sender<T> {
 
     /// Takes one buffered value out without blocking, as a receiver would, and drops it;
     /// false if there was none. For the sending side of a timer channel, which drains stale
-    /// ticks when the timer is stopped or reset.
+    /// ticks when the timer is stopped or reset, under the timer's lock: so without firing the
+    /// timer first (`RawChan::recv_buffered`), which takes that lock.
     pub(crate) fn drain_one(&self) -> bool {
         let mut v = std::mem::MaybeUninit::<T>::uninit();
         // SAFETY: `v` is writable space for one T of this channel; on `Done` it holds a value
         // moved out of the channel, which we own and drop.
-        let st = unsafe { self.raw.recv(v.as_mut_ptr().cast(), false) };
+        let st = unsafe { self.raw.recv_buffered(v.as_mut_ptr().cast(), false) };
         if st == Status::Done {
             // SAFETY: `Done`: the channel moved a T into `v`.
             drop(unsafe { v.assume_init() });

@@ -11,7 +11,7 @@
 //!
 //! - **park / ready:** [`park`], [`ready`], [`yield_now`], [`check_preempt`], the [`G`] handle
 //!   (outside the core a `*mut G` is only an identity to pass back) and its [`WaitReason`].
-//! - **wakers:** [`Signal`] (the runtime's own waker) and [`waker_may_run_here`].
+//! - **wakers:** [`Signal`] (the runtime's own waker), [`waker_may_run_here`] and [`deferring_wakers`].
 //! - **goroutines:** [`spawn`], [`stack_size`], [`current_g`], [`current_id`], [`lock_os_thread`],
 //!   [`unlock_os_thread`], [`can_yield`], [`thread_panicking`].
 //! - **blocking calls:** [`blocking`], [`ffi_call`], [`ffi_callback`].
@@ -68,7 +68,7 @@ pub(crate) use spawn::{count_out, drop_own_locals, spawn, spawn_system};
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
 pub(crate) use trace_file::{start as trace_start, stop as trace_stop};
-pub(crate) use waker::{Signal, waker_may_run_here};
+pub(crate) use waker::{Signal, deferring_wakers, waker_may_run_here};
 
 /// The current goroutine's (or plain thread's) local values, created empty on first use.
 ///

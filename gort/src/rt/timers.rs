@@ -87,11 +87,6 @@ impl Timer {
         self.when.load(Relaxed)
     }
 
-    /// Whether the timer is in a heap (a hint unless the caller excludes `add` and `stop`).
-    pub(crate) fn is_pending(&self) -> bool {
-        !self.heap.load(Relaxed).is_null()
-    }
-
     /// How many times the timer has been added to a heap.
     pub(crate) fn arming(&self) -> u64 {
         self.arming.load(Acquire)

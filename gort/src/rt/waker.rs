@@ -114,9 +114,32 @@ pub(crate) fn waker_may_run_here(w: &Waker) -> bool {
     std::ptr::eq(w.vtable(), &VTABLE) || !in_commit_or_scheduler()
 }
 
-/// Whether the caller runs inside a park commit (its goroutine or thread is already `WAITING`)
-/// or on a scheduler's stack (no goroutine current: a timer callback).
+std::thread_local! {
+    /// Set by `deferring_wakers`.
+    static DEFERRING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every waker but the runtime's own handed to the task-wake goroutine instead
+/// of called here: for code that holds a lock a waker's code could need (a receive delivering
+/// a due timer holds the timer's lock, which the task's `Timer::reset` takes). `f` must not
+/// switch goroutines (the flag is the thread's).
+pub(crate) fn deferring_wakers<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DEFERRING.with(|d| d.set(self.0));
+        }
+    }
+    let _reset = Reset(DEFERRING.with(|d| d.replace(true)));
+    f()
+}
+
+/// Whether the caller runs inside a park commit (its goroutine or thread is already `WAITING`),
+/// on a scheduler's stack (no goroutine current: a timer callback), or in `deferring_wakers`.
 fn in_commit_or_scheduler() -> bool {
+    if DEFERRING.with(std::cell::Cell::get) {
+        return true;
+    }
     let Some(m) = current_m() else {
         return thread_waiting();
     };

@@ -14,6 +14,7 @@
 //! the value. What is sent is the time the timer was due, as Go's sendTime.
 
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -36,8 +37,9 @@ struct Shared {
     seq: std::cell::Cell<u64>,
     /// Generation the node was armed with. Under `lock`.
     armed: std::cell::Cell<u64>,
-    /// Whether the callback has handled the current arming. Under `lock`.
-    fired: std::cell::Cell<bool>,
+    /// Whether the current arming has been delivered. Written under `lock`; read without it
+    /// only as a hint (`fire_if_due`).
+    fired: AtomicBool,
     /// Period in nanoseconds, 0 for a one-shot timer. Under `lock`.
     period: std::cell::Cell<i64>,
     tx: crate::Sender<Instant>,
@@ -65,7 +67,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
             lock: crate::util::lock::Lock::new(),
             seq: std::cell::Cell::new(0),
             armed: std::cell::Cell::new(0),
-            fired: std::cell::Cell::new(false),
+            fired: AtomicBool::new(false),
             period: std::cell::Cell::new(period),
             tx,
         }
@@ -90,7 +92,9 @@ unsafe fn stop_unreceivable(data: *const (), run: bool) {
 
 /// The channel's `due` hook (Go 1.23's maybeRunChan): a receive fires the timer now if its time
 /// has come, instead of leaving it to the scheduler that runs its heap. A firing already in
-/// flight (out of the heap, its callback waiting for `lock`) is left to that callback.
+/// flight (out of the heap, its callback not yet past `lock`) is delivered here too, and the
+/// callback then finds it `fired`: a receive never misses a due timer because another thread
+/// is halfway through firing it.
 ///
 /// # Safety
 /// `data` is the hook's `Weak<Shared>` from `Weak::into_raw`, still owned by the channel.
@@ -98,18 +102,24 @@ unsafe fn fire_if_due(data: *const ()) {
     // SAFETY: the caller's contract; the channel keeps its reference (not released here).
     let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Shared>()) });
     let Some(s) = weak.upgrade() else { return };
-    // An unlocked hint first: most receives find the timer not due, or in no heap.
+    // Unlocked hints first: most receives find the timer not due, or its value delivered.
     let now = crate::sys::nanotime();
-    if !s.node.is_pending() || s.node.when() > now {
+    if s.fired.load(Acquire) || s.node.when() > now {
         return;
     }
     s.lock.lock();
     // Under `lock` nobody arms the node, so `when` is the current arming's if it is current.
-    if s.armed.get() == s.seq.get() && !s.fired.get() && s.node.when() <= now && s.node.stop() {
-        // SAFETY: the node left its heap before firing, so the heap's reference is ours to
-        // release (`s` holds another).
-        unsafe { Arc::decrement_strong_count(Arc::as_ptr(&s)) };
-        s.deliver();
+    if s.armed.get() == s.seq.get() && !s.fired.load(Relaxed) && s.node.when() <= now {
+        if s.node.stop() {
+            // SAFETY: the node left its heap before firing, so the heap's reference is ours to
+            // release (`s` holds another).
+            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&s)) };
+        }
+        // Else the firing is in flight: a current, unfired arming leaves its heap only by
+        // firing (a stop under `lock` bumps `seq` or delivers). Its callback keeps the heap's
+        // reference and, finding the arming fired (or replaced, for a ticker), sends nothing.
+        // A task waiting on the channel is woken elsewhere: its waker may want `lock`.
+        crate::rt::deferring_wakers(|| s.deliver());
     }
     s.lock.unlock();
 }
@@ -119,12 +129,14 @@ impl Shared {
     /// re-arms a ticker that someone can still receive from. Caller holds `lock`; the node is in
     /// no heap.
     fn deliver(self: &Arc<Self>) {
-        self.fired.set(true);
         let when = self.node.when();
         let now = crate::sys::nanotime();
         let late = Duration::from_nanos(now.saturating_sub(when).max(0) as u64);
         let sent = Instant::now();
         let _ = self.tx.send_now(sent.checked_sub(late).unwrap_or(sent));
+        // After the send: a receive that sees `fired` without the lock (`fire_if_due`'s hint)
+        // goes on to find the value.
+        self.fired.store(true, Release);
         let period = self.period.get();
         if period > 0 && self.tx.has_receivers() {
             let next = when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period));
@@ -135,7 +147,7 @@ impl Shared {
     /// Arms the node at `when` for the current generation. Caller holds `lock`.
     fn arm(self: &Arc<Self>, when: i64) {
         self.armed.set(self.seq.get());
-        self.fired.set(false);
+        self.fired.store(false, Relaxed);
         let p = Arc::into_raw(self.clone());
         // SAFETY: the heap's strong reference (`p`) keeps the node alive and unmoved until the
         // callback or `disarm` reclaims it.
@@ -157,7 +169,7 @@ impl Shared {
             // to release.
             unsafe { Arc::decrement_strong_count(self as *const Shared) };
             pending = true;
-        } else if current && self.node.arming() > 0 && !self.fired.get() {
+        } else if current && self.node.arming() > 0 && !self.fired.load(Relaxed) {
             pending = true;
         }
         while self.tx.drain_one() {
@@ -172,10 +184,11 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
     // (leaked by `arm`) is reclaimed here.
     let s = unsafe { Arc::from_raw(t as *const Shared) };
     s.lock.lock();
-    // Stale if stopped or reset since this arming (`seq`), or re-armed by a `reset` that ran
-    // between the node leaving the heap and this callback (`arming`): then the node may be in a
-    // heap again and must not be touched.
-    if s.armed.get() == s.seq.get() && s.node.arming() == arming {
+    // Stale if stopped or reset since this arming (`seq`), or re-armed by a `reset` (or a
+    // ticker's early delivery) that ran between the node leaving the heap and this callback
+    // (`arming`): then the node may be in a heap again and must not be touched. Done if a
+    // receive delivered it meanwhile (`fired`, see `fire_if_due`).
+    if s.armed.get() == s.seq.get() && s.node.arming() == arming && !s.fired.load(Relaxed) {
         s.deliver();
     }
     s.lock.unlock();

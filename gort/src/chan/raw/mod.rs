@@ -504,6 +504,16 @@ impl RawChan {
     /// `elem` points to writable, uninitialised space for one element.
     pub(crate) unsafe fn recv(&self, elem: *mut u8, block: bool) -> Status {
         self.run_due_timer();
+        // SAFETY: forwarded from the caller.
+        unsafe { self.recv_buffered(elem, block) }
+    }
+
+    /// `recv` without firing a due timer first: for the timer itself, which drains its channel
+    /// under its own lock (the due hook takes that lock).
+    ///
+    /// # Safety
+    /// As `recv`.
+    pub(crate) unsafe fn recv_buffered(&self, elem: *mut u8, block: bool) -> Status {
         if !block && self.empty() {
             if !self.closed.load(Acquire) {
                 return Status::WouldBlock;
