@@ -496,3 +496,27 @@ fn due_timer_is_never_missed_while_another_thread_fires_it() {
     go_test(60, || polls("goroutine"));
     bounded(60, || polls("plain thread"));
 }
+
+/// Stopping or resetting a timer that is due but not yet fired, or one stopped before its
+/// deadline passed, returns (the timer drains its channel under its own lock, and a receive's
+/// check for a due timer takes that lock: the drain must not make the check).
+#[test]
+fn stop_and_reset_of_a_due_timer_return() {
+    go_test(30, || {
+        let t = Timer::new(MS);
+        assert!(t.stop());
+        gort::sleep(5 * MS);
+        assert!(!t.reset(MS), "a stopped timer has nothing pending");
+        assert!(t.receiver().recv().is_some());
+        for _ in 0..100 {
+            let t = Timer::new(Duration::from_micros(100));
+            gort_test_support::spin_for(Duration::from_micros(300));
+            assert!(t.stop(), "due but not received: stop finds it pending");
+            assert_eq!(t.receiver().try_recv(), Err(TryRecvError::Empty));
+            let k = Ticker::new(Duration::from_micros(100));
+            gort_test_support::spin_for(Duration::from_micros(300));
+            k.reset(Duration::from_secs(3600));
+            assert_eq!(k.receiver().try_recv(), Err(TryRecvError::Empty));
+        }
+    });
+}

@@ -29,6 +29,35 @@ pub(crate) fn deadline_from(now: i64, d: std::time::Duration) -> i64 {
     now.saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// The `Instant` of the nanotime `ns`, never later than now. Both clocks are CLOCK_MONOTONIC,
+/// but an `Instant` cannot be made from a clock value, so a pair of readings taken together
+/// once (the closest of a few tries) anchors one to the other: every conversion uses the same
+/// pair, so times a nanosecond apart in one clock stay so in the other, and the result is late
+/// by at most the gap between the two anchoring readings.
+pub(crate) fn instant_at(ns: i64) -> std::time::Instant {
+    use std::time::{Duration, Instant};
+    static ANCHOR: std::sync::OnceLock<(Instant, i64)> = std::sync::OnceLock::new();
+    let &(at, anchor) = ANCHOR.get_or_init(|| {
+        let mut best = (Instant::now(), nanotime(), i64::MAX);
+        for _ in 0..8 {
+            let before = nanotime();
+            let i = Instant::now();
+            let gap = nanotime() - before;
+            if gap < best.2 {
+                best = (i, before, gap);
+            }
+        }
+        (best.0, best.1)
+    });
+    let t = if ns >= anchor {
+        at + Duration::from_nanos((ns - anchor) as u64)
+    } else {
+        at.checked_sub(Duration::from_nanos((anchor - ns) as u64))
+            .unwrap_or(at)
+    };
+    t.min(Instant::now())
+}
+
 /// The page size (4 KiB on x86-64 Linux; read once).
 pub(crate) fn page_size() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};

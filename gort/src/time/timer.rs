@@ -37,8 +37,8 @@ struct Shared {
     seq: std::cell::Cell<u64>,
     /// Generation the node was armed with. Under `lock`.
     armed: std::cell::Cell<u64>,
-    /// Whether the current arming has been delivered. Written under `lock`; read without it
-    /// only as a hint (`fire_if_due`).
+    /// Whether the current arming is over: delivered, or stopped. Written under `lock`; read
+    /// without it only as a hint (`fire_if_due`).
     fired: AtomicBool,
     /// Period in nanoseconds, 0 for a one-shot timer. Under `lock`.
     period: std::cell::Cell<i64>,
@@ -131,9 +131,7 @@ impl Shared {
     fn deliver(self: &Arc<Self>) {
         let when = self.node.when();
         let now = crate::sys::nanotime();
-        let late = Duration::from_nanos(now.saturating_sub(when).max(0) as u64);
-        let sent = Instant::now();
-        let _ = self.tx.send_now(sent.checked_sub(late).unwrap_or(sent));
+        let _ = self.tx.send_now(crate::sys::instant_at(when.min(now)));
         // After the send: a receive that sees `fired` without the lock (`fire_if_due`'s hint)
         // goes on to find the value.
         self.fired.store(true, Release);
@@ -175,6 +173,8 @@ impl Shared {
         while self.tx.drain_one() {
             pending = true;
         }
+        // No arming is current now: receives pass by without the lock (`fire_if_due`).
+        self.fired.store(true, Release);
         pending
     }
 }
