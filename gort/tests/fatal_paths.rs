@@ -119,6 +119,20 @@ fn overflow_custom_limit_reports_that_limit() {
     check_overflow("overflow_custom_limit", 2, 64 << 10, &[]);
 }
 
+/// At the largest limit, the report does not tell the user to raise it.
+#[test]
+fn overflow_at_the_largest_limit_says_so() {
+    let out = scenario("overflow_recursion", &[("GORT_STACK_SIZE", "1g")]);
+    out.assert_signal(libc::SIGABRT);
+    assert_eq!(parse_overflow(&out).limit, 1 << 30, "{out}");
+    assert!(
+        out.stderr
+            .contains("note: the limit is the largest a goroutine stack can have"),
+        "{out}"
+    );
+    out.assert_stderr_lacks("help: raise the limit");
+}
+
 #[test]
 fn overflow_after_reuse_is_reported() {
     check_overflow("overflow_after_reuse", 2, DEFAULT_STACK, &[]);

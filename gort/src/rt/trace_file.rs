@@ -102,12 +102,16 @@ pub(crate) static WRITER_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// `runtime::trace::stop`.
 pub(crate) fn stop() -> io::Result<()> {
-    let Some((thread, path)) = WRITER.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+    let mut w = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((thread, path)) = w.take() else {
         return Err(io::Error::other(
             "gort::runtime::trace::stop: no trace is running",
         ));
     };
+    // Still holding `WRITER`: a `start` meanwhile waits until recording has ended, rather than
+    // find the old trace's sink and fail.
     super::trace::end();
+    drop(w);
     let joined = thread.join();
     WRITER_THREADS.fetch_sub(1, SeqCst);
     match joined {

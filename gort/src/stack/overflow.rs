@@ -156,7 +156,15 @@ fn report(g: &crate::rt::g::G, when: &[u8]) -> ! {
         write_stderr(b":");
         write_stderr(fmt_u64(loc.line() as u64, &mut buf));
     }
-    write_stderr(b"\nhelp: raise the limit with gort::Builder::stack_size or GORT_STACK_SIZE\n");
+    if g.limit.load(Relaxed) >= super::MAX_STACK {
+        write_stderr(
+            b"\nnote: the limit is the largest a goroutine stack can have (1 GiB, as Go's)\n",
+        );
+    } else {
+        write_stderr(
+            b"\nhelp: raise the limit with gort::Builder::stack_size or GORT_STACK_SIZE\n",
+        );
+    }
     // SAFETY: abort is async-signal-safe.
     unsafe { libc::abort() }
 }
