@@ -376,13 +376,13 @@ impl Builder {
         self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> io::Result<JoinHandle<T>> {
-        if let Some(size) = self.stack_size.filter(|&s| s > crate::stack::MAX_STACK) {
+        if let Some(size) = self.stack_size.filter(|&s| s > rt::MAX_STACK) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
                     "gort::Builder::stack_size: {size} bytes is more than the largest goroutine \
                      stack, {} bytes (1 GiB)",
-                    crate::stack::MAX_STACK
+                    rt::MAX_STACK
                 ),
             ));
         }

@@ -52,7 +52,7 @@ mod waker;
 
 use std::sync::atomic::Ordering::*;
 
-pub(crate) use crate::stack::normalize as stack_size;
+pub(crate) use crate::stack::{MAX_STACK, normalize as stack_size};
 pub(crate) use blocking::run as blocking;
 pub(crate) use cgo::{call as ffi_call, callback as ffi_callback};
 pub(crate) use dump::sigquit_handler;
