@@ -26,7 +26,9 @@
 //!   processes then run under the same emulator and sibling crates build for the same target.
 #![warn(missing_docs)]
 
+mod load;
 mod net;
+pub use load::{Burners, burn_cpus};
 pub use net::concurrent_writes_stay_whole;
 
 use std::ffi::OsStr;

@@ -653,21 +653,10 @@ fn a_thread_unknown_to_the_runtime_prevents_a_false_deadlock() {
 /// so a woken main thread can wait far longer than the detector's two looks, 50 ms apart.
 #[test]
 fn a_woken_thread_that_has_not_run_yet_prevents_a_false_deadlock() {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let hogs: Vec<_> = (0..cpus + 1)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
+    let burners = gort_test_support::burn_cpus(cpus + 1);
     let out = scenario("woken_thread_is_not_parked", &[]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    hogs.into_iter().for_each(|h| h.join().unwrap());
+    drop(burners);
     assert_eq!(out.status.code(), Some(0), "{out}");
     assert!(out.stdout.contains(" runs"), "{out}");
 }

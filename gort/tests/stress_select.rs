@@ -14,17 +14,7 @@ use gort_test_support::serial_go_test;
 /// which widens the window the bug needs.
 #[test]
 fn same_channel_send_and_recv_arms_with_timer() {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let burners: Vec<_> = (0..3)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
+    let burners = gort_test_support::burn_cpus(3);
     serial_go_test(120, || {
         gort::set_procs(2);
         for _ in 0..100 {
@@ -51,10 +41,7 @@ fn same_channel_send_and_recv_arms_with_timer() {
             }
         }
     });
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for b in burners {
-        b.join().unwrap();
-    }
+    drop(burners);
 }
 
 /// Two dynamic `Select`s blocked on opposite ends of one unbuffered channel meet: the receiving
