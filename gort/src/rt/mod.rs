@@ -11,7 +11,8 @@
 //!
 //! - **park / ready:** [`park`], [`ready`], [`yield_now`], [`check_preempt`], the [`G`] handle
 //!   (outside the core a `*mut G` is only an identity to pass back) and its [`WaitReason`].
-//! - **wakers:** [`Signal`] (the runtime's own waker), [`waker_may_run_here`] and [`deferring_wakers`].
+//! - **wakers:** [`Signal`] (the runtime's own waker), [`waker_may_run_here`] and
+//!   [`deferring_wakers`].
 //! - **goroutines:** [`spawn`], [`stack_size`], [`current_g`], [`current_id`], [`lock_os_thread`],
 //!   [`unlock_os_thread`], [`can_yield`], [`thread_panicking`].
 //! - **blocking calls:** [`blocking`], [`ffi_call`], [`ffi_callback`].

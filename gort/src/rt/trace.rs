@@ -169,15 +169,12 @@ std::thread_local! {
     static MINE: Cell<*const Buf> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Held by `begin` and for the whole of `end`, so that a trace cannot begin while the last one
-/// is still being collected (its buffers would be written by recorders and emptied by `end` at
-/// once). Not `SINK`'s lock: a recorder takes that one while its `busy` flag, which `end` waits
-/// for, is set.
-static LIFE: Mutex<()> = Mutex::new(());
-
 /// Starts recording; full buffers go to `sink`. False if a trace is running already.
+///
+/// The caller serialises `begin` and `end` (rt::trace_file holds its writer's lock across
+/// each): a trace must not begin while `end` still collects the last one, whose buffers
+/// recorders would then write while `end` empties them.
 pub(crate) fn begin(sink: Sender<Vec<Event>>) -> bool {
-    let _life = LIFE.lock().unwrap_or_else(|e| e.into_inner());
     let mut s = SINK.lock().unwrap_or_else(|e| e.into_inner());
     if s.is_some() {
         return false;
@@ -192,7 +189,6 @@ pub(crate) fn begin(sink: Sender<Vec<Event>>) -> bool {
 /// the slices still running now, cut at this moment, and the processor count, which marks
 /// when the trace ended.
 pub(crate) fn end() {
-    let _life = LIFE.lock().unwrap_or_else(|e| e.into_inner());
     ON.store(false, SeqCst);
     super::hog::taker_barrier();
     let bufs = BUFS.lock().unwrap_or_else(|e| e.into_inner()).clone();

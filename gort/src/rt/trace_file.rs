@@ -108,8 +108,8 @@ pub(crate) fn stop() -> io::Result<()> {
             "gort::runtime::trace::stop: no trace is running",
         ));
     };
-    // Still holding `WRITER`: a `start` meanwhile waits until recording has ended, rather than
-    // find the old trace's sink and fail.
+    // Still holding `WRITER`, which serialises `begin` and `end` (rt::trace): a `start`
+    // meanwhile waits until recording has ended and the buffers are collected.
     super::trace::end();
     drop(w);
     let joined = thread.join();

@@ -38,16 +38,16 @@ pub(crate) fn instant_at(ns: i64) -> std::time::Instant {
     use std::time::{Duration, Instant};
     static ANCHOR: std::sync::OnceLock<(Instant, i64)> = std::sync::OnceLock::new();
     let &(at, anchor) = ANCHOR.get_or_init(|| {
-        let mut best = (Instant::now(), nanotime(), i64::MAX);
-        for _ in 0..8 {
+        let reading = || {
             let before = nanotime();
-            let i = Instant::now();
-            let gap = nanotime() - before;
-            if gap < best.2 {
-                best = (i, before, gap);
-            }
-        }
-        (best.0, best.1)
+            let at = Instant::now();
+            (nanotime() - before, at, before)
+        };
+        let (_, at, before) = (0..8)
+            .map(|_| reading())
+            .min_by_key(|r| r.0)
+            .expect("eight readings");
+        (at, before)
     });
     let t = if ns >= anchor {
         at + Duration::from_nanos((ns - anchor) as u64)

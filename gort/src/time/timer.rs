@@ -39,7 +39,7 @@ struct Shared {
     armed: std::cell::Cell<u64>,
     /// Whether the current arming is over: delivered, or stopped. Written under `lock`; read
     /// without it only as a hint (`fire_if_due`).
-    fired: AtomicBool,
+    over: AtomicBool,
     /// Period in nanoseconds, 0 for a one-shot timer. Under `lock`.
     period: std::cell::Cell<i64>,
     tx: crate::Sender<Instant>,
@@ -67,7 +67,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
             lock: crate::util::lock::Lock::new(),
             seq: std::cell::Cell::new(0),
             armed: std::cell::Cell::new(0),
-            fired: AtomicBool::new(false),
+            over: AtomicBool::new(false),
             period: std::cell::Cell::new(period),
             tx,
         }
@@ -93,7 +93,7 @@ unsafe fn stop_unreceivable(data: *const (), run: bool) {
 /// The channel's `due` hook (Go 1.23's maybeRunChan): a receive fires the timer now if its time
 /// has come, instead of leaving it to the scheduler that runs its heap. A firing already in
 /// flight (out of the heap, its callback not yet past `lock`) is delivered here too, and the
-/// callback then finds it `fired`: a receive never misses a due timer because another thread
+/// callback then finds it `over`: a receive never misses a due timer because another thread
 /// is halfway through firing it.
 ///
 /// # Safety
@@ -102,14 +102,18 @@ unsafe fn fire_if_due(data: *const ()) {
     // SAFETY: the caller's contract; the channel keeps its reference (not released here).
     let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Shared>()) });
     let Some(s) = weak.upgrade() else { return };
-    // Unlocked hints first: most receives find the timer not due, or its value delivered.
+    // Unlocked hints first: most receives find the arming over (delivered or stopped), or not
+    // due yet.
+    if s.over.load(Acquire) {
+        return;
+    }
     let now = crate::sys::nanotime();
-    if s.fired.load(Acquire) || s.node.when() > now {
+    if s.node.when() > now {
         return;
     }
     s.lock.lock();
     // Under `lock` nobody arms the node, so `when` is the current arming's if it is current.
-    if s.armed.get() == s.seq.get() && !s.fired.load(Relaxed) && s.node.when() <= now {
+    if s.armed.get() == s.seq.get() && !s.over.load(Relaxed) && s.node.when() <= now {
         if s.node.stop() {
             // SAFETY: the node left its heap before firing, so the heap's reference is ours to
             // release (`s` holds another).
@@ -117,7 +121,7 @@ unsafe fn fire_if_due(data: *const ()) {
         }
         // Else the firing is in flight: a current, unfired arming leaves its heap only by
         // firing (a stop under `lock` bumps `seq` or delivers). Its callback keeps the heap's
-        // reference and, finding the arming fired (or replaced, for a ticker), sends nothing.
+        // reference and, finding the arming over (or replaced, for a ticker), sends nothing.
         // A task waiting on the channel is woken elsewhere: its waker may want `lock`.
         crate::rt::deferring_wakers(|| s.deliver());
     }
@@ -132,9 +136,9 @@ impl Shared {
         let when = self.node.when();
         let now = crate::sys::nanotime();
         let _ = self.tx.send_now(crate::sys::instant_at(when.min(now)));
-        // After the send: a receive that sees `fired` without the lock (`fire_if_due`'s hint)
+        // After the send: a receive that sees `over` without the lock (`fire_if_due`'s hint)
         // goes on to find the value.
-        self.fired.store(true, Release);
+        self.over.store(true, Release);
         let period = self.period.get();
         if period > 0 && self.tx.has_receivers() {
             let next = when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period));
@@ -145,7 +149,7 @@ impl Shared {
     /// Arms the node at `when` for the current generation. Caller holds `lock`.
     fn arm(self: &Arc<Self>, when: i64) {
         self.armed.set(self.seq.get());
-        self.fired.store(false, Relaxed);
+        self.over.store(false, Relaxed);
         let p = Arc::into_raw(self.clone());
         // SAFETY: the heap's strong reference (`p`) keeps the node alive and unmoved until the
         // callback or `disarm` reclaims it.
@@ -167,14 +171,14 @@ impl Shared {
             // to release.
             unsafe { Arc::decrement_strong_count(self as *const Shared) };
             pending = true;
-        } else if current && self.node.arming() > 0 && !self.fired.load(Relaxed) {
+        } else if current && self.node.arming() > 0 && !self.over.load(Relaxed) {
             pending = true;
         }
         while self.tx.drain_one() {
             pending = true;
         }
         // No arming is current now: receives pass by without the lock (`fire_if_due`).
-        self.fired.store(true, Release);
+        self.over.store(true, Release);
         pending
     }
 }
@@ -187,8 +191,8 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
     // Stale if stopped or reset since this arming (`seq`), or re-armed by a `reset` (or a
     // ticker's early delivery) that ran between the node leaving the heap and this callback
     // (`arming`): then the node may be in a heap again and must not be touched. Done if a
-    // receive delivered it meanwhile (`fired`, see `fire_if_due`).
-    if s.armed.get() == s.seq.get() && s.node.arming() == arming && !s.fired.load(Relaxed) {
+    // receive delivered it meanwhile (`over`, see `fire_if_due`).
+    if s.armed.get() == s.seq.get() && s.node.arming() == arming && !s.over.load(Relaxed) {
         s.deliver();
     }
     s.lock.unlock();
