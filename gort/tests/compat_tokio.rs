@@ -179,3 +179,38 @@ fn goroutines_and_channels_awaited_from_tokio_tasks() {
         });
     });
 }
+
+/// `block_on` called from a task of the shared runtime itself, whose one worker would otherwise
+/// block while the future waits for a timer only a worker drives: the worker's duties are handed
+/// to another thread first (tokio's `block_in_place`), so the future completes.
+#[test]
+fn block_on_inside_a_task_of_the_shared_runtime() {
+    bounded(30, || {
+        let task = gort::compat::tokio::handle().spawn(async {
+            block_on(async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                7
+            })
+        });
+        assert_eq!(gort::compat::tokio::handle().block_on(task).unwrap(), 7);
+    });
+}
+
+/// `block_on` inside a current-thread runtime of the caller's own, where tokio forbids handing
+/// the thread over: the thread just blocks while the shared runtime drives the future.
+#[test]
+fn block_on_inside_a_current_thread_runtime() {
+    bounded(30, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let v = rt.block_on(async {
+            block_on(async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                3
+            })
+        });
+        assert_eq!(v, 3);
+    });
+}

@@ -70,13 +70,36 @@ pub fn handle() -> tokio::runtime::Handle {
 ///
 /// Within one poll the thread is inside the runtime's context; do not call blocking gort
 /// functions from inside the future (they would park the goroutine mid-poll); await instead.
+///
+/// Called from a task of a multi-thread tokio runtime (the shared one included), `block_on`
+/// first hands that worker's other tasks to another thread, as `tokio::task::block_in_place`
+/// does, so the task may wait on futures the same runtime drives.
 pub fn block_on<F: Future>(f: F) -> F::Output {
     let rt = runtime();
     let mut f = pin!(f);
-    crate::block_on(std::future::poll_fn(move |cx| {
-        let _context = rt.enter();
-        f.as_mut().poll(cx)
-    }))
+    let run = move || {
+        crate::block_on(std::future::poll_fn(move |cx| {
+            let _context = rt.enter();
+            f.as_mut().poll(cx)
+        }))
+    };
+    if on_multi_thread_runtime() {
+        tokio::task::block_in_place(run)
+    } else {
+        run()
+    }
+}
+
+/// Whether the caller is a plain thread inside a multi-thread tokio runtime's context: one of
+/// its workers, perhaps the shared runtime's own. Blocking such a worker could leave the
+/// future's timers and sockets with no thread to drive them (the shared runtime has one worker
+/// by default), so `block_on` hands the worker's duties over first (`block_in_place`). A
+/// current-thread runtime's thread cannot be handed over (tokio panics); it just blocks, which
+/// is safe, since the shared runtime drives the future. A goroutine is never a tokio worker.
+fn on_multi_thread_runtime() -> bool {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    crate::current_id().is_none()
+        && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
 }
 
 #[cfg(test)]
