@@ -564,6 +564,33 @@ fn dropping_the_last_receiver_drops_the_buffered_values() {
     });
 }
 
+/// A buffered value whose Drop panics, when the last Receiver goes: the panic reaches the caller
+/// after every other buffered value is dropped too, as std's collections do, so none leaks.
+#[test]
+fn a_panicking_drop_leaks_no_other_buffered_value() {
+    bounded(30, || {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct PanicsOnce(bool);
+        impl Drop for PanicsOnce {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, SeqCst);
+                if self.0 {
+                    panic!("drop panics");
+                }
+            }
+        }
+        let (tx, rx) = gort::chan::<PanicsOnce>(4);
+        for i in 0..4 {
+            tx.send(PanicsOnce(i == 1)).unwrap();
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rx)));
+        assert!(r.is_err(), "the Drop's panic reaches the caller");
+        assert_eq!(DROPS.load(SeqCst), 4, "every buffered value is dropped");
+        assert!(tx.send(PanicsOnce(false)).is_err());
+        assert_eq!(DROPS.load(SeqCst), 5);
+    });
+}
+
 #[test]
 fn capacity_too_large_panics_naming_the_capacity() {
     go_test(30, || {

@@ -191,8 +191,9 @@ fn a_selected_send_reserves_its_buffer_slot() {
     });
 }
 
-/// Dropping a selected operation unused panics with a clear message, and gives its reservation
-/// back: the receiver it had reserved receives the next value.
+/// Dropping a selected operation unused panics with a clear message. A send gives its
+/// reservation back (the receiver it had reserved receives the next value); a receive's message
+/// says that the value it took was dropped.
 #[test]
 fn dropping_a_selected_operation_panics_and_releases_it() {
     serial_go_test(30, || {
@@ -211,11 +212,22 @@ fn dropping_a_selected_operation_panics_and_releases_it() {
                     .or_else(|| msg.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
                 assert!(msg.contains("without completing"), "{msg}");
+                assert!(msg.contains("reservation was given back"), "{msg}");
                 break;
             }
             gort::yield_now();
         }
         tx.send(9).unwrap();
         assert_eq!(receiver.join().unwrap(), Some(9));
+
+        // A selected receive has taken its value already: the message says it was dropped.
+        let (tx, rx) = gort::chan::<u32>(1);
+        tx.send(5).unwrap();
+        let mut sel = gort::Select::new();
+        sel.recv(&rx);
+        let op = sel.select();
+        let msg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(op))).unwrap_err();
+        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("the value it received was dropped"), "{msg}");
     });
 }

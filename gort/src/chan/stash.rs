@@ -20,6 +20,8 @@
 use std::alloc::Layout;
 use std::ptr::null_mut;
 
+use super::raw::{FreeOnDrop, drop_each};
+
 pub(crate) struct Stash {
     buf: *mut u8,
     cap: usize,
@@ -119,22 +121,34 @@ impl Stash {
         }
     }
 
-    /// Drops every element with `drop_elem` and frees the buffer.
+    /// Drops every element with `drop_elem` and frees the buffer, leaving the stash empty. If a
+    /// drop panics, the rest are dropped and the buffer freed as the panic unwinds.
     ///
     /// # Safety
     /// `drop_elem` drops an element of this stash's type in place.
     pub(crate) unsafe fn clear(&mut self, drop_elem: unsafe fn(*mut u8)) {
-        for i in 0..self.len {
-            let p = if self.elem.size() == 0 {
-                std::ptr::without_provenance_mut(self.elem.align())
+        let len = std::mem::replace(&mut self.len, 0);
+        let (buf, head, cap, elem) = (self.buf, self.head, self.cap, self.elem);
+        let layout = if buf.is_null() {
+            elem
+        } else {
+            Self::layout(elem, cap)
+        };
+        self.buf = null_mut();
+        self.cap = 0;
+        self.head = 0;
+        let _buffer = FreeOnDrop(buf, layout);
+        let at = |i| {
+            if elem.size() == 0 {
+                std::ptr::without_provenance_mut(elem.align())
             } else {
-                self.slot(i)
-            };
-            // SAFETY: slot i holds an initialised element nobody else can reach.
-            unsafe { drop_elem(p) };
-        }
-        self.len = 0;
-        self.free();
+                // SAFETY: reduced modulo `cap`, the offset is inside the buffer.
+                unsafe { buf.add((head + i) % cap * elem.size()) }
+            }
+        };
+        // SAFETY: the `len` elements from `head` are initialised and nobody else can reach
+        // them; the stash counts none of them any more.
+        unsafe { drop_each(len, at, drop_elem) };
     }
 }
 
@@ -173,6 +187,32 @@ mod tests {
         // SAFETY: the stash holds Strings.
         unsafe { s.clear(drop_string) };
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn clear_drops_every_element_when_one_drop_panics() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        static DROPPED: AtomicUsize = AtomicUsize::new(0);
+        unsafe fn drop_u32(p: *mut u8) {
+            DROPPED.fetch_add(1, SeqCst);
+            // SAFETY: the caller passes an initialised u32.
+            if unsafe { *p.cast::<u32>() } == 1 {
+                panic!("drop panics");
+            }
+        }
+        let mut s = Stash::new(Layout::new::<u32>());
+        for v in 0..5u32 {
+            // SAFETY: a u32, copied in.
+            unsafe { s.push((&v as *const u32).cast()) };
+        }
+        // SAFETY: the stash holds u32s.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            s.clear(drop_u32)
+        }));
+        assert!(r.is_err());
+        assert_eq!(DROPPED.load(SeqCst), 5);
+        assert_eq!(s.len(), 0);
+        assert!(s.buf.is_null());
     }
 
     #[test]

@@ -251,23 +251,23 @@ impl SelectedOperation<'_> {
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
-        let unused = match std::mem::replace(&mut self.state, State::Done) {
-            State::Done => false,
-            State::Closed => true,
+        let lost = match std::mem::replace(&mut self.state, State::Done) {
+            State::Done => return,
+            State::Closed => "nothing was lost (the channel was closed)",
             State::Value(v) => {
                 drop(v);
-                true
+                "the value it received was dropped"
             }
             State::Send(r) => {
                 // SAFETY: reserved on this channel and not used.
                 unsafe { self.chan.release(r) };
-                true
+                "its reservation was given back"
             }
         };
-        if unused && !crate::rt::thread_panicking() {
+        if !crate::rt::thread_panicking() {
             panic!(
                 "gort::SelectedOperation dropped without completing the selected operation \
-                 (call recv or send on it); its reservation was given back"
+                 (call recv or send on it); {lost}"
             );
         }
     }

@@ -36,20 +36,82 @@ struct Orphans {
 
 impl Drop for Orphans {
     fn drop(&mut self) {
-        for i in 0..self.n {
-            // SAFETY: `buf` holds `n` initialised values moved out of the channel, which own
-            // them now; each is dropped once.
-            unsafe { (self.drop_elem)(self.buf.add(i * self.elem_size)) };
-        }
-        if self.layout.size() != 0 {
-            // SAFETY: allocated in `close_unreceivable` with this layout.
-            unsafe { std::alloc::dealloc(self.buf, self.layout) };
-        }
-        if let Some(stash) = self.stash.as_mut() {
-            // SAFETY: the stash holds values of the channel's type, moved out with it.
-            unsafe { stash.clear(self.drop_elem) };
+        // Locals go in reverse order, even as a panic unwinds: the buffer's values, the
+        // stash's, then the buffer.
+        let _buffer = FreeOnDrop(self.buf, self.layout);
+        let _stash = StashValues(self.stash.take(), self.drop_elem);
+        // SAFETY: `buf` holds `n` initialised values moved out of the channel, which own them
+        // now.
+        unsafe { drop_each(self.n, |i| self.buf.add(i * self.elem_size), self.drop_elem) };
+    }
+}
+
+/// A buffer of values, deallocated when this is dropped (after its values, even if one of
+/// their drops panics). Null or zero-sized: nothing to free.
+pub(crate) struct FreeOnDrop(pub(crate) *mut u8, pub(crate) Layout);
+
+impl Drop for FreeOnDrop {
+    fn drop(&mut self) {
+        if !self.0.is_null() && self.1.size() != 0 {
+            // SAFETY: whoever made this allocated the buffer with this layout and gave it up.
+            unsafe { std::alloc::dealloc(self.0, self.1) };
         }
     }
+}
+
+/// A channel's stash, whose values are dropped (with the function) when this is.
+struct StashValues(Option<Box<Stash>>, unsafe fn(*mut u8));
+
+impl Drop for StashValues {
+    fn drop(&mut self) {
+        if let Some(stash) = self.0.as_mut() {
+            // SAFETY: the stash holds values of the channel's type, which the function drops.
+            unsafe { stash.clear(self.1) };
+        }
+    }
+}
+
+/// Drops the values at `at(0)`, .., `at(n - 1)` in that order with `drop_elem`. If a drop
+/// panics, the rest are still dropped while the panic unwinds (a second panic aborts), and then
+/// the panic goes on: std's rule for the elements of a slice.
+///
+/// # Safety
+/// Each `at(i)` points to an initialised value that `drop_elem` drops in place, owned by the
+/// caller, which gives it up.
+pub(crate) unsafe fn drop_each(
+    n: usize,
+    at: impl Fn(usize) -> *mut u8,
+    drop_elem: unsafe fn(*mut u8),
+) {
+    struct Rest<F: Fn(usize) -> *mut u8> {
+        next: usize,
+        n: usize,
+        at: F,
+        drop_elem: unsafe fn(*mut u8),
+    }
+    impl<F: Fn(usize) -> *mut u8> Rest<F> {
+        fn run(&mut self) {
+            while self.next < self.n {
+                let p = (self.at)(self.next);
+                self.next += 1;
+                // SAFETY: `drop_each`'s contract; `next` moves past each value before its drop,
+                // so a value whose drop panicked is not dropped again.
+                unsafe { (self.drop_elem)(p) };
+            }
+        }
+    }
+    impl<F: Fn(usize) -> *mut u8> Drop for Rest<F> {
+        fn drop(&mut self) {
+            self.run();
+        }
+    }
+    let mut rest = Rest {
+        next: 0,
+        n,
+        at,
+        drop_elem,
+    };
+    rest.run();
 }
 
 impl RawChan {
@@ -112,22 +174,19 @@ impl Drop for RawChan {
             // SAFETY: the hook's contract: called once, to release its data.
             unsafe { (h.run)(h.data, false) };
         }
-        if let Some(stash) = self.stash.get_mut() {
-            // SAFETY: the stash holds elements of this channel's type; nobody else can reach
-            // them.
-            unsafe { stash.clear(self.drop_elem) };
-        }
+        // As in `Orphans`: the buffered values, the stash's, then the buffer.
+        let _buffer = FreeOnDrop(self.buf, self.layout);
+        let _stash = StashValues(self.stash.get_mut().take(), self.drop_elem);
         let recvx = self.st.get_mut().recvx;
         let q = *self.qcount.get_mut();
-        for i in 0..q {
-            let s = self.slot((recvx + i) % self.cap.max(1));
-            // SAFETY: slots [recvx, recvx+qcount) hold initialised values that nobody else can
-            // reach any more (we are being dropped).
-            unsafe { (self.drop_elem)(s) };
-        }
-        if self.layout.size() != 0 {
-            // SAFETY: allocated in `new` with this layout.
-            unsafe { std::alloc::dealloc(self.buf, self.layout) };
-        }
+        // SAFETY: slots [recvx, recvx+qcount) hold initialised values that nobody else can
+        // reach any more (we are being dropped).
+        unsafe {
+            drop_each(
+                q,
+                |i| self.slot((recvx + i) % self.cap.max(1)),
+                self.drop_elem,
+            )
+        };
     }
 }

@@ -44,7 +44,7 @@ use crate::wait::{AsyncWaiter, Reservation, Selectable, Status, WaitQueue, Waite
 mod discard;
 mod reserve;
 
-pub(crate) use discard::Hook;
+pub(crate) use discard::{FreeOnDrop, Hook, drop_each};
 
 pub(crate) struct State {
     sendx: usize,
