@@ -17,6 +17,22 @@ pub fn go_panic_continues() {
     });
 }
 
+/// A `go!` goroutine panics with a payload whose Drop panics too: the runtime cannot let that
+/// panic out of the goroutine, so it stops the program naming what happened.
+pub fn payload_drop_panics() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the payload's drop panics");
+        }
+    }
+    gort::run(|| {
+        gort::go!(|| std::panic::panic_any(Bomb));
+        gort::sleep(Duration::from_secs(10));
+    });
+    println!("survived");
+}
+
 /// A named goroutine panics: the report names the goroutine, not the M's thread.
 pub fn goroutine_named() {
     gort::run(|| {

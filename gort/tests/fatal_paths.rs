@@ -297,6 +297,15 @@ fn go_panic_continues() {
         .assert_stderr_has("boom");
 }
 
+/// A panic payload whose Drop panics cannot leave its goroutine: the program aborts, as a std
+/// thread's does, and the report says which goroutine and why.
+#[test]
+fn a_panicking_payload_drop_is_fatal_and_named() {
+    let out = scenario("payload_drop_panics", &[]);
+    out.assert_signal(libc::SIGABRT)
+        .assert_stderr_has("fatal error: goroutine 2 panicked dropping its panic payload");
+}
+
 #[test]
 fn main_result_err_exits_1() {
     let out = run("main_err", None, &[]);

@@ -229,7 +229,13 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
     // SAFETY: `data` is the body `run` expects; this frame runs once per spawn, so the body is
     // consumed exactly once.
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { run(data) })).is_err() {
-        fatal!("a goroutine body unwound past its entry");
+        // The body catches its own panics: what escapes is a drop after it panicking.
+        fatal!(
+            "goroutine {} panicked dropping its panic payload or its result, which cannot \
+             leave the goroutine (a std thread aborts likewise)",
+            // SAFETY: as above; a G's id is set before it runs.
+            unsafe { (*gp).id() }
+        );
     }
     // SAFETY: `gp` is ours and its body has returned.
     unsafe { drop_locals(gp) };
