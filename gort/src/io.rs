@@ -124,6 +124,11 @@ impl<T: AsRawFd> Pollable<T> {
         self.pd.rehome();
     }
 
+    /// Whether the poller has seen the fd's read side hang up (it stays so).
+    pub(crate) fn read_hung_up(&self) -> bool {
+        self.pd.read_hung_up()
+    }
+
     /// Wakes a call of this direction that waits in `io_until`, to read its deadline again.
     pub(crate) fn kick(&self, read: bool) {
         self.pd.kick(read);

@@ -184,3 +184,27 @@ fn a_connect_burst_beyond_the_backlog_parks_and_retries() {
         })
     });
 }
+
+/// A listener shut down (`shutdown(2)` on its descriptor, the one way to stop a shared listener)
+/// while another goroutine waits in `accept`: the accept fails with `InvalidInput`, as std's
+/// blocking accept does (the kernel's non-blocking accept only ever says "try again" there),
+/// and at once for a later accept.
+#[test]
+fn shutting_down_a_listener_ends_a_parked_accept() {
+    use std::os::fd::AsRawFd;
+    bounded(30, || {
+        let path = sock_path("shut-listener");
+        let ln = std::sync::Arc::new(UnixListener::bind(&path).unwrap());
+        let ln2 = ln.clone();
+        let waiter = gort::spawn(move || ln2.accept().map(|_| ()));
+        gort::sleep(Duration::from_millis(50));
+        // SAFETY: the descriptor is the listener's, alive for this call.
+        let rc = unsafe { libc::shutdown(ln.as_raw_fd(), libc::SHUT_RDWR) };
+        assert_eq!(rc, 0);
+        let err = waiter.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let err = ln.accept().map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        std::fs::remove_file(&path).unwrap();
+    });
+}

@@ -140,6 +140,11 @@ impl<T: AsRawFd> NetFd<T> {
         self.op(true, f)
     }
 
+    /// Whether the poller has seen the read side hang up (it stays so).
+    pub(crate) fn read_hung_up(&self) -> bool {
+        self.io.read_hung_up()
+    }
+
     /// The write-side counterpart of [`NetFd::read`].
     pub(crate) fn write<R>(&self, f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.op(false, f)

@@ -51,9 +51,19 @@ impl UnixListener {
         UnixListener::register(ln)
     }
 
-    /// Accepts a connection, parking until one arrives (or the accept timeout passes).
+    /// Accepts a connection, parking until one arrives (or the accept timeout passes). A
+    /// listener shut down meanwhile (`shutdown(2)` on its descriptor) fails it with
+    /// `InvalidInput`, as std's blocking accept does.
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (s, addr) = self.fd.read(|ln| ln.accept())?;
+        let (s, addr) = self.fd.read(|ln| match ln.accept() {
+            // Shut down (`shutdown(2)` on its fd): the kernel's non-blocking accept says "try
+            // again" for ever where a blocking one fails with EINVAL, and no readiness comes
+            // again, so fail as the blocking one does.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.fd.read_hung_up() => {
+                Err(io::Error::from_raw_os_error(libc::EINVAL))
+            }
+            r => r,
+        })?;
         Ok((UnixStream::register(s)?, addr))
     }
 

@@ -269,6 +269,8 @@ pub(crate) struct PollDesc {
     /// Set by `kick`: the waiter's deadline changed; it returns to recompute it.
     rkicked: AtomicBool,
     wkicked: AtomicBool,
+    /// The poller saw a hang-up of the read side (`EPOLLHUP` or `EPOLLRDHUP`); it stays set.
+    rhup: AtomicBool,
 }
 
 struct PdPtr(&'static PollDesc);
@@ -290,6 +292,7 @@ impl PollDesc {
             wfired: AtomicBool::new(false),
             rkicked: AtomicBool::new(false),
             wkicked: AtomicBool::new(false),
+            rhup: AtomicBool::new(false),
         }
     }
 
@@ -306,6 +309,7 @@ impl PollDesc {
         pd.rg.store(0, Relaxed);
         pd.wg.store(0, Relaxed);
         pd.closing.store(false, Relaxed);
+        pd.rhup.store(false, Relaxed);
         if let Err(e) = p.add(pd) {
             FREE.lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -313,6 +317,12 @@ impl PollDesc {
             return Err(e);
         }
         Ok(pd)
+    }
+
+    /// Whether the poller has seen the read side hang up (the peer closed, or the socket was
+    /// shut down for reading): set before the read waiter it wakes is readied.
+    pub(crate) fn read_hung_up(&self) -> bool {
+        self.rhup.load(Acquire)
     }
 
     /// Unregisters the fd (before the caller closes it) and wakes any waiter with an error.
@@ -591,6 +601,10 @@ fn harvest(p: &Poller, shard: &Shard, timeout_ms: i32, blocking: bool) -> usize 
         // SAFETY: tokens other than BREAK_TOKEN are descriptors, which are never freed.
         let pd = unsafe { &*(token as *const PollDesc) };
         let err = bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        if bits & (libc::EPOLLHUP | libc::EPOLLRDHUP) as u32 != 0 {
+            // Before the waiter is readied, which then sees it.
+            pd.rhup.store(true, Release);
+        }
         let r = err || bits & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0;
         let w = err || bits & libc::EPOLLOUT as u32 != 0;
         for (on, read) in [(r, true), (w, false)] {
