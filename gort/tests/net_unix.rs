@@ -208,3 +208,50 @@ fn shutting_down_a_listener_ends_a_parked_accept() {
         std::fs::remove_file(&path).unwrap();
     });
 }
+
+/// Linux's abstract namespace, with std's `*_addr` calls and with a leading NUL in a path:
+/// streams and datagrams meet by name, and no file is left behind.
+#[test]
+fn abstract_names_for_streams_and_datagrams() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr;
+    bounded(30, || {
+        let name = format!("gort-test-{}-abstract", std::process::id());
+        let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let ln = UnixListener::bind_addr(&addr).unwrap();
+        let server = gort::spawn(move || {
+            for _ in 0..2 {
+                let (mut c, _) = ln.accept().unwrap();
+                c.write_all(b"hi").unwrap();
+            }
+        });
+        let nul_path = format!("\0{name}");
+        for mut c in [
+            UnixStream::connect_addr(&addr).unwrap(),
+            UnixStream::connect(&nul_path).unwrap(),
+        ] {
+            let mut buf = [0u8; 2];
+            c.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"hi");
+        }
+        server.join().unwrap();
+
+        let dname = format!("\0{name}-dgram");
+        let rx = gort::net::UnixDatagram::bind(&dname).unwrap();
+        let daddr = rx.local_addr().unwrap();
+        assert_eq!(daddr.as_abstract_name(), Some(&dname.as_bytes()[1..]));
+        let tx = gort::net::UnixDatagram::unbound().unwrap();
+        tx.send_to_addr(b"one", &daddr).unwrap();
+        tx.send_to(b"two", &dname).unwrap();
+        tx.connect_addr(&daddr).unwrap();
+        tx.send(b"three").unwrap();
+        let mut buf = [0u8; 8];
+        for want in [&b"one"[..], b"two", b"three"] {
+            let n = rx.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], want);
+        }
+        let unnamed = tx.local_addr().unwrap();
+        let err = UnixStream::connect_addr(&unnamed).map(drop).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    });
+}

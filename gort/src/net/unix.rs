@@ -45,8 +45,16 @@ pub struct UnixListener {
 
 impl UnixListener {
     /// Binds to `path` (which must not exist) and listens with the kernel's maximum backlog.
+    /// A path that starts with a NUL byte names a socket in Linux's abstract namespace, as for
+    /// [`UnixStream::connect`].
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        let ln = net::UnixListener::bind(path)?;
+        UnixListener::bind_addr(&unix_addr(path.as_ref())?)
+    }
+
+    /// Binds to `addr` (std's `bind_addr`): a path, or a name in Linux's abstract namespace
+    /// (`SocketAddr::from_abstract_name`, which leaves no file behind).
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        let ln = net::UnixListener::bind_addr(addr)?;
         max_backlog(&ln)?;
         UnixListener::register(ln)
     }
@@ -145,9 +153,15 @@ pub struct UnixStream {
 
 impl UnixStream {
     /// Connects to the socket at `path`, parking (not blocking the thread) while the
-    /// listener's backlog is full.
+    /// listener's backlog is full. A path that starts with a NUL byte names a socket in Linux's
+    /// abstract namespace.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let addr = path_addr(path.as_ref())?;
+        UnixStream::connect_addr(&unix_addr(path.as_ref())?)
+    }
+
+    /// Connects to `addr` (std's `connect_addr`), as [`UnixStream::connect`] does.
+    pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        let addr = sock_addr(addr)?;
         let sock = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         let fd = NetFd::new(net::UnixStream::from(OwnedFd::from(sock)))?;
         let mut backoff = Duration::from_micros(100);
@@ -284,16 +298,31 @@ impl fmt::Debug for UnixStream {
 super::fd_impls!(UnixListener, net::UnixListener);
 super::fd_impls!(UnixStream, net::UnixStream);
 
-/// The address of the socket at `path`, refused as std refuses it if a NUL byte follows the
-/// first (the kernel would read the path only up to it: another socket).
-fn path_addr(path: &Path) -> io::Result<SockAddr> {
+/// The address of the socket at `path`; a leading NUL byte names one in Linux's abstract
+/// namespace. A NUL byte after the first is refused, as std refuses it (the kernel would read
+/// the path only up to it: another socket).
+pub(super) fn unix_addr(path: &Path) -> io::Result<SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
     use std::os::unix::ffi::OsStrExt;
-    // A leading NUL names a socket in Linux's abstract namespace (socket2 keeps its length).
-    if path.as_os_str().as_bytes().iter().skip(1).any(|&b| b == 0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "paths must not contain interior null bytes",
-        ));
+    match path.as_os_str().as_bytes() {
+        [0, name @ ..] if !name.contains(&0) => SocketAddr::from_abstract_name(name),
+        _ => SocketAddr::from_pathname(path),
     }
-    SockAddr::unix(path)
+}
+
+/// `addr` for socket2; an unnamed address (a socket bound to nothing) is refused.
+fn sock_addr(addr: &SocketAddr) -> io::Result<SockAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(path) = addr.as_pathname() {
+        return SockAddr::unix(path);
+    }
+    match addr.as_abstract_name() {
+        // socket2 keeps the length of a name that starts with NUL.
+        Some(name) => SockAddr::unix(std::ffi::OsStr::from_bytes(&[&[0], name].concat())),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an unnamed Unix socket address cannot be connected to",
+        )),
+    }
 }

@@ -9,6 +9,7 @@ use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 
 use super::NetFd;
+use super::unix::unix_addr;
 
 /// A Unix-domain datagram socket; like `std::os::unix::net::UnixDatagram`, but a send or
 /// receive that is not ready parks the goroutine.
@@ -27,9 +28,14 @@ pub struct UnixDatagram {
 }
 
 impl UnixDatagram {
-    /// A socket bound to `path`.
+    /// A socket bound to `path` (a leading NUL byte names one in Linux's abstract namespace).
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        UnixDatagram::register(net::UnixDatagram::bind(path)?)
+        UnixDatagram::bind_addr(&unix_addr(path.as_ref())?)
+    }
+
+    /// A socket bound to `addr` (std's `bind_addr`): a path or an abstract name.
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        UnixDatagram::register(net::UnixDatagram::bind_addr(addr)?)
     }
 
     /// A socket bound to no address.
@@ -45,13 +51,22 @@ impl UnixDatagram {
 
     /// Sets the default destination (and the only source `recv` accepts).
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        self.fd.get_ref().connect(path)
+        self.connect_addr(&unix_addr(path.as_ref())?)
+    }
+
+    /// Sets the default destination to `addr` (std's `connect_addr`).
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.fd.get_ref().connect_addr(addr)
     }
 
     /// Sends `buf` to the socket at `path`, parking while the receiver's queue is full.
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
-        let path = path.as_ref();
-        self.fd.write(|s| s.send_to(buf, path))
+        self.send_to_addr(buf, &unix_addr(path.as_ref())?)
+    }
+
+    /// Sends `buf` to `addr` (std's `send_to_addr`), as [`UnixDatagram::send_to`] does.
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.fd.write(|s| s.send_to_addr(buf, addr))
     }
 
     /// Sends `buf` to the connected peer.
