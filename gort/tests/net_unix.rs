@@ -255,3 +255,65 @@ fn abstract_names_for_streams_and_datagrams() {
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     });
 }
+
+/// A `send_to` to a receiver whose queue is full waits for room without spinning: the kernel
+/// reports the unconnected sender writable again after every failed try, with nothing changed.
+/// The measure is the process's CPU time while it waits, so the test runs alone, in a child
+/// process (this binary, filtered to this test).
+#[test]
+fn a_send_to_a_full_receiver_waits_without_spinning() {
+    const NAME: &str = "a_send_to_a_full_receiver_waits_without_spinning";
+    if std::env::var_os("GORT_TEST_ALONE").is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture"])
+            .env("GORT_TEST_ALONE", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+        return;
+    }
+    fn process_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec to fill.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        assert_eq!(rc, 0);
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    bounded(30, || {
+        let path = sock_path("full-receiver");
+        let rx = gort::net::UnixDatagram::bind(&path).unwrap();
+        let filler = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        filler.set_nonblocking(true).unwrap();
+        let mut queued = 0;
+        while filler.send_to(&[0u8; 16], &path).is_ok() {
+            queued += 1;
+        }
+        let to = path.clone();
+        let sender = gort::spawn(move || {
+            let tx = gort::net::UnixDatagram::unbound().unwrap();
+            tx.send_to(b"B", &to).unwrap();
+        });
+        gort::sleep(Duration::from_millis(50));
+        let before = process_cpu();
+        gort::sleep(Duration::from_millis(500));
+        let cpu = process_cpu() - before;
+        let mut buf = [0u8; 16];
+        for _ in 0..=queued {
+            if rx.recv(&mut buf).unwrap() == 1 {
+                break;
+            }
+        }
+        sender.join().unwrap();
+        assert!(
+            cpu < Duration::from_millis(60),
+            "{cpu:?} of CPU in 500 ms of waiting"
+        );
+        std::fs::remove_file(&path).unwrap();
+    });
+}

@@ -7,6 +7,7 @@ use std::net::Shutdown;
 
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
+use std::time::Duration;
 
 use super::NetFd;
 use super::unix::unix_addr;
@@ -65,8 +66,26 @@ impl UnixDatagram {
     }
 
     /// Sends `buf` to `addr` (std's `send_to_addr`), as [`UnixDatagram::send_to`] does.
+    ///
+    /// A receiver whose queue is full cannot wake an unconnected sender when it drains (Linux
+    /// wakes only a connected one), and each failed try frees its buffer, which reports the
+    /// sender writable again at once. So each try after the first waits first, 50 µs doubling
+    /// up to 1 ms, instead of spinning (a deadline may be overrun by that much). Go's
+    /// `WriteTo` spins here.
     pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        self.fd.write(|s| s.send_to_addr(buf, addr))
+        let mut pause = Duration::ZERO;
+        self.fd.write(|s| {
+            if !pause.is_zero() {
+                crate::rt::sleep(pause);
+            }
+            let r = s.send_to_addr(buf, addr);
+            if r.as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock)
+            {
+                pause = (pause * 2).clamp(Duration::from_micros(50), Duration::from_millis(1));
+            }
+            r
+        })
     }
 
     /// Sends `buf` to the connected peer.
