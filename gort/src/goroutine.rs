@@ -114,7 +114,8 @@ impl<T> Packet<T> {
             // replaces it re-checks the state and sees DONE.
             let w = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(w) = w {
-                w.wake();
+                // The task's code: a panic in it must not unwind out of the goroutine's exit.
+                crate::util::fatal::contain_panic(|| w.wake());
             }
         } else if prev > AWAITED {
             // SAFETY: a state above DONE is the G that `join` published by its CAS; our swap

@@ -117,6 +117,77 @@ fn a_panicking_waker_leaves_an_async_send_delivered_once() {
     });
 }
 
+/// A waker whose drop panics (its wake does nothing).
+fn waker_whose_drop_panics() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    unsafe fn clone(p: *const ()) -> RawWaker {
+        RawWaker::new(p, &VTABLE)
+    }
+    unsafe fn wake(_: *const ()) {}
+    unsafe fn drop_panics(_: *const ()) {
+        panic!("this waker's drop panics");
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop_panics);
+    // SAFETY: the vtable's functions keep RawWaker's contract (they touch no data).
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+/// An async send and an async receive that complete at their first poll, whose task's waker
+/// panics when dropped (the channel clones it before it knows it will not wait): the outcome
+/// stands, so the sent value is neither dropped by the future too nor lost by the receive.
+#[test]
+fn a_waker_whose_drop_panics_leaves_async_operations_whole() {
+    everywhere(30, || {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = gort::chan::<Tracked>(1);
+        let waker = waker_whose_drop_panics();
+        {
+            let mut send = Box::pin(tx.send_async(Tracked::new(1, &drops)));
+            let r = catch_unwind(AssertUnwindSafe(|| poll_with(send.as_mut(), &waker)));
+            assert!(matches!(r, Ok(Poll::Ready(Ok(())))), "the send completed");
+        }
+        assert_eq!(
+            drops.load(SeqCst),
+            0,
+            "the sent value belongs to the channel"
+        );
+        {
+            let mut recv = Box::pin(rx.recv_async());
+            let r = catch_unwind(AssertUnwindSafe(|| poll_with(recv.as_mut(), &waker)));
+            let Ok(Poll::Ready(Some(v))) = r else {
+                panic!("the receive completed with the value");
+            };
+            assert_eq!(v.id, 1);
+        }
+        assert_eq!(drops.load(SeqCst), 1);
+        std::mem::forget(waker);
+    });
+}
+
+/// A `JoinHandle` awaited by a task whose waker panics: the goroutine's exit wakes it, and the
+/// panic stays in the waker; the result is still delivered and the program goes on.
+#[test]
+fn a_panicking_waker_on_a_join_handle_leaves_the_exit_whole() {
+    everywhere(30, || {
+        let (tx, rx) = gort::chan::<()>(0);
+        let h = gort::spawn(move || {
+            rx.recv();
+            5
+        });
+        let mut join = Box::pin(h.into_future());
+        let waker = Waker::from(Arc::new(Boom));
+        assert!(poll_with(join.as_mut(), &waker).is_pending());
+        tx.send(()).unwrap();
+        let r = loop {
+            if let Poll::Ready(r) = poll_with(join.as_mut(), Waker::noop()) {
+                break r;
+            }
+            gort::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(r.unwrap(), 5);
+    });
+}
+
 /// An async sender on an unbuffered channel whose waker blocks (sending on a second channel),
 /// and a goroutine that takes that send and then polls the async sender again: `receive` on
 /// the first channel must get the value. The receive parks first and, finding the async sender

@@ -90,16 +90,16 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
-/// Whether the caller is a plain thread inside a multi-thread tokio runtime's context: one of
-/// its workers, perhaps the shared runtime's own. Blocking such a worker could leave the
-/// future's timers and sockets with no thread to drive them (the shared runtime has one worker
-/// by default), so `block_on` hands the worker's duties over first (`block_in_place`). A
+/// Whether the caller is inside a multi-thread tokio runtime's context: perhaps one of its
+/// workers, even the shared runtime's own. Blocking such a worker could leave the future's
+/// timers and sockets with no thread to drive them (the shared runtime has one worker by
+/// default), so `block_on` hands the worker's duties over first (`block_in_place`, which just
+/// runs its closure on a thread that is not a worker, a goroutine's included). A
 /// current-thread runtime's thread cannot be handed over (tokio panics); it just blocks, which
-/// is safe, since the shared runtime drives the future. A goroutine is never a tokio worker.
+/// is safe, since the shared runtime drives the future.
 fn on_multi_thread_runtime() -> bool {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    crate::current_id().is_none()
-        && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
 }
 
 #[cfg(test)]

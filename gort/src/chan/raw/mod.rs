@@ -97,6 +97,15 @@ unsafe fn drop_in_place_as<T>(p: *mut u8) {
     unsafe { std::ptr::drop_in_place(p.cast::<T>()) }
 }
 
+/// Drops a task's waker, containing a panic in its drop: an async operation has completed or
+/// queued its waiter by then, and a panic unwinding out of the poll would hide that from the
+/// future (which would drop a value the channel owns, or leave its waiter queued).
+fn drop_waker(waker: Option<std::task::Waker>) {
+    if waker.is_some() {
+        crate::util::fatal::contain_panic(|| drop(waker));
+    }
+}
+
 impl RawChan {
     /// A channel of `T` with room for `cap` buffered values.
     ///
@@ -598,7 +607,9 @@ impl RawChan {
         if !send {
             self.run_due_timer();
         }
-        // A waker's clone and drop are the task's code: neither runs under the lock.
+        // A waker's clone and drop are the task's code: neither runs under the lock, and a
+        // drop that panics is contained (`drop_waker`), since by then the operation's outcome
+        // stands and the caller must see it.
         let mut waker = Some(cx.waker().clone());
         self.lock.lock();
         // SAFETY: lock held, which orders every access to the waiter with its dequeuer's;
@@ -614,7 +625,7 @@ impl RawChan {
                     std::mem::swap(&mut (*aw).waker, &mut waker);
                 }
                 self.lock.unlock();
-                drop(waker);
+                drop_waker(waker);
                 return Poll::Pending;
             }
             let mut wake = WakeList::new();
@@ -636,7 +647,7 @@ impl RawChan {
             wake.wake_all();
             r
         };
-        drop(waker);
+        drop_waker(waker);
         r.map_or(Poll::Pending, Poll::Ready)
     }
 
