@@ -21,7 +21,7 @@ use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use super::{Case, CaseResult, Mode, select};
-use crate::chan::raw::RawChan;
+use crate::chan::raw::{FreeOnDrop, RawChan};
 use crate::chan::{Receiver, SendError, Sender};
 use crate::sys::deadline_after;
 use crate::wait::{Reservation, Status};
@@ -125,6 +125,10 @@ impl<'a> Select<'a> {
     /// `Select` may have moved since they were added).
     fn run(&mut self, mode: Mode) -> Option<SelectedOperation<'a>> {
         let buf = self.buf.ptr();
+        // Reset before the pointers the core writes through are taken, so that no write
+        // through `self` comes between.
+        self.status = CaseResult::Pending;
+        self.reserved = Reservation::None;
         let (status, reserved): (*mut CaseResult, *mut Reservation) =
             (&mut self.status, &mut self.reserved);
         for (c, k) in self.cases.iter_mut().zip(&self.kinds) {
@@ -136,8 +140,6 @@ impl<'a> Select<'a> {
                 Kind::Send => c.reserve = reserved,
             }
         }
-        self.status = CaseResult::Pending;
-        self.reserved = Reservation::None;
         let (index, _) = select(&self.cases, mode)?;
         let chan = self.cases[index].chan;
         let state = match self.kinds[index] {
@@ -335,15 +337,11 @@ impl Value {
 
 impl Drop for Value {
     fn drop(&mut self) {
-        let p = self.ptr();
+        // Freed (if on the heap) even when the value's drop panics.
+        let _heap = FreeOnDrop(self.heap, self.layout);
         // SAFETY: the value is initialised unless `into_inner` moved it out (then `drop` is a
-        // no-op); the heap block was allocated with this layout.
-        unsafe {
-            (self.drop)(p);
-            if !self.heap.is_null() {
-                std::alloc::dealloc(self.heap, self.layout);
-            }
-        }
+        // no-op).
+        unsafe { (self.drop)(self.ptr()) };
     }
 }
 
