@@ -64,7 +64,7 @@ pub(crate) use m::current_g;
 pub(crate) use netpoll::{PollDesc, timed_out};
 pub(crate) use park::{park, ready, yield_now};
 pub(crate) use preempt::check_preempt;
-pub(crate) use sleep::{add_timer, sleep};
+pub(crate) use sleep::{add_timer, add_timer_quietly, sleep, wake_for_timer};
 pub(crate) use spawn::{count_out, drop_own_locals, spawn, spawn_system};
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;

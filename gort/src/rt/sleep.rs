@@ -59,6 +59,19 @@ unsafe fn wake_sleeper(t: *const Timer, _: u64) {
 /// As `TimerHeap::add`: `t` is in no heap, stays alive until stopped or fired, and is not
 /// being added by another thread.
 pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
+    // SAFETY: the caller's contract.
+    if let Some(when) = unsafe { add_timer_quietly(t, when, f) } {
+        wake_for_timer(when);
+    }
+}
+
+/// As [`add_timer`], but an M that must wake for the timer is left to the caller: when this
+/// returns `Some(when)`, the caller calls [`wake_for_timer`] with it once it has released its
+/// own locks (the wake may take the scheduler's lock or start a thread).
+///
+/// # Safety
+/// As [`add_timer`].
+pub(crate) unsafe fn add_timer_quietly(t: *const Timer, when: i64, f: TimerFn) -> Option<i64> {
     super::ensure_started();
     let first = super::hog::with_p(|pp| {
         let p = pp
@@ -70,7 +83,10 @@ pub(crate) unsafe fn add_timer(t: *const Timer, when: i64, f: TimerFn) {
         // SAFETY: the caller upholds the timer contract.
         unsafe { p.timers.add(t, when, f) }
     });
-    if first {
-        global::wake_timer_waiter(when);
-    }
+    first.then_some(when)
+}
+
+/// Wakes an M for a timer that [`add_timer_quietly`] added at `when`.
+pub(crate) fn wake_for_timer(when: i64) {
+    global::wake_timer_waiter(when);
 }

@@ -158,11 +158,12 @@ pub(crate) fn select<C: Selectable + ?Sized>(
             // and so may the channels (hence `unlock_final`). A case or the timer may ready us
             // earlier, but we then block in pass 3 until every lock below is released.
             let wake = std::mem::replace(&mut wake, WakeList::new());
-            if let Some(t) = deadline {
-                timer.arm(t);
-            }
+            let timer_wake = deadline.and_then(|t| timer.arm(t));
             unlock_all(cases, lock, C::unlock_final);
             wake.wake_all();
+            if let Some(when) = timer_wake {
+                crate::rt::wake_for_timer(when);
+            }
             true
         });
 
@@ -314,11 +315,13 @@ impl TimeoutTimer {
         }
     }
 
-    fn arm(&mut self, when: i64) {
+    /// Arms the timer under the channel locks; an M that must wake for it is left to the
+    /// caller, after it releases them (`rt::add_timer_quietly`).
+    fn arm(&mut self, when: i64) -> Option<i64> {
         self.armed = true;
         // SAFETY: the timer lives in the selecting frame, which does not return before
         // `disarm` has stopped it or waited for its callback.
-        unsafe { crate::rt::add_timer(&self.timer, when, fire) };
+        unsafe { crate::rt::add_timer_quietly(&self.timer, when, fire) }
     }
 
     /// Stops the timer; if its callback already started, waits until it is done with us.
