@@ -38,6 +38,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("deadlock", observe::deadlock),
     ("plain_thread_deadlock", observe::plain_thread_deadlock),
     ("deadlock_locked", observe::deadlock_locked),
+    (
+        "deadlock_beside_idle_timers",
+        observe::deadlock_beside_idle_timers,
+    ),
     ("mutex_relock", observe::mutex_relock),
     ("sigquit", observe::sigquit),
     ("schedtrace", observe::schedtrace),

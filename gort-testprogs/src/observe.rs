@@ -16,6 +16,40 @@ pub fn deadlock() {
     });
 }
 
+/// Channel timers nobody waits on do not hide a deadlock (Go 1.23 keeps them out of its timer
+/// heaps): first, goroutines that wait on timer channels, in a receive, a select and an async
+/// receive, are not taken for deadlocked while the timers run; then, with a `Timer`, an
+/// `after` and a `Ticker` of an hour left idle, the program blocks for good.
+pub fn deadlock_beside_idle_timers() {
+    gort::run(|| {
+        let (tx, rx) = gort::chan::<u32>(0);
+        let t1 = tx.clone();
+        gort::go(move || {
+            gort::after(Duration::from_millis(300)).recv();
+            t1.send(1).unwrap();
+        });
+        let t2 = tx.clone();
+        gort::go(move || {
+            let (_keep, never) = gort::chan::<u32>(0);
+            gort::select! {
+                recv(never) -> _ => unreachable!(),
+                recv(gort::after(Duration::from_millis(300))) -> _ => t2.send(2).unwrap(),
+            }
+        });
+        gort::go(move || {
+            gort::block_on(gort::after(Duration::from_millis(300)).recv_async());
+            tx.send(3).unwrap();
+        });
+        let sum: u32 = (0..3).map(|_| rx.recv().unwrap()).sum();
+        println!("woken by timers: {sum}");
+        let _timer = gort::time::Timer::new(Duration::from_secs(3600));
+        let _after = gort::after(Duration::from_secs(3600));
+        let _ticker = gort::time::Ticker::new(Duration::from_secs(3600));
+        let (_keep, never) = gort::chan::<u32>(0);
+        never.recv();
+    });
+}
+
 /// A goroutine locked to its thread deadlocks: it parks by blocking that thread.
 pub fn deadlock_locked() {
     gort::run(|| {

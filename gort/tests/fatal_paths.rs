@@ -481,6 +481,16 @@ fn global_deadlock_is_reported_with_a_dump() {
     assert!(out.stderr.contains("spawned at "), "{out}");
 }
 
+/// Channel timers nobody waits on (Go 1.23 keeps them out of every timer heap) do not hide a
+/// deadlock, and goroutines waiting on timer channels are not taken for deadlocked.
+#[test]
+fn idle_channel_timers_do_not_hide_a_deadlock() {
+    let Some(out) = deadlock_report("deadlock_beside_idle_timers", &[]) else {
+        return;
+    };
+    assert!(out.stdout.contains("woken by timers: 6"), "{out}");
+}
+
 /// A goroutine locked to its thread parks by blocking the thread: the dump says why it shows no
 /// stack, instead of calling it not parked.
 #[test]

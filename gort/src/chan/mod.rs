@@ -123,6 +123,11 @@ impl<T> Sender<T> {
         self.raw.receivers.load(Relaxed) > 0
     }
 
+    /// Whether a receiver waits on this sender's channel now (racy read).
+    pub(crate) fn receiver_waits(&self) -> bool {
+        self.raw.receiver_waits()
+    }
+
     /// Takes one buffered value out without blocking, as a receiver would, and drops it;
     /// false if there was none. For the sending side of a timer channel, which drains stale
     /// ticks when the timer is stopped or reset, under the timer's lock: so without firing the

@@ -321,7 +321,7 @@ fn looks_dead() -> bool {
     if SCHED.npidle.load(SeqCst) < SCHED.procs.load(SeqCst)
         || SCHED.nmspinning.load(SeqCst) != 0
         || SCHED.runq_size.load(SeqCst) != 0
-        || global::earliest_timer() != i64::MAX
+        || timers_could_wake()
         || super::netpoll::has_waiters()
     {
         return false;
@@ -346,6 +346,47 @@ fn looks_dead() -> bool {
         + parked_threads
         + super::cgo::threads_in_callback();
     os_threads() == Some(known)
+}
+
+/// The callback of channel timers (`time::Timer`, `after`, `Ticker`) and the check whether one
+/// could wake anyone (a receiver waits on its channel), registered by the time module: 0 until
+/// then. A callback is told apart by its address (one non-generic function).
+static CHANNEL_TIMER_FIRE: AtomicUsize = AtomicUsize::new(0);
+static CHANNEL_TIMER_WATCHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the channel timers' callback and their check, which must take no lock (it runs
+/// under a timer heap's lock). Idempotent.
+pub(crate) fn set_channel_timers(
+    fire: super::timers::TimerFn,
+    watched: unsafe fn(*const super::Timer) -> bool,
+) {
+    CHANNEL_TIMER_WATCHED.store(watched as usize, Release);
+    CHANNEL_TIMER_FIRE.store(fire as usize, Release);
+}
+
+/// Whether some timer could wake anyone: any timer but a channel timer whose channel nobody
+/// waits on. Go 1.23 keeps such a timer out of every heap until a goroutine blocks on its
+/// channel, so its deadlock check never sees it; gort's timers are always in a heap
+/// (ARCHITECTURE.md, "Lifetimes without a garbage collector"), so this check skips them.
+fn timers_could_wake() -> bool {
+    if global::earliest_timer() == i64::MAX {
+        return false;
+    }
+    let fire = CHANNEL_TIMER_FIRE.load(Acquire);
+    if fire == 0 {
+        return true;
+    }
+    // SAFETY: stored from an `unsafe fn(*const Timer) -> bool` before `fire` (Release/Acquire).
+    let watched = unsafe {
+        std::mem::transmute::<usize, unsafe fn(*const super::Timer) -> bool>(
+            CHANNEL_TIMER_WATCHED.load(Acquire),
+        )
+    };
+    global::allp().any(|p| {
+        p.timers
+            // SAFETY: `t` is in the heap, alive, with callback `f`; `watched` takes no lock.
+            .any(|t, f| f != fire || unsafe { watched(t) })
+    })
 }
 
 fn os_threads() -> Option<usize> {

@@ -56,7 +56,7 @@ use std::sync::atomic::Ordering::*;
 pub(crate) use crate::stack::{MAX_STACK, normalize as stack_size};
 pub(crate) use blocking::run as blocking;
 pub(crate) use cgo::{call as ffi_call, callback as ffi_callback};
-pub(crate) use dump::sigquit_handler;
+pub(crate) use dump::{set_channel_timers, sigquit_handler};
 #[cfg(feature = "tracing")]
 pub(crate) use g::SwitchHook;
 pub(crate) use g::{G, WaitReason, thread_panicking};

@@ -214,6 +214,17 @@ impl TimerHeap {
         Some(v.heap.len() + v.run.len())
     }
 
+    /// Whether `wakes(timer, callback)` holds for some timer here. Runs under the heap lock, so
+    /// `wakes` must take no lock.
+    pub(crate) fn any(&self, mut wakes: impl FnMut(*const Timer, usize) -> bool) -> bool {
+        let v = self.lock();
+        v.heap.iter().chain(&v.run).any(|s| {
+            let t = s.timer();
+            // SAFETY: a timer in the heap is alive (see `Timer`); its callback is set by `add`.
+            wakes(t, unsafe { (*t).f.load(Relaxed) })
+        })
+    }
+
     /// Timers in the heap (takes the lock).
     pub(crate) fn len(&self) -> usize {
         let v = self.lock();

@@ -51,6 +51,8 @@ unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
 fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| crate::rt::set_channel_timers(shared_fire, shared_watched));
     let mut rx = None;
     let s = Arc::new_cyclic(|weak: &Weak<Shared>| {
         // The channel never closes, even when the timer is gone (Go's timer channels don't
@@ -196,6 +198,16 @@ unsafe fn shared_fire(t: *const TimerNode, arming: u64) {
         s.deliver();
     }
     s.lock.unlock();
+}
+
+/// Whether firing the node at `t` could wake anyone: a receiver waits on its channel (a
+/// goroutine, a plain thread, a select case or an async receive). For the deadlock detector,
+/// which ignores a channel timer nobody waits on, as Go's does; takes no lock.
+unsafe fn shared_watched(t: *const TimerNode) -> bool {
+    // SAFETY: `node` is the first field of the repr(C) Shared, which the heap's strong
+    // reference keeps alive while the node is in a heap.
+    let s = unsafe { &*(t as *const Shared) };
+    s.tx.receiver_waits()
 }
 
 fn nanos(d: Duration) -> i64 {

@@ -326,6 +326,13 @@ impl RawChan {
         self.qcount.load(Relaxed) == self.cap
     }
 
+    /// Whether a receiver waits in the queue (racy read, without the lock): a goroutine, a
+    /// plain thread, a select case or an async receive.
+    pub(crate) fn receiver_waits(&self) -> bool {
+        // SAFETY: the state lives as long as the channel.
+        !unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).recvq)) }
+    }
+
     /// Go's `empty`: a receive would block (racy read).
     fn empty(&self) -> bool {
         if self.stashed.load(Relaxed) != 0 {
