@@ -140,9 +140,21 @@ impl<T: AsRawFd> NetFd<T> {
         self.op(true, f)
     }
 
-    /// Whether the poller has seen the read side hang up (it stays so).
-    pub(crate) fn read_hung_up(&self) -> bool {
-        self.io.read_hung_up()
+    /// Whether the socket, in blocking mode, is shut down for reading: the poller has seen its
+    /// read side hang up (a hint, which a stale event for the descriptor's previous fd can set),
+    /// confirmed by asking the kernel now.
+    pub(crate) fn shut_for_reading(&self) -> bool {
+        if self.opts.nonblocking.load(Relaxed) || !self.io.read_hung_up() {
+            return false;
+        }
+        let mut p = libc::pollfd {
+            fd: self.get_ref().as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for an fd this handle owns; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n == 1 && p.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
     }
 
     /// The write-side counterpart of [`NetFd::read`].

@@ -66,8 +66,8 @@ impl UnixListener {
         let (s, addr) = self.fd.read(|ln| match ln.accept() {
             // Shut down (`shutdown(2)` on its fd): the kernel's non-blocking accept says "try
             // again" for ever where a blocking one fails with EINVAL, and no readiness comes
-            // again, so fail as the blocking one does.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.fd.read_hung_up() => {
+            // again, so a blocking accept fails as std's does.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.fd.shut_for_reading() => {
                 Err(io::Error::from_raw_os_error(libc::EINVAL))
             }
             r => r,

@@ -321,7 +321,6 @@ fn looks_dead() -> bool {
     if SCHED.npidle.load(SeqCst) < SCHED.procs.load(SeqCst)
         || SCHED.nmspinning.load(SeqCst) != 0
         || SCHED.runq_size.load(SeqCst) != 0
-        || timers_could_wake()
         || super::netpoll::has_waiters()
     {
         return false;
@@ -345,23 +344,18 @@ fn looks_dead() -> bool {
         + super::trace_file::WRITER_THREADS.load(SeqCst)
         + parked_threads
         + super::cgo::threads_in_callback();
-    os_threads() == Some(known)
+    // Last, as the only check that walks a list as long as the timers are many.
+    os_threads() == Some(known) && !timers_could_wake()
 }
 
-/// The callback of channel timers (`time::Timer`, `after`, `Ticker`) and the check whether one
-/// could wake anyone (a receiver waits on its channel), registered by the time module: 0 until
-/// then. A callback is told apart by its address (one non-generic function).
-static CHANNEL_TIMER_FIRE: AtomicUsize = AtomicUsize::new(0);
+/// The check whether a channel timer could wake anyone (a receiver waits on its channel),
+/// registered by the time module: 0 until then.
 static CHANNEL_TIMER_WATCHED: AtomicUsize = AtomicUsize::new(0);
 
-/// Registers the channel timers' callback and their check, which must take no lock (it runs
-/// under a timer heap's lock). Idempotent.
-pub(crate) fn set_channel_timers(
-    fire: super::timers::TimerFn,
-    watched: unsafe fn(*const super::Timer) -> bool,
-) {
+/// Registers the check whether a channel timer (`Timer::for_channel`) could wake anyone. It
+/// runs under a timer heap's lock, so it must take no lock.
+pub(crate) fn set_channel_timers(watched: unsafe fn(*const super::Timer) -> bool) {
     CHANNEL_TIMER_WATCHED.store(watched as usize, Release);
-    CHANNEL_TIMER_FIRE.store(fire as usize, Release);
 }
 
 /// Whether some timer could wake anyone: any timer but a channel timer whose channel nobody
@@ -372,20 +366,17 @@ fn timers_could_wake() -> bool {
     if global::earliest_timer() == i64::MAX {
         return false;
     }
-    let fire = CHANNEL_TIMER_FIRE.load(Acquire);
-    if fire == 0 {
+    let watched = CHANNEL_TIMER_WATCHED.load(Acquire);
+    if watched == 0 {
         return true;
     }
-    // SAFETY: stored from an `unsafe fn(*const Timer) -> bool` before `fire` (Release/Acquire).
-    let watched = unsafe {
-        std::mem::transmute::<usize, unsafe fn(*const super::Timer) -> bool>(
-            CHANNEL_TIMER_WATCHED.load(Acquire),
-        )
-    };
+    // SAFETY: stored from an `unsafe fn(*const Timer) -> bool` by `set_channel_timers`.
+    let watched =
+        unsafe { std::mem::transmute::<usize, unsafe fn(*const super::Timer) -> bool>(watched) };
     global::allp().any(|p| {
         p.timers
-            // SAFETY: `t` is in the heap, alive, with callback `f`; `watched` takes no lock.
-            .any(|t, f| f != fire || unsafe { watched(t) })
+            // SAFETY: `t` is in the heap, alive; `watched` takes no lock.
+            .any(|t| !t.is_channel() || unsafe { watched(t) })
     })
 }
 

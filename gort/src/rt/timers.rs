@@ -59,6 +59,8 @@ pub(crate) struct Timer {
     /// Whether `stop` may be called: fixed at creation. A heap keeps only stoppable timers'
     /// `idx` current.
     stoppable: bool,
+    /// Whether this is a channel timer's (`Timer::for_channel`): fixed at creation.
+    channel: bool,
 }
 
 impl Timer {
@@ -72,8 +74,18 @@ impl Timer {
         Timer::with_stop(false)
     }
 
+    /// A stoppable timer that sends on a channel (`time::Timer`, `after`, `Ticker`): the
+    /// deadlock detector asks whether anyone waits on the channel (`rt::set_channel_timers`).
+    pub(crate) fn for_channel() -> Timer {
+        Timer {
+            channel: true,
+            ..Timer::new()
+        }
+    }
+
     fn with_stop(stoppable: bool) -> Timer {
         Timer {
+            channel: false,
             when: AtomicI64::new(0),
             arming: AtomicU64::new(0),
             idx: AtomicUsize::new(0),
@@ -90,6 +102,11 @@ impl Timer {
     /// How many times the timer has been added to a heap.
     pub(crate) fn arming(&self) -> u64 {
         self.arming.load(Acquire)
+    }
+
+    /// Whether this is a channel timer's (`Timer::for_channel`).
+    pub(crate) fn is_channel(&self) -> bool {
+        self.channel
     }
 
     /// Removes the timer from whichever heap holds it. Returns whether it was pending (so its
@@ -214,14 +231,13 @@ impl TimerHeap {
         Some(v.heap.len() + v.run.len())
     }
 
-    /// Whether `wakes(timer, callback)` holds for some timer here. Runs under the heap lock, so
-    /// `wakes` must take no lock.
-    pub(crate) fn any(&self, mut wakes: impl FnMut(*const Timer, usize) -> bool) -> bool {
+    /// Whether `wakes(timer)` holds for some timer here. Runs under the heap lock, so `wakes`
+    /// must take no lock.
+    pub(crate) fn any(&self, mut wakes: impl FnMut(&Timer) -> bool) -> bool {
         let v = self.lock();
         v.heap.iter().chain(&v.run).any(|s| {
-            let t = s.timer();
-            // SAFETY: a timer in the heap is alive (see `Timer`); its callback is set by `add`.
-            wakes(t, unsafe { (*t).f.load(Relaxed) })
+            // SAFETY: a timer in the heap is alive (see `Timer`).
+            wakes(unsafe { &*s.timer() })
         })
     }
 

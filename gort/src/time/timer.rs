@@ -52,7 +52,7 @@ unsafe impl Send for Shared {}
 
 fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
     static REGISTER: std::sync::Once = std::sync::Once::new();
-    REGISTER.call_once(|| crate::rt::set_channel_timers(shared_fire, shared_watched));
+    REGISTER.call_once(|| crate::rt::set_channel_timers(shared_watched));
     let mut rx = None;
     let s = Arc::new_cyclic(|weak: &Weak<Shared>| {
         // The channel never closes, even when the timer is gone (Go's timer channels don't
@@ -65,7 +65,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
         let (tx, r) = crate::chan::timer_chan(hook);
         rx = Some(r);
         Shared {
-            node: TimerNode::new(),
+            node: TimerNode::for_channel(),
             lock: crate::util::lock::Lock::new(),
             seq: std::cell::Cell::new(0),
             armed: std::cell::Cell::new(0),

@@ -320,7 +320,8 @@ impl PollDesc {
     }
 
     /// Whether the poller has seen the read side hang up (the peer closed, or the socket was
-    /// shut down for reading): set before the read waiter it wakes is readied.
+    /// shut down for reading): set before the read waiter it wakes is readied. A hint only: an
+    /// event harvested for the fd a recycled descriptor served before can set it.
     pub(crate) fn read_hung_up(&self) -> bool {
         self.rhup.load(Acquire)
     }
