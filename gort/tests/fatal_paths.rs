@@ -514,11 +514,16 @@ fn a_plain_threads_deadlock_is_reported() {
     deadlock_report("plain_thread_deadlock", &[]);
 }
 
-/// The trace writer's thread is the runtime's own: a traced program's deadlock is reported too.
+/// The trace writer's thread is the runtime's own: a traced program's deadlock is reported too,
+/// and the trace is written after the report, whole.
 #[test]
 fn global_deadlock_is_reported_while_tracing() {
     let path = std::env::temp_dir().join(format!("gort-deadlock-{}.json", std::process::id()));
-    deadlock_report("deadlock", &[("GORT_TRACE", path.to_str().unwrap())]);
+    if deadlock_report("deadlock", &[("GORT_TRACE", path.to_str().unwrap())]).is_some() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).expect("the trace is whole");
+        assert!(json.to_string().contains("chan receive"), "{text}");
+    }
     let _ = std::fs::remove_file(&path);
 }
 

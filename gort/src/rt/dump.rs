@@ -250,6 +250,7 @@ fn die(headline: &str) -> ! {
         let _ = dump(&mut out);
     }
     crate::util::write_stderr(&out);
+    super::trace_file::finish_before_exit();
     if level == traceback::CRASH {
         std::process::abort();
     }

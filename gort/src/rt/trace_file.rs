@@ -127,6 +127,20 @@ pub(crate) fn stop() -> io::Result<()> {
     }
 }
 
+/// Finishes a running trace before a deadlock report or SIGQUIT's dump ends the process, so
+/// that the file is whole: `stop`, unless a `start` or `stop` holds the writer's lock (the
+/// report does not wait for it; the file stays unfinished then).
+pub(crate) fn finish_before_exit() {
+    let running = match WRITER.try_lock() {
+        Ok(w) => w.is_some(),
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner().is_some(),
+        Err(std::sync::TryLockError::WouldBlock) => false,
+    };
+    if running && let Err(e) = stop() {
+        super::start::warn(&format!("GORT_TRACE: {e}"));
+    }
+}
+
 /// `GORT_TRACE=path`: traces the whole run, written when the process exits. Called once the
 /// runtime has started.
 pub(crate) fn start_from_env() {

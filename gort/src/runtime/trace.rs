@@ -3,8 +3,9 @@
 //! [`start`] begins recording into per-thread buffers; [`stop`] writes the file, in Chrome's
 //! trace-event JSON, which [Perfetto](https://ui.perfetto.dev) and `chrome://tracing` open
 //! directly. `GORT_TRACE=path` traces a whole run: the file is written as the process exits
-//! normally (`main` returns, or `std::process::exit`); a fatal error, SIGQUIT's dump or the
-//! deadlock report end the process without it. A file whose name ends in `.gz` is
+//! normally (`main` returns, or `std::process::exit`), and after the report when the deadlock
+//! detector or SIGQUIT ends it (a trace started with [`start`] too); a fatal error (an abort)
+//! ends the process without it. A file whose name ends in `.gz` is
 //! gzip-compressed (about five times smaller; Perfetto and `gort-trace` read it as it is).
 //! `gort-trace summary FILE` and `gort-trace svg FILE -o OUT.svg` read it.
 //!
