@@ -197,6 +197,8 @@ pub fn goroutines_by_state() -> std::collections::BTreeMap<&'static str, usize> 
 
 /// Writes every goroutine: id, state and wait reason, how long, where it was spawned, and its
 /// stack backtrace (for parked goroutines and the caller; running ones are listed without one).
+/// Plain OS threads waiting in a gort call follow, by name, with what they wait for and how
+/// long (their stacks are their own, not shown).
 /// The runtime's own goroutines (the signal dispatcher, for one) are left out, as Go leaves out
 /// system goroutines, unless `GORT_TRACEBACK` is `system` or `crash`.
 pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {

@@ -508,10 +508,15 @@ fn a_locked_goroutines_deadlock_says_why_it_has_no_stack() {
 }
 
 /// A plain thread's blocking call starts the runtime (nothing else did here), so its deadlock
-/// is reported as a goroutine's is.
+/// is reported as a goroutine's is, and the report names the thread and what it waits for.
 #[test]
 fn a_plain_threads_deadlock_is_reported() {
-    deadlock_report("plain_thread_deadlock", &[]);
+    if let Some(out) = deadlock_report("plain_thread_deadlock", &[]) {
+        assert!(
+            out.stderr.contains("thread \"main\" [chan receive, "),
+            "{out}"
+        );
+    }
 }
 
 /// The trace writer's thread is the runtime's own: a traced program's deadlock is reported too,

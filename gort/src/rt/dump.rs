@@ -201,7 +201,21 @@ fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
             stack: bt.map(|bt| traceback::trim(&bt.to_string())),
         });
     }
-    traceback::write_grouped(w, entries)
+    traceback::write_grouped(w, entries)?;
+    // Plain threads waiting in a gort call (their own stacks, which the dumper cannot walk).
+    let mut result = Ok(());
+    super::g::for_each_thread(|g, label| {
+        if result.is_ok() && g.status() == WAITING {
+            let reason = WaitReason::from_u8(g.wait_reason.load(Relaxed)).as_str();
+            let waited = traceback::waited((now - g.wait_since.load(Relaxed)).max(0));
+            result = writeln!(
+                w,
+                "thread {label} [{reason}, {waited}]:\n  (a plain OS thread, waiting in a gort \
+                 call; its stack is its own and not shown)\n"
+            );
+        }
+    });
+    result
 }
 
 /// The SIGQUIT handler: sysmon sees the flag, dumps and exits.

@@ -319,6 +319,23 @@ thread_local! {
     static THREAD_G_PTR: Cell<*mut G> = const { Cell::new(std::ptr::null_mut()) };
 }
 
+/// The plain threads that have a G, for dumps: the G's address and what to call the thread
+/// (its name, or its thread id). A G leaves before it is freed, under this lock.
+static THREADS: std::sync::Mutex<Vec<(usize, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn threads() -> std::sync::MutexGuard<'static, Vec<(usize, String)>> {
+    THREADS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Calls `f` with each plain thread's G and label, under the registry's lock (the G cannot be
+/// freed meanwhile).
+pub(crate) fn for_each_thread(mut f: impl FnMut(&G, &str)) {
+    for (gp, label) in threads().iter() {
+        // SAFETY: a registered G is alive until it leaves the registry, which waits for us.
+        f(unsafe { &*(*gp as *const G) }, label);
+    }
+}
+
 /// Owns a plain thread's G; freed when the thread exits.
 struct ThreadG(UnsafeCell<*mut G>);
 
@@ -326,6 +343,7 @@ impl Drop for ThreadG {
     fn drop(&mut self) {
         let p = *self.0.get_mut();
         if !p.is_null() {
+            threads().retain(|&(gp, _)| gp != p as usize);
             // SAFETY: the thread's own G, still reachable through THREAD_G_PTR while its
             // values drop.
             unsafe { super::spawn::drop_locals(p) };
@@ -366,6 +384,13 @@ pub(crate) fn thread_g() -> *mut G {
             let slot = unsafe { &mut *t.0.get() };
             if slot.is_null() {
                 *slot = fresh();
+                let me = std::thread::current();
+                let label = match me.name() {
+                    Some(name) => format!("{name:?}"),
+                    // SAFETY: gettid has no preconditions.
+                    None => format!("{}", unsafe { libc::gettid() }),
+                };
+                threads().push((*slot as usize, label));
             }
             *slot
         })

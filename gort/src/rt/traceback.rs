@@ -190,7 +190,7 @@ fn trim_with(bt: &str, first: impl Fn(&[(&str, Vec<&str>)]) -> usize) -> String 
 }
 
 /// "5 ms", "12 s", "3 minutes".
-fn waited(ns: i64) -> String {
+pub(crate) fn waited(ns: i64) -> String {
     let ms = ns / 1_000_000;
     if ms < 10_000 {
         format!("{ms} ms")
