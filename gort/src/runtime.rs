@@ -15,7 +15,8 @@
 //! `GORT_TRACEBACK` works as Go's GOTRACEBACK: `none` prints no goroutines (SIGQUIT, the
 //! deadlock report, fatal errors, and panics, which lose their backtrace); `single`, the
 //! default, dumps every goroutine on SIGQUIT and deadlock; `all` also dumps them after a fatal
-//! error; `system` is `all` with the runtime's own goroutines listed too; `crash` is `system`
+//! error (except a stack overflow, reported from its signal handler, where no dump can be
+//! taken: the report names the goroutine and where it was spawned); `system` is `all` with the runtime's own goroutines listed too; `crash` is `system`
 //! that also ends SIGQUIT and the deadlock report with SIGABRT (a core dump where enabled)
 //! instead of exit status 2.
 //!
