@@ -169,6 +169,49 @@ fn report(g: &crate::rt::g::G, when: &[u8]) -> ! {
     unsafe { libc::abort() }
 }
 
+/// A fault that no earlier handler takes, so that it ends the process: says where, as Go's
+/// "unexpected signal" report does (the goroutine that ran, and where it was spawned; in an
+/// `ffi::call`, the goroutine that called it), before the default action kills the process.
+fn report_fault(sig: libc::c_int, info: *mut libc::siginfo_t) {
+    let mut buf = [0u8; 20];
+    write_stderr(b"fatal error: unexpected signal ");
+    write_stderr(if sig == libc::SIGBUS {
+        b"SIGBUS"
+    } else {
+        b"SIGSEGV"
+    });
+    write_stderr(b" (fault address 0x");
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    write_stderr(fmt_hex(unsafe { (*info).si_addr() } as usize, &mut buf));
+    write_stderr(b")");
+    let gp = current_m().map_or(std::ptr::null_mut(), |m| m.curg.load(Relaxed));
+    // SAFETY: Gs are never unmapped; `curg` is the G this M runs, or null.
+    if let Some(g) = unsafe { gp.as_ref() } {
+        write_stderr(b" in goroutine ");
+        write_stderr(fmt_u64(g.id(), &mut buf));
+        if let Some(loc) = g.spawn_location() {
+            write_stderr(b", spawned at ");
+            write_stderr(loc.file().as_bytes());
+            write_stderr(b":");
+            write_stderr(fmt_u64(loc.line() as u64, &mut buf));
+        }
+    }
+    write_stderr(b"\n");
+}
+
+/// `v` in lower-case hexadecimal, formatted into `buf` (async-signal-safe).
+fn fmt_hex(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[v % 16];
+        v /= 16;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// Passes a fault that is not ours to the previous handler, or restores the default action so
 /// that returning re-raises it.
 fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -176,6 +219,7 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let old = unsafe { (*OLD.0.get())[usize::from(sig == libc::SIGBUS)].assume_init_ref() };
     let h = old.sa_sigaction;
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
+        report_fault(sig, info);
         // SAFETY: resetting to the default action; returning re-executes the faulting access,
         // which then kills the process with the right signal.
         unsafe {
@@ -194,5 +238,15 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: a plain handler takes the signal number only.
         let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
         f(sig);
+    }
+    // A handler that let the fault kill the process (std's, for a fault that is not a guard
+    // page's) restored the default action; then say where, as above.
+    // SAFETY: querying the disposition only; `cur` is written by the call.
+    let dies = unsafe {
+        let mut cur: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut cur) == 0 && cur.sa_sigaction == libc::SIG_DFL
+    };
+    if dies {
+        report_fault(sig, info);
     }
 }
