@@ -364,13 +364,14 @@ fn looks_dead() -> bool {
 }
 
 /// The check whether a channel timer could wake anyone (a receiver waits on its channel),
-/// registered by the time module: 0 until then.
-static CHANNEL_TIMER_WATCHED: AtomicUsize = AtomicUsize::new(0);
+/// registered by the time module.
+static CHANNEL_TIMER_WATCHED: std::sync::OnceLock<unsafe fn(*const super::Timer) -> bool> =
+    std::sync::OnceLock::new();
 
 /// Registers the check whether a channel timer (`Timer::for_channel`) could wake anyone. It
 /// runs under a timer heap's lock, so it must take no lock.
 pub(crate) fn set_channel_timers(watched: unsafe fn(*const super::Timer) -> bool) {
-    CHANNEL_TIMER_WATCHED.store(watched as usize, Release);
+    let _ = CHANNEL_TIMER_WATCHED.set(watched);
 }
 
 /// Whether some timer could wake anyone: any timer but a channel timer whose channel nobody
@@ -381,13 +382,10 @@ fn timers_could_wake() -> bool {
     if global::earliest_timer() == i64::MAX {
         return false;
     }
-    let watched = CHANNEL_TIMER_WATCHED.load(Acquire);
-    if watched == 0 {
+    // No channel timer exists before the check is registered.
+    let Some(&watched) = CHANNEL_TIMER_WATCHED.get() else {
         return true;
-    }
-    // SAFETY: stored from an `unsafe fn(*const Timer) -> bool` by `set_channel_timers`.
-    let watched =
-        unsafe { std::mem::transmute::<usize, unsafe fn(*const super::Timer) -> bool>(watched) };
+    };
     global::allp().any(|p| {
         p.timers
             // SAFETY: `t` is in the heap, alive; `watched` takes no lock.

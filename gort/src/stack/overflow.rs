@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::GUARD;
 use crate::rt::m::current_m;
-use crate::util::fatal::{fmt_u64, write_stderr};
+use crate::util::fatal::{fmt_hex, fmt_u64, write_stderr};
 
 /// Alternate signal stack size per M.
 const ALTSTACK: usize = 64 << 10;
@@ -150,12 +150,7 @@ fn report(g: &crate::rt::g::G, when: &[u8]) -> ! {
     write_stderr(fmt_u64(g.limit.load(Relaxed) as u64, &mut buf));
     write_stderr(b" bytes)");
     write_stderr(when);
-    if let Some(loc) = g.spawn_location() {
-        write_stderr(b", spawned at ");
-        write_stderr(loc.file().as_bytes());
-        write_stderr(b":");
-        write_stderr(fmt_u64(loc.line() as u64, &mut buf));
-    }
+    write_spawn_site(g);
     if g.limit.load(Relaxed) >= super::MAX_STACK {
         write_stderr(
             b"\nnote: the limit is the largest a goroutine stack can have (1 GiB, as Go's)\n",
@@ -182,33 +177,26 @@ fn report_fault(sig: libc::c_int, info: *mut libc::siginfo_t) {
     });
     write_stderr(b" (fault address 0x");
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    write_stderr(fmt_hex(unsafe { (*info).si_addr() } as usize, &mut buf));
+    write_stderr(fmt_hex(unsafe { (*info).si_addr() } as u64, &mut buf));
     write_stderr(b")");
     let gp = current_m().map_or(std::ptr::null_mut(), |m| m.curg.load(Relaxed));
     // SAFETY: Gs are never unmapped; `curg` is the G this M runs, or null.
     if let Some(g) = unsafe { gp.as_ref() } {
         write_stderr(b" in goroutine ");
         write_stderr(fmt_u64(g.id(), &mut buf));
-        if let Some(loc) = g.spawn_location() {
-            write_stderr(b", spawned at ");
-            write_stderr(loc.file().as_bytes());
-            write_stderr(b":");
-            write_stderr(fmt_u64(loc.line() as u64, &mut buf));
-        }
+        write_spawn_site(g);
     }
     write_stderr(b"\n");
 }
 
-/// `v` in lower-case hexadecimal, formatted into `buf` (async-signal-safe).
-fn fmt_hex(mut v: usize, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b"0123456789abcdef"[v % 16];
-        v /= 16;
-        if v == 0 {
-            return &buf[i..];
-        }
+/// ", spawned at file:line" for `g`, if it has a spawn site (async-signal-safe).
+fn write_spawn_site(g: &crate::rt::g::G) {
+    if let Some(loc) = g.spawn_location() {
+        let mut buf = [0u8; 20];
+        write_stderr(b", spawned at ");
+        write_stderr(loc.file().as_bytes());
+        write_stderr(b":");
+        write_stderr(fmt_u64(loc.line() as u64, &mut buf));
     }
 }
 

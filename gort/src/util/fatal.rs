@@ -32,6 +32,19 @@ pub(crate) fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// `v` in lower-case hexadecimal, formatted into `buf` (async-signal-safe).
+pub(crate) fn fmt_hex(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(v % 16) as usize];
+        v /= 16;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// What runs after a fatal error's message, before the abort (the runtime's dump of every
 /// goroutine, under GORT_TRACEBACK=all or crash), or null.
 static ON_FATAL: std::sync::atomic::AtomicPtr<()> =
