@@ -4,7 +4,8 @@
 //! `process_madvise` installs the batch's guard markers, one commits its top pages);
 //! per_op_ns = wall / N, to set beside W2_idle's per_op_ns at the same N (the rest is the
 //! runtime's own work). The note gives the memory committed per slot: resident bytes and page
-//! tables (VmRSS and VmPTE). gort only.
+//! tables (VmRSS and VmPTE), and how the time splits between installing the guards and
+//! committing the top pages. gort only.
 //!
 //! Why it is a floor: every goroutine needs its own virtually contiguous stack (stacks never
 //! move), so one page at least, and slots 324 KiB apart give every six or so a page-table page
@@ -12,7 +13,7 @@
 
 use std::io;
 use std::ptr::null_mut;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Workload;
 use crate::report::{Outcome, proc_status_bytes};
@@ -43,16 +44,19 @@ fn run(n: u64) -> Outcome {
     let carved = carve_slots(count);
     let wall = start.elapsed();
     let (ok, note) = match (carved, before, sizes()) {
-        (Ok(()), Some((rss0, pte0)), Some((rss1, pte1))) => (
+        (Ok(split), Some((rss0, pte0)), Some((rss1, pte1))) => (
             true,
             format!(
                 "no goroutines: {count} slots of {SLOT} bytes, guards and top pages in batches \
-                 of {BATCH}; committed per slot: {:.0} B resident + {:.0} B of page tables",
+                 of {BATCH}; committed per slot: {:.0} B resident + {:.0} B of page tables; \
+                 per slot: {:.0} ns installing guards, {:.0} ns committing the top page",
                 (rss1 - rss0) as f64 / n as f64,
-                (pte1 - pte0) as f64 / n as f64
+                (pte1 - pte0) as f64 / n as f64,
+                split.guards.as_nanos() as f64 / n as f64,
+                split.commit.as_nanos() as f64 / n as f64,
             ),
         ),
-        (Ok(()), ..) => (false, "could not read /proc/self/status".to_string()),
+        (Ok(_), ..) => (false, "could not read /proc/self/status".to_string()),
         (Err(e), ..) => (false, format!("failed: {e}")),
     };
     Outcome {
@@ -66,9 +70,17 @@ fn run(n: u64) -> Outcome {
     }
 }
 
+/// Where `carve_slots` spent its time (mapping the slabs is in neither).
+#[derive(Default)]
+struct Split {
+    guards: Duration,
+    commit: Duration,
+}
+
 /// Carves `n` slots as the runtime's pool does in a burst, leaving their memory mapped until
 /// the process exits (as the pool never unmaps a slot).
-fn carve_slots(n: usize) -> io::Result<()> {
+fn carve_slots(n: usize) -> io::Result<Split> {
+    let mut split = Split::default();
     let per_slab = SLAB / SLOT;
     let (mut slab, mut used) = (0usize, per_slab);
     let mut done = 0;
@@ -81,12 +93,16 @@ fn carve_slots(n: usize) -> io::Result<()> {
         let base = slab + used * SLOT;
         let guards: Vec<_> = (0..k).map(|i| iov(base + i * SLOT, GUARD)).collect();
         let tops: Vec<_> = (1..=k).map(|i| iov(base + i * SLOT - PAGE, PAGE)).collect();
+        let t0 = Instant::now();
         advise(&guards, MADV_GUARD_INSTALL)?;
+        let t1 = Instant::now();
         advise(&tops, libc::MADV_POPULATE_WRITE)?;
+        split.guards += t1 - t0;
+        split.commit += t1.elapsed();
         used += k;
         done += k;
     }
-    Ok(())
+    Ok(split)
 }
 
 /// A fresh private anonymous `MAP_NORESERVE` mapping without transparent huge pages (as the
