@@ -234,3 +234,38 @@ fn values_that_recreate_each_other_do_not_hang_an_exit() {
         std::thread::spawn(|| PING.with(|_| ())).join().unwrap();
     });
 }
+
+static SEEN_BY_DROP: AtomicUsize = AtomicUsize::new(0);
+
+/// A value whose drop records what another goroutine-local holds.
+struct ReadsCount;
+
+impl Drop for ReadsCount {
+    fn drop(&mut self) {
+        SEEN_BY_DROP.store(COUNT.with(|c| c.get()), SeqCst);
+    }
+}
+
+gort::goroutine_local! {
+    static COUNT: std::cell::Cell<usize> = std::cell::Cell::new(0);
+    static READS_COUNT: ReadsCount = ReadsCount;
+}
+
+/// A drop that uses a goroutine-local not dropped yet sees its value, not a fresh one, as a
+/// thread-local's destructor sees another live thread-local. (Values go in reverse order of
+/// their statics' first use anywhere, so `READS_COUNT` goes before `COUNT` here.)
+#[test]
+fn a_drop_sees_the_live_value_of_another_goroutine_local() {
+    bounded(30, || {
+        let use_both = || {
+            COUNT.with(|c| c.set(42));
+            READS_COUNT.with(|_| ());
+        };
+        SEEN_BY_DROP.store(0, SeqCst);
+        gort::spawn(use_both).join().unwrap();
+        assert_eq!(SEEN_BY_DROP.load(SeqCst), 42, "on a goroutine");
+        SEEN_BY_DROP.store(0, SeqCst);
+        std::thread::spawn(use_both).join().unwrap();
+        assert_eq!(SEEN_BY_DROP.load(SeqCst), 42, "on a plain thread");
+    });
+}

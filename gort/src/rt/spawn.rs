@@ -243,30 +243,46 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
 }
 
 /// Drops the goroutine-local values of `gp`, the running goroutine, whose body has returned:
-/// on its own stack, while it can still use the runtime (a drop may lock, send or park). A drop
-/// that sets new values is followed by another round. A panicking drop is fatal, as a panic
-/// escaping a goroutine's entry is.
+/// on its own stack, while it can still use the runtime (a drop may lock, send or park). The
+/// newest key goes first, one value at a time with the others left in place, so a drop that
+/// uses a value not dropped yet sees it as it is (as a thread-local's destructor does), and one
+/// that uses a value already dropped creates it again, to be dropped in turn. Values that keep
+/// creating each other would never end: past a bound what is left is leaked, as std may leak
+/// thread-locals made during teardown. A panicking drop is fatal, as a panic escaping a
+/// goroutine's entry is.
 ///
 /// # Safety
 /// `gp` is the running G (nothing else touches its `locals`).
 pub(crate) unsafe fn drop_locals(gp: *mut G) {
-    // A drop may create values again (it used a goroutine-local already dropped): they are
-    // dropped in the next round. Values that keep creating each other would never end; after
-    // a few rounds what is left is leaked, as std may leak thread-locals made during teardown.
-    const ROUNDS: usize = 8;
-    for _ in 0..ROUNDS {
-        // SAFETY: the caller's contract.
-        let Some(mut locals) = (unsafe { (*(*gp).locals.get()).take() }) else {
+    // SAFETY: the caller's contract; the borrow ends before any drop runs.
+    let Some(table) = (unsafe { (*(*gp).locals.get()).as_mut() }) else {
+        return;
+    };
+    let mut budget = 8 * table.len().max(1);
+    loop {
+        // SAFETY: as above (a drop may have grown or replaced nothing but the entries).
+        let Some(table) = (unsafe { (*(*gp).locals.get()).as_mut() }) else {
             return;
         };
-        while let Some(v) = locals.pop() {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(v))).is_err() {
-                fatal!("a goroutine-local value panicked while it was dropped");
+        let v = loop {
+            match table.pop() {
+                Some(Some(v)) => break Some(v),
+                Some(None) => continue,
+                None => break None,
             }
+        };
+        let Some(v) = v else { break };
+        if budget == 0 {
+            std::mem::forget(v);
+            continue;
+        }
+        budget -= 1;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(v))).is_err() {
+            fatal!("a goroutine-local value panicked while it was dropped");
         }
     }
-    // SAFETY: as above.
-    std::mem::forget(unsafe { (*(*gp).locals.get()).take() });
+    // SAFETY: as above; the table is empty now.
+    drop(unsafe { (*(*gp).locals.get()).take() });
 }
 
 /// Drops the running goroutine's goroutine-local values before its body's end: a joinable
