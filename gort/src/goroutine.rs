@@ -57,7 +57,12 @@ impl fmt::Display for GoroutineId {
 /// If no guarded stack can be allocated (the message says why and what to do).
 #[track_caller]
 pub fn go<F: FnOnce() + Send + 'static>(f: F) {
-    let loc = Location::caller();
+    go_at(f, Location::caller())
+}
+
+/// `go` with the spawn site given (a goroutine started on the caller's behalf later, as
+/// `time::after_func`'s).
+pub(crate) fn go_at<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
     };
@@ -307,10 +312,15 @@ pub(crate) fn spawn_system<T: Send + 'static>(
 /// `go` for a goroutine of the runtime's own (the signal dispatcher).
 #[track_caller]
 pub(crate) fn go_system(f: impl FnOnce() + Send + 'static) {
+    go_system_at(f, Location::caller())
+}
+
+/// `go_system` with the spawn site given (see `go_at`).
+pub(crate) fn go_system_at(f: impl FnOnce() + Send + 'static, loc: &'static Location<'static>) {
     let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
     };
-    if let Err(e) = rt::spawn_system(body, Location::caller()) {
+    if let Err(e) = rt::spawn_system(body, loc) {
         panic!("{e}");
     }
 }

@@ -110,3 +110,27 @@ fn dump_groups_identical_goroutines_and_trims_runtime_frames() {
         });
     });
 }
+
+/// The goroutine `time::after_func` starts is spawned where `after_func` was called, not inside
+/// the runtime.
+#[test]
+fn an_after_func_goroutine_is_spawned_where_after_func_was_called() {
+    bounded(30, || {
+        gort::run(|| {
+            let (tx, rx) = gort::chan::<String>(1);
+            let _t = gort::time::after_func(Duration::from_millis(1), move || {
+                let me = gort::current_id().unwrap();
+                let mut out = Vec::new();
+                gort::runtime::dump(&mut out).unwrap();
+                let text = String::from_utf8(out).unwrap();
+                let header = format!("goroutine {me} [running]");
+                let at = text.find(&header).unwrap_or_else(|| panic!("{text}"));
+                let section = text[at..].lines().take(2).collect::<Vec<_>>().join("\n");
+                tx.send(section).unwrap();
+            });
+            let section = rx.recv().unwrap();
+            assert!(section.contains("spawned at "), "{section}");
+            assert!(section.contains("runtime_observe.rs"), "{section}");
+        });
+    });
+}

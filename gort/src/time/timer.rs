@@ -400,25 +400,32 @@ struct AfterInner {
     f: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'static>>>,
     /// `f` runs in a goroutine of the runtime's own (`after_func_system`).
     system: bool,
+    /// Where `after_func` was called: the goroutine's spawn site.
+    loc: &'static std::panic::Location<'static>,
 }
 
-/// Runs `f` in a new goroutine once `d` has passed. Returns a handle that can stop it.
+/// Runs `f` in a new goroutine once `d` has passed. Returns a handle that can stop it. The
+/// goroutine's spawn site (in dumps and reports) is this call.
+#[track_caller]
 pub fn after_func(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
     after_func_as(false, d, f)
 }
 
 /// `after_func` whose goroutine is the runtime's own, which `num_goroutines` does not count
 /// (a context's deadline).
+#[track_caller]
 pub(crate) fn after_func_system(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
     after_func_as(true, d, f)
 }
 
+#[track_caller]
 fn after_func_as(system: bool, d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
     crate::rt::ensure_started();
     let inner = Arc::new(AfterInner {
         node: TimerNode::new(),
         f: std::sync::Mutex::new(Some(Box::new(f))),
         system,
+        loc: std::panic::Location::caller(),
     });
     let p = Arc::into_raw(inner.clone());
     // SAFETY: the heap's strong reference (`p`) keeps the node alive until the callback or a
@@ -457,8 +464,8 @@ unsafe fn after_fire(t: *const TimerNode, _: u64) {
     let inner = unsafe { Arc::from_raw(t as *const AfterInner) };
     let f = inner.f.lock().unwrap_or_else(|e| e.into_inner()).take();
     match f {
-        Some(f) if inner.system => crate::goroutine::go_system(f),
-        Some(f) => crate::go(f),
+        Some(f) if inner.system => crate::goroutine::go_system_at(f, inner.loc),
+        Some(f) => crate::goroutine::go_at(f, inner.loc),
         None => {}
     }
 }
