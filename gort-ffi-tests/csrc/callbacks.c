@@ -1,5 +1,6 @@
 /* C threads and C frames that call Rust back; see fft.h. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -63,16 +64,27 @@ struct ret_thread {
     fft_cb_ret cb;
     void *arg;
     int64_t x, out;
+    size_t altstack;
 };
 
 static void *ret_thread_main(void *p) {
     struct ret_thread *t = p;
+    if (t->altstack > 0) {
+        stack_t st = {.ss_sp = malloc(t->altstack), .ss_flags = 0, .ss_size = t->altstack};
+        if (st.ss_sp == NULL || sigaltstack(&st, NULL) != 0) {
+            return NULL;
+        }
+    }
     t->out = t->cb(t->arg, t->x);
     return NULL;
 }
 
 int fft_on_pthread(fft_cb_ret cb, void *arg, int64_t x, int64_t *out) {
-    struct ret_thread t = {cb, arg, x, 0};
+    return fft_on_pthread_altstack(cb, arg, x, out, 0);
+}
+
+int fft_on_pthread_altstack(fft_cb_ret cb, void *arg, int64_t x, int64_t *out, size_t altstack) {
+    struct ret_thread t = {cb, arg, x, 0, altstack};
     pthread_t tid;
     int err = pthread_create(&tid, NULL, ret_thread_main, &t);
     if (err != 0) {

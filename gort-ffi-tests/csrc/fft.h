@@ -5,6 +5,7 @@
 #ifndef GORT_FFI_TESTS_FFT_H
 #define GORT_FFI_TESTS_FFT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef void (*fft_cb_i64)(void *arg, int64_t v);
@@ -27,6 +28,9 @@ int64_t fft_call_back(fft_cb_ret cb, void *arg, int64_t x);
 /* Runs cb(arg, x) on a new pthread, joins it, stores the result in *out. Returns 0 or the
  * pthread error. */
 int fft_on_pthread(fft_cb_ret cb, void *arg, int64_t x, int64_t *out);
+/* fft_on_pthread on a thread that first installs an alternate signal stack of `altstack`
+ * bytes of its own, as a C program may. */
+int fft_on_pthread_altstack(fft_cb_ret cb, void *arg, int64_t x, int64_t *out, size_t altstack);
 
 /* regs_<arch>.S: keeps known values in every callee-saved register and in the floating-point
  * control across cb(arg), then returns a mask of what changed (0: all intact), restoring the

@@ -35,6 +35,15 @@ unsafe extern "C" {
     /// Runs `cb(arg, x)` on a new pthread, joins it, stores the result in `*out`. Returns 0 or
     /// the pthread error.
     pub fn fft_on_pthread(cb: CbRet, arg: *mut c_void, x: i64, out: *mut i64) -> i32;
+    /// `fft_on_pthread` on a thread that first installs an alternate signal stack of
+    /// `altstack` bytes of its own (as a C program may).
+    pub fn fft_on_pthread_altstack(
+        cb: CbRet,
+        arg: *mut c_void,
+        x: i64,
+        out: *mut i64,
+        altstack: usize,
+    ) -> i32;
     /// Keeps known values in every callee-saved register and `fpc` (and `fpc2`) in the
     /// floating-point control across `cb(arg)`; returns the mask of what changed (0: intact).
     /// x86-64: rbx, rbp, r12–r15, MXCSR = `fpc`, x87 CW = `fpc2`. aarch64: x19–x28, d8–d15,

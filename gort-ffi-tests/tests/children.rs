@@ -64,6 +64,18 @@ fn callback_overflow_on_a_foreign_thread_is_reported() {
         .assert_stderr_has("stack overflow");
 }
 
+/// The same on a C thread whose own alternate signal stack is too small for the kernel to
+/// deliver the fault on: gort puts its own in place (before, the process died of a bare
+/// SIGSEGV, with no report).
+#[test]
+fn callback_overflow_on_a_thread_with_a_small_altstack_is_reported() {
+    child("callback_overflow_small_altstack")
+        .assert_signal(libc::SIGABRT)
+        .assert_stdout_has("recursing in a callback goroutine on a C thread")
+        .assert_stdout_lacks("UNEXPECTED")
+        .assert_stderr_has("stack overflow");
+}
+
 /// Misuse expressible in safe code must work (exit 0, `ok` line) or fail with a clear panic
 /// (exit status 101): never a SIGSEGV, an abort, or a hang.
 fn works_or_panics_cleanly(scenario: &str, ok_line: &str) {

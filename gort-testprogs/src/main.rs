@@ -21,6 +21,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("overflow_big_array", overflow::big_array),
     ("overflow_custom_limit", overflow::custom_limit),
     ("overflow_after_reuse", overflow::after_reuse),
+    ("overflow_two_at_once", overflow::two_at_once),
     ("overflow_main_goroutine", overflow::main_goroutine),
     ("main_thread_overflow", overflow::main_thread),
     ("segv_in_goroutine", overflow::segv_in_goroutine),

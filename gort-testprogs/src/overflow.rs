@@ -167,3 +167,25 @@ fn room_left() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Two goroutines overflow at the same moment on two processors: one report, whole, and the
+/// process ends (two reports written at once would interleave).
+pub fn two_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    static READY: AtomicUsize = AtomicUsize::new(0);
+    announce();
+    gort::set_procs(2);
+    gort::run(|| {
+        let both = || {
+            READY.fetch_add(1, SeqCst);
+            while READY.load(SeqCst) < 2 {
+                std::hint::spin_loop();
+            }
+            recurse(0)
+        };
+        let a = gort::spawn(both);
+        let b = gort::spawn(both);
+        let _ = (a.join(), b.join());
+        unreachable!("the overflowing goroutines returned");
+    });
+}

@@ -5,6 +5,18 @@
 //! let r = gort::run(|| gort::ffi::call(|| add1(41)));
 //! assert_eq!(r, 42);
 //! ```
+//!
+//! C called directly from a goroutine, without `call`, runs on the goroutine's stack, whose
+//! guard region is 64 KiB. Rust code touches each page of a large frame in order, so any
+//! overflow lands in the guard and is reported; C code compiled without
+//! `-fstack-clash-protection` (gcc's default on many distributions) does not, and a C frame
+//! over 64 KiB can step over the whole guard into a neighbouring goroutine's stack. Call such C
+//! through `call`, which runs it on the thread's own stack, or build it with that flag.
+//!
+//! A C thread that calls back into Rust must leave SIGSEGV and SIGBUS unblocked while a
+//! callback runs: the first callback on a thread unblocks them, but a mask the thread sets
+//! later is not checked again on each callback (that would cost a system call per callback),
+//! and the kernel kills a process whose fault signal is blocked, before any report.
 
 /// Runs `f` — typically `unsafe { some_c_fn(..) }` — on the OS thread's own large stack, outside
 /// the goroutine's stack, with the processor handed to another thread if it blocks (Go's

@@ -133,6 +133,24 @@ fn overflow_at_the_largest_limit_says_so() {
     out.assert_stderr_lacks("help: raise the limit");
 }
 
+/// Two goroutines overflowing at once on two processors give one whole report: the second
+/// waits for the first to end the process. (Before, 1 run in 10 printed the two interleaved.)
+#[test]
+fn two_overflows_at_once_give_one_whole_report() {
+    for _ in 0..30 {
+        let out = scenario("overflow_two_at_once", &[]);
+        out.assert_signal(libc::SIGABRT);
+        let r = parse_overflow(&out);
+        assert!(r.id >= 2 && r.limit >= DEFAULT_STACK, "{out}");
+        assert_eq!(out.stderr.matches("stack overflow").count(), 1, "{out}");
+        assert_eq!(
+            out.stderr.matches("help: raise the limit").count(),
+            1,
+            "{out}"
+        );
+    }
+}
+
 #[test]
 fn overflow_after_reuse_is_reported() {
     check_overflow("overflow_after_reuse", 2, DEFAULT_STACK, &[]);

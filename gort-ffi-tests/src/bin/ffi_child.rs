@@ -10,6 +10,9 @@
 //! - `callback_overflow`: a callback on a C pthread recurses without bound: the callback
 //!   goroutine's overflow is reported as for any goroutine (the foreign thread got a
 //!   sigaltstack when it was bound).
+//! - `callback_overflow_small_altstack`: the same on a C pthread that installed a 2 KiB
+//!   alternate signal stack of its own, too small for the kernel to deliver a signal on (it
+//!   needs `getauxval(AT_MINSIGSTKSZ)`, 3 KiB and more with AVX-512): reported all the same.
 //!
 //! Misuse that safe code can express; each must either work (exit 0, print `ok ...`) or fail
 //! with a clear panic, never crash (see the ignored tests in tests/children.rs):
@@ -28,7 +31,9 @@ use std::io::Write;
 
 use std::time::Duration;
 
-use gort_ffi_tests::{big_frame_expected, fft_big_frame, fft_call_back, fft_on_pthread};
+use gort_ffi_tests::{
+    big_frame_expected, fft_big_frame, fft_call_back, fft_on_pthread, fft_on_pthread_altstack,
+};
 
 fn say(s: &str) {
     let mut out = std::io::stdout().lock();
@@ -97,6 +102,17 @@ fn callback_overflow() {
     let mut out = 0;
     // SAFETY: the callback ignores `arg`; `out` outlives the call (the thread is joined).
     let rc = unsafe { fft_on_pthread(recursing_callback, std::ptr::null_mut(), 0, &mut out) };
+    say(&format!(
+        "UNEXPECTED: the C thread returned (rc={rc}, out={out})"
+    ));
+}
+
+fn callback_overflow_small_altstack() {
+    let mut out = 0;
+    // SAFETY: as in `callback_overflow`.
+    let rc = unsafe {
+        fft_on_pthread_altstack(recursing_callback, std::ptr::null_mut(), 0, &mut out, 2048)
+    };
     say(&format!(
         "UNEXPECTED: the C thread returned (rc={rc}, out={out})"
     ));
@@ -208,6 +224,7 @@ fn main() {
         "big_frame_ffi" => big_frame_ffi(),
         "callback_panic" => callback_panic(),
         "callback_overflow" => callback_overflow(),
+        "callback_overflow_small_altstack" => callback_overflow_small_altstack(),
         "park_inside_call" => park_inside_call(),
         "yield_inside_call" => yield_inside_call(),
         "nested_call" => nested_call(),

@@ -256,6 +256,7 @@ pub(crate) fn install_sigquit() {
 /// Prints `headline` and, unless GORT_TRACEBACK=none, the dump; then exits with status 2, or
 /// aborts under GORT_TRACEBACK=crash.
 fn die(headline: &str) -> ! {
+    crate::util::fatal::claim_report();
     let mut out = Vec::new();
     let _ = writeln!(out, "{headline}\n");
     super::schedtrace::before_fatal(&mut out);

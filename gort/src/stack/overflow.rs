@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::GUARD;
 use crate::rt::m::current_m;
-use crate::util::fatal::{fmt_hex, fmt_u64, write_stderr};
+use crate::util::fatal::{claim_report, fmt_hex, fmt_u64, write_stderr};
 
 /// Alternate signal stack size per M.
 const ALTSTACK: usize = 64 << 10;
@@ -68,7 +68,7 @@ pub(crate) fn on_thread_start() {
     unsafe {
         let mut old: libc::stack_t = std::mem::zeroed();
         libc::sigaltstack(std::ptr::null(), &mut old);
-        if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= libc::MINSIGSTKSZ {
+        if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= usable_altstack() {
             return;
         }
         let Ok(p) = crate::sys::mem::reserve(ALTSTACK) else {
@@ -85,6 +85,19 @@ pub(crate) fn on_thread_start() {
             crate::sys::mem::release(p, ALTSTACK);
         }
     }
+}
+
+/// The smallest alternate signal stack this thread's own may be and still be kept: room for
+/// the kernel's signal frame, which depends on the CPU's register state (3 KiB and more with
+/// AVX-512: `getauxval(AT_MINSIGSTKSZ)`; the `MINSIGSTKSZ` constant is the old 2 KiB), plus
+/// our handler's frames. A smaller one (a C thread's) is replaced: on it the kernel cannot
+/// deliver the fault and kills the process without a report.
+fn usable_altstack() -> usize {
+    /// Our handler's frames, and what it chains to (std's handler).
+    const HANDLER: usize = 2 << 10;
+    // SAFETY: getauxval has no preconditions; 0 means the kernel does not say.
+    let kernel = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) } as usize;
+    kernel.max(libc::MINSIGSTKSZ) + HANDLER
 }
 
 /// Removes and unmaps the alternate signal stack `on_thread_start` installed on this thread, if
@@ -143,6 +156,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 }
 
 fn report(g: &crate::rt::g::G, when: &[u8]) -> ! {
+    claim_report();
     let mut buf = [0u8; 20];
     write_stderr(b"fatal error: goroutine ");
     write_stderr(fmt_u64(g.id(), &mut buf));
@@ -168,6 +182,7 @@ fn report(g: &crate::rt::g::G, when: &[u8]) -> ! {
 /// "unexpected signal" report does (the goroutine that ran, and where it was spawned; in an
 /// `ffi::call`, the goroutine that called it), before the default action kills the process.
 fn report_fault(sig: libc::c_int, info: *mut libc::siginfo_t) {
+    claim_report();
     let mut buf = [0u8; 20];
     write_stderr(b"fatal error: unexpected signal ");
     write_stderr(if sig == libc::SIGBUS {

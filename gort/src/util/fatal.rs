@@ -45,6 +45,27 @@ pub(crate) fn fmt_hex(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// The kernel id of the thread reporting a fatal error, or 0.
+static REPORTER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Makes the calling thread the one that reports a fatal error (Go's `startpanic_m`): two
+/// reports written at once interleave piece by piece. While another thread reports, the caller
+/// waits for the process to end and never returns; the reporting thread itself may call again
+/// (a fault inside its own report), and its second report ends the process. Async-signal-safe.
+pub(crate) fn claim_report() {
+    use std::sync::atomic::Ordering::{AcqRel, Acquire};
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() };
+    match REPORTER.compare_exchange(0, me, AcqRel, Acquire) {
+        Ok(_) => {}
+        Err(t) if t == me => {}
+        Err(_) => loop {
+            // SAFETY: pause has no preconditions; the reporter ends the process.
+            unsafe { libc::pause() };
+        },
+    }
+}
+
 /// What runs after a fatal error's message, before the abort (the runtime's dump of every
 /// goroutine, under GORT_TRACEBACK=all or crash), or null.
 static ON_FATAL: std::sync::atomic::AtomicPtr<()> =
@@ -58,6 +79,7 @@ pub(crate) fn set_on_fatal(f: fn()) {
 /// Prints `fatal error: <msg>` and aborts the process. Never unwinds.
 #[cold]
 pub(crate) fn fatal_str(msg: &str) -> ! {
+    claim_report();
     write_stderr(b"fatal error: ");
     write_stderr(msg.as_bytes());
     write_stderr(b"\n");
