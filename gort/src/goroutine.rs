@@ -409,13 +409,31 @@ impl Builder {
 
 /// Runs `f` as a goroutine and blocks the caller until it returns; a panic in `f` propagates.
 /// Starts the runtime if needed. This is what `#[gort::main]` and `#[gort::test]` call.
+///
+/// The result need not be `Send` (`Result<(), Box<dyn Error>>` is not): it only crosses from
+/// the finished goroutine to the caller, as any value a goroutine holds crosses from thread to
+/// thread when the goroutine migrates.
+///
+/// ```
+/// let r: Result<i32, Box<dyn std::error::Error>> = gort::run(|| Ok("42".parse::<i32>()?));
+/// assert_eq!(r.unwrap(), 42);
+/// ```
 #[track_caller]
-pub fn run<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    match spawn(f).join() {
-        Ok(r) => r,
+pub fn run<R: 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let h = spawn(move || CrossesOnce(f()));
+    match h.join() {
+        Ok(r) => r.0,
         Err(p) => resume_unwind(p),
     }
 }
+
+/// A value that moves between threads once, as a goroutine's own values do when it migrates:
+/// `run`'s result and the closures and results of `#[gort::main]` and `#[gort::test]`.
+/// Thread-local borrows across such moves are the documented caveat of goroutines (the crate
+/// docs), which the compiler cannot check either way.
+struct CrossesOnce<T>(T);
+// SAFETY: see above: the value is created on one thread and used on another, never shared.
+unsafe impl<T> Send for CrossesOnce<T> {}
 
 struct ScopeData {
     /// Goroutines of the scope still running.
@@ -646,20 +664,15 @@ pub mod __private {
     /// a `fn` without arguments, which captures nothing at all.
     #[track_caller]
     pub unsafe fn main<R: 'static>(procs: usize, f: impl FnOnce() -> R + 'static) -> R {
-        struct AssertSend<T>(T);
-        // SAFETY: a goroutine may run on any OS thread; moving the main goroutine's closure and
-        // result to another thread is what running it as a goroutine means. Thread-local
-        // borrows across threads are the documented caveat of goroutines (lib.rs docs).
-        unsafe impl<T> Send for AssertSend<T> {}
         if procs > 0 {
             crate::rt::request_procs(procs);
         }
-        let f = AssertSend(f);
-        let r = super::run(move || {
+        // The closure moves to the goroutine's thread once (see `CrossesOnce`).
+        let f = super::CrossesOnce(f);
+        super::run(move || {
             let f = f;
-            AssertSend((f.0)())
-        });
-        r.0
+            (f.0)()
+        })
     }
 
     /// Tests that set `procs` hold this exclusively; the others share it.
@@ -677,10 +690,7 @@ pub mod __private {
         timeout_secs: u64,
         f: impl FnOnce() -> R + 'static,
     ) -> R {
-        struct AssertSend<T>(T);
-        // SAFETY: as in `main`: the closure and its result move to the goroutine's thread and
-        // back, which is what running a test body as a goroutine means.
-        unsafe impl<T> Send for AssertSend<T> {}
+        use super::CrossesOnce;
         /// Restores the processor count when the test ends, even by a panic.
         struct Restore(usize);
         impl Drop for Restore {
@@ -704,14 +714,14 @@ pub mod __private {
         // this test's output (see rt::DeferredPanicReport); the payload is resumed unchanged.
         let report = std::sync::Arc::new(std::sync::Mutex::new(None));
         let slot = report.clone();
-        let f = AssertSend(f);
-        let (tx, rx) = crate::chan::<AssertSend<std::thread::Result<R>>>(1);
+        let f = CrossesOnce(f);
+        let (tx, rx) = crate::chan::<CrossesOnce<std::thread::Result<R>>>(1);
         crate::go(move || {
             let f = f;
             let deferred = crate::rt::DeferredPanicReport::new(slot);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f.0));
             drop(deferred);
-            let _ = tx.send(AssertSend(r));
+            let _ = tx.send(CrossesOnce(r));
         });
         let r = if timeout_secs == 0 {
             rx.recv().ok_or(())
@@ -720,8 +730,8 @@ pub mod __private {
                 .map_err(drop)
         };
         match r {
-            Ok(AssertSend(Ok(v))) => v,
-            Ok(AssertSend(Err(payload))) => {
+            Ok(CrossesOnce(Ok(v))) => v,
+            Ok(CrossesOnce(Err(payload))) => {
                 if let Some(text) = report.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     eprint!("{text}");
                 }

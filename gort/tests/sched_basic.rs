@@ -45,6 +45,20 @@ fn run_propagates_panic() {
     });
 }
 
+/// `run`'s result need not be `Send` (the common `Result<_, Box<dyn Error>>` is not), as
+/// `#[gort::main]`'s need not: it only crosses from the finished goroutine to the caller.
+#[test]
+fn run_returns_a_result_that_is_not_send() {
+    bounded(30, || {
+        let r: Result<i32, Box<dyn std::error::Error>> = gort::run(|| Ok("5".parse::<i32>()?));
+        assert_eq!(r.unwrap(), 5);
+        let r: Result<i32, Box<dyn std::error::Error>> = gort::run(|| Ok("x".parse::<i32>()?));
+        assert!(r.is_err());
+        let rc = gort::run(|| std::rc::Rc::new(7));
+        assert_eq!(*rc, 7);
+    });
+}
+
 #[test]
 fn scope_joins_all_and_borrows() {
     bounded(30, || {
