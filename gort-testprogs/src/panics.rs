@@ -47,8 +47,9 @@ pub fn goroutine_named() {
     println!("survived");
 }
 
-/// A hook the user installed before the runtime started still runs, after gort's report.
-pub fn user_hook_chained() {
+/// A hook the user installed before the runtime started gets goroutines' panics, alone, as it
+/// gets a std thread's.
+pub fn user_hook() {
     std::panic::set_hook(Box::new(|info| {
         let p = info.payload();
         let msg = p
@@ -59,7 +60,7 @@ pub fn user_hook_chained() {
         eprintln!("user hook saw: {msg}");
     }));
     gort::run(|| {
-        let h = gort::spawn(|| panic!("chained boom"));
+        let h = gort::spawn(|| panic!("goroutine boom"));
         assert!(h.join().is_err());
     });
     std::thread::spawn(|| panic!("plain thread boom"))
