@@ -98,12 +98,6 @@ impl Parse for Select {
             let body = parse_body(input)?;
             arms.push(Arm { kind, pat, body });
         }
-        if arms.is_empty() && default.is_none() {
-            return Err(syn::Error::new(
-                Span::call_site(),
-                "select! needs at least one arm: with no arms and no `default` it would block forever",
-            ));
-        }
         Ok(Select { arms, default })
     }
 }
@@ -134,6 +128,10 @@ fn parse_body(input: ParseStream) -> syn::Result<Expr> {
 
 impl Select {
     pub(crate) fn expand(self) -> TokenStream {
+        if self.arms.is_empty() && self.default.is_none() {
+            // Go's `select {}`: nothing can ever proceed.
+            return quote! { ::gort::__private::block_forever() };
+        }
         let span = Span::mixed_site();
         let mut setup = Vec::new();
         let mut cases = Vec::new();

@@ -10,6 +10,7 @@ pub fn deadlock() {
         wg.add(1);
         let w = wg.clone();
         gort::go(move || w.wait());
+        gort::go(|| gort::select! {});
         let (_tx, rx) = gort::chan::<u32>(0);
         rx.recv();
         wg.done();

@@ -655,6 +655,12 @@ pub mod __private {
     pub use crate::chan::slot::{RecvSlot, SendSlot};
     pub use crate::select::macro_support::run as select;
 
+    /// `select! {}`: blocks the goroutine (or thread) for ever, as Go's `select {}`, waiting in
+    /// "select (no cases)".
+    pub fn block_forever() -> ! {
+        crate::rt::block_forever()
+    }
+
     /// Body of `#[gort::main]`: sets GOMAXPROCS if given (0: default) and runs `f` as the first
     /// goroutine. The result may be `!Send` (e.g. `Box<dyn Error>`); it only crosses from the
     /// finished goroutine to the main thread.

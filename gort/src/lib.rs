@@ -52,7 +52,8 @@
 //! ```
 //!
 //! - There may be any number of `recv` and `send` arms, in any order, on the same or different
-//!   channels (the same channel may appear in several arms); at least one arm in all.
+//!   channels (the same channel may appear in several arms). `select! {}`, with no arms at
+//!   all, blocks for ever, as Go's `select {}` does.
 //! - `RECEIVER` and `SENDER` are expressions of type `Receiver<T>` / `Sender<T>` or references
 //!   to them; each is evaluated once, before anything blocks, as is every `VALUE` (in arm
 //!   order, as Go does). A `VALUE` whose arm is not chosen is dropped.

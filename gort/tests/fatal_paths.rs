@@ -500,6 +500,7 @@ fn global_deadlock_is_reported_with_a_dump() {
     };
     assert!(out.stderr.contains("[chan receive"), "{out}");
     assert!(out.stderr.contains("[sync.WaitGroup.Wait"), "{out}");
+    assert!(out.stderr.contains("[select (no cases)"), "{out}");
     assert!(out.stderr.contains("spawned at "), "{out}");
 }
 

@@ -14,6 +14,27 @@ const MS: Duration = Duration::from_millis(1);
 
 // ---- select! ----
 
+/// `select! {}` blocks for ever, as Go's `select {}` does (its goroutine waits in
+/// "select (no cases)"; the deadlock detector counts it as blocked).
+#[test]
+fn a_select_with_no_arms_blocks_for_ever() {
+    go_test(30, || {
+        let before = gort::runtime::goroutines_by_state()
+            .get("select (no cases)")
+            .copied()
+            .unwrap_or(0);
+        let (tx, rx) = gort::chan::<()>(1);
+        gort::go(move || {
+            tx.send(()).unwrap();
+            gort::select! {}
+        });
+        rx.recv().unwrap();
+        wait_for_state("select (no cases)", before + 1);
+        gort::sleep(10 * MS);
+        wait_for_state("select (no cases)", before + 1);
+    });
+}
+
 /// A select with one receive case per listed index of `$rxs`.
 macro_rules! recv_from_each {
     ($rxs:ident; $($i:literal)*) => {

@@ -60,10 +60,12 @@ pub(crate) enum WaitReason {
     IoWait,
     /// Parked in `block_on` until the future's waker readies it.
     Future,
+    /// In `select! {}`, for ever (Go's waitReasonSelectNoCases).
+    SelectNoCases,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 14] = [
+    const ALL: [WaitReason; 15] = [
         WaitReason::None,
         WaitReason::Sleep,
         WaitReason::Join,
@@ -78,6 +80,7 @@ impl WaitReason {
         WaitReason::Semacquire,
         WaitReason::IoWait,
         WaitReason::Future,
+        WaitReason::SelectNoCases,
     ];
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
@@ -104,6 +107,7 @@ impl WaitReason {
             WaitReason::Semacquire => "semacquire",
             WaitReason::IoWait => "IO wait",
             WaitReason::Future => "block_on",
+            WaitReason::SelectNoCases => "select (no cases)",
         }
     }
 }

@@ -62,7 +62,7 @@ pub(crate) use g::SwitchHook;
 pub(crate) use g::{G, WaitReason, thread_panicking};
 pub(crate) use m::current_g;
 pub(crate) use netpoll::{PollDesc, timed_out};
-pub(crate) use park::{park, ready, yield_now};
+pub(crate) use park::{block_forever, park, ready, yield_now};
 pub(crate) use preempt::check_preempt;
 pub(crate) use sleep::{add_timer, add_timer_quietly, sleep, wake_for_timer};
 pub(crate) use spawn::{count_out, drop_own_locals, spawn, spawn_system};

@@ -302,6 +302,15 @@ pub(crate) unsafe fn ready_quietly(gp: *mut G) -> bool {
     true
 }
 
+/// Go's `block`: parks for ever (`select! {}`); nothing readies the goroutine, and the deadlock
+/// detector counts it as blocked.
+pub(crate) fn block_forever() -> ! {
+    super::ensure_started();
+    loop {
+        park(WaitReason::SelectNoCases, &mut |_| true);
+    }
+}
+
 /// Go's Gosched: let other goroutines run. On a plain thread, yields the thread.
 pub(crate) fn yield_now() {
     let Some(m) = current_m() else {
