@@ -33,7 +33,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("scheduler_stack_panic", stacks::scheduler_stack_panic),
     ("go_panic_continues", panics::go_panic_continues),
     ("panic_names_goroutine", panics::goroutine_named),
-    ("panic_user_hook", panics::user_hook),
+    ("panic_user_hook", panics::user_hook_chained),
     ("payload_drop_panics", panics::payload_drop_panics),
     ("bad_env", env::bad_env),
     ("deadlock", observe::deadlock),

@@ -47,9 +47,8 @@ pub fn goroutine_named() {
     println!("survived");
 }
 
-/// A hook the user installed before the runtime started gets goroutines' panics, alone, as it
-/// gets a std thread's.
-pub fn user_hook() {
+/// A hook the user installed before the runtime started still runs, after gort's report.
+pub fn user_hook_chained() {
     std::panic::set_hook(Box::new(|info| {
         let p = info.payload();
         let msg = p
@@ -60,7 +59,7 @@ pub fn user_hook() {
         eprintln!("user hook saw: {msg}");
     }));
     gort::run(|| {
-        let h = gort::spawn(|| panic!("goroutine boom"));
+        let h = gort::spawn(|| panic!("chained boom"));
         assert!(h.join().is_err());
     });
     std::thread::spawn(|| panic!("plain thread boom"))

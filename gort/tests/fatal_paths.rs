@@ -616,22 +616,19 @@ fn panics_name_the_goroutine() {
     assert!(out.stderr.contains("gort::rt::panics::report"), "{out}");
 }
 
-/// A panic hook the user set before the runtime started gets goroutines' panics alone, as it
-/// gets a std thread's: no report of gort's beside it (before, gort printed its own report and
-/// then called the hook, so a silent hook did not silence goroutine panics).
+/// A panic hook the user set before the runtime started keeps running, after gort's report;
+/// plain threads still get it alone.
 #[test]
-fn a_user_panic_hook_gets_goroutine_panics_alone() {
+fn a_user_panic_hook_is_chained() {
     let out = scenario("panic_user_hook", &[]);
     assert!(out.status.success(), "{out}");
-    assert!(
-        out.stderr.contains("user hook saw: goroutine boom"),
-        "{out}"
-    );
+    assert!(out.stderr.contains("panicked at"), "{out}");
+    assert!(out.stderr.contains("user hook saw: chained boom"), "{out}");
     assert!(
         out.stderr.contains("user hook saw: plain thread boom"),
         "{out}"
     );
-    out.assert_stderr_lacks("panicked at");
+    assert!(!out.stderr.contains("thread 'gort-m"), "{out}");
 }
 
 #[test]

@@ -1,22 +1,21 @@
 //! The panic hook that names the goroutine (Go prints `goroutine N [running]:` under a panic;
 //! std prints the OS thread's name, which for a goroutine is whichever M ran it).
 //!
-//! It takes the place of std's default hook at runtime start: a panic on a goroutine prints
-//! `goroutine 17 "worker" panicked at src/x.rs:3:5:` and the message (and, under
-//! `RUST_BACKTRACE`, the backtrace); a panic on any other thread goes to std's default hook.
-//! A hook installed before the runtime started gets every panic instead, goroutines' included,
-//! as it would a std thread's (a hook that prints nothing silences goroutine panics too); one
-//! installed afterwards replaces this one, as `set_hook` always does.
+//! Installed at runtime start, chained in front of the hook that was there: a panic on a
+//! goroutine prints `goroutine 17 "worker" panicked at src/x.rs:3:5:` and the message (and,
+//! under `RUST_BACKTRACE`, the backtrace), then calls the previous hook if the user had set
+//! one; a panic on any other thread goes to the previous hook alone. std's default hook is not
+//! chained for goroutines (it would print the M's thread name a second time).
 //!
 //! The report of a `#[gort::test]` body's panic is not printed here but handed to the test's
-//! thread (`Deferred`), which prints it into libtest's capture of that test; the hook installed
-//! before (libtest's own, there) is not called for it.
+//! thread (`Deferred`), which prints it into libtest's capture of that test.
 //!
 //! std cannot say whether a hook is its default. `take_hook` twice does: the first call returns
 //! the installed hook and puts the default back, the second returns the default, and the two
 //! are the same hook exactly when nothing else had been installed. They are compared as trait
 //! objects (data address and vtable); were the vtables ever duplicated, the default would be
-//! taken for a user's hook and called, so goroutine panics would name the M's thread.
+//! chained and the report printed twice, never lost. A hook the user installs after the
+//! runtime started replaces this one, as `set_hook` always does.
 
 use std::io::Write;
 use std::panic::PanicHookInfo;
@@ -39,21 +38,18 @@ pub(crate) fn install() {
         if gp.is_null() {
             return chained(info);
         }
-        let text = report(gp, info);
-        let text = if DEFERRING.load(Relaxed) > 0 {
+        let mut text = report(gp, info);
+        if DEFERRING.load(Relaxed) > 0 {
             match defer(gp, text) {
-                Deferral::Kept => return,
-                Deferral::PrintNow(text) => text,
-                Deferral::Not(text) if !user_set => text,
-                Deferral::Not(_) => return chained(info),
+                None => return,
+                Some(t) => text = t,
             }
-        } else if user_set {
-            return chained(info);
-        } else {
-            text
-        };
+        }
         // Not eprint!: a failed write (a closed pipe) must not panic inside the panic hook.
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        if user_set {
+            chained(info);
+        }
     }));
 }
 
@@ -65,34 +61,24 @@ type Slot = Arc<Mutex<Option<String>>>;
 static DEFERRED: Mutex<Vec<(u64, Slot)>> = Mutex::new(Vec::new());
 static DEFERRING: AtomicUsize = AtomicUsize::new(0);
 
-/// What became of a goroutine's panic report (`defer`).
-enum Deferral {
-    /// Kept for the thread that waits for the goroutine.
-    Kept,
-    /// The goroutine's reports are deferred but one is kept already: both, to print now.
-    PrintNow(String),
-    /// The goroutine's reports are not deferred: the report, given back.
-    Not(String),
-}
-
-/// Keeps the report of `gp`'s panic if its reports are deferred and none is kept yet. A second
-/// panic is printed at once, after the first's report: it may be one that cannot unwind (a
-/// panic in a destructor during unwinding), which ends the process before the waiting thread
-/// could print anything.
-fn defer(gp: *mut G, text: String) -> Deferral {
+/// Keeps the report of `gp`'s panic if its reports are deferred and none is kept yet; else
+/// returns what to print now. A second panic is printed at once, after the first's report: it
+/// may be one that cannot unwind (a panic in a destructor during unwinding), which ends the
+/// process before the waiting thread could print anything.
+fn defer(gp: *mut G, text: String) -> Option<String> {
     // SAFETY: `gp` is the running goroutine, alive.
     let id = unsafe { (*gp).id() };
     let list = DEFERRED.lock().unwrap_or_else(|e| e.into_inner());
     let Some((_, slot)) = list.iter().find(|(g, _)| *g == id) else {
-        return Deferral::Not(text);
+        return Some(text);
     };
     let mut kept = slot.lock().unwrap_or_else(|e| e.into_inner());
     match kept.take() {
         None => {
             *kept = Some(text);
-            Deferral::Kept
+            None
         }
-        Some(first) => Deferral::PrintNow(first + &text),
+        Some(first) => Some(first + &text),
     }
 }
 
