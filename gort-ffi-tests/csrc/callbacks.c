@@ -72,6 +72,7 @@ static void *ret_thread_main(void *p) {
     if (t->altstack > 0) {
         stack_t st = {.ss_sp = malloc(t->altstack), .ss_flags = 0, .ss_size = t->altstack};
         if (st.ss_sp == NULL || sigaltstack(&st, NULL) != 0) {
+            t->out = -1;
             return NULL;
         }
     }

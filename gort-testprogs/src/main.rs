@@ -25,6 +25,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("overflow_main_goroutine", overflow::main_goroutine),
     ("main_thread_overflow", overflow::main_thread),
     ("segv_in_goroutine", overflow::segv_in_goroutine),
+    ("segv_raised", overflow::segv_raised),
     ("overflow_during_dump", overflow::during_dump),
     ("deep_ok_default", stacks::deep_ok_default),
     ("deep_ok_16m", stacks::deep_ok_16m),

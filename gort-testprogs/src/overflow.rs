@@ -189,3 +189,18 @@ pub fn two_at_once() {
         unreachable!("the overflowing goroutines returned");
     });
 }
+
+/// A goroutine is sent SIGSEGV with `raise` (no fault to re-execute): after the report the
+/// process must still die of it, not go on.
+pub fn segv_raised() {
+    announce();
+    gort::run(|| {
+        gort::spawn(|| {
+            // SAFETY: raising a signal at the calling thread; the scenario checks it is fatal.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        })
+        .join()
+        .expect("join");
+        println!("survived");
+    });
+}

@@ -412,7 +412,9 @@ impl Builder {
 ///
 /// The result need not be `Send` (`Result<(), Box<dyn Error>>` is not): it only crosses from
 /// the finished goroutine to the caller, as any value a goroutine holds crosses from thread to
-/// thread when the goroutine migrates.
+/// thread when the goroutine migrates. So the same caveat applies as to values held across a
+/// blocking call: the result must not be tied to the thread the goroutine ran on (a guard of
+/// `std::io::stdout().lock()`, an `Rc` also kept in a `thread_local!`).
 ///
 /// ```
 /// let r: Result<i32, Box<dyn std::error::Error>> = gort::run(|| Ok("42".parse::<i32>()?));

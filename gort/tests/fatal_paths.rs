@@ -188,6 +188,16 @@ fn segv_in_goroutine_is_not_an_overflow() {
     }
 }
 
+/// A SIGSEGV sent to a goroutine (no faulting access to re-execute) is reported and kills the
+/// process, as the default action would (before, the process went on after the report).
+#[test]
+fn a_raised_segv_is_reported_and_fatal() {
+    let out = scenario("segv_raised", &[]);
+    out.assert_signal(libc::SIGSEGV)
+        .assert_stderr_has("fatal error: unexpected signal SIGSEGV")
+        .assert_stdout_lacks("survived");
+}
+
 #[test]
 fn main_thread_overflow_reaches_std_handler() {
     let out = scenario("main_thread_overflow", &[]);

@@ -10,9 +10,10 @@
 //! - `callback_overflow`: a callback on a C pthread recurses without bound: the callback
 //!   goroutine's overflow is reported as for any goroutine (the foreign thread got a
 //!   sigaltstack when it was bound).
-//! - `callback_overflow_small_altstack`: the same on a C pthread that installed a 2 KiB
-//!   alternate signal stack of its own, too small for the kernel to deliver a signal on (it
-//!   needs `getauxval(AT_MINSIGSTKSZ)`, 3 KiB and more with AVX-512): reported all the same.
+//! - `callback_overflow_small_altstack`: the same on a C pthread that installed an alternate
+//!   signal stack of its own of `MINSIGSTKSZ` bytes (2 KiB on x86-64), which may be too small
+//!   for the kernel to deliver a signal on (it needs `getauxval(AT_MINSIGSTKSZ)`, 3 KiB and
+//!   more with AVX-512): reported all the same.
 //!
 //! Misuse that safe code can express; each must either work (exit 0, print `ok ...`) or fail
 //! with a clear panic, never crash (see the ignored tests in tests/children.rs):
@@ -111,7 +112,13 @@ fn callback_overflow_small_altstack() {
     let mut out = 0;
     // SAFETY: as in `callback_overflow`.
     let rc = unsafe {
-        fft_on_pthread_altstack(recursing_callback, std::ptr::null_mut(), 0, &mut out, 2048)
+        fft_on_pthread_altstack(
+            recursing_callback,
+            std::ptr::null_mut(),
+            0,
+            &mut out,
+            libc::MINSIGSTKSZ,
+        )
     };
     say(&format!(
         "UNEXPECTED: the C thread returned (rc={rc}, out={out})"

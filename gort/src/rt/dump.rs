@@ -256,7 +256,6 @@ pub(crate) fn install_sigquit() {
 /// Prints `headline` and, unless GORT_TRACEBACK=none, the dump; then exits with status 2, or
 /// aborts under GORT_TRACEBACK=crash.
 fn die(headline: &str) -> ! {
-    crate::util::fatal::claim_report();
     let mut out = Vec::new();
     let _ = writeln!(out, "{headline}\n");
     super::schedtrace::before_fatal(&mut out);
@@ -264,6 +263,8 @@ fn die(headline: &str) -> ! {
     if level > traceback::NONE {
         let _ = dump(&mut out);
     }
+    // Claimed once the report is made: making it takes locks a failing thread may hold.
+    crate::util::fatal::claim_report();
     crate::util::write_stderr(&out);
     super::trace_file::finish_before_exit();
     if level == traceback::CRASH {

@@ -244,7 +244,8 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
 
 /// Drops the goroutine-local values of `gp`, the running goroutine, whose body has returned:
 /// on its own stack, while it can still use the runtime (a drop may lock, send or park). The
-/// newest key goes first, one value at a time with the others left in place, so a drop that
+/// highest key goes first (keys are numbered in the order their statics were first used,
+/// anywhere in the process), one value at a time with the others left in place, so a drop that
 /// uses a value not dropped yet sees it as it is (as a thread-local's destructor does), and one
 /// that uses a value already dropped creates it again, to be dropped in turn. Values that keep
 /// creating each other would never end: past a bound what is left is leaked, as std may leak

@@ -223,12 +223,15 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let h = old.sa_sigaction;
     if h == libc::SIG_DFL || h == libc::SIG_IGN {
         report_fault(sig, info);
-        // SAFETY: resetting to the default action; returning re-executes the faulting access,
-        // which then kills the process with the right signal.
+        // SAFETY: resetting to the default action and raising the signal again: it stays
+        // pending while this handler runs and kills the process as the handler returns (the
+        // faulting access alone would do for a real fault, but not for a signal sent with
+        // `kill`, after whose report the process would otherwise go on).
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(sig, &sa, std::ptr::null_mut());
+            libc::raise(sig);
         }
         return;
     }
@@ -251,5 +254,7 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     };
     if dies {
         report_fault(sig, info);
+        // SAFETY: as above: the default action, pending until the handler returns.
+        unsafe { libc::raise(sig) };
     }
 }

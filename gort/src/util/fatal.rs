@@ -50,19 +50,28 @@ static REPORTER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::ne
 
 /// Makes the calling thread the one that reports a fatal error (Go's `startpanic_m`): two
 /// reports written at once interleave piece by piece. While another thread reports, the caller
-/// waits for the process to end and never returns; the reporting thread itself may call again
-/// (a fault inside its own report), and its second report ends the process. Async-signal-safe.
+/// waits for the process to end; the reporting thread itself may call again (a fault inside
+/// its own report), and its second report ends the process. The wait is bounded (about 5 s):
+/// a report takes locks (a dump's, std's backtrace lock) that the waiting thread may hold, and
+/// a wait for ever would turn a crash into a hang; past it the caller reports anyway.
+/// Async-signal-safe.
 pub(crate) fn claim_report() {
     use std::sync::atomic::Ordering::{AcqRel, Acquire};
     // SAFETY: gettid has no preconditions.
     let me = unsafe { libc::gettid() };
-    match REPORTER.compare_exchange(0, me, AcqRel, Acquire) {
-        Ok(_) => {}
-        Err(t) if t == me => {}
-        Err(_) => loop {
-            // SAFETY: pause has no preconditions; the reporter ends the process.
-            unsafe { libc::pause() };
-        },
+    if REPORTER.compare_exchange(0, me, AcqRel, Acquire).is_ok() {
+        return;
+    }
+    let step = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    };
+    for _ in 0..100 {
+        if REPORTER.load(Acquire) == me {
+            return;
+        }
+        // SAFETY: nanosleep is async-signal-safe; `step` is a valid timespec.
+        unsafe { libc::nanosleep(&step, std::ptr::null_mut()) };
     }
 }
 
