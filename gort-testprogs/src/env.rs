@@ -7,3 +7,41 @@ pub fn bad_env() {
     let v = gort::spawn(|| 6 * 7).join().expect("join");
     println!("joined={v}");
 }
+
+/// Forks after the runtime started; the child uses the runtime (on its main thread, then from
+/// a goroutine's continuation) and must fail with a clear message, not wait for ever for
+/// threads fork did not copy. Prints each child's exit status.
+pub fn fork_after_start() {
+    gort::run(|| gort::sleep(std::time::Duration::from_millis(5)));
+    // SAFETY: fork; the child only runs the code below and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let _ = gort::run(|| 1);
+        // SAFETY: leaving the child without running the parent's exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    println!("main-thread child: {}", wait(pid));
+    let status = gort::run(|| {
+        // SAFETY: as above; the child continues this goroutine on the one thread it has.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            gort::sleep(std::time::Duration::from_millis(1));
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+        gort::blocking(|| wait(pid))
+    });
+    println!("goroutine child: {status}");
+}
+
+/// `pid`'s exit, as `exit N` or `signal N`.
+fn wait(pid: libc::pid_t) -> String {
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    } else {
+        format!("signal {}", libc::WTERMSIG(status))
+    }
+}

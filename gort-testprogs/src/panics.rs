@@ -67,3 +67,8 @@ pub fn user_hook_chained() {
         .unwrap_err();
     println!("survived");
 }
+
+/// A channel too large to allocate: the panic names the caller's line, not gort's.
+pub fn chan_too_large() {
+    let _ = std::hint::black_box(gort::chan::<u64>(usize::MAX));
+}

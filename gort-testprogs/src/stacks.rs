@@ -45,6 +45,18 @@ pub fn deep_ok_16m() {
     });
 }
 
+/// Under an address-space limit (run with 4 GiB), a few goroutines leave most of it to the
+/// program: a 2.5 GiB reservation after them succeeds (it is not touched).
+pub fn heap_after_spawn() {
+    gort::run(|| {
+        let hs: Vec<_> = (0..4).map(|i| gort::spawn(move || i)).collect();
+        assert_eq!(hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 6);
+    });
+    let v: Vec<u8> = Vec::with_capacity(2560 << 20);
+    std::hint::black_box(&v);
+    println!("ok");
+}
+
 /// Spawns parked goroutines with `gort::Builder::spawn` until it fails (run with
 /// GORT_STACK_GUARD=mprotect: each stack costs two mappings under `vm.max_map_count`). Prints
 /// `error: <text>` and `count: <n>`, then releases every goroutine and exits 0.

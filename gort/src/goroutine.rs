@@ -62,6 +62,7 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) {
 
 /// `go` with the spawn site given (a goroutine started on the caller's behalf later, as
 /// `time::after_func`'s).
+#[track_caller]
 pub(crate) fn go_at<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
@@ -337,7 +338,10 @@ pub(crate) fn go_system_at(f: impl FnOnce() + Send + 'static, loc: &'static Loca
 /// If no guarded stack can be allocated; `Builder::spawn` returns that error instead.
 #[track_caller]
 pub fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    spawn_packet(f, 0, None, Location::caller()).unwrap_or_else(|e| panic!("{e}"))
+    match spawn_packet(f, 0, None, Location::caller()) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Goroutine configuration (like `std::thread::Builder`).

@@ -321,6 +321,34 @@ fn spawn_under_address_space_limit_default() {
     check_address_space_limit(&[]);
 }
 
+/// Under an address-space limit the stack slabs stay small: a few goroutines leave most of a
+/// 4 GiB limit to the program (before, the first slab took the largest power-of-two share that
+/// fit, about half, and a 2.5 GiB allocation after it aborted).
+#[test]
+fn a_few_goroutines_leave_the_address_space_to_the_program() {
+    for env in [&[][..], &[("GORT_STACK_GUARD", "mprotect")][..]] {
+        let out = run_limited(
+            command(TESTPROGS, Some("heap_after_spawn"), env),
+            TIMEOUT,
+            Some(ADDRESS_SPACE_LIMIT),
+        );
+        out.assert_exit(0);
+        assert_eq!(out.stdout, "ok\n", "{out}");
+    }
+}
+
+/// A child forked after the runtime started has none of its threads: using the runtime there
+/// fails with a message saying so, from the main thread (a panic) and from a goroutine that
+/// lives on in the child (a fatal error), instead of waiting for ever.
+#[test]
+fn using_the_runtime_after_fork_fails_clearly() {
+    let out = scenario("fork_after_start", &[]);
+    out.assert_exit(0)
+        .assert_stdout_has("main-thread child: exit 101")
+        .assert_stdout_has("goroutine child: signal 6")
+        .assert_stderr_has("cannot be used in a process forked after it started");
+}
+
 #[test]
 fn go_panic_continues() {
     let out = scenario("go_panic_continues", &[]);
@@ -639,6 +667,16 @@ fn a_user_panic_hook_is_chained() {
         "{out}"
     );
     assert!(!out.stderr.contains("thread 'gort-m"), "{out}");
+}
+
+/// A misuse panic inside the API (a channel too large to allocate) is reported at the caller's
+/// line, as std's own panics are (before: at gort's `chan/raw/mod.rs`).
+#[test]
+fn a_misuse_panic_names_the_callers_line() {
+    let out = scenario("chan_too_large", &[]);
+    assert_eq!(out.status.code(), Some(101), "{out}");
+    out.assert_stderr_has("panicked at gort-testprogs/src/panics.rs:")
+        .assert_stderr_has("capacity");
 }
 
 #[test]

@@ -39,6 +39,7 @@ use slot::{RecvSlot, SendSlot};
 /// gort::go(move || tx.send(42).unwrap());
 /// assert_eq!(rx.recv(), Some(42));
 /// ```
+#[track_caller]
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     pair(RawChan::new::<T>(cap))
 }

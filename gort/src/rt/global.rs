@@ -399,6 +399,7 @@ pub(crate) fn wake_timer_waiter(when: i64) {
 /// Go's stopm: parks `mp` until `startm` hands it a P (returned) or `deadline` passes or the
 /// timer waiter is woken (returns None). `deadline < 0` waits for a P only.
 pub(crate) fn stopm(mp: &'static M, deadline: i64) -> Option<&'static P> {
+    super::start::check_not_forked();
     lock().midle.push(mp);
     mp.note.sleep_until(deadline);
     let mut l = lock();

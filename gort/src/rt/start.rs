@@ -13,6 +13,30 @@ static START: Once = Once::new();
 /// nanotime when the runtime started (for schedtrace).
 pub(crate) static START_NANOS: AtomicI64 = AtomicI64::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Set in a child process forked after the runtime started (`pthread_atfork`).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Why the runtime refuses to run in a forked child.
+const AFTER_FORK: &str = "gort: the runtime cannot be used in a process forked after it \
+     started: only the thread that called fork() lives on in the child, and the runtime's \
+     threads do not; have the child exec a program (std::process::Command and \
+     gort::process::Command do)";
+
+/// In the child of a `fork()`: the runtime's threads are gone, so any later use would wait for
+/// them for ever. Clearing `STARTED` sends every entry point to `ensure_started`'s slow path,
+/// which says so instead (Go does not support fork without exec either).
+extern "C" fn after_fork_in_child() {
+    FORKED.store(true, Relaxed);
+    STARTED.store(false, Relaxed);
+}
+
+/// Ends the process with `AFTER_FORK` if this is a forked child (an M of the parent that
+/// lives on in the child, about to wait for work that no thread will bring).
+pub(crate) fn check_not_forked() {
+    if FORKED.load(Relaxed) {
+        crate::util::fatal::fatal_str(AFTER_FORK);
+    }
+}
 /// GOMAXPROCS requested before start (by `#[gort::main(procs = N)]`), 0 if none.
 static REQUESTED_PROCS: AtomicUsize = AtomicUsize::new(0);
 
@@ -21,7 +45,13 @@ pub(crate) fn ensure_started() {
     if STARTED.load(Acquire) {
         return;
     }
+    if FORKED.load(Relaxed) {
+        panic!("{AFTER_FORK}");
+    }
     START.call_once(|| {
+        // SAFETY: registers a handler that only stores to two atomics (async-signal-safe, as a
+        // fork handler in a multithreaded process must be).
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
         START_NANOS.store(crate::sys::nanotime(), Relaxed);
         schedtrace::read_env();
         super::traceback::read_env();

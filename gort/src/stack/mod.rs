@@ -158,21 +158,25 @@ pub(crate) fn normalize(requested: usize) -> usize {
     round_up(requested.clamp(MIN_STACK, MAX_STACK), page_size())
 }
 
-/// The error for "no guarded stack can be had", naming the mechanism and what to do.
+/// The error for "no guarded stack can be had", naming the mechanism and what to do. The
+/// mapping limit is advice only where it is the limit: under the mprotect mechanism, whose
+/// stacks take two mappings each (guard markers take none, so there the cause is in `detail`).
 pub(crate) fn exhausted(detail: &str) -> io::Error {
     let c = config();
+    let advice = match c.mechanism {
+        Mechanism::Mprotect => format!(
+            "; vm.max_map_count = {}). Raise the limit with `sudo sysctl -w \
+             vm.max_map_count=1048576`, or run on Linux 6.13+ where guard markers need no \
+             mapping per stack",
+            c.max_map_count
+        ),
+        Mechanism::GuardMarkers => ")".to_string(),
+    };
     io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!(
-            "gort: cannot allocate a guarded goroutine stack: {detail} (stack mechanism: {}; \
-             vm.max_map_count = {}). Raise the limit with `sudo sysctl -w vm.max_map_count=1048576`{}",
+            "gort: cannot allocate a guarded goroutine stack: {detail} (stack mechanism: {}{advice}",
             c.mechanism.describe(),
-            c.max_map_count,
-            if c.mechanism == Mechanism::Mprotect {
-                ", or run on Linux 6.13+ where guard markers need no mapping per stack"
-            } else {
-                ""
-            }
         ),
     )
 }

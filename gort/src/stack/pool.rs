@@ -33,6 +33,9 @@ pub(crate) const WARM_KEEP: usize = 1024;
 const SCAVENGE_AFTER_NS: i64 = 1_000_000_000;
 /// Slots per slab (guard-marker mechanism) aim at this many bytes of address space.
 const SLAB_BYTES: usize = 16 << 30;
+/// The same where address space is scarce (`constrained`): a slab is then a small share of it,
+/// so a program with a few goroutines leaves the rest to its heap and threads.
+const SMALL_SLAB_BYTES: usize = 64 << 20;
 
 struct Hot {
     gp: *mut G,
@@ -199,9 +202,14 @@ fn carve(class: usize, slot: usize, want: usize) -> io::Result<(usize, usize)> {
                 let k = &mut c.0[class];
                 let full = k.slab.as_ref().is_none_or(|s| s.next == s.slots);
                 if full {
-                    // Ask for a large slab; under an address-space limit (RLIMIT_AS, strict
-                    // overcommit) settle for smaller ones, down to a single slot.
-                    let mut slots = (SLAB_BYTES / slot).clamp(16, 65536);
+                    // A large slab, or a small one where address space is scarce; if even that
+                    // fails, smaller ones, down to a single slot.
+                    let bytes = if constrained() {
+                        SMALL_SLAB_BYTES
+                    } else {
+                        SLAB_BYTES
+                    };
+                    let mut slots = (bytes / slot).clamp(1, 65536);
                     let p = loop {
                         match mem::reserve(slots * slot) {
                             Ok(p) => break p,
@@ -211,7 +219,10 @@ fn carve(class: usize, slot: usize, want: usize) -> io::Result<(usize, usize)> {
                                      {e} (check `ulimit -v` / RLIMIT_AS and vm.overcommit_memory)"
                                 )));
                             }
-                            Err(_) => slots /= 2,
+                            Err(_) => {
+                                SCARCE.store(true, Relaxed);
+                                slots = (slots / 2).min(SMALL_SLAB_BYTES / slot).max(1);
+                            }
                         }
                     };
                     k.slab = Some(Slab {
@@ -269,6 +280,21 @@ fn carve(class: usize, slot: usize, want: usize) -> io::Result<(usize, usize)> {
         .unwrap_or_else(|e| e.into_inner())
         .extend((0..n).map(|i| top_g(base + i * slot, slot) as usize));
     Ok((base, n))
+}
+
+/// Set once a large slab could not be reserved.
+static SCARCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether address space is scarce: an address-space limit (`ulimit -v`), strict overcommit
+/// (which counts all of a `MAP_NORESERVE` reservation), or a large slab that failed already.
+/// Halving a failed 16 GiB request until one fits would take about half of what is left.
+fn constrained() -> bool {
+    static LIMITED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    SCARCE.load(Relaxed)
+        || *LIMITED.get_or_init(|| {
+            mem::address_space_limited()
+                || mem::read_proc_usize("/proc/sys/vm/overcommit_memory") == Some(2)
+        })
 }
 
 /// Gives slots that failed to get their guards back to the slab, if nobody carved after them

@@ -179,6 +179,16 @@ pub(crate) unsafe fn discard(p: *mut u8, len: usize) {
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
 }
 
+/// Whether the process has an address-space limit (`RLIMIT_AS`, `ulimit -v`).
+pub(crate) fn address_space_limited() -> bool {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into `r`.
+    unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut r) == 0 && r.rlim_cur != libc::RLIM_INFINITY }
+}
+
 /// Reads an integer from a /proc or /sys file (e.g. `/proc/sys/vm/max_map_count`).
 pub(crate) fn read_proc_usize(path: &str) -> Option<usize> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()

@@ -111,17 +111,18 @@ impl RawChan {
     ///
     /// # Panics
     /// If the buffer cannot be allocated (the message names the capacity).
+    #[track_caller]
     pub(crate) fn new<T>(cap: usize) -> RawChan {
         let elem_size = std::mem::size_of::<T>();
-        let layout = elem_size
+        let Some(layout) = elem_size
             .checked_mul(cap)
             .and_then(|n| Layout::from_size_align(n, std::mem::align_of::<T>()).ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "gort::chan: capacity {cap} is too large ({cap} × {elem_size}-byte elements \
-                     overflows the address space)"
-                )
-            });
+        else {
+            panic!(
+                "gort::chan: capacity {cap} is too large ({cap} × {elem_size}-byte elements \
+                 overflows the address space)"
+            )
+        };
         let buf = if layout.size() == 0 {
             std::ptr::without_provenance_mut(std::mem::align_of::<T>())
         } else {
