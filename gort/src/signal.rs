@@ -77,7 +77,8 @@ fn bit(sig: i32) -> u64 {
 /// # Panics
 /// If `signals` names a number outside 1..=64, or a signal that cannot be caught (SIGKILL,
 /// SIGSTOP) or that the runtime needs for itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, and the C
-/// library's 32 up to SIGRTMIN).
+/// library's 32 up to SIGRTMIN); or if the pipe that carries signals to their channels cannot
+/// be created (no file descriptor left).
 ///
 /// ```
 /// let rx = gort::signal::notify(&[libc::SIGUSR1]);
