@@ -8,9 +8,11 @@ pub fn bad_env() {
     println!("joined={v}");
 }
 
-/// Forks after the runtime started; the child uses the runtime (on its main thread, then from
-/// a goroutine's continuation) and must fail with a clear message, not wait for ever for
-/// threads fork did not copy. Prints each child's exit status.
+/// Forks after the runtime started; the child uses the runtime on its main thread and must
+/// fail with a clear message, not wait for ever for threads fork did not copy. Prints the
+/// child's exit status. (A goroutine that lives on in a child ends it with the same message
+/// when its M would sleep, but only if no lock was held by another thread at the fork, which
+/// no test can arrange: in a forked child of a threaded process, that is the rule.)
 pub fn fork_after_start() {
     gort::run(|| gort::sleep(std::time::Duration::from_millis(5)));
     // SAFETY: fork; the child only runs the code below and exits.
@@ -21,17 +23,6 @@ pub fn fork_after_start() {
         unsafe { libc::_exit(0) };
     }
     println!("main-thread child: {}", wait(pid));
-    let status = gort::run(|| {
-        // SAFETY: as above; the child continues this goroutine on the one thread it has.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            gort::sleep(std::time::Duration::from_millis(1));
-            // SAFETY: as above.
-            unsafe { libc::_exit(0) };
-        }
-        gort::blocking(|| wait(pid))
-    });
-    println!("goroutine child: {status}");
 }
 
 /// `pid`'s exit, as `exit N` or `signal N`.

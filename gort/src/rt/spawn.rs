@@ -255,24 +255,15 @@ unsafe extern "C" fn g_entry(mp: usize, gp: usize) -> ! {
 /// # Safety
 /// `gp` is the running G (nothing else touches its `locals`).
 pub(crate) unsafe fn drop_locals(gp: *mut G) {
-    // SAFETY: the caller's contract; the borrow ends before any drop runs.
-    let Some(table) = (unsafe { (*(*gp).locals.get()).as_mut() }) else {
+    // SAFETY: the caller's contract; each borrow ends before any drop runs (a drop may use the
+    // table again, growing it).
+    let table = || unsafe { (*(*gp).locals.get()).as_mut() };
+    let Some(t) = table() else {
         return;
     };
-    let mut budget = 8 * table.len().max(1);
-    loop {
-        // SAFETY: as above (a drop may have grown or replaced nothing but the entries).
-        let Some(table) = (unsafe { (*(*gp).locals.get()).as_mut() }) else {
-            return;
-        };
-        let v = loop {
-            match table.pop() {
-                Some(Some(v)) => break Some(v),
-                Some(None) => continue,
-                None => break None,
-            }
-        };
-        let Some(v) = v else { break };
+    let mut budget = 8 * t.len().max(1);
+    // The highest occupied slot's value, taken out (emptied slots above it are removed).
+    while let Some(v) = table().and_then(|t| std::iter::from_fn(|| t.pop()).find_map(|v| v)) {
         if budget == 0 {
             std::mem::forget(v);
             continue;
