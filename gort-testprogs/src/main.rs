@@ -3,7 +3,7 @@
 //! `gort-testprogs <scenario>` runs one scenario. Each is a small function that either exits
 //! normally (printing what the test checks) or dies the way the runtime promises (a fatal message
 //! and SIGABRT, a panic and exit status 101, ...). The tests that drive them live in
-//! `gort/tests/fatal_paths.rs`; they assert the exit status and the output.
+//! `gort/tests/fatal_paths/`; they assert the exit status and the output.
 //!
 //! Programs that need `#[gort::main]` (which only applies to `fn main`) are separate binaries in
 //! `src/bin/`.
@@ -57,6 +57,10 @@ const SCENARIOS: &[(&str, fn())] = &[
     ),
     ("runtime_goroutines", observe::runtime_goroutines),
     ("thread_limit", observe::thread_limit),
+    (
+        "thread_limit_below_count",
+        observe::thread_limit_below_count,
+    ),
     ("signal_notify_stop", signals::notify_stop),
     ("signal_notify_all", signals::notify_all),
     ("signal_two_receivers", signals::two_receivers),
@@ -64,6 +68,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("signal_chained", signals::chained),
     ("signal_sigint_default", signals::sigint_default),
     ("signal_sigquit_notified", signals::sigquit_notified),
+    ("signal_dropped_receiver", signals::dropped_receiver),
     ("signal_bad", signals::bad_signal),
 ];
 

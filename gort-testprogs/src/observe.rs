@@ -165,6 +165,32 @@ pub fn thread_limit() {
     });
 }
 
+/// Lowers the thread limit below the threads already running: that must stop the program at
+/// once.
+pub fn thread_limit_below_count() {
+    gort::run(|| {
+        // Two goroutines that spin until both have run: each processor then has a thread.
+        let both = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let both = both.clone();
+                gort::spawn(move || {
+                    both.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    while both.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        println!("{} threads running", gort::runtime::stats().threads);
+        gort::runtime::set_max_threads(1);
+        println!("not reached");
+    });
+}
+
 /// The signal dispatcher is the runtime's own goroutine: the dump and `goroutines_by_state`
 /// leave it out, unless GORT_TRACEBACK asks for the runtime's goroutines.
 pub fn runtime_goroutines() {

@@ -155,6 +155,19 @@ pub fn sigint_default() {
     });
 }
 
+/// A receiver dropped without `stop` counts as stopped: the next SIGTERM ends the process as
+/// its default action does (it must not be swallowed by a handler nobody listens to).
+pub fn dropped_receiver() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGTERM]);
+        drop(rx);
+        println!("dropped");
+        raise(libc::SIGTERM);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still alive after SIGTERM");
+    });
+}
+
 /// Notified of SIGQUIT, the program receives it instead of dumping; stopped, the dump is back.
 pub fn sigquit_notified() {
     gort::run(|| {

@@ -123,6 +123,30 @@ pub fn set_permissions<P: AsRef<Path>>(path: P, perm: fs::Permissions) -> io::Re
     blocking(|| fs::set_permissions(path, perm))
 }
 
+/// Whether a path exists, with an error when that cannot be told (std::fs::exists).
+pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
+    let path = path.as_ref();
+    blocking(|| fs::exists(path))
+}
+
+/// The target of a symbolic link (std::fs::read_link).
+pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
+    let path = path.as_ref();
+    blocking(|| fs::read_link(path))
+}
+
+/// Makes `link` a new hard link to `original` (std::fs::hard_link).
+pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
+    let (original, link) = (original.as_ref(), link.as_ref());
+    blocking(|| fs::hard_link(original, link))
+}
+
+/// Makes `link` a symbolic link to `original` (std::os::unix::fs::symlink).
+pub fn symlink<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
+    let (original, link) = (original.as_ref(), link.as_ref());
+    blocking(|| std::os::unix::fs::symlink(original, link))
+}
+
 /// The iterator of [`read_dir`]: std's `DirEntry`s, each read by a hand-off call.
 #[derive(Debug)]
 pub struct ReadDir(fs::ReadDir);
@@ -221,6 +245,13 @@ impl From<OwnedFd> for File {
 
 impl From<File> for OwnedFd {
     fn from(f: File) -> OwnedFd {
+        f.inner.into()
+    }
+}
+
+impl From<File> for std::process::Stdio {
+    /// The file as a child's stream, as std's `From<File> for Stdio`.
+    fn from(f: File) -> std::process::Stdio {
         f.inner.into()
     }
 }

@@ -125,6 +125,26 @@ impl Command {
         self
     }
 
+    /// The program to run (std's `get_program`).
+    pub fn get_program(&self) -> &OsStr {
+        self.inner.get_program()
+    }
+
+    /// The arguments, without the program (std's `get_args`).
+    pub fn get_args(&self) -> process::CommandArgs<'_> {
+        self.inner.get_args()
+    }
+
+    /// The environment changes set on this command (std's `get_envs`).
+    pub fn get_envs(&self) -> process::CommandEnvs<'_> {
+        self.inner.get_envs()
+    }
+
+    /// The working directory set on this command, if any (std's `get_current_dir`).
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.inner.get_current_dir()
+    }
+
     /// The std command, for settings this type does not mirror (`CommandExt`: `uid`,
     /// `process_group`, `pre_exec`, ...).
     pub fn as_std_mut(&mut self) -> &mut process::Command {
@@ -392,6 +412,16 @@ pipe_type!(
 );
 
 impl Write for ChildStdin {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Write for &ChildStdin {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.io.write_with(|mut p| p.write(buf))
     }

@@ -209,7 +209,8 @@ pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
 /// Sets the most OS threads the scheduler may start, and returns the previous limit (Go's
 /// `debug.SetMaxThreads`; default 10,000). Each goroutine that blocks its thread without
 /// `gort::blocking`, or runs without calling the runtime, keeps a thread; past the limit the
-/// program stops with `fatal error: thread exhaustion`.
+/// program stops with `fatal error: thread exhaustion` and exit status 2, as Go's does. A limit
+/// below the threads already running stops it at once.
 ///
 /// # Panics
 /// If `n` is 0.

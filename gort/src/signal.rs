@@ -18,7 +18,9 @@
 //! first `notify` for a signal and restores the previous action when the last channel for it
 //! is stopped. So SIGINT and SIGTERM still end the program, and SIGQUIT still prints gort's
 //! goroutine dump and exits, unless a channel asks for them; while one does, gort's dump handler
-//! is not chained.
+//! is not chained. A channel whose receivers are all dropped counts as stopped. The dispatcher
+//! notices at the next signal: it restores the action and raises that signal again under it, so
+//! the signal is not lost.
 //!
 //! `notify` with an empty list relays every signal Go's `signal.Notify` relays with no arguments
 //! (the signals marked `_SigNotify` in Go's sigtab_linux_generic.go): all but the synchronous
@@ -72,7 +74,8 @@ fn bit(sig: i32) -> u64 {
 /// Delivers the listed signals (libc numbers: `libc::SIGINT`, ...) on a new channel, as Go's
 /// `signal.Notify`; an empty list means every signal that can be relayed (see the module doc).
 /// The channel buffers one value per signal; a signal that finds it full is dropped for this
-/// channel (signals coalesce; see the module doc). Call [`stop`] to end delivery.
+/// channel (signals coalesce; see the module doc). Call [`stop`] to end delivery; dropping
+/// every receiver of the channel ends it too, as the module doc describes.
 ///
 /// # Panics
 /// If `signals` names a number outside 1..=64, or a signal that cannot be caught (SIGKILL,
@@ -129,18 +132,20 @@ pub fn stop(rx: &Receiver<i32>) {
     }
 }
 
-/// Gives every installed signal that no channel wants any more its previous action back.
-fn restore_unwanted(reg: &mut Registry) {
+/// Gives every installed signal that no channel wants any more its previous action back, and
+/// returns those signals with the actions restored.
+fn restore_unwanted(reg: &mut Registry) -> Vec<(i32, libc::sigaction)> {
     let wanted = reg.receivers.iter().fold(0, |m, (mask, _)| m | mask);
-    reg.saved.retain(|(sig, old)| {
-        if wanted & bit(*sig) != 0 {
-            return true;
-        }
+    let (keep, restore) = std::mem::take(&mut reg.saved)
+        .into_iter()
+        .partition(|(sig, _)| wanted & bit(*sig) != 0);
+    reg.saved = keep;
+    for (sig, old) in &restore {
         // SAFETY: restoring the action sigaction gave us for this signal.
         unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
         CHAIN[*sig as usize - 1].0.store(0, SeqCst);
-        false
-    });
+    }
+    restore
 }
 
 /// Faults that may be named but that an empty list leaves alone, as Go's does: they report a
@@ -272,6 +277,13 @@ fn dispatch(pipe: Pollable<File>) {
         while matches!(pipe.get_ref().read(&mut buf), Ok(n) if n == buf.len()) {}
         let pending = PENDING.swap(0, SeqCst);
         let mut reg = registry();
+        let before = reg.receivers.len();
+        reg.receivers.retain(|(_, tx)| !tx.is_closed());
+        let restored = if reg.receivers.len() != before {
+            restore_unwanted(&mut reg)
+        } else {
+            Vec::new()
+        };
         for sig in (1..=MAX_SIG).filter(|&s| pending & bit(s) != 0) {
             for (mask, tx) in &reg.receivers {
                 if mask & bit(sig) != 0 {
@@ -279,10 +291,18 @@ fn dispatch(pipe: Pollable<File>) {
                 }
             }
         }
-        let before = reg.receivers.len();
-        reg.receivers.retain(|(_, tx)| !tx.is_closed());
-        if reg.receivers.len() != before {
-            restore_unwanted(&mut reg);
+        drop(reg);
+        // A signal caught only for channels nobody could receive from any more gets the
+        // action it would have had without gort: raised again under the default action or
+        // gort's dump, now restored. (A handler of the program's was chained by the catch, and
+        // an ignored signal stays ignored.)
+        for (sig, old) in restored {
+            let action = old.sa_sigaction;
+            let unhandled = action == libc::SIG_DFL || action == crate::rt::sigquit_handler();
+            if pending & bit(sig) != 0 && unhandled {
+                // SAFETY: raise(3) sends `sig` to this thread, under the action just restored.
+                unsafe { libc::raise(sig) };
+            }
         }
     }
 }

@@ -121,6 +121,29 @@ fn a_blocked_call_does_not_hold_the_processor() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Links and existence, as std::fs's `exists`, `read_link`, `hard_link` and unix `symlink`.
+#[test]
+fn links_and_existence() {
+    let dir = scratch("links");
+    let d = dir.clone();
+    with_procs(2, 60, move || {
+        let target = d.join("target");
+        assert!(!fs::exists(&target).unwrap());
+        fs::write(&target, "linked").unwrap();
+        assert!(fs::exists(&target).unwrap());
+        fs::symlink(&target, d.join("soft")).unwrap();
+        assert_eq!(fs::read_link(d.join("soft")).unwrap(), target);
+        assert_eq!(fs::read_to_string(d.join("soft")).unwrap(), "linked");
+        fs::hard_link(&target, d.join("hard")).unwrap();
+        assert_eq!(fs::read_to_string(d.join("hard")).unwrap(), "linked");
+        let e = fs::read_link(&target).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+        let e = fs::hard_link(d.join("missing"), d.join("h2")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A regular file cannot go on the poller: `Pollable::new` says so and what to use instead,
 /// rather than a bare "Operation not permitted".
 #[test]

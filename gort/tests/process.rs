@@ -147,6 +147,45 @@ fn output_keeps_streams_set_on_the_std_command() {
     });
 }
 
+/// What users of std's `Command` reach for too: its getters, a `gort::fs::File` as a child's
+/// stream, and writing to a child's stdin through a shared reference.
+#[test]
+fn std_shapes_getters_file_streams_and_shared_stdin() {
+    at_procs_1_and_2(|| {
+        let dir = std::env::temp_dir().join(format!("gort-proc-{}", std::process::id()));
+        gort::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "cat; echo done"])
+            .env("GORT_PROBE", "1")
+            .current_dir(&dir);
+        assert_eq!(cmd.get_program(), "sh");
+        assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-c", "cat; echo done"]);
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            envs,
+            [(
+                std::ffi::OsStr::new("GORT_PROBE"),
+                Some(std::ffi::OsStr::new("1"))
+            )]
+        );
+        assert_eq!(cmd.get_current_dir(), Some(dir.as_path()));
+
+        let path = dir.join(format!("out-{}", gort::current_id().unwrap()));
+        let file = gort::fs::File::create(&path).unwrap();
+        let mut child = cmd.stdin(Stdio::piped()).stdout(file).spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        use std::io::Write;
+        (&stdin).write_all(b"through a shared reference\n").unwrap();
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+        assert_eq!(
+            gort::fs::read_to_string(&path).unwrap(),
+            "through a shared reference\ndone\n"
+        );
+        gort::fs::remove_file(&path).unwrap();
+    });
+}
+
 /// Runs `body` as a goroutine at procs 1, then at procs 2.
 fn at_procs_1_and_2(body: fn()) {
     for procs in [1, 2] {

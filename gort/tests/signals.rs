@@ -63,6 +63,14 @@ fn sigint_keeps_its_default_action() {
 }
 
 #[test]
+fn a_dropped_receiver_leaves_the_signal_its_default_action() {
+    let out = scenario("signal_dropped_receiver");
+    assert!(out.stdout.contains("dropped"), "{out}");
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{out}");
+    assert!(!out.stdout.contains("still alive"), "{out}");
+}
+
+#[test]
 fn sigquit_is_received_while_notified_and_dumps_after_stop() {
     let out = scenario("signal_sigquit_notified");
     assert!(out.stdout.contains("received SIGQUIT"), "{out}");

@@ -231,5 +231,15 @@ pub(crate) fn goroutines_by_state() -> std::collections::BTreeMap<&'static str, 
 
 /// Sets the most OS threads the scheduler may start (at least 1); returns the previous limit.
 pub(crate) fn set_max_threads(n: usize) -> usize {
-    schedule::MAX_THREADS.swap(n, Relaxed)
+    let old = schedule::MAX_THREADS.swap(n, Relaxed);
+    // Go's setMaxThreads checks the count at once (checkmcount), so that a limit already
+    // exceeded is blamed on the call that set it.
+    let running = global::SCHED.mcount.load(Relaxed);
+    if running > n {
+        crate::util::fatal::fatal_exit(&format!(
+            "thread exhaustion: the program exceeds its {n}-thread limit, set by \
+             gort::runtime::set_max_threads while {running} threads run"
+        ));
+    }
+    old
 }

@@ -56,11 +56,11 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
     let limit = MAX_THREADS.load(Relaxed);
     if count > limit {
         let why = WHY.get();
-        fatal!(
+        crate::util::fatal::fatal_exit(&format!(
             "thread exhaustion: the program exceeds its {limit}-thread limit, starting a thread \
              for {why} (raise the limit with gort::runtime::set_max_threads; each goroutine \
              that blocks its thread or runs without calling the runtime holds one)"
-        );
+        ));
     }
     M_PEAK.fetch_max(count, Relaxed);
     let id = M_NAMES.fetch_add(1, Relaxed) + 1;
@@ -79,7 +79,9 @@ pub(crate) fn newm(p: &'static P, spinning: bool) {
         .stack_size(M_STACK_SIZE)
         .spawn(move || m_main(addr as *mut M));
     if let Err(e) = res {
-        fatal!("newm: cannot create an OS thread for the scheduler: {e}");
+        crate::util::fatal::fatal_exit(&format!(
+            "newm: cannot create an OS thread for the scheduler: {e}"
+        ));
     }
 }
 

@@ -71,6 +71,9 @@ pub(crate) fn read_env() {
         }
     };
     LEVEL.store(level, Relaxed);
+    if level == CRASH {
+        crate::util::fatal::set_crash();
+    }
     if level >= ALL {
         crate::util::fatal::set_on_fatal(dump_on_fatal);
     }

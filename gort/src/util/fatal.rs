@@ -1,5 +1,7 @@
 //! `fatal!`: an internal invariant is broken (Go's `throw`). Prints `fatal error: ...` with
-//! write(2) and aborts. User mistakes never come here: they panic or return errors.
+//! write(2) and aborts. User mistakes panic or return errors; the one the program can make with
+//! no caller to return an error to, running out of threads, ends in `fatal_exit`: the same
+//! report, then exit status 2, as Go's `fatal` ends (an abort only under GORT_TRACEBACK=crash).
 //!
 //! Also holds the async-signal-safe output helpers the signal handlers use: no allocation, no
 //! locks, no formatting machinery; and the two ways a panic is kept from unwinding through the
@@ -85,9 +87,36 @@ pub(crate) fn set_on_fatal(f: fn()) {
     ON_FATAL.store(f as *mut (), std::sync::atomic::Ordering::Release);
 }
 
+/// Whether `fatal_exit` aborts rather than exiting with status 2 (GORT_TRACEBACK=crash).
+static CRASH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes `fatal_exit` abort (GORT_TRACEBACK=crash).
+pub(crate) fn set_crash() {
+    CRASH.store(true, std::sync::atomic::Ordering::Release);
+}
+
 /// Prints `fatal error: <msg>` and aborts the process. Never unwinds.
 #[cold]
 pub(crate) fn fatal_str(msg: &str) -> ! {
+    report(msg);
+    std::process::abort()
+}
+
+/// Prints `fatal error: <msg>` for an error the program caused (not a broken invariant) and
+/// exits with status 2, as Go does; aborts under GORT_TRACEBACK=crash. Never unwinds.
+#[cold]
+pub(crate) fn fatal_exit(msg: &str) -> ! {
+    report(msg);
+    if CRASH.load(std::sync::atomic::Ordering::Acquire) {
+        std::process::abort();
+    }
+    // SAFETY: _exit ends the process at once, as Go's exit(2) after a fatal error; it runs no
+    // destructor or atexit handler that could wait on the thread that failed.
+    unsafe { libc::_exit(2) }
+}
+
+/// The report both kinds of fatal error make.
+fn report(msg: &str) {
     claim_report();
     write_stderr(b"fatal error: ");
     write_stderr(msg.as_bytes());
@@ -99,7 +128,6 @@ pub(crate) fn fatal_str(msg: &str) -> ! {
         let f: fn() = unsafe { std::mem::transmute::<*mut (), fn()>(f) };
         f();
     }
-    std::process::abort()
 }
 
 /// Aborts with `fatal error: panic on the scheduler stack (<what>)` if dropped while unwinding:

@@ -1,7 +1,8 @@
 //! Fatal and edge paths, each run in a child process (as Go's `runtime/crash_test.go` runs
 //! `testdata/testprog`): stack overflow reports, deep stacks that fit, the mapping budget of the
 //! mprotect guard mechanism, panics in goroutines and in `#[gort::main]`, and bad environment
-//! variables. Each test asserts the child's exit status (or signal) and its output.
+//! variables (those two in `env`). Each test asserts the child's exit status (or signal) and its
+//! output.
 //!
 //! The children are the binaries of the `gort-testprogs` crate. `CARGO_BIN_EXE_*` only names bins
 //! of this package, so the first test to need them runs `cargo build -p gort-testprogs` once per
@@ -16,6 +17,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use gort_test_support::{Artifacts, Output, build_package, run_child, run_limited};
+
+mod env;
 
 /// Why the deadlock-dump tests skip themselves under qemu-user: the emulator adds threads of its
 /// own to /proc/self/status, and the deadlock detector declares a deadlock only when every OS
@@ -358,130 +361,6 @@ fn a_panicking_payload_drop_is_fatal_and_named() {
         .assert_stderr_has("fatal error: goroutine 2 panicked dropping its panic payload");
 }
 
-#[test]
-fn main_result_err_exits_1() {
-    let out = run("main_err", None, &[]);
-    out.assert_exit(1).assert_stderr_has("Error: \"bad\"");
-}
-
-#[test]
-fn main_procs_sets_gomaxprocs() {
-    let out = run("main_procs", None, &[]);
-    out.assert_exit(0).assert_stdout_has("procs=3\n");
-    // The attribute wins over the environment.
-    let out = run("main_procs", None, &[("GOMAXPROCS", "5")]);
-    out.assert_exit(0).assert_stdout_has("procs=3\n");
-}
-
-#[test]
-fn main_exit_code_is_the_exit_status() {
-    let out = run("main_exit_code", None, &[]);
-    out.assert_exit(3).assert_stdout_has("exiting with 3\n");
-}
-
-#[test]
-fn main_panic_exits_101() {
-    let out = run("main_panic", None, &[]);
-    out.assert_exit(101)
-        .assert_stderr_has("main goroutine panicked on purpose")
-        .assert_stdout_has("spawned at gort-testprogs/src/bin/main_panic.rs:5:");
-}
-
-fn ncpu() -> String {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .to_string()
-}
-
-/// Checks that `bad_env` ran normally with `procs` processors and printed exactly one warning
-/// starting with each of `warnings` (and no other warning).
-fn check_bad_env(env: &[(&str, &str)], procs: &str, warnings: &[&str]) {
-    let out = scenario("bad_env", env);
-    out.assert_exit(0).assert_stdout_has("joined=42\n");
-    assert_eq!(out.stdout_value("procs"), procs, "{out}");
-    for w in warnings {
-        let prefix = format!("gort: warning: {w}");
-        assert_eq!(
-            out.stderr_lines(&prefix).len(),
-            1,
-            "want one `{prefix}` line: {out}"
-        );
-    }
-    assert_eq!(
-        out.stderr_lines("gort: warning:").len(),
-        warnings.len(),
-        "want exactly {} warnings: {out}",
-        warnings.len()
-    );
-}
-
-#[test]
-fn bad_env_warns_and_uses_defaults() {
-    check_bad_env(
-        &[("GOMAXPROCS", "abc"), ("GORT_STACK_SIZE", "zz")],
-        &ncpu(),
-        &["GOMAXPROCS=", "GORT_STACK_SIZE="],
-    );
-}
-
-/// Bad input: a zero stack size warns and the 256 KiB default is used (the warning
-/// names it).
-#[test]
-fn stack_size_zero_warns_and_uses_the_default() {
-    let out = scenario("bad_env", &[("GORT_STACK_SIZE", "0")]);
-    out.assert_exit(0).assert_stdout_has("joined=42\n");
-    let lines = out.stderr_lines("gort: warning: GORT_STACK_SIZE=");
-    assert_eq!(lines.len(), 1, "{out}");
-    assert!(lines[0].ends_with("using 262144"), "{out}");
-}
-
-#[test]
-fn gomaxprocs_zero_warns() {
-    check_bad_env(&[("GOMAXPROCS", "0")], &ncpu(), &["GOMAXPROCS="]);
-}
-
-/// Empty variables are unset, as an empty GOMAXPROCS is in Go: no warning.
-#[test]
-fn empty_variables_are_unset() {
-    check_bad_env(
-        &[
-            ("GOMAXPROCS", ""),
-            ("GORT_STACK_SIZE", ""),
-            ("GORT_STACK_GUARD", ""),
-        ],
-        &ncpu(),
-        &[],
-    );
-}
-
-/// A GOMAXPROCS above the runtime's 256 processors warns and uses 256.
-#[test]
-fn gomaxprocs_above_the_limit_warns() {
-    check_bad_env(&[("GOMAXPROCS", "100000")], "256", &["GOMAXPROCS="]);
-}
-
-#[test]
-fn bad_stack_guard_warns() {
-    check_bad_env(
-        &[("GORT_STACK_GUARD", "bogus")],
-        &ncpu(),
-        &["GORT_STACK_GUARD="],
-    );
-}
-
-#[test]
-fn good_env_is_silent() {
-    check_bad_env(
-        &[
-            ("GOMAXPROCS", "3"),
-            ("GORT_STACK_SIZE", "1m"),
-            ("GORT_STACK_GUARD", "mprotect"),
-        ],
-        "3",
-        &[],
-    );
-}
-
 /// The deadlock dump captures backtraces on sysmon's thread, on each parked goroutine's stack:
 /// a goroutine parked near its limit overflows there, and the handler on sysmon's alternate
 /// signal stack reports it as the borrowed goroutine's overflow (a bare SIGSEGV before).
@@ -604,6 +483,8 @@ fn relocking_a_held_mutex_is_reported_as_a_deadlock() {
 #[test]
 fn thread_limit_is_enforced_with_a_fatal_error() {
     let out = scenario("thread_limit", &[]);
+    // Go's exit status for a fatal error the program caused; an abort is for broken invariants.
+    assert_eq!(out.status.code(), Some(2), "{out}");
     assert!(
         out.stderr.contains("fatal error: thread exhaustion")
             && out.stderr.contains("4-thread limit")
@@ -778,6 +659,22 @@ fn gort_traceback_none_prints_no_goroutines() {
     assert!(!out.stderr.contains("goroutine "), "{out}");
 }
 
+/// A limit below the threads already running fails at once, as Go's `SetMaxThreads` does, not
+/// at some later thread start that would blame whatever needed it.
+#[test]
+fn a_thread_limit_below_the_running_threads_fails_at_once() {
+    let out = scenario("thread_limit_below_count", &[("GOMAXPROCS", "2")]);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("fatal error: thread exhaustion")
+            && out.stderr.contains("1-thread limit")
+            && out.stderr.contains("set_max_threads"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("threads running"), "{out}");
+    assert!(!out.stdout.contains("not reached"), "{out}");
+}
+
 /// GORT_TRACEBACK=crash: the deadlock report dumps every goroutine, then aborts (SIGABRT).
 #[test]
 fn gort_traceback_crash_aborts_after_the_dump() {
@@ -788,6 +685,10 @@ fn gort_traceback_crash_aborts_after_the_dump() {
     out.assert_signal(libc::SIGABRT);
     assert!(out.stderr.contains("deadlock!"), "{out}");
     assert!(out.stderr.contains("[chan receive"), "{out}");
+    // So does a fatal error the program caused, which otherwise exits with status 2.
+    let out = scenario("thread_limit", &[("GORT_TRACEBACK", "crash")]);
+    out.assert_signal(libc::SIGABRT);
+    assert!(out.stderr.contains("thread exhaustion"), "{out}");
 }
 
 /// GORT_TRACEBACK=all: a fatal error is followed by the dump; the default prints the message
