@@ -69,6 +69,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("signal_sigint_default", signals::sigint_default),
     ("signal_sigquit_notified", signals::sigquit_notified),
     ("signal_dropped_receiver", signals::dropped_receiver),
+    ("signal_sigpipe_default", signals::sigpipe_default),
     ("signal_bad", signals::bad_signal),
 ];
 

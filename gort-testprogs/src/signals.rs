@@ -168,6 +168,28 @@ pub fn dropped_receiver() {
     });
 }
 
+/// With SIGPIPE at its default action (as in a C program hosting gort), writing to a TCP peer
+/// that is gone is `BrokenPipe`, through `write` and `write_vectored` alike, never SIGPIPE.
+pub fn sigpipe_default() {
+    use std::io::{IoSlice, Write};
+    // SAFETY: restores SIGPIPE's default action, which Rust's start-up had set to ignore.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    gort::run(|| {
+        let ln = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = gort::net::TcpStream::connect(ln.local_addr().unwrap()).unwrap();
+        drop(ln.accept().unwrap());
+        // The first write after the peer closed draws its reset; the next ones see the pipe
+        // broken.
+        let _ = c.write(b"x");
+        gort::sleep(Duration::from_millis(50));
+        let w = c.write(b"x").map_err(|e| e.kind());
+        let v = c
+            .write_vectored(&[IoSlice::new(b"x")])
+            .map_err(|e| e.kind());
+        println!("write: {w:?}; write_vectored: {v:?}");
+    });
+}
+
 /// Notified of SIGQUIT, the program receives it instead of dumping; stopped, the dump is back.
 pub fn sigquit_notified() {
     gort::run(|| {

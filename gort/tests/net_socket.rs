@@ -203,3 +203,58 @@ fn goroutines_sharing_a_pollable_read_in_turn() {
         assert_eq!(got, b"wxyz");
     });
 }
+
+/// A datagram socket shut down for reading ends its receives, parked or not, as std's blocking
+/// ones end: `recv` with 0 bytes, Unix `recv_from` with 0 bytes from an unnamed sender, UDP
+/// `recv_from` with `InvalidInput` (no sender). The kernel's non-blocking receive says "try
+/// again" there instead, for ever.
+#[test]
+fn a_datagram_socket_shut_for_reading_ends_its_receives() {
+    use std::net::Shutdown;
+    use std::os::fd::AsRawFd;
+    at_procs_1_and_2(|| {
+        let (a, _b) = UnixDatagram::pair().unwrap();
+        let a = std::sync::Arc::new(a);
+        let parked = {
+            let a = a.clone();
+            gort::spawn(move || a.recv(&mut [0u8; 16]))
+        };
+        gort_test_support::wait_for_state("IO wait", 1);
+        a.shutdown(Shutdown::Read).unwrap();
+        assert_eq!(parked.join().unwrap().unwrap(), 0);
+        assert_eq!(a.recv(&mut [0u8; 16]).unwrap(), 0);
+        let (n, from) = a.recv_from(&mut [0u8; 16]).unwrap();
+        assert!(n == 0 && from.is_unnamed(), "{n} {from:?}");
+
+        let a = std::sync::Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        a.connect(b.local_addr().unwrap()).unwrap();
+        let parked = {
+            let a = a.clone();
+            gort::spawn(move || a.recv(&mut [0u8; 16]))
+        };
+        gort_test_support::wait_for_state("IO wait", 1);
+        // SAFETY: shutdown(2) on a socket this test owns (std's UdpSocket has no shutdown).
+        assert_eq!(unsafe { libc::shutdown(a.as_raw_fd(), libc::SHUT_RD) }, 0);
+        assert_eq!(parked.join().unwrap().unwrap(), 0);
+        assert_eq!(a.peek(&mut [0u8; 16]).unwrap(), 0);
+        let e = a.recv_from(&mut [0u8; 16]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    });
+}
+
+/// `connect` on a socket that is listening (or connected) already fails with `EISCONN`, as
+/// std's does, instead of waiting for a writable edge that never comes.
+#[test]
+fn connecting_a_listening_socket_is_an_error() {
+    at_procs_1_and_2(|| {
+        let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = TcpSocket::from(OwnedFd::from(listening));
+        let e = s
+            .connect(target.local_addr().unwrap())
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EISCONN), "{e}");
+    });
+}

@@ -71,6 +71,17 @@ fn a_dropped_receiver_leaves_the_signal_its_default_action() {
 }
 
 #[test]
+fn a_closed_tcp_peer_is_broken_pipe_never_sigpipe() {
+    let out = scenario("signal_sigpipe_default");
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(
+        out.stdout
+            .contains("write: Err(BrokenPipe); write_vectored: Err(BrokenPipe)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn sigquit_is_received_while_notified_and_dumps_after_stop() {
     let out = scenario("signal_sigquit_notified");
     assert!(out.stdout.contains("received SIGQUIT"), "{out}");

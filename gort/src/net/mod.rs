@@ -157,6 +157,20 @@ impl<T: AsRawFd> NetFd<T> {
         n == 1 && p.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
     }
 
+    /// A datagram socket's receive: as [`NetFd::read`], but on a socket shut down for reading
+    /// it returns `shut()` rather than parking for ever. The kernel's non-blocking receive
+    /// says "try again" there, where a blocking one returns at once (0 bytes, and no sender).
+    pub(crate) fn recv_datagram<R>(
+        &self,
+        mut f: impl FnMut(&T) -> io::Result<R>,
+        shut: impl Fn() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.read(|s| match f(s) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.shut_for_reading() => shut(),
+            r => r,
+        })
+    }
+
     /// The write-side counterpart of [`NetFd::read`].
     pub(crate) fn write<R>(&self, f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         self.op(false, f)

@@ -243,7 +243,9 @@ pub(super) fn connect_socket(
     let sock = SockRef::from(fd.get_ref());
     if let Err(e) = sock.connect(&(*addr).into()) {
         match e.raw_os_error() {
-            Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR | libc::EISCONN) => {}
+            // Not EISCONN: on a first attempt it means the socket was connected (or listening)
+            // already, which std reports as an error; no writable edge would come for it.
+            Some(libc::EINPROGRESS | libc::EALREADY | libc::EINTR) => {}
             _ => return Err(e),
         }
         // Writable means the connect finished, one way or the other.
@@ -286,9 +288,13 @@ impl Write for &TcpStream {
         self.fd.write_stream(buf, |mut s, b| s.write(b))
     }
 
+    /// `sendmsg` with `MSG_NOSIGNAL`, as `write`'s `send`: a closed peer is `BrokenPipe`, never
+    /// `SIGPIPE` (std's `writev` raises it where SIGPIPE has its default action, as in a C
+    /// program that hosts gort).
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.fd
-            .write_stream_vectored(bufs, |mut s, b| s.write_vectored(b))
+        self.fd.write_stream_vectored(bufs, |s, b| {
+            SockRef::from(s).send_vectored_with_flags(b, libc::MSG_NOSIGNAL)
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {

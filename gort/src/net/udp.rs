@@ -38,14 +38,16 @@ impl UdpSocket {
         self.fd.write(|s| s.send_to(buf, to))
     }
 
-    /// Receives a datagram, parking until one arrives (or the read timeout passes).
+    /// Receives a datagram, parking until one arrives (or the read timeout passes). On a
+    /// socket shut down for reading (`shutdown(2)`), it fails at once with `InvalidInput`, as
+    /// std's does there (the kernel returns no datagram and no sender).
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd.read(|s| s.recv_from(buf))
+        self.fd.recv_datagram(|s| s.recv_from(buf), no_sender)
     }
 
     /// Like `recv_from`, without removing the datagram from the queue.
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd.read(|s| s.peek_from(buf))
+        self.fd.recv_datagram(|s| s.peek_from(buf), no_sender)
     }
 
     /// Sets the default destination and the only source `recv` accepts, trying every address
@@ -59,14 +61,15 @@ impl UdpSocket {
         self.fd.write(|s| s.send(buf))
     }
 
-    /// Receives a datagram from the connected peer, parking until one arrives.
+    /// Receives a datagram from the connected peer, parking until one arrives. On a socket
+    /// shut down for reading, it returns `Ok(0)` at once, as std's does.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read(|s| s.recv(buf))
+        self.fd.recv_datagram(|s| s.recv(buf), || Ok(0))
     }
 
     /// Like `recv`, without removing the datagram from the queue.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read(|s| s.peek(buf))
+        self.fd.recv_datagram(|s| s.peek(buf), || Ok(0))
     }
 
     /// The local address this socket is bound to.
@@ -158,3 +161,12 @@ impl fmt::Debug for UdpSocket {
 }
 
 super::fd_impls!(UdpSocket, net::UdpSocket);
+
+/// `recv_from` on a socket shut down for reading: the kernel's blocking call returns 0 bytes
+/// and no address, which std reports as an invalid argument.
+fn no_sender() -> io::Result<(usize, SocketAddr)> {
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the socket is shut down for reading: no datagram and no sender",
+    ))
+}

@@ -93,14 +93,23 @@ impl UnixDatagram {
         self.fd.write(|s| s.send(buf))
     }
 
-    /// Receives one datagram and its sender's address, parking until one arrives.
+    /// Receives one datagram and its sender's address, parking until one arrives. After
+    /// `shutdown(Shutdown::Read)` it returns 0 bytes from an unnamed sender at once, as std's
+    /// does (and a receiver parked meanwhile wakes with that).
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd.read(|s| s.recv_from(buf))
+        self.fd.recv_datagram(
+            |s| s.recv_from(buf),
+            || {
+                // As std's blocking call: 0 bytes from an unnamed sender.
+                Ok((0, net::UnixDatagram::unbound()?.local_addr()?))
+            },
+        )
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer; `Ok(0)` after `shutdown(Shutdown::Read)`,
+    /// as std's.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read(|s| s.recv(buf))
+        self.fd.recv_datagram(|s| s.recv(buf), || Ok(0))
     }
 
     /// The address this socket is bound to.
