@@ -173,3 +173,50 @@ fn a_callback_from_a_thread_local_destructor_after_earlier_callbacks() {
         assert!(extra_ms() <= before + 1, "the extra Ms were not reused");
     });
 }
+
+/// Set by the goroutine a spinning callback waits for.
+static SPIN_FLAG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A callback that spins, without calling the runtime, until `SPIN_FLAG` is set; returns the ms
+/// it spun, or -1 after 5 s.
+extern "C" fn spin_cb(_arg: *mut c_void, _x: i64) -> i64 {
+    gort::ffi::callback(|| {
+        let t0 = std::time::Instant::now();
+        while !SPIN_FLAG.load(std::sync::atomic::Ordering::Acquire) {
+            if t0.elapsed() > std::time::Duration::from_secs(5) {
+                return -1;
+            }
+            std::hint::spin_loop();
+        }
+        t0.elapsed().as_millis() as i64
+    })
+}
+
+/// A callback on a C thread is a goroutine like any other: one that runs a whole time slice
+/// without calling the runtime loses its processor, so at procs 1 the goroutine it waits for
+/// runs (the liveness rule for hogs, here for a callback).
+#[test]
+fn a_spinning_callback_loses_its_processor_as_a_hog_does() {
+    // Serialised with the other tests by `with_procs`.
+    gort_test_support::with_procs(1, 60, || {
+        SPIN_FLAG.store(false, Relaxed);
+        let setter = gort::spawn(|| {
+            gort::sleep(std::time::Duration::from_millis(20));
+            SPIN_FLAG.store(true, std::sync::atomic::Ordering::Release);
+        });
+        let mut spun = 0;
+        // SAFETY: `spin_cb` matches the callback type and ignores its argument; `spun` is valid
+        // until the joined thread is done.
+        let rc = gort::ffi::call(|| unsafe {
+            fft_on_pthread(spin_cb, std::ptr::null_mut(), 0, &mut spun)
+        });
+        assert_eq!(rc, 0, "pthread_create/pthread_join failed");
+        assert!(
+            spun >= 0,
+            "the callback spun 5 s: the goroutine that sets its flag never ran"
+        );
+        setter.join().unwrap();
+        // The thread's M gave its P back when the callback returned: goroutines run on.
+        gort::sleep(std::time::Duration::from_millis(1));
+    });
+}

@@ -61,6 +61,7 @@ const SCENARIOS: &[(&str, fn())] = &[
         "thread_limit_below_count",
         observe::thread_limit_below_count,
     ),
+    ("dump_writer_blocks", observe::dump_writer_blocks),
     ("signal_notify_stop", signals::notify_stop),
     ("signal_notify_all", signals::notify_all),
     ("signal_two_receivers", signals::two_receivers),

@@ -191,6 +191,29 @@ pub fn thread_limit_below_count() {
     });
 }
 
+/// A goroutine dumps into a writer that blocks for ever (a channel nobody reads) while the main
+/// goroutine waits on nothing: a deadlock, whose report must not wait for that dump.
+pub fn dump_writer_blocks() {
+    struct ChanWriter(gort::Sender<Vec<u8>>);
+    impl std::io::Write for ChanWriter {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .send(b.to_vec())
+                .map_err(|_| std::io::Error::other("closed"))?;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    gort::run(|| {
+        let (tx, rx) = gort::chan::<Vec<u8>>(0);
+        let _h = gort::spawn(move || gort::runtime::dump(&mut ChanWriter(tx)));
+        let _keep = rx;
+        gort::never::<u8>().recv();
+    });
+}
+
 /// The signal dispatcher is the runtime's own goroutine: the dump and `goroutines_by_state`
 /// leave it out, unless GORT_TRACEBACK asks for the runtime's goroutines.
 pub fn runtime_goroutines() {

@@ -64,6 +64,19 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     }
 }
 
+/// Writes the report to stdout. A reader that went away (`| head`) is not an error: the
+/// program ends quietly, as other tools do. Any other failure (a full disk) is.
+fn to_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("writing the summary: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match parse_args(&args) {
@@ -80,7 +93,7 @@ fn main() -> ExitCode {
         }
         Command::Summary { file, top } => model::read(&file)
             .map_err(|e| e.to_string())
-            .map(|t| print!("{}", summary::render(&t, &summary::compute(&t), top))),
+            .and_then(|t| to_stdout(&summary::render(&t, &summary::compute(&t), top))),
         Command::Svg { file, out } => model::read(&file).map_err(|e| e.to_string()).and_then(|t| {
             let name = file.file_name().map_or_else(
                 || file.display().to_string(),

@@ -20,7 +20,7 @@ pub struct Slice {
     pub start: f64,
     pub dur: f64,
     /// Why it stopped: an index into `Trace::reasons`.
-    pub end: u16,
+    pub end: u32,
     /// When it had become runnable, if the trace saw it.
     pub ready: Option<f64>,
 }
@@ -69,6 +69,8 @@ pub struct Trace {
     pub flows: u64,
     /// Slice end reasons, interned.
     pub reasons: Vec<String>,
+    /// Where each reason is in `reasons`.
+    reason_index: HashMap<String, u32>,
     /// The last time anything happened (µs).
     pub end: f64,
     /// Events read.
@@ -76,7 +78,7 @@ pub struct Trace {
 }
 
 impl Trace {
-    pub fn reason(&self, i: u16) -> &str {
+    pub fn reason(&self, i: u32) -> &str {
         &self.reasons[i as usize]
     }
 
@@ -88,20 +90,27 @@ impl Trace {
         }
     }
 
-    fn intern(&mut self, reason: &str) -> u16 {
-        match self.reasons.iter().position(|r| r == reason) {
-            Some(i) => i as u16,
-            None => {
-                self.reasons.push(reason.to_string());
-                (self.reasons.len() - 1) as u16
-            }
+    fn intern(&mut self, reason: &str) -> u32 {
+        if let Some(&i) = self.reason_index.get(reason) {
+            return i;
         }
+        let i = self.reasons.len() as u32;
+        self.reasons.push(reason.to_string());
+        self.reason_index.insert(reason.to_string(), i);
+        i
     }
 
     fn add(&mut self, ev: RawEvent) -> Result<(), String> {
         self.events += 1;
         let ts = ev.ts.unwrap_or(0.0);
-        self.end = self.end.max(ts + ev.dur.unwrap_or(0.0));
+        let stop = ts + ev.dur.unwrap_or(0.0);
+        if !stop.is_finite() {
+            return Err(format!(
+                "an event at {ts} µs lasting {:?} µs ends at {stop}, not a finite time",
+                ev.dur
+            ));
+        }
+        self.end = self.end.max(stop);
         let args = ev.args.unwrap_or_default();
         match (ev.ph.as_str(), ev.pid.unwrap_or(0)) {
             ("X", 1) => {

@@ -255,6 +255,84 @@ fn bad_input_is_a_clear_error() {
     std::fs::remove_file(&junk).unwrap();
 }
 
+/// Bad numbers and many distinct reasons, as only a corrupt or hostile file has: times that
+/// are not finite are a clear error (the SVG's axis looped for ever on them), and 100,000
+/// distinct slice-end reasons read in linear time (interning them was quadratic).
+#[test]
+fn corrupt_times_and_many_reasons_are_handled() {
+    let bad = tmp("inf.json");
+    std::fs::write(
+        &bad,
+        r#"{"traceEvents":[{"ph":"M","pid":1,"tid":0,"name":"thread_name","args":{"name":"P0"}},
+        {"ph":"X","pid":1,"tid":0,"ts":1.7e308,"dur":1.7e308,"name":"G1","args":{"end":"x"}}]}"#,
+    )
+    .unwrap();
+    for cmd in [&["summary"][..], &["svg", "-o", "/dev/null"][..]] {
+        let mut c = Command::new(bin());
+        c.args(cmd).arg(&bad);
+        let out = run_bounded(c, 30);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not a finite time"),
+            "{out:?}"
+        );
+    }
+    std::fs::remove_file(&bad).unwrap();
+
+    let many = tmp("reasons.json");
+    let mut json = String::from(
+        r#"{"traceEvents":[{"ph":"M","pid":1,"tid":0,"name":"thread_name","args":{"name":"P0"}}"#,
+    );
+    for i in 0..100_000 {
+        json.push_str(&format!(
+            r#",{{"ph":"X","pid":1,"tid":0,"ts":{i},"dur":0.5,"name":"G1","args":{{"end":"r{i}"}}}}"#
+        ));
+    }
+    json.push_str("]}");
+    std::fs::write(&many, json).unwrap();
+    let mut c = Command::new(bin());
+    c.arg("summary").arg(&many);
+    let out = run_bounded(c, 30);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    std::fs::remove_file(&many).unwrap();
+}
+
+/// Output that cannot be written is an error, never a panic: a full disk says so (exit 1), and
+/// a reader that went away (`| head`) ends the program quietly, as other tools do.
+#[test]
+fn unwritable_output_is_an_error_not_a_panic() {
+    let small = tmp("small.json");
+    std::fs::write(
+        &small,
+        r#"{"traceEvents":[{"ph":"M","pid":1,"tid":0,"name":"thread_name","args":{"name":"P0"}},
+        {"ph":"X","pid":1,"tid":0,"ts":1,"dur":2,"name":"G1","args":{"end":"exit"}}]}"#,
+    )
+    .unwrap();
+    let trace = small.to_str().unwrap();
+    let mut c = Command::new(bin());
+    c.args(["summary", trace])
+        .stdout(std::fs::File::create("/dev/full").unwrap());
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gort-trace: writing") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let mut child = Command::new(bin())
+        .args(["summary", trace])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    std::fs::remove_file(&small).unwrap();
+}
+
 /// A trace stopped before anything ran (written by gort itself, plain and compressed) reads as
 /// an empty summary, with the processor count the trace recorded, not the tracks it drew.
 #[test]

@@ -179,7 +179,9 @@ impl Histogram {
 /// States with no goroutine are absent. Like [`crate::num_goroutines`], it counts the
 /// program's goroutines, not the runtime's own. It reads every goroutine's descriptor, so it
 /// costs time in proportion to the goroutines that exist: meant for tests and diagnostics, for
-/// example to wait until a goroutine has parked instead of sleeping and hoping it has.
+/// example to wait until a goroutine has parked instead of sleeping and hoping it has. The
+/// visit is not one instant: while goroutines start and exit, its sum may differ from
+/// `num_goroutines` read just before or after by those that did so meanwhile.
 ///
 /// ```
 /// use std::time::Duration;

@@ -336,23 +336,32 @@ fn foreign<F: FnOnce() -> R, R>(f: F, loc: &'static Location<'static>) -> R {
 /// First frame of a foreign-thread callback goroutine.
 unsafe extern "C" fn foreign_entry<F: FnOnce() -> R, R>(mp: usize, data: usize) -> ! {
     let m = super::m::m_ref(mp as *mut M).expect("the callback's M");
+    // In the runtime until the body runs, and so still after `exit` (which restores the mark
+    // it found): the P it returns is touched below, and sysmon must not take it meanwhile.
+    m.in_rt.store(true, Relaxed);
     blocking::exit(m);
-    // `exit` returned with a P held by this M, which stays in the runtime (its `in_rt` is
-    // never cleared: sysmon does not take Ps from callbacks).
+    // `exit` returned with a P held by this M.
     let p = m.p().expect("blocking::exit returns with a P");
     p.count_spawn(true);
     // SAFETY: the callback's G, set up by `foreign`, runs here.
     let g = unsafe { &*m.curg.load(Relaxed) };
     // SAFETY: this M holds `p` (see above).
     g.id.store(unsafe { super::spawn::next_goid(Some(p)) }, Relaxed);
+    // The body is user code, outside any P section, as a goroutine's is from `g_entry` on: a
+    // callback that runs a whole slice without calling the runtime loses its P to sysmon like
+    // any hog (rt::hog), and finds out at its next section.
+    m.in_rt.store(false, Release);
     // SAFETY: forwarded `Ctx`; it catches panics.
     unsafe { run_ctx::<F, R>(data) };
     // Each callback is a goroutine of its own: its goroutine-local values end with it.
     // SAFETY: our own G, whose body has returned.
     unsafe { super::spawn::drop_locals(m.curg.load(Relaxed)) };
     let m = current_m().expect("the callback goroutine runs on its M");
-    m.p().expect("a callback keeps its P").add_live(-1);
+    // On the P if it is still ours, else on the P-less count.
+    super::hog::with_p(super::spawn::uncount);
     blocking::enter(m, false);
+    // The thread goes back to C: it no longer runs a goroutine, with a P or without.
+    super::hog::settled(m);
     // SAFETY: back to the callback frame on the thread's own stack; this G is never resumed
     // (its stack is re-initialised for the next callback).
     unsafe {

@@ -145,24 +145,50 @@ pub(crate) fn count_by_state() -> std::collections::BTreeMap<&'static str, usize
 /// backtrace when it can be taken, with the runtime's frames trimmed and goroutines that share
 /// a stack grouped (rt::traceback). The runtime's own goroutines are left out unless
 /// GORT_TRACEBACK asks for them.
+///
+/// The lock is held only while the goroutines are captured, not while `w` writes: a writer
+/// that blocks (a stalled socket, a full pipe, a channel nobody reads) must not hold up
+/// SIGQUIT's report or the deadlock report, which dump too.
 pub(crate) fn dump(w: &mut dyn Write) -> io::Result<()> {
-    let _l = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    dump_locked(w)
-}
-
-/// `dump`, unless a dump is in progress (None then): for a fatal error, which may strike in
-/// the middle of one.
-pub(crate) fn try_dump(w: &mut dyn Write) -> Option<io::Result<()>> {
-    let _l = match DUMP_LOCK.try_lock() {
-        Ok(l) => l,
-        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return None,
+    let captured = {
+        let _l = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        capture_all()
     };
-    Some(dump_locked(w))
+    captured.write(w)
 }
 
-/// `dump`'s body; the caller holds DUMP_LOCK.
-fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
+/// `dump`, unless a dump is capturing (None then): for a fatal error, which may strike in the
+/// middle of one.
+pub(crate) fn try_dump(w: &mut dyn Write) -> Option<io::Result<()>> {
+    let captured = {
+        let _l = match DUMP_LOCK.try_lock() {
+            Ok(l) => l,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        capture_all()
+    };
+    Some(captured.write(w))
+}
+
+/// What a dump shows: every goroutine, and the plain threads waiting in a gort call (one line
+/// each).
+struct Captured {
+    goroutines: Vec<traceback::Entry>,
+    threads: Vec<String>,
+}
+
+impl Captured {
+    fn write(self, w: &mut dyn Write) -> io::Result<()> {
+        traceback::write_grouped(w, self.goroutines)?;
+        self.threads
+            .iter()
+            .try_for_each(|t| w.write_all(t.as_bytes()))
+    }
+}
+
+/// Captures what `dump` writes; the caller holds DUMP_LOCK.
+fn capture_all() -> Captured {
     let me = current_g();
     let now = nanotime();
     let mut entries = Vec::new();
@@ -201,21 +227,22 @@ fn dump_locked(w: &mut dyn Write) -> io::Result<()> {
             stack: bt.map(|bt| traceback::trim(&bt.to_string())),
         });
     }
-    traceback::write_grouped(w, entries)?;
     // Plain threads waiting in a gort call (their own stacks, which the dumper cannot walk).
-    let mut result = Ok(());
+    let mut threads = Vec::new();
     super::g::for_each_thread(|g, label| {
-        if result.is_ok() && g.status() == WAITING {
+        if g.status() == WAITING {
             let reason = WaitReason::from_u8(g.wait_reason.load(Relaxed)).as_str();
             let waited = traceback::waited((now - g.wait_since.load(Relaxed)).max(0));
-            result = writeln!(
-                w,
+            threads.push(format!(
                 "thread {label} [{reason}, {waited}]:\n  (a plain OS thread, waiting in a gort \
-                 call; its stack is its own and not shown)\n"
-            );
+                 call; its stack is its own and not shown)\n\n"
+            ));
         }
     });
-    result
+    Captured {
+        goroutines: entries,
+        threads,
+    }
 }
 
 /// The SIGQUIT handler: sysmon sees the flag, dumps and exits.

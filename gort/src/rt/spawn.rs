@@ -301,7 +301,7 @@ pub(crate) fn count_out() {
 }
 
 /// One live goroutine fewer, on `pp` if the caller holds it, else the P-less count.
-fn uncount(pp: Option<&P>) {
+pub(crate) fn uncount(pp: Option<&P>) {
     match pp {
         Some(p) => p.add_live(-1),
         None => {

@@ -464,6 +464,15 @@ fn global_deadlock_is_reported_while_tracing() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// A `runtime::dump` whose writer blocks for ever (a channel nobody reads) does not hold up the
+/// deadlock report, which dumps too (it hung waiting for the first dump before).
+#[test]
+fn a_dump_into_a_blocked_writer_does_not_hold_up_the_deadlock_report() {
+    if let Some(out) = deadlock_report("dump_writer_blocks", &[]) {
+        assert!(out.stderr.contains("[chan send"), "{out}");
+    }
+}
+
 /// Bad input: relocking a held Mutex does not deadlock silently.
 #[test]
 fn relocking_a_held_mutex_is_reported_as_a_deadlock() {
