@@ -395,7 +395,11 @@ macro_rules! pipe_type {
 
 pipe_type!(
     /// The writing end of a child's standard input; writes park the goroutine while the pipe
-    /// is full.
+    /// is full. A write to a child that has closed its end is `BrokenPipe` in a Rust program,
+    /// whose start-up ignores SIGPIPE. Where SIGPIPE keeps its default action (a C program
+    /// hosting gort), that write raises SIGPIPE, as std's does: a pipe, unlike a socket, has no
+    /// per-write way to refuse it. Such a host ignores SIGPIPE (`signal(SIGPIPE, SIG_IGN)`) to
+    /// get the error instead.
     ChildStdin,
     process::ChildStdin
 );
