@@ -345,41 +345,51 @@ fn check_dead(now: i64) {
 /// looked dead with no progress at the previous look too.
 fn look_for_deadlock(now: i64) -> bool {
     DEAD_LAST_CHECK.store(now, Relaxed);
-    if !looks_dead() {
+    let Some(parked) = looks_dead() else {
         DEAD_SEEN.store(0, Relaxed);
         return false;
-    }
-    let p = progress();
+    };
+    // Never 0, which means "nothing suspected".
+    let p = (progress() ^ parked) | 1;
     if DEAD_SEEN.swap(p, Relaxed) == p {
         die("fatal error: all goroutines are asleep - deadlock!");
     }
     true
 }
 
-fn looks_dead() -> bool {
+/// Whether the runtime looks dead now; if so, a fingerprint of when each goroutine parked, so
+/// that a goroutine that ran and parked again between two looks (a wake-up the scheduler's
+/// counters may not show, such as a direct switch) tells them apart.
+fn looks_dead() -> Option<u64> {
     let live = super::num_goroutines();
     let parked_threads = PARKED_THREADS.load(SeqCst);
     if live == 0 && parked_threads == 0 {
-        return false;
+        return None;
     }
     if SCHED.npidle.load(SeqCst) < SCHED.procs.load(SeqCst)
         || SCHED.nmspinning.load(SeqCst) != 0
         || SCHED.runq_size.load(SeqCst) != 0
         || super::netpoll::has_waiters()
     {
-        return false;
+        return None;
     }
     if global::allp().any(|p| p.status.load(SeqCst) == P_BLOCKING || !p.runq.is_empty()) {
-        return false;
+        return None;
     }
     // Every live goroutine must be parked (one in a blocking call or in C is not).
-    let all_parked = crate::stack::pool::all_slots().into_iter().all(|gp| {
+    let mut parked = 0u64;
+    for gp in crate::stack::pool::all_slots() {
         // SAFETY: slots are never unmapped.
-        let s = unsafe { (*gp).status() };
-        s == IDLE || s == WAITING
-    });
-    if !all_parked {
-        return false;
+        let g = unsafe { &*gp };
+        match g.status() {
+            IDLE => {}
+            WAITING => {
+                parked = parked
+                    .rotate_left(7)
+                    .wrapping_add(g.wait_since.load(Relaxed) as u64)
+            }
+            _ => return None,
+        }
     }
     // No thread we do not know about could act: every OS thread is a runtime thread (Ms,
     // sysmon, a trace writer) or a plain thread parked in gort.
@@ -388,8 +398,14 @@ fn looks_dead() -> bool {
         + super::trace_file::WRITER_THREADS.load(SeqCst)
         + parked_threads
         + super::cgo::threads_in_callback();
-    // Last, as the only check that walks a list as long as the timers are many.
-    os_threads() == Some(known) && !timers_could_wake()
+    // Last, as the only check that walks a list as long as the timers are many; then whether
+    // an M has taken timers out of their heaps without having woken their goroutines yet (read
+    // after the heaps: an M counts itself before it takes any, so a timer seen gone from its
+    // heap is seen counted).
+    let dead = os_threads() == Some(known)
+        && !timers_could_wake()
+        && SCHED.pless_timer_runs.load(SeqCst) == 0;
+    dead.then_some(parked)
 }
 
 /// The check whether a channel timer could wake anyone (a receiver waits on its channel),

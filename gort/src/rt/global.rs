@@ -65,6 +65,10 @@ pub(crate) struct Sched {
     /// The M sleeping until the next timer, and until when.
     pub(crate) timer_waiter: AtomicPtr<M>,
     pub(crate) timer_waiter_until: AtomicI64,
+    /// Ms running expired timers without a P: the goroutines those timers wake are out of every
+    /// heap and not yet readied, which the deadlock detector must not take for a deadlock
+    /// (Go's checkdead sees such an M as running).
+    pub(crate) pless_timer_runs: AtomicUsize,
 }
 
 pub(crate) static SCHED: Sched = Sched {
@@ -88,6 +92,7 @@ pub(crate) static SCHED: Sched = Sched {
     live_nop: AtomicI64::new(0),
     spawned_nop: AtomicU64::new(0),
     timer_waiter: AtomicPtr::new(null_mut()),
+    pless_timer_runs: AtomicUsize::new(0),
     timer_waiter_until: AtomicI64::new(i64::MAX),
 };
 

@@ -448,7 +448,10 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             if io > 0 {
                 wakep();
             }
+            // Rare (every P was busy a moment ago), so a shared counter costs nothing here.
+            SCHED.pless_timer_runs.fetch_add(1, SeqCst);
             global::run_all_timers(nanotime());
+            SCHED.pless_timer_runs.fetch_sub(1, SeqCst);
             if poll {
                 // Every P is busy: they poll without blocking as they schedule (and sysmon
                 // polls every 10 ms), so stop here rather than block in epoll again and be
