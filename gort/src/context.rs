@@ -21,6 +21,17 @@
 //! Semantics as Go's: a child's deadline is never later than its parent's; a child of a
 //! cancelled parent starts cancelled with the parent's error; cancelling is idempotent.
 //!
+//! Go's later additions are here too:
+//! - values (`with_value` / `value`), keyed by type rather than by an arbitrary key: a Go
+//!   program keys by an unexported type anyway, and a type key needs no downcast at the call
+//!   site. A value context shares its parent's cancellation; the values form a list shared by
+//!   every context below, so a lookup walks only the values, never the cancellation tree;
+//! - a cancellation cause (`with_cancel_cause` / `cause`), inherited by descendants, as Go's
+//!   `WithCancelCause` and `Cause`;
+//! - `without_cancel`, which keeps the values and drops the cancellation;
+//! - `after_func`, which starts a goroutine when the context is cancelled, registered on the
+//!   context itself (Go's `AfterFunc`; no goroutine waits in the meantime).
+//!
 //! ```
 //! use std::time::Duration;
 //! use gort::context::{Context, Error};
@@ -39,8 +50,11 @@
 //! assert_eq!(worker.join().unwrap(), Some(Error::Canceled));
 //! ```
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -66,13 +80,38 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Why a context was cancelled, as the canceller put it (Go's context.Cause): any error.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
 struct State {
     err: Option<Error>,
+    /// The cause given to a `CancelCauseFn` (or inherited); `err` when none was.
+    cause: Option<Cause>,
     /// Closed (dropped) on cancellation.
     tx: Option<Sender<()>>,
     /// The children registered with this context, until they are cancelled.
     children: HashMap<usize, Arc<Inner>>,
     timer: Option<crate::time::AfterFunc>,
+    /// Functions to start when the context is cancelled, by registration number.
+    after: HashMap<usize, Pending>,
+}
+
+/// An `after_func` registration waiting for its context to be cancelled.
+struct Pending {
+    f: Box<dyn FnOnce() + Send>,
+    claim: Arc<AtomicU8>,
+    loc: &'static Location<'static>,
+}
+
+/// An `after_func` registration's fate: whoever moves it out of `WAITING` decides it.
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const STOPPED: u8 = 2;
+
+/// A value attached by `with_value`, and the ones attached above it.
+struct ValueNode {
+    value: Box<dyn Any + Send + Sync>,
+    next: Option<Arc<ValueNode>>,
 }
 
 struct Inner {
@@ -88,6 +127,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Context {
     inner: Arc<Inner>,
+    /// The nearest value first.
+    values: Option<Arc<ValueNode>>,
 }
 
 /// Cancels the context it was returned with, and all its descendants (Go's CancelFunc).
@@ -122,9 +163,10 @@ impl Inner {
         Arc::as_ptr(self) as usize
     }
 
-    /// Go's cancelCtx.cancel: records `err`, closes `done`, cancels the descendants, and (when
-    /// asked) leaves the parent's child map.
-    fn cancel(self: &Arc<Self>, err: Error, remove_from_parent: bool) {
+    /// Go's cancelCtx.cancel: records `err` and `cause`, closes `done`, cancels the
+    /// descendants with the same, starts the `after_func`s, and (when asked) leaves the
+    /// parent's child map.
+    fn cancel(self: &Arc<Self>, err: Error, cause: Option<Cause>, remove_from_parent: bool) {
         let mut work = vec![self.clone()];
         while let Some(ctx) = work.pop() {
             let Some(mut st) = ctx.lock() else {
@@ -134,14 +176,24 @@ impl Inner {
                 continue;
             }
             st.err = Some(err);
+            st.cause = cause.clone();
             let tx = st.tx.take();
             let children = std::mem::take(&mut st.children);
             let timer = st.timer.take();
+            let after = std::mem::take(&mut st.after);
             drop(st);
             if let Some(t) = timer {
                 t.stop();
             }
             drop(tx);
+            for p in after.into_values() {
+                if p.claim
+                    .compare_exchange(WAITING, STARTED, AcqRel, Acquire)
+                    .is_ok()
+                {
+                    crate::goroutine::go_at(p.f, p.loc);
+                }
+            }
             work.extend(children.into_values());
         }
         if remove_from_parent
@@ -160,11 +212,18 @@ impl Inner {
                 tx.leave_open();
             }
             work.extend(st.children.drain().map(|(_, c)| c));
+            st.after.clear();
         }
     }
 
     fn err(&self) -> Option<Error> {
         self.lock().and_then(|s| s.err)
+    }
+
+    fn cause(&self) -> Option<Cause> {
+        let st = self.lock()?;
+        let err = st.err?;
+        Some(st.cause.clone().unwrap_or_else(|| Arc::new(err)))
     }
 }
 
@@ -192,6 +251,7 @@ impl Context {
                 parent: None,
                 state: None,
             }),
+            values: None,
         }
     }
 
@@ -216,13 +276,13 @@ impl Context {
         let (ctx, cancel) = self.child(Some(deadline));
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            ctx.inner.cancel(Error::DeadlineExceeded, true);
+            ctx.inner.cancel(Error::DeadlineExceeded, None, true);
             return (ctx, cancel);
         }
         // The timer holds the context until it fires or is stopped, as Go's does.
         let inner = ctx.inner.clone();
         let timer = crate::time::after_func_system(left, move || {
-            inner.cancel(Error::DeadlineExceeded, true);
+            inner.cancel(Error::DeadlineExceeded, None, true);
         });
         match ctx.inner.lock() {
             Some(mut st) if st.err.is_none() => st.timer = Some(timer),
@@ -244,8 +304,10 @@ impl Context {
             state: Some(Mutex::new(State {
                 err: None,
                 tx: Some(tx),
+                cause: None,
                 children: HashMap::new(),
                 timer: None,
+                after: HashMap::new(),
             })),
         });
         // Go's propagateCancel: register with the parent, or start cancelled if it already is.
@@ -253,8 +315,9 @@ impl Context {
             let mut ps = p.lock().expect("cancellable parent has state");
             match ps.err {
                 Some(err) => {
+                    let cause = ps.cause.clone();
                     drop(ps);
-                    inner.cancel(err, false);
+                    inner.cancel(err, cause, false);
                 }
                 None => {
                     ps.children.insert(inner.key(), inner.clone());
@@ -264,7 +327,8 @@ impl Context {
         let cancel = CancelFn {
             inner: inner.clone(),
         };
-        (Context { inner }, cancel)
+        let values = self.values.clone();
+        (Context { inner, values }, cancel)
     }
 
     /// A channel that is closed when this context is cancelled (use it in `select!`).
@@ -281,6 +345,89 @@ impl Context {
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.deadline
     }
+
+    /// A child like `with_cancel`'s whose canceller says why (Go's WithCancelCause): see
+    /// `cause`.
+    pub fn with_cancel_cause(&self) -> (Context, CancelCauseFn) {
+        let (ctx, cancel) = self.with_cancel();
+        (
+            ctx,
+            CancelCauseFn {
+                inner: cancel.inner,
+            },
+        )
+    }
+
+    /// Why the context was cancelled (Go's context.Cause): the cause given to the
+    /// `CancelCauseFn` that cancelled it or an ancestor, else its `err()`; None while it is not
+    /// cancelled.
+    pub fn cause(&self) -> Option<Cause> {
+        self.inner.cause()
+    }
+
+    /// A context that carries `value` and is cancelled exactly when this one is (Go's
+    /// WithValue). Values are keyed by type: `value::<V>()` here and in every descendant finds
+    /// the nearest value of type `V`. To carry two values of one type, wrap them in types of
+    /// their own.
+    pub fn with_value<V: Any + Send + Sync>(&self, value: V) -> Context {
+        Context {
+            inner: self.inner.clone(),
+            values: Some(Arc::new(ValueNode {
+                value: Box::new(value),
+                next: self.values.clone(),
+            })),
+        }
+    }
+
+    /// The value of type `V` attached by the nearest `with_value` on the way up, if any (Go's
+    /// Value).
+    pub fn value<V: Any + Send + Sync>(&self) -> Option<&V> {
+        let mut node = self.values.as_deref();
+        while let Some(n) = node {
+            if let Some(v) = n.value.downcast_ref::<V>() {
+                return Some(v);
+            }
+            node = n.next.as_deref();
+        }
+        None
+    }
+
+    /// A context with this one's values that is never cancelled and has no deadline (Go's
+    /// WithoutCancel): for work that must finish even when its caller gives up.
+    pub fn without_cancel(&self) -> Context {
+        Context {
+            values: self.values.clone(),
+            ..Context::background()
+        }
+    }
+
+    /// Starts `f` in a goroutine of its own once this context is cancelled, or at once if it
+    /// already is (Go's context.AfterFunc). No goroutine waits in the meantime. `f` never runs
+    /// for a context that can never be cancelled (`background()`, `without_cancel()`), or
+    /// once nothing can cancel this one any more. The goroutine's spawn site is this call.
+    #[track_caller]
+    pub fn after_func(&self, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+        let claim = Arc::new(AtomicU8::new(WAITING));
+        let loc = Location::caller();
+        let id = NEXT_ID.fetch_add(1, Relaxed);
+        let handle = AfterFunc {
+            claim: claim.clone(),
+            ctx: Arc::downgrade(&self.inner),
+            id,
+        };
+        if let Some(mut st) = self.inner.lock() {
+            if st.err.is_none() {
+                let f = Box::new(f);
+                st.after.insert(id, Pending { f, claim, loc });
+            } else {
+                drop(st);
+                claim.store(STARTED, Release);
+                crate::goroutine::go_at(f, loc);
+            }
+        }
+        handle
+    }
 }
 
 impl Default for Context {
@@ -292,7 +439,64 @@ impl Default for Context {
 impl CancelFn {
     /// Cancels the context and its descendants; later calls do nothing.
     pub fn cancel(&self) {
-        self.inner.cancel(Error::Canceled, true);
+        self.inner.cancel(Error::Canceled, None, true);
+    }
+}
+
+/// Cancels the context it was returned with, and all its descendants, with a cause (Go's
+/// CancelCauseFunc).
+#[derive(Clone)]
+pub struct CancelCauseFn {
+    inner: Arc<Inner>,
+}
+
+impl CancelCauseFn {
+    /// Cancels the context and its descendants: their `err()` becomes `Canceled` and their
+    /// `cause()` this `cause` (a `&str` or `String` will do). Later calls do nothing; the
+    /// first cause stays.
+    pub fn cancel(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) {
+        let cause: Cause = Arc::from(cause.into());
+        self.inner.cancel(Error::Canceled, Some(cause), true);
+    }
+}
+
+impl fmt::Debug for CancelCauseFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelCauseFn").finish_non_exhaustive()
+    }
+}
+
+/// The link between a context and a function `Context::after_func` registered on it.
+pub struct AfterFunc {
+    claim: Arc<AtomicU8>,
+    ctx: Weak<Inner>,
+    id: usize,
+}
+
+impl AfterFunc {
+    /// Unregisters the function. Returns true if this call kept it from running; false if it
+    /// was already started (the context was cancelled) or stopped. It does not wait for a
+    /// started function to finish (Go's stop function).
+    pub fn stop(&self) -> bool {
+        if self
+            .claim
+            .compare_exchange(WAITING, STOPPED, AcqRel, Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        if let Some(inner) = self.ctx.upgrade()
+            && let Some(mut st) = inner.lock()
+        {
+            st.after.remove(&self.id);
+        }
+        true
+    }
+}
+
+impl fmt::Debug for AfterFunc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterFunc").finish_non_exhaustive()
     }
 }
 
@@ -325,5 +529,17 @@ mod tests {
             "the timer was kept"
         );
         assert_eq!(timed.err(), Some(Error::Canceled));
+    }
+
+    /// Go's TestCustomContextAfterFuncUnregisterAfterFunc: a stopped `after_func` leaves its
+    /// context's registrations, so a long-lived context does not collect stopped ones.
+    #[test]
+    fn stop_unregisters_the_after_func() {
+        let (ctx, _cancel) = Context::background().with_cancel();
+        let registered = |c: &Context| c.inner.lock().map_or(0, |st| st.after.len());
+        let stop = ctx.after_func(|| {});
+        assert_eq!(registered(&ctx), 1);
+        assert!(stop.stop());
+        assert_eq!(registered(&ctx), 0);
     }
 }
