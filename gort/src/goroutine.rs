@@ -12,7 +12,7 @@ use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::task::{Context, Poll, Waker};
 
 use crate::rt::{self, G, WaitReason};
@@ -89,7 +89,7 @@ struct Packet<T> {
     waker: std::sync::Mutex<Option<Waker>>,
     /// Written once by the goroutine before `state` becomes 1; read by the joiner after.
     result: UnsafeCell<Option<std::thread::Result<T>>>,
-    /// For scoped goroutines: the scope to tell if a panic went unobserved.
+    /// For scoped goroutines: the scope that counts the panics nobody joined.
     scope: Option<Arc<ScopeData>>,
 }
 
@@ -172,16 +172,6 @@ impl<T> Packet<T> {
         debug_assert!(self.is_finished());
         // SAFETY: DONE was observed (acquire); join consumes the handle, so this runs once.
         unsafe { self.take_result() }
-    }
-}
-
-impl<T> Drop for Packet<T> {
-    fn drop(&mut self) {
-        if let Some(scope) = &self.scope
-            && matches!(self.result.get_mut(), Some(Err(_)))
-        {
-            scope.panicked.store(true, Relaxed);
-        }
     }
 }
 
@@ -444,7 +434,10 @@ unsafe impl<T> Send for CrossesOnce<T> {}
 struct ScopeData {
     /// Goroutines of the scope still running.
     running: crate::sync::WaitGroup,
-    panicked: AtomicBool,
+    /// Scoped goroutines that panicked, less those whose panic a `join` returned. Counted
+    /// when the goroutine ends, not when its handle drops, so a leaked handle cannot hide a
+    /// panic.
+    unjoined_panics: AtomicUsize,
 }
 
 /// A scope for goroutines that borrow from the enclosing stack (like `std::thread::Scope`).
@@ -462,9 +455,17 @@ pub struct ScopedJoinHandle<'scope, T> {
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
-    /// Waits for the goroutine to finish; `Err(payload)` if it panicked.
+    /// Waits for the goroutine to finish; `Err(payload)` if it panicked (and then the scope
+    /// does not panic for it).
     pub fn join(self) -> std::thread::Result<T> {
-        self.packet.join()
+        let r = self.packet.join();
+        if r.is_err()
+            && let Some(scope) = &self.packet.scope
+        {
+            // Counted before the goroutine published its result, which `join` observed.
+            scope.unjoined_panics.fetch_sub(1, Relaxed);
+        }
+        r
     }
 
     /// Whether the goroutine has finished (returned or panicked), so that `join` will not wait.
@@ -498,7 +499,7 @@ where
     let scope = Scope {
         data: Arc::new(ScopeData {
             running: crate::sync::WaitGroup::new(),
-            panicked: AtomicBool::new(false),
+            unjoined_panics: AtomicUsize::new(0),
         }),
         scope: PhantomData,
         env: PhantomData,
@@ -508,7 +509,8 @@ where
     data.running.wait();
     match result {
         Err(e) => resume_unwind(e),
-        Ok(_) if data.panicked.load(Relaxed) => panic!("a scoped goroutine panicked"),
+        // `running.wait()` ordered every goroutine's count before this read.
+        Ok(_) if data.unjoined_panics.load(Relaxed) > 0 => panic!("a scoped goroutine panicked"),
         Ok(r) => r,
     }
 }
@@ -517,7 +519,7 @@ impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
             .field("running", &self.data.running)
-            .field("a_goroutine_panicked", &self.data.panicked.load(Relaxed))
+            .field("unjoined_panics", &self.data.unjoined_panics.load(Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -554,7 +556,11 @@ impl<'scope> Scope<'scope, '_> {
         data.running.add(1);
         let body = move || {
             let r = catch_unwind(AssertUnwindSafe(f));
+            rt::drop_own_locals();
             rt::count_out();
+            if r.is_err() {
+                data.unjoined_panics.fetch_add(1, Relaxed);
+            }
             theirs.complete(r);
             drop(theirs);
             data.running.done();
@@ -732,6 +738,9 @@ pub mod __private {
             let f = f;
             let deferred = crate::rt::DeferredPanicReport::new(slot);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f.0));
+            // Before the result goes back: the test ends when its goroutine's locals are
+            // dropped, as a std test's thread-locals are when libtest joins its thread.
+            crate::rt::drop_own_locals();
             drop(deferred);
             let _ = tx.send(CrossesOnce(r));
         });

@@ -8,6 +8,10 @@
 //! a goroutine's values sit in a table in its G, indexed by key, so a lookup is the current-G
 //! read, one bounds check and a type check. Values are boxed once, so a `&T` handed to `with`
 //! stays valid while the table grows.
+//!
+//! Invariant: no user code (an initialiser, a drop, `with`'s closure) runs while the table is
+//! borrowed. Any of them may use a goroutine-local never used before and so grow the table,
+//! which would leave the borrow dangling.
 
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 
@@ -69,15 +73,27 @@ impl<T: Send + 'static> GoroutineLocal<T> {
             None => {
                 // The initialiser runs with no borrow of the table: it may use other locals.
                 let v = (self.init)();
-                // SAFETY: a short borrow, ended before `f` runs.
-                let locals = unsafe { rt::goroutine_locals() };
-                if locals.len() <= k {
-                    locals.resize_with(k + 1, || None);
-                }
-                // If the initialiser set this very key (through a nested `with`), keep that.
-                let b = locals[k].get_or_insert_with(|| Box::new(v));
-                b.downcast_ref::<T>()
-                    .expect("a goroutine-local key holds its own type") as *const T
+                let (p, nested) = {
+                    // SAFETY: a short borrow, ended before any user code runs (the drop of
+                    // `nested` below, then `f`).
+                    let locals = unsafe { rt::goroutine_locals() };
+                    if locals.len() <= k {
+                        locals.resize_with(k + 1, || None);
+                    }
+                    // An initialiser that used its own key (a nested `with`) set a value
+                    // already: this one replaces it, as std's thread_local! does.
+                    let nested = locals[k].replace(Box::new(v));
+                    let b = locals[k].as_ref().expect("just set");
+                    let p = b
+                        .downcast_ref::<T>()
+                        .expect("a goroutine-local key holds its own type")
+                        as *const T;
+                    (p, nested)
+                };
+                // Its drop may use goroutine-locals, and so grow the table, which must not be
+                // borrowed then.
+                drop(nested);
+                p
             }
         };
         // SAFETY: the value is boxed in the current goroutine's table and leaves it only when

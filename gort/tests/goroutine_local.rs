@@ -101,6 +101,55 @@ fn initialisers_and_nesting() {
     });
 }
 
+/// An initialiser that sets its own key through a nested `with` replaces the nested value with
+/// its own, as std's `thread_local!` does, and the nested value is dropped only after `with`
+/// has let go of the goroutine's table: that drop may use goroutine-locals never used before,
+/// which grows the table. A value was dropped while the table was borrowed, so `with` then
+/// read the value through a freed table.
+#[test]
+fn an_initialiser_that_sets_its_own_key_drops_its_value_safely() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    static NESTED: AtomicBool = AtomicBool::new(false);
+    struct Grows(u64);
+    impl Drop for Grows {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, SeqCst);
+            for k in [&G0, &G1, &G2, &G3, &G4, &G5, &G6, &G7] {
+                k.with(|_| ());
+            }
+            for k in [&G8, &G9, &G10, &G11, &G12, &G13, &G14, &G15] {
+                k.with(|_| ());
+            }
+            // Reuse what the table freed, as any later allocation would.
+            std::hint::black_box((0..64u64).map(|i| vec![i; 4]).collect::<Vec<_>>());
+        }
+    }
+    fn make() -> Grows {
+        if !NESTED.swap(true, SeqCst) {
+            SELF_SET.with(|_| ());
+            return Grows(1);
+        }
+        Grows(2)
+    }
+    gort::goroutine_local! {
+        static SELF_SET: Grows = make();
+        static G0: u64 = 0; static G1: u64 = 0; static G2: u64 = 0; static G3: u64 = 0;
+        static G4: u64 = 0; static G5: u64 = 0; static G6: u64 = 0; static G7: u64 = 0;
+        static G8: u64 = 0; static G9: u64 = 0; static G10: u64 = 0; static G11: u64 = 0;
+        static G12: u64 = 0; static G13: u64 = 0; static G14: u64 = 0; static G15: u64 = 0;
+    }
+    bounded(30, || {
+        gort::run(|| {
+            let v = SELF_SET.with(|g| g.0);
+            assert_eq!(
+                v, 1,
+                "the outer initialisation's value replaces the nested one"
+            );
+            assert_eq!(DROPS.load(SeqCst), 1, "the nested value is dropped once");
+        });
+    });
+}
+
 gort::goroutine_local! {
     static TRAVELLER: RefCell<Vec<u64>> = RefCell::new(Vec::new());
 }
@@ -267,5 +316,38 @@ fn a_drop_sees_the_live_value_of_another_goroutine_local() {
         SEEN_BY_DROP.store(0, SeqCst);
         std::thread::spawn(use_both).join().unwrap();
         assert_eq!(SEEN_BY_DROP.load(SeqCst), 42, "on a plain thread");
+    });
+}
+
+/// A scoped goroutine's locals are dropped before its `join` returns, and before `scope`
+/// returns for the ones not joined, as a spawned goroutine's are (and std's scoped threads'
+/// thread-locals). They were dropped after, at the goroutine's exit. The drop parks, so that
+/// on the old path the joiner ran first nearly every time.
+#[test]
+fn scoped_goroutines_drop_their_locals_before_join_and_scope_return() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct SlowDrop;
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            gort::sleep(std::time::Duration::from_millis(2));
+            DROPS.fetch_add(1, SeqCst);
+        }
+    }
+    gort::goroutine_local! {
+        static SLOW: SlowDrop = SlowDrop;
+    }
+    bounded(30, || {
+        gort::run(|| {
+            gort::scope(|s| {
+                s.go(|| SLOW.with(|_| ())).join().unwrap();
+                assert_eq!(DROPS.load(SeqCst), 1, "join returned before the drop");
+            });
+            gort::scope(|s| {
+                for _ in 0..4 {
+                    s.go(|| SLOW.with(|_| ()));
+                }
+            });
+            assert_eq!(DROPS.load(SeqCst), 5, "scope returned before the drops");
+        });
     });
 }

@@ -50,3 +50,36 @@ fn a_test_within_its_timeout_returns_its_value() -> Result<(), String> {
 fn a_panic_inside_a_timed_test_propagates() {
     panic!("the body's own panic");
 }
+
+static LOCAL_DROPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A goroutine-local whose drop takes a while (it parks), as a flushing log's would.
+struct SlowDrop;
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        gort::sleep(Duration::from_millis(5));
+        LOCAL_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+gort::goroutine_local! {
+    static SLOW: SlowDrop = SlowDrop;
+}
+
+#[gort::test]
+#[ignore = "run by a_test_ends_after_its_goroutine_locals_are_dropped"]
+fn touches_a_goroutine_local() {
+    SLOW.with(|_| ());
+}
+
+/// A `#[gort::test]` returns once its goroutine's locals are dropped, as a std test's
+/// thread-locals are dropped before libtest reports it. It returned before.
+#[test]
+fn a_test_ends_after_its_goroutine_locals_are_dropped() {
+    touches_a_goroutine_local();
+    assert_eq!(
+        LOCAL_DROPS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the test returned before its goroutine-local was dropped"
+    );
+}

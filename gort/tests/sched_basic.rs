@@ -133,6 +133,23 @@ fn scope_panics_if_unjoined_goroutine_panicked() {
         // A joined panic is handled: no scope panic.
         let v = gort::scope(|s| s.go(|| panic!("joined")).join().is_err());
         assert!(v);
+        // A leaked handle does not hide its goroutine's panic (std's scope hangs there).
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gort::scope(|s| std::mem::forget(s.go(|| panic!("leaked on purpose"))))
+        }));
+        assert!(
+            r.is_err(),
+            "the scope returned although a leaked goroutine panicked"
+        );
+        // Of two panics, the joined one is handled and the other is not.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gort::scope(|s| {
+                let a = s.go(|| panic!("joined on purpose"));
+                s.go(|| panic!("unjoined on purpose"));
+                assert!(a.join().is_err());
+            })
+        }));
+        assert!(r.is_err());
     });
 }
 

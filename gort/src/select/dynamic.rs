@@ -187,6 +187,10 @@ enum State {
 
 /// An operation chosen and reserved by `Select`; complete it with `recv` or `send` on the same
 /// channel, which never blocks. Dropping it unused gives the reservation back and panics.
+///
+/// A reserved send that found a receiver waiting holds that receiver: the goroutine (or
+/// thread) waits until the operation is completed or dropped, whatever timeout it set, and for
+/// ever if the operation is leaked with `mem::forget`. Complete it promptly.
 #[must_use = "complete the selected operation with recv() or send(); dropping it panics"]
 pub struct SelectedOperation<'a> {
     index: usize,
