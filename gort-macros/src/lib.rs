@@ -36,7 +36,10 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   number of processors is restored afterwards; tests without `procs` may run in parallel
 ///   with each other (with the processors the runtime has).
 /// - `#[gort::test(timeout = S)]` fails the test if it has not finished after S seconds,
-///   printing a goroutine dump (every goroutine with its backtrace) to stderr first.
+///   printing a goroutine dump (every goroutine with its backtrace) to stderr first. Without
+///   it, the limit is 10 minutes, `go test`'s default: a test that deadlocks fails with the
+///   dump instead of hanging the run (the deadlock detector cannot tell a test binary's
+///   deadlock, because libtest's own threads could still wake it).
 ///
 /// A panic in the body is reported as libtest reports a `#[test]`'s: in that test's section of
 /// the failure list, and not at all when `should_panic` expects it. Output printed by the
@@ -47,6 +50,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, Kind::Test)
 }
+
+/// A `#[gort::test]`'s time limit when it sets none: `go test`'s default of 10 minutes.
+const DEFAULT_TEST_TIMEOUT_SECS: u64 = 600;
 
 #[derive(PartialEq)]
 enum Kind {
@@ -89,7 +95,7 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
     let func: ItemFn = syn::parse(item)?;
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse(args)?;
     let mut procs: usize = 0;
-    let mut timeout: u64 = 0;
+    let mut timeout: u64 = DEFAULT_TEST_TIMEOUT_SECS;
     for meta in metas {
         match &meta {
             Meta::NameValue(nv) if nv.path.is_ident("procs") => {
