@@ -506,7 +506,7 @@ where
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     let data = &scope.data;
-    data.running.wait();
+    data.running.wait_as(rt::WaitReason::Scope);
     match result {
         Err(e) => resume_unwind(e),
         // `running.wait()` ordered every goroutine's count before this read.

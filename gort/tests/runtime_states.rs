@@ -50,3 +50,19 @@ fn parked_goroutines_are_counted_by_wait_reason() {
     assert_eq!(states.get("chan receive"), None, "{states:?}");
     assert_eq!(states.get("select"), None, "{states:?}");
 }
+
+/// A goroutine waiting at the end of `gort::scope` shows as "scope", not as the WaitGroup the
+/// scope happens to use inside.
+#[gort::test(timeout = 30)]
+fn a_goroutine_waiting_for_its_scope_shows_as_scope() {
+    let (tx, rx) = gort::chan::<()>(0);
+    let waiter = gort::spawn(move || {
+        gort::scope(|s| {
+            s.go(|| rx.recv());
+        })
+    });
+    wait_for("scope", 1);
+    assert_eq!(count("sync.WaitGroup.Wait"), 0);
+    drop(tx);
+    waiter.join().unwrap();
+}

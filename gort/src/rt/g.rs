@@ -62,10 +62,12 @@ pub(crate) enum WaitReason {
     Future,
     /// In `select! {}`, for ever (Go's waitReasonSelectNoCases).
     SelectNoCases,
+    /// At the end of `gort::scope`, for the scope's goroutines.
+    Scope,
 }
 
 impl WaitReason {
-    const ALL: [WaitReason; 15] = [
+    const ALL: [WaitReason; 16] = [
         WaitReason::None,
         WaitReason::Sleep,
         WaitReason::Join,
@@ -81,6 +83,7 @@ impl WaitReason {
         WaitReason::IoWait,
         WaitReason::Future,
         WaitReason::SelectNoCases,
+        WaitReason::Scope,
     ];
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
@@ -108,6 +111,7 @@ impl WaitReason {
             WaitReason::IoWait => "IO wait",
             WaitReason::Future => "block_on",
             WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::Scope => "scope",
         }
     }
 }

@@ -115,6 +115,11 @@ impl WaitGroup {
 
     /// Blocks until the counter is zero.
     pub fn wait(&self) {
+        self.wait_as(WaitReason::WaitGroup);
+    }
+
+    /// `wait`, shown in dumps with `reason` (`gort::scope`'s wait for its goroutines).
+    pub(crate) fn wait_as(&self, reason: WaitReason) {
         let st = &self.inner.state;
         let mut s = st.load(Acquire);
         loop {
@@ -123,7 +128,7 @@ impl WaitGroup {
             }
             match st.compare_exchange_weak(s, s + 1, AcqRel, Acquire) {
                 Ok(_) => {
-                    semacquire(&self.inner.sema, false, WaitReason::WaitGroup);
+                    semacquire(&self.inner.sema, false, reason);
                     if st.load(Acquire) >> 32 != 0 {
                         panic!(
                             "gort::sync::WaitGroup: reused (add() for a new round) before a wait() \
