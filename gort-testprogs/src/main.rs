@@ -72,6 +72,9 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("signal_dropped_receiver", signals::dropped_receiver),
     ("signal_sigpipe_default", signals::sigpipe_default),
     ("signal_bad", signals::bad_signal),
+    ("signal_reset", signals::reset),
+    ("signal_ignore", signals::ignore),
+    ("signal_notify_context", signals::notify_context),
 ];
 
 fn main() {

@@ -210,3 +210,98 @@ pub fn bad_signal() {
     let msg = r.unwrap_err();
     println!("{}", msg.downcast_ref::<String>().unwrap());
 }
+
+/// Whether `sig`'s action is the default one now.
+fn default_action(sig: i32) -> bool {
+    // SAFETY: sigaction only reads the current action.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old);
+        old.sa_sigaction == libc::SIG_DFL
+    }
+}
+
+/// reset ends delivery of a signal to every channel (other signals still arrive) and brings
+/// back its default action: the last SIGUSR1 kills the process.
+pub fn reset() {
+    gort::run(|| {
+        let a = gort::signal::notify(&[libc::SIGUSR1]);
+        let b = gort::signal::notify(&[libc::SIGUSR1, libc::SIGUSR2]);
+        gort::signal::reset(&[libc::SIGUSR1]);
+        assert!(default_action(libc::SIGUSR1));
+        raise(libc::SIGUSR2);
+        assert_eq!(b.recv(), Some(libc::SIGUSR2));
+        assert!(a.recv_timeout(Duration::from_millis(20)).is_err());
+        assert!(
+            !a.is_closed(),
+            "a reset channel stays open, as a stopped one"
+        );
+        println!("reset");
+        raise(libc::SIGUSR1);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still alive: SIGUSR1's default action was not restored");
+    });
+}
+
+/// ignore: the signal neither reaches a channel nor kills; notify catches it again and its stop
+/// ignores it again; an ignored SIGQUIT does not dump.
+pub fn ignore() {
+    gort::run(|| {
+        let rx = gort::signal::notify(&[libc::SIGUSR1]);
+        gort::signal::ignore(&[libc::SIGUSR1, libc::SIGQUIT]);
+        assert!(gort::signal::ignored(libc::SIGUSR1));
+        assert!(gort::signal::ignored(libc::SIGQUIT));
+        assert!(!gort::signal::ignored(libc::SIGUSR2));
+        assert!(!gort::signal::ignored(0) && !gort::signal::ignored(99));
+        raise(libc::SIGUSR1);
+        raise(libc::SIGQUIT);
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        let again = gort::signal::notify(&[libc::SIGUSR1]);
+        assert!(!gort::signal::ignored(libc::SIGUSR1));
+        raise(libc::SIGUSR1);
+        assert_eq!(again.recv(), Some(libc::SIGUSR1));
+        gort::signal::stop(&again);
+        assert!(
+            gort::signal::ignored(libc::SIGUSR1),
+            "stop restores the ignore"
+        );
+        raise(libc::SIGUSR1);
+        std::thread::sleep(Duration::from_millis(50));
+        println!("ignored and alive");
+    });
+}
+
+/// notify_context: a signal cancels the context, after which the signal has its default
+/// action again; a context cancelled by its CancelFn stops catching too.
+pub fn notify_context() {
+    use gort::context::{Context, Error};
+    gort::run(|| {
+        let (ctx, stop) = gort::signal::notify_context(&Context::background(), &[libc::SIGUSR2]);
+        assert!(!default_action(libc::SIGUSR2));
+        stop.cancel();
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !default_action(libc::SIGUSR2) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still caught after cancel"
+            );
+            gort::sleep(Duration::from_millis(1));
+        }
+        let (ctx, _stop) = gort::signal::notify_context(&Context::background(), &[libc::SIGUSR1]);
+        raise(libc::SIGUSR1);
+        assert_eq!(ctx.done().recv(), None);
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+        println!("cancelled by the signal");
+        while !default_action(libc::SIGUSR1) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still caught after the signal"
+            );
+            gort::sleep(Duration::from_millis(1));
+        }
+        raise(libc::SIGUSR1);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still alive: the second SIGUSR1 was caught");
+    });
+}

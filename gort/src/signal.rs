@@ -2,7 +2,9 @@
 //! signal_recv in signal_unix.go and sigqueue.go).
 //!
 //! [`notify`] installs gort's handler for the signals it names and returns a channel that
-//! receives them; [`stop`] ends delivery to a channel. The path from the kernel to the channel:
+//! receives them; [`stop`] ends delivery to a channel; [`reset`] and [`ignore`] end it for
+//! every channel, and [`notify_context`] cancels a context on a signal, as Go's functions of
+//! the same names. The path from the kernel to the channel:
 //! - The handler is async-signal-safe: it sets the signal's bit in a pending mask, writes one
 //!   byte to a non-blocking pipe (a full pipe already means "look at the mask"), and calls the
 //!   handler that was installed before gort's, if that was a function (chaining). It allocates
@@ -36,6 +38,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Mutex, OnceLock};
 
 use crate::chan::{Receiver, Sender, chan};
+use crate::context::{CancelFn, Context};
 use crate::io::Pollable;
 
 /// Signals `1..=MAX_SIG` (Linux's 64, real-time signals included).
@@ -91,18 +94,7 @@ fn bit(sig: i32) -> u64 {
 /// gort::signal::stop(&rx);
 /// ```
 pub fn notify(signals: &[i32]) -> Receiver<i32> {
-    let mut mask = 0;
-    for &sig in signals {
-        if let Some(why) = refusal(sig) {
-            panic!("gort::signal::notify: {why}");
-        }
-        mask |= bit(sig);
-    }
-    if signals.is_empty() {
-        mask = (1..=MAX_SIG)
-            .filter(|&sig| refusal(sig).is_none() && !FAULTS.contains(&sig))
-            .fold(0, |m, sig| m | bit(sig));
-    }
+    let mask = mask_of("notify", signals);
     start_dispatcher();
     let (tx, rx) = chan(mask.count_ones() as usize);
     let mut reg = registry();
@@ -130,6 +122,135 @@ pub fn stop(rx: &Receiver<i32>) {
     for (_, tx) in stopped {
         tx.leave_open();
     }
+}
+
+/// Undoes `notify` for the listed signals, for every channel (Go's `signal.Reset`): no channel
+/// receives them any more, and each gets back the action it had before its first `notify`. An
+/// empty list means every signal `notify` can relay. A channel left with no signal stays open,
+/// as after `stop`.
+///
+/// # Panics
+/// For a signal `notify` refuses.
+pub fn reset(signals: &[i32]) {
+    let mask = mask_of("reset", signals);
+    let mut reg = registry();
+    let stopped = unwant(&mut reg, mask);
+    drop(reg);
+    for tx in stopped {
+        tx.leave_open();
+    }
+}
+
+/// Ignores the listed signals (Go's `signal.Ignore`): as `reset`, then the action becomes
+/// `SIG_IGN`, so the signal neither reaches a channel nor has its default effect (SIGQUIT no
+/// longer dumps). A later `notify` catches it again, and its `stop` ignores it again. An empty
+/// list means every signal `notify` can relay.
+///
+/// # Panics
+/// For a signal `notify` refuses.
+pub fn ignore(signals: &[i32]) {
+    let mask = mask_of("ignore", signals);
+    let mut reg = registry();
+    let stopped = unwant(&mut reg, mask);
+    for sig in (1..=MAX_SIG).filter(|&s| mask & bit(s) != 0) {
+        // SAFETY: sigaction with a zeroed struct naming SIG_IGN; no handler of ours is
+        // installed for `sig` any more (`unwant` restored it), so nothing chains to it.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_IGN;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+    drop(reg);
+    for tx in stopped {
+        tx.leave_open();
+    }
+}
+
+/// Whether `sig` is ignored now (its action is `SIG_IGN`), by `ignore` or by whatever started
+/// the process (Go's `signal.Ignored`). False for a number that is not a signal.
+pub fn ignored(sig: i32) -> bool {
+    if !(1..=MAX_SIG).contains(&sig) {
+        return false;
+    }
+    // SAFETY: sigaction only reads the current action into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// A child of `parent` that is cancelled when one of the listed signals arrives (Go's
+/// `signal.NotifyContext`), or by the returned `CancelFn`, or with `parent`. Once the context
+/// is done the signals are no longer caught for it, so a second Ctrl-C has its default effect.
+/// An empty list means every signal `notify` can relay.
+///
+/// ```
+/// use gort::context::{Context, Error};
+/// let (ctx, stop) = gort::signal::notify_context(&Context::background(), &[libc::SIGUSR2]);
+/// // SAFETY: raise(3) sends the signal to this process.
+/// unsafe { libc::raise(libc::SIGUSR2) };
+/// assert_eq!(ctx.done().recv(), None);
+/// assert_eq!(ctx.err(), Some(Error::Canceled));
+/// stop.cancel();
+/// ```
+///
+/// # Panics
+/// As `notify`.
+#[track_caller]
+pub fn notify_context(parent: &Context, signals: &[i32]) -> (Context, CancelFn) {
+    let rx = notify(signals);
+    let (ctx, cancel) = parent.with_cancel();
+    let (done, on_signal) = (ctx.clone(), cancel.clone());
+    crate::goroutine::go_system_at(
+        move || {
+            let mut sel = crate::Select::new();
+            let signal = sel.recv(&rx);
+            sel.recv(done.done());
+            let op = sel.select();
+            if op.index() == signal {
+                let _ = op.recv(&rx);
+                on_signal.cancel();
+            } else {
+                let _ = op.recv(done.done());
+            }
+            stop(&rx);
+        },
+        std::panic::Location::caller(),
+    );
+    (ctx, cancel)
+}
+
+/// The signals a list names, as a mask; every signal that can be relayed for an empty list
+/// (see the module doc). Panics, naming `what`, for one that cannot.
+fn mask_of(what: &str, signals: &[i32]) -> u64 {
+    if signals.is_empty() {
+        return (1..=MAX_SIG)
+            .filter(|&sig| refusal(sig).is_none() && !FAULTS.contains(&sig))
+            .fold(0, |m, sig| m | bit(sig));
+    }
+    signals.iter().fold(0, |m, &sig| {
+        if let Some(why) = refusal(sig) {
+            panic!("gort::signal::{what}: {why}");
+        }
+        m | bit(sig)
+    })
+}
+
+/// Takes the signals in `mask` away from every channel, restores the actions no channel needs
+/// any more, and returns the channels left with no signal, for the caller to leave open once
+/// the registry is unlocked.
+fn unwant(reg: &mut Registry, mask: u64) -> Vec<Sender<i32>> {
+    for (m, _) in reg.receivers.iter_mut() {
+        *m &= !mask;
+    }
+    let stopped = reg
+        .receivers
+        .extract_if(.., |(m, _)| *m == 0)
+        .map(|(_, tx)| tx)
+        .collect();
+    restore_unwanted(reg);
+    stopped
 }
 
 /// Gives every installed signal that no channel wants any more its previous action back, and

@@ -28,6 +28,31 @@ fn notify_then_stop_restores_the_default_action() {
 }
 
 #[test]
+fn reset_ends_delivery_everywhere_and_restores_the_default_action() {
+    let out = scenario("signal_reset");
+    assert!(out.stdout.contains("reset"), "{out}");
+    assert_eq!(out.status.signal(), Some(libc::SIGUSR1), "{out}");
+}
+
+#[test]
+fn an_ignored_signal_neither_arrives_nor_kills() {
+    let out = scenario("signal_ignore");
+    assert!(out.stdout.contains("ignored and alive"), "{out}");
+    assert!(out.status.success(), "{out}");
+    assert!(
+        !out.stderr.contains("goroutine"),
+        "an ignored SIGQUIT dumped: {out}"
+    );
+}
+
+#[test]
+fn notify_context_is_cancelled_by_a_signal_then_lets_it_go() {
+    let out = scenario("signal_notify_context");
+    assert!(out.stdout.contains("cancelled by the signal"), "{out}");
+    assert_eq!(out.status.signal(), Some(libc::SIGUSR1), "{out}");
+}
+
+#[test]
 fn an_empty_list_relays_every_signal() {
     let out = scenario("signal_notify_all");
     assert!(out.stdout.contains("all relayed"), "{out}");
