@@ -429,9 +429,69 @@ impl OpenOptions {
         self
     }
 
+    /// Extra `open(2)` flags (std::os::unix::fs::OpenOptionsExt::custom_flags): `O_NOFOLLOW`,
+    /// `O_DIRECT`, ...; the access mode bits are ignored, as std's are.
+    pub fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut self.0, flags);
+        self
+    }
+
     /// Opens `path` with these options.
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let path = path.as_ref();
         blocking(|| self.0.open(path)).map(File::from)
+    }
+}
+
+/// So that code written against std's extension trait compiles unchanged.
+impl std::os::unix::fs::OpenOptionsExt for OpenOptions {
+    fn mode(&mut self, mode: u32) -> &mut OpenOptions {
+        OpenOptions::mode(self, mode)
+    }
+
+    fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
+        OpenOptions::custom_flags(self, flags)
+    }
+}
+
+/// Options to create directories with (std::fs::DirBuilder); `create` is a hand-off call.
+#[derive(Debug)]
+pub struct DirBuilder(fs::DirBuilder);
+
+impl Default for DirBuilder {
+    fn default() -> Self {
+        DirBuilder::new()
+    }
+}
+
+impl DirBuilder {
+    /// Not recursive, mode 0o777 (less the umask), as std's.
+    pub fn new() -> DirBuilder {
+        DirBuilder(fs::DirBuilder::new())
+    }
+
+    /// Create the missing parents too, and succeed if the directory exists.
+    pub fn recursive(&mut self, on: bool) -> &mut DirBuilder {
+        self.0.recursive(on);
+        self
+    }
+
+    /// The permission bits of the directories created (std::os::unix::fs::DirBuilderExt::mode).
+    pub fn mode(&mut self, mode: u32) -> &mut DirBuilder {
+        std::os::unix::fs::DirBuilderExt::mode(&mut self.0, mode);
+        self
+    }
+
+    /// Creates `path` with these options.
+    pub fn create<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        let path = path.as_ref();
+        blocking(|| self.0.create(path))
+    }
+}
+
+/// So that code written against std's extension trait compiles unchanged.
+impl std::os::unix::fs::DirBuilderExt for DirBuilder {
+    fn mode(&mut self, mode: u32) -> &mut DirBuilder {
+        DirBuilder::mode(self, mode)
     }
 }

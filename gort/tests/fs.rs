@@ -144,6 +144,44 @@ fn links_and_existence() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `OpenOptions::custom_flags` and `DirBuilder`, with std's inherent and extension-trait
+/// shapes: O_NOFOLLOW refuses a symbolic link; a recursive builder creates the parents and
+/// accepts an existing directory, a plain one does not; the mode is applied.
+#[test]
+fn open_flags_and_dir_builder() {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let dir = scratch("flags");
+    let d = dir.clone();
+    with_procs(2, 60, move || {
+        let target = d.join("target");
+        fs::write(&target, "t").unwrap();
+        fs::symlink(&target, d.join("link")).unwrap();
+        let e = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(d.join("link"))
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
+        // Through std's trait, as code written for std::fs::OpenOptions calls it.
+        let mut opts = fs::OpenOptions::new();
+        OpenOptionsExt::custom_flags(opts.read(true), libc::O_NOFOLLOW);
+        assert!(opts.open(&target).is_ok());
+
+        let deep = d.join("a/b/c");
+        let e = fs::DirBuilder::new().create(&deep).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+        let mut b = fs::DirBuilder::new();
+        DirBuilderExt::mode(b.recursive(true), 0o700);
+        b.create(&deep).unwrap();
+        b.create(&deep).unwrap();
+        let mode = fs::metadata(&deep).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let e = fs::DirBuilder::new().create(&deep).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A regular file cannot go on the poller: `Pollable::new` says so and what to use instead,
 /// rather than a bare "Operation not permitted".
 #[test]
