@@ -136,3 +136,57 @@ fn set_procs_racing_retiring_processors_loses_none() {
         });
     });
 }
+
+/// A processor handed to the thread of a locked goroutine (Go's startlockedm) is released on
+/// the way: the M that hands it over goes on to run user code elsewhere, and a processor still
+/// marked running under it looked to sysmon like a hog's, was taken and handed to a third M,
+/// and was then run by two Ms at once, which lost goroutines from its queue (a hang seen about
+/// once in 500 runs of a mixed load). Locked goroutines that sleep hand processors over all the
+/// time; hogs and blocking calls keep sysmon taking processors meanwhile. A processor handed
+/// over while not idle is now a fatal error, so this fails at the first bad hand-over.
+#[test]
+fn a_processor_handed_to_a_locked_thread_is_never_run_twice() {
+    serial_go_test(120, || {
+        gort::set_procs(2);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut hs = Vec::new();
+        for _ in 0..3 {
+            let done = done.clone();
+            hs.push(gort::spawn(move || {
+                gort::lock_os_thread();
+                while Instant::now() < deadline {
+                    gort::sleep(MS);
+                }
+                done.fetch_add(1, SeqCst);
+            }));
+        }
+        for _ in 0..2 {
+            hs.push(gort::spawn(move || {
+                while Instant::now() < deadline {
+                    let spin = Instant::now();
+                    while spin.elapsed() < Duration::from_millis(15) {}
+                    gort::yield_now();
+                }
+            }));
+        }
+        for _ in 0..3 {
+            hs.push(gort::spawn(move || {
+                while Instant::now() < deadline {
+                    gort::blocking(|| std::thread::sleep(Duration::from_micros(300)));
+                }
+            }));
+        }
+        for k in 0..100u64 {
+            hs.push(gort::spawn(move || {
+                while Instant::now() < deadline {
+                    gort::sleep(Duration::from_micros(200 + k * 10));
+                }
+            }));
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(done.load(SeqCst), 3);
+    });
+}

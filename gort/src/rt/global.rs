@@ -178,11 +178,7 @@ impl Locked {
 
     /// Go's pidleput.
     pub(crate) fn pidle_put(&mut self, pp: &'static P) {
-        pp.m.store(null_mut(), Relaxed);
-        pp.status.store(P_IDLE, Release);
-        if super::trace::ON.load(Relaxed) {
-            super::trace::proc(pp, None, false);
-        }
+        release(pp);
         self.pidle.push(pp);
         SCHED.npidle.fetch_add(1, Relaxed);
     }
@@ -304,8 +300,30 @@ pub(crate) fn globrunq_put(gp: *mut G) {
 
 // ---- Ms and Ps ----
 
+/// Marks `pp` idle with no owner (the caller puts it on the idle list or hands it on).
+fn release(pp: &P) {
+    pp.m.store(null_mut(), Relaxed);
+    pp.status.store(P_IDLE, Release);
+    if super::trace::ON.load(Relaxed) {
+        super::trace::proc(pp, None, false);
+    }
+}
+
+/// Go's releasep: unbinds the P `mp` holds, idle and ownerless, for the caller to hand on.
+pub(crate) fn releasep(mp: &M) -> &'static P {
+    let pp = p_ref(mp.p.swap(null_mut(), Relaxed)).expect("releasep: the M holds a P");
+    release(pp);
+    pp
+}
+
 /// Go's acquirep: binds `pp` to `mp`.
 pub(crate) fn acquirep(mp: &M, p: &P) {
+    // Every P handed to an M is idle: taken from the idle list, handed off by `handoffp`, or
+    // released for a locked M. Anything else means two Ms would run it (Go's acquirep throws).
+    let st = p.status.load(Acquire);
+    if st != P_IDLE {
+        crate::util::fatal!("acquirep: P{} is handed over in state {st}, not idle", p.id);
+    }
     super::hog::settled(mp);
     p.m.store(mp as *const M as *mut M, Relaxed);
     p.status.store(P_RUNNING, Release);

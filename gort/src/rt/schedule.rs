@@ -193,12 +193,17 @@ fn get_p(mp: &'static M) -> Option<&'static P> {
 }
 
 /// Go's startlockedm: `gp` must run on the M it is locked to; hand that M our P and stop.
+///
+/// The P is released first (Go's releasep): idle, with no owner, though on no idle list. While
+/// the locked M wakes, this M goes on to other Ps and runs user code; a P still marked running
+/// and owned by it would look to sysmon like a hog's, be taken and handed to a third M, and
+/// then be run by two Ms at once, losing goroutines from its queue.
 fn start_locked_m(mp: &M, locked: *mut M) {
-    let pp = mp.p.swap(null_mut(), Relaxed);
+    let pp = global::releasep(mp);
     // The locked M sleeps in `blocking::stop_locked_m` (from `blocking::exit` or a thread-mode
     // park) with its G queued; it is not on the idle list.
     let lm = m_ref(locked).expect("a locked goroutine names its M");
-    lm.nextp.store(pp, Release);
+    lm.nextp.store(pp as *const P as *mut P, Release);
     lm.note.wakeup();
 }
 
