@@ -184,15 +184,18 @@ fn called(rx: &gort::Receiver<()>, within: Duration) -> bool {
     rx.recv_timeout(within).is_ok()
 }
 
+/// An `after_func` on `ctx` that sends on the returned channel when it runs.
+fn signalling(ctx: &Context) -> (gort::context::AfterFunc, gort::Receiver<()>) {
+    let (tx, rx) = gort::chan(1);
+    (ctx.after_func(move || tx.send(()).unwrap()), rx)
+}
+
 #[test]
 fn after_func_runs_after_cancel() {
     bounded(60, || {
         gort::run(|| {
             let (ctx, cancel) = Context::background().with_cancel();
-            let (tx, rx) = gort::chan(1);
-            let stop = ctx.after_func(move || {
-                tx.send(()).unwrap();
-            });
+            let (stop, rx) = signalling(&ctx);
             assert!(!called(&rx, SHORT), "called before the context was done");
             cancel.cancel();
             assert!(
@@ -223,10 +226,7 @@ fn after_func_on_a_cancelled_context_runs_at_once() {
     bounded(60, || {
         let (ctx, cancel) = Context::background().with_cancel();
         cancel.cancel();
-        let (tx, rx) = gort::chan(1);
-        let stop = ctx.after_func(move || {
-            tx.send(()).unwrap();
-        });
+        let (stop, rx) = signalling(&ctx);
         assert!(
             called(&rx, LONG),
             "not called for an already cancelled context"
@@ -240,10 +240,7 @@ fn after_func_stopped_is_never_called() {
     bounded(60, || {
         gort::run(|| {
             let (ctx, cancel) = Context::background().with_cancel();
-            let (tx, rx) = gort::chan(1);
-            let stop = ctx.after_func(move || {
-                tx.send(()).unwrap();
-            });
+            let (stop, rx) = signalling(&ctx);
             assert!(stop.stop(), "the first stop keeps it from running");
             assert!(!stop.stop(), "the second finds it stopped");
             cancel.cancel();
