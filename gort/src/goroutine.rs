@@ -586,7 +586,7 @@ impl<'scope> Scope<'scope, '_> {
 /// Lets other goroutines run (Go's runtime.Gosched).
 pub fn yield_now() {
     rt::ensure_started();
-    rt::yield_now();
+    rt::yield_now(true);
 }
 
 /// The current goroutine's id; `None` on a thread that is not running a goroutine.

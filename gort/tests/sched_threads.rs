@@ -107,3 +107,39 @@ fn a_goroutine_that_exits_locked_ends_its_thread() {
         });
     }
 }
+
+/// Back-to-back bursts of blocking calls of about sysmon's backed-off round (10 ms) each run
+/// side by side, every processor handed off. Sysmon looks at a P in a blocking call twice before
+/// it hands it off, and once backed off (after a quiet spell) it looked every 10 ms: each look
+/// found the next call already started, so it never handed off, never sped up again, and each
+/// burst ran one call at a time per processor (500 ms for 100 calls at procs 2). A P with
+/// goroutines queued behind its call now brings the next look forward.
+#[test]
+fn bursts_of_ten_millisecond_blocking_calls_run_side_by_side() {
+    if gort_test_support::skip_if_emulated("it measures how long the bursts take") {
+        return;
+    }
+    with_procs(2, 120, || {
+        // A quiet spell, so that sysmon backs off as it does in a program between bursts.
+        gort::sleep(Duration::from_millis(300));
+        let mut rounds = Vec::new();
+        for _ in 0..4 {
+            let start = Instant::now();
+            let wg = gort::sync::WaitGroup::new();
+            for _ in 0..100 {
+                wg.add(1);
+                let wg = wg.clone();
+                gort::go(move || {
+                    gort::blocking(|| std::thread::sleep(Duration::from_millis(10)));
+                    wg.done();
+                });
+            }
+            wg.wait();
+            rounds.push(start.elapsed());
+        }
+        assert!(
+            rounds.iter().all(|r| *r < Duration::from_millis(250)),
+            "bursts of 100 calls of 10 ms took {rounds:?} (one at a time per processor: 500 ms)"
+        );
+    });
+}

@@ -184,3 +184,46 @@ fn yielders_with_company_spread_to_an_idle_processor() {
         }
     });
 }
+
+/// A goroutine woken by a plain thread waits in the global queue; a goroutine that yields while
+/// it waits there joins it at the back (Go's Gosched), so the woken one runs at the next yield.
+/// Requeued locally, the yielder ran again before it on every yield until the global queue's
+/// turn (every 61st slice, or after 10 ms): a median wake of several milliseconds here.
+#[test]
+fn a_yield_lets_a_goroutine_woken_by_a_plain_thread_run_first() {
+    if gort_test_support::skip_if_emulated("it measures wake-up latency") {
+        return;
+    }
+    with_procs(1, 60, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinner = {
+            let stop = stop.clone();
+            gort::spawn(move || {
+                while !stop.load(Relaxed) {
+                    let start = Instant::now();
+                    while start.elapsed() < Duration::from_micros(100) {}
+                    gort::yield_now();
+                }
+            })
+        };
+        let (tx, rx) = gort::chan::<Instant>(0);
+        let sender = std::thread::spawn(move || {
+            for _ in 0..40 {
+                std::thread::sleep(Duration::from_millis(2));
+                if tx.send(Instant::now()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut waits: Vec<Duration> = rx.iter().map(|sent| sent.elapsed()).collect();
+        stop.store(true, Relaxed);
+        spinner.join().unwrap();
+        gort::blocking(|| sender.join().unwrap());
+        waits.sort();
+        let median = waits[waits.len() / 2];
+        assert!(
+            median < Duration::from_millis(1),
+            "woken goroutines waited {median:?} (median) behind a yielder"
+        );
+    });
+}

@@ -376,6 +376,23 @@ fn looks_dead() -> Option<u64> {
     if global::allp().any(|p| p.status.load(SeqCst) == P_BLOCKING || !p.runq.is_empty()) {
         return None;
     }
+    // A sleeping goroutine, a ticker or an `after_func` is usually near the head of a timer
+    // heap: a bounded look for one spares the walks below, which cost as much as the goroutines
+    // and timers ever created and would otherwise run every look of an idle program.
+    if timers_could_wake(Some(TIMERS_LOOKED_AT_FIRST)) {
+        return None;
+    }
+    // No thread we do not know about could act: every OS thread is a runtime thread (Ms,
+    // sysmon, a trace writer) or a plain thread parked in gort. One read of /proc, before the
+    // walk over every goroutine slot.
+    let known = SCHED.mcount.load(SeqCst)
+        + 1
+        + super::trace_file::WRITER_THREADS.load(SeqCst)
+        + parked_threads
+        + super::cgo::threads_in_callback();
+    if os_threads() != Some(known) {
+        return None;
+    }
     // Every live goroutine must be parked (one in a blocking call or in C is not).
     let mut parked = 0u64;
     for gp in crate::stack::pool::all_slots() {
@@ -391,22 +408,16 @@ fn looks_dead() -> Option<u64> {
             _ => return None,
         }
     }
-    // No thread we do not know about could act: every OS thread is a runtime thread (Ms,
-    // sysmon, a trace writer) or a plain thread parked in gort.
-    let known = SCHED.mcount.load(SeqCst)
-        + 1
-        + super::trace_file::WRITER_THREADS.load(SeqCst)
-        + parked_threads
-        + super::cgo::threads_in_callback();
-    // Last, as the only check that walks a list as long as the timers are many; then whether
-    // an M has taken timers out of their heaps without having woken their goroutines yet (read
-    // after the heaps: an M counts itself before it takes any, so a timer seen gone from its
-    // heap is seen counted).
-    let dead = os_threads() == Some(known)
-        && !timers_could_wake()
-        && SCHED.pless_timer_runs.load(SeqCst) == 0;
+    // Last, the whole walk over the timers (channel timers nobody waits on can be many); then
+    // whether an M has taken timers out of their heaps without having woken their goroutines
+    // yet (read after the heaps: an M counts itself before it takes any, so a timer seen gone
+    // from its heap is seen counted).
+    let dead = !timers_could_wake(None) && SCHED.pless_timer_runs.load(SeqCst) == 0;
     dead.then_some(parked)
 }
+
+/// How many timers of each heap the detector's first, bounded look at the timers examines.
+const TIMERS_LOOKED_AT_FIRST: usize = 64;
 
 /// The check whether a channel timer could wake anyone (a receiver waits on its channel),
 /// registered by the time module.
@@ -423,7 +434,9 @@ pub(crate) fn set_channel_timers(watched: unsafe fn(*const super::Timer) -> bool
 /// waits on. Go 1.23 keeps such a timer out of every heap until a goroutine blocks on its
 /// channel, so its deadlock check never sees it; gort's timers are always in a heap
 /// (ARCHITECTURE.md, "Lifetimes without a garbage collector"), so this check skips them.
-fn timers_could_wake() -> bool {
+/// With a `limit`, only that many timers of each heap are examined (earliest first, roughly: a
+/// heap's array order), so false then means "none found", not "none".
+fn timers_could_wake(limit: Option<usize>) -> bool {
     if global::earliest_timer() == i64::MAX {
         return false;
     }
@@ -432,9 +445,15 @@ fn timers_could_wake() -> bool {
         return true;
     };
     global::allp().any(|p| {
-        p.timers
+        let mut left = limit.unwrap_or(usize::MAX);
+        let mut wakes = false;
+        p.timers.any(|t| {
             // SAFETY: `t` is in the heap, alive; `watched` takes no lock.
-            .any(|t| !t.is_channel() || unsafe { watched(t) })
+            wakes = !t.is_channel() || unsafe { watched(t) };
+            left -= 1;
+            wakes || left == 0
+        });
+        wakes
     })
 }
 

@@ -29,6 +29,9 @@ pub(crate) enum Request {
     Park(*mut (dyn FnMut(*mut G) -> bool + 'static)),
     /// Go's gosched_m: requeue at the tail of the local run queue.
     Yield,
+    /// Go's gosched_m as Go does it: requeue at the tail of the global queue, for a yield that
+    /// finds goroutines waiting there (see `park::yield_now`).
+    YieldGlobal,
     /// Go's gopreempt_m after sysmon's flag: requeue at the back of the local run queue (Go uses
     /// the global queue; see `find_runnable`).
     Preempted,

@@ -312,7 +312,14 @@ pub(crate) fn block_forever() -> ! {
 }
 
 /// Go's Gosched: let other goroutines run. On a plain thread, yields the thread.
-pub(crate) fn yield_now() {
+///
+/// With `behind_global` (a user's yield), a goroutine that finds goroutines waiting in the global
+/// queue (woken by plain threads, or queued by Ms without a P) joins them there, as Go's
+/// Gosched always does: queued locally it would run again first, and the global queue is
+/// otherwise served only every 61st slice. Otherwise, and for spawn's backpressure (whose
+/// point is to run the children queued locally first), it goes to the back of the local queue,
+/// which is cheaper.
+pub(crate) fn yield_now(behind_global: bool) {
     let Some(m) = current_m() else {
         std::thread::yield_now();
         return;
@@ -350,8 +357,13 @@ pub(crate) fn yield_now() {
     if global::SCHED.npidle.load(Relaxed) != 0 && m.p().is_some_and(|p| !p.runq.is_empty()) {
         global::wakep();
     }
+    let req = if behind_global && global::SCHED.runq_size.load(Relaxed) != 0 {
+        Request::YieldGlobal
+    } else {
+        Request::Yield
+    };
     // The flag, if set, is answered by the new time slice `execute` gives the G.
-    switch_to_scheduler(m, gp, Request::Yield);
+    switch_to_scheduler(m, gp, req);
 }
 
 /// Whether a yield on `p` can skip the scheduler because the scheduler would choose the yielding

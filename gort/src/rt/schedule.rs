@@ -573,7 +573,7 @@ fn trace_slice_end(mp: &M, g: &G, req: &Request) {
         Request::Park(_) => {
             trace::Stop::Block(super::g::WaitReason::from_u8(g.wait_reason.load(Relaxed)))
         }
-        Request::Yield => trace::Stop::Yield,
+        Request::Yield | Request::YieldGlobal => trace::Stop::Yield,
         Request::Preempted => trace::Stop::Preempted,
         Request::Exit | Request::ExitLocked | Request::None => trace::Stop::Exit,
         Request::ExitBlocking => trace::Stop::Blocking,
@@ -676,6 +676,10 @@ pub(crate) fn run_request(mp: &M, pp: Option<&P>, gp: *mut G, req: Request) -> b
                 Some(p) => global::runq_put(p, gp, false),
                 None => global::globrunq_put(gp),
             }
+        }
+        Request::YieldGlobal => {
+            g.status.store(RUNNABLE, Release);
+            global::globrunq_put(gp);
         }
         Request::Preempted => {
             g.status.store(RUNNABLE, Release);

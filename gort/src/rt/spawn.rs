@@ -108,7 +108,7 @@ impl After {
     #[inline]
     fn run(self) {
         match self {
-            After::Yield => super::park::yield_now(),
+            After::Yield => super::park::yield_now(false),
             After::CheckPreempt => check_preempt(),
             After::Nothing => {}
         }

@@ -237,10 +237,10 @@ fn run() {
         COARSE_NOW.store(now, Relaxed);
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
-        let busy;
-        (busy, flagged, shortest) = retake(now, now - last_look, &mut seen);
+        let r = retake(now, now - last_look, &mut seen);
+        (flagged, shortest) = (r.flagged, r.shortest);
         last_look = now;
-        idle = if busy { 0 } else { idle + 1 };
+        idle = if r.busy || r.soon { 0 } else { idle + 1 };
 
         if SCHED.npidle.load(Relaxed) > 0 && global::earliest_timer() <= now {
             wakep();
@@ -259,10 +259,10 @@ fn run() {
     }
 }
 
-/// Go's retake. Returns whether a P was handed off, whether a running P's slice is flagged, and
-/// the shortest slice of the Ps running a goroutine (none if no goroutine runs).
-fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
+/// Go's retake: hands off the Ps of blocking calls and hogs, and says what it found.
+fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> Retake {
     let mut busy = false;
+    let mut soon = false;
     let mut flagged = false;
     let mut hint = false;
     let mut shortest: Option<i64> = None;
@@ -326,6 +326,11 @@ fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
             if s.blocktick != t {
                 s.blocktick = t;
                 s.blockwhen = now;
+                // Goroutines wait behind this call: look again soon, not after a backed-off
+                // round. Otherwise a stream of calls about as long as that round (10 ms), each
+                // started before the next look, shows a new call at every look and is never
+                // retaken, and the queue runs one call at a time.
+                soon |= !p.runq.is_empty();
                 continue;
             }
             // Nothing else to run and someone is free to pick up new work: leave it (Go), until
@@ -345,5 +350,22 @@ fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> (bool, bool, Option<i64>) {
     let pless = super::hog::PLESS.load(Relaxed) > 0;
     super::preempt::PREEMPT_HINT.store(hint || busy || pless, Relaxed);
     super::metrics::blocking_sampled(in_calls, dt);
-    (busy, flagged, shortest)
+    Retake {
+        busy,
+        soon,
+        flagged,
+        shortest,
+    }
+}
+
+/// What one `retake` round found.
+struct Retake {
+    /// A P was handed off.
+    busy: bool,
+    /// A P in a blocking call has goroutines queued behind it: the next round comes soon.
+    soon: bool,
+    /// A running P's slice is flagged.
+    flagged: bool,
+    /// The shortest time slice among the goroutines running.
+    shortest: Option<i64>,
 }

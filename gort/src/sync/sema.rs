@@ -288,8 +288,9 @@ pub(crate) fn semrelease<C: Count>(sema: &C, handoff: bool) {
     // SAFETY: just dequeued (see above): we are the parked waiter's one waker.
     unsafe { ready(gp) };
     if direct && can_yield() {
-        // The waiter sits in our P's runnext; let it run now on our time slice (Go's goyield).
-        yield_now();
+        // The waiter sits in our P's runnext; let it run now on our time slice (Go's goyield,
+        // which queues the yielder locally).
+        yield_now(false);
     }
 }
 
@@ -605,7 +606,7 @@ mod model {
         false
     }
 
-    pub(super) fn yield_now() {
+    pub(super) fn yield_now(_behind_global: bool) {
         unreachable!("the model never yields (`can_yield` is false)")
     }
 }
