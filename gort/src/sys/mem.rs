@@ -179,6 +179,25 @@ pub(crate) unsafe fn discard(p: *mut u8, len: usize) {
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) };
 }
 
+/// `discard` for many ranges, `MAX_RANGES` to a system call where the kernel takes vectored
+/// advice (it then also batches the TLB flushes), else one call per range.
+///
+/// # Safety
+/// As `discard`, for every range.
+pub(crate) unsafe fn discard_many(ranges: &[(usize, usize)]) {
+    for chunk in ranges.chunks(MAX_RANGES) {
+        // SAFETY: the caller's contract; discarding twice is harmless, so a partial vectored
+        // call is simply redone range by range.
+        if unsafe { advise_many(chunk, libc::MADV_DONTNEED) } {
+            continue;
+        }
+        for &(p, len) in chunk {
+            // SAFETY: the caller's contract.
+            unsafe { discard(p as *mut u8, len) };
+        }
+    }
+}
+
 /// Whether the process has an address-space limit (`RLIMIT_AS`, `ulimit -v`).
 pub(crate) fn address_space_limited() -> bool {
     let mut r = libc::rlimit {
@@ -198,4 +217,54 @@ pub(crate) fn read_proc_usize(path: &str) -> Option<usize> {
 pub(crate) fn count_mappings() -> Option<usize> {
     let s = std::fs::read_to_string("/proc/self/maps").ok()?;
     Some(s.lines().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `discard_many` returns every range's pages (they read as zeros afterwards) and leaves the
+    /// pages between the ranges alone, vectored or, where the kernel refuses, one call a range.
+    #[test]
+    fn discard_many_returns_every_range_and_nothing_else() {
+        let page = crate::sys::page_size();
+        for vectored in [true, false] {
+            let n = 1500; // more than one vectored call's worth
+            let len = 2 * page * n;
+            // SAFETY: a fresh private anonymous mapping, unmapped below.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(base, libc::MAP_FAILED);
+            let base = base as usize;
+            // SAFETY: every page written is inside the mapping.
+            (0..2 * n).for_each(|i| unsafe { *((base + i * page) as *mut u8) = 7 });
+            let ranges: Vec<_> = (0..n).map(|i| (base + 2 * i * page, page)).collect();
+            let before = set_vectored(vectored);
+            // SAFETY: the ranges are ours and hold nothing in use.
+            unsafe { discard_many(&ranges) };
+            set_vectored(before);
+            for i in 0..n {
+                let (p, kept) = (base + 2 * i * page, base + (2 * i + 1) * page);
+                assert!(
+                    !resident(p),
+                    "range {i} kept its page (vectored: {vectored})"
+                );
+                // SAFETY: inside the mapping.
+                unsafe {
+                    assert_eq!(*(p as *const u8), 0);
+                    assert_eq!(*(kept as *const u8), 7, "the page after range {i} was lost");
+                }
+            }
+            // SAFETY: the mapping made above.
+            unsafe { libc::munmap(base as *mut libc::c_void, len) };
+        }
+    }
 }
