@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../gort/src"
 
 # Lowest layer first: sys; util, arch; the core (rt, stack); wait; chan, select, sync, io (on sync), ffi, future, local,
-# span; goroutine; time; net, context, runtime, compat.
+# span; goroutine; time; net, context, runtime, compat; signal (on context, for notify_context).
 declare -A ALLOWED=(
     [sys]=""
     [util]="sys"
@@ -39,7 +39,7 @@ declare -A ALLOWED=(
     [runtime]="sys util rt"
     [compat]="sys util future"
     [process]="sys util rt io goroutine"
-    [signal]="sys util rt io chan goroutine"
+    [signal]="sys util rt io chan select goroutine context"
 )
 
 # Root re-exports: item -> module, from lib.rs's `pub use MODULE::{...}` lines.
