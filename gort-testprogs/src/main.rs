@@ -74,6 +74,7 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("signal_bad", signals::bad_signal),
     ("signal_reset", signals::reset),
     ("signal_ignore", signals::ignore),
+    ("signal_ignore_before_start", signals::ignore_before_start),
     ("signal_notify_context", signals::notify_context),
 ];
 

@@ -135,6 +135,9 @@ pub struct Context {
 #[derive(Clone)]
 pub struct CancelFn {
     inner: Arc<Inner>,
+    /// Run by `cancel` after cancelling, in the caller (`signal::notify_context` stops its
+    /// signals there, as Go's stop function does).
+    also: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl fmt::Debug for Context {
@@ -326,6 +329,7 @@ impl Context {
         }
         let cancel = CancelFn {
             inner: inner.clone(),
+            also: None,
         };
         let values = self.values.clone();
         (Context { inner, values }, cancel)
@@ -440,6 +444,17 @@ impl CancelFn {
     /// Cancels the context and its descendants; later calls do nothing.
     pub fn cancel(&self) {
         self.inner.cancel(Error::Canceled, None, true);
+        if let Some(also) = &self.also {
+            also();
+        }
+    }
+
+    /// This `CancelFn`, also running `also` whenever it is called.
+    pub(crate) fn with_also(self, also: impl Fn() + Send + Sync + 'static) -> CancelFn {
+        CancelFn {
+            also: Some(Arc::new(also)),
+            ..self
+        }
     }
 }
 
@@ -485,10 +500,10 @@ impl AfterFunc {
         {
             return false;
         }
-        if let Some(inner) = self.ctx.upgrade()
-            && let Some(mut st) = inner.lock()
-        {
-            st.after.remove(&self.id);
+        if let Some(inner) = self.ctx.upgrade() {
+            let pending = inner.lock().and_then(|mut st| st.after.remove(&self.id));
+            // Dropped unlocked: what `f` captured may use this context when it drops.
+            drop(pending);
         }
         true
     }

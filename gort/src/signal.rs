@@ -133,6 +133,8 @@ pub fn stop(rx: &Receiver<i32>) {
 /// For a signal `notify` refuses.
 pub fn reset(signals: &[i32]) {
     let mask = mask_of("reset", signals);
+    // The runtime's own SIGQUIT handler goes in at start-up: after it, not over what this does.
+    crate::rt::ensure_started();
     let mut reg = registry();
     let stopped = unwant(&mut reg, mask);
     drop(reg);
@@ -150,17 +152,23 @@ pub fn reset(signals: &[i32]) {
 /// For a signal `notify` refuses.
 pub fn ignore(signals: &[i32]) {
     let mask = mask_of("ignore", signals);
+    // The runtime's own SIGQUIT handler goes in at start-up: after it, not over what this does.
+    crate::rt::ensure_started();
     let mut reg = registry();
-    let stopped = unwant(&mut reg, mask);
+    // SIG_IGN goes straight over gort's handler, so that no signal arrives meanwhile under the
+    // action `notify` replaced (the default one, usually, which would end the process). The
+    // replaced actions are then forgotten, so that `unwant` restores none of them over it.
     for sig in (1..=MAX_SIG).filter(|&s| mask & bit(s) != 0) {
-        // SAFETY: sigaction with a zeroed struct naming SIG_IGN; no handler of ours is
-        // installed for `sig` any more (`unwant` restored it), so nothing chains to it.
+        // SAFETY: sigaction with a zeroed struct naming SIG_IGN.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = libc::SIG_IGN;
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
+        CHAIN[sig as usize - 1].0.store(0, SeqCst);
     }
+    reg.saved.retain(|(sig, _)| mask & bit(*sig) == 0);
+    let stopped = unwant(&mut reg, mask);
     drop(reg);
     for tx in stopped {
         tx.leave_open();
@@ -173,6 +181,8 @@ pub fn ignored(sig: i32) -> bool {
     if !(1..=MAX_SIG).contains(&sig) {
         return false;
     }
+    // As `ignore`: the answer must not change when the runtime starts.
+    crate::rt::ensure_started();
     // SAFETY: sigaction only reads the current action into `old`.
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
@@ -181,9 +191,10 @@ pub fn ignored(sig: i32) -> bool {
 }
 
 /// A child of `parent` that is cancelled when one of the listed signals arrives (Go's
-/// `signal.NotifyContext`), or by the returned `CancelFn`, or with `parent`. Once the context
-/// is done the signals are no longer caught for it, so a second Ctrl-C has its default effect.
-/// An empty list means every signal `notify` can relay.
+/// `signal.NotifyContext`), or by the returned `CancelFn`, or with `parent`. The signals stop
+/// being caught for it when the `CancelFn` returns (Go's stop function), and also soon after
+/// the context is done otherwise (unlike Go, which waits for stop): a second Ctrl-C has its
+/// default effect. An empty list means every signal `notify` can relay.
 ///
 /// ```
 /// use gort::context::{Context, Error};
@@ -202,6 +213,10 @@ pub fn notify_context(parent: &Context, signals: &[i32]) -> (Context, CancelFn) 
     let rx = notify(signals);
     let (ctx, cancel) = parent.with_cancel();
     let (done, on_signal) = (ctx.clone(), cancel.clone());
+    // Go's stop function: the signals are let go before `cancel` returns, not when the
+    // goroutine below gets to it.
+    let theirs = rx.clone();
+    let cancel = cancel.with_also(move || stop(&theirs));
     crate::goroutine::go_system_at(
         move || {
             let mut sel = crate::Select::new();

@@ -337,3 +337,22 @@ fn stop_racing_cancel_has_one_winner() {
         });
     });
 }
+
+/// `stop` drops the function it kept from running with the context unlocked: what the
+/// function captured may use the context when it drops (here, cancel it). It deadlocked.
+#[test]
+fn a_stopped_after_func_may_use_its_context_when_dropped() {
+    struct CancelOnDrop(gort::context::CancelFn);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.cancel();
+        }
+    }
+    bounded(30, || {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let guard = CancelOnDrop(cancel);
+        let stop = ctx.after_func(move || drop(guard));
+        assert!(stop.stop());
+        assert_eq!(ctx.err(), Some(Error::Canceled));
+    });
+}

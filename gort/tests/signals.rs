@@ -46,6 +46,16 @@ fn an_ignored_signal_neither_arrives_nor_kills() {
 }
 
 #[test]
+fn an_ignore_before_the_runtime_starts_holds_for_sigquit() {
+    let out = scenario("signal_ignore_before_start");
+    assert!(
+        out.stdout.contains("ignored before start and alive"),
+        "{out}"
+    );
+    assert!(out.status.success(), "{out}");
+}
+
+#[test]
 fn notify_context_is_cancelled_by_a_signal_then_lets_it_go() {
     let out = scenario("signal_notify_context");
     assert!(out.stdout.contains("cancelled by the signal"), "{out}");

@@ -293,6 +293,12 @@ pub(crate) fn global_head_waited() -> i64 {
     super::sysmon::coarse_now().saturating_sub(SCHED.runq_head_since.load(Relaxed))
 }
 
+/// Whether the head of the global run queue is a goroutine waiting to run (not empty, and not
+/// a backlog spilled from a local queue; racy).
+pub(crate) fn global_head_waiting() -> bool {
+    SCHED.runq_head_since.load(Relaxed) != i64::MAX
+}
+
 /// Puts `gp` on the global run queue.
 pub(crate) fn globrunq_put(gp: *mut G) {
     lock().runq_put(gp);

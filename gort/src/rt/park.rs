@@ -313,8 +313,9 @@ pub(crate) fn block_forever() -> ! {
 
 /// Go's Gosched: let other goroutines run. On a plain thread, yields the thread.
 ///
-/// With `behind_global` (a user's yield), a goroutine that finds goroutines waiting in the global
-/// queue (woken by plain threads, or queued by Ms without a P) joins them there, as Go's
+/// With `behind_global` (a user's yield), a goroutine that finds goroutines waiting at the head
+/// of the global queue (woken by plain threads, or queued by Ms without a P; not a spilled
+/// local backlog, which is its P's own and runs in its order) joins them there, as Go's
 /// Gosched always does: queued locally it would run again first, and the global queue is
 /// otherwise served only every 61st slice. Otherwise, and for spawn's backpressure (whose
 /// point is to run the children queued locally first), it goes to the back of the local queue,
@@ -357,7 +358,7 @@ pub(crate) fn yield_now(behind_global: bool) {
     if global::SCHED.npidle.load(Relaxed) != 0 && m.p().is_some_and(|p| !p.runq.is_empty()) {
         global::wakep();
     }
-    let req = if behind_global && global::SCHED.runq_size.load(Relaxed) != 0 {
+    let req = if behind_global && global::global_head_waiting() {
         Request::YieldGlobal
     } else {
         Request::Yield

@@ -200,6 +200,7 @@ fn run() {
     let mut last_scavenge = nanotime();
     let mut last_look = last_scavenge;
     let mut flagged = false;
+    let mut soon = false;
     let mut shortest: Option<i64> = None;
     let mut quiet: Option<Quiet> = None;
     loop {
@@ -227,7 +228,16 @@ fn run() {
                 .min(last_look + DEEP_MAX_NS);
             slept = sleep_deeply(q, deadline);
         } else {
-            std::thread::sleep(std::time::Duration::from_micros(delay_us));
+            // A new blocking call with goroutines queued behind it: the next look, in a quarter
+            // of a round, hands its P off if the call is still going. A shorter round, not a
+            // reset of the back-off: a stream of short calls would keep that at 20 µs, and at
+            // most this quadruples the looks while such a stream lasts.
+            let us = if soon {
+                (delay_us / 4).max(20)
+            } else {
+                delay_us
+            };
+            std::thread::sleep(std::time::Duration::from_micros(us));
         }
         let now = nanotime();
         if slept {
@@ -238,9 +248,9 @@ fn run() {
         super::dump::sysmon_tick(now);
         super::netpoll::sysmon_poll(now);
         let r = retake(now, now - last_look, &mut seen);
-        (flagged, shortest) = (r.flagged, r.shortest);
+        (flagged, soon, shortest) = (r.flagged, r.soon, r.shortest);
         last_look = now;
-        idle = if r.busy || r.soon { 0 } else { idle + 1 };
+        idle = if r.busy { 0 } else { idle + 1 };
 
         if SCHED.npidle.load(Relaxed) > 0 && global::earliest_timer() <= now {
             wakep();
@@ -362,7 +372,8 @@ fn retake(now: i64, dt: i64, seen: &mut [Seen]) -> Retake {
 struct Retake {
     /// A P was handed off.
     busy: bool,
-    /// A P in a blocking call has goroutines queued behind it: the next round comes soon.
+    /// A P has entered a blocking call with goroutines queued behind it: the next round
+    /// comes soon.
     soon: bool,
     /// A running P's slice is flagged.
     flagged: bool,

@@ -8,8 +8,8 @@
 //! for ~1 s to `cold`: the most recent `WARM_KEEP` keep their top page (the G page that a spawn
 //! touches first), the rest return every page to the kernel. So after a burst of a million
 //! goroutines the pool keeps at most `WARM_KEEP` pages plus the caches of busy Ps, not
-//! gigabytes. A step discards its slots' ranges with one vectored call per 1,024 ranges where
-//! the kernel allows (a million slots took 8 s of a core one `madvise` at a time).
+//! gigabytes. A step discards its slots' ranges with one vectored call per 128 ranges where the
+//! kernel allows (a million slots took 8 s of a core one `madvise` at a time).
 //!
 //! New slots are carved from the class's slab (see `carve`): one at a time at first, then in
 //! batches as the number of slots grows, each batch's guards and top pages set up with a system
