@@ -32,7 +32,11 @@ const SCENARIOS: &[(&str, fn())] = &[
     ("heap_after_spawn", stacks::heap_after_spawn),
     ("stack_budget", stacks::budget),
     ("stack_budget_go", stacks::budget_go),
-    ("scheduler_stack_panic", stacks::scheduler_stack_panic),
+    ("after_func_retries", stacks::after_func_retries),
+    (
+        "failed_spawn_drops_in_caller",
+        stacks::failed_spawn_drops_in_caller,
+    ),
     ("go_panic_continues", panics::go_panic_continues),
     ("panic_names_goroutine", panics::goroutine_named),
     ("panic_user_hook", panics::user_hook_chained),

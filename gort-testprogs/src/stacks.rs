@@ -103,21 +103,109 @@ pub fn budget_go() {
     });
 }
 
-/// Exhausts the stack budget, then lets an `after_func` timer fire: its callback runs on the
-/// scheduler's stack and cannot start its goroutine. The panic must stop the program with a
-/// report, not unwind out of the scheduler and leave its processor held by a dead thread.
-pub fn scheduler_stack_panic() {
-    gort::run(|| {
-        let gate = gort::sync::WaitGroup::new();
-        gate.add(1);
-        loop {
-            let g = gate.clone();
-            if gort::Builder::new().spawn(move || g.wait()).is_err() {
-                break;
-            }
+/// Spawns parked goroutines until a spawn fails (run with GORT_STACK_GUARD=mprotect). Returns
+/// the gate that lets them go and their handles.
+fn exhaust() -> (gort::sync::WaitGroup, Vec<gort::JoinHandle<()>>) {
+    let gate = gort::sync::WaitGroup::new();
+    gate.add(1);
+    let mut handles = Vec::new();
+    loop {
+        let g = gate.clone();
+        match gort::Builder::new().spawn(move || g.wait()) {
+            Ok(h) => handles.push(h),
+            Err(_) => return (gate, handles),
         }
-        gort::time::after_func(std::time::Duration::from_millis(1), || {});
-        gort::sleep(std::time::Duration::from_millis(2000));
-        println!("not reached");
+    }
+}
+
+fn release((gate, handles): (gort::sync::WaitGroup, Vec<gort::JoinHandle<()>>)) {
+    gate.done();
+    for h in handles {
+        h.join().expect("join");
+    }
+}
+
+/// With no stack to be had, an `after_func` that fires (its callback runs on a scheduler's
+/// stack) and a context's `after_func` started by `cancel` wait, and run once stacks are free
+/// again; the cancel still reaches the context's child. Prints what it saw.
+pub fn after_func_retries() {
+    use std::time::Duration;
+    gort::run(|| {
+        let held = exhaust();
+        let (tx, timer_ran) = gort::chan(1);
+        let _af = gort::time::after_func(Duration::from_millis(1), move || {
+            tx.send(()).unwrap();
+        });
+        let (parent, cancel) = gort::context::Context::background().with_cancel();
+        let (child, _cancel_child) = parent.with_cancel();
+        let (tx, ctx_ran) = gort::chan(1);
+        let _caf = parent.after_func(move || tx.send(()).unwrap());
+        cancel.cancel();
+        println!("child cancelled: {}", child.err().is_some());
+        gort::sleep(Duration::from_millis(100));
+        let early = timer_ran.try_recv().is_ok() || ctx_ran.try_recv().is_ok();
+        println!("ran without a stack: {early}");
+        release(held);
+        let d = Duration::from_secs(10);
+        println!("after_func ran: {}", timer_ran.recv_timeout(d).is_ok());
+        println!(
+            "context after_func ran: {}",
+            ctx_ran.recv_timeout(d).is_ok()
+        );
+    });
+}
+
+/// A spawn that fails drops its closure in the caller, as std's `Builder::spawn` does: a drop
+/// that parks works, and a drop that panics unwinds to the caller and leaves the scheduler as it
+/// was, so that a goroutine spinning afterwards still loses its processor to the others (run
+/// with GOMAXPROCS=1). Prints what it saw.
+pub fn failed_spawn_drops_in_caller() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    use std::time::{Duration, Instant};
+    struct Parks(Arc<AtomicBool>);
+    impl Drop for Parks {
+        fn drop(&mut self) {
+            gort::sleep(Duration::from_millis(5));
+            self.0.store(true, SeqCst);
+        }
+    }
+    struct Panics;
+    impl Drop for Panics {
+        fn drop(&mut self) {
+            panic!("the drop of a closure that never ran");
+        }
+    }
+    gort::run(|| {
+        let ticks = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (t, s) = (ticks.clone(), stop.clone());
+        let ticker = gort::spawn(move || {
+            while !s.load(SeqCst) {
+                gort::sleep(Duration::from_millis(1));
+                t.fetch_add(1, SeqCst);
+            }
+        });
+        let held = exhaust();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let p = Parks(dropped.clone());
+        let failed = gort::Builder::new().spawn(move || drop(p)).is_err();
+        println!(
+            "spawn failed: {failed}; parking drop ran: {}",
+            dropped.load(SeqCst)
+        );
+        let q = Panics;
+        let r = std::panic::catch_unwind(|| gort::Builder::new().spawn(move || drop(q)));
+        println!("drop's panic reached the caller: {}", r.is_err());
+        // At once, with no switch in between.
+        let before = ticks.load(SeqCst);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            std::hint::spin_loop();
+        }
+        println!("ticks_while_spinning={}", ticks.load(SeqCst) - before);
+        release(held);
+        stop.store(true, SeqCst);
+        ticker.join().unwrap();
     });
 }

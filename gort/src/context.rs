@@ -171,6 +171,9 @@ impl Inner {
     /// parent's child map.
     fn cancel(self: &Arc<Self>, err: Error, cause: Option<Cause>, remove_from_parent: bool) {
         let mut work = vec![self.clone()];
+        // Started once the whole tree is cancelled, so that nothing a start does can leave a
+        // descendant uncancelled.
+        let mut start = Vec::new();
         while let Some(ctx) = work.pop() {
             let Some(mut st) = ctx.lock() else {
                 continue;
@@ -189,15 +192,16 @@ impl Inner {
                 t.stop();
             }
             drop(tx);
-            for p in after.into_values() {
-                if p.claim
-                    .compare_exchange(WAITING, STARTED, AcqRel, Acquire)
-                    .is_ok()
-                {
-                    crate::goroutine::go_at(p.f, p.loc);
-                }
-            }
+            start.extend(after.into_values());
             work.extend(children.into_values());
+        }
+        for p in start {
+            if p.claim
+                .compare_exchange(WAITING, STARTED, AcqRel, Acquire)
+                .is_ok()
+            {
+                crate::time::go_or_retry(false, crate::goroutine::body(p.f), p.loc);
+            }
         }
         if remove_from_parent
             && let Some(p) = self.parent.as_ref().and_then(Weak::upgrade)
@@ -427,7 +431,7 @@ impl Context {
             } else {
                 drop(st);
                 claim.store(STARTED, Release);
-                crate::goroutine::go_at(f, loc);
+                crate::time::go_or_retry(false, crate::goroutine::body(f), loc);
             }
         }
         handle

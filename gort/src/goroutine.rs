@@ -57,19 +57,20 @@ impl fmt::Display for GoroutineId {
 /// If no guarded stack can be allocated (the message says why and what to do).
 #[track_caller]
 pub fn go<F: FnOnce() + Send + 'static>(f: F) {
-    go_at(f, Location::caller())
-}
-
-/// `go` with the spawn site given (a goroutine started on the caller's behalf later, as
-/// `time::after_func`'s).
-#[track_caller]
-pub(crate) fn go_at<F: FnOnce() + Send + 'static>(f: F, loc: &'static Location<'static>) {
     let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));
     };
-    if let Err(e) = rt::spawn(body, 0, None, loc) {
+    if let Err(e) = rt::spawn(body, 0, None, Location::caller()) {
         panic!("{e}");
     }
+}
+
+/// `f` as the body of a goroutine started by `go` (its panic, already reported by the hook,
+/// ends the goroutine only), boxed for a start that may be tried again later.
+pub(crate) fn body(f: impl FnOnce() + Send + 'static) -> Box<dyn FnOnce() + Send + 'static> {
+    Box::new(move || {
+        let _ = catch_unwind(AssertUnwindSafe(f));
+    })
 }
 
 /// Starts a goroutine: `go!(move || ...)` is `gort::go(move || ...)`.
@@ -306,7 +307,7 @@ pub(crate) fn go_system(f: impl FnOnce() + Send + 'static) {
     go_system_at(f, Location::caller())
 }
 
-/// `go_system` with the spawn site given (see `go_at`).
+/// `go_system` with the spawn site given (a goroutine started on the caller's behalf).
 pub(crate) fn go_system_at(f: impl FnOnce() + Send + 'static, loc: &'static Location<'static>) {
     let body = move || {
         let _ = catch_unwind(AssertUnwindSafe(f));

@@ -146,16 +146,24 @@ pub(crate) fn exit(m: &M, prev: bool) {
 }
 
 /// Runs `f` with the P the current M owns (`None` on a plain thread, on a P-less M, or after
-/// the P was taken from a hog). `f` must not switch goroutines.
+/// the P was taken from a hog). `f` must not switch goroutines, and must not run user code
+/// (see ARCHITECTURE.md, "P section").
 #[inline]
 pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
     let Some(m) = current_m() else {
         return f(None);
     };
     let (pp, prev) = enter(m);
-    let r = f(pp);
-    exit(m, prev);
-    r
+    // Ends the section even if `f` unwinds: left marked, the M would keep sysmon from ever
+    // taking its P from a hog.
+    struct Exit<'a>(&'a M, bool);
+    impl Drop for Exit<'_> {
+        fn drop(&mut self) {
+            exit(self.0, self.1);
+        }
+    }
+    let _exit = Exit(m, prev);
+    f(pp)
 }
 
 /// Sysmon: takes `p` from the goroutine that has run on it since `switchtick` without calling

@@ -65,7 +65,9 @@ pub(crate) use netpoll::{PollDesc, timed_out};
 pub(crate) use park::{block_forever, park, ready, yield_now};
 pub(crate) use preempt::check_preempt;
 pub(crate) use sleep::{add_timer, add_timer_quietly, sleep, wake_for_timer};
-pub(crate) use spawn::{count_out, drop_own_locals, spawn, spawn_system};
+pub(crate) use spawn::{
+    count_out, drop_own_locals, spawn, spawn_system, try_spawn, try_spawn_system,
+};
 pub(crate) use start::{ensure_started, request_procs};
 pub(crate) use timers::Timer;
 pub(crate) use trace_file::{start as trace_start, stop as trace_stop};

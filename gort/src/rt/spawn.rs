@@ -12,6 +12,7 @@
 //! larger ones are boxed.
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::atomic::Ordering::*;
 
@@ -56,44 +57,99 @@ type RunFn = unsafe fn(usize);
 const INLINE_BODY: usize = 512;
 
 /// Starts `f` as a goroutine with a stack of at least `stack` bytes (0: default). Returns its
-/// id.
+/// id. If no stack can be had, `f` is dropped here, after the P section: user code (the
+/// closure's captures) never runs inside one.
 pub(crate) fn spawn<F: FnOnce() + Send + 'static>(
     f: F,
     stack: usize,
     name: Option<String>,
     loc: &'static Location<'static>,
 ) -> io::Result<u64> {
+    try_spawn(f, stack, name, loc).map_err(|(e, f)| {
+        drop(f);
+        e
+    })
+}
+
+/// `spawn` that gives `f` back when no stack can be had, for a caller that must not drop it
+/// where it is (a timer callback on a scheduler's stack) or will try again.
+pub(crate) fn try_spawn<F: FnOnce() + Send + 'static>(
+    f: F,
+    stack: usize,
+    name: Option<String>,
+    loc: &'static Location<'static>,
+) -> Result<u64, (io::Error, F)> {
     super::ensure_started();
+    // Moved into the section only once a slot is had (see `take_body`).
+    let f = ManuallyDrop::new(f);
     // One P section for the whole spawn (rt::hog): the slot cache, the id block and the run
     // queue are the P's. What to do after it (yield, check for preemption) runs outside.
-    let (id, after) = super::hog::with_p(move |pp| {
+    let r = super::hog::with_p(|pp| {
         // SAFETY: the section's P is the caller's own.
         let cache = pp.map(|p| unsafe { p.slot_cache() });
         let gp = pool::alloc(cache, stack)?;
-        prepare(gp, pp, f, name, loc)
-    })?;
-    after.run();
-    Ok(id)
+        // SAFETY: read once, and `f` is not used again on this (the success) path.
+        Ok(prepare(gp, pp, unsafe { take_body(&f) }, name, loc))
+    });
+    match r {
+        Ok((id, after)) => {
+            after.run();
+            Ok(id)
+        }
+        Err(e) => Err((e, ManuallyDrop::into_inner(f))),
+    }
 }
 
-/// `spawn` for a goroutine of the runtime's own (the signal dispatcher, a helper inside a
-/// library call), which `num_goroutines` does not count. Kept apart from `spawn`: a flag
-/// passed through `spawn`'s inlined body measured 20% slower on W1, though never set there.
+/// Moves the body out of its `ManuallyDrop` inside a spawn's P section. The spawn functions
+/// keep the body outside the section's closure, so that the closure stays small (it is
+/// inlined, as it was when it owned the body and passed it through its result) and so that a
+/// failed spawn gives the body back to its caller, where its drop may run user code.
+///
+/// # Safety
+/// Called at most once per body, and the `ManuallyDrop` is not used again afterwards.
+#[inline(always)]
+unsafe fn take_body<F>(f: &ManuallyDrop<F>) -> F {
+    // SAFETY: the caller's contract: this is the one move out of `f`.
+    unsafe { std::ptr::read(&**f) }
+}
+
+/// `spawn` for a goroutine of the runtime's own (see `try_spawn_system`).
 pub(crate) fn spawn_system<F: FnOnce() + Send + 'static>(
     f: F,
     loc: &'static Location<'static>,
 ) -> io::Result<u64> {
+    try_spawn_system(f, loc).map_err(|(e, f)| {
+        drop(f);
+        e
+    })
+}
+
+/// `try_spawn` for a goroutine of the runtime's own (the signal dispatcher, a helper inside a
+/// library call, a context's deadline), which `num_goroutines` does not count. Kept apart from
+/// `try_spawn`: a flag passed through its inlined body measured 20% slower on W1, though never
+/// set there.
+pub(crate) fn try_spawn_system<F: FnOnce() + Send + 'static>(
+    f: F,
+    loc: &'static Location<'static>,
+) -> Result<u64, (io::Error, F)> {
     super::ensure_started();
-    let (id, after) = super::hog::with_p(move |pp| {
+    let f = ManuallyDrop::new(f);
+    let r = super::hog::with_p(|pp| {
         // SAFETY: the section's P is the caller's own.
         let cache = pp.map(|p| unsafe { p.slot_cache() });
         let gp = pool::alloc(cache, 0)?;
         // SAFETY: a fresh G from the pool that nothing else references yet.
         unsafe { (*gp).uncounted.store(true, Relaxed) };
-        prepare(gp, pp, f, None, loc)
-    })?;
-    after.run();
-    Ok(id)
+        // SAFETY: read once, on the success path only (as in `try_spawn`).
+        Ok(prepare(gp, pp, unsafe { take_body(&f) }, None, loc))
+    });
+    match r {
+        Ok((id, after)) => {
+            after.run();
+            Ok(id)
+        }
+        Err(e) => Err((e, ManuallyDrop::into_inner(f))),
+    }
 }
 
 /// What a spawn does once it has left its P section.
@@ -122,7 +178,7 @@ fn prepare<F: FnOnce() + Send + 'static>(
     f: F,
     name: Option<String>,
     loc: &'static Location<'static>,
-) -> io::Result<(u64, After)> {
+) -> (u64, After) {
     let top = gp as usize;
     // Like Go's newproc, which copies the call's arguments to the new stack: a small body is
     // moved to the top of the goroutine's own (fresh, unused) stack, so a spawn allocates
@@ -136,7 +192,7 @@ fn prepare<F: FnOnce() + Send + 'static>(
         } else {
             (run_boxed::<F>, Box::into_raw(Box::new(f)) as usize, top)
         };
-    Ok(start(gp, pp, run, data, stack_top, name, loc))
+    start(gp, pp, run, data, stack_top, name, loc)
 }
 
 /// Runs a body stored inline on the goroutine's stack.

@@ -397,35 +397,94 @@ pub struct AfterFunc {
 #[repr(C)]
 struct AfterInner {
     node: TimerNode,
-    f: std::sync::Mutex<Option<Box<dyn FnOnce() + Send + 'static>>>,
+    /// The goroutine's body (the function, wrapped as `goroutine::body` wraps one), until it
+    /// starts or `stop` takes it.
+    f: std::sync::Mutex<Option<Body>>,
     /// `f` runs in a goroutine of the runtime's own (`after_func_system`).
     system: bool,
     /// Where `after_func` was called: the goroutine's spawn site.
     loc: &'static std::panic::Location<'static>,
 }
 
+type Body = Box<dyn FnOnce() + Send + 'static>;
+
+/// How long a function whose goroutine could not be started (no stack to be had) waits before
+/// the next try.
+const RETRY_NS: i64 = 10_000_000;
+
 /// Runs `f` in a new goroutine once `d` has passed. Returns a handle that can stop it. The
 /// goroutine's spawn site (in dumps and reports) is this call.
+///
+/// If no goroutine stack can be had when `d` has passed (the limits `Builder::spawn` reports
+/// as errors), `f` is tried again every 10 ms until one can; a warning on stderr says so once.
 #[track_caller]
 pub fn after_func(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
-    after_func_as(false, d, f)
+    after_func_as(
+        false,
+        d,
+        crate::goroutine::body(f),
+        std::panic::Location::caller(),
+    )
 }
 
 /// `after_func` whose goroutine is the runtime's own, which `num_goroutines` does not count
 /// (a context's deadline).
 #[track_caller]
 pub(crate) fn after_func_system(d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
-    after_func_as(true, d, f)
+    after_func_as(
+        true,
+        d,
+        crate::goroutine::body(f),
+        std::panic::Location::caller(),
+    )
 }
 
-#[track_caller]
-fn after_func_as(system: bool, d: Duration, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+/// Starts `body` in a goroutine now if a stack can be had, else as `after_func` retries (a
+/// context's `after_func`s, started by `cancel`).
+pub(crate) fn go_or_retry(system: bool, body: Body, loc: &'static std::panic::Location<'static>) {
+    if let Err(body) = try_go(system, body, loc) {
+        after_func_as(system, Duration::from_nanos(RETRY_NS as u64), body, loc);
+    }
+}
+
+/// Starts `body` in a goroutine; gives it back if no stack can be had.
+fn try_go(
+    system: bool,
+    body: Body,
+    loc: &'static std::panic::Location<'static>,
+) -> Result<(), Body> {
+    let r = if system {
+        crate::rt::try_spawn_system(body, loc)
+    } else {
+        crate::rt::try_spawn(body, 0, None, loc)
+    };
+    r.map(drop).map_err(|(e, body)| {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !WARNED.swap(true, Relaxed) {
+            crate::util::write_stderr(
+                format!(
+                    "gort: warning: the goroutine of an after_func ({loc}) could not be started \
+                     ({e}); retrying every 10 ms until it can\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body
+    })
+}
+
+fn after_func_as(
+    system: bool,
+    d: Duration,
+    body: Body,
+    loc: &'static std::panic::Location<'static>,
+) -> AfterFunc {
     crate::rt::ensure_started();
     let inner = Arc::new(AfterInner {
         node: TimerNode::new(),
-        f: std::sync::Mutex::new(Some(Box::new(f))),
+        f: std::sync::Mutex::new(Some(body)),
         system,
-        loc: std::panic::Location::caller(),
+        loc,
     });
     let p = Arc::into_raw(inner.clone());
     // SAFETY: the heap's strong reference (`p`) keeps the node alive until the callback or a
@@ -440,11 +499,14 @@ impl AfterFunc {
         if self.inner.node.stop() {
             // SAFETY: the node left the heap without firing: release the heap's reference.
             unsafe { Arc::decrement_strong_count(Arc::as_ptr(&self.inner)) };
-            self.inner
+            let f = self
+                .inner
                 .f
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take();
+            // Dropped unlocked: its captures' drops may use this handle.
+            drop(f);
             true
         } else {
             false
@@ -458,14 +520,27 @@ impl std::fmt::Debug for AfterFunc {
     }
 }
 
+/// Fires an `after_func`: starts its goroutine, or, if no stack can be had, puts the body back
+/// and tries again in `RETRY_NS`. Never drops the body here: this runs on a scheduler's stack,
+/// with no goroutine current, where the drop of a capture must not run.
 unsafe fn after_fire(t: *const TimerNode, _: u64) {
     // SAFETY: `node` is the first field of the repr(C) AfterInner; the heap's strong reference
-    // (leaked by `after_func`) is reclaimed here.
+    // (leaked by `after_func_as`, or by the retry below) is reclaimed here.
     let inner = unsafe { Arc::from_raw(t as *const AfterInner) };
-    let f = inner.f.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match f {
-        Some(f) if inner.system => crate::goroutine::go_system_at(f, inner.loc),
-        Some(f) => crate::goroutine::go_at(f, inner.loc),
-        None => {}
+    let Some(body) = inner.f.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
+    if let Err(body) = try_go(inner.system, body, inner.loc) {
+        *inner.f.lock().unwrap_or_else(|e| e.into_inner()) = Some(body);
+        let p = Arc::into_raw(inner);
+        // SAFETY: the node just left the heap (its callback is running) and is armed again by
+        // its one owner, this callback; the reference leaked into `p` keeps it alive.
+        unsafe {
+            add_timer(
+                &(*p).node,
+                crate::sys::nanotime().saturating_add(RETRY_NS),
+                after_fire,
+            )
+        };
     }
 }

@@ -284,18 +284,43 @@ fn stack_budget_go_panics_with_clear_error() {
     assert_budget_message(&out, &out.stderr);
 }
 
-/// A panic on the scheduler's stack (here: an `after_func` callback whose goroutine cannot be
-/// started) aborts with a report instead of unwinding out of the scheduler loop, which would
-/// kill an M that holds a processor and leave the program hung.
+/// With every stack taken, an `after_func` whose timer fires (on a scheduler's stack) and a
+/// context's `after_func` started by `cancel` wait for a stack instead of ending the program;
+/// they run once goroutines exit, and the cancel reaches the context's child meanwhile.
 #[test]
-fn panic_on_the_scheduler_stack_aborts_with_a_report() {
+fn after_funcs_wait_for_a_stack_and_run_when_one_is_free() {
     if small_max_map_count().is_none() {
         return;
     }
-    let out = scenario("scheduler_stack_panic", &[("GORT_STACK_GUARD", "mprotect")]);
-    out.assert_signal(libc::SIGABRT)
-        .assert_stderr_has("fatal error: panic on the scheduler stack");
-    assert!(!out.stdout.contains("not reached"), "{out}");
+    let out = scenario("after_func_retries", &[("GORT_STACK_GUARD", "mprotect")]);
+    out.assert_exit(0)
+        .assert_stdout_has("child cancelled: true\n")
+        .assert_stdout_has("ran without a stack: false\n")
+        .assert_stdout_has("after_func ran: true\n")
+        .assert_stdout_has("context after_func ran: true\n")
+        .assert_stderr_has("retrying every 10 ms");
+}
+
+/// A spawn that fails drops the closure in the caller, outside the runtime's processor
+/// section: a drop that parks is fine, and one that panics reaches the caller and leaves the
+/// runtime able to take the processor from a goroutine that spins afterwards.
+#[test]
+fn a_failed_spawn_drops_its_closure_in_the_caller() {
+    if small_max_map_count().is_none() {
+        return;
+    }
+    let env = [("GORT_STACK_GUARD", "mprotect"), ("GOMAXPROCS", "1")];
+    let out = scenario("failed_spawn_drops_in_caller", &env);
+    out.assert_exit(0)
+        .assert_stdout_has("spawn failed: true; parking drop ran: true\n")
+        .assert_stdout_has("drop's panic reached the caller: true\n");
+    let ticks: u64 = out
+        .stdout_value("ticks_while_spinning")
+        .parse()
+        .expect("ticks");
+    // 300 ms of spinning: sysmon hands the processor off after a 10 ms slice, and the ticker
+    // then sleeps 1 ms at a time. Without the hand-off it never runs.
+    assert!(ticks >= 20, "the ticker ran {ticks} times: {out}");
 }
 
 /// An address-space limit (`ulimit -v`) far above what the program uses.
