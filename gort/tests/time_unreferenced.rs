@@ -63,3 +63,34 @@ fn a_timer_lives_as_long_as_a_receiver() {
         assert!(timers <= before + 10, "timers {before} -> {timers}");
     });
 }
+
+/// A ticker nobody reads leaves the heap once a tick waits in its channel (Go 1.23 keeps a
+/// channel timer in a heap only while someone waits on it), so it costs nothing; the next
+/// receive gets that waiting tick and arms the ticker again, and ticks come as before.
+#[test]
+fn an_unread_ticker_leaves_the_heap_until_someone_receives() {
+    go_test(60, || {
+        let before = gort::runtime::stats().timers;
+        let tickers: Vec<_> = (0..100)
+            .map(|_| Ticker::new(Duration::from_millis(1)))
+            .collect();
+        let ticks = gort::tick(Duration::from_millis(1));
+        gort::sleep(Duration::from_millis(50));
+        let timers = gort::runtime::stats().timers;
+        assert!(
+            timers <= before + 10,
+            "101 unread tickers: timers {before} -> {timers}"
+        );
+        for t in &tickers {
+            let waiting = t.receiver().recv().expect("the tick that waited");
+            assert!(
+                waiting.elapsed() >= Duration::from_millis(40),
+                "not the first tick"
+            );
+            let next = t.receiver().recv_timeout(Duration::from_secs(5));
+            assert!(next.expect("a fresh tick").elapsed() < Duration::from_millis(40));
+        }
+        assert!(ticks.recv().is_some());
+        assert!(ticks.recv_timeout(Duration::from_secs(5)).is_ok());
+    });
+}

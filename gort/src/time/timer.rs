@@ -24,7 +24,8 @@ use crate::sys::deadline_after;
 
 /// State shared by a `Timer`/`Ticker`/`after`/`tick` and the scheduler's heap. While the timer
 /// is armed, the heap owns one strong reference (leaked into the heap by `arm`, reclaimed by
-/// the callback or by a successful `stop`).
+/// the callback or by a successful `stop`); while a ticker is idle (`Shared::idle`), the idle
+/// state owns it.
 ///
 /// Go 1.23 semantics: the channel holds at most one value, and after `stop` or `reset` returns
 /// no value from an earlier arming is ever received (`seq` tells the callback its arming is
@@ -40,6 +41,10 @@ struct Shared {
     /// Whether the current arming is over: delivered, or stopped. Written under `lock`; read
     /// without it only as a hint (`fire_if_due`).
     over: AtomicBool,
+    /// A ticker left out of the heap because its last tick still waits in the channel (see
+    /// `deliver`); the next receive arms it again (`fire_if_due`). While set, it owns the
+    /// strong reference the heap owned. Written under `lock`; read without it only as a hint.
+    idle: AtomicBool,
     /// Period in nanoseconds, 0 for a one-shot timer. Under `lock`.
     period: std::cell::Cell<i64>,
     tx: crate::Sender<Instant>,
@@ -70,6 +75,7 @@ fn new_shared(period: i64) -> (Arc<Shared>, crate::Receiver<Instant>) {
             seq: std::cell::Cell::new(0),
             armed: std::cell::Cell::new(0),
             over: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
             period: std::cell::Cell::new(period),
             tx,
         }
@@ -104,6 +110,14 @@ unsafe fn fire_if_due(data: *const ()) {
     // SAFETY: the caller's contract; the channel keeps its reference (not released here).
     let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Shared>()) });
     let Some(s) = weak.upgrade() else { return };
+    if s.idle.load(Acquire) {
+        s.lock.lock();
+        if s.idle.load(Relaxed) {
+            s.arm(s.next_tick(crate::sys::nanotime()));
+        }
+        s.lock.unlock();
+        return;
+    }
     // Unlocked hints first: most receives find the arming over (delivered or stopped), or not
     // due yet.
     if s.over.load(Acquire) {
@@ -134,24 +148,45 @@ impl Shared {
     /// Delivers the current arming's firing: sends the time it was due (as Go's sendTime) and
     /// re-arms a ticker that someone can still receive from. Caller holds `lock`; the node is in
     /// no heap.
+    ///
+    /// A ticker whose previous tick is still in the channel is not re-armed: its ticks would be
+    /// dropped until someone receives, and nobody waits (a receiver finds the tick instead of
+    /// waiting). It stays `idle`, out of the heap, until the next receive arms it for the next
+    /// tick after that receive (`fire_if_due`), as Go 1.23 keeps a channel timer in a heap only
+    /// while someone is blocked on its channel. So a ticker nobody reads costs nothing.
     fn deliver(self: &Arc<Self>) {
         let when = self.node.when();
         let now = crate::sys::nanotime();
-        let _ = self.tx.send_now(crate::sys::instant_at(when.min(now)));
+        let sent = self
+            .tx
+            .send_now(crate::sys::instant_at(when.min(now)))
+            .is_ok();
         // After the send: a receive that sees `over` without the lock (`fire_if_due`'s hint)
         // goes on to find the value.
         self.over.store(true, Release);
-        let period = self.period.get();
-        if period > 0 && self.tx.has_receivers() {
-            let next = when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period));
-            self.arm(next);
+        if self.period.get() > 0 && self.tx.has_receivers() {
+            if sent {
+                self.arm(self.next_tick(now));
+            } else {
+                // The heap's reference passes to the idle state (a `tick` has no other owner
+                // than its heap), until `arm` or `disarm` ends it.
+                std::mem::forget(self.clone());
+                self.idle.store(true, Release);
+            }
         }
+    }
+
+    /// A ticker's next tick after `now`: its last deadline plus whole periods.
+    fn next_tick(&self, now: i64) -> i64 {
+        let (when, period) = (self.node.when(), self.period.get());
+        when.saturating_add(period.saturating_mul(1 + (now - when).max(0) / period))
     }
 
     /// Arms the node at `when` for the current generation. Caller holds `lock`.
     fn arm(self: &Arc<Self>, when: i64) {
         self.armed.set(self.seq.get());
         self.over.store(false, Relaxed);
+        self.wake_idle();
         let p = Arc::into_raw(self.clone());
         // SAFETY: the heap's strong reference (`p`) keeps the node alive and unmoved until the
         // callback or `disarm` reclaims it.
@@ -181,7 +216,19 @@ impl Shared {
         }
         // No arming is current now: receives pass by without the lock (`fire_if_due`).
         self.over.store(true, Release);
+        self.wake_idle();
         pending
+    }
+
+    /// Ends the idle state, if the ticker is in it, and its reference. Caller holds `lock`
+    /// and a reference of its own.
+    fn wake_idle(&self) {
+        if self.idle.load(Relaxed) {
+            self.idle.store(false, Release);
+            // SAFETY: the idle state's reference, leaked by `deliver`; the caller holds
+            // another, so this is not the last.
+            unsafe { Arc::decrement_strong_count(self as *const Shared) };
+        }
     }
 }
 
