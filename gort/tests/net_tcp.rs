@@ -578,3 +578,37 @@ fn listener_details() {
         })
     });
 }
+
+/// `close` (Go's `Listener.Close`) wakes an accept parked in another goroutine, and one parked
+/// on a `try_clone`, with `InvalidInput`; later accepts fail at once; connecting is refused.
+#[test]
+fn close_wakes_every_parked_accept_and_refuses_connections() {
+    bounded(30, || {
+        gort::run(|| {
+            let ln = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+            let addr = ln.local_addr().unwrap();
+            let clone = ln.try_clone().unwrap();
+            let (tx, rx) = gort::chan(2);
+            for l in [ln.clone(), Arc::new(clone)] {
+                let tx = tx.clone();
+                gort::go(move || tx.send(l.accept().map(|_| ()).unwrap_err()).unwrap());
+            }
+            gort::sleep(Duration::from_millis(50));
+            assert!(rx.try_recv().is_err(), "an accept returned before close");
+            let t = Instant::now();
+            ln.close().unwrap();
+            for _ in 0..2 {
+                let e = rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("accept woke");
+                assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            }
+            assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+            let e = ln.accept().map(|_| ()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            ln.close().unwrap();
+            let e = TcpStream::connect(addr).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+        })
+    });
+}

@@ -322,3 +322,24 @@ fn a_send_to_a_full_receiver_waits_without_spinning() {
         std::fs::remove_file(&path).unwrap();
     });
 }
+
+/// `close` wakes a parked accept with `InvalidInput`, and later accepts fail at once.
+#[test]
+fn close_wakes_a_parked_accept() {
+    bounded(30, || {
+        gort::run(|| {
+            let path = sock_path("close");
+            let ln = std::sync::Arc::new(UnixListener::bind(&path).unwrap());
+            let l = ln.clone();
+            let h = gort::spawn(move || l.accept().map(|_| ()).unwrap_err());
+            gort::sleep(Duration::from_millis(50));
+            ln.close().unwrap();
+            let e = h.join().unwrap();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            let e = ln.accept().map(|_| ()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            assert!(UnixStream::connect(&path).is_err());
+            let _ = std::fs::remove_file(&path);
+        })
+    });
+}

@@ -88,6 +88,8 @@ struct Opts {
     write_timeout: AtomicU64,
     /// `set_nonblocking(true)`: fail with `WouldBlock` instead of parking.
     nonblocking: AtomicBool,
+    /// A listener's `close`: every accept fails.
+    closed: AtomicBool,
 }
 
 /// A registered socket: what Go's `internal/poll.FD` is to its `net` types.
@@ -169,6 +171,40 @@ impl<T: AsRawFd> NetFd<T> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.shut_for_reading() => shut(),
             r => r,
         })
+    }
+
+    /// A listener's accept: as [`NetFd::read`], but failing once the listener is closed
+    /// (`close_listener`), also when it waits already.
+    pub(crate) fn accept<R>(&self, mut f: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.read(|ln| {
+            if self.opts.closed.load(SeqCst) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "accept on a closed listener",
+                ));
+            }
+            f(ln)
+        })
+    }
+
+    /// Go's `Listener.Close`, but for the descriptor, which its drop closes: the socket stops
+    /// listening (`shutdown(2)`: the kernel refuses new connections and resets the ones not
+    /// yet accepted), and every accept, through this handle or a `try_clone`, fails from now
+    /// on, one that waits already included (the shutdown wakes every registration of the
+    /// socket; the kick, this handle's at once).
+    pub(crate) fn close_listener(&self) -> io::Result<()> {
+        self.opts.closed.store(true, SeqCst);
+        // SAFETY: shutdown(2) on the descriptor this handle owns; no memory is passed.
+        let r = unsafe { libc::shutdown(self.as_raw_fd(), libc::SHUT_RDWR) };
+        self.io.kick(true);
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            // Closed before (or by a clone): nothing more to do.
+            if e.raw_os_error() != Some(libc::ENOTCONN) {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// The write-side counterpart of [`NetFd::read`].

@@ -54,7 +54,7 @@ impl TcpListener {
     /// Accepts a connection, parking until one arrives (or the read timeout, if set, passes).
     /// The stream has `TCP_NODELAY` set, as Go's accepted connections do.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (s, addr) = self.fd.read(|ln| ln.accept())?;
+        let (s, addr) = self.fd.accept(|ln| ln.accept())?;
         let s = TcpStream::from_std_nodelay(s)?;
         Ok((s, addr))
     }
@@ -62,6 +62,31 @@ impl TcpListener {
     /// An iterator over incoming connections; it never returns `None`.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
+    }
+
+    /// Stops listening, as Go's `Listener.Close` does: an `accept` waiting in another goroutine
+    /// returns an `InvalidInput` error at once, and so does every later one, through this
+    /// handle or any `try_clone` of it; new connections are refused, and those not yet
+    /// accepted are reset. The descriptor itself is closed when the last handle is dropped.
+    /// Closing again does nothing. (std has no such method; dropping is its only close, which
+    /// a goroutine cannot do to a listener another goroutine is accepting on.)
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gort::net::TcpListener;
+    ///
+    /// let ln = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+    /// let server = gort::spawn({
+    ///     let ln = ln.clone();
+    ///     move || {
+    ///         while ln.accept().is_ok() {} // serve until closed
+    ///     }
+    /// });
+    /// ln.close().unwrap();
+    /// server.join().unwrap();
+    /// ```
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close_listener()
     }
 
     /// The local address this socket is bound to.

@@ -63,7 +63,7 @@ impl UnixListener {
     /// listener shut down meanwhile (`shutdown(2)` on its descriptor) fails it with
     /// `InvalidInput`, as std's blocking accept does.
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (s, addr) = self.fd.read(|ln| match ln.accept() {
+        let (s, addr) = self.fd.accept(|ln| match ln.accept() {
             // Shut down (`shutdown(2)` on its fd): the kernel's non-blocking accept says "try
             // again" for ever where a blocking one fails with EINVAL, and no readiness comes
             // again, so a blocking accept fails as std's does.
@@ -78,6 +78,13 @@ impl UnixListener {
     /// An iterator over incoming connections; it never returns `None`.
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming { listener: self }
+    }
+
+    /// Stops listening, as `TcpListener::close` does (Go's `Listener.Close`): waiting and later
+    /// accepts, through any handle of this socket, fail with `InvalidInput`. The descriptor is
+    /// closed when the last handle is dropped; a path it was bound to stays until removed.
+    pub fn close(&self) -> io::Result<()> {
+        self.fd.close_listener()
     }
 
     /// The local address this socket is bound to.
