@@ -151,12 +151,23 @@ impl Shared {
     ///
     /// A ticker whose previous tick is still in the channel is not re-armed: its ticks would be
     /// dropped until someone receives, and nobody waits (a receiver finds the tick instead of
-    /// waiting). It stays `idle`, out of the heap, until the next receive arms it for the next
-    /// tick after that receive (`fire_if_due`), as Go 1.23 keeps a channel timer in a heap only
-    /// while someone is blocked on its channel. So a ticker nobody reads costs nothing.
+    /// waiting). It stays `idle`, out of the heap, until a receive arms it for the next tick
+    /// after that receive (`fire_if_due`, which every receive runs before it looks at the
+    /// channel and again after it took a value), as Go 1.23 keeps a channel timer in a heap
+    /// only while someone is blocked on its channel. So a ticker nobody reads costs nothing.
+    /// The hook after the take is what keeps a second receiver from waiting for ever: it may
+    /// have looked before the ticker went idle, and block once the first took the tick.
     fn deliver(self: &Arc<Self>) {
         let when = self.node.when();
         let now = crate::sys::nanotime();
+        let ticker = self.period.get() > 0 && self.tx.has_receivers();
+        // Raised before the send, so that a receive that takes the waiting tick after the send
+        // found it there sees the flag when it runs the due hook again after its take
+        // (`RawChan::run_due_timer`, after every receive): the channel's lock orders the two.
+        // Its reference is taken only below; nobody acts on the flag without `lock`, held here.
+        if ticker {
+            self.idle.store(true, SeqCst);
+        }
         let sent = self
             .tx
             .send_now(crate::sys::instant_at(when.min(now)))
@@ -164,14 +175,14 @@ impl Shared {
         // After the send: a receive that sees `over` without the lock (`fire_if_due`'s hint)
         // goes on to find the value.
         self.over.store(true, Release);
-        if self.period.get() > 0 && self.tx.has_receivers() {
+        if ticker {
             if sent {
+                self.idle.store(false, Relaxed);
                 self.arm(self.next_tick(now));
             } else {
                 // The heap's reference passes to the idle state (a `tick` has no other owner
                 // than its heap), until `arm` or `disarm` ends it.
                 std::mem::forget(self.clone());
-                self.idle.store(true, Release);
             }
         }
     }

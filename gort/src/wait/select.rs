@@ -116,6 +116,8 @@ pub(crate) fn select<C: Selectable + ?Sized>(
                 let ok = st == Status::Done;
                 set_result(c, ok);
                 wake.wake_all();
+                // After a take, as every receive does (`RawChan::run_due_timer`).
+                c.chan.run_due_timer();
                 return Some((i, ok));
             }
         }

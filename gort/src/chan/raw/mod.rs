@@ -185,7 +185,9 @@ impl RawChan {
     /// maybeRunChan), so a receive never misses a due timer because no scheduler has run its
     /// heap yet: at one processor, a goroutine that computes without a scheduling point and
     /// then polls its timer with `try_recv` would otherwise find it empty. Called by every
-    /// receive before it takes the channel's lock.
+    /// receive before it takes the channel's lock, and again after it (a ticker left idle while
+    /// its tick waited in the channel is armed again once a receive took that tick: see
+    /// `time::timer`'s `deliver`).
     #[inline]
     pub(crate) fn run_due_timer(&self) {
         if !self.timer {
@@ -522,7 +524,9 @@ impl RawChan {
     pub(crate) unsafe fn recv(&self, elem: *mut u8, block: bool) -> Status {
         self.run_due_timer();
         // SAFETY: forwarded from the caller.
-        unsafe { self.recv_buffered(elem, block) }
+        let st = unsafe { self.recv_buffered(elem, block) };
+        self.run_due_timer();
+        st
     }
 
     /// `recv` without firing a due timer first: for the timer itself, which drains its channel
@@ -656,6 +660,9 @@ impl RawChan {
             r
         };
         drop_waker(waker);
+        if !send && r.is_some() {
+            self.run_due_timer();
+        }
         r.map_or(Poll::Pending, Poll::Ready)
     }
 

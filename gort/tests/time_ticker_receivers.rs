@@ -1,0 +1,54 @@
+//! Receivers sharing one ticker's channel. A ticker whose last tick still waits in its channel
+//! leaves the timer heap until a receive takes that tick; a receiver that blocks just after
+//! another took it must still get the next tick. Alone in its binary: it sets the processor
+//! count and holds a thousand long timers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gort_test_support::go_test;
+
+/// Two goroutines take turns with one 20 us ticker, each through a dynamic select over the
+/// ticker and 500 hour-long timers (which widen the gap between a receive's look at the timer
+/// and its take). Each round both must receive within 2 s.
+#[test]
+fn two_receivers_of_one_ticker_never_wait_for_ever() {
+    go_test(120, || {
+        gort::set_procs(2);
+        let ticker = gort::time::Ticker::new(Duration::from_micros(20));
+        let (done_tx, done_rx) = gort::chan::<()>(4);
+        let (starts, gates): (Vec<_>, Vec<_>) = (0..2).map(|_| gort::chan::<()>(1)).unzip();
+        for gate in gates {
+            let rx = ticker.receiver().clone();
+            let done = done_tx.clone();
+            gort::go(move || {
+                let afters: Vec<_> = (0..500)
+                    .map(|_| gort::after(Duration::from_secs(3600)))
+                    .collect();
+                while gate.recv().is_some() {
+                    let mut sel = gort::Select::new();
+                    let tick = sel.recv(&rx);
+                    for a in &afters {
+                        sel.recv(a);
+                    }
+                    let op = sel.select();
+                    assert_eq!(op.index(), tick);
+                    op.recv(&rx).unwrap();
+                    if done.send(()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let receivers = Arc::new(starts);
+        for round in 0..4_000 {
+            for s in receivers.iter() {
+                s.send(()).unwrap();
+            }
+            for _ in 0..2 {
+                let r = done_rx.recv_timeout(Duration::from_secs(2));
+                assert!(r.is_ok(), "round {round}: a receiver got no tick for 2 s");
+            }
+        }
+    });
+}
