@@ -23,7 +23,9 @@ pub fn select(input: TokenStream) -> TokenStream {
     }
 }
 
-/// Runs `fn main` as the first goroutine. `#[gort::main(procs = 4)]` sets GOMAXPROCS.
+/// Runs `fn main` as the first goroutine. `#[gort::main(procs = 4)]` sets the number of
+/// processors (GOMAXPROCS) before the body runs: it wins over the `GOMAXPROCS` environment
+/// variable, as a call of `runtime.GOMAXPROCS(4)` at the top of a Go `main` would.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(args, item, Kind::Main)

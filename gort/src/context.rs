@@ -267,7 +267,9 @@ impl Context {
         self.child(self.inner.deadline)
     }
 
-    /// A child that is also cancelled when `d` has passed.
+    /// A child that is also cancelled when `d` has passed. A `d` too large for an `Instant`
+    /// (`Duration::MAX`, say) gives a child with no deadline, as `with_cancel` does: its
+    /// `deadline()` is None.
     pub fn with_timeout(&self, d: Duration) -> (Context, CancelFn) {
         match Instant::now().checked_add(d) {
             Some(t) => self.with_deadline(t),

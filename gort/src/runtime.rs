@@ -16,23 +16,29 @@
 //! deadlock report, fatal errors, and panics, which lose their backtrace); `single`, the
 //! default, dumps every goroutine on SIGQUIT and deadlock; `all` also dumps them after a fatal
 //! error (except a stack overflow, reported from its signal handler, where no dump can be
-//! taken: the report names the goroutine and where it was spawned); `system` is `all` with the runtime's own goroutines listed too; `crash` is `system`
-//! that also ends SIGQUIT and the deadlock report with SIGABRT (a core dump where enabled)
-//! instead of exit status 2.
+//! taken: the report names the goroutine and where it was spawned); `system` is `all` with
+//! the runtime's own goroutines listed too; `crash` is `system` that also ends SIGQUIT and
+//! the deadlock report with SIGABRT (a core dump where enabled) instead of exit status 2. A
+//! stack overflow ends with SIGABRT at every level (its report is written from the signal
+//! handler, which can only abort).
 //!
 //! # The deadlock detector's limits
 //! `fatal error: all goroutines are asleep - deadlock!` is reported only when nothing could
 //! ever wake anything, checked twice with no progress in between: every processor idle,
-//! nothing queued, no timer pending, no blocking call or C call in progress, and every OS
+//! nothing queued, no timer that could wake anyone, no blocking call or C call in progress, and every OS
 //! thread of the process known to gort (its own, or a plain thread parked in a gort call). So
 //! it stays silent, and the program simply hangs, while:
 //! - a thread gort does not know exists (a thread pool of another crate, a C library's
 //!   thread, the tokio runtime of `compat::tokio`): it might still send on a channel;
 //! - a goroutine waits for I/O or a signal (`gort::net`, `gort::signal`, `Child::wait`): the
 //!   outside world might still wake it;
-//! - a timer is pending, however far away.
+//! - a goroutine sleeps, or an `after_func` (a context's deadline too) is pending, however
+//!   far away.
 //!
-//! Go's detector has the same blind spots for cgo threads and pending timers.
+//! A timer's channel (`Timer`, `Ticker`, `after`, `tick`) keeps it silent only while someone
+//! waits on that channel: a goroutine blocked elsewhere beside an unread hour-long `Timer` is
+//! reported, as Go 1.23 reports it. Go's detector has the same blind spots for cgo threads and
+//! pending timers.
 //!
 //! ```
 //! let (tx, rx) = gort::chan::<()>(0);
@@ -154,8 +160,9 @@ impl Histogram {
         self.buckets.iter().sum()
     }
 
-    /// An upper bound of the `q` quantile (0.0–1.0): the top of the bucket where the
-    /// cumulative count reaches `q`; None when empty.
+    /// An upper bound of the `q` quantile (0.0–1.0, clamped; NaN counts as 0): the top of the
+    /// bucket where the cumulative count reaches `q`; None when empty. The last bucket is
+    /// open-ended, so for it the result is only its nominal top, twice its bottom.
     pub fn quantile(&self, q: f64) -> Option<std::time::Duration> {
         let total = self.count();
         if total == 0 {
@@ -209,10 +216,12 @@ pub fn dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
 }
 
 /// Sets the most OS threads the scheduler may start, and returns the previous limit (Go's
-/// `debug.SetMaxThreads`; default 10,000). Each goroutine that blocks its thread without
-/// `gort::blocking`, or runs without calling the runtime, keeps a thread; past the limit the
-/// program stops with `fatal error: thread exhaustion` and exit status 2, as Go's does. A limit
-/// below the threads already running stops it at once.
+/// `debug.SetMaxThreads`; default 10,000). Every thread counts: each goroutine inside a
+/// blocking call (`gort::blocking`, `ffi::call`, `gort::fs`, DNS) or blocking its thread
+/// without one, or running without calling the runtime, keeps a thread, beside the
+/// processors' own; past the limit the program stops with `fatal error: thread exhaustion` and
+/// exit status 2, as Go's does (Go counts threads in system calls too). A limit below the
+/// threads already running stops it at once.
 ///
 /// # Panics
 /// If `n` is 0.

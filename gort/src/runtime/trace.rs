@@ -56,5 +56,7 @@ pub fn start(path: impl AsRef<Path>) -> io::Result<()> {
 /// # Errors
 /// If no trace is running, or the file cannot be written.
 pub fn stop() -> io::Result<()> {
+    // As every entry point: a trace `GORT_TRACE` asks for starts with the runtime.
+    crate::rt::ensure_started();
     crate::rt::trace_stop()
 }
