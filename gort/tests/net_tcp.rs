@@ -612,3 +612,22 @@ fn close_wakes_every_parked_accept_and_refuses_connections() {
         })
     });
 }
+
+/// A serving loop over `incoming()` ends when another goroutine closes the listener.
+#[test]
+fn incoming_ends_when_the_listener_is_closed() {
+    bounded(30, || {
+        gort::run(|| {
+            let ln = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+            let addr = ln.local_addr().unwrap();
+            let l = ln.clone();
+            let server = gort::spawn(move || l.incoming().filter(|s| s.is_ok()).count());
+            for _ in 0..3 {
+                drop(TcpStream::connect(addr).unwrap());
+            }
+            gort::sleep(Duration::from_millis(50));
+            ln.close().unwrap();
+            assert_eq!(server.join().unwrap(), 3);
+        })
+    });
+}

@@ -343,3 +343,26 @@ fn close_wakes_a_parked_accept() {
         })
     });
 }
+
+/// A connection queued when the listener closes is closed too (the kernel leaves a Unix
+/// listener's backlog waiting until the descriptor goes; TCP resets it): its client reads the
+/// end at once, while the listener is still alive.
+#[test]
+fn close_ends_the_connections_not_yet_accepted() {
+    bounded(30, || {
+        gort::run(|| {
+            let path = sock_path("close-queued");
+            let ln = UnixListener::bind(&path).unwrap();
+            let mut c = UnixStream::connect(&path).unwrap();
+            ln.close().unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            match c.read(&mut [0u8; 8]) {
+                Ok(0) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+                r => panic!("want the end of the connection, got {r:?}"),
+            }
+            drop(ln);
+            let _ = std::fs::remove_file(&path);
+        })
+    });
+}

@@ -187,6 +187,11 @@ impl<T: AsRawFd> NetFd<T> {
         })
     }
 
+    /// Whether `close_listener` was called on this socket (through any handle).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.opts.closed.load(SeqCst)
+    }
+
     /// Go's `Listener.Close`, but for the descriptor, which its drop closes: the socket stops
     /// listening (`shutdown(2)`: the kernel refuses new connections and resets the ones not
     /// yet accepted), and every accept, through this handle or a `try_clone`, fails from now

@@ -59,15 +59,17 @@ impl TcpListener {
         Ok((s, addr))
     }
 
-    /// An iterator over incoming connections; it never returns `None`.
+    /// An iterator over incoming connections. Unlike std's, it ends (returns `None`) once the
+    /// listener is closed (`close`), so that a serving loop ends with it; until then it never
+    /// does.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
 
     /// Stops listening, as Go's `Listener.Close` does: an `accept` waiting in another goroutine
     /// returns an `InvalidInput` error at once, and so does every later one, through this
-    /// handle or any `try_clone` of it; new connections are refused, and those not yet
-    /// accepted are reset. The descriptor itself is closed when the last handle is dropped.
+    /// handle or any `try_clone` of it (`incoming()` ends); new connections are refused, and
+    /// those not yet accepted are reset. The descriptor itself is closed when the last handle is dropped.
     /// Closing again does nothing. (std has no such method; dropping is its only close, which
     /// a goroutine cannot do to a listener another goroutine is accepting on.)
     ///
@@ -158,7 +160,10 @@ pub struct Incoming<'a> {
 impl Iterator for Incoming<'_> {
     type Item = io::Result<TcpStream>;
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept().map(|(s, _)| s))
+        match self.listener.accept() {
+            Err(_) if self.listener.fd.is_closed() => None,
+            r => Some(r.map(|(s, _)| s)),
+        }
     }
 }
 

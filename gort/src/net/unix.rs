@@ -75,15 +75,22 @@ impl UnixListener {
         Ok((UnixStream::register(s)?, addr))
     }
 
-    /// An iterator over incoming connections; it never returns `None`.
+    /// An iterator over incoming connections. Unlike std's, it ends (returns `None`) once the
+    /// listener is closed (`close`), so that a serving loop ends with it; until then it never
+    /// does.
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming { listener: self }
     }
 
     /// Stops listening, as `TcpListener::close` does (Go's `Listener.Close`): waiting and later
-    /// accepts, through any handle of this socket, fail with `InvalidInput`. The descriptor is
-    /// closed when the last handle is dropped; a path it was bound to stays until removed.
+    /// accepts, through any handle of this socket, fail with `InvalidInput`, and `incoming()`
+    /// ends. Connections already queued are accepted and closed here (the kernel resets a TCP
+    /// listener's, but leaves a Unix one's waiting); one that arrives while this runs may wait
+    /// until the descriptor is closed, when the last handle is dropped. A path the socket was
+    /// bound to stays until removed.
     pub fn close(&self) -> io::Result<()> {
+        // Non-blocking (every registered socket is): ends at the first "try again".
+        while self.fd.get_ref().accept().is_ok() {}
         self.fd.close_listener()
     }
 
@@ -146,7 +153,10 @@ pub struct UnixIncoming<'a> {
 impl Iterator for UnixIncoming<'_> {
     type Item = io::Result<UnixStream>;
     fn next(&mut self) -> Option<io::Result<UnixStream>> {
-        Some(self.listener.accept().map(|(s, _)| s))
+        match self.listener.accept() {
+            Err(_) if self.listener.fd.is_closed() => None,
+            r => Some(r.map(|(s, _)| s)),
+        }
     }
 }
 

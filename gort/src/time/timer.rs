@@ -553,6 +553,8 @@ fn after_func_as(
 
 impl AfterFunc {
     /// Prevents the function from running. Returns true if it had not started (Go's Stop).
+    /// False means its time had come: it has started, or will as soon as its goroutine can be
+    /// (while no stack can be had, it waits, and a later `stop` may still prevent it).
     pub fn stop(&self) -> bool {
         if self.inner.node.stop() {
             // SAFETY: the node left the heap without firing: release the heap's reference.
