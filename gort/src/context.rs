@@ -132,6 +132,11 @@ pub struct Context {
 }
 
 /// Cancels the context it was returned with, and all its descendants (Go's CancelFunc).
+///
+/// Dropping it does not cancel, as forgetting to call Go's does not: call `cancel` when the
+/// work is done. Until then the context stays registered with its parent, and one made by
+/// `with_timeout` or `with_deadline` keeps its timer pending until the deadline (Go's `vet`
+/// warns of such a lost cancel; nothing here can).
 #[derive(Clone)]
 pub struct CancelFn {
     inner: Arc<Inner>,
