@@ -52,3 +52,45 @@ fn two_receivers_of_one_ticker_never_wait_for_ever() {
         }
     });
 }
+
+/// A tick left in the channel for an async receive that is then dropped passes to the next
+/// receiver in line, here a `recv_timeout` (a select); the ticker, idle meanwhile (its next
+/// tick found the channel full), must be armed again for the receiver behind that one.
+#[test]
+fn a_tick_passed_on_by_a_dropped_async_receive_rearms_the_ticker() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    go_test(60, || {
+        let period = Duration::from_millis(20);
+        let ticker = gort::time::Ticker::new(period);
+        let rx = ticker.receiver().clone();
+        rx.recv().unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = Box::pin(rx.recv_async());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        let (second_tx, second) = gort::chan::<bool>(1);
+        let r = rx.clone();
+        gort::go(move || {
+            let got = r.recv_timeout(Duration::from_secs(30)).is_ok();
+            second_tx.send(got).unwrap();
+        });
+        gort::sleep(Duration::from_millis(3));
+        let (third_tx, third) = gort::chan::<()>(1024);
+        let r = rx.clone();
+        gort::go(move || {
+            while r.recv().is_some() {
+                if third_tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        // The first tick is left for the async receive; the second finds the channel full.
+        gort::sleep(period * 2 + period / 2);
+        drop(first);
+        assert_eq!(second.recv_timeout(Duration::from_secs(5)), Ok(true));
+        assert!(
+            third.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the third receiver got no tick"
+        );
+    });
+}

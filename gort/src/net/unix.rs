@@ -19,6 +19,10 @@ use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use super::{NetFd, max_backlog, would_block};
 
+/// Connections `UnixListener::close` accepts and closes at most: the kernel's default
+/// `somaxconn`, the most a listener queues unless the host raised it.
+const QUEUED_MAX: usize = 4096;
+
 /// A Unix-domain socket server; like `std::os::unix::net::UnixListener`, but `accept` parks the
 /// goroutine.
 ///
@@ -85,12 +89,19 @@ impl UnixListener {
     /// Stops listening, as `TcpListener::close` does (Go's `Listener.Close`): waiting and later
     /// accepts, through any handle of this socket, fail with `InvalidInput`, and `incoming()`
     /// ends. Connections already queued are accepted and closed here (the kernel resets a TCP
-    /// listener's, but leaves a Unix one's waiting); one that arrives while this runs may wait
-    /// until the descriptor is closed, when the last handle is dropped. A path the socket was
+    /// listener's, but leaves a Unix one's waiting), up to 4,096 of them; one beyond those, or
+    /// one that arrives while this runs, may wait until the descriptor is closed, when the last
+    /// handle is dropped. A path the socket was
     /// bound to stays until removed.
     pub fn close(&self) -> io::Result<()> {
-        // Non-blocking (every registered socket is): ends at the first "try again".
-        while self.fd.get_ref().accept().is_ok() {}
+        // Non-blocking (every registered socket is): ends at the first "try again", and after
+        // at most a full backlog of the kernel's default size, so that clients connecting
+        // without pause cannot keep the close from returning.
+        for _ in 0..QUEUED_MAX {
+            if self.fd.get_ref().accept().is_err() {
+                break;
+            }
+        }
         self.fd.close_listener()
     }
 

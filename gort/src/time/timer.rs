@@ -110,6 +110,9 @@ unsafe fn fire_if_due(data: *const ()) {
     // SAFETY: the caller's contract; the channel keeps its reference (not released here).
     let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Shared>()) });
     let Some(s) = weak.upgrade() else { return };
+    // Pairs with `deliver`'s fence: a take just before this call, or a look just before a
+    // block, is ordered with a delivery that found the channel full.
+    std::sync::atomic::fence(SeqCst);
     if s.idle.load(Acquire) {
         s.lock.lock();
         if s.idle.load(Relaxed) {
@@ -163,10 +166,14 @@ impl Shared {
         let ticker = self.period.get() > 0 && self.tx.has_receivers();
         // Raised before the send, so that a receive that takes the waiting tick after the send
         // found it there sees the flag when it runs the due hook again after its take
-        // (`RawChan::run_due_timer`, after every receive): the channel's lock orders the two.
-        // Its reference is taken only below; nobody acts on the flag without `lock`, held here.
+        // (`RawChan::run_due_timer`, after every receive). The send may find the channel full
+        // without its lock (`RawChan::send`'s fast path reads the count alone), so nothing but
+        // fences orders the two: this one and the hook's, before it reads the flag (a store
+        // then a load on each side, Dekker's pattern). Its reference is taken only below;
+        // nobody acts on the flag without `lock`, held here.
         if ticker {
             self.idle.store(true, SeqCst);
+            std::sync::atomic::fence(SeqCst);
         }
         let sent = self
             .tx

@@ -196,6 +196,9 @@ pub(crate) fn select<C: Selectable + ?Sized>(
         }
         let ok = waiters[fired].success;
         set_result(&cases[fired], ok);
+        // After a take, as every receive does (`RawChan::run_due_timer`): a value passed on by
+        // a dropped async receive is a buffered tick, taken here.
+        cases[fired].chan.run_due_timer();
         return Some((fired, ok));
     }
 }
