@@ -309,10 +309,7 @@ pub(crate) fn go_system(f: impl FnOnce() + Send + 'static) {
 
 /// `go_system` with the spawn site given (a goroutine started on the caller's behalf).
 pub(crate) fn go_system_at(f: impl FnOnce() + Send + 'static, loc: &'static Location<'static>) {
-    let body = move || {
-        let _ = catch_unwind(AssertUnwindSafe(f));
-    };
-    if let Err(e) = rt::spawn_system(body, loc) {
+    if let Err(e) = rt::spawn_system(body(f), loc) {
         panic!("{e}");
     }
 }
