@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gort_test_support::wait_for_state as wait_for;
+use gort_test_support::{serial_go_test, wait_for_state as wait_for};
 
 fn count(state: &str) -> usize {
     gort::runtime::goroutines_by_state()
@@ -12,8 +12,14 @@ fn count(state: &str) -> usize {
         .unwrap_or(0)
 }
 
-#[gort::test(timeout = 30)]
+/// Both tests count goroutines runtime-wide, so they run one at a time: the harness runs a
+/// binary's tests in parallel on one runtime, and each would count the other's goroutines.
+#[test]
 fn parked_goroutines_are_counted_by_wait_reason() {
+    serial_go_test(30, parked_goroutines_are_counted_by_wait_reason_body);
+}
+
+fn parked_goroutines_are_counted_by_wait_reason_body() {
     let (tx, rx) = gort::chan::<u32>(0);
     let (stop_tx, stop_rx) = gort::chan::<()>(0);
     let mu = std::sync::Arc::new(gort::sync::Mutex::new(()));
@@ -53,8 +59,12 @@ fn parked_goroutines_are_counted_by_wait_reason() {
 
 /// A goroutine waiting at the end of `gort::scope` shows as "scope", not as the WaitGroup the
 /// scope happens to use inside.
-#[gort::test(timeout = 30)]
+#[test]
 fn a_goroutine_waiting_for_its_scope_shows_as_scope() {
+    serial_go_test(30, a_goroutine_waiting_for_its_scope_shows_as_scope_body);
+}
+
+fn a_goroutine_waiting_for_its_scope_shows_as_scope_body() {
     let (tx, rx) = gort::chan::<()>(0);
     let waiter = gort::spawn(move || {
         gort::scope(|s| {

@@ -1,19 +1,19 @@
 //! Timers nobody can observe leave the timer heaps at once, as Go 1.23 collects unreferenced
 //! timers: the select-timeout idiom in a loop must not pile up an `after` per iteration until
-//! each would have fired; and a timer whose receiver is still alive keeps firing. Alone in its
-//! binary, since it counts every timer of the process.
+//! each would have fired; and a timer whose receiver is still alive keeps firing. The tests run
+//! one at a time, since each counts every timer of the process.
 
 use std::time::Duration;
 
 use gort::time::{Ticker, Timer};
 
-use gort_test_support::go_test;
+use gort_test_support::serial_go_test;
 
 /// 10,000 selects whose `after(1 h)` loses, and 1,000 dropped `tick(1 h)`: the count of
 /// pending timers is back where it started.
 #[test]
 fn a_dropped_after_or_tick_leaves_the_timer_heap() {
-    go_test(60, || {
+    serial_go_test(60, || {
         let before = gort::runtime::stats().timers;
         let (tx, rx) = gort::chan::<i32>(1);
         for i in 0..10_000 {
@@ -34,7 +34,7 @@ fn a_dropped_after_or_tick_leaves_the_timer_heap() {
 /// A clone of the channel keeps the timer: it still fires.
 #[test]
 fn a_receiver_left_keeps_the_timer() {
-    go_test(60, || {
+    serial_go_test(60, || {
         let rx = gort::after(Duration::from_millis(5));
         let kept = rx.clone();
         drop(rx);
@@ -46,7 +46,7 @@ fn a_receiver_left_keeps_the_timer() {
 /// `time.NewTimer(d).C` works); dropped with no clone, each leaves the heap.
 #[test]
 fn a_timer_lives_as_long_as_a_receiver() {
-    go_test(60, || {
+    serial_go_test(60, || {
         let rx = Timer::new(Duration::from_millis(5)).receiver().clone();
         assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok());
         let ticks = Ticker::new(Duration::from_millis(2)).receiver().clone();
@@ -69,7 +69,7 @@ fn a_timer_lives_as_long_as_a_receiver() {
 /// receive gets that waiting tick and arms the ticker again, and ticks come as before.
 #[test]
 fn an_unread_ticker_leaves_the_heap_until_someone_receives() {
-    go_test(60, || {
+    serial_go_test(60, || {
         let before = gort::runtime::stats().timers;
         let tickers: Vec<_> = (0..100)
             .map(|_| Ticker::new(Duration::from_millis(1)))
