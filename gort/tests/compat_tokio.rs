@@ -1,7 +1,8 @@
 //! Feature `tokio`: `gort::compat::tokio::block_on` runs futures that need tokio's reactor and
 //! timers from goroutines, on the shared runtime. A real hyper server and hyper clients, all in
 //! goroutines, talk over loopback; goroutines waiting on responses hold no processor; and
-//! goroutines and gort channels are awaited from tasks of a tokio runtime.
+//! goroutines and gort channels are awaited from tasks of a tokio runtime. The tests run one at
+//! a time: one sets the processor count to 1, and the others' load would disturb its timing.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort::compat::tokio::block_on;
-use gort_test_support::{bounded, go_test, with_procs};
+use gort_test_support::{bounded, serial, serial_go_test, with_procs};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -73,7 +74,7 @@ fn get(addr: SocketAddr, path: &str) -> String {
 
 #[test]
 fn hyper_server_and_clients_in_goroutines() {
-    go_test(120, || {
+    serial_go_test(120, || {
         const N: usize = 200;
         let (addr, server) = start_server(N);
         let clients: Vec<_> = (0..N)
@@ -123,6 +124,7 @@ fn waiting_goroutines_hold_no_processor() {
 
 #[test]
 fn tokio_timers_and_spawned_tasks_from_a_plain_thread() {
+    let _serial = serial();
     bounded(30, || {
         let v = block_on(async {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -137,6 +139,7 @@ fn tokio_timers_and_spawned_tasks_from_a_plain_thread() {
 /// blocks the runtime's two worker threads.
 #[test]
 fn goroutines_and_channels_awaited_from_tokio_tasks() {
+    let _serial = serial();
     bounded(60, || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -185,6 +188,7 @@ fn goroutines_and_channels_awaited_from_tokio_tasks() {
 /// to another thread first (tokio's `block_in_place`), so the future completes.
 #[test]
 fn block_on_inside_a_task_of_the_shared_runtime() {
+    let _serial = serial();
     bounded(30, || {
         let task = gort::compat::tokio::handle().spawn(async {
             block_on(async {
@@ -200,6 +204,7 @@ fn block_on_inside_a_task_of_the_shared_runtime() {
 /// the thread over: the thread just blocks while the shared runtime drives the future.
 #[test]
 fn block_on_inside_a_current_thread_runtime() {
+    let _serial = serial();
     bounded(30, || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -24,25 +24,31 @@ fn spinners(n: usize, stop: &Arc<AtomicBool>) -> Vec<gort::JoinHandle<()>> {
         .collect()
 }
 
-/// Median of 200 `sleep(1 ms)` with four spinners beside the sleeper.
+/// Median of 200 `sleep(1 ms)` with four spinners beside the sleeper; the best of three rounds
+/// (the OS may deschedule the test's threads for a while on a loaded machine).
 fn sleep_median_beside_spinners(procs: usize) -> Duration {
     serial_go_test(120, move || {
         gort::set_procs(procs);
-        let stop = Arc::new(AtomicBool::new(false));
-        let hs = spinners(4, &stop);
-        let mut took: Vec<Duration> = (0..200)
+        (0..3)
             .map(|_| {
-                let t = Instant::now();
-                gort::sleep(MS);
-                t.elapsed()
+                let stop = Arc::new(AtomicBool::new(false));
+                let hs = spinners(4, &stop);
+                let mut took: Vec<Duration> = (0..200)
+                    .map(|_| {
+                        let t = Instant::now();
+                        gort::sleep(MS);
+                        t.elapsed()
+                    })
+                    .collect();
+                stop.store(true, Relaxed);
+                for h in hs {
+                    h.join().unwrap();
+                }
+                took.sort();
+                took[took.len() / 2]
             })
-            .collect();
-        stop.store(true, Relaxed);
-        for h in hs {
-            h.join().unwrap();
-        }
-        took.sort();
-        took[took.len() / 2]
+            .min()
+            .unwrap()
     })
 }
 

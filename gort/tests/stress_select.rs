@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gort_test_support::serial_go_test;
+use gort_test_support::{go_test, serial, serial_go_test};
 
 /// Two goroutines share one unbuffered channel through a send arm and a receive arm of the same
 /// select, plus a timer arm. The park commit must not read the parked frame (its case and lock
@@ -14,8 +14,9 @@ use gort_test_support::serial_go_test;
 /// which widens the window the bug needs.
 #[test]
 fn same_channel_send_and_recv_arms_with_timer() {
+    let _serial = serial();
     let burners = gort_test_support::burn_cpus(3);
-    serial_go_test(120, || {
+    go_test(120, || {
         gort::set_procs(2);
         for _ in 0..100 {
             let (tx, rx) = gort::chan::<bool>(0);

@@ -1,20 +1,19 @@
 //! Receivers sharing one ticker's channel. A ticker whose last tick still waits in its channel
 //! leaves the timer heap until a receive takes that tick; a receiver that blocks just after
-//! another took it must still get the next tick. Alone in its binary: it sets the processor
-//! count and holds a thousand long timers.
+//! another took it must still get the next tick. The tests run one at a time: one sets the
+//! processor count and holds a thousand long timers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use gort_test_support::go_test;
+use gort_test_support::{serial_go_test, with_procs};
 
 /// Two goroutines take turns with one 20 us ticker, each through a dynamic select over the
 /// ticker and 500 hour-long timers (which widen the gap between a receive's look at the timer
 /// and its take). Each round both must receive within 2 s.
 #[test]
 fn two_receivers_of_one_ticker_never_wait_for_ever() {
-    go_test(120, || {
-        gort::set_procs(2);
+    with_procs(2, 120, || {
         let ticker = gort::time::Ticker::new(Duration::from_micros(20));
         let (done_tx, done_rx) = gort::chan::<()>(4);
         let (starts, gates): (Vec<_>, Vec<_>) = (0..2).map(|_| gort::chan::<()>(1)).unzip();
@@ -60,7 +59,7 @@ fn two_receivers_of_one_ticker_never_wait_for_ever() {
 fn a_tick_passed_on_by_a_dropped_async_receive_rearms_the_ticker() {
     use std::future::Future;
     use std::task::{Context, Waker};
-    go_test(60, || {
+    serial_go_test(60, || {
         let period = Duration::from_millis(20);
         let ticker = gort::time::Ticker::new(period);
         let rx = ticker.receiver().clone();
