@@ -168,3 +168,45 @@ fn plain_thread_waits_for_goroutines() {
     }
     bounded(30, move || wg.wait());
 }
+
+/// Go: src/sync/waitgroup_test.go, TestWaitGroupGo; and many goroutines started by `go` at
+/// once, each counted until it returns.
+#[test]
+fn go_test_wait_group_go() {
+    with_procs(2, 30, || {
+        let wg = WaitGroup::new();
+        let i = Arc::new(AtomicI32::new(0));
+        let i2 = i.clone();
+        wg.go(move || {
+            i2.fetch_add(1, SeqCst);
+        });
+        wg.wait();
+        assert_eq!(i.load(SeqCst), 1);
+
+        let (gate_tx, gate_rx) = gort::chan::<()>(0);
+        for _ in 0..1_000 {
+            let (i, gate_rx) = (i.clone(), gate_rx.clone());
+            wg.go(move || {
+                gate_rx.recv();
+                i.fetch_add(1, SeqCst);
+            });
+        }
+        assert_eq!(format!("{wg:?}"), "WaitGroup { count: 1000 }");
+        drop(gate_tx);
+        wg.wait();
+        assert_eq!(i.load(SeqCst), 1_001);
+    });
+}
+
+/// A goroutine started by `WaitGroup::go` that panics still counts itself out: `wait` returns.
+#[test]
+fn a_panicking_go_still_counts_out() {
+    with_procs(2, 30, || {
+        let wg = WaitGroup::new();
+        for _ in 0..10 {
+            wg.go(|| panic!("a goroutine of the group panics"));
+        }
+        wg.wait();
+        assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0 }");
+    });
+}

@@ -8,6 +8,9 @@
 //! return before the new round's first `add`: all rounds share one semaphore, so a waiter of the
 //! new round could otherwise take a wake-up meant for the old one. `wait` detects that (the
 //! counter is not zero when it wakes) and panics, as Go's does.
+//!
+//! `WaitGroup::go` (Go 1.25's `WaitGroup.Go`) is defined in `goroutine/`, the layer that starts
+//! goroutines; this module sits below it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
@@ -24,7 +27,8 @@ struct Inner {
 
 const ONE: u64 = 1 << 32;
 
-/// Waits for a collection of goroutines to finish. Clones share the counter.
+/// Waits for a collection of goroutines to finish. Clones share the counter. `go` starts a
+/// goroutine and counts it in one call; `add` and `done` count any other work.
 ///
 /// ```
 /// let wg = gort::sync::WaitGroup::new();

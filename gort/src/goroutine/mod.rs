@@ -7,7 +7,6 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -16,6 +15,11 @@ use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::task::{Context, Poll, Waker};
 
 use crate::rt::{self, G, WaitReason};
+
+mod scope;
+
+use scope::ScopeData;
+pub use scope::{Scope, ScopedJoinHandle, scope};
 
 /// A goroutine's id: unique within the process, never reused.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,6 +66,44 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) {
     };
     if let Err(e) = rt::spawn(body, 0, None, Location::caller()) {
         panic!("{e}");
+    }
+}
+
+impl crate::sync::WaitGroup {
+    /// Starts `f` as a new goroutine counted by the group (Go 1.25's `WaitGroup.Go`): the count
+    /// goes up by one now and down by one when `f` returns or panics (the panic is reported as
+    /// `go`'s are, and `wait` still returns).
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering::SeqCst}};
+    /// let wg = gort::sync::WaitGroup::new();
+    /// let hits = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..10 {
+    ///     let hits = hits.clone();
+    ///     wg.go(move || {
+    ///         hits.fetch_add(1, SeqCst);
+    ///     });
+    /// }
+    /// wg.wait();
+    /// assert_eq!(hits.load(SeqCst), 10);
+    /// ```
+    ///
+    /// # Panics
+    /// As `go` does, with the count as it was before the call.
+    #[track_caller]
+    pub fn go<F: FnOnce() + Send + 'static>(&self, f: F) {
+        struct Done(crate::sync::WaitGroup);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.done();
+            }
+        }
+        self.add(1);
+        let done = Done(self.clone());
+        go(move || {
+            let _done = done;
+            f();
+        });
     }
 }
 
@@ -428,158 +470,6 @@ pub fn run<R: 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
 struct CrossesOnce<T>(T);
 // SAFETY: see above: the value is created on one thread and used on another, never shared.
 unsafe impl<T> Send for CrossesOnce<T> {}
-
-struct ScopeData {
-    /// Goroutines of the scope still running.
-    running: crate::sync::WaitGroup,
-    /// Scoped goroutines that panicked, less those whose panic a `join` returned. Counted
-    /// when the goroutine ends, not when its handle drops, so a leaked handle cannot hide a
-    /// panic.
-    unjoined_panics: AtomicUsize,
-}
-
-/// A scope for goroutines that borrow from the enclosing stack (like `std::thread::Scope`).
-pub struct Scope<'scope, 'env: 'scope> {
-    data: Arc<ScopeData>,
-    scope: PhantomData<&'scope mut &'scope ()>,
-    env: PhantomData<&'env mut &'env ()>,
-}
-
-/// A handle to join a scoped goroutine.
-pub struct ScopedJoinHandle<'scope, T> {
-    packet: Arc<Packet<T>>,
-    id: GoroutineId,
-    scope: PhantomData<&'scope ()>,
-}
-
-impl<T> ScopedJoinHandle<'_, T> {
-    /// Waits for the goroutine to finish; `Err(payload)` if it panicked (and then the scope
-    /// does not panic for it).
-    pub fn join(self) -> std::thread::Result<T> {
-        let r = self.packet.join();
-        if r.is_err()
-            && let Some(scope) = &self.packet.scope
-        {
-            // Counted before the goroutine published its result, which `join` observed.
-            scope.unjoined_panics.fetch_sub(1, Relaxed);
-        }
-        r
-    }
-
-    /// Whether the goroutine has finished (returned or panicked), so that `join` will not wait.
-    pub fn is_finished(&self) -> bool {
-        self.packet.is_finished()
-    }
-
-    /// The goroutine's id.
-    pub fn id(&self) -> GoroutineId {
-        self.id
-    }
-}
-
-/// Creates a scope: every goroutine started in it is joined before `scope` returns. If one of
-/// them panicked and was not joined, `scope` panics after joining all (as std's does).
-///
-/// ```
-/// let words = vec!["go", "gort", "goroutine"];
-/// let mut total = 0;
-/// gort::scope(|s| {
-///     let h = s.spawn(|| words.iter().map(|w| w.len()).sum::<usize>());
-///     total = h.join().unwrap();
-/// });
-/// assert_eq!(total, 15);
-/// ```
-#[track_caller]
-pub fn scope<'env, F, T>(f: F) -> T
-where
-    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
-{
-    let scope = Scope {
-        data: Arc::new(ScopeData {
-            running: crate::sync::WaitGroup::new(),
-            unjoined_panics: AtomicUsize::new(0),
-        }),
-        scope: PhantomData,
-        env: PhantomData,
-    };
-    let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
-    let data = &scope.data;
-    data.running.wait_as(rt::WaitReason::Scope);
-    match result {
-        Err(e) => resume_unwind(e),
-        // `running.wait()` ordered every goroutine's count before this read.
-        Ok(_) if data.unjoined_panics.load(Relaxed) > 0 => panic!("a scoped goroutine panicked"),
-        Ok(r) => r,
-    }
-}
-
-impl fmt::Debug for Scope<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope")
-            .field("running", &self.data.running)
-            .field("unjoined_panics", &self.data.unjoined_panics.load(Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'scope> Scope<'scope, '_> {
-    /// The same as [`Scope::go`], under std's name (`std::thread::Scope::spawn`).
-    #[track_caller]
-    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
-    where
-        F: FnOnce() -> T + Send + 'scope,
-        T: Send + 'scope,
-    {
-        self.go(f)
-    }
-
-    /// Starts a goroutine that may borrow from outside the scope.
-    #[track_caller]
-    pub fn go<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
-    where
-        F: FnOnce() -> T + Send + 'scope,
-        T: Send + 'scope,
-    {
-        let packet: Arc<Packet<T>> = Packet::new(Some(self.data.clone()));
-        let theirs = packet.clone();
-        let data = self.data.clone();
-        data.running.add(1);
-        let body = move || {
-            let r = catch_unwind(AssertUnwindSafe(f));
-            rt::drop_own_locals();
-            rt::count_out();
-            if r.is_err() {
-                data.unjoined_panics.fetch_add(1, Relaxed);
-            }
-            theirs.complete(r);
-            drop(theirs);
-            data.running.done();
-        };
-        let entry: Box<dyn FnOnce() + Send + 'scope> = Box::new(body);
-        // SAFETY: `scope` does not return before `running` is back to zero, i.e. before this
-        // closure has finished, so nothing it borrows for 'scope can end while it runs.
-        let entry: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(entry) };
-        match rt::spawn(entry, 0, None, Location::caller()) {
-            Ok(id) => ScopedJoinHandle {
-                packet,
-                id: GoroutineId::from_raw(id),
-                scope: PhantomData,
-            },
-            Err(e) => {
-                self.data.running.done();
-                panic!("{e}")
-            }
-        }
-    }
-}
 
 /// Lets other goroutines run (Go's runtime.Gosched).
 pub fn yield_now() {
