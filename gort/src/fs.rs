@@ -27,6 +27,7 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -159,9 +160,12 @@ impl Iterator for ReadDir {
     }
 }
 
-/// An open file (std::fs::File) whose every operation is a hand-off call.
+/// An open file (std::fs::File) whose every operation is a hand-off call, its close (the drop)
+/// included: closing a file on a network filesystem can wait for the server.
 pub struct File {
-    inner: fs::File,
+    /// Taken out only by `into_std` (which consumes the `File` without running its drop) and by
+    /// the drop.
+    inner: ManuallyDrop<fs::File>,
 }
 
 impl File {
@@ -221,19 +225,32 @@ impl File {
 
     /// The std file (its operations then hold the processor while they block).
     pub fn into_std(self) -> fs::File {
-        self.inner
+        let mut f = ManuallyDrop::new(self);
+        // SAFETY: `f` is never dropped, so `inner` is taken out exactly once, here.
+        unsafe { ManuallyDrop::take(&mut f.inner) }
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // SAFETY: the drop runs once and nothing uses `inner` after it; `into_std` never
+        // reaches here.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        blocking(|| drop(inner));
     }
 }
 
 impl From<fs::File> for File {
     fn from(inner: fs::File) -> File {
-        File { inner }
+        File {
+            inner: ManuallyDrop::new(inner),
+        }
     }
 }
 
 impl From<File> for fs::File {
     fn from(f: File) -> fs::File {
-        f.inner
+        f.into_std()
     }
 }
 
@@ -245,14 +262,14 @@ impl From<OwnedFd> for File {
 
 impl From<File> for OwnedFd {
     fn from(f: File) -> OwnedFd {
-        f.inner.into()
+        f.into_std().into()
     }
 }
 
 impl From<File> for std::process::Stdio {
     /// The file as a child's stream, as std's `From<File> for Stdio`.
     fn from(f: File) -> std::process::Stdio {
-        f.inner.into()
+        f.into_std().into()
     }
 }
 
@@ -270,7 +287,7 @@ impl AsRawFd for File {
 
 impl IntoRawFd for File {
     fn into_raw_fd(self) -> RawFd {
-        self.inner.into_raw_fd()
+        self.into_std().into_raw_fd()
     }
 }
 
@@ -283,39 +300,39 @@ impl FromRawFd for File {
 
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("File").field(&self.inner).finish()
+        f.debug_tuple("File").field(&*self.inner).finish()
     }
 }
 
 impl Read for &File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        blocking(|| (&self.inner).read(buf))
+        blocking(|| (&*self.inner).read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        blocking(|| (&self.inner).read_vectored(bufs))
+        blocking(|| (&*self.inner).read_vectored(bufs))
     }
 
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        blocking(|| (&self.inner).read_to_end(buf))
+        blocking(|| (&*self.inner).read_to_end(buf))
     }
 
     fn read_to_string(&mut self, buf: &mut String) -> io::Result<usize> {
-        blocking(|| (&self.inner).read_to_string(buf))
+        blocking(|| (&*self.inner).read_to_string(buf))
     }
 }
 
 impl Write for &File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        blocking(|| (&self.inner).write(buf))
+        blocking(|| (&*self.inner).write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        blocking(|| (&self.inner).write_vectored(bufs))
+        blocking(|| (&*self.inner).write_vectored(bufs))
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        blocking(|| (&self.inner).write_all(buf))
+        blocking(|| (&*self.inner).write_all(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -325,7 +342,7 @@ impl Write for &File {
 
 impl Seek for &File {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        blocking(|| (&self.inner).seek(pos))
+        blocking(|| (&*self.inner).seek(pos))
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Command {
     /// The std command may have streams set that `set` does not know of (it came from std, or
     /// was lent out by `as_std_mut`): `output` then leaves the defaults to std.
     foreign: bool,
+    /// An `output` has set the unset streams to explicit values (std has no way back to "unset"),
+    /// which std's own `output` would take for the caller's: `output` keeps filling in its
+    /// defaults itself from then on.
+    streams_written: bool,
 }
 
 impl Command {
@@ -52,6 +56,7 @@ impl Command {
             inner: process::Command::new(program),
             set: [false; 3],
             foreign: false,
+            streams_written: false,
         }
     }
 
@@ -147,8 +152,13 @@ impl Command {
 
     /// The std command, for settings this type does not mirror (`CommandExt`: `uid`,
     /// `process_group`, `pre_exec`, ...).
+    ///
+    /// Set the standard streams with this type's `stdin`, `stdout` and `stderr`. A stream set
+    /// on the std command instead is kept by `spawn` and `status`, and by `output` unless an
+    /// `output` has already run on this command: that one had to set the streams it fills in,
+    /// and from then on `output` cannot tell them from yours.
     pub fn as_std_mut(&mut self) -> &mut process::Command {
-        self.foreign = true;
+        self.foreign |= !self.streams_written;
         &mut self.inner
     }
 
@@ -179,6 +189,7 @@ impl Command {
         }
         let r = self.spawn().and_then(Child::wait_with_output);
         // The unset streams go back to std's default for the next spawn.
+        self.streams_written = true;
         if !self.set[0] {
             self.inner.stdin(Stdio::inherit());
         }
@@ -204,6 +215,7 @@ impl From<process::Command> for Command {
             inner,
             set: [false; 3],
             foreign: true,
+            streams_written: false,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! gort::fs: std::fs's functions and `File` as hand-off calls. Round trips of every function at
 //! procs 1 and 2 from many goroutines; `File` reads, writes, seeks, syncs and metadata; and a
 //! call that blocks for as long as it likes (opening a FIFO with no writer yet) shows as
-//! "syscall" while the processor runs the goroutine that unblocks it. A regular file given to
-//! `Pollable` is a clear error.
+//! "syscall" while the processor runs the goroutine that unblocks it (so does a close that
+//! blocks). A regular file given to `Pollable` is a clear error.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -119,6 +119,49 @@ fn a_blocked_call_does_not_hold_the_processor() {
         assert_eq!(reader.join().unwrap(), "through the fifo");
     });
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Closing is a hand-off call too: a `File` holding a TCP socket with `SO_LINGER` and unsent
+/// data (its peer reads nothing) blocks in close(2) for the linger time, and meanwhile shows as
+/// "syscall" while the one processor runs another goroutine.
+#[test]
+fn a_blocked_close_does_not_hold_the_processor() {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::time::{Duration, Instant};
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(ln.local_addr().unwrap()).unwrap();
+    let (_server, _) = ln.accept().unwrap();
+    client.set_nonblocking(true).unwrap();
+    let chunk = [7u8; 65536];
+    while client.write(&chunk).is_ok() {}
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 1,
+    };
+    // SAFETY: setsockopt on an open socket with a pointer to a linger of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            client.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+    let file = fs::File::from(OwnedFd::from(client));
+    with_procs(1, 60, move || {
+        let start = Instant::now();
+        let closer = gort::spawn(move || drop(file));
+        wait_for_state("syscall", 1);
+        gort::spawn(|| 42).join().unwrap();
+        let other_ran = start.elapsed();
+        closer.join().unwrap();
+        assert!(
+            other_ran < Duration::from_millis(900),
+            "another goroutine ran only after {other_ran:?}"
+        );
+    });
 }
 
 /// Links and existence, as std::fs's `exists`, `read_link`, `hard_link` and unix `symlink`.

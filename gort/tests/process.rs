@@ -147,6 +147,26 @@ fn output_keeps_streams_set_on_the_std_command() {
     });
 }
 
+/// `as_std_mut` after an `output` (to set a `CommandExt` option): the next `output` still
+/// captures both streams and gives the child a null stdin, as std's does every time.
+#[test]
+fn output_after_as_std_mut_still_captures() {
+    use std::os::unix::process::CommandExt;
+    at_procs_1_and_2(|| {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2; cat"]);
+        for round in 0..3 {
+            let out = cmd.output().unwrap();
+            assert_eq!(
+                (&out.stdout[..], &out.stderr[..]),
+                (&b"out\n"[..], &b"err\n"[..]),
+                "output {round}"
+            );
+            cmd.as_std_mut().process_group(0);
+        }
+    });
+}
+
 /// What users of std's `Command` reach for too: its getters, a `gort::fs::File` as a child's
 /// stream, and writing to a child's stdin through a shared reference.
 #[test]
