@@ -197,6 +197,36 @@ fn the_processor_runs_others_while_a_goroutine_waits() {
     });
 }
 
+/// A future that wakes itself while it waits for another goroutine (a poll loop; an async
+/// `yield_now`) lets that goroutine run: at procs 1 it is the only way the flag is ever set.
+fn a_self_waking_future_lets_others_run(procs: usize) {
+    with_procs(procs, 30, || {
+        for _ in 0..100 {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f2 = flag.clone();
+            gort::go(move || f2.store(true, SeqCst));
+            gort::block_on(std::future::poll_fn(|cx| {
+                if flag.load(SeqCst) {
+                    Poll::Ready(())
+                } else {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            }));
+        }
+    });
+}
+
+#[test]
+fn a_self_waking_future_lets_others_run_procs1() {
+    a_self_waking_future_lets_others_run(1);
+}
+
+#[test]
+fn a_self_waking_future_lets_others_run_procs2() {
+    a_self_waking_future_lets_others_run(2);
+}
+
 /// A goroutine locked to its thread stays on it across `block_on`'s parks.
 #[test]
 fn locked_goroutine_keeps_its_thread() {

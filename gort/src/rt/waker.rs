@@ -31,7 +31,7 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::g::{G, WAITING, WaitReason, thread_waiting};
 use super::m::current_m;
-use super::park::{park, ready};
+use super::park::{park, ready, yield_now};
 
 const EMPTY: u8 = 0;
 const NOTIFIED: u8 = 1;
@@ -60,15 +60,23 @@ impl Signal {
         unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
     }
 
-    /// Parks the caller until a wake that came after its previous `wait` (at once if one did).
+    /// Parks the caller until a wake that came after its previous `wait`. If one already did,
+    /// the caller yields instead: a future that wakes itself while it waits for another
+    /// goroutine (a poll loop, an async `yield_now`) must let that goroutine run, which a park
+    /// declined by its commit does not (the G would run again at once, in the same time slice,
+    /// and at one processor for ever).
     pub(crate) fn wait(&self) {
-        park(WaitReason::Future, &mut |gp| {
-            self.g.store(gp, Relaxed);
-            // Fails if a wake came during the poll: then the G does not park at all.
-            self.state
-                .compare_exchange(EMPTY, PARKED, AcqRel, Acquire)
-                .is_ok()
-        });
+        if self.state.load(Acquire) == NOTIFIED {
+            yield_now(true);
+        } else {
+            park(WaitReason::Future, &mut |gp| {
+                self.g.store(gp, Relaxed);
+                // Fails if a wake came since the look above: then the G does not park at all.
+                self.state
+                    .compare_exchange(EMPTY, PARKED, AcqRel, Acquire)
+                    .is_ok()
+            });
+        }
         // Woken (or never parked): take the notification.
         self.state.swap(EMPTY, AcqRel);
     }
