@@ -505,6 +505,41 @@ fn builder_stack_size_and_name() {
     });
 }
 
+/// 10,000 goroutines one after another, each with a stack size of its own: every spawn
+/// succeeds (sizes share power-of-two classes; a class per size reserved address space for each
+/// and ran out of it after about 8,700), and each goroutine can use the size it asked for.
+#[test]
+fn many_distinct_stack_sizes() {
+    bounded(120, || {
+        for i in 0..10_000usize {
+            let size = (32 << 10) + i * 4096;
+            let h = gort::Builder::new()
+                .stack_size(size)
+                .spawn(move || {
+                    if i % 1000 == 0 {
+                        // Use the stack down to 8 KiB above the size asked for.
+                        let here = [0u8; 1];
+                        let top = std::hint::black_box(&here).as_ptr() as usize;
+                        touch_stack_down_to(top - (size - (8 << 10)));
+                    }
+                    i
+                })
+                .unwrap_or_else(|e| panic!("spawn {i} (stack size {size}): {e}"));
+            assert_eq!(h.join().unwrap(), i);
+        }
+    });
+}
+
+/// Recurses in 1 KiB frames until a frame lies below `addr`.
+fn touch_stack_down_to(addr: usize) {
+    let frame = [0u8; 1024];
+    let at = std::hint::black_box(&frame).as_ptr() as usize;
+    if at > addr {
+        touch_stack_down_to(addr);
+    }
+    std::hint::black_box(&frame);
+}
+
 #[test]
 fn blocking_propagates_panic_and_value() {
     bounded(30, || {

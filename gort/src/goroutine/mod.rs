@@ -396,10 +396,11 @@ impl Builder {
         self
     }
 
-    /// The usable stack limit in bytes, rounded up to whole pages and to the runtime's minimum
-    /// (32 KiB). The default is 256 KiB (or `GORT_STACK_SIZE`). The largest is 1 GiB, Go's
-    /// limit: `spawn` fails with `InvalidInput` above it. Overflow past the limit is always
-    /// reported, never silent.
+    /// The usable stack limit in bytes: at least `size`, rounded up to the runtime's minimum
+    /// (32 KiB) and, unless it is the default, to a power of two (the stack size classes, as
+    /// Go's). The default is 256 KiB (or `GORT_STACK_SIZE`). The largest is 1 GiB, Go's limit:
+    /// `spawn` fails with `InvalidInput` above it. Overflow past the limit is always reported,
+    /// with the limit, never silent.
     pub fn stack_size(mut self, size: usize) -> Builder {
         self.stack_size = Some(size);
         self

@@ -114,9 +114,17 @@ fn class_index(c: &mut Classes, usable: usize) -> usize {
 
 /// A G with a guarded stack of at least `usable` bytes (0: the default), fresh for a spawn:
 /// status IDLE, `stack_lo`, `limit` and `class` set, every other field zero.
+///
+/// A size other than the default is rounded up to a power of two (Go's stack size classes):
+/// each class reserves a slab of its own, so a class per page-rounded size let a program that
+/// asked for many different sizes run out of address space with one goroutine alive.
 pub(crate) fn alloc(cache: Option<&mut SlotCache>, usable: usize) -> io::Result<*mut G> {
     let default = DEFAULT_USABLE.load(Relaxed);
-    let usable = if usable == 0 { default } else { usable };
+    let usable = match usable {
+        0 => default,
+        n if n == default => n,
+        n => n.next_power_of_two(),
+    };
     if let Some(cache) = cache.filter(|_| usable == default) {
         if cache.is_empty() {
             refill(cache)?;
