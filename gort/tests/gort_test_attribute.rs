@@ -83,3 +83,10 @@ fn a_test_ends_after_its_goroutine_locals_are_dropped() {
         "the test returned before its goroutine-local was dropped"
     );
 }
+
+/// A test may return `impl Termination`, as a std `#[test]` (and `main`) may.
+#[gort::test]
+fn a_test_may_return_impl_termination() -> impl std::process::Termination {
+    assert!(gort::current_id().is_some());
+    Ok::<(), String>(())
+}
