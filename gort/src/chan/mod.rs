@@ -157,7 +157,13 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Sends `v` if that can be done without blocking.
+    /// Sends `v` if that can be done without blocking: into the buffer's room, or, unbuffered,
+    /// to a receiver waiting now.
+    ///
+    /// A waiting async receiver (`recv_async`) gets the value when its task runs again; if its
+    /// future is dropped first, the value stays in the channel for the next receiver (counted by
+    /// `len`, beyond the capacity), where Go, with no receive that can be abandoned, would have
+    /// delivered it.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         // A preemption point like every channel operation: a goroutine that polls with
         // `try_send` in a loop must still give way when its time slice is up.
