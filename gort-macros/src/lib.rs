@@ -10,7 +10,7 @@ use proc_macro::TokenStream;
 use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ItemFn, Lit, Meta, ReturnType, Token, Type};
+use syn::{Expr, ItemFn, Lit, Meta, Token};
 
 /// Waits on several channel operations (Go's `select`): `recv(rx) -> v => expr`,
 /// `send(tx, value) -> res => expr`, `default => expr`. The full grammar, with examples, is in
@@ -144,14 +144,10 @@ fn try_expand(args: TokenStream, item: TokenStream, kind: Kind) -> syn::Result<T
     let name = &sig.ident;
     let ret = &sig.output;
     let body = &func.block;
-    // The body as a closure or, for an `-> impl Trait` result (a closure's return type cannot
-    // be one), as a nested function: the body of a function without arguments captures nothing,
-    // so the two are the same.
-    let def_body = if matches!(ret, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_))) {
-        quote! { fn __gort_body() #ret #body }
-    } else {
-        quote! { let __gort_body = move || #ret #body; }
-    };
+    // The body as a nested function, which can return any type the function can (a closure's
+    // return type cannot be `impl Trait`): the body of a function without arguments captures
+    // nothing.
+    let def_body = quote! { fn __gort_body() #ret #body };
     let out = if kind == Kind::Main {
         quote! {
             #(#attrs)*

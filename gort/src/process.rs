@@ -154,9 +154,10 @@ impl Command {
     /// `process_group`, `pre_exec`, ...).
     ///
     /// Set the standard streams with this type's `stdin`, `stdout` and `stderr`. A stream set
-    /// on the std command instead is kept by `spawn` and `status`, and by `output` unless an
-    /// `output` has already run on this command: that one had to set the streams it fills in,
-    /// and from then on `output` cannot tell them from yours.
+    /// on the std command instead is kept by `spawn`, `status` and `output`, unless an `output`
+    /// has already run on this command: that one had to set the streams it fills in, and from
+    /// then on `output` cannot tell them from yours, replaces them, and leaves them inherited
+    /// for a later `spawn`.
     pub fn as_std_mut(&mut self) -> &mut process::Command {
         self.foreign |= !self.streams_written;
         &mut self.inner

@@ -210,3 +210,29 @@ fn a_panicking_go_still_counts_out() {
         assert_eq!(format!("{wg:?}"), "WaitGroup { count: 0 }");
     });
 }
+
+/// Once `wait` returns, every goroutine started by `WaitGroup::go` is gone: its goroutine-locals
+/// are dropped, as `join` and `scope` promise for theirs.
+#[test]
+fn wait_returns_after_the_goroutines_locals_are_dropped() {
+    struct Drops(Arc<AtomicI32>);
+    impl Drop for Drops {
+        fn drop(&mut self) {
+            gort::sleep(std::time::Duration::from_millis(1));
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    gort::goroutine_local! {
+        static LOCAL: std::cell::RefCell<Option<Drops>> = std::cell::RefCell::new(None);
+    }
+    with_procs(2, 30, || {
+        let dropped = Arc::new(AtomicI32::new(0));
+        let wg = WaitGroup::new();
+        for _ in 0..50 {
+            let d = dropped.clone();
+            wg.go(move || LOCAL.with(|l| *l.borrow_mut() = Some(Drops(d))));
+        }
+        wg.wait();
+        assert_eq!(dropped.load(SeqCst), 50);
+    });
+}

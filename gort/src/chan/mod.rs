@@ -160,10 +160,11 @@ impl<T> Sender<T> {
     /// Sends `v` if that can be done without blocking: into the buffer's room, or, unbuffered,
     /// to a receiver waiting now.
     ///
-    /// A waiting async receiver (`recv_async`) gets the value when its task runs again; if its
-    /// future is dropped first, the value stays in the channel for the next receiver (counted by
-    /// `len`, beyond the capacity), where Go, with no receive that can be abandoned, would have
-    /// delivered it.
+    /// A waiting async receiver (`recv_async`) is woken and the value left in the channel for it
+    /// (in the buffer, or past the capacity where there is no room: an unbuffered channel's `len`
+    /// then counts it); any receiver may take it first, and if the woken one's future is dropped
+    /// instead, it waits for the next receiver. Go, with no receive that can be abandoned, hands
+    /// the value over.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         // A preemption point like every channel operation: a goroutine that polls with
         // `try_send` in a loop must still give way when its time slice is up.

@@ -100,10 +100,18 @@ impl crate::sync::WaitGroup {
         }
         self.add(1);
         let done = Done(self.clone());
-        go(move || {
-            let _done = done;
-            f();
-        });
+        // Counted out last, as a scoped goroutine is: once `wait` returns, the goroutine's
+        // locals are dropped and `num_goroutines` no longer counts it. A failed spawn drops the
+        // body, and with it `done`, in this call.
+        let body = move || {
+            let _ = catch_unwind(AssertUnwindSafe(f));
+            rt::drop_own_locals();
+            rt::count_out();
+            drop(done);
+        };
+        if let Err(e) = rt::spawn(body, 0, None, Location::caller()) {
+            panic!("{e}");
+        }
     }
 }
 

@@ -16,7 +16,9 @@
 //! - `EMPTY`: the goroutine is polling, or about to.
 //! - `NOTIFIED`: woken since the last poll began. Set by every wake.
 //! - `PARKED`: the goroutine is parked, waiting for a wake. Set only by the park commit, by CAS
-//!   from `EMPTY`, so a wake that came during the poll cancels the park.
+//!   from `EMPTY`. A wake that came during the poll makes the goroutine yield instead of
+//!   parking (a future that wakes itself must let others run); one that comes between that look
+//!   and the commit makes the CAS fail, and the park is declined.
 //!
 //! A wake swaps in `NOTIFIED` and readies the goroutine only if it swapped out `PARKED`: exactly
 //! one wake per park readies it, and a wake before the park is never lost. After each park the

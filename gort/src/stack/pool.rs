@@ -122,7 +122,8 @@ pub(crate) fn alloc(cache: Option<&mut SlotCache>, usable: usize) -> io::Result<
     let default = DEFAULT_USABLE.load(Relaxed);
     let usable = match usable {
         0 => default,
-        n if n == default => n,
+        // The default class fits (a default that is no power of two need not be exceeded).
+        n if n <= default && n.next_power_of_two() >= default => default,
         n => n.next_power_of_two(),
     };
     if let Some(cache) = cache.filter(|_| usable == default) {
