@@ -90,3 +90,9 @@ fn a_test_may_return_impl_termination() -> impl std::process::Termination {
     assert!(gort::current_id().is_some());
     Ok::<(), String>(())
 }
+
+/// ... and a type with `impl Trait` inside it.
+#[gort::test]
+fn a_test_may_return_a_result_with_an_impl_error() -> Result<(), impl std::fmt::Debug> {
+    Ok::<(), String>(())
+}
