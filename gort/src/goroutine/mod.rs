@@ -92,24 +92,16 @@ impl crate::sync::WaitGroup {
     /// As `go` does, with the count as it was before the call.
     #[track_caller]
     pub fn go<F: FnOnce() + Send + 'static>(&self, f: F) {
-        struct Done(crate::sync::WaitGroup);
-        impl Drop for Done {
-            fn drop(&mut self) {
-                self.0.done();
-            }
-        }
         self.add(1);
-        let done = Done(self.clone());
+        let wg = self.clone();
         // Counted out last, as a scoped goroutine is: once `wait` returns, the goroutine's
-        // locals are dropped and `num_goroutines` no longer counts it. A failed spawn drops the
-        // body, and with it `done`, in this call.
+        // locals are dropped and `num_goroutines` no longer counts it.
         let body = move || {
-            let _ = catch_unwind(AssertUnwindSafe(f));
-            rt::drop_own_locals();
-            rt::count_out();
-            drop(done);
+            let _ = run_to_end(f);
+            wg.done();
         };
         if let Err(e) = rt::spawn(body, 0, None, Location::caller()) {
+            self.done();
             panic!("{e}");
         }
     }
@@ -314,13 +306,18 @@ fn packet_body<T: Send + 'static>(
 ) -> (impl FnOnce() + Send + 'static, Arc<Packet<T>>) {
     let packet = Packet::new(None);
     let theirs = packet.clone();
-    let body = move || {
-        let r = catch_unwind(AssertUnwindSafe(f));
-        rt::drop_own_locals();
-        rt::count_out();
-        theirs.complete(r);
-    };
+    let body = move || theirs.complete(run_to_end(f));
     (body, packet)
+}
+
+/// Runs a goroutine's function and ends the goroutine's life as its joiners see it: its locals
+/// are dropped and it is no longer counted. What follows (publishing the result, counting it
+/// out of a group) then tells a waiter that the goroutine is gone.
+fn run_to_end<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let r = catch_unwind(AssertUnwindSafe(f));
+    rt::drop_own_locals();
+    rt::count_out();
+    r
 }
 
 fn spawn_packet<T: Send + 'static>(

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 
-use super::{GoroutineId, Packet};
+use super::{GoroutineId, Packet, run_to_end};
 use crate::rt;
 
 pub(super) struct ScopeData {
@@ -136,9 +136,7 @@ impl<'scope> Scope<'scope, '_> {
         let data = self.data.clone();
         data.running.add(1);
         let body = move || {
-            let r = catch_unwind(AssertUnwindSafe(f));
-            rt::drop_own_locals();
-            rt::count_out();
+            let r = run_to_end(f);
             if r.is_err() {
                 data.unjoined_panics.fetch_add(1, Relaxed);
             }
