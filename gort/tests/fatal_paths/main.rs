@@ -389,24 +389,59 @@ fn a_panicking_payload_drop_is_fatal_and_named() {
 /// The deadlock dump captures backtraces on sysmon's thread, on each parked goroutine's stack:
 /// a goroutine parked near its limit overflows there, and the handler on sysmon's alternate
 /// signal stack reports it as the borrowed goroutine's overflow (a bare SIGSEGV before).
+///
+/// How much stack the park itself needs depends on the build (a debug build's frames are
+/// larger) and shifts with any change to the receive or park path, so no one amount of room
+/// left below the parking frame hits the window between "the park overflows" and "the capture
+/// fits". The test steps the room left up from `LEFT_STEP` until the program reports a
+/// deadlock: every step must end in exactly one report, of the goroutine's own overflow (too
+/// little room to park), of an overflow during the dump, or of the deadlock, and at least one
+/// step must be the overflow during the dump.
 #[test]
 fn overflow_while_a_dump_captures_is_reported() {
+    /// Far more room than any build's capture needs: the scan must have ended before it.
+    const MAX_LEFT: usize = 16 << 10;
+    /// Narrower than the window in any build seen (release 512-2048 bytes, debug 1984-2944).
+    const LEFT_STEP: usize = 128;
     if gort_test_support::skip_if_emulated(QEMU_THREADS) {
         return;
     }
     for mechanism in MECHANISMS {
-        let env: Vec<_> = mechanism.iter().map(|m| ("GORT_STACK_GUARD", *m)).collect();
-        let out = scenario("overflow_during_dump", &env);
-        out.assert_signal(libc::SIGABRT);
-        let lines = out.stderr_lines("fatal error: goroutine ");
-        let [line] = lines[..] else {
-            panic!("want one goroutine stack overflow report: {out}")
-        };
+        let mut during_dump = Vec::new();
+        let mut left = LEFT_STEP;
+        loop {
+            assert!(
+                left <= MAX_LEFT,
+                "no deadlock report with {MAX_LEFT} bytes left"
+            );
+            let left_var = left.to_string();
+            let mut env: Vec<_> = mechanism.iter().map(|m| ("GORT_STACK_GUARD", *m)).collect();
+            env.push(("LEFT", &left_var));
+            let out = scenario("overflow_during_dump", &env);
+            let lines = out.stderr_lines("fatal error: ");
+            let [line] = lines[..] else {
+                panic!("want one fatal error report: {out}")
+            };
+            if line.contains("all goroutines are asleep - deadlock!") {
+                assert_eq!(out.status.code(), Some(2), "{out}");
+                break;
+            }
+            out.assert_signal(libc::SIGABRT);
+            assert!(
+                line.starts_with("fatal error: goroutine ")
+                    && line.contains(" stack overflow (limit 6")
+                    && line.trim_end().contains(", spawned at ")
+                    && line.trim_end().contains("overflow.rs:"),
+                "{out}"
+            );
+            if line.contains(" bytes) while a dump captured its backtrace, spawned at ") {
+                during_dump.push(left);
+            }
+            left += LEFT_STEP;
+        }
         assert!(
-            line.contains(" stack overflow (limit 6")
-                && line.contains(" bytes) while a dump captured its backtrace, spawned at ")
-                && line.trim_end().contains("overflow.rs:"),
-            "{out}"
+            !during_dump.is_empty(),
+            "no overflow during the dump below {left} bytes left ({mechanism:?})"
         );
     }
 }
