@@ -192,8 +192,10 @@ fn async_ends_meet_selects() {
 }
 
 /// Values flow from blocking and async senders to blocking and async receivers while half of
-/// the async operations are cancelled by a timer: every value sent arrives exactly once, and
-/// every value not sent was dropped.
+/// the async operations are cancelled by a timer: every value arrives at most once, every
+/// value whose send returned `Ok` arrives, and every value that did not arrive was dropped
+/// (a cancelled send may still have been received: a receiver took its value after its last
+/// poll).
 fn cancellation_stress(procs: usize) {
     with_procs(procs, 120, || {
         const PER: u32 = 5000;
@@ -214,15 +216,24 @@ fn cancellation_stress(procs: usize) {
                 })
                 .collect();
             drop(rx);
-            let sent: u32 = senders.into_iter().map(|h| h.join().unwrap()).sum();
+            let sent: Vec<u32> = senders
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
             let mut seen = HashSet::new();
             for h in receivers {
                 for v in h.join().unwrap() {
                     assert!(seen.insert(v), "value {v} received twice");
                 }
             }
-            assert_eq!(seen.len() as u32, sent, "values lost");
-            assert_eq!(dropped.load(Relaxed) as u32 + sent, 4 * PER);
+            if let Some(v) = sent.iter().find(|v| !seen.contains(v)) {
+                panic!("value {v} was sent and never received");
+            }
+            assert_eq!(
+                dropped.load(Relaxed) + seen.len(),
+                4 * PER as usize,
+                "values neither received nor dropped"
+            );
         }
     });
 }
@@ -238,15 +249,16 @@ impl Drop for Counted {
     }
 }
 
-/// Sends values `s*per ..`, every other one with `send_async` raced against a short timer; returns
-/// how many were sent.
-fn send_all(tx: &Sender<Counted>, s: u32, per: u32, dropped: &Arc<AtomicUsize>) -> u32 {
-    let mut sent = 0;
+/// Sends values `s*per ..`, every other one with `send_async` raced against a short timer;
+/// returns those whose send returned `Ok`.
+fn send_all(tx: &Sender<Counted>, s: u32, per: u32, dropped: &Arc<AtomicUsize>) -> Vec<u32> {
+    let mut sent = Vec::new();
     for i in 0..per {
-        let v = Counted(s * per + i, Some(dropped.clone()));
+        let n = s * per + i;
+        let v = Counted(n, Some(dropped.clone()));
         if i % 2 == 0 {
             tx.send(v).unwrap();
-            sent += 1;
+            sent.push(n);
             continue;
         }
         let ok = gort::block_on(async {
@@ -255,7 +267,9 @@ fn send_all(tx: &Sender<Counted>, s: u32, per: u32, dropped: &Arc<AtomicUsize>) 
                 _ = futures_timer::Delay::new(Duration::from_micros(50)).fuse() => false,
             }
         });
-        sent += ok as u32;
+        if ok {
+            sent.push(n);
+        }
     }
     sent
 }
@@ -444,4 +458,117 @@ fn a_waiting_send_outlives_the_async_receiver_it_woke() {
         drop(rx);
         assert_eq!(h.join().unwrap(), Err(4), "the value came back");
     });
+}
+
+/// An async sender waits in line with the other senders: a receive, `try_recv` included,
+/// takes the value of the first sender waiting straight out of its future (before, it only
+/// woke the task to try again, so `try_recv` never saw such a value on an unbuffered channel,
+/// and a blocking sender queued behind it was served first). On a full buffer the async
+/// sender's value goes to the buffer's tail, as a blocked goroutine's does.
+#[test]
+fn receives_take_waiting_async_senders_values_in_order() {
+    bounded(30, || {
+        for cap in [0, 1] {
+            let (tx, rx) = gort::chan::<u32>(cap);
+            if cap == 1 {
+                tx.send(0).unwrap();
+            }
+            let mut a = Box::pin(tx.send_async(1));
+            let mut b = Box::pin(tx.send_async(2));
+            assert!(poll_once(a.as_mut()).is_pending());
+            assert!(poll_once(b.as_mut()).is_pending());
+            let first = if cap == 1 { 0 } else { 1 };
+            assert_eq!(rx.try_recv(), Ok(first), "cap {cap}");
+            assert!(matches!(poll_once(a.as_mut()), Poll::Ready(Ok(()))));
+            assert_eq!(rx.recv(), Some(first + 1), "cap {cap}");
+            assert!(matches!(poll_once(b.as_mut()), Poll::Ready(Ok(()))));
+            if cap == 1 {
+                assert_eq!(rx.try_recv(), Ok(2));
+            }
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "cap {cap}");
+        }
+    });
+}
+
+/// A send future dropped after a receiver took its value: the value was sent, and only its
+/// receiver drops it.
+#[test]
+fn a_send_dropped_after_its_value_was_taken_was_sent() {
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<Arc<()>>(0);
+        let v = Arc::new(());
+        let mut send = Box::pin(tx.send_async(v.clone()));
+        assert!(poll_once(send.as_mut()).is_pending());
+        let got = rx.try_recv().expect("the waiting async sender's value");
+        drop(send);
+        assert_eq!(
+            Arc::strong_count(&v),
+            2,
+            "the future dropped a value it sent"
+        );
+        drop(got);
+        assert_eq!(Arc::strong_count(&v), 1);
+    });
+}
+
+/// One `send_async` among goroutines that send as fast as they can on an unbuffered channel:
+/// it is served in its turn, within a few receives of its queueing (before, each receive woke it and took a
+/// blocking sender's value instead, and it was never served while they kept sending).
+fn an_async_sender_is_not_starved(procs: usize) {
+    with_procs(procs, 60, || {
+        const MOST: usize = 1_000;
+        let (tx, rx) = gort::chan::<u32>(0);
+        let stop = Arc::new(AtomicUsize::new(0));
+        let hammers: Vec<_> = (0..4)
+            .map(|_| {
+                let (tx, stop) = (tx.clone(), stop.clone());
+                gort::spawn(move || {
+                    while stop.load(Relaxed) == 0 {
+                        let _ = tx.send_timeout(0, Duration::from_millis(100));
+                    }
+                })
+            })
+            .collect();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = queued.clone();
+        let receiver = gort::spawn(move || {
+            // Receives counted from when the async sender has queued.
+            let mut n = 0;
+            while n < MOST {
+                n += q.load(SeqCst);
+                if rx.recv() == Some(1) {
+                    return Some(n);
+                }
+            }
+            None
+        });
+        gort::sleep(Duration::from_millis(5));
+        let async_send = gort::spawn(move || {
+            let mut send = pin!(tx.send_async(1));
+            let sent = std::future::poll_fn(|cx| {
+                let r = send.as_mut().poll(cx);
+                queued.store(1, SeqCst);
+                r
+            });
+            gort::block_on(sent).is_ok()
+        });
+        let got = receiver.join().unwrap();
+        stop.store(1, Relaxed);
+        hammers.into_iter().for_each(|h| h.join().unwrap());
+        assert!(
+            got.is_some(),
+            "the async send was not served in {MOST} receives"
+        );
+        assert!(async_send.join().unwrap());
+    });
+}
+
+#[test]
+fn an_async_sender_is_not_starved_procs1() {
+    an_async_sender_is_not_starved(1);
+}
+
+#[test]
+fn an_async_sender_is_not_starved_procs2() {
+    an_async_sender_is_not_starved(2);
 }

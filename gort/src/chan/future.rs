@@ -11,10 +11,14 @@
 //!   receiver waiting either wakes it and waits for it to come for the value (a sender that can
 //!   wait) or leaves the value in the channel (chan::stash), so dropping a pending `recv_async`
 //!   loses no value, and passes on a wake-up it was given;
-//! - a send gives its value up in the poll that returns `Ok`, so dropping a pending
-//!   `send_async` drops the value, which nobody received.
+//! - a waiting send keeps its value in the future, and a receiver moves it out under the
+//!   channel lock (as a goroutine's waiting send is taken from its stack), so the async sender
+//!   keeps its place in line. Dropping a pending `send_async` takes its waiter out of the
+//!   queue under that lock: either a receiver took the value first, and the send happened,
+//!   or nobody did, and the future drops the value.
 //!
-//! Go has no counterpart; tokio's and flume's async channels have the same guarantees.
+//! Go has no counterpart. The receive side has tokio's and flume's guarantees; the send side
+//! is flume's: a rendezvous send cannot be both first in line and undoable.
 
 use std::fmt;
 use std::future::Future;
@@ -84,8 +88,10 @@ impl<T> Sender<T> {
     /// Sends a value from async code: like `send`, but the task waits instead of the thread.
     /// Fails, giving the value back, if the channel is closed.
     ///
-    /// Dropping the future before it completes drops the value: it was not sent, and nobody
-    /// gets it back.
+    /// While it waits, the value stays in the future, in line with the other senders: a
+    /// receiver takes it from there (`try_recv` too) and wakes the task. Dropping the future
+    /// before it completes either finds that a receiver took the value (the send happened) or
+    /// drops the value, which nobody received.
     ///
     /// ```
     /// let (tx, rx) = gort::chan::<i32>(1);
@@ -167,9 +173,10 @@ impl<T> Future for SendFuture<'_, T> {
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        if self.waiting {
-            // SAFETY: the waiter was queued on this channel by a send poll.
-            unsafe { self.tx.raw().cancel_async(&raw mut self.waiter, true) };
+        // SAFETY: the waiter was queued on this channel by a send poll; if a receiver moved
+        // the value out, it is no longer ours.
+        if self.waiting && unsafe { self.tx.raw().cancel_async(&raw mut self.waiter, true) } {
+            self.has_value = false;
         }
         if self.has_value {
             // SAFETY: the value was never sent; we own it.

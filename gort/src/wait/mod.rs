@@ -17,8 +17,10 @@
 //! An async waiter (`recv_async`, `send_async`) is an `AsyncWaiter`: a `Waiter` with no G and the
 //! task's waker. Whoever dequeues it takes the waker out under the channel lock, into a node of
 //! its own, and wakes it after the lock is released: nothing touches the waiter, which lives in a
-//! future that may be dropped at once, after the lock is gone. Async waiters are readiness-only
-//! (`elem` null): a woken one retries its operation when polled. A waker is code the runtime does
+//! future that may be dropped at once, after the lock is gone. An async receiver is
+//! readiness-only (`elem` null): woken, it retries its receive when polled. An async sender
+//! waits with its value (`elem` points into its pinned future), which a receiver moves out under
+//! the lock; the future reads the outcome from the waiter when it is next polled. A waker is code the runtime does
 //! not control: where it may not run (inside a park commit, in a timer callback) the wake goes to
 //! the runtime's task-wake goroutine (`task_wake`), and a waker's panic never unwinds through a
 //! channel operation.
@@ -161,8 +163,8 @@ pub(crate) struct Waiter {
     /// `Waiter` inside an `AsyncWaiter`.
     pub(crate) g: *mut G,
     /// For a sender: the value to move out. For a receiver: where to move the value in. Null for a
-    /// readiness-only sender (a send of the dynamic `Select`): it is woken, but no value moves
-    /// through it. Receivers always have a destination.
+    /// readiness-only waiter, a send of the dynamic `Select` or an async receive: it is woken,
+    /// but no value moves through it.
     pub(crate) elem: *mut u8,
     pub(crate) next: *mut Waiter,
     prev: *mut Waiter,
@@ -318,8 +320,9 @@ impl WaitQueue {
         }
     }
 
-    /// Dequeues the first goroutine's waiter (claimed, if a select's; losing select waiters are
-    /// dropped on the way), passing over async waiters, which stay queued.
+    /// Dequeues the first waiter with a value or a destination (claimed, if a select's; losing
+    /// select waiters are dropped on the way), passing over readiness-only ones (async
+    /// receivers, in a receive queue), which stay queued.
     pub(crate) fn dequeue_goroutine(&mut self) -> Option<*mut Waiter> {
         let mut w = self.front();
         while !w.is_null() {

@@ -24,8 +24,11 @@
 //! one first in line leaves its value in the channel and wakes it: in the buffer if there is
 //! room, else in the `Stash` beyond the capacity (see chan::stash). Receivers take stashed values
 //! first. An async receiver that was woken and then dropped passes the wake-up on (`pass_on`).
-//! Async senders are readiness-only waiters, like the dynamic `Select`'s sends. The futures are
-//! in `chan::future`.
+//! An async sender waits with its value, as a goroutine does (Go's sudog `elem`): the value sits
+//! in the pinned future, and a receiver moves it out under the lock and wakes the task, so an
+//! async sender keeps its place in line and `try_recv` sees its value. The future learns the
+//! outcome from its dequeued waiter, on its next poll or when it is dropped (`cancel_async`).
+//! The futures are in `chan::future`.
 //!
 //! Invariants: `st`, and writes to `qcount`, `stashed` and `closed`, only under `lock`; `qcount` and
 //! `closed` may be read without it for non-blocking fast paths (as Go's `full`/`empty`); the
@@ -569,6 +572,7 @@ impl RawChan {
             unsafe {
                 (*w).success = true;
                 if (*w).is_readiness() {
+                    // A dynamic `Select`'s send: woken to come with its value.
                     wake.push(w);
                     continue;
                 }
@@ -628,6 +632,11 @@ impl RawChan {
         // `w` stays valid while queued (the caller's contract).
         let r = unsafe {
             let w: *mut Waiter = &raw mut (*aw).w;
+            if let Some(st) = Self::async_send_outcome(w) {
+                self.lock.unlock();
+                drop_waker(waker);
+                return Poll::Ready(st);
+            }
             if (*w).is_queued() {
                 if !(*aw)
                     .waker
@@ -648,7 +657,11 @@ impl RawChan {
             };
             if r.is_none() {
                 let old = (*aw).waker.take();
+                // A sender waits with its value, which a receiver takes out of the future.
                 *aw = AsyncWaiter::new();
+                if send {
+                    (*aw).w.elem = elem;
+                }
                 (*aw).waker = waker;
                 waker = old;
                 let st = self.state();
@@ -666,28 +679,56 @@ impl RawChan {
         r.map_or(Poll::Pending, Poll::Ready)
     }
 
+    /// The outcome of an async send whose waiter left the send queue since the future's last
+    /// poll: a receiver took the value (`Done`) or the channel closed with the value still in
+    /// the future (`Closed`). None while the waiter is queued, or if it never was (its `elem`
+    /// is set only while it waits).
+    ///
+    /// # Safety
+    /// Lock held, if `w` was queued on this channel; `w` is the waiter of a live future.
+    unsafe fn async_send_outcome(w: *mut Waiter) -> Option<Status> {
+        // SAFETY: the caller's contract; the dequeuer wrote `success` under the lock.
+        unsafe {
+            if (*w).is_queued() || (*w).is_readiness() {
+                return None;
+            }
+            Some(if (*w).success {
+                Status::Done
+            } else {
+                Status::Closed
+            })
+        }
+    }
+
     /// The future of a pending async operation is going away: its waiter leaves the queue, or,
     /// if a receiver's was already woken for a value it will now never take, the wake-up goes
     /// to the next receiver (`pass_on_locked`), so no value waits while a receiver sleeps.
+    /// Returns whether a sender's value was taken by a receiver since the last poll (the send
+    /// happened, and the future no longer owns the value).
     ///
     /// # Safety
     /// `w` was queued by `poll_async` on this channel with the same `send`.
-    pub(crate) unsafe fn cancel_async(&self, aw: *mut AsyncWaiter, send: bool) {
+    pub(crate) unsafe fn cancel_async(&self, aw: *mut AsyncWaiter, send: bool) -> bool {
         self.lock.lock();
         let mut wake = WakeList::new();
         // SAFETY: lock held; `aw` is valid (the caller's future is still alive).
-        unsafe {
+        let taken = unsafe {
             let w: *mut Waiter = &raw mut (*aw).w;
             let st = self.state();
             if (*w).is_queued() {
                 let q = if send { &mut st.sendq } else { &mut st.recvq };
                 q.remove(w);
-            } else if !send {
+                false
+            } else if send {
+                Self::async_send_outcome(w) == Some(Status::Done)
+            } else {
                 self.pass_on_locked(&mut wake);
+                false
             }
-        }
+        };
         self.lock.unlock();
         wake.wake_all();
+        taken
     }
 
     /// Wakes the first waiting receiver if a value waits in the channel or in a blocked

@@ -109,8 +109,8 @@ impl RawChan {
                 // SAFETY: lock held; a dequeued waiter is valid and parked; slot `sendx` is
                 // free (a reserved slot was).
                 unsafe {
-                    // Readiness senders are woken to try again; the first sender with a value
-                    // fills the slot (an async sender woken and then dropped fills nothing).
+                    // Readiness senders (dynamic `Select` sends) are woken to try again; the
+                    // first sender with a value, a goroutine's or an async one's, fills the slot.
                     while let Some(w) = st.sendq.dequeue() {
                         (*w).success = true;
                         let fills = !(*w).is_readiness();
