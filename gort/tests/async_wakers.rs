@@ -109,11 +109,33 @@ fn a_panicking_waker_leaves_a_selected_send_delivered_once() {
     });
 }
 
+/// The same for `send_async`, which wakes the receiver and waits for it to take the value.
 #[test]
 fn a_panicking_waker_leaves_an_async_send_delivered_once() {
-    a_panicking_waker_meets(|tx, v| {
-        let mut s = Box::pin(tx.send_async(v));
-        matches!(poll_with(s.as_mut(), Waker::noop()), Poll::Ready(Ok(())))
+    everywhere(30, || {
+        for id in 0..10 {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = gort::chan::<Tracked>(0);
+            let boom = Waker::from(Arc::new(Boom));
+            let mut r = Box::pin(rx.recv_async());
+            assert!(poll_with(r.as_mut(), &boom).is_pending());
+            let mut s = Box::pin(tx.send_async(Tracked::new(id, &drops)));
+            let first = catch_unwind(AssertUnwindSafe(|| poll_with(s.as_mut(), Waker::noop())));
+            assert!(
+                matches!(first, Ok(Poll::Pending)),
+                "the send waits for the receiver it woke"
+            );
+            let got = gort::block_on(r.as_mut()).expect("the value waits for the receiver");
+            assert_eq!(got.id, id);
+            assert!(matches!(
+                poll_with(s.as_mut(), Waker::noop()),
+                Poll::Ready(Ok(()))
+            ));
+            drop(s);
+            assert_eq!(drops.load(SeqCst), 0, "the sent value is the receiver's");
+            drop(got);
+            assert_eq!(drops.load(SeqCst), 1);
+        }
     });
 }
 
@@ -188,31 +210,29 @@ fn a_panicking_waker_on_a_join_handle_leaves_the_exit_whole() {
     });
 }
 
-/// An async sender on an unbuffered channel whose waker blocks (sending on a second channel),
-/// and a goroutine that takes that send and then polls the async sender again: `receive` on
-/// the first channel must get the value. The receive parks first and, finding the async sender
-/// waiting for readiness, wakes its task: a waker that blocks there must not run inside the
-/// park, where the receive's own wait is already published.
-fn a_blocking_waker_meets(receive: fn(&Receiver<u8>) -> Option<u8>) {
+/// An async receiver on an unbuffered channel whose waker blocks (sending on a second
+/// channel), and a goroutine that takes that send and then polls the async receiver again:
+/// `send` on the first channel must complete. The send, finding the async receiver first in
+/// line, wakes its task and parks until the task comes for the value: a waker that blocks must
+/// not run inside that park, where the send's own wait is already published.
+fn a_blocking_waker_meets(send: fn(&Sender<u8>, u8) -> bool) {
     everywhere(30, move || {
         for _ in 0..50 {
             let (a_tx, a_rx) = gort::chan::<u8>(0);
             let (b_tx, b_rx) = gort::chan::<u8>(0);
             let blocks = Waker::from(Arc::new(Blocks(b_tx)));
-            let send = Arc::new(Mutex::new(Box::pin(
-                async move { a_tx.send_async(7).await },
-            )));
-            assert!(poll_with(send.lock().unwrap().as_mut(), &blocks).is_pending());
-            let poller = send.clone();
+            let recv = Arc::new(Mutex::new(Box::pin(async move { a_rx.recv_async().await })));
+            assert!(poll_with(recv.lock().unwrap().as_mut(), &blocks).is_pending());
+            let poller = recv.clone();
             let g = gort::spawn(move || {
                 assert_eq!(b_rx.recv(), Some(1), "the waker ran");
                 let mut f = poller.lock().unwrap();
                 assert!(matches!(
                     poll_with(f.as_mut(), Waker::noop()),
-                    Poll::Ready(Ok(()))
+                    Poll::Ready(Some(7))
                 ));
             });
-            assert_eq!(receive(&a_rx), Some(7));
+            assert!(send(&a_tx, 7));
             g.join().unwrap();
         }
     });
@@ -220,17 +240,17 @@ fn a_blocking_waker_meets(receive: fn(&Receiver<u8>) -> Option<u8>) {
 
 #[test]
 fn a_waker_that_blocks_does_not_run_inside_a_park() {
-    a_blocking_waker_meets(|a| a.recv());
+    a_blocking_waker_meets(|a, v| a.send(v).is_ok());
 }
 
 /// The same from `select!`, whose park publishes a wait on every arm.
 #[test]
 fn a_waker_that_blocks_does_not_run_inside_a_select_park() {
-    a_blocking_waker_meets(|a| {
+    a_blocking_waker_meets(|a, v| {
         let (_c_tx, c_rx) = gort::chan::<u8>(0);
         gort::select! {
-            recv(a) -> v => v,
-            recv(c_rx) -> _ => None,
+            send(a, v) -> r => r.is_ok(),
+            recv(c_rx) -> _ => false,
         }
     });
 }

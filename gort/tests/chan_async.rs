@@ -1,8 +1,9 @@
 //! `recv_async` and `send_async`: channels awaited by async code (the `futures` executor on
 //! plain threads, `block_on` on goroutines) meeting goroutines, `select!` and the dynamic
-//! `Select`; cancel safety (a dropped receive loses no value, a dropped send drops its value, a
-//! dropped woken receiver passes the value on); and a stress run that cancels receives and sends
-//! at random while values flow, at procs 1 and 2.
+//! `Select`; cancel safety (a dropped receive loses no value, a dropped woken receiver passes
+//! the value on, a dropped send either was received or drops its value); an async sender's
+//! place in line; and a stress run that cancels receives and sends at random while values flow,
+//! at procs 1 and 2.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -329,9 +330,12 @@ fn values_left_for_dropped_receivers_keep_their_order() {
                 assert!(poll_once(a.as_mut()).is_pending());
                 assert!(poll_once(b.as_mut()).is_pending());
                 assert!(poll_once(c.as_mut()).is_pending());
-                // Async sends: they cannot wait for the receivers' tasks to come for the values.
+                // A dynamic `Select`'s reserved send cannot wait for the receivers' tasks to
+                // come for the values.
                 for v in 1..=3 {
-                    fblock_on(tx.send_async(v)).unwrap();
+                    let mut sel = Select::new();
+                    sel.send(&tx);
+                    sel.select().send(&tx, v).unwrap();
                 }
             }
             assert_eq!(rx.len(), 3);
@@ -571,4 +575,40 @@ fn an_async_sender_is_not_starved_procs1() {
 #[test]
 fn an_async_sender_is_not_starved_procs2() {
     an_async_sender_is_not_starved(2);
+}
+
+/// An unbuffered `send_async` that finds an async receiver waiting wakes it and waits for it,
+/// as a blocking send does: it completes only once the value is taken (before, it left the
+/// value in the channel and returned `Ok` at once).
+#[test]
+fn an_unbuffered_async_send_waits_until_an_async_receiver_takes_the_value() {
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<u32>(0);
+        let mut recv = Box::pin(rx.recv_async());
+        assert!(poll_once(recv.as_mut()).is_pending());
+        let mut send = Box::pin(tx.send_async(7));
+        assert!(poll_once(send.as_mut()).is_pending(), "sent before taken");
+        assert_eq!(rx.len(), 0, "the send left its value in the channel");
+        assert_eq!(poll_once(recv.as_mut()), Poll::Ready(Some(7)));
+        assert!(matches!(poll_once(send.as_mut()), Poll::Ready(Ok(()))));
+    });
+}
+
+/// A sender waits on an empty buffer while its one free slot is promised to a dynamic
+/// `Select`: `try_recv` takes the waiting sender's value, as a blocking receive would (its fast
+/// path looked only at the empty buffer).
+#[test]
+fn try_recv_takes_a_waiting_senders_value_beside_a_reserved_slot() {
+    bounded(30, || {
+        let (tx, rx) = gort::chan::<u32>(1);
+        let mut sel = Select::new();
+        sel.send(&tx);
+        let op = sel.select();
+        let mut send = Box::pin(tx.send_async(5));
+        assert!(poll_once(send.as_mut()).is_pending());
+        assert_eq!(rx.try_recv(), Ok(5));
+        assert!(matches!(poll_once(send.as_mut()), Poll::Ready(Ok(()))));
+        op.send(&tx, 6).unwrap();
+        assert_eq!(rx.try_recv(), Ok(6));
+    });
 }

@@ -1,21 +1,22 @@
 //! `recv_async` and `send_async`: channel operations awaited by async code, without blocking
 //! the executor's thread.
 //!
-//! Each future owns a readiness-only waiter (see crate::wait) that it queues on the channel when
-//! the operation cannot complete, together with the task's waker; woken, it tries again. The
-//! waiter is inside the future, so the future is `!Unpin`, and dropping it takes the waiter out
-//! of the queue under the channel lock (`RawChan::cancel_async`).
+//! Each future owns a waiter (see crate::wait) that it queues on the channel when the operation
+//! cannot complete, together with the task's waker. The waiter is inside the future, so the
+//! future is `!Unpin`, and dropping it takes the waiter out of the queue under the channel lock
+//! (`RawChan::cancel_async`).
 //!
-//! Cancel safety follows from never letting a value sit inside a pending future:
-//! - a receive takes its value in the poll that returns it; a sender that finds an async
-//!   receiver waiting either wakes it and waits for it to come for the value (a sender that can
-//!   wait) or leaves the value in the channel (chan::stash), so dropping a pending `recv_async`
-//!   loses no value, and passes on a wake-up it was given;
-//! - a waiting send keeps its value in the future, and a receiver moves it out under the
-//!   channel lock (as a goroutine's waiting send is taken from its stack), so the async sender
-//!   keeps its place in line. Dropping a pending `send_async` takes its waiter out of the
-//!   queue under that lock: either a receiver took the value first, and the send happened,
-//!   or nobody did, and the future drops the value.
+//! - A receive waits readiness-only: woken, it tries again, and it takes its value in the poll
+//!   that returns it. A sender that finds an async receiver waiting either wakes it and waits
+//!   for it to come for the value (a sender that can wait, async ones included) or leaves the
+//!   value in the channel (chan::stash), so dropping a pending `recv_async` loses no value, and
+//!   passes on a wake-up it was given.
+//! - A send waits with its value in the future, and a receiver moves it out under the channel
+//!   lock (as a goroutine's waiting send is taken from its stack), so the async sender keeps
+//!   its place in line, and an unbuffered send completes only once its value is taken.
+//!   Dropping a pending `send_async` takes its waiter out of the queue under that lock: either
+//!   a receiver took the value first, and the send happened, or nobody did, and the future
+//!   drops the value.
 //!
 //! Go has no counterpart. The receive side has tokio's and flume's guarantees; the send side
 //! is flume's: a rendezvous send cannot be both first in line and undoable.

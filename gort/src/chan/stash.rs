@@ -3,13 +3,13 @@
 //! An async receiver (`Receiver::recv_async`) waits as a readiness-only waiter: it has no
 //! destination a sender could write into, because the future may be dropped at any moment and a
 //! value written into it would be lost with it. A sender that cannot wait (`try_send`, a select
-//! with a default, an async sender) and finds such a receiver first in line therefore leaves the
-//! value in the channel and wakes the receiver, which takes it when it is polled. (A sender that
-//! can wait wakes the receiver and waits for it instead: `RawChan::try_send_locked`.) A buffered
-//! channel keeps the value in its buffer; an unbuffered channel (or a buffer whose free slots
-//! are promised to a dynamic `Select`) keeps it here. Receivers take stashed
-//! values before buffered ones. No value is ever in flight inside a future, so a dropped
-//! `recv_async` loses nothing.
+//! with a default, a dynamic `Select`'s reserved send) and finds such a receiver first in line
+//! therefore leaves the value in the channel and wakes the receiver, which takes it when it is
+//! polled. (A sender that can wait, a goroutine or an async sender, wakes the receiver and waits
+//! for it instead: `RawChan::try_send_locked`.) A buffered channel keeps the value in its
+//! buffer; an unbuffered channel (or a buffer whose free slots are promised to a dynamic
+//! `Select`) keeps it here. Receivers take stashed values before buffered ones. No value is
+//! ever written into a receive future, so a dropped `recv_async` loses nothing.
 //!
 //! There is no Go counterpart: Go has no cancellable receives outside `select`.
 //!

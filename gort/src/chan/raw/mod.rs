@@ -339,16 +339,18 @@ impl RawChan {
         !unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).recvq)) }
     }
 
-    /// Go's `empty`: a receive would block (racy read).
+    /// Go's `empty`: a receive would block (racy read). A sender waits on an empty buffer only
+    /// while its free slots are promised to a dynamic `Select`, so the send queue is looked at
+    /// only when the buffer is empty.
     fn empty(&self) -> bool {
         if self.stashed.load(Relaxed) != 0 {
             return false;
         }
-        if self.cap == 0 {
-            // SAFETY: as in `full`.
-            return unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).sendq)) };
+        if self.cap != 0 && self.qcount.load(Relaxed) != 0 {
+            return false;
         }
-        self.qcount.load(Relaxed) == 0
+        // SAFETY: as in `full`.
+        unsafe { WaitQueue::peek_empty(std::ptr::addr_of!((*self.st.get()).sendq)) }
     }
 
     /// Sends the value at `elem` (Go's chansend). On `Done` the value was moved out of `elem`;
@@ -435,12 +437,12 @@ impl RawChan {
     /// The non-blocking part of a send, under the lock. Returns None if it would block.
     ///
     /// An async receiver (a readiness waiter) cannot take a value under the lock: it is woken
-    /// to come for one. A sender that would otherwise wait (`blocking`) then hands the value to
-    /// a goroutine's receiver queued behind it if there is one, else (on an unbuffered channel)
-    /// returns None, to wait in the send queue until the woken task comes for the value: a send
-    /// completes only when the value is taken. One that may not wait (`try_send`, a `select!`
-    /// with `default`, an async sender) leaves the value in the channel for it, beyond the
-    /// capacity if need be.
+    /// to come for one. A sender that would otherwise wait (`blocking`: a goroutine's or an
+    /// async one) then hands the value to a goroutine's receiver queued behind it if there is
+    /// one, else (on an unbuffered channel) returns None, to wait in the send queue until the
+    /// woken task comes for the value: a send completes only when the value is taken. One that
+    /// may not wait (`try_send`, a `select!` with `default`) leaves the value in the channel
+    /// for it, beyond the capacity if need be.
     ///
     /// # Safety
     /// Lock held; `elem` as for `send`.
@@ -606,9 +608,10 @@ impl RawChan {
     }
 
     /// One poll of an async send (`send`, the value at `elem`) or receive (into `elem`): the
-    /// operation completes now, or the future's readiness-only waiter `w` waits in the channel's
-    /// queue with the task's waker, to try again when it is woken. While `w` is queued, a poll
-    /// only refreshes the waker.
+    /// operation completes now, or the future's waiter `w` waits in the channel's queue with the
+    /// task's waker. A send waits as a blocking one does, with its value, until a receiver takes
+    /// it or the channel closes; a receive waits readiness-only, to try again when it is woken.
+    /// While `w` is queued, a poll only refreshes the waker.
     ///
     /// # Safety
     /// `w` belongs to a pinned future that calls `cancel_async` before it goes away, and is not
@@ -651,7 +654,9 @@ impl RawChan {
             }
             let mut wake = WakeList::new();
             let r = if send {
-                self.try_send_locked(elem, &mut wake, false)
+                // A sender that can wait: on meeting an async receiver first in line, it wakes
+                // it and waits for it, so that the send completes only once the value is taken.
+                self.try_send_locked(elem, &mut wake, true)
             } else {
                 self.try_recv_locked(elem, &mut wake)
             };
