@@ -206,3 +206,45 @@ fn ten_thousand_staggered_deadlines_leave_no_timers() {
         );
     });
 }
+
+/// A read timeout on a plain thread ends the wait on time at one processor: the deadline's
+/// callback marks itself done before it wakes the thread, which would otherwise spin on that
+/// mark ahead of the callback's thread on one CPU (see `time_semantics`'
+/// `a_plain_threads_timed_receive_wakes_on_time`). Three quarters of 200 reads with a 1 ms
+/// timeout must end within 1 ms of it.
+#[test]
+fn a_plain_threads_read_timeout_ends_on_time() {
+    if gort_test_support::skip_if_emulated("it measures time") {
+        return;
+    }
+    with_procs(1, 60, || {
+        gort::blocking(|| {
+            std::thread::spawn(|| {
+                let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let d = Duration::from_millis(1);
+                sock.set_read_timeout(Some(d)).unwrap();
+                let mut buf = [0u8; 16];
+                let mut late: Vec<Duration> = (0..200)
+                    .map(|_| {
+                        let t = Instant::now();
+                        let e = sock.recv_from(&mut buf).unwrap_err();
+                        assert!(
+                            matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock),
+                            "{e}"
+                        );
+                        t.elapsed().saturating_sub(d)
+                    })
+                    .collect();
+                late.sort();
+                let p75 = late[late.len() * 3 / 4];
+                assert!(
+                    p75 < Duration::from_millis(1),
+                    "3/4 of reads with a 1 ms timeout were up to {p75:?} late (median {:?})",
+                    late[late.len() / 2]
+                );
+            })
+            .join()
+            .unwrap()
+        })
+    });
+}

@@ -339,14 +339,23 @@ impl TimeoutTimer {
     }
 }
 
+/// The deadline passed: claims the select for `TIMEOUT` and readies its G if that won.
+///
+/// `finished` is set before the G is readied, not after: a plain thread's G is woken by the
+/// kernel, often onto this CPU, ahead of this thread, and its `disarm` would then spin on a
+/// flag that this thread, no longer running, cannot set (a kernel time slice, 2-4 ms). Once
+/// `finished` is set the frame may be gone, so nothing of it is touched after; a G whose
+/// select this callback claimed stays parked until readied here, and Gs are never freed.
 unsafe fn fire(t: *const Timer, _: u64) {
     let tt = t as *const TimeoutTimer;
     // SAFETY: `timer` is the first field of the repr(C) TimeoutTimer, which outlives the callback
-    // (see `disarm`).
+    // until `finished` is set (see `disarm`).
     unsafe {
-        if (*(*tt).sync).claim(TIMEOUT) {
-            ready((*tt).g);
-        }
+        let g = (*tt).g;
+        let claimed = (*(*tt).sync).claim(TIMEOUT);
         (*tt).finished.store(true, Release);
+        if claimed {
+            ready(g);
+        }
     }
 }

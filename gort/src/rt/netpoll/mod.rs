@@ -475,11 +475,14 @@ unsafe fn rdeadline(t: *const Timer, _: u64) {
     // SAFETY: `rtimer` is the first field of the repr(C) PollDesc, which is never freed.
     let pd = unsafe { &*(t as *const PollDesc) };
     pd.rexpired.store(true, SeqCst);
-    if let Some(g) = pd.unblock(true, false) {
+    let g = pd.unblock(true, false);
+    // Before the wake-up (as the select's deadline, `wait::select::fire`): a woken plain
+    // thread waits for this flag, and may be running on this CPU ahead of us.
+    pd.rfired.store(true, Release);
+    if let Some(g) = g {
         // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
         unsafe { ready(g) };
     }
-    pd.rfired.store(true, Release);
 }
 
 unsafe fn wdeadline(t: *const Timer, _: u64) {
@@ -487,11 +490,13 @@ unsafe fn wdeadline(t: *const Timer, _: u64) {
     // SAFETY: `t` is the `wtimer` field of a PollDesc, which is never freed.
     let pd = unsafe { &*((t as usize - off) as *const PollDesc) };
     pd.wexpired.store(true, SeqCst);
-    if let Some(g) = pd.unblock(false, false) {
+    let g = pd.unblock(false, false);
+    // Before the wake-up, as in `rdeadline`.
+    pd.wfired.store(true, Release);
+    if let Some(g) = g {
         // SAFETY: `unblock` took the parked waiter out of its slot: we are its waker.
         unsafe { ready(g) };
     }
-    pd.wfired.store(true, Release);
 }
 
 /// Polls every shard for I/O readiness, blocking up to `timeout_ns` (0: don't block; negative:
