@@ -247,6 +247,46 @@ pub fn spin_for(d: Duration) {
     }
 }
 
+/// Runs `wait`, which should take `d`, on a new plain thread `n` times at one processor, and
+/// fails unless three quarters of the waits end within 1 ms of `d` in one of three rounds (a
+/// busy machine can spoil a round; `what` names the waits in the message, with the median and
+/// the 75th percentile of the lateness). Skips under emulation.
+pub fn plain_thread_waits_on_time(
+    what: &'static str,
+    n: usize,
+    d: Duration,
+    wait: impl Fn() + Send + 'static,
+) {
+    if skip_if_emulated("it measures time") {
+        return;
+    }
+    with_procs(1, 60, move || {
+        gort::blocking(move || {
+            std::thread::spawn(move || {
+                let mut rounds = Vec::new();
+                for _ in 0..3 {
+                    let mut late: Vec<Duration> = (0..n)
+                        .map(|_| {
+                            let t = Instant::now();
+                            wait();
+                            t.elapsed().saturating_sub(d)
+                        })
+                        .collect();
+                    late.sort();
+                    let (p50, p75) = (late[n / 2], late[n * 3 / 4]);
+                    if p75 < Duration::from_millis(1) {
+                        return;
+                    }
+                    rounds.push(format!("p75 {p75:?}, median {p50:?}"));
+                }
+                panic!("3/4 of {what} were more than 1 ms late, in every round: {rounds:?}");
+            })
+            .join()
+            .unwrap()
+        })
+    });
+}
+
 /// CPU time of this process so far (user + system).
 pub fn cpu_time() -> Duration {
     // SAFETY: getrusage writes into the zeroed struct we pass.
