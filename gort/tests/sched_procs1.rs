@@ -146,6 +146,54 @@ fn sleep_and_locked_sleep_on_one_processor() {
     });
 }
 
+/// A goroutine whose processor sysmon lent away (it blocked its thread without
+/// `gort::blocking`) gives it up at its next runtime call even when that call is a spawn. It must
+/// not go on running beside the processor's new owner, putting every goroutine it spawns on the
+/// global queue and waking a thread for each: a burst of spawns that lost its processor once ran
+/// at half speed to its end. With one processor, the spawner's count cannot move while the test
+/// goroutine spins on it.
+#[test]
+fn a_goroutine_lent_past_gives_up_running_at_a_spawn() {
+    with_procs(1, 30, || {
+        let lends = gort::runtime::stats().handoffs;
+        let spawns = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let spawner = {
+            let (spawns, stop) = (spawns.clone(), stop.clone());
+            gort::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                while !stop.load(SeqCst) {
+                    gort::spawn(|| {});
+                    spawns.fetch_add(1, SeqCst);
+                }
+            })
+        };
+        while spawns.load(SeqCst) == 0 {
+            gort::yield_now();
+        }
+        assert!(
+            gort::runtime::stats().handoffs > lends,
+            "sysmon did not lend the processor past the sleeping spawner"
+        );
+        let mut overlaps = 0;
+        for _ in 0..10 {
+            let before = spawns.load(SeqCst);
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(2) {
+                std::hint::spin_loop();
+            }
+            overlaps += usize::from(spawns.load(SeqCst) != before);
+            gort::yield_now();
+        }
+        stop.store(true, SeqCst);
+        spawner.join().unwrap();
+        assert_eq!(
+            overlaps, 0,
+            "the spawner ran beside this goroutine in {overlaps} of 10 rounds"
+        );
+    });
+}
+
 /// Yielding alternates between goroutines on one processor. A round during which sysmon lent a
 /// processor (it runs two goroutines at once, by design, past a hog) proves nothing about
 /// yielding and is run again.

@@ -154,7 +154,6 @@ pub(crate) fn try_spawn_system<F: FnOnce() + Send + 'static>(
 
 /// What a spawn does once it has left its P section.
 enum After {
-    Nothing,
     /// Spawn backpressure (see `start`).
     Yield,
     CheckPreempt,
@@ -166,7 +165,6 @@ impl After {
         match self {
             After::Yield => super::park::yield_now(false),
             After::CheckPreempt => check_preempt(),
-            After::Nothing => {}
         }
     }
 }
@@ -251,7 +249,10 @@ fn start(
         SCHED.spawned_nop.fetch_add(1, Relaxed);
         global::globrunq_put(gp);
         wakep();
-        return (id, After::Nothing);
+        // Off a P because sysmon lent it past this goroutine (rt::hog): the preemption check
+        // gives the thread back to the scheduler, to run on a P again or to park. Without it a
+        // goroutine that only spawns ran beside `procs()` others for good.
+        return (id, After::CheckPreempt);
     };
     p.count_spawn(live);
     runq_put(p, gp, true);
