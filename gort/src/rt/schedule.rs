@@ -367,6 +367,12 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             continue 'top;
         }
 
+        // Nothing to run: help a burst of spawns on another P by carving stack slots for it
+        // (stack::pool::help_carve), then look for work again.
+        if crate::stack::pool::help_carve() {
+            continue 'top;
+        }
+
         // Nothing to do: give up the P. Its cached slots go back to the pool first, where the
         // scavenger returns the memory of those that stay unused: a P that stays idle after a
         // burst would otherwise keep up to `GFREE_MAX` deep stacks committed for good. (Go

@@ -13,7 +13,10 @@
 //!
 //! New slots are carved from the class's slab (see `carve`): one at a time at first, then in
 //! batches as the number of slots grows, each batch's guards and top pages set up with a system
-//! call apiece.
+//! call apiece. During a burst of spawns (a refill found the pool nearly empty), a P with
+//! nothing to run carves default-class batches into the pool (`help_carve`), so that the
+//! kernel's work on new slots (most of a spawn's cost at a million goroutines) runs on two CPUs
+//! instead of the spawner's alone. Go has no counterpart: its stacks come from the heap.
 //!
 //! Invariant: a slot in any free list belongs to no G and is referenced by nothing else, so its
 //! memory may be discarded and its G rewritten on reuse.
@@ -170,9 +173,9 @@ unsafe fn fresh(gp: *mut G, class: usize, slot: usize, usable: usize) -> *mut G 
 /// Moves up to half a cache's worth of default-class slots from the pool into `cache`; with the
 /// pool empty, carves new ones: as many as half the slots made so far, up to half a cache, so a
 /// program with a few goroutines commits a few pages ahead at most and a burst soon carves in
-/// bulk.
+/// bulk. Leaving the pool short marks a burst, for idle Ps to help (`help_carve`).
 fn refill(cache: &mut SlotCache) -> io::Result<()> {
-    let slot = {
+    let (slot, short) = {
         let mut c = classes();
         let k = &mut c.0[0];
         while cache.len() < GFREE_MAX / 2 {
@@ -181,8 +184,11 @@ fn refill(cache: &mut SlotCache) -> io::Result<()> {
                 None => break,
             }
         }
-        k.slot
+        (k.slot, k.hot.len() + k.cold.len() < HELP_LOW)
     };
+    if short {
+        BURST_AT.store(nanotime(), Relaxed);
+    }
     if cache.is_empty() {
         let want = (SLOTS.load(Relaxed) / 2).clamp(1, GFREE_MAX / 2);
         let (base, n) = carve(0, slot, want)?;
@@ -190,6 +196,55 @@ fn refill(cache: &mut SlotCache) -> io::Result<()> {
         cache.extend((0..n).rev().map(|i| top_g(base + i * slot, slot)));
     }
     Ok(())
+}
+
+/// When a refill last left the default class's pool short of `HELP_LOW` slots: a burst of
+/// spawns is under way (0: none since `help_carve` saw the last one end).
+static BURST_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+/// The most free slots idle Ps carve ahead for a burst (also capped at a quarter of the slots
+/// made so far, so a program with a few goroutines gets a few at most).
+const HELP_LOW: usize = 4 * GFREE_MAX;
+/// How long after the last short refill a burst counts as under way.
+const HELP_WINDOW_NS: i64 = 1_000_000;
+
+/// Whether an idle P carves ahead: a refill came up short within `HELP_WINDOW_NS` of `now`, and
+/// the pool holds fewer than its cap.
+fn should_help(burst_at: i64, now: i64, pooled: usize, slots: usize) -> bool {
+    burst_at != 0 && now - burst_at <= HELP_WINDOW_NS && pooled < (slots / 4).min(HELP_LOW)
+}
+
+/// An idle P's share of a burst of spawns on another P (called by a P that found nothing to
+/// run): carves a batch of slots into the pool if `should_help`. Returns whether it did. A P
+/// that finds the burst over clears `BURST_AT`, so idle Ps pay one load until the next one.
+pub(crate) fn help_carve() -> bool {
+    let at = BURST_AT.load(Relaxed);
+    if at == 0 {
+        return false;
+    }
+    let now = nanotime();
+    if now - at > HELP_WINDOW_NS {
+        let _ = BURST_AT.compare_exchange(at, 0, Relaxed, Relaxed);
+        return false;
+    }
+    let slot = {
+        let c = classes();
+        let k = &c.0[0];
+        if !should_help(at, now, k.hot.len() + k.cold.len(), SLOTS.load(Relaxed)) {
+            return false;
+        }
+        k.slot
+    };
+    // A failure is the spawner's to report when it carves itself.
+    let Ok((base, n)) = carve(0, slot, GFREE_MAX / 2) else {
+        return false;
+    };
+    let now = nanotime();
+    // Pushed highest first: refills pop from the back, so the lowest slot goes first.
+    classes().0[0].hot.extend((0..n).rev().map(|i| Hot {
+        gp: top_g(base + i * slot, slot),
+        since: now,
+    }));
+    true
 }
 
 /// The G of the slot at `base`.
@@ -472,6 +527,23 @@ mod tests {
                 assert!(mem::resident(lo + slot - page), "slot {i}: top page");
             }
         }
+    }
+
+    #[test]
+    fn idle_processors_carve_ahead_only_during_a_burst_and_up_to_a_cap() {
+        let now = 10 * HELP_WINDOW_NS;
+        let many = 100 * HELP_LOW;
+        assert!(should_help(now, now, 0, many));
+        assert!(should_help(now - HELP_WINDOW_NS, now, HELP_LOW - 1, many));
+        // No burst, or one that ended.
+        assert!(!should_help(0, now, 0, many));
+        assert!(!should_help(now - HELP_WINDOW_NS - 1, now, 0, many));
+        // The pool is full enough.
+        assert!(!should_help(now, now, HELP_LOW, many));
+        // A few slots made so far: a quarter of them at most.
+        assert!(should_help(now, now, 9, 40));
+        assert!(!should_help(now, now, 10, 40));
+        assert!(!should_help(now, now, 0, 3));
     }
 
     #[test]
