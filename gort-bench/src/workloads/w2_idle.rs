@@ -1,12 +1,13 @@
 //! W2_idle: spawn N goroutines that each park until released; once all are parked, read VmRSS;
 //! bytes_per_g = (RSS_after - RSS_before) / N. Then release and join.
 //!
-//! As the Go version, the goroutines block receiving from one shared channel, which is closed to release
-//! them. Spawning uses
-//! `gort::Builder::spawn`, so running out of stacks is an error we report (ok:false, the error
-//! text and the largest N that worked), not a panic. per_op_ns = spawn-until-all-started / N, as in
-//! the Go version.
+//! As the Go version, the goroutines block receiving from one shared channel, which is closed to
+//! release them. They are started as Go's are, with `gort::go`: no join handle, so no result
+//! packet on the heap per goroutine. `go` panics when no stack can be had; the panic is caught
+//! and reported (ok:false, its text and the largest N that worked). per_op_ns =
+//! spawn-until-all-started / N, as in the Go version.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use super::Workload;
@@ -33,18 +34,19 @@ fn run(n: u64) -> Outcome {
             started.add(1);
             exited.add(1);
             let (gate, started_, exited_) = (gate.clone(), started.clone(), exited.clone());
-            let r = gort::Builder::new().spawn(move || {
-                started_.done();
-                gate.recv();
-                exited_.done();
-            });
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                gort::go(move || {
+                    started_.done();
+                    gate.recv();
+                    exited_.done();
+                })
+            }));
             match r {
-                // Detach: the goroutine signals `exited` itself.
-                Ok(_handle) => spawned += 1,
-                Err(e) => {
+                Ok(()) => spawned += 1,
+                Err(payload) => {
                     started.done();
                     exited.done();
-                    spawn_error = Some(e);
+                    spawn_error = Some(panic_text(payload));
                     break;
                 }
             }
@@ -96,6 +98,16 @@ fn run(n: u64) -> Outcome {
             value: Some(spawned as i64),
         }
     })
+}
+
+/// The message of a caught panic (`go` panics with the spawn error's text).
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p
+            .downcast_ref::<&str>()
+            .map_or_else(|| "a non-text panic".to_string(), |s| s.to_string()),
+    }
 }
 
 /// Waits (blocking this OS thread, inside `gort::blocking`, so that our own polling wakes no
