@@ -368,8 +368,13 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
         }
 
         // Nothing to run: help a burst of spawns on another P by carving stack slots for it
-        // (stack::pool::help_carve), then look for work again.
-        if crate::stack::pool::help_carve() {
+        // (stack::pool::help_carve), then look for work again. A spinning M stops spinning
+        // first, as one that found work does: while it carves, another may steal.
+        if crate::stack::pool::help_wanted() {
+            if mp.spinning.load(Relaxed) {
+                reset_spinning(mp);
+            }
+            crate::stack::pool::help_carve();
             continue 'top;
         }
 

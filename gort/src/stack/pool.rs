@@ -14,7 +14,7 @@
 //! New slots are carved from the class's slab (see `carve`): one at a time at first, then in
 //! batches as the number of slots grows, each batch's guards and top pages set up with a system
 //! call apiece. During a burst of spawns (a refill found the pool nearly empty), a P with
-//! nothing to run carves default-class batches into the pool (`help_carve`), so that the
+//! nothing to run carves default-class batches into the pool (`help_wanted`, `help_carve`), so that the
 //! kernel's work on new slots (most of a spawn's cost at a million goroutines) runs on two CPUs
 //! instead of the spawner's alone. Go has no counterpart: its stacks come from the heap.
 //!
@@ -173,7 +173,7 @@ unsafe fn fresh(gp: *mut G, class: usize, slot: usize, usable: usize) -> *mut G 
 /// Moves up to half a cache's worth of default-class slots from the pool into `cache`; with the
 /// pool empty, carves new ones: as many as half the slots made so far, up to half a cache, so a
 /// program with a few goroutines commits a few pages ahead at most and a burst soon carves in
-/// bulk. Leaving the pool short marks a burst, for idle Ps to help (`help_carve`).
+/// bulk. Leaving the pool short marks a burst, for idle Ps to help (`help_wanted`).
 fn refill(cache: &mut SlotCache) -> io::Result<()> {
     let (slot, short) = {
         let mut c = classes();
@@ -199,7 +199,7 @@ fn refill(cache: &mut SlotCache) -> io::Result<()> {
 }
 
 /// When a refill last left the default class's pool short of `HELP_LOW` slots: a burst of
-/// spawns is under way (0: none since `help_carve` saw the last one end).
+/// spawns is under way (0: none since `help_wanted` saw the last one end).
 static BURST_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 /// The most free slots idle Ps carve ahead for a burst (also capped at a quarter of the slots
 /// made so far, so a program with a few goroutines gets a few at most).
@@ -213,10 +213,10 @@ fn should_help(burst_at: i64, now: i64, pooled: usize, slots: usize) -> bool {
     burst_at != 0 && now - burst_at <= HELP_WINDOW_NS && pooled < (slots / 4).min(HELP_LOW)
 }
 
-/// An idle P's share of a burst of spawns on another P (called by a P that found nothing to
-/// run): carves a batch of slots into the pool if `should_help`. Returns whether it did. A P
-/// that finds the burst over clears `BURST_AT`, so idle Ps pay one load until the next one.
-pub(crate) fn help_carve() -> bool {
+/// Whether a P that found nothing to run should carve slots for a burst of spawns on another P
+/// (`should_help`). A P that finds the burst over clears `BURST_AT`, so idle Ps pay one load
+/// until the next burst.
+pub(crate) fn help_wanted() -> bool {
     let at = BURST_AT.load(Relaxed);
     if at == 0 {
         return false;
@@ -226,17 +226,19 @@ pub(crate) fn help_carve() -> bool {
         let _ = BURST_AT.compare_exchange(at, 0, Relaxed, Relaxed);
         return false;
     }
-    let slot = {
-        let c = classes();
-        let k = &c.0[0];
-        if !should_help(at, now, k.hot.len() + k.cold.len(), SLOTS.load(Relaxed)) {
-            return false;
-        }
-        k.slot
-    };
-    // A failure is the spawner's to report when it carves itself.
+    let c = classes();
+    let k = &c.0[0];
+    should_help(at, now, k.hot.len() + k.cold.len(), SLOTS.load(Relaxed))
+}
+
+/// An idle P's share of a burst (`help_wanted` said so): carves a batch of default-class slots
+/// into the pool. A failure is the spawner's to report when it carves for itself; the burst is
+/// forgotten, so that idle Ps do not retry it.
+pub(crate) fn help_carve() {
+    let slot = DEFAULT_SLOT.load(Relaxed);
     let Ok((base, n)) = carve(0, slot, GFREE_MAX / 2) else {
-        return false;
+        BURST_AT.store(0, Relaxed);
+        return;
     };
     let now = nanotime();
     // Pushed highest first: refills pop from the back, so the lowest slot goes first.
@@ -244,7 +246,6 @@ pub(crate) fn help_carve() -> bool {
         gp: top_g(base + i * slot, slot),
         since: now,
     }));
-    true
 }
 
 /// The G of the slot at `base`.
