@@ -367,14 +367,20 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
             continue 'top;
         }
 
-        // Nothing to run: help a burst of spawns on another P by carving stack slots for it
-        // (stack::pool::help_carve), then look for work again. A spinning M stops spinning
-        // first, as one that found work does: while it carves, another may steal.
-        if crate::stack::pool::help_wanted() {
+        // Nothing to run: help a burst of spawns by carving stack slots for it
+        // (stack::pool::help_wanted), then look for work again; not on a P that `set_procs`
+        // removed, which must retire. A spinning M stops spinning first, as one that found
+        // work does: while it carves, another may steal.
+        let help = if pp.should_retire() {
+            0
+        } else {
+            crate::stack::pool::help_wanted()
+        };
+        if help > 0 {
             if mp.spinning.load(Relaxed) {
                 reset_spinning(mp);
             }
-            crate::stack::pool::help_carve();
+            crate::stack::pool::help_carve(help);
             continue 'top;
         }
 

@@ -13,10 +13,11 @@
 //!
 //! New slots are carved from the class's slab (see `carve`): one at a time at first, then in
 //! batches as the number of slots grows, each batch's guards and top pages set up with a system
-//! call apiece. During a burst of spawns (a refill found the pool nearly empty), a P with
-//! nothing to run carves default-class batches into the pool (`help_wanted`, `help_carve`), so that the
-//! kernel's work on new slots (most of a spawn's cost at a million goroutines) runs on two CPUs
-//! instead of the spawner's alone. Go has no counterpart: its stacks come from the heap.
+//! call apiece. During a burst of spawns (a refill left the pool nearly empty), a P with
+//! nothing to run carves default-class batches into the pool (`help_wanted`, `help_carve`), so
+//! that the kernel's work on new slots (most of a spawn's cost at a million goroutines) runs on
+//! two CPUs instead of the spawner's alone. Go has no counterpart: its stacks come from the
+//! heap.
 //!
 //! Invariant: a slot in any free list belongs to no G and is referenced by nothing else, so its
 //! memory may be discarded and its G rewritten on reuse.
@@ -199,7 +200,7 @@ fn refill(cache: &mut SlotCache) -> io::Result<()> {
 }
 
 /// When a refill last left the default class's pool short of `HELP_LOW` slots: a burst of
-/// spawns is under way (0: none since `help_wanted` saw the last one end).
+/// spawns is under way (0: none, or the last one ended or could not be helped).
 static BURST_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 /// The most free slots idle Ps carve ahead for a burst (also capped at a quarter of the slots
 /// made so far, so a program with a few goroutines gets a few at most).
@@ -207,36 +208,44 @@ const HELP_LOW: usize = 4 * GFREE_MAX;
 /// How long after the last short refill a burst counts as under way.
 const HELP_WINDOW_NS: i64 = 1_000_000;
 
-/// Whether an idle P carves ahead: a refill came up short within `HELP_WINDOW_NS` of `now`, and
-/// the pool holds fewer than its cap.
-fn should_help(burst_at: i64, now: i64, pooled: usize, slots: usize) -> bool {
-    burst_at != 0 && now - burst_at <= HELP_WINDOW_NS && pooled < (slots / 4).min(HELP_LOW)
+/// How many slots an idle P carves ahead: none unless a refill came up short within
+/// `HELP_WINDOW_NS` of `now`; then a batch, or what is left below the pool's cap if less.
+fn help_size(burst_at: i64, now: i64, pooled: usize, slots: usize) -> usize {
+    if burst_at == 0 || now - burst_at > HELP_WINDOW_NS {
+        return 0;
+    }
+    (slots / 4)
+        .min(HELP_LOW)
+        .saturating_sub(pooled)
+        .min(GFREE_MAX / 2)
 }
 
-/// Whether a P that found nothing to run should carve slots for a burst of spawns on another P
-/// (`should_help`). A P that finds the burst over clears `BURST_AT`, so idle Ps pay one load
-/// until the next burst.
-pub(crate) fn help_wanted() -> bool {
+/// How many slots a P that found nothing to run should carve for a burst of spawns
+/// (`help_size`; 0: none). Only with guard markers and plenty of address space: a slot carved
+/// ahead under a budget of mappings, or from scarce address space, could be the one a spawn
+/// fails for. A P that finds the burst over clears `BURST_AT`, so idle Ps pay one load until
+/// the next burst.
+pub(crate) fn help_wanted() -> usize {
     let at = BURST_AT.load(Relaxed);
     if at == 0 {
-        return false;
+        return 0;
     }
     let now = nanotime();
-    if now - at > HELP_WINDOW_NS {
+    if now - at > HELP_WINDOW_NS || config().mechanism != Mechanism::GuardMarkers || constrained() {
         let _ = BURST_AT.compare_exchange(at, 0, Relaxed, Relaxed);
-        return false;
+        return 0;
     }
     let c = classes();
     let k = &c.0[0];
-    should_help(at, now, k.hot.len() + k.cold.len(), SLOTS.load(Relaxed))
+    help_size(at, now, k.hot.len() + k.cold.len(), SLOTS.load(Relaxed))
 }
 
-/// An idle P's share of a burst (`help_wanted` said so): carves a batch of default-class slots
-/// into the pool. A failure is the spawner's to report when it carves for itself; the burst is
-/// forgotten, so that idle Ps do not retry it.
-pub(crate) fn help_carve() {
+/// An idle P's share of a burst: carves up to `n` default-class slots (`help_wanted`) into the
+/// pool. A failure is the spawner's to report when it carves for itself; the burst is dropped
+/// until a refill marks it again.
+pub(crate) fn help_carve(n: usize) {
     let slot = DEFAULT_SLOT.load(Relaxed);
-    let Ok((base, n)) = carve(0, slot, GFREE_MAX / 2) else {
+    let Ok((base, n)) = carve(0, slot, n) else {
         BURST_AT.store(0, Relaxed);
         return;
     };
@@ -534,17 +543,19 @@ mod tests {
     fn idle_processors_carve_ahead_only_during_a_burst_and_up_to_a_cap() {
         let now = 10 * HELP_WINDOW_NS;
         let many = 100 * HELP_LOW;
-        assert!(should_help(now, now, 0, many));
-        assert!(should_help(now - HELP_WINDOW_NS, now, HELP_LOW - 1, many));
+        let batch = GFREE_MAX / 2;
+        assert_eq!(help_size(now, now, 0, many), batch);
+        assert_eq!(help_size(now - HELP_WINDOW_NS, now, 0, many), batch);
         // No burst, or one that ended.
-        assert!(!should_help(0, now, 0, many));
-        assert!(!should_help(now - HELP_WINDOW_NS - 1, now, 0, many));
-        // The pool is full enough.
-        assert!(!should_help(now, now, HELP_LOW, many));
+        assert_eq!(help_size(0, now, 0, many), 0);
+        assert_eq!(help_size(now - HELP_WINDOW_NS - 1, now, 0, many), 0);
+        // What is left below the cap, and nothing at it.
+        assert_eq!(help_size(now, now, HELP_LOW - 5, many), 5);
+        assert_eq!(help_size(now, now, HELP_LOW, many), 0);
         // A few slots made so far: a quarter of them at most.
-        assert!(should_help(now, now, 9, 40));
-        assert!(!should_help(now, now, 10, 40));
-        assert!(!should_help(now, now, 0, 3));
+        assert_eq!(help_size(now, now, 7, 40), 3);
+        assert_eq!(help_size(now, now, 10, 40), 0);
+        assert_eq!(help_size(now, now, 0, 3), 0);
     }
 
     #[test]
