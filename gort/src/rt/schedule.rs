@@ -371,12 +371,8 @@ fn find_runnable(mp: &'static M) -> Option<(*mut G, bool)> {
         // (stack::pool::help_wanted), then look for work again; not on a P that `set_procs`
         // removed, which must retire. A spinning M stops spinning first, as one that found
         // work does: while it carves, another may steal.
-        let help = if pp.should_retire() {
-            0
-        } else {
-            crate::stack::pool::help_wanted()
-        };
-        if help > 0 {
+        let help = crate::stack::pool::help_wanted();
+        if help > 0 && !pp.should_retire() {
             if mp.spinning.load(Relaxed) {
                 reset_spinning(mp);
             }

@@ -193,8 +193,7 @@ fn refill(cache: &mut SlotCache) -> io::Result<()> {
     if cache.is_empty() {
         let want = (SLOTS.load(Relaxed) / 2).clamp(1, GFREE_MAX / 2);
         let (base, n) = carve(0, slot, want)?;
-        // Popped from the back: the lowest slot first, as one at a time would be carved.
-        cache.extend((0..n).rev().map(|i| top_g(base + i * slot, slot)));
+        cache.extend(carved_gs(base, n, slot));
     }
     Ok(())
 }
@@ -250,11 +249,15 @@ pub(crate) fn help_carve(n: usize) {
         return;
     };
     let now = nanotime();
-    // Pushed highest first: refills pop from the back, so the lowest slot goes first.
-    classes().0[0].hot.extend((0..n).rev().map(|i| Hot {
-        gp: top_g(base + i * slot, slot),
-        since: now,
-    }));
+    classes().0[0]
+        .hot
+        .extend(carved_gs(base, n, slot).map(|gp| Hot { gp, since: now }));
+}
+
+/// The Gs of `n` slots just carved at `base`, highest first: free lists pop from the back, so
+/// the lowest slot goes first, as one at a time would be carved.
+fn carved_gs(base: usize, n: usize, slot: usize) -> impl Iterator<Item = *mut G> {
+    (0..n).rev().map(move |i| top_g(base + i * slot, slot))
 }
 
 /// The G of the slot at `base`.
