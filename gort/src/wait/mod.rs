@@ -250,7 +250,7 @@ impl WaitQueue {
         unsafe { (*std::ptr::addr_of!((*q).first)).load(Relaxed).is_null() }
     }
 
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.first.load(Relaxed).is_null()
     }

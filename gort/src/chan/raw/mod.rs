@@ -371,24 +371,79 @@ impl RawChan {
     ///
     /// # Safety
     /// `elem` as for `send` (`send`) or `recv` (otherwise).
+    #[inline]
     unsafe fn op(&self, elem: *mut u8, block: bool, send: bool) -> Status {
         if block {
             check_preempt();
         }
+        self.lock.lock();
+        // SAFETY: lock held; `elem` per the caller.
+        if unsafe { self.buffered_locked(elem, send) } {
+            self.lock.unlock();
+            return Status::Done;
+        }
+        // SAFETY: lock held; `elem` per the caller.
+        unsafe { self.op_locked(elem, block, send) }
+    }
+
+    /// The common case of `op` on a buffered channel, inlined into it: a value goes into the
+    /// buffer's room or comes out of it, and nobody waits to be woken. Returns false, with
+    /// nothing done, where `try_send_locked` or `try_recv_locked` has more to do (a waiting
+    /// peer, a stash, a closed channel, slots promised to a `Select`); where it returns true,
+    /// they would have done the same. Those two calls, the wake list around them and the frame
+    /// of the parking code cost a third of the instructions of a buffered send and receive: 275
+    /// an item before, 186 after (callgrind, W4 4 -> 4 at one processor).
+    ///
+    /// # Safety
+    /// Lock held; `elem` as for `op`.
+    #[inline(always)]
+    unsafe fn buffered_locked(&self, elem: *mut u8, send: bool) -> bool {
+        // SAFETY: lock held.
+        let st = unsafe { self.state() };
+        let q = self.qcount.load(Relaxed);
+        if send {
+            // An unbuffered channel has no room (q + reserved >= 0 = cap).
+            if q + st.reserved >= self.cap || !st.recvq.is_empty() || self.closed.load(Relaxed) {
+                return false;
+            }
+            // SAFETY: slot `sendx` is free (q < cap) and `elem` is a valid element.
+            unsafe { self.copy(self.slot(st.sendx), elem) };
+            st.sendx = self.next_index(st.sendx);
+            self.qcount.store(q + 1, Release);
+        } else {
+            if q == 0 || self.stashed.load(Relaxed) != 0 || !st.sendq.is_empty() {
+                return false;
+            }
+            // SAFETY: slot `recvx` holds an initialised value (q > 0).
+            unsafe { self.copy(elem, self.slot(st.recvx)) };
+            st.recvx = self.next_index(st.recvx);
+            self.qcount.store(q - 1, Release);
+        }
+        true
+    }
+
+    /// The rest of `op`, entered with the lock held: once, and again after a dynamic `Select`
+    /// that had reserved our waiter let it go.
+    ///
+    /// # Safety
+    /// Lock held; `elem` as for `op`.
+    #[inline(never)]
+    unsafe fn op_locked(&self, elem: *mut u8, block: bool, send: bool) -> Status {
         loop {
-            // SAFETY: forwarded from the caller.
+            // SAFETY: forwarded from the caller (the lock is taken again for each retry).
             if let Some(st) = unsafe { self.op_once(elem, block, send) } {
                 return st;
             }
+            self.lock.lock();
         }
     }
 
-    /// One attempt of `op`; None if a dynamic `Select` that had reserved our waiter let it go.
+    /// One attempt of `op`, with the lock held (and released); None if a dynamic `Select` that
+    /// had reserved our waiter let it go.
     ///
     /// # Safety
-    /// As `op`.
+    /// As `op_locked`.
     unsafe fn op_once(&self, elem: *mut u8, block: bool, send: bool) -> Option<Status> {
-        self.lock.lock();
         let mut wake = WakeList::new();
         // SAFETY: lock held; `elem` per the caller.
         let r = unsafe {
