@@ -137,7 +137,7 @@ impl<T> Sender<T> {
         let mut v = std::mem::MaybeUninit::<T>::uninit();
         // SAFETY: `v` is writable space for one T of this channel; on `Done` it holds a value
         // moved out of the channel, which we own and drop.
-        let st = unsafe { self.raw.recv_buffered(v.as_mut_ptr().cast(), false) };
+        let st = unsafe { self.raw.recv_buffered(v.as_mut_ptr(), false) };
         if st == Status::Done {
             // SAFETY: `Done`: the channel moved a T into `v`.
             drop(unsafe { v.assume_init() });
@@ -151,7 +151,7 @@ impl<T> Sender<T> {
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
         let mut v = ManuallyDrop::new(v);
         // SAFETY: `v` is an initialised T; on Done it was moved out (we must not drop it).
-        match unsafe { self.raw.send((&mut *v as *mut T).cast(), true) } {
+        match unsafe { self.raw.send(&mut *v as *mut T, true) } {
             Status::Done => Ok(()),
             _ => Err(SendError(ManuallyDrop::into_inner(v))),
         }
@@ -177,7 +177,7 @@ impl<T> Sender<T> {
     pub(crate) fn send_now(&self, v: T) -> Result<(), TrySendError<T>> {
         let mut v = ManuallyDrop::new(v);
         // SAFETY: as in `send`.
-        match unsafe { self.raw.send((&mut *v as *mut T).cast(), false) } {
+        match unsafe { self.raw.send(&mut *v as *mut T, false) } {
             Status::Done => Ok(()),
             Status::WouldBlock => Err(TrySendError::Full(ManuallyDrop::into_inner(v))),
             Status::Closed => Err(TrySendError::Closed(ManuallyDrop::into_inner(v))),
@@ -237,7 +237,7 @@ impl<T> Receiver<T> {
     pub fn recv(&self) -> Option<T> {
         let mut slot = MaybeUninit::<T>::uninit();
         // SAFETY: `slot` is writable space for one T; on Done it holds the value.
-        match unsafe { self.raw.recv(slot.as_mut_ptr().cast(), true) } {
+        match unsafe { self.raw.recv(slot.as_mut_ptr(), true) } {
             // SAFETY: Done means a value was moved into `slot`.
             Status::Done => Some(unsafe { slot.assume_init() }),
             _ => None,
@@ -250,7 +250,7 @@ impl<T> Receiver<T> {
         crate::rt::check_preempt();
         let mut slot = MaybeUninit::<T>::uninit();
         // SAFETY: as in `recv`.
-        match unsafe { self.raw.recv(slot.as_mut_ptr().cast(), false) } {
+        match unsafe { self.raw.recv(slot.as_mut_ptr(), false) } {
             // SAFETY: Done means a value was moved into `slot`.
             Status::Done => Ok(unsafe { slot.assume_init() }),
             Status::WouldBlock => Err(TryRecvError::Empty),
