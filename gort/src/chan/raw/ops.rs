@@ -48,11 +48,10 @@ impl RawChan {
     /// buffer's room or comes out of it, and nobody waits to be woken. Returns false, with
     /// nothing done, where `try_send_locked` or `try_recv_locked` has more to do (a waiting
     /// peer, a stash, a closed channel, slots promised to a `Select`); where it returns true,
-    /// they would have done the same. Those two calls, the wake list around them and the frame
-    /// of the parking code cost a third of the instructions of a buffered send and receive: 275
-    /// an item before, 186 after (callgrind, W4 4 -> 4 at one processor). It moves a T, not
-    /// `elem_size` bytes, so each element type gets its own copy of this path with the move
-    /// compiled in: 125 an item.
+    /// they would have done the same, so a change to what they do first (a new kind of waiter,
+    /// a new reason to leave the buffer alone) must be made here too. It moves a T, not
+    /// `elem_size` bytes: each element type gets its own copy of this path (ARCHITECTURE.md,
+    /// decision "A buffered channel operation that wakes nobody is inlined and typed").
     ///
     /// # Safety
     /// Lock held; `elem` as for `op`.
@@ -151,7 +150,8 @@ impl RawChan {
         }
     }
 
-    /// The non-blocking part of a send, under the lock. Returns None if it would block.
+    /// The non-blocking part of a send, under the lock. Returns None if it would block. Its
+    /// common case is inlined in `buffered_locked`: keep the two in step.
     ///
     /// An async receiver (a readiness waiter) cannot take a value under the lock: it is woken
     /// to come for one. A sender that would otherwise wait (`blocking`: a goroutine's or an
@@ -271,7 +271,8 @@ impl RawChan {
         unsafe { self.op(elem, block, false) }
     }
 
-    /// The non-blocking part of a receive, under the lock. Returns None if it would block.
+    /// The non-blocking part of a receive, under the lock. Returns None if it would block. Its
+    /// common case is inlined in `buffered_locked`: keep the two in step.
     ///
     /// # Safety
     /// Lock held; `elem` as for `recv`.
